@@ -1,0 +1,71 @@
+"""The Typer apps that every command module registers on, and the entry point."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from pachstream.errors import PachstreamError
+
+app = typer.Typer(
+    name="pachstream",
+    help="Version-controlled, incremental data pipelines on Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# pachctl's verb-noun grammar: `pachstream create repo`, `pachstream list file`...
+create_app = typer.Typer(help="Create a repo or branch.", no_args_is_help=True)
+list_app = typer.Typer(help="List repos, branches, commits or files.", no_args_is_help=True)
+inspect_app = typer.Typer(help="Show one repo, commit or file.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete a repo, branch or file.", no_args_is_help=True)
+start_app = typer.Typer(help="Start a commit.", no_args_is_help=True)
+finish_app = typer.Typer(help="Finish a commit.", no_args_is_help=True)
+wait_app = typer.Typer(help="Wait for a commit.", no_args_is_help=True)
+put_app = typer.Typer(help="Put files.", no_args_is_help=True)
+get_app = typer.Typer(help="Get a file.", no_args_is_help=True)
+glob_app = typer.Typer(help="Glob files.", no_args_is_help=True)
+diff_app = typer.Typer(help="Diff two commits.", no_args_is_help=True)
+run_app = typer.Typer(help="Run one pachstream process in the foreground.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures and ratios.", no_args_is_help=True)
+
+for _name, _sub in [
+    ("create", create_app),
+    ("list", list_app),
+    ("inspect", inspect_app),
+    ("delete", delete_app),
+    ("start", start_app),
+    ("finish", finish_app),
+    ("wait", wait_app),
+    ("put", put_app),
+    ("get", get_app),
+    ("glob", glob_app),
+    ("diff", diff_app),
+    ("run", run_app),
+    ("bench", bench_app),
+]:
+    app.add_typer(_sub, name=_name)
+
+# Modules that register commands; imported for their side effect on the apps above.
+_COMMAND_MODULES = ["_stack", "_data", "_run", "_bench"]
+
+
+def _load_commands() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            importlib.import_module(f"pachstream.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pachstream.cli.{name}":
+                raise
+
+
+def main() -> None:
+    """Entry point of the ``pachstream`` script: one clear line and exit 1 on any known error."""
+    _load_commands()
+    try:
+        app()
+    except PachstreamError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)

@@ -1,0 +1,138 @@
+"""The error hierarchy of pachstream.
+
+::
+
+    PachstreamError
+    ├── ConfigError                 settings or data folder unusable
+    ├── StackError                  an embedded server would not start or stop
+    ├── Unavailable (retriable)     a server did not answer in time
+    ├── InvalidInput                bad user input; nothing was written
+    │   ├── InvalidName             repo or branch name
+    │   ├── InvalidPath             file path
+    │   └── InvalidRef              commit reference (``repo@branch~2``)
+    ├── NotFound
+    │   ├── RepoNotFound
+    │   ├── BranchNotFound
+    │   ├── CommitNotFound
+    │   └── FileNotFound
+    ├── Conflict                    the request contradicts the current state
+    │   ├── RepoExists
+    │   ├── CommitAlreadyOpen
+    │   ├── NoOpenCommit
+    │   └── CommitFinished
+    └── EventDecodeError            an event that does not parse (goes to the dead-letter topic)
+
+Each error carries its fields as attributes and a message that names the object, the bad
+value and the fix. Errors that the commit processor answers to a request travel as
+``(code, message, fields)`` inside an event and are rebuilt on the client by :func:`from_code`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PachstreamError(Exception):
+    """Base of every pachstream error."""
+
+    retriable: ClassVar[bool] = False
+    """Whether the same call may succeed if simply tried again."""
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    @property
+    def code(self) -> str:
+        """Stable name of the error, used on the wire."""
+        return type(self).__name__
+
+
+class ConfigError(PachstreamError):
+    """Settings, environment or data folder are unusable."""
+
+
+class StackError(PachstreamError):
+    """An embedded server would not start or stop."""
+
+
+class Unavailable(PachstreamError):
+    """A server or processor did not answer in time."""
+
+    retriable = True
+
+
+class InvalidInput(PachstreamError):
+    """Bad user input; nothing was written."""
+
+
+class InvalidName(InvalidInput):
+    """A repo or branch name breaks the naming rules."""
+
+
+class InvalidPath(InvalidInput):
+    """A file path breaks the path rules."""
+
+
+class InvalidRef(InvalidInput):
+    """A commit reference does not parse."""
+
+
+class NotFound(PachstreamError):
+    """The named object does not exist."""
+
+
+class RepoNotFound(NotFound):
+    """No such repo."""
+
+
+class BranchNotFound(NotFound):
+    """No such branch."""
+
+
+class CommitNotFound(NotFound):
+    """No such commit."""
+
+
+class FileNotFound(NotFound):
+    """No such file in the commit."""
+
+
+class Conflict(PachstreamError):
+    """The request contradicts the current state."""
+
+
+class RepoExists(Conflict):
+    """A repo of that name already exists."""
+
+
+class CommitAlreadyOpen(Conflict):
+    """The branch already has an open commit."""
+
+
+class NoOpenCommit(Conflict):
+    """The branch has no open commit to finish."""
+
+
+class CommitFinished(Conflict):
+    """The commit is already finished."""
+
+
+class EventDecodeError(PachstreamError):
+    """An event that does not decode or is invalid."""
+
+
+def _all_subclasses(cls: type[PachstreamError]) -> dict[str, type[PachstreamError]]:
+    out = {cls.__name__: cls}
+    for sub in cls.__subclasses__():
+        out.update(_all_subclasses(sub))
+    return out
+
+
+def from_code(code: str, message: str, fields: dict[str, Any] | None = None) -> PachstreamError:
+    """Rebuild an error received as ``(code, message, fields)``; unknown codes give the base."""
+    cls = _all_subclasses(PachstreamError).get(code, PachstreamError)
+    return cls(message, **(fields or {}))

@@ -1,0 +1,178 @@
+"""Configuration: the only module that reads ``os.environ``.
+
+Every process builds one frozen :class:`Settings` at its entry point and passes pieces down.
+Addresses come, in order, from environment variables, then from the data folder's
+``stack.json`` written by ``pachstream up``; a command that finds neither says so.
+
+Variables:
+    PACHSTREAM_HOME             data folder (default ``./.pachstream``)
+    PACHSTREAM_NAMESPACE        prefix of topics, Postgres schema and S3 keys (default ``ps``)
+    PACHSTREAM_KAFKA_BOOTSTRAP  ``host:port[,host:port]`` of a Kafka-protocol broker
+    PACHSTREAM_POSTGRES_DSN     ``postgresql://...``
+    PACHSTREAM_S3_ENDPOINT      ``http://host:port`` of an S3-compatible store
+    PACHSTREAM_S3_BUCKET        bucket for content and manifests (default ``pachstream``)
+    PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
+    PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from pachstream.errors import ConfigError
+
+STACK_FILE = "stack.json"
+_NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KafkaSettings:
+    """Where the broker is."""
+
+    bootstrap: str
+    """Comma-separated ``host:port`` list."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostgresSettings:
+    """Where the query side lives."""
+
+    dsn: str
+    """A libpq URI."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ObjectStoreSettings:
+    """Where content, packs and manifests are stored."""
+
+    endpoint: str
+    """``http://host:port`` of the S3 API."""
+    bucket: str = "pachstream"
+    """Bucket holding every object of every namespace."""
+    access_key: str = "pachstream"
+    """Access key id (SeaweedFS accepts any by default)."""
+    secret_key: str = "pachstream"
+    """Secret access key."""
+    region: str = "us-east-1"
+    """Signing region."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything a pachstream process needs to reach its servers."""
+
+    home: Path
+    """Data folder of the embedded stack."""
+    namespace: str
+    """Prefix of topic names, the Postgres schema and S3 keys: lets tests and tenants share
+    one set of servers without seeing each other."""
+    kafka: KafkaSettings | None
+    """None when neither the environment nor ``stack.json`` names a broker."""
+    postgres: PostgresSettings | None
+    """None when neither the environment nor ``stack.json`` names a database."""
+    s3: ObjectStoreSettings | None
+    """None when neither the environment nor ``stack.json`` names an object store."""
+    kafka_storage: str = "s3"
+    """Storage of an embedded Tansu broker: ``s3`` (durable) or ``memory``."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment, filling gaps from ``$PACHSTREAM_HOME/stack.json``."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PACHSTREAM_HOME", ".pachstream")).expanduser().absolute()
+        namespace = env.get("PACHSTREAM_NAMESPACE", "ps")
+        if not _NAMESPACE_RE.match(namespace):
+            raise ConfigError(
+                f"PACHSTREAM_NAMESPACE={namespace!r} is invalid; use 1-31 lowercase letters, "
+                "digits or '_', starting with a letter"
+            )
+        storage = env.get("PACHSTREAM_KAFKA_STORAGE", "s3")
+        if storage not in ("s3", "memory"):
+            raise ConfigError(
+                f"PACHSTREAM_KAFKA_STORAGE={storage!r} is invalid; use 's3' or 'memory'"
+            )
+        recorded = read_stack_file(home)
+        bootstrap = env.get("PACHSTREAM_KAFKA_BOOTSTRAP") or recorded.get("kafka_bootstrap")
+        dsn = env.get("PACHSTREAM_POSTGRES_DSN") or recorded.get("postgres_dsn")
+        endpoint = env.get("PACHSTREAM_S3_ENDPOINT") or recorded.get("s3_endpoint")
+        s3 = None
+        if endpoint:
+            if not endpoint.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"PACHSTREAM_S3_ENDPOINT={endpoint!r} is invalid; give a URL like "
+                    "http://127.0.0.1:8333"
+                )
+            s3 = ObjectStoreSettings(
+                endpoint=endpoint,
+                bucket=env.get("PACHSTREAM_S3_BUCKET", recorded.get("s3_bucket", "pachstream")),
+                access_key=env.get("PACHSTREAM_S3_ACCESS_KEY", "pachstream"),
+                secret_key=env.get("PACHSTREAM_S3_SECRET_KEY", "pachstream"),
+                region=env.get("PACHSTREAM_S3_REGION", "us-east-1"),
+            )
+        return cls(
+            home=home,
+            namespace=namespace,
+            kafka=KafkaSettings(bootstrap=bootstrap) if bootstrap else None,
+            postgres=PostgresSettings(dsn=dsn) if dsn else None,
+            s3=s3,
+            kafka_storage=storage,
+        )
+
+    def with_namespace(self, namespace: str) -> Settings:
+        """The same servers under another namespace (tests give each test its own)."""
+        return replace(self, namespace=namespace)
+
+    def require(self) -> tuple[KafkaSettings, PostgresSettings, ObjectStoreSettings]:
+        """The three server addresses, or a ConfigError that says how to get them."""
+        missing = [
+            name
+            for name, value in (
+                ("PACHSTREAM_KAFKA_BOOTSTRAP", self.kafka),
+                ("PACHSTREAM_POSTGRES_DSN", self.postgres),
+                ("PACHSTREAM_S3_ENDPOINT", self.s3),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"no running stack found in {self.home} and {', '.join(missing)} not set; "
+                "run 'pachstream up --detach' first (or set PACHSTREAM_HOME to the stack's folder)"
+            )
+        assert self.kafka and self.postgres and self.s3
+        return self.kafka, self.postgres, self.s3
+
+    def child_env(self) -> dict[str, str]:
+        """Environment variables that make a child process see these same servers."""
+        out = {"PACHSTREAM_HOME": str(self.home), "PACHSTREAM_NAMESPACE": self.namespace}
+        if self.kafka:
+            out["PACHSTREAM_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
+        if self.postgres:
+            out["PACHSTREAM_POSTGRES_DSN"] = self.postgres.dsn
+        if self.s3:
+            out.update(
+                PACHSTREAM_S3_ENDPOINT=self.s3.endpoint,
+                PACHSTREAM_S3_BUCKET=self.s3.bucket,
+                PACHSTREAM_S3_ACCESS_KEY=self.s3.access_key,
+                PACHSTREAM_S3_SECRET_KEY=self.s3.secret_key,
+                PACHSTREAM_S3_REGION=self.s3.region,
+            )
+        return out
+
+
+def read_stack_file(home: Path) -> dict[str, str]:
+    """The addresses ``pachstream up`` recorded, or an empty dict when there are none."""
+    path = home / STACK_FILE
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); delete it and run 'pachstream up'") from exc
+    addresses = data.get("addresses", {}) if isinstance(data, dict) else {}
+    return {k: v for k, v in addresses.items() if isinstance(v, str)}
