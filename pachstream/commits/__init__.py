@@ -1,0 +1,5 @@
+"""The commit processor: requests in, trees and commit facts out."""
+
+from pachstream.commits._processor import CommitProcessor
+
+__all__ = ["CommitProcessor"]

@@ -1,0 +1,675 @@
+"""The async SDK: the same verbs as the CLI.
+
+Writes are requests on the requests topic; each waits for its one answer, which the
+materializer writes to the ``requests`` table and announces with NOTIFY. So a call returns
+only when its effect is readable (read-after-write), and a refusal comes back as the matching
+:mod:`pachstream.errors` class. Reads come from Postgres (repos, branches, commits) and the
+object store (trees, content).
+
+References are pachctl's: ``repo@branch``, ``repo@<commit id>``, ``repo@master^``,
+``repo@master~3``; a bare ``repo`` means ``repo@master``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from pachstream.codec import encode
+from pachstream.commits.events import (
+    Chunk,
+    CreateBranch,
+    CreateRepo,
+    DeleteBranch,
+    DeleteRepo,
+    FileOp,
+    FinishCommit,
+    ModifyFiles,
+    StartCommit,
+)
+from pachstream.content import CHUNK_BYTES, ContentWriter, iter_file
+from pachstream.errors import (
+    BranchNotFound,
+    CommitAlreadyOpen,
+    CommitNotFound,
+    Conflict,
+    FileNotFound,
+    InvalidInput,
+    RepoNotFound,
+    Unavailable,
+    from_code,
+)
+from pachstream.kafka import Producer, Topics, ensure_topics
+from pachstream.lineage import notify_channel
+from pachstream.names import validate_repo_name
+from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.paths import normalize_path, validate_file_path
+from pachstream.pg import connect_pool
+from pachstream.refs import parse_branch_ref, parse_commit_ref
+from pachstream.settings import Settings
+from pachstream.tree import Root, TreeStore
+
+from ._info import BranchInfo, CommitInfo, DiffInfo, FileInfo, RepoInfo
+
+BATCH_OPS = 2000
+"""File ops per request record."""
+BATCH_BYTES = 32 * 1024 * 1024
+"""Content read into memory before it is stored and its ops are sent."""
+
+Progress = Callable[[int, int], None]
+"""Called with (files done, bytes done) as a put goes on."""
+
+
+class Client:
+    """A connection to one pachstream namespace. Use ``async with Client.connect()``."""
+
+    def __init__(self, settings: Settings, *, timeout_s: float = 120.0) -> None:
+        self.settings = settings
+        self._kafka, self._pg, self._s3 = settings.require()
+        self._topics = Topics(settings.namespace)
+        self.timeout_s = timeout_s
+        self._producer = Producer(self._kafka, linger_ms=1)
+        self.objects: ObjectStore = S3ObjectStore(self._s3, settings.namespace)
+        self._trees = TreeStore(self.objects)
+        self._writer = ContentWriter(self.objects, self._known_chunks)
+        self._pool: Any = None
+        self._listener: Any = None
+        self._changed = asyncio.Event()
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None, *, timeout_s: float = 120.0) -> Client:
+        """Connect to the servers named by ``settings`` (default: the environment/stack)."""
+        client = cls(settings or Settings.from_env(), timeout_s=timeout_s)
+        try:
+            await client._open()
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    async def _open(self) -> None:
+        self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=4)
+        await ensure_topics(self._kafka, self._topics.all())
+        await self._producer.start()
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(notify_channel(self.settings.namespace), self._on_notify)
+
+    def _on_notify(self, *_: Any) -> None:
+        self._changed.set()
+
+    async def close(self) -> None:
+        """Release every connection. Idempotent."""
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            await listener.remove_listener(notify_channel(self.settings.namespace), self._on_notify)
+            await self._pool.release(listener)
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+        await self._producer.stop()
+        await self.objects.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ requests and answers
+
+    @staticmethod
+    def _rid() -> str:
+        return uuid.uuid4().hex
+
+    async def _send(self, requests: list[Any]) -> None:
+        await self._producer.send_all((self._topics.requests, r.repo, encode(r)) for r in requests)
+
+    async def _wait_until(self, probe: Callable[[], Any], what: str, timeout_s: float | None = None) -> Any:
+        """Call ``probe`` whenever the materializer announces rows, until it returns non-None."""
+        deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.timeout_s)
+        while True:
+            self._changed.clear()
+            result = await probe()
+            if result is not None:
+                return result
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Unavailable(
+                    f"no answer for {what} within {self.timeout_s:.0f}s; are the processors "
+                    "running? ('pachstream status')"
+                )
+            try:
+                # NOTIFY wakes us at once; the short timeout is a fallback if a notice is missed.
+                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
+            except TimeoutError:
+                pass
+
+    async def _answer(self, request_id: str, what: str) -> str | None:
+        """Wait for a request's answer; its commit id, or the refusal raised."""
+
+        async def probe() -> Any:
+            return await self._pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+
+        row = await self._wait_until(probe, what)
+        if not row["ok"]:
+            import orjson
+
+            fields = orjson.loads(row["error_fields"]) if row["error_fields"] else {}
+            raise from_code(row["error_code"], row["error_message"], fields)
+        commit_id: str | None = row["commit_id"]
+        return commit_id
+
+    async def _request(self, req: Any, what: str) -> str | None:
+        await self._send([req])
+        return await self._answer(req.request_id, what)
+
+    # ------------------------------------------------------------------ repos
+
+    async def create_repo(self, repo: str, description: str = "", *, update: bool = False) -> None:
+        """Create a repo (or, with ``update``, change its description)."""
+        validate_repo_name(repo)
+        req = CreateRepo(
+            request_id=self._rid(), repo=repo, time=time.time(), description=description, update=update
+        )
+        await self._request(req, f"create repo {repo}")
+
+    async def delete_repo(self, repo: str) -> None:
+        """Delete a repo with every branch and commit."""
+        validate_repo_name(repo)
+        await self._request(DeleteRepo(request_id=self._rid(), repo=repo, time=time.time()), f"delete repo {repo}")
+
+    async def list_repo(self) -> list[RepoInfo]:
+        """Every repo, newest first."""
+        rows = await self._pool.fetch(
+            "SELECT r.*, (SELECT count(*) FROM branches b WHERE b.repo = r.name) AS branch_count, "
+            "coalesce((SELECT c.size_bytes FROM branches b JOIN commits c ON c.id = b.head "
+            "WHERE b.repo = r.name AND b.name = 'master'), 0) AS size_bytes "
+            "FROM repos r ORDER BY r.created DESC, r.name"
+        )
+        return [
+            RepoInfo(r["name"], r["description"], r["created"], r["size_bytes"], r["branch_count"]) for r in rows
+        ]
+
+    async def inspect_repo(self, repo: str) -> RepoInfo:
+        """One repo; RepoNotFound when absent."""
+        validate_repo_name(repo)
+        for info in await self.list_repo():
+            if info.name == repo:
+                return info
+        raise _repo_missing(repo)
+
+    # ------------------------------------------------------------------ branches
+
+    async def create_branch(self, branch_ref: str, head: str | None = None) -> None:
+        """Create or move ``repo@branch`` to ``head`` (a ref such as ``master^`` or a commit id)."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        head_id = None
+        if head is not None:
+            ref = head if "@" in head else f"{repo}@{head}"
+            head_id = (await self.inspect_commit(ref)).id
+        req = CreateBranch(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), head=head_id)
+        await self._request(req, f"create branch {branch_ref}")
+
+    async def delete_branch(self, branch_ref: str) -> None:
+        """Delete a branch; its commits stay reachable by id."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        req = DeleteBranch(request_id=self._rid(), repo=repo, branch=branch, time=time.time())
+        await self._request(req, f"delete branch {branch_ref}")
+
+    async def list_branch(self, repo: str) -> list[BranchInfo]:
+        """Branches of a repo."""
+        await self._need_repo(repo)
+        rows = await self._pool.fetch("SELECT * FROM branches WHERE repo = $1 ORDER BY name", repo)
+        return [BranchInfo(r["repo"], r["name"], r["head"]) for r in rows]
+
+    async def _need_repo(self, repo: str) -> None:
+        validate_repo_name(repo)
+        if await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo) is None:
+            raise _repo_missing(repo)
+
+    # ------------------------------------------------------------------ commits
+
+    async def start_commit(self, branch_ref: str, description: str = "") -> str:
+        """Open a commit on a branch (created if absent); its id."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        req = StartCommit(
+            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), description=description
+        )
+        cid = await self._request(req, f"start commit {branch_ref}")
+        assert cid is not None
+        return cid
+
+    async def finish_commit(self, branch_ref: str, description: str | None = None) -> str:
+        """Finish the branch's open commit; returns when it is readable."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        req = FinishCommit(
+            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), description=description
+        )
+        cid = await self._request(req, f"finish commit {branch_ref}")
+        assert cid is not None
+        return cid
+
+    @asynccontextmanager
+    async def commit(self, branch_ref: str, description: str = "") -> AsyncIterator[OpenCommit]:
+        """Open a commit; finish it on normal exit. On an exception the commit stays open and
+        the exception carries a note naming it (finish or inspect it by hand)."""
+        cid = await self.start_commit(branch_ref, description)
+        handle = OpenCommit(self, branch_ref, cid)
+        try:
+            yield handle
+        except BaseException as exc:
+            exc.add_note(
+                f"commit {cid} on {branch_ref} was left open; finish it with "
+                f"'pachstream finish commit {branch_ref}'"
+            )
+            raise
+        await self.finish_commit(branch_ref)
+
+    def _commit_info(self, r: Any) -> CommitInfo:
+        return CommitInfo(
+            repo=r["repo"],
+            id=r["id"],
+            branch=r["branch"],
+            parent=r["parent"],
+            description=r["description"],
+            started=r["started"],
+            finished=r["finished"],
+            file_count=r["file_count"],
+            size_bytes=r["size_bytes"],
+            added=r["added"],
+            modified=r["modified"],
+            deleted=r["deleted"],
+            root=r["root"],
+        )
+
+    async def inspect_commit(self, commit_ref: str) -> CommitInfo:
+        """The commit a reference names (``repo@master~2``...)."""
+        ref = parse_commit_ref(commit_ref)
+        await self._need_repo(ref.repo)
+        head = await self._pool.fetchval(
+            "SELECT head FROM branches WHERE repo = $1 AND name = $2", ref.repo, ref.ref
+        )
+        row = None
+        if head is not None:
+            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", head)
+        elif await self._pool.fetchval(
+            "SELECT 1 FROM branches WHERE repo = $1 AND name = $2", ref.repo, ref.ref
+        ):
+            raise CommitNotFound(
+                f"branch '{ref.ref}' of repo '{ref.repo}' has no commits yet; put a file first",
+                repo=ref.repo,
+                branch=ref.ref,
+            )
+        else:
+            row = await self._pool.fetchrow(
+                "SELECT * FROM commits WHERE id = $1 AND repo = $2", ref.ref, ref.repo
+            )
+            if row is None:
+                raise BranchNotFound(
+                    f"'{ref.ref}' is neither a branch nor a commit of repo '{ref.repo}'; "
+                    f"see 'pachstream list branch {ref.repo}'",
+                    repo=ref.repo,
+                    ref=ref.ref,
+                )
+        if ref.from_start is not None:
+            chain = await self._pool.fetch(
+                "WITH RECURSIVE chain AS (SELECT id, parent FROM commits WHERE id = $1 "
+                "UNION ALL SELECT c.id, c.parent FROM commits c JOIN chain ON c.id = chain.parent) "
+                "SELECT id FROM chain",
+                row["id"],
+            )
+            if not 1 <= ref.from_start <= len(chain):
+                raise CommitNotFound(
+                    f"'{commit_ref}': the branch has only {len(chain)} commits", repo=ref.repo, ref=commit_ref
+                )
+            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", chain[-ref.from_start]["id"])
+        for step in range(ref.ancestry):
+            if row["parent"] is None:
+                raise CommitNotFound(
+                    f"'{commit_ref}' goes back {ref.ancestry} commits but the history ends "
+                    f"after {step}",
+                    repo=ref.repo,
+                    ref=commit_ref,
+                )
+            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", row["parent"])
+        return self._commit_info(row)
+
+    async def list_commit(self, repo_or_ref: str, *, limit: int | None = None) -> list[CommitInfo]:
+        """Commits newest first: all of a repo, or the ancestry of ``repo@branch``."""
+        if "@" not in repo_or_ref:
+            await self._need_repo(repo_or_ref)
+            rows = await self._pool.fetch(
+                "SELECT * FROM commits WHERE repo = $1 ORDER BY started DESC, id LIMIT $2",
+                repo_or_ref,
+                limit,
+            )
+            return [self._commit_info(r) for r in rows]
+        head = await self.inspect_commit(repo_or_ref)
+        rows = await self._pool.fetch(
+            "WITH RECURSIVE chain AS (SELECT *, 0 AS depth FROM commits WHERE id = $1 "
+            "UNION ALL SELECT c.*, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.parent "
+            "WHERE $2::int IS NULL OR chain.depth + 1 < $2) "
+            "SELECT * FROM chain ORDER BY depth",
+            head.id,
+            limit,
+        )
+        return [self._commit_info(r) for r in rows]
+
+    async def wait_commit(self, commit_ref: str, timeout_s: float | None = None) -> CommitInfo:
+        """Block until the commit a reference names (a branch head, say) is finished."""
+
+        async def probe() -> CommitInfo | None:
+            try:
+                info = await self.inspect_commit(commit_ref)
+            except CommitNotFound:
+                return None
+            return info if info.finished is not None else None
+
+        info: CommitInfo = await self._wait_until(probe, f"wait commit {commit_ref}", timeout_s)
+        return info
+
+    # ------------------------------------------------------------------ writing files
+
+    async def _known_chunks(self, hashes: list[str]) -> dict[str, Chunk]:
+        rows = await self._pool.fetch("SELECT * FROM blobs WHERE hash = ANY($1::text[])", hashes)
+        return {r["hash"]: Chunk(hash=r["hash"], size=r["size"], pack=r["pack"], offset=r["pack_offset"]) for r in rows}
+
+    async def put_file(self, branch_ref: str, path: str, data: bytes, *, append: bool = False) -> str:
+        """Write one file; returns the id of the commit it landed in (finished unless a commit
+        was open on the branch)."""
+        return await self.put_files(branch_ref, [(path, data)], append=append)
+
+    async def put_files(
+        self,
+        branch_ref: str,
+        files: Iterable[tuple[str, bytes]],
+        *,
+        append: bool = False,
+        progress: Progress | None = None,
+    ) -> str:
+        """Write many in-memory files as one commit (or into the branch's open commit)."""
+
+        async def batches() -> AsyncIterator[list[FileOp]]:
+            pending: list[tuple[str, bytes]] = []
+            size = 0
+            for path, data in files:
+                pending.append((validate_file_path(path), data))
+                size += len(data)
+                if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
+                    yield await self._store(pending, append)
+                    pending, size = [], 0
+            if pending:
+                yield await self._store(pending, append)
+
+        return await self._put_batches(branch_ref, batches(), progress)
+
+    async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
+        entries = await self._writer.store_many(data for _, data in pending)
+        kind = "append" if append else "put"
+        return [FileOp(op=kind, path=p, file=e) for (p, _), e in zip(pending, entries, strict=True)]
+
+    async def put_local(
+        self,
+        branch_ref: str,
+        path: str,
+        local: Path,
+        *,
+        recursive: bool = False,
+        append: bool = False,
+        progress: Progress | None = None,
+    ) -> str:
+        """Write a local file, or a directory's files with ``recursive``, under ``path``."""
+        target = normalize_path(path)
+        if local.is_dir():
+            if not recursive:
+                raise InvalidInput(f"'{local}' is a directory; pass -r to put it recursively", local=str(local))
+            sources = sorted(p for p in local.rglob("*") if p.is_file())
+            pairs = [(p, normalize_path(f"{target}/{p.relative_to(local).as_posix()}")) for p in sources]
+        elif local.is_file():
+            pairs = [(local, target)]
+        else:
+            raise FileNotFound(f"local file '{local}' does not exist", local=str(local))
+        for _, dest in pairs:
+            validate_file_path(dest)
+        kind = "append" if append else "put"
+
+        async def batches() -> AsyncIterator[list[FileOp]]:
+            pending: list[tuple[str, bytes]] = []
+            size = 0
+            for src, dest in pairs:
+                if src.stat().st_size >= CHUNK_BYTES:
+                    entry = await self._writer.store_stream(_read_pieces(src))
+                    yield [FileOp(op=kind, path=dest, file=entry)]
+                    continue
+                data = src.read_bytes()
+                pending.append((dest, data))
+                size += len(data)
+                if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
+                    yield await self._store(pending, append)
+                    pending, size = [], 0
+            if pending:
+                yield await self._store(pending, append)
+
+        return await self._put_batches(branch_ref, batches(), progress)
+
+    async def delete_file(self, branch_ref: str, path: str) -> str:
+        """Delete a file, or a directory with everything under it."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        ops = [FileOp(op="delete", path=normalize_path(path))]
+        req = ModifyFiles(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), ops=tuple(ops))
+        cid = await self._request(req, f"delete file {branch_ref}:{path}")
+        assert cid is not None
+        return cid
+
+    async def _put_batches(
+        self, branch_ref: str, batches: AsyncIterator[list[FileOp]], progress: Progress | None
+    ) -> str:
+        """One batch: one request (auto-commit or into the open commit). More: one commit."""
+        bref = parse_branch_ref(branch_ref)
+        repo, branch = bref.repo, bref.branch
+        first = await anext(batches, None)
+        if first is None:
+            raise InvalidInput(f"nothing to put into {branch_ref}: no files given")
+        second = await anext(batches, None)
+        done_files = 0
+        done_bytes = 0
+
+        def tick(ops: list[FileOp]) -> None:
+            nonlocal done_files, done_bytes
+            done_files += len(ops)
+            done_bytes += sum(op.file.size for op in ops if op.file)
+            if progress:
+                progress(done_files, done_bytes)
+
+        def modify(ops: list[FileOp]) -> ModifyFiles:
+            return ModifyFiles(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), ops=tuple(ops))
+
+        if second is None:
+            cid = await self._request(modify(first), f"put file {branch_ref}")
+            tick(first)
+            assert cid is not None
+            return cid
+        try:
+            await self.start_commit(branch_ref)
+            opened = True
+        except CommitAlreadyOpen:
+            opened = False  # the caller's open commit takes the files
+        sent: list[str] = []
+        for ops in (first, second):
+            req = modify(ops)
+            await self._send([req])
+            sent.append(req.request_id)
+            tick(ops)
+        async for ops in batches:
+            req = modify(ops)
+            await self._send([req])
+            sent.append(req.request_id)
+            tick(ops)
+        cid = None
+        for rid in sent:
+            cid = await self._answer(rid, f"put file {branch_ref}")
+        if opened:
+            return await self.finish_commit(branch_ref)
+        assert cid is not None
+        return cid
+
+    # ------------------------------------------------------------------ reading files
+
+    async def _root(self, commit_ref: str) -> tuple[CommitInfo, Root]:
+        info = await self.inspect_commit(commit_ref)
+        if info.finished is None:
+            raise Conflict(
+                f"commit {info.id} ({commit_ref}) is still open; finish it, wait for it with "
+                f"'pachstream wait commit {commit_ref}', or read its parent ({commit_ref}^)",
+                repo=info.repo,
+                commit_id=info.id,
+            )
+        return info, await self._trees.root(info.root)
+
+    async def get_file(self, commit_ref: str, path: str) -> bytes:
+        """A file's content."""
+        return b"".join([piece async for piece in self.iter_file(commit_ref, path)])
+
+    async def iter_file(self, commit_ref: str, path: str) -> AsyncIterator[bytes]:
+        """A file's content, piece by piece (for large files)."""
+        info, root = await self._root(commit_ref)
+        entry = await self._trees.lookup(root, normalize_path(path))
+        if entry is None:
+            raise _file_missing(commit_ref, info, path)
+        async for piece in iter_file(self.objects, entry):
+            yield piece
+
+    async def _all_files(self, root: Root) -> dict[str, list[Any]]:
+        return {p: raw async for p, raw in self._trees.walk(root)}
+
+    async def list_file(self, commit_ref: str, path: str = "/") -> list[FileInfo]:
+        """The entries of one directory level (or the one file ``path`` names)."""
+        info, root = await self._root(commit_ref)
+        target = normalize_path(path)
+        entry = await self._trees.lookup(root, target)
+        if entry is not None:
+            return [FileInfo(info.repo, info.id, target, "file", entry.size, entry.hash)]
+        prefix = "/" if target == "/" else target + "/"
+        children: dict[str, list[Any]] = {}
+        for p, raw in (await self._all_files(root)).items():
+            if not p.startswith(prefix):
+                continue
+            head, sep, _ = p[len(prefix) :].partition("/")
+            child = prefix + head
+            slot = children.setdefault(child, ["file" if not sep else "dir", 0, raw[0] if not sep else None])
+            if sep:
+                slot[0], slot[2] = "dir", None
+            slot[1] += raw[1]
+        if not children and target != "/":
+            raise _file_missing(commit_ref, info, target)
+        return [FileInfo(info.repo, info.id, p, t, s, h) for p, (t, s, h) in sorted(children.items())]
+
+    async def glob_file(self, commit_ref: str, pattern: str) -> list[FileInfo]:
+        """Files and directories that a Pachyderm glob pattern matches."""
+        from pachstream.glob import glob_paths
+
+        info, root = await self._root(commit_ref)
+        files = await self._all_files(root)
+        out = []
+        for p in glob_paths(pattern, files):
+            if p in files:
+                out.append(FileInfo(info.repo, info.id, p, "file", files[p][1], files[p][0]))
+            else:
+                prefix = "/" if p == "/" else p + "/"
+                size = sum(raw[1] for q, raw in files.items() if q.startswith(prefix))
+                out.append(FileInfo(info.repo, info.id, p, "dir", size, None))
+        return out
+
+    async def inspect_file(self, commit_ref: str, path: str) -> FileInfo:
+        """One file or directory."""
+        info, root = await self._root(commit_ref)
+        target = normalize_path(path)
+        entry = await self._trees.lookup(root, target)
+        if entry is not None:
+            return FileInfo(info.repo, info.id, target, "file", entry.size, entry.hash)
+        prefix = "/" if target == "/" else target + "/"
+        size, found = 0, target == "/"
+        for p, raw in (await self._all_files(root)).items():
+            if p.startswith(prefix):
+                size, found = size + raw[1], True
+        if not found:
+            raise _file_missing(commit_ref, info, target)
+        return FileInfo(info.repo, info.id, target, "dir", size, None)
+
+    async def diff_file(self, new_ref: str, old_ref: str | None = None) -> list[DiffInfo]:
+        """What changed from ``old_ref`` (default: the parent of ``new_ref``) to ``new_ref``."""
+        new_info, new_root = await self._root(new_ref)
+        if old_ref is None:
+            old_root = await self._trees.root(None)
+            if new_info.parent is not None:
+                _, old_root = await self._root(f"{new_info.repo}@{new_info.parent}")
+        else:
+            _, old_root = await self._root(old_ref)
+        diff = await self._trees.diff(old_root, new_root)
+        return [
+            DiffInfo(
+                d.path,
+                d.change,
+                d.file.size if d.file else None,
+                d.old.size if d.old else None,
+                d.file.hash if d.file else None,
+            )
+            for d in diff
+        ]
+
+
+class OpenCommit:
+    """The handle :meth:`Client.commit` yields: writes go into that commit."""
+
+    def __init__(self, client: Client, branch_ref: str, commit_id: str) -> None:
+        self.client = client
+        self.branch_ref = branch_ref
+        self.id = commit_id
+        """The open commit's id."""
+
+    async def put_file(self, path: str, data: bytes, *, append: bool = False) -> None:
+        """Write a file into the open commit."""
+        await self.client.put_file(self.branch_ref, path, data, append=append)
+
+    async def put_files(self, files: Iterable[tuple[str, bytes]]) -> None:
+        """Write many files into the open commit."""
+        await self.client.put_files(self.branch_ref, files)
+
+    async def delete_file(self, path: str) -> None:
+        """Delete a file or directory in the open commit."""
+        await self.client.delete_file(self.branch_ref, path)
+
+
+async def _read_pieces(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as fh:
+        while piece := fh.read(CHUNK_BYTES):
+            yield piece
+
+
+def _repo_missing(repo: str) -> RepoNotFound:
+    return RepoNotFound(
+        f"repo '{repo}' does not exist; create it with 'pachstream create repo {repo}'", repo=repo
+    )
+
+
+def _file_missing(commit_ref: str, info: CommitInfo, path: str) -> FileNotFound:
+    return FileNotFound(
+        f"file '{path}' does not exist in {commit_ref} (commit {info.id}); "
+        f"see 'pachstream list file {commit_ref}:/'",
+        repo=info.repo,
+        commit_id=info.id,
+        path=path,
+    )
+
+
+__all__ = ["Client", "OpenCommit", "BranchNotFound"]

@@ -1,0 +1,426 @@
+"""The commit processor's decisions: pure functions of (state, request) → (state, facts).
+
+No clock, no I/O, no randomness: a replay of the same requests gives the same facts. The one
+step that needs I/O, building a finished commit's tree, is handed to the shell as a
+:class:`FinishPlan`; the shell builds the tree and calls :func:`complete_finish`.
+
+Rules (Pachyderm's, where it has them):
+- a repo must exist before anything is written to it; a put to a missing branch creates it
+  (``master`` on first write);
+- one open commit per branch; a second start names the open commit;
+- writes with no open commit are a commit of their own (auto-commit);
+- a commit's parent is the branch head when it starts; the head moves to the new commit at
+  start (it is "open" until finished, as in Pachyderm);
+- a request id seen before (a writer's retry) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pachstream.commits.events import (
+    BranchDeleted,
+    BranchSet,
+    CommitFinished,
+    CommitStarted,
+    CreateBranch,
+    CreateRepo,
+    DeleteBranch,
+    DeleteRepo,
+    DiffEntry,
+    FileOp,
+    FinishCommit,
+    ModifyFiles,
+    RepoCreated,
+    RepoDeleted,
+    Request,
+    RequestDone,
+    StartCommit,
+    derive_id,
+)
+from pachstream.errors import (
+    BranchNotFound,
+    CommitAlreadyOpen,
+    CommitNotFound,
+    Conflict,
+    InvalidInput,
+    NoOpenCommit,
+    PachstreamError,
+    RepoExists,
+    RepoNotFound,
+)
+from pachstream.names import validate_branch_name, validate_repo_name
+from pachstream.paths import validate_file_path
+
+RECENT_REQUESTS = 1000
+"""Request ids remembered per repo to drop writers' retries."""
+
+
+@dataclass
+class OpenCommit:
+    """A commit being written."""
+
+    commit_id: str
+    parent: str | None
+    started: float
+    description: str
+    request_id: str
+    staged: list[str] = field(default_factory=list)
+    """Object keys of op batches already written to the object store, in order."""
+    pending: list[FileOp] = field(default_factory=list)
+    """Ops received since the last checkpoint (rebuilt by replay after a crash)."""
+
+
+@dataclass
+class CommitInfo:
+    """What the processor needs to know of a commit."""
+
+    branch: str
+    parent: str | None
+    root: str | None
+    finished: bool
+
+
+@dataclass
+class RepoState:
+    """Everything the processor keeps about one repo."""
+
+    name: str
+    description: str
+    created: float
+    heads: dict[str, str | None] = field(default_factory=dict)
+    """Branch → head commit id."""
+    open: dict[str, OpenCommit] = field(default_factory=dict)
+    """Branch → its open commit."""
+    commits: dict[str, CommitInfo] = field(default_factory=dict)
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    dirty_commits: set[str] = field(default_factory=set)
+    """Commits changed since the last checkpoint (persisted as rows of their own)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The persisted form, without commits (stored as rows) or pending ops (in the log)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "created": self.created,
+            "heads": self.heads,
+            "open": {
+                b: {
+                    "commit_id": o.commit_id,
+                    "parent": o.parent,
+                    "started": o.started,
+                    "description": o.description,
+                    "request_id": o.request_id,
+                    "staged": o.staged,
+                }
+                for b, o in self.open.items()
+            },
+            "recent": list(self.recent),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], commits: dict[str, CommitInfo]) -> RepoState:
+        """Rebuild from :meth:`to_json` and the commit rows."""
+        state = cls(name=raw["name"], description=raw["description"], created=raw["created"])
+        state.heads = dict(raw["heads"])
+        state.open = {b: OpenCommit(**o) for b, o in raw["open"].items()}
+        state.commits = commits
+        state.recent.extend(raw["recent"])
+        return state
+
+
+@dataclass(frozen=True)
+class FinishPlan:
+    """A commit whose tree the shell must build before its facts can be emitted."""
+
+    repo: str
+    branch: str
+    commit: OpenCommit
+    parent_root: str | None
+    request_id: str
+    time: float
+    description: str
+
+
+@dataclass
+class Step:
+    """The outcome of one request."""
+
+    facts: list[Any] = field(default_factory=list)
+    finish: FinishPlan | None = None
+    """When set, the request's RequestDone comes from :func:`complete_finish`."""
+
+
+def _done(req: Request, commit_id: str | None = None) -> RequestDone:
+    return RequestDone(
+        event_id=derive_id(req.request_id, RequestDone.TYPE),
+        request_id=req.request_id,
+        repo=req.repo,
+        ok=True,
+        commit_id=commit_id,
+    )
+
+
+def refused(req: Any, err: PachstreamError) -> RequestDone:
+    """The answer to a request that is not applied."""
+    fields = {k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    return RequestDone(
+        event_id=derive_id(req.request_id, RequestDone.TYPE),
+        request_id=req.request_id,
+        repo=req.repo,
+        ok=False,
+        error_code=err.code,
+        error_message=err.message,
+        error_fields=fields,
+    )
+
+
+def handle(repos: dict[str, RepoState], req: Request) -> Step:
+    """Apply one request to the states (mutated in place); never raises for bad requests."""
+    state = repos.get(req.repo)
+    if state is not None and req.request_id in state.recent:
+        return Step()  # a writer's retry of a request already answered
+    try:
+        step = _dispatch(repos, state, req)
+    except PachstreamError as err:
+        step = Step(facts=[refused(req, err)])
+    after = repos.get(req.repo)
+    if after is not None:
+        after.recent.append(req.request_id)
+    return step
+
+
+def _need_repo(state: RepoState | None, req: Request) -> RepoState:
+    if state is None:
+        raise RepoNotFound(
+            f"repo '{req.repo}' does not exist; create it with 'pachstream create repo {req.repo}'",
+            repo=req.repo,
+        )
+    return state
+
+
+def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request) -> Step:
+    validate_repo_name(req.repo)
+    match req:
+        case CreateRepo():
+            return _create_repo(repos, state, req)
+        case DeleteRepo():
+            _need_repo(state, req)
+            del repos[req.repo]
+            ev = RepoDeleted(
+                event_id=derive_id(req.request_id, RepoDeleted.TYPE),
+                request_id=req.request_id,
+                repo=req.repo,
+                time=req.time,
+            )
+            return Step(facts=[ev, _done(req)])
+        case CreateBranch():
+            return _create_branch(_need_repo(state, req), req)
+        case DeleteBranch():
+            repo = _need_repo(state, req)
+            validate_branch_name(req.branch)
+            if req.branch not in repo.heads:
+                raise BranchNotFound(
+                    f"branch '{req.branch}' does not exist in repo '{req.repo}'",
+                    repo=req.repo,
+                    branch=req.branch,
+                )
+            del repo.heads[req.branch]
+            repo.open.pop(req.branch, None)
+            ev = BranchDeleted(
+                event_id=derive_id(req.request_id, BranchDeleted.TYPE),
+                request_id=req.request_id,
+                repo=req.repo,
+                branch=req.branch,
+                time=req.time,
+            )
+            return Step(facts=[ev, _done(req)])
+        case StartCommit():
+            repo = _need_repo(state, req)
+            validate_branch_name(req.branch)
+            facts, commit = _open(repo, req.branch, req.request_id, req.time, req.description)
+            return Step(facts=[*facts, _done(req, commit.commit_id)])
+        case FinishCommit():
+            repo = _need_repo(state, req)
+            validate_branch_name(req.branch)
+            commit = repo.open.get(req.branch)
+            if commit is None:
+                raise NoOpenCommit(
+                    f"branch '{req.branch}' of repo '{req.repo}' has no open commit to finish; "
+                    f"start one with 'pachstream start commit {req.repo}@{req.branch}'",
+                    repo=req.repo,
+                    branch=req.branch,
+                )
+            desc = req.description if req.description is not None else commit.description
+            return Step(finish=_plan(repo, req.branch, commit, req.request_id, req.time, desc))
+        case ModifyFiles():
+            return _modify(_need_repo(state, req), req)
+    raise InvalidInput(f"request type {type(req).__name__} is not handled")  # pragma: no cover
+
+
+def _create_repo(repos: dict[str, RepoState], state: RepoState | None, req: CreateRepo) -> Step:
+    if state is not None and not req.update:
+        raise RepoExists(
+            f"repo '{req.repo}' already exists; choose another name or pass --update",
+            repo=req.repo,
+        )
+    if state is None:
+        state = repos[req.repo] = RepoState(name=req.repo, description=req.description, created=req.time)
+    else:
+        state.description = req.description
+    ev = RepoCreated(
+        event_id=derive_id(req.request_id, RepoCreated.TYPE),
+        request_id=req.request_id,
+        repo=req.repo,
+        time=state.created,
+        description=state.description,
+    )
+    return Step(facts=[ev, _done(req)])
+
+
+def _create_branch(repo: RepoState, req: CreateBranch) -> Step:
+    validate_branch_name(req.branch)
+    if req.head is not None:
+        info = repo.commits.get(req.head)
+        if info is None:
+            raise CommitNotFound(
+                f"commit '{req.head}' does not exist in repo '{req.repo}'",
+                repo=req.repo,
+                commit_id=req.head,
+            )
+        if not info.finished:
+            raise Conflict(
+                f"commit '{req.head}' of repo '{req.repo}' is still open; finish it first",
+                repo=req.repo,
+                commit_id=req.head,
+            )
+    if req.branch in repo.open:
+        raise CommitAlreadyOpen(
+            f"branch '{req.branch}' of repo '{req.repo}' has open commit "
+            f"{repo.open[req.branch].commit_id}; finish it before moving the branch",
+            repo=req.repo,
+            branch=req.branch,
+            commit_id=repo.open[req.branch].commit_id,
+        )
+    repo.heads[req.branch] = req.head
+    ev = BranchSet(
+        event_id=derive_id(req.request_id, BranchSet.TYPE),
+        request_id=req.request_id,
+        repo=req.repo,
+        branch=req.branch,
+        head=req.head,
+        time=req.time,
+    )
+    return Step(facts=[ev, _done(req, req.head)])
+
+
+def _open(
+    repo: RepoState, branch: str, request_id: str, time: float, description: str
+) -> tuple[list[Any], OpenCommit]:
+    """Open a commit on ``branch`` (creating the branch if needed)."""
+    if branch in repo.open:
+        open_id = repo.open[branch].commit_id
+        raise CommitAlreadyOpen(
+            f"branch '{branch}' of repo '{repo.name}' already has open commit {open_id}; "
+            f"finish it with 'pachstream finish commit {repo.name}@{branch}'",
+            repo=repo.name,
+            branch=branch,
+            commit_id=open_id,
+        )
+    facts: list[Any] = []
+    parent = repo.heads.get(branch)
+    commit = OpenCommit(
+        commit_id=derive_id(repo.name, request_id),
+        parent=parent,
+        started=time,
+        description=description,
+        request_id=request_id,
+    )
+    repo.open[branch] = commit
+    repo.heads[branch] = commit.commit_id
+    repo.commits[commit.commit_id] = CommitInfo(branch=branch, parent=parent, root=None, finished=False)
+    repo.dirty_commits.add(commit.commit_id)
+    facts.append(
+        CommitStarted(
+            event_id=derive_id(request_id, CommitStarted.TYPE),
+            request_id=request_id,
+            repo=repo.name,
+            branch=branch,
+            commit_id=commit.commit_id,
+            parent=parent,
+            time=time,
+            description=description,
+        )
+    )
+    return facts, commit
+
+
+def _plan(
+    repo: RepoState, branch: str, commit: OpenCommit, request_id: str, time: float, desc: str
+) -> FinishPlan:
+    parent_root = repo.commits[commit.parent].root if commit.parent in repo.commits else None
+    return FinishPlan(repo.name, branch, commit, parent_root, request_id, time, desc)
+
+
+def _modify(repo: RepoState, req: ModifyFiles) -> Step:
+    validate_branch_name(req.branch)
+    for op in req.ops:
+        validate_file_path(op.path) if op.op != "delete" else None
+        if op.op != "delete" and op.file is None:
+            raise InvalidInput(f"{op.op} of '{op.path}' carries no content", path=op.path)
+    commit = repo.open.get(req.branch)
+    if commit is not None:
+        commit.pending.extend(req.ops)
+        return Step(facts=[_done(req, commit.commit_id)])
+    facts, commit = _open(repo, req.branch, req.request_id, req.time, req.description)
+    commit.pending.extend(req.ops)
+    plan = _plan(repo, req.branch, commit, req.request_id, req.time, req.description)
+    return Step(facts=facts, finish=plan)
+
+
+def complete_finish(
+    repos: dict[str, RepoState],
+    plan: FinishPlan,
+    root: str | None,
+    file_count: int,
+    size_bytes: int,
+    diff: list[DiffEntry],
+    diff_ref: str,
+    inline_limit: int,
+) -> list[Any]:
+    """Record a built tree: the commit is finished, the facts are emitted. Pure."""
+    repo = repos[plan.repo]
+    repo.open.pop(plan.branch, None)
+    cid = plan.commit.commit_id
+    repo.commits[cid] = CommitInfo(branch=plan.branch, parent=plan.commit.parent, root=root, finished=True)
+    repo.dirty_commits.add(cid)
+    counts = {"added": 0, "modified": 0, "deleted": 0}
+    for d in diff:
+        counts[d.change] += 1
+    finished = CommitFinished(
+        event_id=derive_id(plan.request_id, CommitFinished.TYPE),
+        request_id=plan.request_id,
+        repo=plan.repo,
+        branch=plan.branch,
+        commit_id=cid,
+        parent=plan.commit.parent,
+        started=plan.commit.started,
+        finished=plan.time,
+        description=plan.description,
+        root=root or "",
+        file_count=file_count,
+        size_bytes=size_bytes,
+        diff_ref=diff_ref,
+        diff=tuple(diff) if len(diff) <= inline_limit else None,
+        **counts,
+    )
+    done = RequestDone(
+        event_id=derive_id(plan.request_id, RequestDone.TYPE),
+        request_id=plan.request_id,
+        repo=plan.repo,
+        ok=True,
+        commit_id=cid,
+    )
+    return [finished, done]

@@ -1,0 +1,225 @@
+"""The commit processor: reads requests, applies :mod:`._core`, writes trees and facts.
+
+One batch at a time::
+
+    read requests → decode (garbage → dead-letter) → core.handle → build trees of finished
+    commits → produce facts (acks=all) → stage open commits' new ops in the object store →
+    one Postgres transaction: changed repo states, changed commits, consumed offsets.
+
+Exactness after kill -9: state and offsets are committed together, after the facts they led to
+are acknowledged. A crash before the commit replays the batch from the old offsets, giving the
+same facts with the same ids (consumers of the events topic are idempotent). Ops of an open
+commit that were not staged yet are rebuilt by that replay, since their requests lie after
+the committed offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from pachstream.codec import decode, encode, from_plain, to_plain
+from pachstream.commits import _core
+from pachstream.commits.events import (
+    INLINE_DIFF_LIMIT,
+    CreateBranch,
+    CreateRepo,
+    DeleteBranch,
+    DeleteRepo,
+    FileOp,
+    FinishCommit,
+    ModifyFiles,
+    RepoDeleted,
+    StartCommit,
+)
+from pachstream.errors import EventDecodeError
+from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value, ensure_topics
+from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.pg import connect_pool, migrate
+from pachstream.service import Service
+from pachstream.settings import Settings
+from pachstream.tree import Overlay, TreeStore
+
+log = logging.getLogger("pachstream.commits")
+
+REQUEST_TYPES = (CreateRepo, DeleteRepo, CreateBranch, DeleteBranch, StartCommit, FinishCommit, ModifyFiles)
+
+MIGRATIONS = [
+    """
+    CREATE TABLE commits_offsets (
+        topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition));
+    CREATE TABLE commits_repos (repo text PRIMARY KEY, state jsonb NOT NULL);
+    CREATE TABLE commits_commits (
+        repo text NOT NULL, commit_id text NOT NULL, branch text NOT NULL, parent text,
+        root text, finished boolean NOT NULL, PRIMARY KEY (repo, commit_id));
+    """,
+]
+
+
+class CommitProcessor(Service):
+    """Owns branch heads and open commits; the only writer of trees and commit facts."""
+
+    name = "commits"
+
+    def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
+        super().__init__()
+        self._settings = settings
+        self._kafka, self._pg, self._s3 = settings.require()
+        self._topics = Topics(settings.namespace)
+        self._objects: ObjectStore = objects or S3ObjectStore(self._s3, settings.namespace)
+        self._trees = TreeStore(self._objects)
+        self._pool: Any = None
+        self._producer = Producer(self._kafka)
+        self._reader = PartitionReader(self._kafka, max_records=500)
+        self.repos: dict[str, _core.RepoState] = {}
+        self._offsets: dict[tuple[str, int], int] = {}
+        self.processed = 0
+        """Requests handled since start (for logs and tests)."""
+
+    async def _open(self) -> None:
+        self._pool = await connect_pool(self._pg, self._settings.namespace)
+        await migrate(self._pool, "commits", MIGRATIONS)
+        await ensure_topics(self._kafka, self._topics.all())
+        await self._load()
+        await self._producer.start()
+        await self._reader.start([self._topics.requests], self._offsets)
+
+    async def _load(self) -> None:
+        async with self._pool.acquire() as conn:
+            for row in await conn.fetch("SELECT topic, partition, next_offset FROM commits_offsets"):
+                self._offsets[(row["topic"], row["partition"])] = row["next_offset"]
+            commits: dict[str, dict[str, _core.CommitInfo]] = {}
+            for row in await conn.fetch("SELECT * FROM commits_commits"):
+                commits.setdefault(row["repo"], {})[row["commit_id"]] = _core.CommitInfo(
+                    branch=row["branch"], parent=row["parent"], root=row["root"], finished=row["finished"]
+                )
+            for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
+                raw = orjson.loads(row["state"])
+                self.repos[row["repo"]] = _core.RepoState.from_json(raw, commits.get(row["repo"], {}))
+        log.info("commits: restored %d repos at offsets %s", len(self.repos), self._offsets)
+
+    async def _close(self) -> None:
+        await self._reader.stop()
+        await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        await self._objects.close()
+
+    async def _step(self) -> None:
+        records = await self._reader.read(timeout_ms=200)
+        if not records:
+            return
+        out: list[tuple[str, str | None, bytes]] = []
+        touched: set[str] = set()
+        deleted: set[str] = set()
+        offsets = dict(self._offsets)
+        for rec in records:
+            offsets[(rec.topic, rec.partition)] = rec.offset + 1
+            try:
+                req = decode(rec.value)
+                if not isinstance(req, REQUEST_TYPES):
+                    raise EventDecodeError(f"a {req.TYPE!r} event is not a request")
+                if rec.key is not None and rec.key != req.repo.encode():
+                    raise EventDecodeError(
+                        f"record key {rec.key!r:.60} is not the request's repo {req.repo!r}; "
+                        "key requests by repo so that each repo stays ordered"
+                    )
+            except EventDecodeError as exc:
+                log.warning("commits: dead-lettering %s@%d: %s", rec.topic, rec.offset, exc.message)
+                out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.name)))
+                continue
+            step = _core.handle(self.repos, req)
+            facts = list(step.facts)
+            if step.finish is not None:
+                facts.extend(await self._finish(step.finish))
+            touched.add(req.repo)
+            if any(isinstance(f, RepoDeleted) for f in facts):
+                deleted.add(req.repo)
+            out.extend((self._topics.events, req.repo, encode(f)) for f in facts)
+            self.processed += 1
+        await self._producer.send_all(out)
+        await self._stage(touched)
+        await self._checkpoint(touched, deleted, offsets)
+        self._offsets = offsets
+
+    async def _finish(self, plan: _core.FinishPlan) -> list[Any]:
+        """Build the commit's tree from its staged and pending ops; then its facts."""
+        overlay = Overlay()
+        for key in plan.commit.staged:
+            raw_ops = orjson.loads(await self._objects.get(key))
+            overlay.apply(decode_ops(raw_ops))
+        overlay.apply(plan.commit.pending)
+        parent = await self._trees.root(plan.parent_root)
+        built = await self._trees.build(parent, overlay)
+        diff_ref = f"diffs/{plan.commit.commit_id}"
+        await self._objects.put(diff_ref, orjson.dumps([to_plain(d) for d in built.diff]))
+        return _core.complete_finish(
+            self.repos,
+            plan,
+            built.root.key,
+            built.root.count,
+            built.root.size,
+            built.diff,
+            diff_ref,
+            INLINE_DIFF_LIMIT,
+        )
+
+    async def _stage(self, touched: set[str]) -> None:
+        """Write the new ops of still-open commits to the object store, in order."""
+        for name in touched:
+            repo = self.repos.get(name)
+            if repo is None:
+                continue
+            for commit in repo.open.values():
+                if commit.pending:
+                    # Deterministic key: a replay after a crash rewrites the same object.
+                    key = f"staging/{commit.commit_id}/{len(commit.staged):08d}"
+                    await self._objects.put(key, orjson.dumps([to_plain(op) for op in commit.pending]))
+                    commit.staged.append(key)
+                    commit.pending.clear()
+
+    async def _checkpoint(
+        self, touched: set[str], deleted: set[str], offsets: dict[tuple[str, int], int]
+    ) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            for name in touched:
+                repo = self.repos.get(name)
+                if name in deleted:
+                    # Deleted (and maybe created again) in this batch: no old commit survives.
+                    await conn.execute("DELETE FROM commits_repos WHERE repo = $1", name)
+                    await conn.execute("DELETE FROM commits_commits WHERE repo = $1", name)
+                    if repo is not None:
+                        repo.dirty_commits = set(repo.commits)
+                if repo is None:
+                    continue
+                await conn.execute(
+                    "INSERT INTO commits_repos VALUES ($1, $2) "
+                    "ON CONFLICT (repo) DO UPDATE SET state = EXCLUDED.state",
+                    name,
+                    orjson.dumps(repo.to_json()).decode(),
+                )
+                if repo.dirty_commits:
+                    await conn.executemany(
+                        "INSERT INTO commits_commits VALUES ($1, $2, $3, $4, $5, $6) "
+                        "ON CONFLICT (repo, commit_id) DO UPDATE SET root = EXCLUDED.root, "
+                        "finished = EXCLUDED.finished",
+                        [
+                            (name, cid, c.branch, c.parent, c.root, c.finished)
+                            for cid in repo.dirty_commits
+                            for c in [repo.commits[cid]]
+                        ],
+                    )
+                    repo.dirty_commits.clear()
+            await conn.executemany(
+                "INSERT INTO commits_offsets VALUES ($1, $2, $3) "
+                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+                [(t, p, o) for (t, p), o in offsets.items()],
+            )
+
+
+def decode_ops(raw_ops: list[Any]) -> list[FileOp]:
+    """Staged ops as FileOps (this processor wrote them, so they parse)."""
+    return list(from_plain(tuple[FileOp, ...], raw_ops))

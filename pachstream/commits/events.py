@@ -1,0 +1,412 @@
+"""Events of the commits topic pair: requests in, facts out.
+
+Two topics, both keyed by repo name so that everything of one repo (and so of each of its
+branches) is totally ordered:
+
+- ``<ns>.requests``: what writers ask for (SDK, CLI, ingest, S3 gateway). A request is an
+  intent; the commit processor may refuse it.
+- ``<ns>.events``: what the commit processor decided. Every request gets exactly one
+  :class:`RequestDone`; state changes are the other facts.
+
+Ids are content-derived (STYLE.md §4): a request id is chosen by its writer (a uuid, or a hash
+of the writer's own idempotency key); a commit id and an event id are hashes of the request id,
+so replaying the log gives the same ids. Times are the writer's clock carried in the request,
+never the processor's, so a replay gives the same facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeAlias
+
+from pachstream.codec import register
+
+# ----------------------------------------------------------------------------- file values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chunk:
+    """One stored piece of a file's content."""
+
+    hash: str
+    """sha256 hex of the piece's bytes."""
+    size: int
+    """Bytes in the piece."""
+    pack: str | None = None
+    """Object key of the pack holding the piece, or None when stored alone at ``blobs/<hash>``."""
+    offset: int = 0
+    """Byte offset of the piece inside its pack."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """A file's content as a tree records it."""
+
+    hash: str
+    """sha256 hex of the whole content when it is one chunk; for appended files, the sha256 of
+    ``"chunks:" + ",".join(chunk hashes)`` (see :func:`file_hash`)."""
+    size: int
+    """Total bytes."""
+    chunks: tuple[Chunk, ...]
+    """The content, in order."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileOp:
+    """One change to one path inside a :class:`ModifyFiles` request."""
+
+    op: Literal["put", "append", "delete"]
+    """``put`` replaces, ``append`` adds chunks at the end, ``delete`` removes the path and,
+    when the path is a directory, everything under it."""
+    path: str
+    """Canonical absolute path (see :mod:`pachstream.paths`)."""
+    file: FileEntry | None = None
+    """The content for ``put`` and ``append``; None for ``delete``."""
+
+
+def file_hash(chunks: tuple[Chunk, ...]) -> str:
+    """The hash a tree records for a file made of these chunks."""
+    if len(chunks) == 1:
+        return chunks[0].hash
+    return hashlib.sha256(("chunks:" + ",".join(c.hash for c in chunks)).encode()).hexdigest()
+
+
+def derive_id(*parts: str) -> str:
+    """A 32-hex id derived from its parts (commit ids, event ids)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateRepo:
+    """Ask for a new repo."""
+
+    TYPE: ClassVar[str] = "repo.create"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    description: str = ""
+    """Free text shown by ``inspect repo``."""
+    update: bool = False
+    """When true and the repo exists, only its description changes."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteRepo:
+    """Ask to delete a repo with its branches and commits."""
+
+    TYPE: ClassVar[str] = "repo.delete"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateBranch:
+    """Ask for a branch, or move an existing one, to a finished commit (or to nothing)."""
+
+    TYPE: ClassVar[str] = "branch.create"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    head: str | None = None
+    """Commit id the branch points at; None for an empty branch."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteBranch:
+    """Ask to delete a branch (its commits stay reachable by id)."""
+
+    TYPE: ClassVar[str] = "branch.delete"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartCommit:
+    """Ask to open a commit on a branch (created if absent)."""
+
+    TYPE: ClassVar[str] = "commit.start"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key; the commit id derives from it."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    description: str = ""
+    """Commit message."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FinishCommit:
+    """Ask to finish the branch's open commit."""
+
+    TYPE: ClassVar[str] = "commit.finish"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    description: str | None = None
+    """Replaces the commit message when given."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModifyFiles:
+    """Write or delete files: into the branch's open commit, or as a commit of its own.
+
+    A batch of file operations travels as one record so that a writer of many small files pays
+    one broker round trip per batch, not per file. The content itself is already stored
+    (packs or blobs) when the request is produced.
+    """
+
+    TYPE: ClassVar[str] = "file.modify"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key; an auto-commit's id derives from it."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    ops: tuple[FileOp, ...]
+    """Applied in order."""
+    description: str = ""
+    """Message of the auto-commit, when the branch has no open commit."""
+
+
+Request: TypeAlias = (
+    CreateRepo | DeleteRepo | CreateBranch | DeleteBranch | StartCommit | FinishCommit | ModifyFiles
+)
+
+# ----------------------------------------------------------------------------- facts
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepoCreated:
+    """A repo exists (or its description changed)."""
+
+    TYPE: ClassVar[str] = "repo.created"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    time: float
+    """When the repo was created (the first request's clock)."""
+    description: str = ""
+    """Free text."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepoDeleted:
+    """A repo and everything in it is gone."""
+
+    TYPE: ClassVar[str] = "repo.deleted"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    time: float
+    """Writer's clock."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BranchSet:
+    """A branch exists and points at ``head`` (None: no commit yet)."""
+
+    TYPE: ClassVar[str] = "branch.set"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    head: str | None
+    """Commit id."""
+    time: float
+    """Writer's clock."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BranchDeleted:
+    """A branch is gone."""
+
+    TYPE: ClassVar[str] = "branch.deleted"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    time: float
+    """Writer's clock."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitStarted:
+    """A commit is open on a branch; the branch head is now this commit."""
+
+    TYPE: ClassVar[str] = "commit.started"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request that opened it."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    commit_id: str
+    """32 hex, derived from the repo and request id."""
+    parent: str | None
+    """Previous head of the branch."""
+    time: float
+    """Writer's clock."""
+    description: str = ""
+    """Commit message."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiffEntry:
+    """One path that a commit changed against its parent."""
+
+    path: str
+    """Canonical path."""
+    change: Literal["added", "modified", "deleted"]
+    """What happened to it."""
+    file: FileEntry | None
+    """The new content (None when deleted)."""
+    old: FileEntry | None
+    """The parent's content (None when added)."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitFinished:
+    """A commit is finished: its tree is written and immutable."""
+
+    TYPE: ClassVar[str] = "commit.finished"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request that finished it."""
+    repo: str
+    """Repo name."""
+    branch: str
+    """Branch name."""
+    commit_id: str
+    """The commit."""
+    parent: str | None
+    """Parent commit id."""
+    started: float
+    """Writer's clock at start."""
+    finished: float
+    """Writer's clock at finish."""
+    description: str
+    """Commit message."""
+    root: str
+    """Object key of the tree's manifest root."""
+    file_count: int
+    """Files in the tree."""
+    size_bytes: int
+    """Sum of file sizes in the tree."""
+    added: int
+    """Paths added against the parent."""
+    modified: int
+    """Paths whose content changed."""
+    deleted: int
+    """Paths removed."""
+    diff_ref: str
+    """Object key of the full diff (a JSON list of DiffEntry)."""
+    diff: tuple[DiffEntry, ...] | None = None
+    """The diff inline when it is small (see ``INLINE_DIFF_LIMIT``); else read ``diff_ref``."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestDone:
+    """The one answer to a request: applied (with the commit it touched) or refused."""
+
+    TYPE: ClassVar[str] = "request.done"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    ok: bool
+    """Whether it was applied."""
+    commit_id: str | None = None
+    """The commit the request wrote to or finished, if any."""
+    error_code: str | None = None
+    """Class name in :mod:`pachstream.errors` when refused."""
+    error_message: str | None = None
+    """One line naming the object, the bad value and the fix."""
+    error_fields: dict[str, Any] | None = None
+    """The error's fields."""
+
+
+Fact: TypeAlias = (
+    RepoCreated | RepoDeleted | BranchSet | BranchDeleted | CommitStarted | CommitFinished | RequestDone
+)
+
+INLINE_DIFF_LIMIT = 1000
+"""A commit whose diff has more entries carries only ``diff_ref``: events stay small."""

@@ -1,0 +1,250 @@
+"""The Kafka transport: the only module that imports aiokafka.
+
+- :class:`Topics` names every topic of a namespace and its partition count.
+- :func:`ensure_topics` creates them with explicit partition counts (a broker that
+  auto-creates, as Tansu does, would otherwise make them with its own default).
+- :class:`Producer` sends with ``acks=all``; keys are repo names so one repo is one ordered
+  stream.
+- :class:`PartitionReader` reads assigned partitions from offsets the caller keeps (in
+  Postgres, next to the state they produced). It uses no consumer group: Tansu's group
+  rebalances are slow, and the offsets live with the state anyway.
+- :func:`dead_letter_value` builds the record that an undecodable event becomes.
+
+Tansu gaps this layer respects (EMBEDDED-STACK.md): no idempotent or transactional producer
+(so consumers are idempotent), ``end_offsets`` answers wrongly (readers use the fetch
+``highwater``), and a fetch beyond the end of the log blocks (offsets never run ahead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from pachstream.errors import Unavailable
+from pachstream.settings import KafkaSettings
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest record pachstream produces; content above this travels through the object store."""
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topics of one namespace."""
+
+    namespace: str
+    """Prefix of every name."""
+    partitions: int = 8
+    """Partitions of the keyed topics; a repo always lands on the same one."""
+
+    @property
+    def requests(self) -> str:
+        """Writers' requests, keyed by repo."""
+        return f"{self.namespace}.requests"
+
+    @property
+    def events(self) -> str:
+        """The commit processor's facts, keyed by repo."""
+        return f"{self.namespace}.events"
+
+    @property
+    def deadletter(self) -> str:
+        """Records that could not be decoded or applied, with the reason."""
+        return f"{self.namespace}.deadletter"
+
+    def all(self) -> dict[str, int]:
+        """Every topic with its partition count."""
+        return {self.requests: self.partitions, self.events: self.partitions, self.deadletter: 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A consumed record."""
+
+    topic: str
+    """Topic name."""
+    partition: int
+    """Partition number."""
+    offset: int
+    """Offset in the partition."""
+    key: bytes | None
+    """Record key."""
+    value: bytes | None
+    """Record value."""
+    timestamp_ms: int
+    """Broker or producer timestamp."""
+
+
+async def ensure_topics(settings: KafkaSettings, topics: dict[str, int]) -> None:
+    """Create the topics that do not exist yet, each with its partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10000)
+    try:
+        await _retry_connect(admin.start, settings)
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=n, replication_factor=1)
+            for name, n in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # created by a concurrent process: the same outcome
+    finally:
+        await admin.close()
+
+
+async def _retry_connect(start: object, settings: KafkaSettings, attempts: int = 20) -> None:
+    for i in range(attempts):
+        try:
+            await start()  # type: ignore[operator]
+            return
+        except KafkaConnectionError as exc:
+            if i == attempts - 1:
+                raise Unavailable(
+                    f"Kafka broker at {settings.bootstrap} did not answer: {exc}; "
+                    "is 'pachstream up' running?"
+                ) from exc
+            await asyncio.sleep(0.25)
+
+
+class Producer:
+    """Sends records with ``acks=all``; started and stopped explicitly."""
+
+    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 2) -> None:
+        self._settings = settings
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect to the broker."""
+        if self._started or self._producer is not None:
+            raise RuntimeError("producer already started")
+        # aiokafka binds to the running loop at construction: build it here, not in __init__.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.bootstrap,
+            acks="all",
+            linger_ms=self._linger_ms,
+            max_request_size=MAX_MESSAGE_BYTES + 1024 * 1024,
+            max_batch_size=1024 * 1024,
+            request_timeout_ms=30000,
+        )
+        await _retry_connect(self._producer.start, self._settings)
+        self._started = True
+
+    async def stop(self) -> None:
+        """Flush and disconnect; safe to call twice or before start."""
+        if self._started and self._producer is not None:
+            self._started = False
+            await self._producer.stop()
+
+    async def send(self, topic: str, key: str | None, value: bytes) -> asyncio.Future[object]:
+        """Queue a record; the returned future resolves when the broker acknowledged it."""
+        if self._producer is None:
+            raise RuntimeError("producer not started")
+        try:
+            fut: asyncio.Future[object] = await self._producer.send(
+                topic, value=value, key=key.encode() if key is not None else None
+            )
+            return fut
+        except KafkaError as exc:
+            raise Unavailable(f"could not send to {topic}: {exc}") from exc
+
+    async def send_all(self, records: Iterable[tuple[str, str | None, bytes]]) -> None:
+        """Send records and wait until every one is acknowledged."""
+        futures = [await self.send(t, k, v) for t, k, v in records]
+        if futures:
+            try:
+                await asyncio.gather(*futures)
+            except KafkaError as exc:
+                raise Unavailable(f"broker did not acknowledge: {exc}") from exc
+
+
+class PartitionReader:
+    """Reads every partition of some topics from caller-kept offsets (no consumer group)."""
+
+    def __init__(self, settings: KafkaSettings, *, max_records: int = 2000) -> None:
+        self._settings = settings
+        self._max_records = max_records
+        self._consumer_obj: AIOKafkaConsumer | None = None
+        self._started = False
+
+    @property
+    def _consumer(self) -> AIOKafkaConsumer:
+        if self._consumer_obj is None:
+            raise RuntimeError("reader not started")
+        return self._consumer_obj
+
+    async def start(self, topics: Iterable[str], offsets: dict[tuple[str, int], int]) -> None:
+        """Assign every partition of ``topics``; resume at ``offsets`` (next offset to read)."""
+        if self._started or self._consumer_obj is not None:
+            raise RuntimeError("reader already started")
+        self._consumer_obj = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_wait_ms=100,
+        )
+        await _retry_connect(self._consumer.start, self._settings)
+        self._started = True
+        await self._consumer.topics()  # refreshes metadata: partition counts as they really are
+        tps = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in sorted(self._consumer.partitions_for_topic(t) or ())
+        ]
+        self._consumer.assign(tps)
+        for tp in tps:
+            next_offset = offsets.get((tp.topic, tp.partition))
+            if next_offset is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, next_offset)
+
+    async def read(self, timeout_ms: int = 500) -> list[Record]:
+        """The next records of all partitions (possibly none), in offset order per partition."""
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self._max_records)
+        out: list[Record] = []
+        for tp, msgs in batches.items():
+            out.extend(
+                Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs
+            )
+        return out
+
+    def highwater(self, topic: str, partition: int) -> int | None:
+        """The log end offset last seen in a fetch (Tansu's ``end_offsets`` is wrong)."""
+        return self._consumer.highwater(TopicPartition(topic, partition))
+
+    async def stop(self) -> None:
+        """Disconnect; safe to call twice or before start."""
+        if self._started:
+            self._started = False
+            await self._consumer.stop()
+
+
+def dead_letter_value(record: Record, reason: str, component: str) -> bytes:
+    """The dead-letter record for ``record``: the reason and the original bytes, never lost."""
+    return orjson.dumps(
+        {
+            "reason": reason,
+            "component": component,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "key_b64": base64.b64encode(record.key).decode() if record.key is not None else None,
+            "value_b64": base64.b64encode(record.value).decode() if record.value is not None else None,
+            "time": time.time(),
+        }
+    )

@@ -1,0 +1,139 @@
+"""Facts → SQL statements: pure row mapping, one function per fact type.
+
+Every statement is idempotent (an upsert with full values, or a delete), so applying a fact
+twice, or replaying a suffix of the log in order, leaves the same tables. A request's answer
+is first-wins: a writer's retry of a request that was applied may be refused the second time
+(say, "repo exists"), and that later answer must not overwrite the real one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from pachstream.commits.events import (
+    BranchDeleted,
+    BranchSet,
+    CommitFinished,
+    CommitStarted,
+    DiffEntry,
+    RepoCreated,
+    RepoDeleted,
+    RequestDone,
+)
+
+Statement = tuple[str, tuple[Any, ...]]
+
+UPSERT_REPO = (
+    "INSERT INTO repos (name, description, created) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, created = EXCLUDED.created"
+)
+DELETE_REPO = "DELETE FROM repos WHERE name = $1"
+DELETE_REPO_BRANCHES = "DELETE FROM branches WHERE repo = $1"
+DELETE_REPO_COMMITS = "DELETE FROM commits WHERE repo = $1"
+UPSERT_BRANCH = (
+    "INSERT INTO branches (repo, name, head, updated) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (repo, name) DO UPDATE SET head = EXCLUDED.head, updated = EXCLUDED.updated"
+)
+DELETE_BRANCH = "DELETE FROM branches WHERE repo = $1 AND name = $2"
+UPSERT_STARTED = (
+    "INSERT INTO commits (id, repo, branch, parent, description, started, request_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING"
+)
+UPSERT_FINISHED = (
+    "INSERT INTO commits (id, repo, branch, parent, description, started, finished, root, "
+    "file_count, size_bytes, added, modified, deleted, diff_ref, request_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+    "ON CONFLICT (id) DO UPDATE SET description = EXCLUDED.description, "
+    "finished = EXCLUDED.finished, root = EXCLUDED.root, file_count = EXCLUDED.file_count, "
+    "size_bytes = EXCLUDED.size_bytes, added = EXCLUDED.added, modified = EXCLUDED.modified, "
+    "deleted = EXCLUDED.deleted, diff_ref = EXCLUDED.diff_ref"
+)
+INSERT_REQUEST = (
+    "INSERT INTO requests (request_id, repo, ok, commit_id, error_code, error_message, "
+    "error_fields) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING"
+)
+INSERT_BLOB = (
+    "INSERT INTO blobs (hash, size, pack, pack_offset) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (hash) DO NOTHING"
+)
+
+
+def rows_for(fact: Any, diff: list[DiffEntry] | None = None) -> list[Statement]:
+    """The statements that materialize one fact (``diff``: a CommitFinished's full diff)."""
+    match fact:
+        case RepoCreated():
+            return [(UPSERT_REPO, (fact.repo, fact.description, fact.time))]
+        case RepoDeleted():
+            return [
+                (DELETE_REPO_BRANCHES, (fact.repo,)),
+                (DELETE_REPO_COMMITS, (fact.repo,)),
+                (DELETE_REPO, (fact.repo,)),
+            ]
+        case BranchSet():
+            return [(UPSERT_BRANCH, (fact.repo, fact.branch, fact.head, fact.time))]
+        case BranchDeleted():
+            return [(DELETE_BRANCH, (fact.repo, fact.branch))]
+        case CommitStarted():
+            return [
+                (
+                    UPSERT_STARTED,
+                    (
+                        fact.commit_id,
+                        fact.repo,
+                        fact.branch,
+                        fact.parent,
+                        fact.description,
+                        fact.time,
+                        fact.request_id,
+                    ),
+                ),
+                (UPSERT_BRANCH, (fact.repo, fact.branch, fact.commit_id, fact.time)),
+            ]
+        case CommitFinished():
+            out: list[Statement] = [
+                (
+                    UPSERT_FINISHED,
+                    (
+                        fact.commit_id,
+                        fact.repo,
+                        fact.branch,
+                        fact.parent,
+                        fact.description,
+                        fact.started,
+                        fact.finished,
+                        fact.root or None,
+                        fact.file_count,
+                        fact.size_bytes,
+                        fact.added,
+                        fact.modified,
+                        fact.deleted,
+                        fact.diff_ref,
+                        fact.request_id,
+                    ),
+                )
+            ]
+            for d in diff if diff is not None else (fact.diff or ()):
+                if d.file is not None:
+                    out.extend(
+                        (INSERT_BLOB, (c.hash, c.size, c.pack, c.offset)) for c in d.file.chunks
+                    )
+            return out
+        case RequestDone():
+            fields = orjson.dumps(fact.error_fields).decode() if fact.error_fields else None
+            return [
+                (
+                    INSERT_REQUEST,
+                    (
+                        fact.request_id,
+                        fact.repo,
+                        fact.ok,
+                        fact.commit_id,
+                        fact.error_code,
+                        fact.error_message,
+                        fields,
+                    ),
+                )
+            ]
+    return []

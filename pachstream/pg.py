@@ -1,0 +1,82 @@
+"""The PostgreSQL transport: the only module that imports asyncpg.
+
+Each namespace is a schema; a pool's connections have ``search_path`` set to it, so SQL names
+tables without a schema. Migrations are numbered lists of SQL per component, applied on start
+inside one transaction under an advisory lock; a database newer than the code stops the
+component with a clear message instead of misreading tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from pachstream.errors import ConfigError, Unavailable
+from pachstream.settings import PostgresSettings
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+UniqueViolation = asyncpg.UniqueViolationError
+
+
+async def connect_pool(
+    settings: PostgresSettings, schema: str, *, min_size: int = 1, max_size: int = 4
+) -> Any:
+    """A pool whose connections work inside ``schema`` (created when missing)."""
+    last: Exception | None = None
+    for _ in range(40):
+        try:
+            conn = await asyncpg.connect(settings.dsn, timeout=5)
+            break
+        except (OSError, asyncpg.CannotConnectNowError, asyncio.TimeoutError) as exc:
+            last = exc
+            await asyncio.sleep(0.25)
+    else:
+        raise Unavailable(
+            f"PostgreSQL at {settings.dsn} did not answer: {last}; is 'pachstream up' running?"
+        ) from last
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except asyncpg.UniqueViolationError:
+        pass  # created concurrently by another component
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(
+        settings.dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": schema},
+    )
+
+
+async def migrate(pool: Any, component: str, migrations: Sequence[str]) -> int:
+    """Apply the component's pending migrations; returns the schema version now in place."""
+    lock = int.from_bytes(hashlib.sha256(component.encode()).digest()[:7], "big")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(component text PRIMARY KEY, version integer NOT NULL)"
+        )
+        current = await conn.fetchval(
+            "SELECT version FROM schema_migrations WHERE component = $1", component
+        )
+        current = current or 0
+        if current > len(migrations):
+            raise ConfigError(
+                f"the database schema of '{component}' is at version {current}, newer than this "
+                f"pachstream knows ({len(migrations)}); upgrade pachstream to use this database"
+            )
+        for sql in migrations[current:]:
+            await conn.execute(sql)
+        await conn.execute(
+            "INSERT INTO schema_migrations VALUES ($1, $2) "
+            "ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+            component,
+            len(migrations),
+        )
+    return len(migrations)

@@ -1,0 +1,326 @@
+"""Commit trees: the manifest format, the pure fold of file operations, and its store.
+
+A tree maps paths to :class:`~pachstream.commits.events.FileEntry`. It is stored as
+content-addressed objects so that finishing a commit costs O(changed paths), whatever the
+size of the repo:
+
+- a **shard** holds the entries of the paths whose ``shard_of(path)`` is its index
+  (``{path: [hash, size, [[chunk_hash, chunk_size, pack, offset], ...]]}``, keys sorted);
+- the **root** lists the shard keys by index, with the file count and total bytes.
+
+Both are stored at ``manifests/<sha256 of their bytes>``, so unchanged shards are shared by
+every commit that has them (as git shares trees) and comparing two trees only opens the shards
+whose keys differ. Directories are implicit: a directory exists while a file lies under it.
+
+The fold (:class:`Overlay`) is pure: operations in order in, puts and deletes out. Resolving an
+overlay against a parent tree (:func:`apply_to_shard`) is pure too; :class:`TreeStore` is the
+thin shell that reads and writes the objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pachstream.commits.events import Chunk, DiffEntry, FileEntry, FileOp, file_hash
+from pachstream.objectstore import ObjectStore
+
+FANOUT = 1024
+"""Shards per tree. With 1M files a shard holds ~1,000 entries (~100 KB); a 10-file commit
+rewrites at most 10 shards and the root."""
+
+RawEntry = list[Any]
+"""A FileEntry as stored: ``[hash, size, [[chunk_hash, chunk_size, pack, offset], ...]]``."""
+
+
+def shard_of(path: str, fanout: int = FANOUT) -> int:
+    """The shard index of a path: stable across processes and versions."""
+    return int.from_bytes(hashlib.sha256(path.encode()).digest()[:4], "big") % fanout
+
+
+def entry_to_raw(entry: FileEntry) -> RawEntry:
+    """A FileEntry in its stored form."""
+    return [entry.hash, entry.size, [[c.hash, c.size, c.pack, c.offset] for c in entry.chunks]]
+
+
+def raw_to_entry(raw: RawEntry) -> FileEntry:
+    """A stored entry as a FileEntry."""
+    return FileEntry(
+        hash=raw[0],
+        size=raw[1],
+        chunks=tuple(Chunk(hash=c[0], size=c[1], pack=c[2], offset=c[3]) for c in raw[2]),
+    )
+
+
+def concat(base: FileEntry, more: FileEntry) -> FileEntry:
+    """``base`` with ``more`` appended."""
+    chunks = base.chunks + more.chunks
+    return FileEntry(hash=file_hash(chunks), size=base.size + more.size, chunks=chunks)
+
+
+def _under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` itself or lies below it (prefix without trailing '/')."""
+    return prefix == "/" or path == prefix or path.startswith(prefix + "/")
+
+
+# ----------------------------------------------------------------------------- the pure fold
+
+
+@dataclass
+class Overlay:
+    """The net effect of a commit's file operations, before the parent tree is consulted.
+
+    Invariants: a path in ``puts`` was written after every delete that covers it; ``cleared``
+    holds paths whose parent-tree content (the file, or everything under the directory) is gone.
+    """
+
+    puts: dict[str, tuple[str, FileEntry]] = field(default_factory=dict)
+    """path → ("put" | "append", entry). "append" means: append to the parent's file."""
+    cleared: set[str] = field(default_factory=set)
+    """Paths deleted from the parent tree, each as a file and as a directory."""
+
+    def apply(self, ops: Iterable[FileOp]) -> Overlay:
+        """Fold operations, in order, into this overlay; returns self."""
+        for op in ops:
+            path = op.path
+            if op.op == "put":
+                assert op.file is not None
+                self.puts[path] = ("put", op.file)
+            elif op.op == "append":
+                assert op.file is not None
+                prior = self.puts.get(path)
+                if prior is not None:
+                    self.puts[path] = (prior[0], concat(prior[1], op.file))
+                elif self.is_cleared(path):
+                    self.puts[path] = ("put", op.file)
+                else:
+                    self.puts[path] = ("append", op.file)
+            else:
+                for p in [p for p in self.puts if _under(p, path)]:
+                    del self.puts[p]
+                self.cleared.add(path)
+        return self
+
+    def is_cleared(self, path: str) -> bool:
+        """Whether the parent's content at ``path`` is deleted by this overlay."""
+        return any(_under(path, c) for c in self.cleared)
+
+    def shards(self, fanout: int = FANOUT) -> set[int]:
+        """Shards that the puts and exact deletes touch."""
+        return {shard_of(p, fanout) for p in self.puts} | {shard_of(p, fanout) for p in self.cleared}
+
+    def __len__(self) -> int:
+        return len(self.puts) + len(self.cleared)
+
+
+def apply_to_shard(
+    base: dict[str, RawEntry], overlay: Overlay, index: int, fanout: int = FANOUT
+) -> tuple[dict[str, RawEntry], list[DiffEntry]]:
+    """One shard of the new tree and its diff against the parent's shard. Pure."""
+    new = dict(base)
+    if overlay.cleared:
+        for path in [p for p in new if overlay.is_cleared(p)]:
+            del new[path]
+    for path, (mode, entry) in overlay.puts.items():
+        if shard_of(path, fanout) != index:
+            continue
+        if mode == "append" and path in new:
+            new[path] = entry_to_raw(concat(raw_to_entry(new[path]), entry))
+        else:
+            new[path] = entry_to_raw(entry)
+    diff: list[DiffEntry] = []
+    for path in sorted(set(base) | set(new)):
+        old, cur = base.get(path), new.get(path)
+        if old == cur:
+            continue
+        diff.append(
+            DiffEntry(
+                path=path,
+                change="added" if old is None else "deleted" if cur is None else "modified",
+                file=raw_to_entry(cur) if cur is not None else None,
+                old=raw_to_entry(old) if old is not None else None,
+            )
+        )
+    return new, diff
+
+
+def diff_shards(a: dict[str, RawEntry], b: dict[str, RawEntry]) -> list[DiffEntry]:
+    """Paths that differ between two shards, from ``a`` to ``b``. Pure."""
+    out = []
+    for path in sorted(set(a) | set(b)):
+        old, cur = a.get(path), b.get(path)
+        if old != cur:
+            out.append(
+                DiffEntry(
+                    path=path,
+                    change="added" if old is None else "deleted" if cur is None else "modified",
+                    file=raw_to_entry(cur) if cur is not None else None,
+                    old=raw_to_entry(old) if old is not None else None,
+                )
+            )
+    return out
+
+
+def encode_object(obj: Any) -> tuple[str, bytes]:
+    """A manifest object's bytes and its content-addressed key."""
+    data = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    return f"manifests/{hashlib.sha256(data).hexdigest()}", data
+
+
+# ----------------------------------------------------------------------------- the shell
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    """A tree's root object."""
+
+    key: str | None
+    """Its object key; None for the empty tree."""
+    shards: dict[int, str]
+    """Shard index → shard object key."""
+    count: int
+    """Files in the tree."""
+    size: int
+    """Sum of file sizes."""
+    fanout: int = FANOUT
+    """Shards per tree."""
+
+
+EMPTY_ROOT = Root(key=None, shards={}, count=0, size=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What finishing a commit's tree produced."""
+
+    root: Root
+    """The new tree."""
+    diff: list[DiffEntry]
+    """Changes against the parent tree, sorted by path."""
+
+
+class TreeStore:
+    """Reads and writes trees in an object store; caches immutable objects by key."""
+
+    def __init__(self, objects: ObjectStore, cache_objects: int = 4096) -> None:
+        self._objects = objects
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+        self._cache_max = cache_objects
+
+    async def _load(self, key: str) -> Any:
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        obj = orjson.loads(await self._objects.get(key))
+        self._remember(key, obj)
+        return obj
+
+    def _remember(self, key: str, obj: Any) -> None:
+        self._cache[key] = obj
+        if len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)
+
+    async def _store(self, obj: Any) -> str:
+        key, data = encode_object(obj)
+        if key not in self._cache:
+            await self._objects.put(key, data)
+            self._remember(key, obj)
+        return key
+
+    async def root(self, key: str | None) -> Root:
+        """Load a root by key (None: the empty tree)."""
+        if key is None:
+            return EMPTY_ROOT
+        raw = await self._load(key)
+        return Root(
+            key=key,
+            shards={int(i): k for i, k in raw["shards"].items()},
+            count=raw["count"],
+            size=raw["size"],
+            fanout=raw["fanout"],
+        )
+
+    async def shard(self, root: Root, index: int) -> dict[str, RawEntry]:
+        """One shard's entries (empty when the tree has none there)."""
+        key = root.shards.get(index)
+        if key is None:
+            return {}
+        shard: dict[str, RawEntry] = await self._load(key)
+        return shard
+
+    async def build(self, parent: Root, overlay: Overlay) -> Built:
+        """Write the tree of ``parent`` with ``overlay`` applied: O(touched shards)."""
+        indexes = overlay.shards(parent.fanout)
+        # A deleted path that is no file of the parent may be a directory, whose files can lie
+        # in any shard: only then is every shard opened.
+        for path in overlay.cleared:
+            if path == "/" or await self.lookup(parent, path) is None:
+                indexes |= set(parent.shards)
+                break
+        ordered = sorted(indexes)
+        bases = await asyncio.gather(*(self.shard(parent, i) for i in ordered))
+        shards = dict(parent.shards)
+        diff: list[DiffEntry] = []
+        count, size = parent.count, parent.size
+        writes = []
+        for index, base in zip(ordered, bases, strict=True):
+            new, part = apply_to_shard(base, overlay, index, parent.fanout)
+            if not part:
+                continue
+            diff.extend(part)
+            for d in part:
+                count += (d.file is not None) - (d.old is not None)
+                size += (d.file.size if d.file else 0) - (d.old.size if d.old else 0)
+            if new:
+                writes.append((index, new))
+            else:
+                shards.pop(index, None)
+        keys = await asyncio.gather(*(self._store(new) for _, new in writes))
+        for (index, _), key in zip(writes, keys, strict=True):
+            shards[index] = key
+        diff.sort(key=lambda d: d.path)
+        if not diff:
+            return Built(root=parent, diff=[])
+        raw_root = {
+            "v": 1,
+            "fanout": parent.fanout,
+            "shards": {str(i): k for i, k in sorted(shards.items())},
+            "count": count,
+            "size": size,
+        }
+        root_key = await self._store(raw_root)
+        return Built(Root(root_key, shards, count, size, parent.fanout), diff)
+
+    async def lookup(self, root: Root, path: str) -> FileEntry | None:
+        """The entry of one file, or None."""
+        raw = (await self.shard(root, shard_of(path, root.fanout))).get(path)
+        return raw_to_entry(raw) if raw is not None else None
+
+    async def walk(self, root: Root) -> AsyncIterator[tuple[str, RawEntry]]:
+        """Every (path, raw entry) of the tree, shard by shard (not sorted)."""
+        indexes = sorted(root.shards)
+        for start in range(0, len(indexes), 64):
+            batch = indexes[start : start + 64]
+            shards = await asyncio.gather(*(self.shard(root, i) for i in batch))
+            for shard in shards:
+                for item in shard.items():
+                    yield item
+
+    async def diff(self, a: Root, b: Root) -> list[DiffEntry]:
+        """Changes from tree ``a`` to tree ``b``: opens only shards whose keys differ."""
+        if a.fanout != b.fanout:
+            raise ValueError("trees of different fanout")
+        indexes = sorted(i for i in set(a.shards) | set(b.shards) if a.shards.get(i) != b.shards.get(i))
+        out: list[DiffEntry] = []
+        for i in indexes:
+            sa, sb = await asyncio.gather(self.shard(a, i), self.shard(b, i))
+            out.extend(diff_shards(sa, sb))
+        out.sort(key=lambda d: d.path)
+        return out
