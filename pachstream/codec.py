@@ -60,10 +60,20 @@ def register_upcaster(
     return deco
 
 
+@cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
+
+
 def to_plain(value: Any) -> Any:
     """A dataclass tree as plain JSON-ready values (tuples stay sequences)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    names = _field_names(type(value))
+    if names is not None:
+        return {n: to_plain(getattr(value, n)) for n in names}
     if isinstance(value, (tuple, list)):
         return [to_plain(v) for v in value]
     if isinstance(value, dict):
@@ -111,63 +121,149 @@ def decode(data: bytes | None) -> Any:
 def from_plain(hint: Any, value: Any) -> Any:
     """Plain JSON values (as :func:`to_plain` makes them) back into ``hint``, e.g.
     ``tuple[FileOp, ...]``; EventDecodeError when they do not fit."""
-    return _convert(hint, value, getattr(hint, "__name__", str(hint)))
+    return _converter(hint)(value, getattr(hint, "__name__", str(hint)))
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise EventDecodeError(f"{where}: expected an object, got {type(raw).__name__}")
-    kwargs = {}
-    for f, hint in _fields(cls):
-        if f.name in raw:
-            kwargs[f.name] = _convert(hint, raw[f.name], f"{where}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise EventDecodeError(f"{where}: missing field {f.name!r}")
-    return cls(**kwargs)
+    return _converter(cls)(raw, where)
+
+
+Converter = Callable[[Any, str], Any]
+
+
+def _fail(hint: Any, value: Any, where: str) -> EventDecodeError:
+    name = getattr(hint, "__name__", str(hint))
+    return EventDecodeError(f"{where}: value {value!r:.60} is not a {name}")
 
 
 @cache
-def _fields(cls: type) -> tuple[tuple[dataclasses.Field[Any], Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f, hints[f.name]) for f in dataclasses.fields(cls))
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:  # noqa: C901 - one branch per kind
+def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of hint
+    """A function checking and converting plain values into ``hint``, built once per hint
+    (decoding is on every processor's hot path)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(hint):
-            try:
-                return _convert(option, value, where)
-            except EventDecodeError:
-                continue
-        raise EventDecodeError(f"{where}: value {value!r:.60} fits none of {hint}")
+        options = [_converter(o) for o in typing.get_args(hint)]
+
+        def union(value: Any, where: str) -> Any:
+            for option in options:
+                try:
+                    return option(value, where)
+                except EventDecodeError:
+                    continue
+            raise EventDecodeError(f"{where}: value {value!r:.60} fits none of {hint}")
+
+        return union
     if hint is type(None):
-        if value is None:
-            return None
-    elif hint is Any:
-        return value
-    elif origin is typing.Literal:
-        if value in typing.get_args(hint):
-            return value
-    elif origin is tuple:
+
+        def none(value: Any, where: str) -> Any:
+            if value is None:
+                return None
+            raise _fail(hint, value, where)
+
+        return none
+    if hint is Any:
+        return lambda value, where: value
+    if origin is typing.Literal:
+        allowed = frozenset(typing.get_args(hint))
+
+        def literal(value: Any, where: str) -> Any:
+            if isinstance(value, str) and value in allowed:
+                return value
+            raise _fail(hint, value, where)
+
+        return literal
+    if origin is tuple:
         args = typing.get_args(hint)
-        if isinstance(value, list):
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(_convert(args[0], v, where) for v in value)
-            if len(args) == len(value):
-                return tuple(_convert(a, v, where) for a, v in zip(args, value, strict=True))
-    elif origin is dict:
-        key_t, val_t = typing.get_args(hint)
-        if isinstance(value, dict):
-            return {_convert(key_t, k, where): _convert(val_t, v, where) for k, v in value.items()}
-    elif dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)  # type: ignore[arg-type]
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(hint, type) and isinstance(value, hint):
-        return value
-    raise EventDecodeError(f"{where}: value {value!r:.60} is not a {getattr(hint, '__name__', hint)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _converter(args[0])
+
+            def var_tuple(value: Any, where: str) -> Any:
+                if not isinstance(value, list):
+                    raise _fail(hint, value, where)
+                return tuple([item(v, where) for v in value])
+
+            return var_tuple
+        items = [_converter(a) for a in args]
+
+        def fixed_tuple(value: Any, where: str) -> Any:
+            if not isinstance(value, list) or len(value) != len(items):
+                raise _fail(hint, value, where)
+            return tuple(c(v, where) for c, v in zip(items, value, strict=True))
+
+        return fixed_tuple
+    if origin is dict:
+        key_c, val_c = (_converter(a) for a in typing.get_args(hint))
+
+        def mapping(value: Any, where: str) -> Any:
+            if not isinstance(value, dict):
+                raise _fail(hint, value, where)
+            return {key_c(k, where): val_c(v, where) for k, v in value.items()}
+
+        return mapping
+    if dataclasses.is_dataclass(hint):
+        return _dataclass_converter(hint)  # type: ignore[arg-type]
+    if hint is float:
+
+        def real(value: Any, where: str) -> Any:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            raise _fail(hint, value, where)
+
+        return real
+    if hint is int:
+
+        def integer(value: Any, where: str) -> Any:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise _fail(hint, value, where)
+
+        return integer
+    if isinstance(hint, type):
+
+        def plain(value: Any, where: str) -> Any:
+            if isinstance(value, hint):
+                return value
+            raise _fail(hint, value, where)
+
+        return plain
+    raise TypeError(f"codec cannot decode type hint {hint!r}")
+
+
+def _dataclass_converter(cls: type) -> Converter:
+    hints = typing.get_type_hints(cls)
+    fields = [
+        (
+            f.name,
+            _LazyConverter(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+    ]
+
+    def build(raw: Any, where: str) -> Any:
+        if not isinstance(raw, dict):
+            raise EventDecodeError(f"{where}: expected an object, got {type(raw).__name__}")
+        kwargs = {}
+        for name, conv, required in fields:
+            if name in raw:
+                kwargs[name] = conv(raw[name], where if len(where) > 200 else f"{where}.{name}")
+            elif required:
+                raise EventDecodeError(f"{where}: missing field {name!r}")
+        return cls(**kwargs)
+
+    return build
+
+
+class _LazyConverter:
+    """Defers building a field's converter to first use (dataclasses may refer to each other)."""
+
+    __slots__ = ("_hint", "_fn")
+
+    def __init__(self, hint: Any) -> None:
+        self._hint = hint
+        self._fn: Converter | None = None
+
+    def __call__(self, value: Any, where: str) -> Any:
+        if self._fn is None:
+            self._fn = _converter(self._hint)
+        return self._fn(value, where)

@@ -248,3 +248,19 @@ def dead_letter_value(record: Record, reason: str, component: str) -> bytes:
             "time": time.time(),
         }
     )
+
+
+async def raw_produce_rate(settings: KafkaSettings, topic: str, count: int, size: int) -> float:
+    """Messages/s of plain aiokafka producing ``count`` messages of ``size`` bytes (a baseline
+    for benchmarks): default batching, acks=all, every ack awaited."""
+    await ensure_topics(settings, {topic: 1})
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    await _retry_connect(producer.start, settings)
+    payload = b"x" * size
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, payload) for _ in range(count)]
+        await asyncio.gather(*futures)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()

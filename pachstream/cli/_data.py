@@ -71,7 +71,7 @@ def _size(n: int | None) -> str:
 def _branch_of(file_ref: str) -> tuple[str, str]:
     """``repo@branch:/path`` → (``repo@branch``, path), refusing ancestry in a write target."""
     ref = parse_file_ref(file_ref)
-    if ref.commit.ancestry:
+    if ref.commit.ancestry or ref.commit.from_start is not None:
         raise InvalidRef(
             f"'{file_ref}': writes go to a branch, not to '{ref.commit.ref}' with ancestry; "
             f"use {ref.commit.repo}@{ref.commit.ref}:{ref.path}",

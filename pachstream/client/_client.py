@@ -618,13 +618,13 @@ class Client:
         diff = await self._trees.diff(old_root, new_root)
         return [
             DiffInfo(
-                d.path,
-                d.change,
-                d.file.size if d.file else None,
-                d.old.size if d.old else None,
-                d.file.hash if d.file else None,
+                path,
+                change,  # type: ignore[arg-type]
+                cur[1] if cur else None,
+                old[1] if old else None,
+                cur[0] if cur else None,
             )
-            for d in diff
+            for path, change, cur, old in diff
         ]
 
 

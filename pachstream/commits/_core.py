@@ -53,6 +53,7 @@ from pachstream.errors import (
 )
 from pachstream.names import validate_branch_name, validate_repo_name
 from pachstream.paths import validate_file_path
+from pachstream.tree import Overlay
 
 RECENT_REQUESTS = 1000
 """Request ids remembered per repo to drop writers' retries."""
@@ -68,9 +69,16 @@ class OpenCommit:
     description: str
     request_id: str
     staged: list[str] = field(default_factory=list)
-    """Object keys of op batches already written to the object store, in order."""
-    pending: list[FileOp] = field(default_factory=list)
-    """Ops received since the last checkpoint (rebuilt by replay after a crash)."""
+    """Object keys of the request batches the shell staged in the object store, in order."""
+    overlay: Overlay | None = field(default_factory=Overlay)
+    """Every op so far, folded as they arrive, so finishing needs no re-read of the staged
+    batches; None after a restart: the shell then folds the staged request records (every
+    accepted request's record is staged or about to be) instead."""
+
+    def add(self, ops: tuple[FileOp, ...]) -> None:
+        """Take a batch of ops."""
+        if self.overlay is not None:
+            self.overlay.apply(ops)
 
 
 @dataclass
@@ -100,7 +108,7 @@ class RepoState:
     """Commits changed since the last checkpoint (persisted as rows of their own)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The persisted form, without commits (stored as rows) or pending ops (in the log)."""
+        """The persisted form, without commits (stored as rows) or ops (staged objects)."""
         return {
             "name": self.name,
             "description": self.description,
@@ -125,7 +133,7 @@ class RepoState:
         """Rebuild from :meth:`to_json` and the commit rows."""
         state = cls(name=raw["name"], description=raw["description"], created=raw["created"])
         state.heads = dict(raw["heads"])
-        state.open = {b: OpenCommit(**o) for b, o in raw["open"].items()}
+        state.open = {b: OpenCommit(**o, overlay=None) for b, o in raw["open"].items()}
         state.commits = commits
         state.recent.extend(raw["recent"])
         return state
@@ -372,10 +380,10 @@ def _modify(repo: RepoState, req: ModifyFiles) -> Step:
             raise InvalidInput(f"{op.op} of '{op.path}' carries no content", path=op.path)
     commit = repo.open.get(req.branch)
     if commit is not None:
-        commit.pending.extend(req.ops)
+        commit.add(req.ops)
         return Step(facts=[_done(req, commit.commit_id)])
     facts, commit = _open(repo, req.branch, req.request_id, req.time, req.description)
-    commit.pending.extend(req.ops)
+    commit.add(req.ops)
     plan = _plan(repo, req.branch, commit, req.request_id, req.time, req.description)
     return Step(facts=facts, finish=plan)
 
@@ -386,19 +394,23 @@ def complete_finish(
     root: str | None,
     file_count: int,
     size_bytes: int,
-    diff: list[DiffEntry],
+    changes: list[str],
+    inline: list[DiffEntry] | None,
     diff_ref: str,
-    inline_limit: int,
 ) -> list[Any]:
-    """Record a built tree: the commit is finished, the facts are emitted. Pure."""
+    """Record a built tree: the commit is finished, the facts are emitted. Pure.
+
+    ``changes`` are the diff's change kinds (for the counts); ``inline`` the diff entries when
+    the diff is small enough to travel in the event.
+    """
     repo = repos[plan.repo]
     repo.open.pop(plan.branch, None)
     cid = plan.commit.commit_id
     repo.commits[cid] = CommitInfo(branch=plan.branch, parent=plan.commit.parent, root=root, finished=True)
     repo.dirty_commits.add(cid)
     counts = {"added": 0, "modified": 0, "deleted": 0}
-    for d in diff:
-        counts[d.change] += 1
+    for change in changes:
+        counts[change] += 1
     finished = CommitFinished(
         event_id=derive_id(plan.request_id, CommitFinished.TYPE),
         request_id=plan.request_id,
@@ -413,7 +425,7 @@ def complete_finish(
         file_count=file_count,
         size_bytes=size_bytes,
         diff_ref=diff_ref,
-        diff=tuple(diff) if len(diff) <= inline_limit else None,
+        diff=tuple(inline) if inline is not None else None,
         **counts,
     )
     done = RequestDone(

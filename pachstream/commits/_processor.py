@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from pachstream.codec import decode, encode, from_plain, to_plain
+from pachstream.codec import decode, encode
 from pachstream.commits import _core
 from pachstream.commits.events import (
     INLINE_DIFF_LIMIT,
@@ -28,7 +28,6 @@ from pachstream.commits.events import (
     CreateRepo,
     DeleteBranch,
     DeleteRepo,
-    FileOp,
     FinishCommit,
     ModifyFiles,
     RepoDeleted,
@@ -40,7 +39,7 @@ from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service
 from pachstream.settings import Settings
-from pachstream.tree import Overlay, TreeStore
+from pachstream.tree import Overlay, TreeStore, to_diff_entry
 
 log = logging.getLogger("pachstream.commits")
 
@@ -75,6 +74,9 @@ class CommitProcessor(Service):
         self._producer = Producer(self._kafka)
         self._reader = PartitionReader(self._kafka, max_records=500)
         self.repos: dict[str, _core.RepoState] = {}
+        self._unstaged: dict[str, list[bytes]] = {}
+        """Open commit id → raw request records taken since the last checkpoint. Staged as
+        they came (JSONL), never re-encoded; a crash before staging replays them from the log."""
         self._offsets: dict[tuple[str, int], int] = {}
         self.processed = 0
         """Requests handled since start (for logs and tests)."""
@@ -133,6 +135,9 @@ class CommitProcessor(Service):
                 continue
             step = _core.handle(self.repos, req)
             facts = list(step.facts)
+            if isinstance(req, ModifyFiles) and step.finish is None and facts and facts[-1].ok:
+                assert rec.value is not None and facts[-1].commit_id is not None
+                self._unstaged.setdefault(facts[-1].commit_id, []).append(rec.value)
             if step.finish is not None:
                 facts.extend(await self._finish(step.finish))
             touched.add(req.repo)
@@ -146,40 +151,47 @@ class CommitProcessor(Service):
         self._offsets = offsets
 
     async def _finish(self, plan: _core.FinishPlan) -> list[Any]:
-        """Build the commit's tree from its staged and pending ops; then its facts."""
-        overlay = Overlay()
-        for key in plan.commit.staged:
-            raw_ops = orjson.loads(await self._objects.get(key))
-            overlay.apply(decode_ops(raw_ops))
-        overlay.apply(plan.commit.pending)
+        """Build the commit's tree from its ops; then its facts."""
+        overlay = plan.commit.overlay
+        if overlay is None:  # restored after a restart: fold the staged batches again
+            overlay = Overlay()
+            records = [
+                line for key in plan.commit.staged for line in (await self._objects.get(key)).splitlines()
+            ]
+            for record in records + self._unstaged.get(plan.commit.commit_id, []):
+                overlay.apply(decode(record).ops)
+        self._unstaged.pop(plan.commit.commit_id, None)
         parent = await self._trees.root(plan.parent_root)
         built = await self._trees.build(parent, overlay)
         diff_ref = f"diffs/{plan.commit.commit_id}"
-        await self._objects.put(diff_ref, orjson.dumps([to_plain(d) for d in built.diff]))
+        await self._objects.put(diff_ref, orjson.dumps(built.diff))
+        inline = [to_diff_entry(d) for d in built.diff] if len(built.diff) <= INLINE_DIFF_LIMIT else None
         return _core.complete_finish(
             self.repos,
             plan,
             built.root.key,
             built.root.count,
             built.root.size,
-            built.diff,
+            [d[1] for d in built.diff],
+            inline,
             diff_ref,
-            INLINE_DIFF_LIMIT,
         )
 
     async def _stage(self, touched: set[str]) -> None:
-        """Write the new ops of still-open commits to the object store, in order."""
+        """Write the new requests of still-open commits to the object store, in order."""
         for name in touched:
             repo = self.repos.get(name)
             if repo is None:
                 continue
             for commit in repo.open.values():
-                if commit.pending:
+                records = self._unstaged.pop(commit.commit_id, None)
+                if records:
                     # Deterministic key: a replay after a crash rewrites the same object.
                     key = f"staging/{commit.commit_id}/{len(commit.staged):08d}"
-                    await self._objects.put(key, orjson.dumps([to_plain(op) for op in commit.pending]))
+                    await self._objects.put(key, b"\n".join(records))
                     commit.staged.append(key)
-                    commit.pending.clear()
+        # Commits deleted with their branch or repo leave records behind: nothing to stage.
+        self._unstaged.clear()
 
     async def _checkpoint(
         self, touched: set[str], deleted: set[str], offsets: dict[tuple[str, int], int]
@@ -218,8 +230,3 @@ class CommitProcessor(Service):
                 "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
                 [(t, p, o) for (t, p), o in offsets.items()],
             )
-
-
-def decode_ops(raw_ops: list[Any]) -> list[FileOp]:
-    """Staged ops as FileOps (this processor wrote them, so they parse)."""
-    return list(from_plain(tuple[FileOp, ...], raw_ops))

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from pachstream.codec import decode, from_plain
-from pachstream.commits.events import CommitFinished, DiffEntry, RequestDone
+from pachstream.codec import decode
+from pachstream.commits.events import CommitFinished, RequestDone
 from pachstream.errors import EventDecodeError
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value, ensure_topics
 from pachstream.lineage._rows import Statement, rows_for
@@ -102,9 +102,9 @@ class Materializer(Service):
                 await conn.execute("SELECT pg_notify($1, 'batch')", notify_channel(self._settings.namespace))
         self._offsets = offsets
 
-    async def _full_diff(self, fact: Any) -> list[DiffEntry] | None:
-        """A large commit's diff travels by reference: read it for the blob index."""
+    async def _full_diff(self, fact: Any) -> list[Any] | None:
+        """A large commit's diff travels by reference: read it (raw rows) for the blob index."""
         if not isinstance(fact, CommitFinished) or fact.diff is not None or fact.added + fact.modified == 0:
             return None
-        raw = orjson.loads(await self._objects.get(fact.diff_ref))
-        return list(from_plain(tuple[DiffEntry, ...], raw))
+        rows: list[Any] = orjson.loads(await self._objects.get(fact.diff_ref))
+        return rows

@@ -17,7 +17,6 @@ from pachstream.commits.events import (
     BranchSet,
     CommitFinished,
     CommitStarted,
-    DiffEntry,
     RepoCreated,
     RepoDeleted,
     RequestDone,
@@ -60,8 +59,23 @@ INSERT_BLOB = (
 )
 
 
-def rows_for(fact: Any, diff: list[DiffEntry] | None = None) -> list[Statement]:
-    """The statements that materialize one fact (``diff``: a CommitFinished's full diff)."""
+def blob_rows(diff: list[Any]) -> list[Statement]:
+    """Blob-index rows for the new content of a raw diff (``[path, change, new, old]`` rows,
+    as the diff object stores them)."""
+    return [
+        (INSERT_BLOB, (c[0], c[1], c[2], c[3]))
+        for _, _, cur, _ in diff
+        if cur is not None
+        for c in cur[2]
+    ]
+
+
+def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
+    """The statements that materialize one fact.
+
+    ``diff``: a CommitFinished's full raw diff, read from its ``diff_ref`` when it was too
+    large to travel inline.
+    """
     match fact:
         case RepoCreated():
             return [(UPSERT_REPO, (fact.repo, fact.description, fact.time))]
@@ -114,11 +128,14 @@ def rows_for(fact: Any, diff: list[DiffEntry] | None = None) -> list[Statement]:
                     ),
                 )
             ]
-            for d in diff if diff is not None else (fact.diff or ()):
-                if d.file is not None:
-                    out.extend(
-                        (INSERT_BLOB, (c.hash, c.size, c.pack, c.offset)) for c in d.file.chunks
-                    )
+            if diff is not None:
+                out.extend(blob_rows(diff))
+            else:
+                for d in fact.diff or ():
+                    if d.file is not None:
+                        out.extend(
+                            (INSERT_BLOB, (c.hash, c.size, c.pack, c.offset)) for c in d.file.chunks
+                        )
             return out
         case RequestDone():
             fields = orjson.dumps(fact.error_fields).decode() if fact.error_fields else None

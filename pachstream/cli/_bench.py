@@ -1,0 +1,53 @@
+"""``pachstream bench ...``: print figures and ratios."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pachstream import bench
+from pachstream.cli._app import bench_app
+from pachstream.client import Client
+from pachstream.settings import Settings
+
+err = Console(stderr=True)
+
+
+def _report(title: str, run: Callable[[Settings, Client], Awaitable[list[bench.Figure]]]) -> None:
+    async def main() -> list[bench.Figure]:
+        async with bench.bench_client(lambda s: err.print(f"[dim]{s}[/]")) as (settings, client):
+            return await run(settings, client)
+
+    figures = asyncio.run(main())
+    table = Table(title=title, box=None)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    table.add_column("target")
+    for f in figures:
+        table.add_row(f.name, f"{f.value:,.2f}" if f.value < 100 else f"{f.value:,.0f}", f.unit, f.target)
+    Console().print(table)
+
+
+@bench_app.command("ingest")
+def ingest(
+    files: int = typer.Option(100_000, "--files", help="Files in the commit."),
+    size: int = typer.Option(100, "--size", help="Bytes per file."),
+) -> None:
+    """Files/s into one commit, next to the raw aiokafka produce rate, and their ratio."""
+    _report("bench ingest", lambda s, c: bench.ingest(c, s, files, size))
+
+
+@bench_app.command("commit-scale")
+def commit_scale(
+    small: int = typer.Option(1_000, "--small", help="Files in the small repo."),
+    large: int = typer.Option(1_000_000, "--large", help="Files in the large repo."),
+    changed: int = typer.Option(10, "--changed", help="Files changed by the timed commit."),
+    rounds: int = typer.Option(5, "--rounds", help="Timed commits per repo."),
+) -> None:
+    """Time to finish a small commit on a small and a large repo, and their ratio."""
+    _report("bench commit-scale", lambda s, c: bench.commit_scale(c, (small, large), changed, rounds))

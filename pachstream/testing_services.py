@@ -1,0 +1,53 @@
+"""Processors and a client for one namespace, in-process: the harness tests and benches share.
+
+``async with RunningStack(settings) as stack:`` starts the commit processor and the
+materializer on the servers ``settings`` names, under its namespace, with a connected
+:class:`~pachstream.client.Client` as ``stack.client``; leaving stops all three.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from pachstream.client import Client
+from pachstream.commits import CommitProcessor
+from pachstream.lineage import Materializer
+from pachstream.objectstore import S3ObjectStore
+from pachstream.settings import Settings
+
+
+class RunningStack:
+    """The processors of one namespace plus a client."""
+
+    def __init__(self, settings: Settings, *, timeout_s: float = 60.0) -> None:
+        self.settings = settings
+        self.commits = CommitProcessor(settings)
+        self.lineage = Materializer(settings)
+        self.client: Client
+        self._timeout_s = timeout_s
+
+    async def __aenter__(self) -> RunningStack:
+        _, _, s3 = self.settings.require()
+        store = S3ObjectStore(s3, self.settings.namespace)
+        await store.ensure_bucket()
+        await store.close()
+        await self.commits.start()
+        await self.lineage.start()
+        self.client = await Client.connect(self.settings, timeout_s=self._timeout_s)
+        return self
+
+    async def restart_processors(self) -> None:
+        """Stop both processors and start fresh ones: their state comes back from storage."""
+        await self.commits.stop()
+        await self.lineage.stop()
+        self.commits = CommitProcessor(self.settings)
+        self.lineage = Materializer(self.settings)
+        await self.commits.start()
+        await self.lineage.start()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.client.close()
+        await self.lineage.stop()
+        await self.commits.stop()
