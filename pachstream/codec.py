@@ -133,7 +133,7 @@ Converter = Callable[[Any, str], Any]
 
 def _fail(hint: Any, value: Any, where: str) -> EventDecodeError:
     name = getattr(hint, "__name__", str(hint))
-    return EventDecodeError(f"{where}: value {value!r:.60} is not a {name}")
+    return EventDecodeError(f"{where}: value {value!r:.60} is not of type {name}")
 
 
 @cache
@@ -143,13 +143,17 @@ def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of h
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [_converter(o) for o in typing.get_args(hint)]
+        optional = type(None) in typing.get_args(hint)
 
         def union(value: Any, where: str) -> Any:
+            errors = []
             for option in options:
                 try:
                     return option(value, where)
-                except EventDecodeError:
-                    continue
+                except EventDecodeError as exc:
+                    errors.append(exc)
+            if optional and value is not None and len(options) == 2:
+                raise errors[0]  # the value was meant as the non-null kind: say what is wrong inside
             raise EventDecodeError(f"{where}: value {value!r:.60} fits none of {hint}")
 
         return union

@@ -147,7 +147,7 @@ class Producer:
             self._started = False
             await self._producer.stop()
 
-    async def send(self, topic: str, key: str | None, value: bytes) -> asyncio.Future[object]:
+    async def send(self, topic: str, key: str | None, value: bytes | None) -> asyncio.Future[object]:
         """Queue a record; the returned future resolves when the broker acknowledged it."""
         if self._producer is None:
             raise RuntimeError("producer not started")

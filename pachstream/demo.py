@@ -1,0 +1,100 @@
+"""``make demo``: start the embedded stack and walk through versioned data with the real CLI.
+
+The data set is real and present on every machine with Python: the documentation of a few
+standard-library modules. Three commits: adds, a modification (plus an add), a delete; then
+the history, a diff and a file back. The stack stays up so the user can go on by hand.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+console = Console(highlight=False)
+MODULES = ["json", "csv", "heapq", "bisect", "textwrap", "zipfile"]
+
+
+def _cli(*args: str, check: bool = True, show: bool = True) -> subprocess.CompletedProcess[str]:
+    if show:
+        console.print(f"\n[bold cyan]$ pachstream {' '.join(args)}[/]")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pachstream", *args], text=True, capture_output=True, env=os.environ.copy()
+    )
+    if show:
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        sys.stdout.flush()
+    if check and proc.returncode != 0:
+        console.print(f"[red]demo stopped: 'pachstream {' '.join(args)}' exited {proc.returncode}[/]")
+        sys.exit(proc.returncode)
+    return proc
+
+
+def _write_docs(folder: Path, modules: list[str]) -> None:
+    for name in modules:
+        doc = inspect.getdoc(importlib.import_module(name)) or f"{name} has no docstring"
+        (folder / f"{name}.txt").write_text(doc + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    """Run the demo end to end."""
+    console.rule("[bold]pachstream demo: versioned data on Kafka")
+    if _cli("status", check=False, show=False).returncode != 0:
+        console.print("Starting the embedded stack (Kafka-protocol broker, S3, PostgreSQL, processors)...")
+        _cli("up", "--detach")
+    else:
+        _cli("status")
+    # A rerun starts from a clean repo.
+    _cli("delete", "repo", "docs", check=False, show=False)
+    _cli("create", "repo", "docs", "--description", "documentation of some Python standard modules")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "stdlib"
+        data.mkdir()
+        _write_docs(data, MODULES)
+        console.print(f"\n[dim]commit 1: adds {len(MODULES)} files[/]")
+        _cli("put", "file", "docs@master:/stdlib", "-f", str(data), "-r")
+
+        console.print("\n[dim]commit 2: a modification and an add, in one commit[/]")
+        _cli("start", "commit", "docs@master", "--message", "expand json, add shutil")
+        extra = Path(tmp) / "json-note.txt"
+        extra.write_text("\nNote: json.dumps(obj, indent=2) pretty-prints.\n", encoding="utf-8")
+        _cli("put", "file", "docs@master:/stdlib/json.txt", "-f", str(extra), "--append")
+        _write_docs(data, ["shutil"])
+        _cli("put", "file", "docs@master:/stdlib/shutil.txt", "-f", str(data / "shutil.txt"))
+        _cli("finish", "commit", "docs@master")
+
+        console.print("\n[dim]commit 3: a delete[/]")
+        _cli("delete", "file", "docs@master:/stdlib/zipfile.txt")
+
+    console.rule("[bold]history")
+    _cli("list", "commit", "docs@master")
+    console.rule("[bold]what changed since the first commit")
+    _cli("diff", "file", "docs@master", "docs@master~2")
+    console.rule("[bold]files now")
+    _cli("list", "file", "docs@master:/stdlib")
+    console.rule("[bold]a file back, and the same file two commits ago")
+    _cli("get", "file", "docs@master:/stdlib/json.txt")
+    _cli("get", "file", "docs@master~2:/stdlib/zipfile.txt")
+
+    console.rule("[bold]go on by hand")
+    console.print(
+        "The stack is still running. Try, with the venv active (source .venv/bin/activate):\n"
+        "  pachstream list repo\n"
+        "  pachstream inspect commit docs@master^\n"
+        "  pachstream glob file 'docs@master:/stdlib/*.txt'\n"
+        "  echo hello | pachstream put file docs@master:/hello.txt -f -\n"
+        "  pachstream status --json        # addresses for psql, kcat and aws-cli\n"
+        "  pachstream down                 # stop everything\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Garbage on each topic goes to the dead-letter topic with its reason; processors go on."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import orjson
+
+from pachstream.kafka import PartitionReader, Producer, Topics
+
+GARBAGE = [
+    (b"\x00\xffnot json at all", "not JSON"),
+    (b"[1, 2, 3]", "expected an object"),
+    (b'{"type": "no.such.type", "schema_version": 1}', "unknown event type"),
+    (b'{"type": "repo.create", "schema_version": 1, "repo": "x"}', "missing field"),
+    (b'{"type": "repo.create", "schema_version": 99, "request_id": "r", "repo": "x", "time": 1}', "schema_version"),
+    (
+        b'{"type": "file.modify", "schema_version": 1, "request_id": "r", "repo": "x", "branch": "m", '
+        b'"time": 1, "ops": [{"op": "put", "path": "/a", "file": {"hash": "h", "size": "12", "chunks": []}}]}',
+        "file.modify.ops.file.size: value '12' is not of type int",
+    ),
+]
+
+
+async def _dead_letters(settings, expected: int, timeout_s: float = 30) -> list[dict]:
+    kafka, _, _ = settings.require()
+    reader = PartitionReader(kafka)
+    await reader.start([Topics(settings.namespace).deadletter], {})
+    found: list[dict] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+            found.extend(orjson.loads(r.value) for r in await reader.read(timeout_ms=300))
+    finally:
+        await reader.stop()
+    return found
+
+
+async def test_garbage_on_every_topic_is_dead_lettered(stack, settings):
+    c = stack.client
+    topics = Topics(settings.namespace)
+    kafka, _, _ = settings.require()
+    await c.create_repo("before")
+    producer = Producer(kafka)
+    await producer.start()
+    try:
+        records = [(topic, "x", value) for topic in (topics.requests, topics.events) for value, _ in GARBAGE]
+        records.append((topics.requests, "x", None))  # a null record: no body at all
+        # A valid request under the wrong key would break per-repo ordering: refused too.
+        records.append(
+            (
+                topics.requests,
+                "other",
+                orjson.dumps(
+                    {"type": "repo.create", "schema_version": 1, "request_id": "k", "repo": "x", "time": 1.0}
+                ),
+            )
+        )
+        # A fact on the requests topic (and a request on the events topic) is not what they carry.
+        records.append(
+            (
+                topics.requests,
+                "x",
+                orjson.dumps(
+                    {
+                        "type": "repo.deleted",
+                        "schema_version": 1,
+                        "event_id": "e",
+                        "request_id": "q",
+                        "repo": "x",
+                        "time": 1.0,
+                    }
+                ),
+            )
+        )
+        for topic, key, value in records:
+            await (await producer.send(topic, key, value))
+    finally:
+        await producer.stop()
+
+    expected = len(GARBAGE) * 2 + 3
+    letters = await _dead_letters(settings, expected)
+    assert len(letters) == expected
+    by_topic = {t: [d for d in letters if d["topic"] == t] for t in (topics.requests, topics.events)}
+    assert len(by_topic[topics.requests]) == len(GARBAGE) + 3
+    assert len(by_topic[topics.events]) == len(GARBAGE)
+    for topic in (topics.requests, topics.events):
+        sent = [v for v, _ in GARBAGE]
+        got = [base64.b64decode(d["value_b64"]) for d in by_topic[topic] if d["value_b64"] is not None]
+        for value, reason in GARBAGE:
+            assert value in got, f"{value!r} was lost from {topic}"
+            letter = next(d for d in by_topic[topic] if d["value_b64"] and base64.b64decode(d["value_b64"]) == value)
+            assert reason in letter["reason"], (reason, letter["reason"])
+            assert isinstance(letter["offset"], int)
+        assert set(sent) <= set(got)
+    reasons = " | ".join(d["reason"] for d in by_topic[topics.requests])
+    assert "no value" in reasons
+    assert "key by repo" in reasons or "is not the request's repo" in reasons
+    assert "is not a request" in reasons
+
+    # Both processors kept going: a write still round-trips and reads back.
+    await c.put_file("before@master", "/after-garbage", b"ok")
+    assert await c.get_file("before@master", "/after-garbage") == b"ok"
