@@ -63,10 +63,10 @@ def main() -> None:
         _cli("put", "file", "docs@master:/stdlib", "-f", str(data), "-r")
 
         console.print("\n[dim]commit 2: a modification and an add, in one commit[/]")
-        _cli("start", "commit", "docs@master", "--message", "expand json, add shutil")
-        extra = Path(tmp) / "json-note.txt"
-        extra.write_text("\nNote: json.dumps(obj, indent=2) pretty-prints.\n", encoding="utf-8")
-        _cli("put", "file", "docs@master:/stdlib/json.txt", "-f", str(extra), "--append")
+        _cli("start", "commit", "docs@master", "--message", "expand bisect, add shutil")
+        extra = Path(tmp) / "bisect-note.txt"
+        extra.write_text("\nNote: bisect.insort(a, x) keeps a sorted while inserting x.\n", encoding="utf-8")
+        _cli("put", "file", "docs@master:/stdlib/bisect.txt", "-f", str(extra), "--append")
         _write_docs(data, ["shutil"])
         _cli("put", "file", "docs@master:/stdlib/shutil.txt", "-f", str(data / "shutil.txt"))
         _cli("finish", "commit", "docs@master")
@@ -81,7 +81,7 @@ def main() -> None:
     console.rule("[bold]files now")
     _cli("list", "file", "docs@master:/stdlib")
     console.rule("[bold]a file back, and the same file two commits ago")
-    _cli("get", "file", "docs@master:/stdlib/json.txt")
+    _cli("get", "file", "docs@master:/stdlib/bisect.txt")
     _cli("get", "file", "docs@master~2:/stdlib/zipfile.txt")
 
     console.rule("[bold]go on by hand")

@@ -82,8 +82,9 @@ class Settings:
     """Storage of an embedded Tansu broker: ``s3`` (durable) or ``memory``."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from the environment, filling gaps from ``$PACHSTREAM_HOME/stack.json``."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, stack_file: bool = True) -> Settings:
+        """Build settings from the environment, filling gaps from ``$PACHSTREAM_HOME/stack.json``
+        (unless ``stack_file`` is false: ``up`` asks which servers the user named)."""
         env = os.environ if environ is None else environ
         home = Path(env.get("PACHSTREAM_HOME", ".pachstream")).expanduser().absolute()
         namespace = env.get("PACHSTREAM_NAMESPACE", "ps")
@@ -97,7 +98,7 @@ class Settings:
             raise ConfigError(
                 f"PACHSTREAM_KAFKA_STORAGE={storage!r} is invalid; use 's3' or 'memory'"
             )
-        recorded = read_stack_file(home)
+        recorded = read_stack_file(home) if stack_file else {}
         bootstrap = env.get("PACHSTREAM_KAFKA_BOOTSTRAP") or recorded.get("kafka_bootstrap")
         dsn = env.get("PACHSTREAM_POSTGRES_DSN") or recorded.get("postgres_dsn")
         endpoint = env.get("PACHSTREAM_S3_ENDPOINT") or recorded.get("s3_endpoint")

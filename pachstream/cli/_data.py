@@ -37,7 +37,8 @@ from pachstream.errors import InvalidRef
 from pachstream.refs import parse_file_ref
 
 T = TypeVar("T")
-out = Console()
+# Piped output (scripts, logs, the demo) gets room for full ids; a terminal gets its width.
+out = Console(width=None if sys.stdout.isatty() else 160)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
@@ -181,12 +182,21 @@ def finish_commit(
 
 
 def _commit_table(commits: list[Any]) -> Table:
-    table = Table("REPO", "BRANCH", "COMMIT", "PARENT", "STARTED", "FINISHED", "SIZE", "+/~/-", "DESCRIPTION", box=None)
+    # Full ids (they are what users copy); the rest folds to fit a terminal.
+    title = f"{commits[0].repo}" if commits and len({c.repo for c in commits}) == 1 else None
+    table = Table(title=title, box=None)
+    table.add_column("BRANCH", no_wrap=True)
+    table.add_column("COMMIT", no_wrap=True)
+    table.add_column("PARENT", no_wrap=True)
+    table.add_column("FINISHED", no_wrap=True)
+    table.add_column("SIZE", no_wrap=True)
+    table.add_column("+/~/-", no_wrap=True)
+    table.add_column("DESCRIPTION", overflow="fold")
     for c in commits:
         changes = "-" if c.finished is None else f"{c.added}/{c.modified}/{c.deleted}"
+        finished = _when(c.finished) if c.finished else "[yellow]open[/]"
         table.add_row(
-            c.repo, c.branch, c.id, c.parent or "-", _when(c.started), _when(c.finished),
-            _size(c.size_bytes), changes, c.description,
+            c.branch, c.id, (c.parent or "-")[:8], finished, _size(c.size_bytes), changes, c.description
         )
     return table
 

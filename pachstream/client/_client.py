@@ -49,7 +49,8 @@ from pachstream.lineage import notify_channel
 from pachstream.names import validate_repo_name
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.paths import normalize_path, validate_file_path
-from pachstream.pg import connect_pool
+from pachstream.lineage._schema import MIGRATIONS as LINEAGE_MIGRATIONS
+from pachstream.pg import connect_pool, migrate
 from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings
 from pachstream.tree import Root, TreeStore
@@ -94,6 +95,9 @@ class Client:
 
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=4)
+        # The query tables may not exist yet when the materializer is still starting: the
+        # migrations are idempotent and locked, so the client may apply them as well.
+        await migrate(self._pool, "lineage", LINEAGE_MIGRATIONS)
         await ensure_topics(self._kafka, self._topics.all())
         await self._producer.start()
         self._listener = await self._pool.acquire()

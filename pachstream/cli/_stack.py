@@ -1,0 +1,68 @@
+"""``pachstream up``, ``down`` and ``status``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pachstream.cli._app import app
+from pachstream.settings import Settings
+from pachstream.stack import Supervisor, detach, down, status
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _table(st: dict) -> Table:  # type: ignore[type-arg]
+    table = Table("COMPONENT", "ADDRESS", "PID", "HEALTHY", box=None)
+    for c in st["components"]:
+        mark = "[green]yes[/]" if c["healthy"] else "[red]no[/]"
+        pid = "external" if c.get("external") else str(c.get("pid") or "-")
+        table.add_row(c["name"], c.get("address") or "-", pid, mark)
+    return table
+
+
+@app.command("up")
+def up(
+    detach_: bool = typer.Option(False, "--detach", "-d", help="Run in the background and return."),
+    grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop."),
+) -> None:
+    """Start the embedded stack (the servers the environment does not name) and the processors."""
+    settings = Settings.from_env(stack_file=False)
+    if detach_:
+        st = detach(settings.home, grace, lambda s: err.print(s))
+        out.print(_table(st))
+        out.print(f"stack running in {settings.home}; stop it with 'pachstream down'")
+        return
+    sup = Supervisor(settings, grace=grace, say=lambda s: print(s, flush=True))
+    # Only this entry point installs signal handlers (STYLE.md §7).
+    signal.signal(signal.SIGTERM, sup.request_stop)
+    signal.signal(signal.SIGINT, sup.request_stop)
+    sup.run()
+
+
+@app.command("down")
+def down_cmd(grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop.")) -> None:
+    """Stop the stack: gracefully, then by force after the grace period."""
+    down(Settings.from_env(stack_file=False).home, grace, lambda s: out.print(s))
+
+
+@app.command("status")
+def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Each component's address, pid and health."""
+    home = Settings.from_env(stack_file=False).home
+    st = status(home)
+    if st is None or not (st["supervisor_alive"] or any(c["healthy"] for c in st["components"])):
+        err.print(f"error: no stack running in {home}; start one with 'pachstream up --detach'")
+        sys.exit(1)
+    if as_json:
+        sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    out.print(_table(st))
+    if not st["supervisor_alive"]:
+        err.print("warning: the supervisor is not running; components are not restarted")

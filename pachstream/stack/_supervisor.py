@@ -1,0 +1,350 @@
+"""``pachstream up / down / status``: one supervisor process owns the whole stack.
+
+The supervisor starts the servers the environment does not name, then pachstream's
+processors as child processes, writes ``stack.json`` (addresses and PIDs) atomically, and
+restarts a processor or server that dies. SIGTERM or SIGINT stops everything in reverse order
+(processors, PostgreSQL, the broker, S3), each gracefully and then by SIGKILL after the grace
+period, and removes ``stack.json``. Every other command finds the servers through that file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pachstream.errors import StackError
+from pachstream.settings import STACK_FILE, KafkaSettings, ObjectStoreSettings, PostgresSettings, Settings
+from pachstream.stack._servers import (
+    Server,
+    ensure_buckets,
+    pid_alive,
+    port_answers,
+    start_postgres,
+    start_seaweedfs,
+    start_tansu,
+    stop_process,
+    tail,
+)
+
+PROCESSORS = ("commits", "lineage")
+"""pachstream's own processes, started after the servers: ``pachstream run NAME``."""
+
+Say = Callable[[str], None]
+
+
+def read_state(home: Path) -> dict[str, Any] | None:
+    """The recorded stack, or None."""
+    try:
+        data: dict[str, Any] = orjson.loads((home / STACK_FILE).read_bytes())
+        return data
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+
+
+def write_state(home: Path, state: dict[str, Any]) -> None:
+    """Replace ``stack.json`` atomically (readers never see half a file)."""
+    tmp = home / (STACK_FILE + ".tmp")
+    tmp.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
+    tmp.replace(home / STACK_FILE)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _ours(pid: int, comp: dict[str, Any], home: Path) -> bool:
+    """Whether a live pid is still the component we recorded (a pid may have been reused)."""
+    cmd = _cmdline(pid)
+    if str(home) in cmd:  # seaweedfs -dir=HOME/..., postgres -D HOME/...
+        return True
+    if comp.get("name") == "tansu":
+        return "tansu" in cmd and f":{comp.get('port')}" in cmd
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except (FileNotFoundError, PermissionError):
+        return False
+    return f"PACHSTREAM_HOME={home}".encode() in env
+
+
+def clear_stale(home: Path, say: Say) -> None:
+    """Refuse when a supervisor runs here; else kill what a kill -9'd stack left behind."""
+    state = read_state(home)
+    if state is None:
+        return
+    pid = state.get("supervisor_pid")
+    if pid_alive(pid) and "pachstream" in _cmdline(pid):
+        raise StackError(f"a stack is already running in {home} (pid {pid}); run 'pachstream down' first")
+    for comp in state.get("components", []):
+        cpid = comp.get("pid")
+        if pid_alive(cpid) and _ours(cpid, comp, home):
+            say(f"stopping leftover {comp['name']} (pid {cpid}) of a stack that did not stop cleanly")
+            stop_process(cpid, signal.SIGKILL, 5)
+    (home / STACK_FILE).unlink(missing_ok=True)
+
+
+@dataclass
+class _Child:
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes]
+    address: str = ""
+    log: str = ""
+    port: int | None = None
+    restarts: int = 0
+    next_try: float = 0.0
+
+
+@dataclass
+class Supervisor:
+    """Runs the stack in the foreground until :meth:`request_stop`."""
+
+    settings: Settings
+    """From the environment only: what it names is used, what it does not is started."""
+    grace: float = 15.0
+    """Seconds each process gets to stop before SIGKILL."""
+    say: Say = print
+    """Where progress lines go."""
+    _servers: list[_Child] = field(default_factory=list)
+    _procs: list[_Child] = field(default_factory=list)
+    _stop: bool = False
+
+    @property
+    def home(self) -> Path:
+        """The data folder."""
+        return self.settings.home
+
+    def request_stop(self, *_: object) -> None:
+        """Ask the loop to stop (signal handler)."""
+        self._stop = True
+
+    def run(self) -> None:
+        """Start, supervise, stop. Raises StackError when a server will not start."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        logs = self.home / "logs"
+        logs.mkdir(exist_ok=True)
+        clear_stale(self.home, self.say)
+        try:
+            full = self._start_servers(logs)
+            self._state(full, ready=False)
+            for name in PROCESSORS:
+                self._procs.append(self._start_processor(name, full, logs))
+            self._state(full, ready=True)
+            for c in self._servers + self._procs:
+                self.say(f"{c.name:10} {c.address or '-':48} pid {c.process.pid}")
+            self.say(f"stack ready in {self.home}")
+            while not self._stop:
+                self._watch(full)
+                time.sleep(0.5)
+        finally:
+            self._stop_all()
+
+    def _start_servers(self, logs: Path) -> Settings:
+        s = self.settings
+        s3 = s.s3
+        if s3 is None:
+            weed = start_seaweedfs(self.home / "seaweedfs", logs)
+            port = weed.port
+            self._servers.append(self._child(weed, lambda: start_seaweedfs(self.home / "seaweedfs", logs, port)))
+            s3 = ObjectStoreSettings(endpoint=weed.address)
+        buckets = [s3.bucket] + (["tansu"] if s.kafka is None and s.kafka_storage == "s3" else [])
+        ensure_buckets(s3.endpoint, buckets, s3.access_key, s3.secret_key)
+        kafka = s.kafka
+        if kafka is None:
+            broker = start_tansu(logs, s.kafka_storage, s3.endpoint)
+            kport = broker.port
+            self._servers.append(
+                self._child(broker, lambda: start_tansu(logs, s.kafka_storage, s3.endpoint, kport))
+            )
+            kafka = KafkaSettings(bootstrap=broker.address)
+        pg = s.postgres
+        if pg is None:
+            postgres = start_postgres(self.home / "postgres", logs)
+            pport = postgres.port
+            self._servers.append(
+                self._child(postgres, lambda: start_postgres(self.home / "postgres", logs, pport))
+            )
+            pg = PostgresSettings(dsn=postgres.address)
+        return Settings(
+            home=self.home, namespace=s.namespace, kafka=kafka, postgres=pg, s3=s3, kafka_storage=s.kafka_storage
+        )
+
+    @staticmethod
+    def _child(server: Server, restart: Callable[[], Server]) -> _Child:
+        return _Child(
+            server.name,
+            lambda: restart().process,
+            server.process,
+            server.address,
+            str(server.log),
+            server.port,
+        )
+
+    def _start_processor(self, name: str, full: Settings, logs: Path) -> _Child:
+        log = logs / f"{name}.log"
+        env = {**os.environ, **full.child_env()}
+
+        def start() -> subprocess.Popen[bytes]:
+            with log.open("ab") as out:
+                return subprocess.Popen(
+                    [sys.executable, "-m", "pachstream", "run", name],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                )
+
+        return _Child(name, start, start(), "", str(log))
+
+    def _watch(self, full: Settings) -> None:
+        changed = False
+        for child in self._servers + self._procs:
+            if child.process.poll() is None:
+                continue
+            now = time.monotonic()
+            if now < child.next_try:
+                continue
+            child.restarts += 1
+            backoff = min(30.0, 2.0 ** min(child.restarts - 1, 5))
+            child.next_try = now + backoff
+            self.say(
+                f"{child.name} exited with code {child.process.returncode}; restarting "
+                f"(restart {child.restarts}); see {child.log}"
+            )
+            try:
+                child.process = child.start()
+                changed = True
+            except StackError as exc:
+                self.say(f"{child.name} did not restart: {exc.message}")
+        if changed:
+            self._state(full, ready=True)
+
+    def _state(self, full: Settings, *, ready: bool) -> None:
+        assert full.kafka and full.postgres and full.s3
+        write_state(
+            self.home,
+            {
+                "supervisor_pid": os.getpid(),
+                "started_at": datetime.datetime.now(datetime.UTC).isoformat(),
+                "ready": ready,
+                "addresses": {
+                    "kafka_bootstrap": full.kafka.bootstrap,
+                    "postgres_dsn": full.postgres.dsn,
+                    "s3_endpoint": full.s3.endpoint,
+                    "s3_bucket": full.s3.bucket,
+                },
+                "external": {
+                    "kafka": self.settings.kafka is not None,
+                    "postgres": self.settings.postgres is not None,
+                    "s3": self.settings.s3 is not None,
+                },
+                "components": [
+                    {"name": c.name, "pid": c.process.pid, "address": c.address, "port": c.port, "log": c.log}
+                    for c in self._servers + self._procs
+                ],
+            },
+        )
+
+    def _stop_all(self) -> None:
+        stopped = 0
+        for child in reversed(self._servers + self._procs):
+            if child.process.poll() is None:
+                sig = signal.SIGINT if child.name == "postgres" else signal.SIGTERM
+                stop_process(child.process, sig, self.grace)
+                stopped += 1
+        state = read_state(self.home)
+        if state is not None and state.get("supervisor_pid") == os.getpid():
+            (self.home / STACK_FILE).unlink(missing_ok=True)
+        self.say(f"stack stopped: {stopped} processes")
+
+
+def status(home: Path) -> dict[str, Any] | None:
+    """Each component with pid, address and health; None when no stack is recorded."""
+    state = read_state(home)
+    if state is None:
+        return None
+    components = []
+    for comp in state.get("components", []):
+        alive = pid_alive(comp.get("pid"))
+        port = comp.get("port")
+        healthy = alive and (port is None or port_answers(port))
+        components.append({**comp, "healthy": healthy, "external": False})
+    addresses = state.get("addresses", {})
+    for name, key in (("kafka", "kafka_bootstrap"), ("postgres", "postgres_dsn"), ("s3", "s3_endpoint")):
+        if state.get("external", {}).get(name):
+            components.append({"name": name, "pid": None, "address": addresses.get(key), "healthy": True, "external": True})
+    return {
+        "home": str(home),
+        "supervisor_pid": state.get("supervisor_pid"),
+        "supervisor_alive": pid_alive(state.get("supervisor_pid")),
+        "ready": state.get("ready", False),
+        "components": components,
+        "addresses": addresses,
+    }
+
+
+def detach(home: Path, grace: float, say: Say, timeout: float = 180.0) -> dict[str, Any]:
+    """Start ``pachstream up`` in the background and return its status once all is healthy."""
+    home.mkdir(parents=True, exist_ok=True)
+    clear_stale(home, say)
+    (home / "logs").mkdir(exist_ok=True)
+    log = home / "logs" / "supervisor.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pachstream", "up", "--grace", str(grace)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # survives the shell that ran `up --detach`
+            env={**os.environ, "PACHSTREAM_HOME": str(home)},
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"the stack did not start (exit {proc.returncode}); {log}:\n{tail(log)}")
+        st = status(home)
+        if st and st["supervisor_pid"] == proc.pid and st["ready"] and all(c["healthy"] for c in st["components"]):
+            return st
+        time.sleep(0.3)
+    stop_process(proc, signal.SIGTERM, grace)
+    raise StackError(f"the stack was not healthy within {timeout:.0f}s; {log}:\n{tail(log)}")
+
+
+def down(home: Path, grace: float, say: Say) -> int:
+    """Stop the stack of ``home``; returns how many processes were still running."""
+    state = read_state(home)
+    if state is None:
+        say(f"no stack running in {home}")
+        return 0
+    sup = state.get("supervisor_pid")
+    pids = [c["pid"] for c in state.get("components", []) if c.get("pid")]
+    running = [p for p in [sup, *pids] if pid_alive(p)]
+    if not running:
+        (home / STACK_FILE).unlink(missing_ok=True)
+        say(f"no stack running in {home} (removed a stale {STACK_FILE})")
+        return 0
+    if pid_alive(sup):
+        os.kill(sup, signal.SIGTERM)
+    # The supervisor stops its children one by one, each within the grace period.
+    deadline = time.monotonic() + grace * (len(pids) + 1) + 10
+    while time.monotonic() < deadline and any(pid_alive(p) for p in [sup, *pids]):
+        time.sleep(0.2)
+    for p in [sup, *pids]:
+        if pid_alive(p):
+            say(f"pid {p} did not stop in time: killing it")
+            stop_process(p, signal.SIGKILL, 5)
+    (home / STACK_FILE).unlink(missing_ok=True)
+    say(f"stack in {home} stopped")
+    return len(running)

@@ -1,0 +1,20 @@
+"""Each package's public names are exactly its ``__all__`` (STYLE.md §3)."""
+
+import importlib
+
+import pytest
+
+PACKAGES = {
+    "pachstream": {"Client", "SyncClient"},
+    "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DiffInfo", "FileInfo", "OpenCommit", "RepoInfo", "SyncClient"},
+    "pachstream.commits": {"CommitProcessor"},
+    "pachstream.lineage": {"Materializer", "notify_channel"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGES))
+def test_exports(name):
+    module = importlib.import_module(name)
+    assert set(module.__all__) == PACKAGES[name]
+    for symbol in module.__all__:
+        assert getattr(module, symbol).__doc__, f"{name}.{symbol} has no docstring"
