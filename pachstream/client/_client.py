@@ -81,6 +81,8 @@ class Client:
         self._pool: Any = None
         self._listener: Any = None
         self._changed = asyncio.Event()
+        self._producing = False
+        self._producer_lock = asyncio.Lock()
 
     @classmethod
     async def connect(cls, settings: Settings | None = None, *, timeout_s: float = 120.0) -> Client:
@@ -98,8 +100,6 @@ class Client:
         # The query tables may not exist yet when the materializer is still starting: the
         # migrations are idempotent and locked, so the client may apply them as well.
         await migrate(self._pool, "lineage", LINEAGE_MIGRATIONS)
-        await ensure_topics(self._kafka, self._topics.all())
-        await self._producer.start()
         self._listener = await self._pool.acquire()
         await self._listener.add_listener(notify_channel(self.settings.namespace), self._on_notify)
 
@@ -131,6 +131,15 @@ class Client:
         return uuid.uuid4().hex
 
     async def _send(self, requests: list[Any]) -> None:
+        if not self._producing:
+            # Reads never touch the broker: connect on the first write only (CLI reads stay fast).
+            async with self._producer_lock:
+                if not self._producing:
+                    # Before any metadata request: a broker that auto-creates (Tansu) would
+                    # otherwise make the topic with its own partition count.
+                    await ensure_topics(self._kafka, self._topics.all())
+                    await self._producer.start()
+                    self._producing = True
         await self._producer.send_all((self._topics.requests, r.repo, encode(r)) for r in requests)
 
     async def _wait_until(self, probe: Callable[[], Any], what: str, timeout_s: float | None = None) -> Any:

@@ -244,6 +244,13 @@ class Supervisor:
                     "postgres_dsn": full.postgres.dsn,
                     "s3_endpoint": full.s3.endpoint,
                     "s3_bucket": full.s3.bucket,
+                    # The embedded store's keys, for aws-cli and friends; a user's own S3
+                    # secret is never written to disk.
+                    **(
+                        {"s3_access_key": full.s3.access_key, "s3_secret_key": full.s3.secret_key}
+                        if self.settings.s3 is None
+                        else {}
+                    ),
                 },
                 "external": {
                     "kafka": self.settings.kafka is not None,
