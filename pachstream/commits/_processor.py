@@ -34,10 +34,8 @@ from pachstream.commits.events import (
     StartCommit,
 )
 from pachstream.errors import EventDecodeError
-from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value, ensure_topics
-from pachstream.objectstore import ObjectStore, S3ObjectStore
-from pachstream.pg import connect_pool, migrate
-from pachstream.service import Service
+from pachstream.objectstore import ObjectStore
+from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
 from pachstream.tree import Overlay, TreeStore, to_diff_entry
 
@@ -58,57 +56,37 @@ MIGRATIONS = [
 ]
 
 
-class CommitProcessor(Service):
+class CommitProcessor(LogProcessor):
     """Owns branch heads and open commits; the only writer of trees and commit facts."""
 
     name = "commits"
+    migrations = MIGRATIONS
+    max_records = 500
 
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
-        super().__init__()
-        self._settings = settings
-        self._kafka, self._pg, self._s3 = settings.require()
-        self._topics = Topics(settings.namespace)
-        self._objects: ObjectStore = objects or S3ObjectStore(self._s3, settings.namespace)
+        super().__init__(settings, objects=objects)
         self._trees = TreeStore(self._objects)
-        self._pool: Any = None
-        self._producer = Producer(self._kafka)
-        self._reader = PartitionReader(self._kafka, max_records=500)
         self.repos: dict[str, _core.RepoState] = {}
         self._unstaged: dict[str, list[bytes]] = {}
         """Open commit id → raw request records taken since the last checkpoint. Staged as
         they came (JSONL), never re-encoded; a crash before staging replays them from the log."""
-        self._offsets: dict[tuple[str, int], int] = {}
         self.processed = 0
         """Requests handled since start (for logs and tests)."""
 
-    async def _open(self) -> None:
-        self._pool = await connect_pool(self._pg, self._settings.namespace)
-        await migrate(self._pool, "commits", MIGRATIONS)
-        await ensure_topics(self._kafka, self._topics.all())
-        await self._load()
-        await self._producer.start()
-        await self._reader.start([self._topics.requests], self._offsets)
+    def input_topic(self) -> str:
+        """Writers' requests."""
+        return self._topics.requests
 
-    async def _load(self) -> None:
-        async with self._pool.acquire() as conn:
-            for row in await conn.fetch("SELECT topic, partition, next_offset FROM commits_offsets"):
-                self._offsets[(row["topic"], row["partition"])] = row["next_offset"]
-            commits: dict[str, dict[str, _core.CommitInfo]] = {}
-            for row in await conn.fetch("SELECT * FROM commits_commits"):
-                commits.setdefault(row["repo"], {})[row["commit_id"]] = _core.CommitInfo(
-                    branch=row["branch"], parent=row["parent"], root=row["root"], finished=row["finished"]
-                )
-            for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
-                raw = orjson.loads(row["state"])
-                self.repos[row["repo"]] = _core.RepoState.from_json(raw, commits.get(row["repo"], {}))
+    async def _restore(self, conn: Any) -> None:
+        commits: dict[str, dict[str, _core.CommitInfo]] = {}
+        for row in await conn.fetch("SELECT * FROM commits_commits"):
+            commits.setdefault(row["repo"], {})[row["commit_id"]] = _core.CommitInfo(
+                branch=row["branch"], parent=row["parent"], root=row["root"], finished=row["finished"]
+            )
+        for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
+            raw = orjson.loads(row["state"])
+            self.repos[row["repo"]] = _core.RepoState.from_json(raw, commits.get(row["repo"], {}))
         log.info("commits: restored %d repos at offsets %s", len(self.repos), self._offsets)
-
-    async def _close(self) -> None:
-        await self._reader.stop()
-        await self._producer.stop()
-        if self._pool is not None:
-            await self._pool.close()
-        await self._objects.close()
 
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=200)
@@ -120,18 +98,18 @@ class CommitProcessor(Service):
         offsets = dict(self._offsets)
         for rec in records:
             offsets[(rec.topic, rec.partition)] = rec.offset + 1
-            try:
-                req = decode(rec.value)
-                if not isinstance(req, REQUEST_TYPES):
-                    raise EventDecodeError(f"a {req.TYPE!r} event is not a request")
-                if rec.key is not None and rec.key != req.repo.encode():
-                    raise EventDecodeError(
-                        f"record key {rec.key!r:.60} is not the request's repo {req.repo!r}; "
-                        "key requests by repo so that each repo stays ordered"
-                    )
-            except EventDecodeError as exc:
-                log.warning("commits: dead-lettering %s@%d: %s", rec.topic, rec.offset, exc.message)
-                out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.name)))
+            req = self.decode_or_dead_letter(rec, out)
+            if req is None:
+                continue
+            if not isinstance(req, REQUEST_TYPES):
+                self.dead_letter(rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out)
+                continue
+            if rec.key is not None and rec.key != req.repo.encode():
+                reason = (
+                    f"record key {rec.key!r:.60} is not the request's repo {req.repo!r}; "
+                    "key requests by repo so that each repo stays ordered"
+                )
+                self.dead_letter(rec, EventDecodeError(reason), out)
                 continue
             step = _core.handle(self.repos, req)
             facts = list(step.facts)
@@ -225,8 +203,4 @@ class CommitProcessor(Service):
                         ],
                     )
                     repo.dirty_commits.clear()
-            await conn.executemany(
-                "INSERT INTO commits_offsets VALUES ($1, $2, $3) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-                [(t, p, o) for (t, p), o in offsets.items()],
-            )
+            await self.save_offsets(conn, offsets)

@@ -1,0 +1,92 @@
+"""The shell every log processor shares: read a topic, keep offsets beside the state.
+
+A :class:`LogProcessor` owns a Postgres pool (its namespace's schema, its own migrations), a
+producer and a reader of its input topic. Its offsets live in the table ``<name>_offsets`` and
+are written by :meth:`save_offsets` inside the same transaction as the state they produced, so
+a restart resumes exactly where the committed state ends. Records that do not decode become
+dead letters through :meth:`decode_or_dead_letter`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from pachstream.codec import decode
+from pachstream.errors import EventDecodeError
+from pachstream.kafka import PartitionReader, Producer, Record, Topics, dead_letter_value, ensure_topics
+from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.pg import connect_pool, migrate
+from pachstream.service import Service
+from pachstream.settings import Settings
+
+log = logging.getLogger("pachstream")
+
+Outgoing = list[tuple[str, str | None, bytes]]
+"""Records to produce: (topic, key, value)."""
+
+
+class LogProcessor(Service):
+    """Base of the commit processor and the materializer."""
+
+    migrations: ClassVar[list[str]] = []
+    """This processor's schema, one entry per version."""
+    max_records: ClassVar[int] = 1000
+    """Records per batch."""
+
+    def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
+        super().__init__()
+        self._settings = settings
+        self._kafka, self._pg, self._s3 = settings.require()
+        self._topics = Topics(settings.namespace)
+        self._objects: ObjectStore = objects or S3ObjectStore(self._s3, settings.namespace)
+        self._pool: Any = None
+        self._producer = Producer(self._kafka)
+        self._reader = PartitionReader(self._kafka, max_records=self.max_records)
+        self._offsets: dict[tuple[str, int], int] = {}
+
+    def input_topic(self) -> str:
+        """The topic this processor consumes."""
+        raise NotImplementedError
+
+    async def _open(self) -> None:
+        self._pool = await connect_pool(self._pg, self._settings.namespace)
+        # The migrations create ``<name>_offsets`` (topic, partition, next_offset) with the state.
+        await migrate(self._pool, self.name, self.migrations)
+        await ensure_topics(self._kafka, self._topics.all())
+        async with self._pool.acquire() as conn:
+            for row in await conn.fetch(f"SELECT topic, partition, next_offset FROM {self.name}_offsets"):
+                self._offsets[(row["topic"], row["partition"])] = row["next_offset"]
+            await self._restore(conn)
+        await self._producer.start()
+        await self._reader.start([self.input_topic()], self._offsets)
+
+    async def _restore(self, conn: Any) -> None:
+        """Load the processor's own state (hook)."""
+
+    async def _close(self) -> None:
+        await self._reader.stop()
+        await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        await self._objects.close()
+
+    def decode_or_dead_letter(self, rec: Record, out: Outgoing) -> Any:
+        """The record's event, or None after queueing a dead letter with the reason."""
+        try:
+            return decode(rec.value)
+        except EventDecodeError as exc:
+            return self.dead_letter(rec, exc, out)
+
+    def dead_letter(self, rec: Record, exc: EventDecodeError, out: Outgoing) -> None:
+        """Queue a dead letter for ``rec``: the original bytes are kept, never lost."""
+        log.warning("%s: dead-lettering %s@%d: %s", self.name, rec.topic, rec.offset, exc.message)
+        out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.name)))
+
+    async def save_offsets(self, conn: Any, offsets: dict[tuple[str, int], int]) -> None:
+        """Record consumed offsets, inside the caller's transaction."""
+        await conn.executemany(
+            f"INSERT INTO {self.name}_offsets VALUES ($1, $2, $3) "
+            "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+            [(t, p, o) for (t, p), o in offsets.items()],
+        )
