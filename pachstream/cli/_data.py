@@ -154,6 +154,15 @@ def list_branch(repo: str, as_json: bool = JSON) -> None:
     out.print(table)
 
 
+@inspect_app.command("branch")
+def inspect_branch(branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH"), as_json: bool = JSON) -> None:
+    """Show one branch and its head."""
+    b = _call(lambda c: c.inspect_branch(branch_ref))
+    if as_json:
+        return _print_json(b.to_json())
+    out.print(f"Repo: {b.repo}\nBranch: {b.name}\nHead: {b.head or '-'}")
+
+
 @delete_app.command("branch")
 def delete_branch(branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH")) -> None:
     """Delete a branch (its commits stay reachable by id)."""

@@ -242,6 +242,22 @@ class Client:
         rows = await self._pool.fetch("SELECT * FROM branches WHERE repo = $1 ORDER BY name", repo)
         return [BranchInfo(r["repo"], r["name"], r["head"]) for r in rows]
 
+    async def inspect_branch(self, branch_ref: str) -> BranchInfo:
+        """One branch and its head; BranchNotFound when absent."""
+        bref = parse_branch_ref(branch_ref)
+        await self._need_repo(bref.repo)
+        row = await self._pool.fetchrow(
+            "SELECT * FROM branches WHERE repo = $1 AND name = $2", bref.repo, bref.branch
+        )
+        if row is None:
+            raise BranchNotFound(
+                f"branch '{bref.branch}' does not exist in repo '{bref.repo}'; "
+                f"see 'pachstream list branch {bref.repo}'",
+                repo=bref.repo,
+                branch=bref.branch,
+            )
+        return BranchInfo(row["repo"], row["name"], row["head"])
+
     async def _need_repo(self, repo: str) -> None:
         validate_repo_name(repo)
         if await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo) is None:

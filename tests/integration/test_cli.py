@@ -81,6 +81,7 @@ READS = [
     ["list", "repo", "--json"],
     ["inspect", "repo", "j", "--json"],
     ["list", "branch", "j", "--json"],
+    ["inspect", "branch", "j@master", "--json"],
     ["list", "commit", "j@master", "--json"],
     ["inspect", "commit", "j@master", "--json"],
     ["wait", "commit", "j@master", "--json"],

@@ -104,12 +104,15 @@ async def test_branches(stack):
         ("empty", True),
     }
     assert await c.get_file("b@old", "/v") == b"1"
+    assert (await c.inspect_branch("b@old")).head == (await c.inspect_commit("b@master^")).id
     await c.put_file("b@old", "/v", b"3")  # the branch grows from master^
     assert await c.get_file("b@old", "/v") == b"3"
     assert await c.get_file("b@master", "/v") == b"2"
     await c.delete_branch("b@old")
     with pytest.raises(BranchNotFound):
         await c.delete_branch("b@old")
+    with pytest.raises(BranchNotFound, match="see 'pachstream list branch b'"):
+        await c.inspect_branch("b@old")
     with pytest.raises(BranchNotFound, match="neither a branch nor a commit"):
         await c.get_file("b@old", "/v")
 
