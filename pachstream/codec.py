@@ -83,7 +83,11 @@ def to_plain(value: Any) -> Any:
 
 def encode(event: Any) -> bytes:
     """Serialize an event to its wire bytes."""
-    body = to_plain(event)
+    names = _field_names(type(event))
+    assert names is not None, f"{event!r} is not an event"
+    # orjson serializes the nested dataclasses itself (natively, in order of their fields):
+    # no Python-level walk of a 2,000-op batch.
+    body = {n: getattr(event, n) for n in names}
     return orjson.dumps({"type": event.TYPE, "schema_version": event.SCHEMA_VERSION, **body})
 
 
