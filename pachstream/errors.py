@@ -9,7 +9,8 @@
     ├── InvalidInput                bad user input; nothing was written
     │   ├── InvalidName             repo or branch name
     │   ├── InvalidPath             file path
-    │   └── InvalidRef              commit reference (``repo@branch~2``)
+    │   ├── InvalidRef              commit reference (``repo@branch~2``)
+    │   └── InvalidSpec             pipeline spec (names the field path)
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── BranchNotFound
@@ -79,6 +80,10 @@ class InvalidPath(InvalidInput):
 
 class InvalidRef(InvalidInput):
     """A commit reference does not parse."""
+
+
+class InvalidSpec(InvalidInput):
+    """A pipeline spec is malformed, invalid, or uses an unsupported field."""
 
 
 class NotFound(PachstreamError):
