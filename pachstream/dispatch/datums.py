@@ -23,6 +23,7 @@ successfully is skipped.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -152,10 +153,17 @@ def input_names(spec: Input) -> list[str]:
 def pfs_datum_inputs(spec: PfsInput, tree: Tree) -> list[DatumInput]:
     """The glob's matches in one commit, sorted by path."""
     g = compile_glob(spec.glob)
+    # A directory's files are one contiguous run of the sorted paths: bisect, never rescan.
+    paths = sorted(tree)
     out = []
-    for match in glob_paths(spec.glob, tree):
-        prefix = "/" if match == "/" else match + "/"
-        files = tuple(sorted((p, h) for p, h in tree.items() if p == match or p.startswith(prefix)))
+    for match in glob_paths(spec.glob, paths):
+        if match in tree:
+            files: tuple[tuple[str, str], ...] = ((match, tree[match]),)
+        else:
+            prefix = "/" if match == "/" else match + "/"
+            lo = bisect.bisect_left(paths, prefix)
+            hi = bisect.bisect_left(paths, prefix + "\U0010ffff")
+            files = tuple((p, tree[p]) for p in paths[lo:hi])
         groups = g.groups(match) or ()
         out.append(
             DatumInput(

@@ -9,6 +9,11 @@ PACKAGES = {
     "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DiffInfo", "FileInfo", "OpenCommit", "RepoInfo", "SyncClient"},
     "pachstream.commits": {"CommitProcessor"},
     "pachstream.lineage": {"Materializer", "notify_channel"},
+    "pachstream.dispatch": {
+        "CrossInput", "Datum", "DatumInput", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
+        "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "datums",
+        "merge_outputs", "parse_specs", "plan_job",
+    },
 }
 
 
