@@ -125,59 +125,75 @@ def decode(data: bytes | None) -> Any:
 def from_plain(hint: Any, value: Any) -> Any:
     """Plain JSON values (as :func:`to_plain` makes them) back into ``hint``, e.g.
     ``tuple[FileOp, ...]``; EventDecodeError when they do not fit."""
-    return _converter(hint)(value, getattr(hint, "__name__", str(hint)))
+    return _run(_converter(hint), value, getattr(hint, "__name__", str(hint)))
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
-    return _converter(cls)(raw, where)
+    return _run(_converter(cls), raw, where)
 
 
-Converter = Callable[[Any, str], Any]
+def _run(convert: Converter, value: Any, where: str) -> Any:
+    try:
+        return convert(value)
+    except _Bad as bad:
+        path = ".".join([where, *reversed(bad.path)])
+        raise EventDecodeError(f"{path}: {bad.problem}") from None
 
 
-def _fail(hint: Any, value: Any, where: str) -> EventDecodeError:
+Converter = Callable[[Any], Any]
+
+
+class _Bad(Exception):
+    """Internal: a value does not fit; the field path is collected on the way up, so the hot
+    path never formats a path string (decoding is per file op, 100,000s per commit)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _fail(hint: Any, value: Any) -> _Bad:
     name = getattr(hint, "__name__", str(hint))
-    return EventDecodeError(f"{where}: value {value!r:.60} is not of type {name}")
+    return _Bad(f"value {value!r:.60} is not of type {name}")
 
 
 @cache
 def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of hint
-    """A function checking and converting plain values into ``hint``, built once per hint
-    (decoding is on every processor's hot path)."""
+    """A function checking and converting plain values into ``hint``, built once per hint."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = [_converter(o) for o in typing.get_args(hint)]
         optional = type(None) in typing.get_args(hint)
 
-        def union(value: Any, where: str) -> Any:
+        def union(value: Any) -> Any:
             errors = []
             for option in options:
                 try:
-                    return option(value, where)
-                except EventDecodeError as exc:
-                    errors.append(exc)
+                    return option(value)
+                except _Bad as bad:
+                    errors.append(bad)
             if optional and value is not None and len(options) == 2:
                 raise errors[0]  # the value was meant as the non-null kind: say what is wrong inside
-            raise EventDecodeError(f"{where}: value {value!r:.60} fits none of {hint}")
+            raise _Bad(f"value {value!r:.60} fits none of {hint}")
 
         return union
     if hint is type(None):
 
-        def none(value: Any, where: str) -> Any:
+        def none(value: Any) -> Any:
             if value is None:
                 return None
-            raise _fail(hint, value, where)
+            raise _fail(hint, value)
 
         return none
     if hint is Any:
-        return lambda value, where: value
+        return lambda value: value
     if origin is typing.Literal:
         allowed = frozenset(typing.get_args(hint))
 
-        def literal(value: Any, where: str) -> Any:
+        def literal(value: Any) -> Any:
             if isinstance(value, str) and value in allowed:
                 return value
-            raise _fail(hint, value, where)
+            raise _fail(hint, value)
 
         return literal
     if origin is tuple:
@@ -185,53 +201,53 @@ def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of h
         if len(args) == 2 and args[1] is Ellipsis:
             item = _converter(args[0])
 
-            def var_tuple(value: Any, where: str) -> Any:
+            def var_tuple(value: Any) -> Any:
                 if not isinstance(value, list):
-                    raise _fail(hint, value, where)
-                return tuple([item(v, where) for v in value])
+                    raise _fail(hint, value)
+                return tuple([item(v) for v in value])
 
             return var_tuple
         items = [_converter(a) for a in args]
 
-        def fixed_tuple(value: Any, where: str) -> Any:
+        def fixed_tuple(value: Any) -> Any:
             if not isinstance(value, list) or len(value) != len(items):
-                raise _fail(hint, value, where)
-            return tuple(c(v, where) for c, v in zip(items, value, strict=True))
+                raise _fail(hint, value)
+            return tuple(c(v) for c, v in zip(items, value, strict=True))
 
         return fixed_tuple
     if origin is dict:
         key_c, val_c = (_converter(a) for a in typing.get_args(hint))
 
-        def mapping(value: Any, where: str) -> Any:
+        def mapping(value: Any) -> Any:
             if not isinstance(value, dict):
-                raise _fail(hint, value, where)
-            return {key_c(k, where): val_c(v, where) for k, v in value.items()}
+                raise _fail(hint, value)
+            return {key_c(k): val_c(v) for k, v in value.items()}
 
         return mapping
     if dataclasses.is_dataclass(hint):
         return _dataclass_converter(hint)  # type: ignore[arg-type]
     if hint is float:
 
-        def real(value: Any, where: str) -> Any:
+        def real(value: Any) -> Any:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return float(value)
-            raise _fail(hint, value, where)
+            raise _fail(hint, value)
 
         return real
     if hint is int:
 
-        def integer(value: Any, where: str) -> Any:
+        def integer(value: Any) -> Any:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
-            raise _fail(hint, value, where)
+            raise _fail(hint, value)
 
         return integer
     if isinstance(hint, type):
 
-        def plain(value: Any, where: str) -> Any:
+        def plain(value: Any) -> Any:
             if isinstance(value, hint):
                 return value
-            raise _fail(hint, value, where)
+            raise _fail(hint, value)
 
         return plain
     raise TypeError(f"codec cannot decode type hint {hint!r}")
@@ -248,15 +264,19 @@ def _dataclass_converter(cls: type) -> Converter:
         for f in dataclasses.fields(cls)
     ]
 
-    def build(raw: Any, where: str) -> Any:
+    def build(raw: Any) -> Any:
         if not isinstance(raw, dict):
-            raise EventDecodeError(f"{where}: expected an object, got {type(raw).__name__}")
+            raise _Bad(f"expected an object, got {type(raw).__name__}")
         kwargs = {}
         for name, conv, required in fields:
             if name in raw:
-                kwargs[name] = conv(raw[name], where if len(where) > 200 else f"{where}.{name}")
+                try:
+                    kwargs[name] = conv(raw[name])
+                except _Bad as bad:
+                    bad.path.append(name)
+                    raise
             elif required:
-                raise EventDecodeError(f"{where}: missing field {name!r}")
+                raise _Bad(f"missing field {name!r}")
         return cls(**kwargs)
 
     return build
@@ -271,7 +291,7 @@ class _LazyConverter:
         self._hint = hint
         self._fn: Converter | None = None
 
-    def __call__(self, value: Any, where: str) -> Any:
+    def __call__(self, value: Any) -> Any:
         if self._fn is None:
             self._fn = _converter(self._hint)
-        return self._fn(value, where)
+        return self._fn(value)

@@ -223,3 +223,17 @@ async def test_state_survives_processor_restart(stack):
     with pytest.raises(CommitAlreadyOpen):
         await c.start_commit("durable@master")
         await c.start_commit("durable@master")
+
+
+async def test_large_commit_fills_the_dedupe_index(stack):
+    # Above the materializer's COPY threshold: the blob index goes in through COPY, and the
+    # same bytes put again under other paths add no new pack.
+    c = stack.client
+    await c.create_repo("bulk")
+    bodies = [f"row {i}\n".encode() * 3 for i in range(600)]
+    await c.put_files("bulk@master", [(f"/a/{i}", b) for i, b in enumerate(bodies)])
+    packs = await c.objects.list("packs/")
+    await c.put_files("bulk@master", [(f"/b/{i}", b) for i, b in enumerate(bodies)])
+    assert await c.objects.list("packs/") == packs
+    assert (await c.inspect_commit("bulk@master")).file_count == 1200
+    assert await c.get_file("bulk@master", "/b/599") == bodies[599]
