@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from pachstream.client import Client
 from pachstream.errors import ConfigError
@@ -42,13 +45,22 @@ async def bench_client(say: Callable[[str], None]) -> AsyncIterator[tuple[Settin
     try:
         settings.require()
     except ConfigError:
-        from pachstream.testing import EmbeddedServers
-        from pachstream.testing_services import RunningStack
+        # A whole stack, processors in their own processes as in real use, broker in memory.
+        from pachstream.stack import detach, down
 
-        say("no running stack: starting a throwaway embedded one (memory broker)")
-        with EmbeddedServers(kafka_storage="memory") as servers:
-            async with RunningStack(servers.settings, timeout_s=600) as stack:
-                yield servers.settings, stack.client
+        home = Path(tempfile.mkdtemp(prefix="pachstream-bench-"))
+        say(f"no running stack: starting a throwaway one in {home} (memory broker)")
+        try:
+            detach(home, 15, say, env={"PACHSTREAM_KAFKA_STORAGE": "memory"})
+            throwaway = Settings.from_env({"PACHSTREAM_HOME": str(home)})
+            client = await Client.connect(throwaway, timeout_s=600)
+            try:
+                yield throwaway, client
+            finally:
+                await client.close()
+        finally:
+            down(home, 15, say)
+            shutil.rmtree(home, ignore_errors=True)
         return
     client = await Client.connect(settings, timeout_s=600)
     try:

@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 
 from pachstream.codec import decode
 from pachstream.errors import EventDecodeError
-from pachstream.kafka import PartitionReader, Producer, Record, Topics, dead_letter_value, ensure_topics
+from pachstream.kafka import (
+    PartitionReader,
+    Producer,
+    Record,
+    Topics,
+    dead_letter_value,
+    ensure_topics,
+)
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service

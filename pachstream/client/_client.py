@@ -46,10 +46,10 @@ from pachstream.errors import (
 )
 from pachstream.kafka import Producer, Topics, ensure_topics
 from pachstream.lineage import notify_channel
+from pachstream.lineage._schema import MIGRATIONS as LINEAGE_MIGRATIONS
 from pachstream.names import validate_repo_name
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.paths import normalize_path, validate_file_path
-from pachstream.lineage._schema import MIGRATIONS as LINEAGE_MIGRATIONS
 from pachstream.pg import connect_pool, migrate
 from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings

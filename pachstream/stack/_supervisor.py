@@ -23,7 +23,13 @@ from typing import Any
 import orjson
 
 from pachstream.errors import StackError
-from pachstream.settings import STACK_FILE, KafkaSettings, ObjectStoreSettings, PostgresSettings, Settings
+from pachstream.settings import (
+    STACK_FILE,
+    KafkaSettings,
+    ObjectStoreSettings,
+    PostgresSettings,
+    Settings,
+)
 from pachstream.stack._servers import (
     Server,
     ensure_buckets,
@@ -302,8 +308,11 @@ def status(home: Path) -> dict[str, Any] | None:
     }
 
 
-def detach(home: Path, grace: float, say: Say, timeout: float = 180.0) -> dict[str, Any]:
-    """Start ``pachstream up`` in the background and return its status once all is healthy."""
+def detach(
+    home: Path, grace: float, say: Say, timeout: float = 180.0, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Start ``pachstream up`` in the background and return its status once all is healthy
+    (``env``: extra variables for the stack, e.g. ``PACHSTREAM_KAFKA_STORAGE``)."""
     home.mkdir(parents=True, exist_ok=True)
     clear_stale(home, say)
     (home / "logs").mkdir(exist_ok=True)
@@ -315,7 +324,7 @@ def detach(home: Path, grace: float, say: Say, timeout: float = 180.0) -> dict[s
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the shell that ran `up --detach`
-            env={**os.environ, "PACHSTREAM_HOME": str(home)},
+            env={**os.environ, **(env or {}), "PACHSTREAM_HOME": str(home)},
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
