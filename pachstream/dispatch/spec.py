@@ -270,19 +270,16 @@ def _input(pipeline: str, path: str, raw: Any, known_repos: Callable[[str], bool
         if not isinstance(body, list) or not body:
             raise _fail(pipeline, f"'{where}'", "must be a non-empty list of inputs")
         subs = tuple(_input(pipeline, f"{where}[{i}]", b, known_repos) for i, b in enumerate(body))
-        if kind == "join":
-            for i, sub in enumerate(subs):
-                for p in _pfs_inputs(sub):
-                    if not p.join_on:
-                        raise _fail(pipeline, f"'{where}[{i}]' (input '{p.name}')", "has no join_on; give a template like \"$1\"")
-            return JoinInput(subs)
-        if kind == "group":
-            for i, sub in enumerate(subs):
-                for p in _pfs_inputs(sub):
-                    if not p.group_by:
-                        raise _fail(pipeline, f"'{where}[{i}]' (input '{p.name}')", "has no group_by; give a template like \"$1\"")
-            return GroupInput(subs)
-        return CrossInput(subs) if kind == "cross" else UnionInput(subs)
+        # Every pfs input under a join (group) side needs the key that pairs its datums.
+        key = {"join": "join_on", "group": "group_by"}.get(kind)
+        for i, sub in enumerate(subs if key else ()):
+            for p in _pfs_inputs(sub):
+                if not getattr(p, key):  # type: ignore[arg-type]
+                    raise _fail(pipeline, f"'{where}[{i}]' (input '{p.name}')", f"has no {key}; give a template like \"$1\"")
+        kinds: dict[str, type[CrossInput | UnionInput | JoinInput | GroupInput]] = {
+            "cross": CrossInput, "union": UnionInput, "join": JoinInput, "group": GroupInput,
+        }  # fmt: skip
+        return kinds[kind](subs)
     hint = UNSUPPORTED.get(kind)
     if hint:
         raise _fail(pipeline, f"input kind '{where}'", f"is not supported; {hint}")
