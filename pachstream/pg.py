@@ -2,7 +2,7 @@
 
 Each namespace is a schema; a pool's connections have ``search_path`` set to it, so SQL names
 tables without a schema. Migrations are numbered lists of SQL per component, applied on start
-inside one transaction under an advisory lock; a database newer than the code stops the
+inside one transaction under one advisory lock shared by all components; a database newer than the code stops the
 component with a clear message instead of misreading tables.
 """
 
@@ -55,7 +55,9 @@ async def connect_pool(
 
 async def migrate(pool: Any, component: str, migrations: Sequence[str]) -> int:
     """Apply the component's pending migrations; returns the schema version now in place."""
-    lock = int.from_bytes(hashlib.sha256(component.encode()).digest()[:7], "big")
+    # One lock for every component: they share the schema_migrations table, and concurrent
+    # CREATE TABLE IF NOT EXISTS races in Postgres (a unique violation on pg_type).
+    lock = int.from_bytes(hashlib.sha256(b"pachstream-migrations").digest()[:7], "big")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock)
         await conn.execute(
