@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -237,3 +238,16 @@ async def test_large_commit_fills_the_dedupe_index(stack):
     assert await c.objects.list("packs/") == packs
     assert (await c.inspect_commit("bulk@master")).file_count == 1200
     assert await c.get_file("bulk@master", "/b/599") == bodies[599]
+
+
+async def test_wait_commit_blocks_until_the_head_is_finished(stack):
+    c = stack.client
+    await c.create_repo("slow")
+    cid = await c.start_commit("slow@master")
+    await c.put_file("slow@master", "/x", b"x")
+    waiter = asyncio.create_task(c.wait_commit("slow@master", timeout_s=60))
+    await asyncio.sleep(1.0)
+    assert not waiter.done()  # still open: the wait goes on
+    await c.finish_commit("slow@master")
+    info = await asyncio.wait_for(waiter, 30)
+    assert info.id == cid and info.finished is not None and info.file_count == 1
