@@ -10,7 +10,6 @@ import pytest
 from pachstream.dispatch.sandbox import Sandbox, command_script
 
 
-
 def test_command_script_quotes_everything():
     script = command_script(["grep", "-c", "it's"], {"B": "x y", "A": "$HOME", "not-an-id": "z"}, None)
     assert script == "export A='$HOME'\nexport B='x y'\ncd /pfs\nexec grep -c 'it'\"'\"'s'\n"
