@@ -1,0 +1,115 @@
+"""Running one datum in a worker's sandbox: stage, run (with retries), collect.
+
+- **Stage**: each datum input's files are written under ``/pfs/<name>/<original path>`` (a
+  matched directory brings its whole subtree), as Pachyderm lays them out.
+- **Environment**: what Pachyderm sets: ``<name>`` (the input's matched path under /pfs),
+  ``<name>_COMMIT``, ``PACH_JOB_ID``, ``PACH_DATUM_ID``, ``PACH_OUTPUT_COMMIT_ID``,
+  ``PACH_DATUM_<name>_JOIN_ON`` and ``PACH_DATUM_<name>_GROUP_BY``, plus the spec's ``env``.
+- **Run**: up to ``datum_tries`` attempts; ``/pfs/out`` is emptied before each.
+- **Collect**: every file under ``/pfs/out`` is stored (packed, deduplicated) and returned
+  as the datum's outputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pachstream.commits.events import FileEntry
+from pachstream.content import ContentWriter
+from pachstream.dispatch.datums import Datum
+from pachstream.dispatch.sandbox import RunResult, Sandbox
+from pachstream.dispatch.spec import Transform
+
+FetchContent = Callable[[str, str], Awaitable[bytes]]
+"""(input name, path) → the file's bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatumResult:
+    """How a datum ended."""
+
+    state: Literal["success", "failed"]
+    """Whether its outputs count."""
+    tries: int
+    """Attempts made."""
+    last: RunResult
+    """The last attempt."""
+    outputs: Mapping[str, FileEntry]
+    """Files written under /pfs/out (path with a leading '/'), when it succeeded."""
+
+
+def datum_env(datum: Datum, commits: Mapping[str, str], job_id: str, output_commit: str) -> dict[str, str]:
+    """Pachyderm's environment for a datum (``commits``: input name → input commit id). Pure."""
+    env = {"PACH_JOB_ID": job_id, "PACH_DATUM_ID": datum.id, "PACH_OUTPUT_COMMIT_ID": output_commit}
+    for i in datum.inputs:
+        env[i.name] = f"/pfs/{i.name}{i.path}" if i.path != "/" else f"/pfs/{i.name}"
+        env[f"{i.name}_COMMIT"] = commits.get(i.name, "")
+        if i.join_on:
+            env[f"PACH_DATUM_{i.name}_JOIN_ON"] = i.join_on
+        if i.group_by:
+            env[f"PACH_DATUM_{i.name}_GROUP_BY"] = i.group_by
+    return env
+
+
+def _empty(folder: Path) -> None:
+    # Empty, never replace: the sandbox's bind mount follows this very directory.
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+async def stage(datum: Datum, sandbox: Sandbox, fetch: FetchContent) -> None:
+    """Write the datum's input files into the sandbox's input folders."""
+    for name in sandbox.input_names:
+        _empty(sandbox.input_dir(name))
+    for i in datum.inputs:
+        root = sandbox.input_dir(i.name)
+        for path, _ in i.files:
+            target = root / path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(await fetch(i.name, path))
+
+
+async def collect(out_dir: Path, writer: ContentWriter) -> dict[str, FileEntry]:
+    """Store everything the command wrote under /pfs/out."""
+    files = sorted(p for p in out_dir.rglob("*") if p.is_file() and not p.is_symlink())
+    paths = ["/" + p.relative_to(out_dir).as_posix() for p in files]
+    entries = await writer.store_many(p.read_bytes() for p in files)
+    return dict(zip(paths, entries, strict=True))
+
+
+async def run_datum(
+    datum: Datum,
+    transform: Transform,
+    sandbox: Sandbox,
+    fetch: FetchContent,
+    writer: ContentWriter,
+    *,
+    env: Mapping[str, str],
+    tries: int,
+    timeout_s: float | None = None,
+) -> DatumResult:
+    """Stage, run up to ``tries`` times, collect the outputs of the first success."""
+    await stage(datum, sandbox, fetch)
+    full_env = {**dict(transform.env), **env}
+    last: RunResult | None = None
+    for attempt in range(1, tries + 1):
+        _empty(sandbox.out_dir)
+        last = await sandbox.run(
+            transform.cmd,
+            stdin="\n".join(transform.stdin) + ("\n" if transform.stdin else ""),
+            env=full_env,
+            working_dir=transform.working_dir,
+            timeout_s=timeout_s,
+        )
+        if last.exit_code == 0:
+            return DatumResult("success", attempt, last, await collect(sandbox.out_dir, writer))
+    assert last is not None
+    return DatumResult("failed", tries, last, {})
+
