@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from pachstream.dispatch.sandbox import Sandbox
 from pachstream.testing_services import RunningStack
 
 
@@ -12,3 +15,13 @@ async def stack(settings) -> AsyncIterator[RunningStack]:
     """Processors and a client on real servers, in a namespace of this test's own."""
     async with RunningStack(settings) as running:
         yield running
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """A warm sandbox with inputs ``images`` and ``labels``; skipped without bubblewrap."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (make installs it)")
+    box = Sandbox(tmp_path / "box", ["images", "labels"])
+    yield box
+    await box.stop()

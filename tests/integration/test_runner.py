@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import JoinInput, PfsInput, datums
 from pachstream.dispatch.runner import datum_env, run_datum
-from pachstream.dispatch.sandbox import Sandbox
 from pachstream.dispatch.spec import Transform
 from pachstream.objectstore import MemoryObjectStore
 
@@ -24,14 +18,6 @@ CONTENT = {("images", "/cats/tom.png"): b"TOM", ("images", "/cats/sub/kit.png"):
 async def fetch(name: str, path: str) -> bytes:
     return CONTENT[(name, path)]
 
-
-@pytest.fixture
-async def sandbox(tmp_path: Path):
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (make installs it)")
-    box = Sandbox(tmp_path / "box", ["images", "labels"])
-    yield box
-    await box.stop()
 
 
 def joined():

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from pachstream.dispatch.sandbox import Sandbox, command_script
+from pachstream.dispatch.sandbox import command_script
 
 
 def test_command_script_quotes_everything():
     script = command_script(["grep", "-c", "it's"], {"B": "x y", "A": "$HOME", "not-an-id": "z"}, None)
     assert script == "export A='$HOME'\nexport B='x y'\ncd /pfs\nexec grep -c 'it'\"'\"'s'\n"
 
-
-@pytest.fixture
-async def sandbox(tmp_path: Path):
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (make installs it)")
-    box = Sandbox(tmp_path / "box", ["images", "labels"])
-    yield box
-    await box.stop()
 
 
 async def test_code_written_for_pachyderm_runs_unchanged(sandbox):
