@@ -107,7 +107,7 @@ def decode(data: bytes | None) -> Any:
     if cls is None:
         raise EventDecodeError(f"unknown event type {type_name!r}", event_type=type_name)
     current = cls.SCHEMA_VERSION  # type: ignore[attr-defined]
-    if not isinstance(version, int) or version < 1 or version > current:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= current:
         raise EventDecodeError(
             f"event {type_name!r}: schema_version {version!r} is not one this code reads "
             f"(1..{current}); upgrade pachstream to read newer events",

@@ -46,13 +46,14 @@ from pachstream.errors import (
     CommitNotFound,
     Conflict,
     InvalidInput,
+    InvalidPath,
     NoOpenCommit,
     PachstreamError,
     RepoExists,
     RepoNotFound,
 )
 from pachstream.names import validate_branch_name, validate_repo_name
-from pachstream.paths import validate_file_path
+from pachstream.paths import normalize_path, validate_file_path
 from pachstream.tree import Overlay
 
 RECENT_REQUESTS = 1000
@@ -375,7 +376,13 @@ def _plan(
 def _modify(repo: RepoState, req: ModifyFiles) -> Step:
     validate_branch_name(req.branch)
     for op in req.ops:
-        validate_file_path(op.path) if op.op != "delete" else None
+        # Refused, not rewritten: staged request records are re-folded verbatim after a
+        # restart, so the path in the log must already be the one the tree records.
+        canonical = normalize_path(op.path) if op.op == "delete" else validate_file_path(op.path)
+        if canonical != op.path:
+            raise InvalidPath(
+                f"path {op.path!r} is not canonical; write it as {canonical!r}", path=op.path
+            )
         if op.op != "delete" and op.file is None:
             raise InvalidInput(f"{op.op} of '{op.path}' carries no content", path=op.path)
     commit = repo.open.get(req.branch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from pachstream.codec import encode
@@ -21,119 +22,391 @@ from pachstream.commits.events import (
     FinishCommit,
     ModifyFiles,
     RepoCreated,
-    RepoDeleted,
     RequestDone,
     StartCommit,
     derive_id,
 )
+from pachstream.objectstore import MemoryObjectStore
+from pachstream.tree import TreeStore, to_diff_entry
 
 FILE = FileEntry(hash="h" * 64, size=1, chunks=(Chunk(hash="h" * 64, size=1, pack="packs/p"),))
-_n = 0
 
 
-def rid() -> str:
-    global _n
-    _n += 1
-    return f"req{_n}"
+def create(rid, repo="r", description="", update=False, time=1.0):
+    return CreateRepo(request_id=rid, repo=repo, time=time, description=description, update=update)
 
 
-def create(repo="r", **kw):
-    return CreateRepo(request_id=kw.pop("rid", rid()), repo=repo, time=1.0, **kw)
+def start(rid, repo="r", branch="master", description=""):
+    return StartCommit(request_id=rid, repo=repo, branch=branch, time=2.0, description=description)
 
 
-def start(repo="r", branch="master"):
-    return StartCommit(request_id=rid(), repo=repo, branch=branch, time=2.0)
+def finish(rid, repo="r", branch="master", description=None):
+    return FinishCommit(request_id=rid, repo=repo, branch=branch, time=3.0, description=description)
 
 
-def finish(repo="r", branch="master"):
-    return FinishCommit(request_id=rid(), repo=repo, branch=branch, time=3.0)
+def modify(rid, repo="r", branch="master", path="/a", op="put", file=FILE):
+    ops = (FileOp(op=op, path=path, file=None if op == "delete" else file),)
+    return ModifyFiles(request_id=rid, repo=repo, branch=branch, time=4.0, ops=ops)
 
 
-def modify(repo="r", branch="master", path="/a", op="put"):
-    ops = (FileOp(op=op, path=path, file=None if op == "delete" else FILE),)
-    return ModifyFiles(request_id=rid(), repo=repo, branch=branch, time=4.0, ops=ops)
+def branch(rid, name="b", head=None, repo="r"):
+    return CreateBranch(request_id=rid, repo=repo, branch=name, time=5.0, head=head)
 
 
-def run(requests):
+def drop_branch(rid, name="b", repo="r"):
+    return DeleteBranch(request_id=rid, repo=repo, branch=name, time=6.0)
+
+
+def drop_repo(rid, repo="r"):
+    return DeleteRepo(request_id=rid, repo=repo, time=7.0)
+
+
+def cid(rid, repo="r"):
+    return derive_id(repo, rid)
+
+
+def run(requests, repos=None):
     """Apply requests; finish plans complete with a synthetic tree. Returns every fact."""
-    repos: dict[str, _core.RepoState] = {}
+    repos = {} if repos is None else repos
     facts = []
     for req in requests:
         step = _core.handle(repos, req)
         facts.extend(step.facts)
         if step.finish is not None:
-            facts.extend(_core.complete_finish(repos, step.finish, "manifests/root", 1, 1, ["added"], [], "diffs/x"))
+            assert not any(isinstance(f, RequestDone) for f in step.facts)
+            facts.extend(
+                _core.complete_finish(
+                    repos, step.finish, "manifests/x", 1, 1, ["added"], [], "diffs/x"
+                )
+            )
     return repos, facts
 
 
-def answers(facts):
-    return [(f.ok, f.error_code) for f in facts if isinstance(f, RequestDone)]
+def summary(facts):
+    """Each fact as its type name; a RequestDone as "ok" or its error code."""
+    out = []
+    for f in facts:
+        if isinstance(f, RequestDone):
+            out.append("ok" if f.ok else f.error_code)
+        else:
+            out.append(type(f).__name__)
+    return out
 
 
+C = create("c")
+"""Most cases start by creating repo "r"."""
 CASES = [
-    ("create repo", [create()], [(True, None)], [RepoCreated]),
-    ("create twice", [create(), create()], [(True, None), (False, "RepoExists")], [RepoCreated]),
-    ("update description", [create(), create(description="new", update=True)], [(True, None), (True, None)], [RepoCreated, RepoCreated]),
-    ("put into missing repo", [modify(repo="nope")], [(False, "RepoNotFound")], []),
-    ("auto-commit", [create(), modify()], [(True, None), (True, None)], [RepoCreated, CommitStarted, CommitFinished]),
-    ("start twice", [create(), start(), start()], [(True, None), (True, None), (False, "CommitAlreadyOpen")], [RepoCreated, CommitStarted]),
-    ("finish with none open", [create(), finish()], [(True, None), (False, "NoOpenCommit")], [RepoCreated]),
-    ("put into open commit", [create(), start(), modify(), finish()], [(True, None)] * 4, [RepoCreated, CommitStarted, CommitFinished]),
-    ("delete repo then write", [create(), DeleteRepo(request_id=rid(), repo="r", time=5.0), modify()], [(True, None), (True, None), (False, "RepoNotFound")], [RepoCreated, RepoDeleted]),
-    ("branch at unknown commit", [create(), CreateBranch(request_id=rid(), repo="r", branch="b", time=1.0, head="0" * 32)], [(True, None), (False, "CommitNotFound")], [RepoCreated]),
-    ("delete missing branch", [create(), DeleteBranch(request_id=rid(), repo="r", branch="b", time=1.0)], [(True, None), (False, "BranchNotFound")], [RepoCreated]),
-    ("empty branch then delete", [create(), CreateBranch(request_id=rid(), repo="r", branch="b", time=1.0), DeleteBranch(request_id=rid(), repo="r", branch="b", time=1.0)], [(True, None)] * 3, [RepoCreated, BranchSet, BranchDeleted]),
-    ("invalid repo name", [create(repo="bad name")], [(False, "InvalidName")], []),
-    ("invalid branch name", [create(), modify(branch="a/b")], [(True, None), (False, "InvalidName")], [RepoCreated]),
-    ("path with ..", [create(), modify(path="/a/../b")], [(True, None), (False, "InvalidPath")], [RepoCreated]),
-    ("path with NUL", [create(), modify(path="/a\x00b")], [(True, None), (False, "InvalidPath")], [RepoCreated]),
+    ("create repo", [C], "RepoCreated ok"),
+    ("create twice", [C, create("c2")], "RepoCreated ok RepoExists"),
+    ("update description", [C, create("u", update=True)], "RepoCreated ok RepoCreated ok"),
+    ("update creates a missing repo", [create("u", update=True)], "RepoCreated ok"),
+    ("put into missing repo", [modify("m", repo="nope")], "RepoNotFound"),
+    ("start in missing repo", [start("s", repo="nope")], "RepoNotFound"),
+    ("auto-commit", [C, modify("m")], "RepoCreated ok CommitStarted CommitFinished ok"),
+    (
+        "start twice",
+        [C, start("s1"), start("s2")],
+        "RepoCreated ok CommitStarted ok CommitAlreadyOpen",
+    ),
+    (
+        "two branches",
+        [C, start("s1"), start("s2", branch="dev")],
+        "RepoCreated ok CommitStarted ok CommitStarted ok",
+    ),
+    ("finish with none open", [C, finish("f")], "RepoCreated ok NoOpenCommit"),
+    (
+        "writes into an open commit",
+        [C, start("s"), modify("m1"), modify("m2", path="/b"), finish("f")],
+        "RepoCreated ok CommitStarted ok ok ok CommitFinished ok",
+    ),
+    (
+        "finish twice",
+        [C, start("s"), finish("f1"), finish("f2")],
+        "RepoCreated ok CommitStarted ok CommitFinished ok NoOpenCommit",
+    ),
+    ("repeated request id", [C, start("s"), start("s")], "RepoCreated ok CommitStarted ok"),
+    (
+        "repeated auto-commit",
+        [C, modify("m"), modify("m")],
+        "RepoCreated ok CommitStarted CommitFinished ok",
+    ),
+    ("repeated refused request", [C, create("x"), create("x")], "RepoCreated ok RepoExists"),
+    ("delete repo", [C, drop_repo("d")], "RepoCreated ok RepoDeleted ok"),
+    ("delete missing repo", [drop_repo("d")], "RepoNotFound"),
+    (
+        "delete repo then write",
+        [C, drop_repo("d"), modify("m")],
+        "RepoCreated ok RepoDeleted ok RepoNotFound",
+    ),
+    (
+        "delete repo then create",
+        [C, drop_repo("d"), create("c2")],
+        "RepoCreated ok RepoDeleted ok RepoCreated ok",
+    ),
+    ("branch at unknown commit", [C, branch("b", head="0" * 32)], "RepoCreated ok CommitNotFound"),
+    (
+        "branch at open commit",
+        [C, start("s"), branch("b", head=cid("s"))],
+        "RepoCreated ok CommitStarted ok Conflict",
+    ),
+    (
+        "branch at finished commit",
+        [C, modify("m"), branch("b", head=cid("m"))],
+        "RepoCreated ok CommitStarted CommitFinished ok BranchSet ok",
+    ),
+    (
+        "move a branch with an open commit",
+        [C, start("s", branch="b"), branch("b2", name="b")],
+        "RepoCreated ok CommitStarted ok CommitAlreadyOpen",
+    ),
+    (
+        "empty branch then delete",
+        [C, branch("b"), drop_branch("d")],
+        "RepoCreated ok BranchSet ok BranchDeleted ok",
+    ),
+    ("delete missing branch", [C, drop_branch("d")], "RepoCreated ok BranchNotFound"),
+    ("invalid repo name", [create("c", repo="bad name")], "InvalidName"),
+    ("empty repo name", [create("c", repo="")], "InvalidName"),
+    ("repo name too long", [create("c", repo="a" * 64)], "InvalidName"),
+    ("invalid branch name", [C, modify("m", branch="a/b")], "RepoCreated ok InvalidName"),
+    (
+        "branch name like a commit id",
+        [C, start("s", branch="a" * 32)],
+        "RepoCreated ok InvalidName",
+    ),
+    ("invalid branch to create", [C, branch("b", name="x y")], "RepoCreated ok InvalidName"),
+    ("path with ..", [C, modify("m", path="/a/../b")], "RepoCreated ok InvalidPath"),
+    ("path with NUL", [C, modify("m", path="/a\x00b")], "RepoCreated ok InvalidPath"),
+    ("root as a file", [C, modify("m", path="/")], "RepoCreated ok InvalidPath"),
+    (
+        "append to a .. path",
+        [C, modify("m", op="append", path="/..")],
+        "RepoCreated ok InvalidPath",
+    ),
+    ("put without content", [C, modify("m", file=None)], "RepoCreated ok InvalidInput"),
 ]
 
 
-@pytest.mark.parametrize(("name", "requests", "expected", "kinds"), CASES, ids=[c[0] for c in CASES])
-def test_requests(name, requests, expected, kinds):
+@pytest.mark.parametrize(("name", "requests", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_requests(name, requests, expected):
     _, facts = run(requests)
-    assert answers(facts) == expected
-    assert [type(f) for f in facts if not isinstance(f, RequestDone)] == kinds
+    assert " ".join(summary(facts)) == expected
+    # One answer per request, each naming its request; ids derive from the request id.
+    done = [f for f in facts if isinstance(f, RequestDone)]
+    assert len({f.request_id for f in done}) == len(done)
+    for f in facts:
+        assert f.event_id == derive_id(f.request_id, f.TYPE)
+
+
+def test_a_refused_request_changes_no_state():
+    repos, _ = run([create("c"), start("s")])
+    before = repos["r"].to_json()
+    _, facts = run([start("s2"), finish("f", branch="x y"), branch("b", head="0" * 32)], repos)
+    assert summary(facts) == ["CommitAlreadyOpen", "InvalidName", "CommitNotFound"]
+    after = repos["r"].to_json()
+    assert after.pop("recent") == [*before.pop("recent"), "s2", "f", "b"]
+    assert after == before
 
 
 def test_second_start_names_the_open_commit():
-    first = start()
-    _, facts = run([create(), first, start()])
-    refused = [f for f in facts if isinstance(f, RequestDone) and not f.ok][0]
-    assert derive_id("r", first.request_id) in refused.error_message
-    assert refused.error_fields["commit_id"] == derive_id("r", first.request_id)
+    _, facts = run([create("c"), start("s1"), start("s2")])
+    refused = facts[-1]
+    assert cid("s1") == "5aa8d8ed5e89f95f1a41ff8ae1e18d6b"  # ids are part of the format
+    assert cid("s1") in refused.error_message
+    assert refused.error_fields == {"repo": "r", "branch": "master", "commit_id": cid("s1")}
+    assert refused.commit_id is None
 
 
-def test_a_repeated_request_id_changes_nothing():
-    again = create(rid="same")
-    repos, facts = run([create(rid="same"), again])
-    assert answers(facts) == [(True, None)]
+def test_auto_commit_plans_a_finish():
+    repos, _ = run([create("c"), modify("base")])
+    step = _core.handle(repos, modify("m", path="/b"))
+    assert [type(f) for f in step.facts] == [CommitStarted]
+    plan = step.finish
+    assert isinstance(plan, _core.FinishPlan)
+    assert (plan.repo, plan.branch, plan.request_id, plan.time) == ("r", "master", "m", 4.0)
+    assert plan.commit.commit_id == cid("m") and plan.commit.parent == cid("base")
+    assert plan.parent_root == "manifests/x"  # the parent's tree, from its CommitFinished
+    assert set(plan.commit.overlay.puts) == {"/b"}
+    assert repos["r"].heads["master"] == cid("m") and "master" in repos["r"].open
 
 
-def test_branch_at_open_commit_is_a_conflict_and_history_links_parents():
-    opened = start()
-    repos, facts = run([create(), modify(), opened])
-    open_id = derive_id("r", opened.request_id)
-    _, more = run([create(), modify(), opened, CreateBranch(request_id=rid(), repo="r", branch="b", time=1.0, head=open_id)])
-    assert answers(more)[-1] == (False, "Conflict")
+def test_facts_carry_the_state():
+    repos, facts = run(
+        [
+            create("c", description="one"),
+            create("c2", description="two", update=True, time=9.0),
+            start("s", description="msg"),
+            modify("m"),
+            finish("f", description="final"),
+            start("s2", branch="dev"),
+            finish("f2", branch="dev"),
+        ]
+    )
+    created = [f for f in facts if isinstance(f, RepoCreated)]
+    # An update keeps the creation time, whatever the update request's clock says.
+    assert [(f.description, f.time) for f in created] == [("one", 1.0), ("two", 1.0)]
     started = [f for f in facts if isinstance(f, CommitStarted)]
-    assert started[1].parent == started[0].commit_id
-    assert repos["r"].heads["master"] == open_id
+    assert [(f.commit_id, f.parent, f.description) for f in started] == [
+        (cid("s"), None, "msg"),
+        (cid("s2"), None, ""),
+    ]
+    finished = [f for f in facts if isinstance(f, CommitFinished)]
+    assert [(f.commit_id, f.description, f.started, f.finished) for f in finished] == [
+        (cid("s"), "final", 2.0, 3.0),
+        (cid("s2"), "", 2.0, 3.0),
+    ]
+    done = {f.request_id: f.commit_id for f in facts if isinstance(f, RequestDone)}
+    assert done == {
+        "c": None,
+        "c2": None,
+        "s": cid("s"),
+        "m": cid("s"),
+        "f": cid("s"),
+        "s2": cid("s2"),
+        "f2": cid("s2"),
+    }
+    state = repos["r"]
+    assert state.heads == {"master": cid("s"), "dev": cid("s2")} and state.open == {}
+    assert state.commits[cid("s")] == _core.CommitInfo("master", None, "manifests/x", True)
+    assert state.dirty_commits == {cid("s"), cid("s2")}
+
+
+def test_branch_facts():
+    repos, facts = run(
+        [
+            create("c"),
+            modify("m"),
+            branch("b", name="dev", head=cid("m")),
+            drop_branch("d", name="dev"),
+        ]
+    )
+    kinds = [f for f in facts if isinstance(f, (BranchSet, BranchDeleted))]
+    assert [(type(f), f.branch, getattr(f, "head", None)) for f in kinds] == [
+        (BranchSet, "dev", cid("m")),
+        (BranchDeleted, "dev", None),
+    ]
+    assert repos["r"].heads == {"master": cid("m")}
+
+
+async def test_finish_plans_driven_through_real_trees():
+    store = MemoryObjectStore()
+    trees = TreeStore(store)
+    repos: dict[str, _core.RepoState] = {}
+
+    async def drive(req):
+        step = _core.handle(repos, req)
+        if step.finish is None:
+            return step.facts
+        plan = step.finish
+        built = await trees.build(await trees.root(plan.parent_root), plan.commit.overlay)
+        return step.facts + _core.complete_finish(
+            repos,
+            plan,
+            built.root.key,
+            built.root.count,
+            built.root.size,
+            [d[1] for d in built.diff],
+            [to_diff_entry(d) for d in built.diff],
+            f"diffs/{plan.commit.commit_id}",
+        )
+
+    other = FileEntry(hash="g" * 64, size=10, chunks=(Chunk(hash="g" * 64, size=10),))
+    await drive(create("c"))
+    first = (await drive(modify("m1", path="/a")))[1]
+    await drive(modify("m2", path="/b", file=other))
+    await drive(start("s"))
+    await drive(modify("m3", path="/a", op="delete"))
+    await drive(modify("m4", path="/c"))
+    await drive(modify("m5", path="/b", file=FILE))
+    last, done = await drive(finish("f"))
+    assert isinstance(first, CommitFinished) and (
+        first.file_count,
+        first.size_bytes,
+        first.added,
+    ) == (1, 1, 1)
+    assert (last.commit_id, last.parent) == (cid("s"), cid("m2"))
+    assert (last.added, last.modified, last.deleted, last.file_count, last.size_bytes) == (
+        1,
+        1,
+        1,
+        2,
+        2,
+    )
+    assert [(d.path, d.change) for d in last.diff] == [
+        ("/a", "deleted"),
+        ("/b", "modified"),
+        ("/c", "added"),
+    ]
+    assert last.diff[1].old == other and last.diff[1].file == FILE
+    assert done.ok and done.commit_id == cid("s")
+    root = await trees.root(last.root)
+    assert {p async for p, _ in trees.walk(root)} == {"/b", "/c"}
+    assert repos["r"].commits[cid("s")].root == last.root
+
+    await drive(start("s9"))
+    empty = (await drive(finish("f9")))[0]  # an empty commit keeps its parent's tree
+    assert (empty.root, empty.added + empty.modified + empty.deleted) == (last.root, 0)
 
 
 def test_state_round_trips_through_json():
-    repos, _ = run([create(), modify(), start(), modify(path="/b")])
+    repos, _ = run([create("c", description="d"), modify("m"), start("s"), modify("m2", path="/b")])
     state = repos["r"]
-    back = _core.RepoState.from_json(state.to_json(), state.commits)
+    state.open["master"].staged.append("staging/1")
+    raw = orjson.loads(orjson.dumps(state.to_json()))  # the persisted form is plain JSON
+    assert raw["open"]["master"] == {
+        "commit_id": cid("s"),
+        "parent": cid("m"),
+        "started": 2.0,
+        "description": "",
+        "request_id": "s",
+        "staged": ["staging/1"],
+    }
+    back = _core.RepoState.from_json(raw, state.commits)
     assert back.to_json() == state.to_json()
     assert back.open["master"].overlay is None  # ops are re-read from staging after a restore
+    assert back.recent.maxlen == _core.RECENT_REQUESTS
+    # The restored state still drops retries and refuses a second start.
+    assert summary(run([modify("m2", path="/b"), start("s3")], {"r": back})[1]) == [
+        "CommitAlreadyOpen"
+    ]
+    step = _core.handle({"r": back}, finish("f"))
+    assert step.finish.commit.overlay is None and step.finish.commit.staged == ["staging/1"]
+
+
+def test_recent_requests_are_bounded():
+    repos, _ = run([create("c")])
+    run([drop_branch(f"x{i}") for i in range(_core.RECENT_REQUESTS)], repos)
+    assert "c" not in repos["r"].recent and len(repos["r"].recent) == _core.RECENT_REQUESTS
 
 
 def test_replay_gives_identical_facts():
-    global _n
-    _n = 1000
-    _, first = run([create(), modify(), start(), modify(path="/b"), finish(), DeleteRepo(request_id=rid(), repo="r", time=9.0)])
-    _n = 1000
-    _, second = run([create(), modify(), start(), modify(path="/b"), finish(), DeleteRepo(request_id=rid(), repo="r", time=9.0)])
+    def requests():
+        return [
+            create("c"),
+            modify("m"),
+            start("s"),
+            modify("m2", path="/b"),
+            finish("f"),
+            branch("b", name="dev", head=cid("s")),
+            start("s2"),
+            start("s3"),
+            drop_repo("d"),
+        ]
+
+    _, first = run(requests())
+    _, second = run(requests())
+    assert len(first) == 17
     assert [encode(f) for f in first] == [encode(f) for f in second]
+
+
+@pytest.mark.parametrize("path", ["/a/../b", "/a\x00b"])
+def test_delete_path_is_validated(path):
+    _, facts = run([create("c"), modify("m", op="delete", path=path)])
+    assert summary(facts) == ["RepoCreated", "ok", "InvalidPath"]
+
+
+@pytest.mark.parametrize("path", ["a", "/a/", "//a"])
+def test_non_canonical_path_is_refused(path):
+    repos, facts = run([create("c"), start("s"), modify("m", path=path)])
+    assert summary(facts)[-1] == "InvalidPath"
+    assert set(repos["r"].open["master"].overlay.puts) == set()

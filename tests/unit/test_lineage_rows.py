@@ -1,0 +1,248 @@
+"""Facts → SQL statements: the pure row mapping of the lineage materializer."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from pachstream.commits.events import (
+    BranchDeleted,
+    BranchSet,
+    Chunk,
+    CommitFinished,
+    CommitStarted,
+    DiffEntry,
+    FileEntry,
+    RepoCreated,
+    RepoDeleted,
+    RequestDone,
+)
+from pachstream.lineage._rows import (
+    DELETE_BRANCH,
+    DELETE_REPO,
+    DELETE_REPO_BRANCHES,
+    DELETE_REPO_COMMITS,
+    INSERT_BLOB,
+    INSERT_REQUEST,
+    UPSERT_BRANCH,
+    UPSERT_FINISHED,
+    UPSERT_REPO,
+    UPSERT_STARTED,
+    blob_rows,
+    rows_for,
+)
+from pachstream.tree import entry_to_raw
+
+C1 = Chunk(hash="a" * 64, size=3, pack="packs/p", offset=7)
+C2 = Chunk(hash="b" * 64, size=2_000_000)
+ONE = FileEntry(hash=C1.hash, size=3, chunks=(C1,))
+TWO = FileEntry(hash="c" * 64, size=2_000_003, chunks=(C1, C2))
+CID, PARENT = "1" * 32, "2" * 32
+
+
+def finished(**kw) -> CommitFinished:
+    fields = dict(
+        event_id="e",
+        request_id="req",
+        repo="r",
+        branch="master",
+        commit_id=CID,
+        parent=PARENT,
+        started=1.0,
+        finished=2.0,
+        description="msg",
+        root="manifests/x",
+        file_count=10,
+        size_bytes=100,
+        added=1,
+        modified=1,
+        deleted=1,
+        diff_ref="diffs/" + CID,
+        diff=None,
+    )
+    return CommitFinished(**(fields | kw))
+
+
+FINISHED_ARGS = (CID, "r", "master", PARENT, "msg", 1.0, 2.0, "manifests/x", 10, 100, 1, 1, 1)
+FINISHED_ARGS += ("diffs/" + CID, "req")
+
+CASES = [
+    (
+        "repo created",
+        RepoCreated(event_id="e", request_id="q", repo="r", time=1.5, description="d"),
+        [(UPSERT_REPO, ("r", "d", 1.5))],
+    ),
+    (
+        "repo deleted: branches, commits, then the repo",
+        RepoDeleted(event_id="e", request_id="q", repo="r", time=2.0),
+        [(DELETE_REPO_BRANCHES, ("r",)), (DELETE_REPO_COMMITS, ("r",)), (DELETE_REPO, ("r",))],
+    ),
+    (
+        "branch set",
+        BranchSet(event_id="e", request_id="q", repo="r", branch="dev", head=CID, time=3.0),
+        [(UPSERT_BRANCH, ("r", "dev", CID, 3.0))],
+    ),
+    (
+        "empty branch set",
+        BranchSet(event_id="e", request_id="q", repo="r", branch="dev", head=None, time=3.0),
+        [(UPSERT_BRANCH, ("r", "dev", None, 3.0))],
+    ),
+    (
+        "branch deleted",
+        BranchDeleted(event_id="e", request_id="q", repo="r", branch="dev", time=4.0),
+        [(DELETE_BRANCH, ("r", "dev"))],
+    ),
+    (
+        "commit started: the commit row and the branch head",
+        CommitStarted(
+            event_id="e",
+            request_id="q",
+            repo="r",
+            branch="master",
+            commit_id=CID,
+            parent=PARENT,
+            time=5.0,
+            description="m",
+        ),
+        [
+            (UPSERT_STARTED, (CID, "r", "master", PARENT, "m", 5.0, "q")),
+            (UPSERT_BRANCH, ("r", "master", CID, 5.0)),
+        ],
+    ),
+    ("commit finished, no diff", finished(), [(UPSERT_FINISHED, FINISHED_ARGS)]),
+    (
+        "commit finished with an empty root",
+        finished(root="", file_count=0, size_bytes=0),
+        [(UPSERT_FINISHED, (*FINISHED_ARGS[:7], None, 0, 0, *FINISHED_ARGS[10:]))],
+    ),
+    (
+        "commit finished: inline diff gives blob rows of new content only",
+        finished(
+            diff=(
+                DiffEntry(path="/a", change="added", file=ONE, old=None),
+                DiffEntry(path="/b", change="modified", file=TWO, old=ONE),
+                DiffEntry(path="/c", change="deleted", file=None, old=TWO),
+            )
+        ),
+        [
+            (UPSERT_FINISHED, FINISHED_ARGS),
+            (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
+            (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
+            (INSERT_BLOB, (C2.hash, 2_000_000, None, 0)),
+        ],
+    ),
+    (
+        "request applied",
+        RequestDone(event_id="e", request_id="q", repo="r", ok=True, commit_id=CID),
+        [(INSERT_REQUEST, ("q", "r", True, CID, None, None, None))],
+    ),
+    (
+        "request refused: fields as JSON text",
+        RequestDone(
+            event_id="e",
+            request_id="q",
+            repo="r",
+            ok=False,
+            error_code="RepoExists",
+            error_message="repo 'r' already exists",
+            error_fields={"repo": "r", "n": 1},
+        ),
+        [
+            (
+                INSERT_REQUEST,
+                (
+                    "q",
+                    "r",
+                    False,
+                    None,
+                    "RepoExists",
+                    "repo 'r' already exists",
+                    '{"repo":"r","n":1}',
+                ),
+            )
+        ],
+    ),
+    (
+        "request refused with empty fields",
+        RequestDone(
+            event_id="e", request_id="q", repo="r", ok=False, error_code="X", error_fields={}
+        ),
+        [(INSERT_REQUEST, ("q", "r", False, None, "X", None, None))],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "fact", "statements"), CASES, ids=[c[0] for c in CASES])
+def test_rows_for(name, fact, statements):
+    assert rows_for(fact) == statements
+    assert rows_for(fact) == rows_for(fact)  # pure: the same fact, the same rows
+
+
+def test_full_diff_replaces_the_inline_one():
+    raw = [
+        ["/a", "added", entry_to_raw(ONE), None],
+        ["/b", "modified", entry_to_raw(TWO), entry_to_raw(ONE)],
+        ["/c", "deleted", None, entry_to_raw(TWO)],
+    ]
+    fact = finished(diff=(DiffEntry(path="/z", change="added", file=TWO, old=None),))
+    assert rows_for(fact, raw) == [
+        (UPSERT_FINISHED, FINISHED_ARGS),
+        (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
+        (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
+        (INSERT_BLOB, (C2.hash, 2_000_000, None, 0)),
+    ]
+    assert rows_for(fact, raw)[1:] == blob_rows(raw)
+    assert blob_rows(orjson.loads(orjson.dumps(raw))) == blob_rows(raw)  # as read from the store
+    assert rows_for(fact, []) == [(UPSERT_FINISHED, FINISHED_ARGS)]
+
+
+def test_unknown_facts_give_no_rows():
+    assert rows_for(object()) == []
+
+
+PLACEHOLDER_CASES = [
+    (UPSERT_REPO, 3),
+    (DELETE_REPO, 1),
+    (DELETE_REPO_BRANCHES, 1),
+    (DELETE_REPO_COMMITS, 1),
+    (UPSERT_BRANCH, 4),
+    (DELETE_BRANCH, 2),
+    (UPSERT_STARTED, 7),
+    (UPSERT_FINISHED, 15),
+    (INSERT_REQUEST, 7),
+    (INSERT_BLOB, 4),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "count"), PLACEHOLDER_CASES, ids=[c[0][:30] for c in PLACEHOLDER_CASES]
+)
+def test_statements_take_as_many_arguments_as_they_have_placeholders(sql, count):
+    assert [f"${i}" in sql for i in range(1, count + 2)] == [True] * count + [False]
+
+
+IDEMPOTENCE_CASES = [
+    # first wins: a retried request's later answer must not replace the real one
+    (INSERT_REQUEST, "ON CONFLICT (request_id) DO NOTHING"),
+    (INSERT_BLOB, "ON CONFLICT (hash) DO NOTHING"),
+    # a CommitStarted replayed after its CommitFinished must not reopen the commit
+    (UPSERT_STARTED, "ON CONFLICT (id) DO NOTHING"),
+    (UPSERT_FINISHED, "ON CONFLICT (id) DO UPDATE SET"),
+    (UPSERT_REPO, "ON CONFLICT (name) DO UPDATE SET"),
+    (UPSERT_BRANCH, "ON CONFLICT (repo, name) DO UPDATE SET"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "clause"), IDEMPOTENCE_CASES, ids=[c[1] for c in IDEMPOTENCE_CASES]
+)
+def test_inserts_are_idempotent(sql, clause):
+    if clause.endswith("DO NOTHING"):
+        assert sql.endswith(clause) and "DO UPDATE" not in sql
+    else:
+        assert clause in sql
+
+
+def test_finished_upsert_keeps_the_started_columns():
+    updated = UPSERT_FINISHED.split("DO UPDATE SET", 1)[1]
+    assert "request_id" not in updated and "started" not in updated and "parent" not in updated
