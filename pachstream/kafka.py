@@ -59,6 +59,10 @@ class Topics:
         """Records that could not be decoded or applied, with the reason."""
         return f"{self.namespace}.deadletter"
 
+    def tasks(self, pipeline: str, version: int) -> str:
+        """Datum tasks of one pipeline version, one partition per worker."""
+        return f"{self.namespace}.tasks.{pipeline}.{version}"
+
     def all(self) -> dict[str, int]:
         """Every topic with its partition count."""
         return {self.requests: self.partitions, self.events: self.partitions, self.deadletter: 1}
@@ -147,13 +151,15 @@ class Producer:
             self._started = False
             await self._producer.stop()
 
-    async def send(self, topic: str, key: str | None, value: bytes | None) -> asyncio.Future[object]:
+    async def send(
+        self, topic: str, key: str | None, value: bytes | None, partition: int | None = None
+    ) -> asyncio.Future[object]:
         """Queue a record; the returned future resolves when the broker acknowledged it."""
         if self._producer is None:
             raise RuntimeError("producer not started")
         try:
             fut: asyncio.Future[object] = await self._producer.send(
-                topic, value=value, key=key.encode() if key is not None else None
+                topic, value=value, key=key.encode() if key is not None else None, partition=partition
             )
             return fut
         except KafkaError as exc:
@@ -184,8 +190,14 @@ class PartitionReader:
             raise RuntimeError("reader not started")
         return self._consumer_obj
 
-    async def start(self, topics: Iterable[str], offsets: dict[tuple[str, int], int]) -> None:
-        """Assign every partition of ``topics``; resume at ``offsets`` (next offset to read)."""
+    async def start(
+        self,
+        topics: Iterable[str],
+        offsets: dict[tuple[str, int], int],
+        partitions: Iterable[int] | None = None,
+    ) -> None:
+        """Assign every partition of ``topics`` (or only ``partitions``); resume at ``offsets``
+        (next offset to read)."""
         if self._started or self._consumer_obj is not None:
             raise RuntimeError("reader already started")
         self._consumer_obj = AIOKafkaConsumer(
@@ -204,6 +216,7 @@ class PartitionReader:
             TopicPartition(t, p)
             for t in topics
             for p in sorted(self._consumer.partitions_for_topic(t) or ())
+            if partitions is None or p in set(partitions)
         ]
         self._consumer.assign(tps)
         for tp in tps:

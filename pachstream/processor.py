@@ -56,6 +56,10 @@ class LogProcessor(Service):
         """The topic this processor consumes."""
         raise NotImplementedError
 
+    def input_topics(self) -> list[str]:
+        """Every topic this processor consumes (default: :meth:`input_topic`)."""
+        return [self.input_topic()]
+
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self._settings.namespace)
         # The migrations create ``<name>_offsets`` (topic, partition, next_offset) with the state.
@@ -66,7 +70,7 @@ class LogProcessor(Service):
                 self._offsets[(row["topic"], row["partition"])] = row["next_offset"]
             await self._restore(conn)
         await self._producer.start()
-        await self._reader.start([self.input_topic()], self._offsets)
+        await self._reader.start(self.input_topics(), self._offsets)
 
     async def _restore(self, conn: Any) -> None:
         """Load the processor's own state (hook)."""

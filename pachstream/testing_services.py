@@ -11,6 +11,7 @@ from types import TracebackType
 
 from pachstream.client import Client
 from pachstream.commits import CommitProcessor
+from pachstream.dispatch import Dispatcher, WorkerPool
 from pachstream.lineage import Materializer
 from pachstream.objectstore import S3ObjectStore
 from pachstream.settings import Settings
@@ -19,10 +20,13 @@ from pachstream.settings import Settings
 class RunningStack:
     """The processors of one namespace plus a client."""
 
-    def __init__(self, settings: Settings, *, timeout_s: float = 60.0) -> None:
+    def __init__(self, settings: Settings, *, timeout_s: float = 60.0, pipelines: bool = True) -> None:
         self.settings = settings
         self.commits = CommitProcessor(settings)
         self.lineage = Materializer(settings)
+        self._pipelines = pipelines
+        self.dispatch = Dispatcher(settings)
+        self.workers = WorkerPool(settings, folder=settings.home / "workers" / settings.namespace, poll_s=0.2)
         self.client: Client
         self._timeout_s = timeout_s
 
@@ -33,6 +37,9 @@ class RunningStack:
         await store.close()
         await self.commits.start()
         await self.lineage.start()
+        if self._pipelines:
+            await self.dispatch.start()
+            await self.workers.start()
         self.client = await Client.connect(self.settings, timeout_s=self._timeout_s)
         return self
 
@@ -49,5 +56,8 @@ class RunningStack:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.client.close()
+        if self._pipelines:
+            await self.workers.stop()
+            await self.dispatch.stop()
         await self.lineage.stop()
         await self.commits.stop()

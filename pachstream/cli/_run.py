@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
+
+import typer
 
 from pachstream.cli._app import run_app
 from pachstream.service import Service
 from pachstream.settings import Settings
 
-PROCESSORS = ("commits", "lineage")
+PROCESSORS = ("commits", "lineage", "dispatch", "workers")
 
 
 def _make(name: str, settings: Settings) -> Service:
@@ -18,6 +21,14 @@ def _make(name: str, settings: Settings) -> Service:
         from pachstream.commits import CommitProcessor
 
         return CommitProcessor(settings)
+    if name == "dispatch":
+        from pachstream.dispatch import Dispatcher
+
+        return Dispatcher(settings)
+    if name == "workers":
+        from pachstream.dispatch import WorkerPool
+
+        return WorkerPool(settings)
     from pachstream.lineage import Materializer
 
     return Materializer(settings)
@@ -42,10 +53,9 @@ async def run_service(service: Service) -> None:
     logging.getLogger("pachstream").info("%s stopped", service.name)
 
 
-def _run(name: str) -> None:
+def _run(name: str, service: Service | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings.from_env()
-    asyncio.run(run_service(_make(name, settings)))
+    asyncio.run(run_service(service or _make(name, Settings.from_env())))
 
 
 @run_app.command("commits")
@@ -58,3 +68,28 @@ def run_commits() -> None:
 def run_lineage() -> None:
     """Run the lineage materializer in the foreground."""
     _run("lineage")
+
+
+@run_app.command("dispatch")
+def run_dispatch() -> None:
+    """Run the dispatcher (pipelines, jobs, output commits) in the foreground."""
+    _run("dispatch")
+
+
+@run_app.command("workers")
+def run_workers() -> None:
+    """Run the local worker pool (one process per pipeline shard) in the foreground."""
+    _run("workers")
+
+
+@run_app.command("worker", hidden=True)
+def run_worker(
+    pipeline: str = typer.Argument(..., help="Pipeline name."),
+    version: int = typer.Argument(..., help="Spec version."),
+    shard: int = typer.Argument(..., help="Task topic partition."),
+    folder: Path = typer.Argument(..., help="Scratch folder (sandbox, inputs, outputs)."),
+) -> None:
+    """Run one worker of a pipeline (the pool starts these)."""
+    from pachstream.dispatch import Worker
+
+    _run("worker", Worker(Settings.from_env(), pipeline, version, shard, folder))

@@ -56,6 +56,7 @@ from pachstream.settings import Settings
 from pachstream.tree import Root, TreeStore
 
 from ._info import BranchInfo, CommitInfo, DiffInfo, FileInfo, RepoInfo
+from ._pipelines import PipelineVerbs
 
 BATCH_OPS = 2000
 """File ops per request record."""
@@ -66,7 +67,7 @@ Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
 
 
-class Client:
+class Client(PipelineVerbs):
     """A connection to one pachstream namespace. Use ``async with Client.connect()``."""
 
     def __init__(self, settings: Settings, *, timeout_s: float = 120.0) -> None:
@@ -140,7 +141,10 @@ class Client:
                     await ensure_topics(self._kafka, self._topics.all())
                     await self._producer.start()
                     self._producing = True
-        await self._producer.send_all((self._topics.requests, r.repo, encode(r)) for r in requests)
+        # Keyed by repo (pipeline requests: by pipeline) so that each stays ordered.
+        await self._producer.send_all(
+            (self._topics.requests, getattr(r, "repo", None) or r.pipeline, encode(r)) for r in requests
+        )
 
     async def _wait_until(self, probe: Callable[[], Any], what: str, timeout_s: float | None = None) -> Any:
         """Call ``probe`` whenever the materializer announces rows, until it returns non-None."""

@@ -104,3 +104,93 @@ class DiffInfo(_Json):
     """Old size (None when added)."""
     hash: str | None
     """New content hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineInfo(_Json):
+    """A pipeline at its current spec version."""
+
+    name: str
+    """Pipeline name (and output repo)."""
+    version: int
+    """Spec version (1, then +1 per update)."""
+    state: str
+    """running, stopped or deleted."""
+    created: float
+    """When this version was created."""
+    description: str
+    """The spec's description."""
+    input: str
+    """The input, in one line (e.g. ``cross(images:/*, labels:/)``)."""
+    last_job: str | None
+    """Id of the newest job."""
+    last_job_state: str | None
+    """Its state."""
+    spec: dict[str, Any]
+    """The spec as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo(_Json):
+    """A job: one run of a pipeline over one set of input commits."""
+
+    id: str
+    """32 hex."""
+    pipeline: str
+    """Pipeline name."""
+    version: int
+    """Spec version it ran."""
+    state: str
+    """running, success, failure or killed."""
+    inputs: list[dict[str, Any]]
+    """name, repo, branch, commit of each input."""
+    output_commit: str
+    """The output commit's id (it exists only when the job succeeded)."""
+    datums: int
+    """Datums of the job."""
+    to_run: int
+    """Datums sent to workers."""
+    processed: int
+    """Datums run successfully."""
+    skipped: int
+    """Datums whose earlier outputs were kept."""
+    failed: int
+    """Datums that failed every try."""
+    recovered: int
+    """Failed datums that err_cmd recovered."""
+    started: float
+    """Epoch seconds."""
+    finished: float | None
+    """Epoch seconds, when ended."""
+    reason: str
+    """Why it failed."""
+    rerun_of: str | None
+    """The job it reran."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatumInfo(_Json):
+    """One datum a worker ran in a job."""
+
+    job_id: str
+    """The job."""
+    id: str
+    """The datum (same paths of same inputs → same id, across jobs)."""
+    state: str
+    """success, failed or recovered."""
+    tries: int
+    """Attempts."""
+    exit_code: int | None
+    """Exit status of the last attempt (None: timed out)."""
+    timed_out: bool
+    """Whether the last attempt hit datum_timeout."""
+    stderr_tail: str
+    """End of the last attempt's stderr."""
+    duration_s: float
+    """Seconds, every attempt included."""
+    worker: str
+    """Which worker ran it."""
+    inputs: list[dict[str, Any]]
+    """name, repo, commit, path, files ([path, hash]) per input."""
+    outputs: list[list[Any]]
+    """[path, hash, size] of each output file."""

@@ -172,13 +172,13 @@ def _done(req: Request, commit_id: str | None = None) -> RequestDone:
     )
 
 
-def refused(req: Any, err: PachstreamError) -> RequestDone:
-    """The answer to a request that is not applied."""
+def refused(req: Any, err: PachstreamError, repo: str | None = None) -> RequestDone:
+    """The answer to a request that is not applied (``repo``: the key, when not ``req.repo``)."""
     fields = {k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))}
     return RequestDone(
         event_id=derive_id(req.request_id, RequestDone.TYPE),
         request_id=req.request_id,
-        repo=req.repo,
+        repo=repo if repo is not None else req.repo,
         ok=False,
         error_code=err.code,
         error_message=err.message,

@@ -33,6 +33,7 @@ from pachstream.commits.events import (
     RepoDeleted,
     StartCommit,
 )
+from pachstream.dispatch.events import PIPELINE_REQUESTS
 from pachstream.errors import EventDecodeError
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
@@ -101,6 +102,8 @@ class CommitProcessor(LogProcessor):
             req = self.decode_or_dead_letter(rec, out)
             if req is None:
                 continue
+            if isinstance(req, PIPELINE_REQUESTS):
+                continue  # the dispatcher's to answer
             if not isinstance(req, REQUEST_TYPES):
                 self.dead_letter(rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out)
                 continue

@@ -1,4 +1,4 @@
-"""Pipelines: specs, datums, and the incremental plan of each job (pure core so far)."""
+"""Pipelines: specs, datums, incremental jobs, the dispatcher and the workers."""
 
 from pachstream.dispatch.datums import (
     CrossInput,
@@ -12,10 +12,13 @@ from pachstream.dispatch.datums import (
 )
 from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputConflict, merge_outputs, plan_job
 from pachstream.dispatch.spec import PipelineSpec, Transform, parse_specs
+from pachstream.dispatch._dispatcher import Dispatcher
+from pachstream.dispatch.worker import Worker, WorkerPool
 
 __all__ = [
     "CrossInput",
     "Datum",
+    "Dispatcher",
     "DatumInput",
     "GroupInput",
     "IndexEntry",
@@ -26,6 +29,8 @@ __all__ = [
     "PipelineSpec",
     "Transform",
     "UnionInput",
+    "Worker",
+    "WorkerPool",
     "datums",
     "merge_outputs",
     "parse_specs",

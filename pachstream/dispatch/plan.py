@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pachstream.dispatch.datums import Datum
 from pachstream.errors import Conflict
 
-OutputFiles = Mapping[str, tuple[str, int]]
-"""A datum's outputs: path → (content hash, size). The shell keeps full entries alongside."""
+OutputFiles = Mapping[str, Any]
+"""A datum's outputs: path → its entry (anything with a ``hash``, or a plain hash)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +72,88 @@ class OutputConflict(Conflict):
     """Two datums of a job wrote the same output path."""
 
 
-def merge_outputs(outputs: Iterable[tuple[str, OutputFiles]]) -> dict[str, tuple[str, int]]:
+def _conflict(a: str, b: str, path: str) -> OutputConflict:
+    first, second = sorted((a, b))
+    return OutputConflict(
+        f"datums {first} and {second} both wrote '{path}'; make each datum write "
+        "its own paths (e.g. under a directory named after its input)",
+        path=path,
+        datum_ids=f"{first},{second}",
+    )
+
+
+def merge_outputs(outputs: Iterable[tuple[str, OutputFiles]]) -> dict[str, Any]:
     """One output tree from every datum's outputs (datum id, files); a path twice is a conflict."""
-    merged: dict[str, tuple[str, int]] = {}
+    merged: dict[str, Any] = {}
     owner: dict[str, str] = {}
     for datum_id, files in outputs:
         for path, entry in files.items():
             if path in owner and owner[path] != datum_id:
-                first, second = sorted((owner[path], datum_id))
-                raise OutputConflict(
-                    f"datums {first} and {second} both wrote '{path}'; make each datum write "
-                    "its own paths (e.g. under a directory named after its input)",
-                    path=path,
-                    datum_ids=f"{first},{second}",
-                )
+                raise _conflict(owner[path], datum_id, path)
             owner[path] = datum_id
             merged[path] = entry
     return merged
+
+
+def _hash(entry: Any) -> Any:
+    return getattr(entry, "hash", entry)
+
+
+@dataclass(frozen=True)
+class OutputDelta:
+    """How the output commit differs from the previous one."""
+
+    deletes: list[str]
+    """Paths to delete, sorted (applied before the puts)."""
+    puts: dict[str, Any]
+    """Path → new entry."""
+
+
+def output_delta(
+    index: Mapping[str, IndexEntry],
+    owners: Mapping[str, str],
+    changed: Mapping[str, IndexEntry | None],
+) -> OutputDelta:
+    """The change to the output commit when ``changed`` datums get new entries (None: the datum
+    leaves the index). ``owners`` maps every output path of ``index`` to its datum. O(outputs of
+    the changed datums); raises :class:`OutputConflict` naming both datums and the path."""
+    old_paths: dict[str, Any] = {}
+    for datum_id in changed:
+        prior = index.get(datum_id)
+        if prior is not None:
+            old_paths.update(prior.outputs)
+    new_owner: dict[str, str] = {}
+    puts: dict[str, Any] = {}
+    for datum_id in sorted(changed):
+        entry = changed[datum_id]
+        if entry is None:
+            continue
+        for path, file in entry.outputs.items():
+            other = new_owner.get(path)
+            if other is None:
+                holder = owners.get(path)
+                other = holder if holder is not None and holder not in changed else None
+            if other is not None and other != datum_id:
+                raise _conflict(other, datum_id, path)
+            new_owner[path] = datum_id
+            if path not in old_paths or _hash(old_paths[path]) != _hash(file):
+                puts[path] = file
+    return OutputDelta(sorted(p for p in old_paths if p not in new_owner), puts)
+
+
+def apply_delta(
+    index: dict[str, IndexEntry], owners: dict[str, str], changed: Mapping[str, IndexEntry | None]
+) -> None:
+    """Move the index and the path owners to the state after ``changed`` (in place)."""
+    for datum_id, entry in changed.items():
+        prior = index.pop(datum_id, None)
+        if prior is not None:
+            for path in prior.outputs:
+                if owners.get(path) == datum_id:
+                    del owners[path]
+        if entry is not None:
+            index[datum_id] = entry
+    for datum_id, entry in changed.items():
+        if entry is not None:
+            for path in entry.outputs:
+                owners[path] = datum_id

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from pachstream.commits.events import CommitFinished, RequestDone
+from pachstream.dispatch.events import JobFinished, JobStarted, PipelineCreated, PipelineStateSet
 from pachstream.lineage._rows import INSERT_BLOB, Statement, rows_for
 from pachstream.lineage._schema import MIGRATIONS
 from pachstream.objectstore import ObjectStore
@@ -23,6 +24,9 @@ from pachstream.settings import Settings
 
 log = logging.getLogger("pachstream.lineage")
 
+
+NOTIFYING = (RequestDone, CommitFinished, JobStarted, JobFinished, PipelineCreated, PipelineStateSet)
+"""Facts that waiting clients look for."""
 
 COPY_THRESHOLD = 500
 """Blob rows of one batch above which COPY beats a batched insert."""
@@ -64,7 +68,7 @@ class Materializer(LogProcessor):
                 continue
             diff = await self._full_diff(fact)
             statements.extend(rows_for(fact, diff))
-            notify = notify or isinstance(fact, (RequestDone, CommitFinished))
+            notify = notify or isinstance(fact, NOTIFYING)
             self.applied += 1
         # Dead letters first: once offsets commit, the record would otherwise be lost.
         await self._producer.send_all(dead)

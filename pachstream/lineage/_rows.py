@@ -21,6 +21,14 @@ from pachstream.commits.events import (
     RepoDeleted,
     RequestDone,
 )
+from pachstream.codec import to_plain
+from pachstream.dispatch.events import (
+    DatumFinished,
+    JobFinished,
+    JobStarted,
+    PipelineCreated,
+    PipelineStateSet,
+)
 
 Statement = tuple[str, tuple[Any, ...]]
 
@@ -57,6 +65,35 @@ INSERT_BLOB = (
     "INSERT INTO blobs (hash, size, pack, pack_offset) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (hash) DO NOTHING"
 )
+
+UPSERT_PIPELINE = (
+    "INSERT INTO pipelines (name, version, spec, salt, created) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (name, version) DO NOTHING"
+)
+UPSERT_PIPELINE_STATE = (
+    "INSERT INTO pipeline_states (name, version, state, updated) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state, "
+    "updated = EXCLUDED.updated"
+)
+SET_PIPELINE_STATE = "UPDATE pipeline_states SET state = $2, updated = $3 WHERE name = $1"
+INSERT_JOB = (
+    "INSERT INTO jobs (id, pipeline, version, inputs, output_commit, state, datums, to_run, "
+    "skipped, started, rerun_of) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10) "
+    "ON CONFLICT (id) DO NOTHING"
+)
+FINISH_JOB = (
+    "UPDATE jobs SET state = $2, processed = $3, skipped = $4, failed = $5, recovered = $6, "
+    "finished = $7, reason = $8, output_commit = COALESCE($9, output_commit) WHERE id = $1"
+)
+INSERT_DATUM = (
+    "INSERT INTO datums (job_id, datum_id, pipeline, hash, state, tries, exit_code, timed_out, "
+    "stderr_tail, log_ref, started, duration_s, worker, inputs, outputs) VALUES ($1, $2, $3, $4, "
+    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (job_id, datum_id) DO NOTHING"
+)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(to_plain(value)).decode()
 
 
 def blob_rows(diff: list[Any]) -> list[Statement]:
@@ -150,6 +187,86 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                         fact.error_code,
                         fact.error_message,
                         fields,
+                    ),
+                )
+            ]
+        case PipelineCreated():
+            return [
+                (UPSERT_PIPELINE, (fact.pipeline, fact.version, _json(fact.spec), fact.salt, fact.time)),
+                (UPSERT_PIPELINE_STATE, (fact.pipeline, fact.version, "running", fact.time)),
+            ]
+        case PipelineStateSet():
+            return [(SET_PIPELINE_STATE, (fact.pipeline, fact.state, fact.time))]
+        case JobStarted():
+            inputs = [
+                {"name": i.name, "repo": i.repo, "branch": i.branch, "commit": i.commit_id}
+                for i in fact.inputs
+            ]
+            return [
+                (
+                    INSERT_JOB,
+                    (
+                        fact.job_id,
+                        fact.pipeline,
+                        fact.version,
+                        orjson.dumps(inputs).decode(),
+                        fact.output_commit,
+                        fact.datums,
+                        fact.to_run,
+                        fact.skipped,
+                        fact.time,
+                        fact.rerun_of,
+                    ),
+                )
+            ]
+        case JobFinished():
+            return [
+                (
+                    FINISH_JOB,
+                    (
+                        fact.job_id,
+                        fact.state,
+                        fact.processed,
+                        fact.skipped,
+                        fact.failed,
+                        fact.recovered,
+                        fact.time,
+                        fact.reason,
+                        fact.output_commit,
+                    ),
+                )
+            ]
+        case DatumFinished():
+            inputs = [
+                {
+                    "name": i.name,
+                    "repo": i.repo,
+                    "commit": i.commit_id,
+                    "path": i.path,
+                    "files": [[f.path, f.file.hash] for f in i.files],
+                }
+                for i in fact.inputs
+            ]
+            outputs = [[o.path, o.file.hash, o.file.size] for o in fact.outputs]
+            return [
+                (
+                    INSERT_DATUM,
+                    (
+                        fact.job_id,
+                        fact.datum_id,
+                        fact.pipeline,
+                        fact.hash,
+                        fact.state,
+                        fact.tries,
+                        fact.exit_code,
+                        fact.timed_out,
+                        fact.stderr_tail,
+                        fact.log_ref,
+                        fact.started,
+                        fact.duration_s,
+                        fact.worker,
+                        orjson.dumps(inputs).decode(),
+                        orjson.dumps(outputs).decode(),
                     ),
                 )
             ]

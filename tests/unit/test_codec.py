@@ -32,6 +32,22 @@ from pachstream.commits.events import (
     StartCommit,
     file_hash,
 )
+from pachstream.dispatch.events import (
+    CreatePipeline,
+    DatumFinished,
+    DatumTask,
+    DeletePipeline,
+    InputCommit,
+    JobFinished,
+    JobStarted,
+    OutputFile,
+    PipelineCreated,
+    PipelineStateSet,
+    RerunJob,
+    SetPipelineState,
+    StagedFile,
+    TaskInput,
+)
 from pachstream.errors import EventDecodeError
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "events"
@@ -97,7 +113,44 @@ SAMPLES = [
         error_message="no",
         error_fields={"repo": "images"},
     ),
-]
+    # Pipelines (issue 3).
+    CreatePipeline(
+        request_id="r8", pipeline="edges", time=8.0, spec={"pipeline": {"name": "edges"}, "n": [1, 2.5]}, update=True
+    ),
+    DeletePipeline(request_id="r9", pipeline="edges", time=9.0),
+    SetPipelineState(request_id="r10", pipeline="edges", time=10.0, stopped=True),
+    RerunJob(request_id="r11", pipeline="edges", time=11.0, job_id="j" * 32, failed_only=False, datum_id="d" * 32),
+    PipelineCreated(
+        event_id="e8", request_id="r8", pipeline="edges", version=2, spec={"pipeline": {"name": "edges"}}, salt="s",
+        time=8.0,
+    ),
+    PipelineStateSet(event_id="e9", request_id="r10", pipeline="edges", state="stopped", time=10.0),
+    JobStarted(
+        event_id="e10", job_id="j" * 32, pipeline="edges", version=2,
+        inputs=(InputCommit(name="images", repo="images", branch="master", commit_id="c" * 32),),
+        output_commit="o" * 32, time=12.0, datums=3, to_run=1, skipped=2, rerun_of=None,
+    ),
+    DatumTask(
+        job_id="j" * 32, pipeline="edges", version=2, datum_id="d" * 32, hash="h" * 64,
+        inputs=(
+            TaskInput(
+                name="images", repo="images", branch="master", commit_id="c" * 32, path="/été",
+                files=(StagedFile(path="/été/a*b.txt", file=F),), join_on="", group_by="g", empty_files=True,
+            ),
+        ),
+        output_commit="o" * 32, cmd=("sh", "-c", "cp -r /pfs/images /pfs/out"), stdin=("x",), env=(("A", "1"),),
+        working_dir="/pfs", err_cmd=("true",), err_stdin=(), tries=3, timeout_s=2.5,
+    ),
+    DatumFinished(
+        event_id="e11", job_id="j" * 32, pipeline="edges", datum_id="d" * 32, hash="h" * 64, state="failed", tries=3,
+        exit_code=None, timed_out=True, stderr_tail="boom", log_ref="logs/j/d", started=13.0, duration_s=1.5,
+        worker="edges.2.0@h:1", inputs=(), outputs=(OutputFile(path="/x", file=F),),
+    ),
+    JobFinished(
+        event_id="e12", job_id="j" * 32, pipeline="edges", state="failure", output_commit=None, processed=0,
+        skipped=2, failed=1, recovered=0, time=14.0, reason="1 datum(s) failed",
+    ),
+]  # fmt: skip
 
 BLOB = Chunk(hash="e" * 64, size=2_000_000)
 TWO = (F.chunks[0], BLOB)
@@ -154,7 +207,7 @@ EXTRA = [
 
 
 def test_samples_cover_every_registered_type():
-    assert len(SAMPLES) == len(_REGISTRY) == 14
+    assert len(SAMPLES) == len(_REGISTRY) == 24
     assert {s.TYPE for s in SAMPLES} == set(_REGISTRY)
 
 

@@ -6,12 +6,13 @@ import pytest
 
 PACKAGES = {
     "pachstream": {"Client", "SyncClient"},
-    "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DiffInfo", "FileInfo", "OpenCommit", "RepoInfo", "SyncClient"},
+    "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DatumInfo", "DiffInfo", "FileInfo", "JobInfo",
+                          "OpenCommit", "PipelineInfo", "RepoInfo", "SyncClient"},
     "pachstream.commits": {"CommitProcessor"},
     "pachstream.lineage": {"Materializer", "notify_channel"},
     "pachstream.dispatch": {
-        "CrossInput", "Datum", "DatumInput", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
-        "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "datums",
+        "CrossInput", "Datum", "DatumInput", "Dispatcher", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
+        "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "Worker", "WorkerPool", "datums",
         "merge_outputs", "parse_specs", "plan_job",
     },
 }

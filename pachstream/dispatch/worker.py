@@ -1,0 +1,318 @@
+"""Workers: one process per shard of a pipeline version, and the pool that keeps them running.
+
+A :class:`Worker` reads one partition of its pipeline's task topic from the offset it last
+committed (table ``worker_offsets``), runs each datum in its warm sandbox
+(:mod:`.sandbox`, :mod:`.runner`), stores the datum's logs, answers with a
+:class:`~pachstream.dispatch.events.DatumFinished` on the events topic, then commits the
+offset. Killed mid-datum, it loses nothing: the restarted worker reads the same task again and
+the dispatcher keeps the first result of each datum.
+
+The :class:`WorkerPool` is the local backend (Kubernetes replicas would be the other): it reads
+the current pipelines from Postgres and keeps ``parallelism`` worker processes per pipeline,
+restarting dead ones and stopping those of deleted or replaced versions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pachstream.codec import decode, encode
+from pachstream.commits.events import derive_id
+from pachstream.content import ContentWriter, read_file
+from pachstream.dispatch.datums import Datum, DatumInput
+from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
+from pachstream.dispatch.runner import datum_env, run_datum
+from pachstream.dispatch.sandbox import Sandbox
+from pachstream.dispatch.spec import Transform
+from pachstream.errors import EventDecodeError
+from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
+from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.pg import connect_pool, migrate
+from pachstream.service import Service
+from pachstream.settings import Settings
+
+log = logging.getLogger("pachstream.worker")
+
+WORKER_MIGRATIONS = [
+    """
+    CREATE TABLE worker_offsets (
+        topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition));
+    """,
+]
+
+
+def task_datum(task: DatumTask) -> Datum:
+    """The datum a task describes (for its environment). Pure."""
+    return Datum(
+        tuple(
+            DatumInput(
+                name=i.name,
+                repo=i.repo,
+                branch=i.branch,
+                path=i.path,
+                files=tuple((f.path, f.file.hash) for f in i.files),
+                join_on=i.join_on,
+                group_by=i.group_by,
+            )
+            for i in task.inputs
+        )
+    )
+
+
+class Worker(Service):
+    """Runs the datums of one shard of one pipeline version."""
+
+    name = "worker"
+
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: str,
+        version: int,
+        shard: int,
+        folder: Path,
+        *,
+        objects: ObjectStore | None = None,
+    ) -> None:
+        super().__init__()
+        self._settings = settings
+        self._kafka, self._pg, s3 = settings.require()
+        self._topics = Topics(settings.namespace)
+        self._topic = self._topics.tasks(pipeline, version)
+        self._shard = shard
+        self._folder = folder
+        self._objects: ObjectStore = objects or S3ObjectStore(s3, settings.namespace)
+        self._writer = ContentWriter(self._objects)
+        self._producer = Producer(self._kafka)
+        self._reader = PartitionReader(self._kafka, max_records=20)
+        self._pool: Any = None
+        self._sandbox: Sandbox | None = None
+        self._offset: int | None = None
+        self.id = f"{pipeline}.{version}.{shard}@{socket.gethostname()}:{os.getpid()}"
+        self.ran = 0
+        """Datums run since start."""
+
+    async def _open(self) -> None:
+        self._pool = await connect_pool(self._pg, self._settings.namespace)
+        await migrate(self._pool, "worker", WORKER_MIGRATIONS)
+        row = await self._pool.fetchrow(
+            "SELECT next_offset FROM worker_offsets WHERE topic = $1 AND partition = $2", self._topic, self._shard
+        )
+        offsets = {(self._topic, self._shard): row["next_offset"]} if row else {}
+        await self._producer.start()
+        await self._reader.start([self._topic], offsets, partitions=[self._shard])
+        log.info("worker %s: reading %s[%d] from %s", self.id, self._topic, self._shard, offsets or "the start")
+
+    async def _close(self) -> None:
+        if self._sandbox is not None:
+            await self._sandbox.stop()
+        await self._reader.stop()
+        await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+        await self._objects.close()
+
+    def _box(self, names: list[str]) -> Sandbox:
+        """The warm sandbox; rebuilt only when a task brings an input name it lacks (unions)."""
+        if self._sandbox is None or not set(names) <= set(self._sandbox.input_names):
+            have = self._sandbox.input_names if self._sandbox else []
+            old, self._sandbox = self._sandbox, Sandbox(self._folder / "box", sorted(set(have) | set(names)))
+            if old is not None:
+                asyncio.ensure_future(old.stop())
+        return self._sandbox
+
+    async def _step(self) -> None:
+        records = await self._reader.read(timeout_ms=300)
+        if not records:
+            return
+        out: list[tuple[str, str | None, bytes]] = []
+        for rec in records:
+            try:
+                task = decode(rec.value)
+                if not isinstance(task, DatumTask):
+                    raise EventDecodeError(f"a {task.TYPE!r} event is not a datum task")
+            except EventDecodeError as exc:
+                out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id)))
+                continue
+            out.append((self._topics.events, task.pipeline, encode(await self._run(task))))
+            self._offset = rec.offset + 1
+            self.ran += 1
+        await self._producer.send_all(out)
+        if self._offset is not None:
+            await self._pool.execute(
+                "INSERT INTO worker_offsets VALUES ($1, $2, $3) ON CONFLICT (topic, partition) "
+                "DO UPDATE SET next_offset = EXCLUDED.next_offset",
+                self._topic,
+                self._shard,
+                self._offset,
+            )
+
+    async def _run(self, task: DatumTask) -> DatumFinished:
+        datum = task_datum(task)
+        entries = {(i.name, f.path): (i.empty_files, f.file) for i in task.inputs for f in i.files}
+
+        async def fetch(name: str, path: str) -> bytes:
+            empty, entry = entries[(name, path)]
+            return b"" if empty else await read_file(self._objects, entry)
+
+        box = self._box([i.name for i in task.inputs])
+        transform = Transform(cmd=task.cmd, stdin=task.stdin, env=task.env, working_dir=task.working_dir)
+        commits = {i.name: i.commit_id or "" for i in task.inputs}
+        env = datum_env(datum, commits, task.job_id, task.output_commit)
+        started = time.time()
+        result = await run_datum(
+            datum, transform, box, fetch, self._writer, env=env, tries=task.tries, timeout_s=task.timeout_s
+        )
+        state = result.state
+        last = result.last
+        logs = {"attempts": result.tries, "stdout": last.stdout_tail, "stderr": last.stderr_tail}
+        if state == "failed" and task.err_cmd:
+            err = await box.run(task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(task.env), **env})
+            logs["err_cmd"] = {"exit": err.exit_code, "stdout": err.stdout_tail, "stderr": err.stderr_tail}
+            if err.exit_code == 0:
+                state = "recovered"
+        log_ref = f"logs/{task.job_id}/{task.datum_id}"
+        await self._objects.put(log_ref, orjson.dumps(logs))
+        return DatumFinished(
+            event_id=derive_id(task.job_id, task.datum_id, DatumFinished.TYPE),
+            job_id=task.job_id,
+            pipeline=task.pipeline,
+            datum_id=task.datum_id,
+            hash=task.hash,
+            state=state,
+            tries=result.tries,
+            exit_code=last.exit_code,
+            timed_out=last.timed_out,
+            stderr_tail=last.stderr_tail,
+            log_ref=log_ref,
+            started=started,
+            duration_s=time.time() - started,
+            worker=self.id,
+            inputs=task.inputs,
+            outputs=tuple(OutputFile(path=p, file=e) for p, e in sorted(result.outputs.items())),
+        )
+
+
+# ----------------------------------------------------------------------------- the pool
+
+
+@dataclass
+class _Proc:
+    key: tuple[str, int, int]
+    process: subprocess.Popen[bytes]
+    restarts: int = 0
+    next_try: float = 0.0
+
+
+CURRENT_PIPELINES = """
+    SELECT p.name, p.version, p.spec FROM pipeline_states s
+    JOIN pipelines p ON p.name = s.name AND p.version = s.version
+    WHERE s.state <> 'deleted'
+"""
+
+
+def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str, int, int]]:
+    """(pipeline, version, shard) of every worker the current pipelines need. Pure."""
+    out = set()
+    for name, version, spec in rows:
+        par = spec.get("parallelism_spec", {}) if isinstance(spec, dict) else {}
+        n = par.get("constant", 1) if isinstance(par, dict) else 1
+        out.update((name, version, i) for i in range(max(1, int(n or 1))))
+    return out
+
+
+class WorkerPool(Service):
+    """Keeps one local worker process per (pipeline, version, shard) that the pipelines need."""
+
+    name = "workers"
+
+    def __init__(self, settings: Settings, *, folder: Path | None = None, poll_s: float = 0.5) -> None:
+        super().__init__()
+        self._settings = settings
+        _, self._pg, _ = settings.require()
+        self._folder = folder or settings.home / "workers" / settings.namespace
+        self._poll_s = poll_s
+        self._pool: Any = None
+        self.procs: dict[tuple[str, int, int], _Proc] = {}
+
+    async def _open(self) -> None:
+        self._pool = await connect_pool(self._pg, self._settings.namespace)
+
+    async def _close(self) -> None:
+        for proc in self.procs.values():
+            _terminate(proc.process)
+        for proc in self.procs.values():
+            _reap(proc.process)
+        self.procs.clear()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def _step(self) -> None:
+        try:
+            rows = await self._pool.fetch(CURRENT_PIPELINES)
+        except Exception as exc:  # noqa: BLE001 - tables not migrated yet: look again later
+            if "does not exist" not in str(exc):
+                raise
+            rows = []
+        wanted = wanted_workers([(r["name"], r["version"], orjson.loads(r["spec"])) for r in rows])
+        for key in [k for k in self.procs if k not in wanted]:
+            proc = self.procs.pop(key)
+            _terminate(proc.process)
+            _reap(proc.process)
+        now = time.monotonic()
+        for key in sorted(wanted):
+            proc = self.procs.get(key)
+            if proc is not None and proc.process.poll() is None:
+                continue
+            if proc is not None and now < proc.next_try:
+                continue
+            restarts = 0 if proc is None else proc.restarts + 1
+            if proc is not None:
+                log.warning("workers: %s exited (%s); restarting", key, proc.process.returncode)
+            self.procs[key] = _Proc(key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts))
+        await asyncio.sleep(self._poll_s)
+
+    def _spawn(self, key: tuple[str, int, int]) -> subprocess.Popen[bytes]:
+        name, version, shard = key
+        folder = self._folder / f"{name}.{version}.{shard}"
+        folder.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self._settings.child_env()}
+        cmd = [sys.executable, "-m", "pachstream", "run", "worker", name, str(version), str(shard), str(folder)]
+        with open(folder / "worker.log", "ab") as logf:
+            return subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def pids(self) -> dict[tuple[str, int, int], int]:
+        """Running workers' pids (tests kill them)."""
+        return {k: p.process.pid for k, p in self.procs.items() if p.process.poll() is None}
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _reap(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
