@@ -13,7 +13,6 @@ from pachstream.cli._app import run_app
 from pachstream.service import Service
 from pachstream.settings import Settings
 
-PROCESSORS = ("commits", "lineage", "dispatch", "workers")
 
 
 def _make(name: str, settings: Settings) -> Service:

@@ -52,54 +52,6 @@ class Result:
     """For failures: exit code and the end of stderr."""
 
 
-@dataclass
-class Planned:
-    """What a new job does."""
-
-    run: list[Datum]
-    """Datums for workers."""
-    carried: dict[str, Result]
-    """Datums whose result comes from the job being rerun."""
-    skipped: int
-    """Datums found in the index (their outputs stay as they are)."""
-    vanished: list[str]
-    """Index datums this job no longer has."""
-    total: int
-    """Datums of the job."""
-
-
-def plan(
-    datums: Sequence[Datum],
-    index: Mapping[str, IndexEntry],
-    salt: str,
-    *,
-    every_job: bool = False,
-    earlier: Mapping[str, Result] | None = None,
-    force: frozenset[str] = frozenset(),
-) -> Planned:
-    """Split a job's datums: run, carry (from ``earlier``, a rerun job's successes), or skip
-    (same hash in the index). ``force`` names datums that run whatever they hashed to."""
-    out = Planned(run=[], carried={}, skipped=0, vanished=[], total=len(datums))
-    seen: set[str] = set()
-    for d in datums:
-        if d.id in seen:
-            continue  # the same paths twice (a union of one input with itself): one datum
-        seen.add(d.id)
-        h = d.hash(salt)
-        prior = index.get(d.id)
-        again = (earlier or {}).get(d.id)
-        if d.id in force or every_job:
-            out.run.append(d)
-        elif prior is not None and prior.hash == h:
-            out.skipped += 1
-        elif again is not None and again.hash == h and again.state == "success":
-            out.carried[d.id] = Result("success", h, dict(again.outputs), carried=True)
-        else:
-            out.run.append(d)
-    out.vanished = sorted(i for i in index if i not in seen)
-    return out
-
-
 def task_for(
     datum: Datum,
     spec: PipelineSpec,

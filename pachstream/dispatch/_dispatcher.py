@@ -55,7 +55,7 @@ from pachstream.dispatch.events import (
     RerunJob,
     SetPipelineState,
 )
-from pachstream.dispatch.plan import IndexEntry, OutputConflict, apply_delta, output_delta
+from pachstream.dispatch.plan import IndexEntry, OutputConflict, apply_delta, output_delta, plan_job
 from pachstream.dispatch.spec import PipelineSpec, _pfs_inputs, parse_spec
 from pachstream.errors import Conflict, InvalidSpec, NotFound, PachstreamError, RepoExists
 from pachstream.kafka import ensure_topics
@@ -521,7 +521,9 @@ class Dispatcher(LogProcessor):
             entries[i["name"]], trees[i["name"]] = await self._tree(i["repo"], i["branch"], head)
         every = every_job or p.spec.reprocess == "every_job"
         made = datums(p.spec.input, trees)
-        planned = _core.plan(made, p.index, p.salt, every_job=every, earlier=earlier, force=force)
+        successes = {i: IndexEntry(i, r.hash, r.outputs) for i, r in (earlier or {}).items() if r.state == "success"}
+        planned = plan_job(p.index, made, p.salt, every_job=every, earlier=successes, force=force)
+        carried = {i: Result("success", e.hash, dict(e.outputs), carried=True) for i, e in planned.carried.items()}
         output_commit = _core.output_commit_id(p.name, job)
         j = Job(
             job_id=job,
@@ -530,12 +532,12 @@ class Dispatcher(LogProcessor):
             output_commit=output_commit,
             started=now,
             expect={d.id for d in planned.run},
-            skipped=planned.skipped,
-            vanished=planned.vanished,
+            skipped=len(planned.skip),
+            vanished=sorted(e.datum_id for e in planned.vanished),
             rerun_of=rerun_of,
         )
-        j.results.update(planned.carried)
-        b.results.extend((p.name, job, i, r) for i, r in planned.carried.items())
+        j.results.update(carried)
+        b.results.extend((p.name, job, i, r) for i, r in carried.items())
         p.job = j
         b.dirty.add(p.name)
         b.jobs.append((job, p.name, {**j.header(), "pipeline": p.name}))
@@ -551,7 +553,7 @@ class Dispatcher(LogProcessor):
                 time=now,
                 datums=planned.total,
                 to_run=len(planned.run),
-                skipped=planned.skipped + len(planned.carried),
+                skipped=len(planned.skip) + len(carried),
                 rerun_of=rerun_of,
             ),
         )
@@ -562,7 +564,7 @@ class Dispatcher(LogProcessor):
             b.tasks.append((topic, d.id, encode(task), n % p.spec.parallelism))
         log.info(
             "dispatch: job %s of %s: %d datums, %d to run, %d skipped",
-            job, p.name, planned.total, len(planned.run), planned.skipped,
+            job, p.name, planned.total, len(planned.run), len(planned.skip) + len(carried),
         )  # fmt: skip
         if not j.expect:
             self._complete(p, now)

@@ -17,7 +17,7 @@ naming both and the path.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pachstream.dispatch.datums import Datum
@@ -49,23 +49,45 @@ class JobPlan:
     """Unchanged datums whose outputs are carried over."""
     vanished: list[IndexEntry] = field(default_factory=list)
     """Datums no longer made by the inputs: their outputs leave the output commit."""
+    carried: dict[str, IndexEntry] = field(default_factory=dict)
+    """Datums not in the index whose result an earlier job (being rerun) already has."""
+    total: int = 0
+    """Distinct datums of the job."""
 
 
 def plan_job(
-    index: Mapping[str, IndexEntry], job_datums: Iterable[Datum], salt: str, *, every_job: bool = False
+    index: Mapping[str, IndexEntry],
+    job_datums: Iterable[Datum],
+    salt: str,
+    *,
+    every_job: bool = False,
+    earlier: Mapping[str, IndexEntry] | None = None,
+    force: frozenset[str] = frozenset(),
 ) -> JobPlan:
-    """Split a job's datums against the pipeline's index. O(datums of the job)."""
+    """Split a job's datums against the pipeline's index. O(datums of the job).
+
+    ``earlier``: successes of a job being rerun, reused when their hash still matches;
+    ``force``: datums that run whatever they hash to (``rerun datum``).
+    """
     plan = JobPlan()
     seen: set[str] = set()
     for d in job_datums:
+        if d.id in seen:
+            continue  # the same paths twice (a union of one input with itself): one datum
         seen.add(d.id)
+        h = d.hash(salt)
         prior = index.get(d.id)
-        if not every_job and prior is not None and prior.hash == d.hash(salt):
+        again = (earlier or {}).get(d.id)
+        if every_job or d.id in force:
+            plan.run.append(d)
+        elif prior is not None and prior.hash == h:
             plan.skip.append(prior)
+        elif again is not None and again.hash == h:
+            plan.carried[d.id] = again
         else:
             plan.run.append(d)
     plan.vanished.extend(e for i, e in index.items() if i not in seen)
-    return plan
+    return replace(plan, total=len(seen))
 
 
 class OutputConflict(Conflict):

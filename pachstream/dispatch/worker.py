@@ -102,6 +102,7 @@ class Worker(Service):
         self._sandbox: Sandbox | None = None
         self._offset: int | None = None
         self.id = f"{pipeline}.{version}.{shard}@{socket.gethostname()}:{os.getpid()}"
+        self._parent = os.getppid()
         self.ran = 0
         """Datums run since start."""
 
@@ -135,6 +136,10 @@ class Worker(Service):
         return self._sandbox
 
     async def _step(self) -> None:
+        if os.getppid() != self._parent:
+            # The pool died (kill -9): a new pool starts a new worker for this shard; this one
+            # must not run beside it.
+            raise SystemExit(f"worker {self.id}: pool {self._parent} is gone")
         records = await self._reader.read(timeout_ms=300)
         if not records:
             return

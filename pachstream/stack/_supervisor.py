@@ -42,7 +42,7 @@ from pachstream.stack._servers import (
     tail,
 )
 
-PROCESSORS = ("commits", "lineage")
+PROCESSORS = ("commits", "lineage", "dispatch", "workers")
 """pachstream's own processes, started after the servers: ``pachstream run NAME``."""
 
 Say = Callable[[str], None]

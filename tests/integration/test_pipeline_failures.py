@@ -1,0 +1,168 @@
+"""Pipelines under bad input: invalid specs refused at create time; failing, escaping, endless
+and conflicting user code fails its own job with a clear reason while other pipelines run on;
+and kill -9 of a worker mid-job loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from pachstream.client import Client
+from pachstream.commits.events import derive_id
+from pachstream.dispatch.events import CreatePipeline
+from pachstream.errors import Conflict, InvalidSpec
+from pachstream.testing_services import RunningStack
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)")
+
+
+def spec(name: str, cmd: str, glob: str = "/*", **extra) -> dict:
+    return {
+        "pipeline": {"name": name},
+        "input": {"pfs": {"repo": "raw", "glob": glob}},
+        "transform": {"cmd": ["sh", "-c", cmd]},
+        "datum_tries": 1,
+        **extra,
+    }
+
+
+INVALID = [
+    (spec("p1", "true") | {"input": {"pfs": {"repo": "nope", "glob": "/*"}}}, "nope"),
+    (spec("p2", "true") | {"input": {"pfs": {"repo": "raw", "glob": "/[a"}}}, "glob"),
+    ({"pipeline": {"name": "p3"}, "input": {"pfs": {"repo": "raw", "glob": "/*"}}, "transform": {}}, "cmd"),
+    (
+        spec("p4", "true")
+        | {"input": {"cross": [{"pfs": {"repo": "raw", "glob": "/*"}}, {"pfs": {"repo": "raw", "glob": "/"}}]}},
+        "raw",
+    ),
+    (
+        spec("p5", "true")
+        | {
+            "input": {
+                "join": [
+                    {"pfs": {"repo": "raw", "name": "l", "glob": "/(*)", "join_on": "$1"}},
+                    {"pfs": {"repo": "raw", "name": "r", "glob": "/(*)"}},
+                ]
+            }
+        },
+        "join_on",
+    ),
+    (spec("p6", "true") | {"autoscaling": True}, "autoscaling"),
+]
+
+
+async def test_invalid_specs_are_refused_at_create_time(stack: RunningStack) -> None:
+    c = stack.client
+    await c.create_repo("raw")
+    for bad, word in INVALID:
+        with pytest.raises(InvalidSpec) as exc:
+            await c.create_pipeline(bad)
+        assert word in exc.value.message, exc.value.message
+        # The dispatcher refuses it too when a writer skips the SDK's checks.
+        req = CreatePipeline(request_id=Client._rid(), pipeline=bad["pipeline"]["name"], time=time.time(), spec=bad)
+        with pytest.raises(InvalidSpec):
+            await c._request(req, "raw create")
+    assert await c.list_pipeline() == []
+    await c.create_pipeline(spec("ok", "true"))
+    with pytest.raises(Conflict, match="update pipeline"):
+        await c.create_pipeline(spec("ok", "true"))
+
+
+async def test_bad_user_code_fails_its_job_and_others_run_on(stack: RunningStack) -> None:
+    c = stack.client
+    await c.create_repo("raw")
+    cid = await c.put_files("raw@master", [("/a", b"1"), ("/b", b"2")])
+    cases = {
+        "exits": (spec("exits", "echo bad thing >&2; exit 3"), "exit 3 after 1 tries: bad thing"),
+        "escapes": (spec("escapes", "echo x > /pfs/raw/evil; echo y > /usr/evil"), "Read-only file system"),
+        "endless": (spec("endless", "sleep 600", datum_timeout="2s"), "timed out"),
+        "conflict": (spec("conflict", "echo 1 > /pfs/out/same"), "both wrote '/same'"),
+        "good": (spec("good", "cp /pfs/raw/* /pfs/out/"), ""),
+    }
+    for s, _ in cases.values():
+        await c.create_pipeline(s)
+    jobs = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=180)}
+    for name, (_, reason) in cases.items():
+        job = jobs[name]
+        if name == "good":
+            assert job.state == "success", job
+            assert await c.get_file("good@master", "/b") == b"2"
+        else:
+            assert job.state == "failure", job
+            assert reason in job.reason, job.reason
+    assert not os.path.exists("/usr/evil")
+    # A failed job makes no output commit; its datums keep their logs and exit codes.
+    assert await c.list_commit("exits") == []
+    datum = (await c.list_datum(jobs["exits"].id))[0]
+    assert (datum.state, datum.exit_code) == ("failed", 3)
+    logs = await c.logs(job_id=jobs["exits"].id, datum_id=datum.id)
+    assert "bad thing" in logs[0]["stderr"]
+    # Fix the code, rerun only what failed.
+    await c.create_pipeline(spec("exits", "cp /pfs/raw/* /pfs/out/"), update=True)
+    fixed = await c.wait_job((await job_of_version(c, "exits", 2)).id, timeout_s=120)
+    assert (fixed.state, fixed.processed) == ("success", 2), fixed
+    assert await c.get_file("exits@master", "/a") == b"1"
+
+
+async def job_of_version(c: Client, pipeline: str, version: int):
+    """The first job of a pipeline's spec version (polls until the dispatcher made it)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [j for j in await c.list_job(pipeline) if j.version == version]
+        if found:
+            return found[-1]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no job of {pipeline} version {version}")
+
+
+async def test_rerun_failed_datums_only(stack: RunningStack) -> None:
+    c = stack.client
+    await c.create_repo("raw")
+    cid = await c.put_files("raw@master", [("/a", b"1"), ("/b", b"2"), ("/c", b"3")])
+    # Fails on /b until the marker file exists in the worker's scratch (a flaky dependency).
+    flaky = 'f=$(ls /pfs/raw); if [ "$f" = b ] && [ ! -e /ctl/ok ]; then exit 7; fi; cp /pfs/raw/$f /pfs/out/'
+    await c.create_pipeline(spec("flaky", flaky))
+    job = (await c.flush("raw", cid, timeout_s=120))[0]
+    assert (job.state, job.processed, job.failed) == ("failure", 2, 1)
+    for folder in (stack.settings.home / "workers" / stack.settings.namespace).iterdir():
+        (folder / "box" / "ctl" / "ok").touch()
+    rerun = await c.rerun_job(job.id)
+    done = await c.wait_job(rerun, timeout_s=120)
+    assert (done.state, done.processed, done.skipped, done.rerun_of) == ("success", 1, 2, job.id), done
+    assert [f.path for f in await c.list_file(f"flaky@{done.output_commit}", "/")] == ["/a", "/b", "/c"]
+    one = await c.rerun_datum(done.id, (await c.list_datum(done.id))[0].id)
+    assert (await c.wait_job(one, timeout_s=120)).processed == 1
+
+
+async def test_kill_9_of_a_worker_mid_job_loses_nothing(stack: RunningStack) -> None:
+    c = stack.client
+    await c.create_repo("raw")
+    n = 1000
+    cid = await c.put_files("raw@master", ((f"/f{i:04d}", f"{i}\n".encode()) for i in range(n)))
+    body = 'for f in /pfs/raw/*; do sed s/^/x/ "$f" > /pfs/out/$(basename "$f"); done'
+    await c.create_pipeline(spec("killed", body, parallelism_spec={"constant": 2}))
+    await c.create_pipeline(spec("calm", body, parallelism_spec={"constant": 2}))
+    # Wait until the job is well under way, then kill -9 one of its workers.
+    deadline = time.monotonic() + 120
+    while True:
+        jobs = await c.list_job("killed")
+        if jobs and len(await c.list_datum(jobs[0].id)) >= 100:
+            break
+        assert time.monotonic() < deadline, "the job never got going"
+        await asyncio.sleep(0.2)
+    victim = next(pid for (name, _, _), pid in stack.workers.pids().items() if name == "killed")
+    os.kill(victim, signal.SIGKILL)
+    jobs = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=600)}
+    assert jobs["killed"].state == "success" and jobs["calm"].state == "success", jobs
+    assert jobs["killed"].processed == n
+    killed = {f.path: f.hash for f in await c.list_file(f"killed@{jobs['killed'].output_commit}", "/")}
+    calm = {f.path: f.hash for f in await c.list_file(f"calm@{jobs['calm'].output_commit}", "/")}
+    assert len(killed) == n and killed == calm
+    assert await c.get_file("killed@master", "/f0042") == b"x42\n"
+    assert stack.workers.procs[("killed", 1, 0)].restarts + stack.workers.procs[("killed", 1, 1)].restarts >= 1
+    assert derive_id  # ids stay deterministic: the same job id on both runs is not required
