@@ -44,13 +44,18 @@ class RunningStack:
         return self
 
     async def restart_processors(self) -> None:
-        """Stop both processors and start fresh ones: their state comes back from storage."""
+        """Stop the processors and start fresh ones: their state comes back from storage."""
+        if self._pipelines:
+            await self.dispatch.stop()
         await self.commits.stop()
         await self.lineage.stop()
         self.commits = CommitProcessor(self.settings)
         self.lineage = Materializer(self.settings)
         await self.commits.start()
         await self.lineage.start()
+        if self._pipelines:
+            self.dispatch = Dispatcher(self.settings)
+            await self.dispatch.start()
 
     async def __aexit__(
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None

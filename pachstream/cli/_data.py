@@ -245,6 +245,30 @@ def wait_commit(
     typer.echo(info.id)
 
 
+@wait_app.command("commitset")
+def wait_commitset(
+    ref: str = typer.Argument(..., metavar="REPO@REF"),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait at most, per job."),
+    as_json: bool = JSON,
+) -> None:
+    """Block until every pipeline downstream of a commit has a job that read it; list the jobs."""
+
+    async def flush(c: Client) -> list[Any]:
+        info = await c.wait_commit(ref, timeout)
+        return await c.flush(info.repo, info.id, timeout)
+
+    jobs = _call(flush)
+    if as_json:
+        return _print_json([j.to_json() for j in jobs])
+    table = Table("JOB", "PIPELINE", "STATE", "PROCESSED", "SKIPPED", "FAILED", "OUTPUT COMMIT", box=None)
+    for j in jobs:
+        table.add_row(
+            j.id, j.pipeline, j.state, str(j.processed), str(j.skipped), str(j.failed),
+            j.output_commit if j.state == "success" else "-",
+        )  # fmt: skip
+    out.print(table)
+
+
 # ----------------------------------------------------------------------------- files
 
 

@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from pachstream.client._info import DatumInfo, JobInfo, PipelineInfo
 from pachstream.commits.events import derive_id
-from pachstream.dispatch.datums import CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
+from pachstream.dispatch.datums import (
+    CrossInput,
+    GroupInput,
+    Input,
+    JoinInput,
+    PfsInput,
+    UnionInput,
+)
 from pachstream.dispatch.events import CreatePipeline, DeletePipeline, RerunJob, SetPipelineState
 from pachstream.dispatch.spec import load_documents, parse_spec, parse_specs
 from pachstream.errors import InvalidSpec, NotFound
-from pachstream.client._info import DatumInfo, JobInfo, PipelineInfo
 
 FINISHED_JOB_STATES = ("success", "failure", "killed")
 
@@ -33,7 +40,11 @@ def describe_input(spec: Input) -> str:
     """One line for an input tree, e.g. ``cross(images:/*, labels:/)``. Pure."""
     match spec:
         case PfsInput():
-            return f"{spec.name}:{spec.glob}" if spec.name == spec.repo else f"{spec.name}={spec.repo}:{spec.glob}"
+            return (
+                f"{spec.name}:{spec.glob}"
+                if spec.name == spec.repo
+                else f"{spec.name}={spec.repo}:{spec.glob}"
+            )
         case CrossInput() | UnionInput() | JoinInput() | GroupInput():
             kind = type(spec).__name__.removesuffix("Input").lower()
             return f"{kind}(" + ", ".join(describe_input(s) for s in spec.inputs) + ")"
@@ -88,7 +99,9 @@ class PipelineVerbs:
 
         async def _request(self, req: Any, what: str) -> str | None: ...
 
-        async def _wait_until(self, probe: Any, what: str, timeout_s: float | None = None) -> Any: ...
+        async def _wait_until(
+            self, probe: Any, what: str, timeout_s: float | None = None
+        ) -> Any: ...
 
         @staticmethod
         def _rid() -> str: ...
@@ -102,7 +115,9 @@ class PipelineVerbs:
         documents, or one parsed document). Refused at once when invalid. Returns the names."""
         docs = load_documents(spec) if isinstance(spec, str) else [spec]
         repos = {r["name"] for r in await self._pool.fetch("SELECT name FROM repos")}
-        names = {d.get("pipeline", {}).get("name") for d in docs if isinstance(d.get("pipeline"), dict)}
+        names = {
+            d.get("pipeline", {}).get("name") for d in docs if isinstance(d.get("pipeline"), dict)
+        }
         if isinstance(spec, str):
             parsed = parse_specs(spec, lambda r: r in repos or r in names)
         else:
@@ -111,28 +126,42 @@ class PipelineVerbs:
             if reprocess and not update:
                 raise InvalidSpec("--reprocess goes with 'update pipeline'", pipeline=p.name)
             req = CreatePipeline(
-                request_id=self._rid(), pipeline=p.name, time=time.time(), spec=p.raw, update=update, reprocess=reprocess
+                request_id=self._rid(),
+                pipeline=p.name,
+                time=time.time(),
+                spec=p.raw,
+                update=update,
+                reprocess=reprocess,
             )
             await self._request(req, f"{'update' if update else 'create'} pipeline {p.name}")
             if not update:
                 await self._wait_until(
-                    lambda n=p.name: self._pool.fetchrow("SELECT name FROM repos WHERE name = $1", n),
+                    lambda n=p.name: self._pool.fetchrow(
+                        "SELECT name FROM repos WHERE name = $1", n
+                    ),
                     f"output repo of pipeline {p.name}",
                 )
         return [p.name for p in parsed]
 
     async def delete_pipeline(self, name: str) -> None:
         """Delete a pipeline and its output repo."""
-        await self._request(DeletePipeline(request_id=self._rid(), pipeline=name, time=time.time()), f"delete pipeline {name}")
+        await self._request(
+            DeletePipeline(request_id=self._rid(), pipeline=name, time=time.time()),
+            f"delete pipeline {name}",
+        )
 
     async def stop_pipeline(self, name: str) -> None:
         """No new jobs until started again (a running job finishes)."""
-        req = SetPipelineState(request_id=self._rid(), pipeline=name, time=time.time(), stopped=True)
+        req = SetPipelineState(
+            request_id=self._rid(), pipeline=name, time=time.time(), stopped=True
+        )
         await self._request(req, f"stop pipeline {name}")
 
     async def start_pipeline(self, name: str) -> None:
         """Start a stopped pipeline (a job runs if its inputs moved meanwhile)."""
-        req = SetPipelineState(request_id=self._rid(), pipeline=name, time=time.time(), stopped=False)
+        req = SetPipelineState(
+            request_id=self._rid(), pipeline=name, time=time.time(), stopped=False
+        )
         await self._request(req, f"start pipeline {name}")
 
     async def list_pipeline(self) -> list[PipelineInfo]:
@@ -167,7 +196,9 @@ class PipelineVerbs:
         for info in await self.list_pipeline():
             if info.name == name:
                 return info
-        raise PipelineNotFound(f"pipeline '{name}' does not exist; see 'pachstream list pipeline'", pipeline=name)
+        raise PipelineNotFound(
+            f"pipeline '{name}' does not exist; see 'pachstream list pipeline'", pipeline=name
+        )
 
     # ------------------------------------------------------------------ jobs
 
@@ -176,14 +207,18 @@ class PipelineVerbs:
         if pipeline is None:
             rows = await self._pool.fetch("SELECT * FROM jobs ORDER BY started DESC, id")
         else:
-            rows = await self._pool.fetch("SELECT * FROM jobs WHERE pipeline = $1 ORDER BY started DESC, id", pipeline)
+            rows = await self._pool.fetch(
+                "SELECT * FROM jobs WHERE pipeline = $1 ORDER BY started DESC, id", pipeline
+            )
         return [_job(r) for r in rows]
 
     async def inspect_job(self, job_id: str) -> JobInfo:
         """One job; JobNotFound when absent."""
         row = await self._pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
         if row is None:
-            raise JobNotFound(f"job {job_id} does not exist; see 'pachstream list job'", job_id=job_id)
+            raise JobNotFound(
+                f"job {job_id} does not exist; see 'pachstream list job'", job_id=job_id
+            )
         return _job(row)
 
     async def wait_job(self, job_id: str, timeout_s: float | None = None) -> JobInfo:
@@ -191,12 +226,16 @@ class PipelineVerbs:
 
         async def probe() -> Any:
             return await self._pool.fetchrow(
-                "SELECT * FROM jobs WHERE id = $1 AND state = ANY($2::text[])", job_id, list(FINISHED_JOB_STATES)
+                "SELECT * FROM jobs WHERE id = $1 AND state = ANY($2::text[])",
+                job_id,
+                list(FINISHED_JOB_STATES),
             )
 
         return _job(await self._wait_until(probe, f"job {job_id}", timeout_s))
 
-    async def flush(self, repo: str, commit_id: str, timeout_s: float | None = None) -> list[JobInfo]:
+    async def flush(
+        self, repo: str, commit_id: str, timeout_s: float | None = None
+    ) -> list[JobInfo]:
         """Wait for every pipeline downstream of a commit to finish a job that read it (or a
         later commit of its branch); the jobs, upstream first. A failed job stops the walk
         along its branch of the DAG."""
@@ -218,7 +257,9 @@ class PipelineVerbs:
                     frontier.append((job.pipeline, job.output_commit))
         return jobs
 
-    async def _wait_job_reading(self, pipeline: str, repo: str, commit_id: str, timeout_s: float | None) -> JobInfo:
+    async def _wait_job_reading(
+        self, pipeline: str, repo: str, commit_id: str, timeout_s: float | None
+    ) -> JobInfo:
         async def probe() -> Any:
             return await self._pool.fetchrow(
                 "SELECT j.* FROM jobs j, jsonb_array_elements(j.inputs) i "
@@ -233,19 +274,35 @@ class PipelineVerbs:
                 list(FINISHED_JOB_STATES),
             )
 
-        return _job(await self._wait_until(probe, f"a job of {pipeline} reading {repo}@{commit_id}", timeout_s))
+        return _job(
+            await self._wait_until(
+                probe, f"a job of {pipeline} reading {repo}@{commit_id}", timeout_s
+            )
+        )
 
     async def rerun_job(self, job_id: str, *, failed_only: bool = True) -> str:
         """Run a job's inputs again: only its failed datums (default) or all; the new job's id."""
         job = await self.inspect_job(job_id)
-        req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, failed_only=failed_only)
+        req = RerunJob(
+            request_id=self._rid(),
+            pipeline=job.pipeline,
+            time=time.time(),
+            job_id=job_id,
+            failed_only=failed_only,
+        )
         await self._request(req, f"rerun job {job_id}")
         return derive_id("rerun", req.request_id)
 
     async def rerun_datum(self, job_id: str, datum_id: str) -> str:
         """Run one datum of a job again (the others keep their results); the new job's id."""
         job = await self.inspect_job(job_id)
-        req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, datum_id=datum_id)
+        req = RerunJob(
+            request_id=self._rid(),
+            pipeline=job.pipeline,
+            time=time.time(),
+            job_id=job_id,
+            datum_id=datum_id,
+        )
         await self._request(req, f"rerun datum {datum_id} of job {job_id}")
         return derive_id("rerun", req.request_id)
 
@@ -254,12 +311,16 @@ class PipelineVerbs:
     async def list_datum(self, job_id: str) -> list[DatumInfo]:
         """The datums workers ran in a job (skipped ones are counted on the job)."""
         await self.inspect_job(job_id)
-        rows = await self._pool.fetch("SELECT * FROM datums WHERE job_id = $1 ORDER BY datum_id", job_id)
+        rows = await self._pool.fetch(
+            "SELECT * FROM datums WHERE job_id = $1 ORDER BY datum_id", job_id
+        )
         return [_datum(r) for r in rows]
 
     async def inspect_datum(self, job_id: str, datum_id: str) -> DatumInfo:
         """One datum of a job."""
-        row = await self._pool.fetchrow("SELECT * FROM datums WHERE job_id = $1 AND datum_id = $2", job_id, datum_id)
+        row = await self._pool.fetchrow(
+            "SELECT * FROM datums WHERE job_id = $1 AND datum_id = $2", job_id, datum_id
+        )
         if row is None:
             raise NotFound(
                 f"datum {datum_id} did not run in job {job_id}; see 'pachstream list datum {job_id}'",

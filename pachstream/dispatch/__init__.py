@@ -1,5 +1,6 @@
 """Pipelines: specs, datums, incremental jobs, the dispatcher and the workers."""
 
+from pachstream.dispatch._dispatcher import Dispatcher
 from pachstream.dispatch.datums import (
     CrossInput,
     Datum,
@@ -12,7 +13,6 @@ from pachstream.dispatch.datums import (
 )
 from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputConflict, merge_outputs, plan_job
 from pachstream.dispatch.spec import PipelineSpec, Transform, parse_specs
-from pachstream.dispatch._dispatcher import Dispatcher
 from pachstream.dispatch.worker import Worker, WorkerPool
 
 __all__ = [

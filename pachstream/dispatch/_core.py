@@ -23,7 +23,9 @@ OUTPUT_BRANCH = "master"
 
 def job_id(pipeline: str, version: int, salt: str, inputs: Sequence[InputCommit]) -> str:
     """A job's id: the same pipeline version on the same input commits is the same job."""
-    return derive_id("job", pipeline, str(version), salt, *(f"{i.name}={i.commit_id}" for i in inputs))
+    return derive_id(
+        "job", pipeline, str(version), salt, *(f"{i.name}={i.commit_id}" for i in inputs)
+    )
 
 
 def output_request_id(job: str) -> str:

@@ -218,12 +218,18 @@ class Dispatcher(LogProcessor):
         for row in await conn.fetch("SELECT pipeline, datum_id, hash, outputs FROM dispatch_index"):
             p = self.pipelines.get(row["pipeline"])
             if p is not None:
-                entry = IndexEntry(row["datum_id"], row["hash"], _core.entry_from_json(orjson.loads(row["outputs"])))
+                entry = IndexEntry(
+                    row["datum_id"],
+                    row["hash"],
+                    _core.entry_from_json(orjson.loads(row["outputs"])),
+                )
                 apply_delta(p.index, p.owners, {entry.datum_id: entry})
         for p in self.pipelines.values():
             if p.job is not None:
                 p.job.results = await self._load_results(conn, p.job.job_id)
-        log.info("dispatch: restored %d pipelines at offsets %s", len(self.pipelines), self._offsets)
+        log.info(
+            "dispatch: restored %d pipelines at offsets %s", len(self.pipelines), self._offsets
+        )
 
     async def _load_results(self, conn: Any, job_id: str) -> dict[str, Result]:
         rows = await conn.fetch(
@@ -232,7 +238,11 @@ class Dispatcher(LogProcessor):
         )
         return {
             r["datum_id"]: Result(
-                r["state"], r["hash"], _core.entry_from_json(orjson.loads(r["outputs"])), r["carried"], r["detail"]
+                r["state"],
+                r["hash"],
+                _core.entry_from_json(orjson.loads(r["outputs"])),
+                r["carried"],
+                r["detail"],
             )
             for r in rows
         }
@@ -243,7 +253,9 @@ class Dispatcher(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records and not any(p.trigger for p in self.pipelines.values()):
             return
-        self._batch = b = _Batch(events_topic=self._topics.events, requests_topic=self._topics.requests)
+        self._batch = b = _Batch(
+            events_topic=self._topics.events, requests_topic=self._topics.requests
+        )
         offsets = dict(self._offsets)
         for rec in records:
             offsets[(rec.topic, rec.partition)] = rec.offset + 1
@@ -330,7 +342,9 @@ class Dispatcher(LogProcessor):
             )
         version = old.version + 1 if old else 1
         salt = old.salt if old and not req.reprocess else derive_id("salt", req.request_id)
-        p = Pipeline(name=spec.name, version=version, salt=salt, raw=req.spec, spec=spec, trigger=True)
+        p = Pipeline(
+            name=spec.name, version=version, salt=salt, raw=req.spec, spec=spec, trigger=True
+        )
         if old is not None:
             p.recent, p.index, p.owners, p.job = old.recent, old.index, old.owners, old.job
             p.stopped = old.stopped
@@ -338,7 +352,15 @@ class Dispatcher(LogProcessor):
             # The output repo: keyed like this pipeline's requests, so it exists before any
             # output commit request (same partition, earlier offset).
             rid = derive_id(req.request_id, "output-repo")
-            b.request(spec.name, CreateRepo(request_id=rid, repo=spec.name, time=req.time, description=f"output of pipeline {spec.name}"))
+            b.request(
+                spec.name,
+                CreateRepo(
+                    request_id=rid,
+                    repo=spec.name,
+                    time=req.time,
+                    description=f"output of pipeline {spec.name}",
+                ),
+            )
         await ensure_topics(self._kafka, {self._topics.tasks(spec.name, version): spec.parallelism})
         self.pipelines[spec.name] = p
         b.fact(
@@ -357,7 +379,9 @@ class Dispatcher(LogProcessor):
     def _require(self, name: str) -> Pipeline:
         p = self.pipelines.get(name)
         if p is None:
-            raise NotFound(f"pipeline '{name}' does not exist; see 'pachstream list pipeline'", pipeline=name)
+            raise NotFound(
+                f"pipeline '{name}' does not exist; see 'pachstream list pipeline'", pipeline=name
+            )
         return p
 
     def _delete(self, req: DeletePipeline) -> None:
@@ -368,7 +392,12 @@ class Dispatcher(LogProcessor):
         del self.pipelines[p.name]
         b.deleted.add(p.name)
         b.fact(p.name, _state_fact(req, "deleted"))
-        b.request(p.name, DeleteRepo(request_id=derive_id(req.request_id, "output-repo"), repo=p.name, time=req.time))
+        b.request(
+            p.name,
+            DeleteRepo(
+                request_id=derive_id(req.request_id, "output-repo"), repo=p.name, time=req.time
+            ),
+        )
 
     def _set_state(self, req: SetPipelineState) -> None:
         p = self._require(req.pipeline)
@@ -385,7 +414,9 @@ class Dispatcher(LogProcessor):
                 pipeline=p.name,
             )
         async with self._pool.acquire() as conn:
-            row = await conn.fetchrow("SELECT header FROM dispatch_jobs WHERE job_id = $1", req.job_id)
+            row = await conn.fetchrow(
+                "SELECT header FROM dispatch_jobs WHERE job_id = $1", req.job_id
+            )
             if row is None or orjson.loads(row["header"]).get("pipeline", p.name) != p.name:
                 raise NotFound(
                     f"job {req.job_id} of pipeline '{p.name}' does not exist; see 'pachstream list job -p {p.name}'",
@@ -432,7 +463,12 @@ class Dispatcher(LogProcessor):
                         p.trigger = True
                         b.dirty.add(p.name)
                 owner = self.pipelines.get(fact.repo)
-                if owner and owner.job and owner.job.phase == "finishing" and owner.job.output_commit == fact.commit_id:
+                if (
+                    owner
+                    and owner.job
+                    and owner.job.phase == "finishing"
+                    and owner.job.output_commit == fact.commit_id
+                ):
                     self._succeed(owner, fact.finished)
             case RequestDone():
                 self._check_output_request(fact)
@@ -458,7 +494,13 @@ class Dispatcher(LogProcessor):
         if fact.request_id != _core.output_request_id(job.job_id):
             return
         if not fact.ok:
-            self._end_job(p, "failure", None, self._batch.now, f"the output commit was refused: {fact.error_message}")
+            self._end_job(
+                p,
+                "failure",
+                None,
+                self._batch.now,
+                f"the output commit was refused: {fact.error_message}",
+            )
         elif fact.commit_id != job.output_commit:
             self._end_job(
                 p,
@@ -471,7 +513,9 @@ class Dispatcher(LogProcessor):
 
     # ------------------------------------------------------------------------- jobs
 
-    async def _tree(self, repo: str, branch: str, head: list[Any] | None) -> tuple[dict[str, FileEntry], dict[str, str]]:
+    async def _tree(
+        self, repo: str, branch: str, head: list[Any] | None
+    ) -> tuple[dict[str, FileEntry], dict[str, str]]:
         """Entries and path → hash of a branch head, cached per branch by root."""
         key = f"{repo}@{branch}"
         root_key = head[1] if head else None
@@ -506,9 +550,18 @@ class Dispatcher(LogProcessor):
             for i in pfs.values():
                 head = self.heads.get(f"{i.repo}@{i.branch}")
                 inputs.append(
-                    {"name": i.name, "repo": i.repo, "branch": i.branch, "commit": head[0] if head else None, "root": head[1] if head else None}
+                    {
+                        "name": i.name,
+                        "repo": i.repo,
+                        "branch": i.branch,
+                        "commit": head[0] if head else None,
+                        "root": head[1] if head else None,
+                    }
                 )
-        commits = [InputCommit(name=i["name"], repo=i["repo"], branch=i["branch"], commit_id=i["commit"]) for i in inputs]
+        commits = [
+            InputCommit(name=i["name"], repo=i["repo"], branch=i["branch"], commit_id=i["commit"])
+            for i in inputs
+        ]
         if job is None:
             job = _core.job_id(p.name, p.version, p.salt, commits)
             if job == p.last_job_key:
@@ -521,9 +574,16 @@ class Dispatcher(LogProcessor):
             entries[i["name"]], trees[i["name"]] = await self._tree(i["repo"], i["branch"], head)
         every = every_job or p.spec.reprocess == "every_job"
         made = datums(p.spec.input, trees)
-        successes = {i: IndexEntry(i, r.hash, r.outputs) for i, r in (earlier or {}).items() if r.state == "success"}
+        successes = {
+            i: IndexEntry(i, r.hash, r.outputs)
+            for i, r in (earlier or {}).items()
+            if r.state == "success"
+        }
         planned = plan_job(p.index, made, p.salt, every_job=every, earlier=successes, force=force)
-        carried = {i: Result("success", e.hash, dict(e.outputs), carried=True) for i, e in planned.carried.items()}
+        carried = {
+            i: Result("success", e.hash, dict(e.outputs), carried=True)
+            for i, e in planned.carried.items()
+        }
         output_commit = _core.output_commit_id(p.name, job)
         j = Job(
             job_id=job,
@@ -560,7 +620,9 @@ class Dispatcher(LogProcessor):
         topic = self._topics.tasks(p.name, p.version)
         by_name = {i["name"]: i["commit"] for i in inputs}
         for n, d in enumerate(planned.run):
-            task = _core.task_for(d, p.spec, p.version, p.salt, job, output_commit, by_name, entries, pfs)
+            task = _core.task_for(
+                d, p.spec, p.version, p.salt, job, output_commit, by_name, entries, pfs
+            )
             b.tasks.append((topic, d.id, encode(task), n % p.spec.parallelism))
         log.info(
             "dispatch: job %s of %s: %d datums, %d to run, %d skipped",
@@ -604,7 +666,9 @@ class Dispatcher(LogProcessor):
         self._batch.index.append((p.name, changed))
         self._end_job(p, "success", job.output_commit, now, "")
 
-    def _end_job(self, p: Pipeline, state: str, output: str | None, now: float, reason: str) -> None:
+    def _end_job(
+        self, p: Pipeline, state: str, output: str | None, now: float, reason: str
+    ) -> None:
         job = p.job
         assert job is not None
         counts = {"success": 0, "failed": 0, "recovered": 0}
@@ -654,14 +718,25 @@ class Dispatcher(LogProcessor):
                     "INSERT INTO dispatch_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                     "ON CONFLICT (job_id, datum_id) DO NOTHING",
                     [
-                        (job, datum, name, r.state, r.hash, orjson.dumps(_core.entry_json(r.outputs)).decode(), r.carried, r.detail)
+                        (
+                            job,
+                            datum,
+                            name,
+                            r.state,
+                            r.hash,
+                            orjson.dumps(_core.entry_json(r.outputs)).decode(),
+                            r.carried,
+                            r.detail,
+                        )
                         for name, job, datum, r in b.results
                     ],
                 )
             for name, changed in b.index:
                 gone = [(name, i) for i, e in changed.items() if e is None]
                 if gone:
-                    await conn.executemany("DELETE FROM dispatch_index WHERE pipeline = $1 AND datum_id = $2", gone)
+                    await conn.executemany(
+                        "DELETE FROM dispatch_index WHERE pipeline = $1 AND datum_id = $2", gone
+                    )
                 rows = [
                     (name, i, e.hash, orjson.dumps(_core.entry_json(e.outputs)).decode())
                     for i, e in changed.items()
@@ -684,7 +759,10 @@ class Dispatcher(LogProcessor):
             if b.meta:
                 await conn.executemany(
                     "INSERT INTO dispatch_meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                    [("repos", orjson.dumps(sorted(self.repos)).decode()), ("heads", orjson.dumps(self.heads).decode())],
+                    [
+                        ("repos", orjson.dumps(sorted(self.repos)).decode()),
+                        ("heads", orjson.dumps(self.heads).decode()),
+                    ],
                 )
             await self.save_offsets(conn, offsets)
 
@@ -716,7 +794,10 @@ class _Batch:
 
 def _done(req: Any) -> RequestDone:
     return RequestDone(
-        event_id=derive_id(req.request_id, RequestDone.TYPE), request_id=req.request_id, repo=req.pipeline, ok=True
+        event_id=derive_id(req.request_id, RequestDone.TYPE),
+        request_id=req.request_id,
+        repo=req.pipeline,
+        ok=True,
     )
 
 

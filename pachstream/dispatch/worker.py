@@ -110,12 +110,20 @@ class Worker(Service):
         self._pool = await connect_pool(self._pg, self._settings.namespace)
         await migrate(self._pool, "worker", WORKER_MIGRATIONS)
         row = await self._pool.fetchrow(
-            "SELECT next_offset FROM worker_offsets WHERE topic = $1 AND partition = $2", self._topic, self._shard
+            "SELECT next_offset FROM worker_offsets WHERE topic = $1 AND partition = $2",
+            self._topic,
+            self._shard,
         )
         offsets = {(self._topic, self._shard): row["next_offset"]} if row else {}
         await self._producer.start()
         await self._reader.start([self._topic], offsets, partitions=[self._shard])
-        log.info("worker %s: reading %s[%d] from %s", self.id, self._topic, self._shard, offsets or "the start")
+        log.info(
+            "worker %s: reading %s[%d] from %s",
+            self.id,
+            self._topic,
+            self._shard,
+            offsets or "the start",
+        )
 
     async def _close(self) -> None:
         if self._sandbox is not None:
@@ -130,7 +138,10 @@ class Worker(Service):
         """The warm sandbox; rebuilt only when a task brings an input name it lacks (unions)."""
         if self._sandbox is None or not set(names) <= set(self._sandbox.input_names):
             have = self._sandbox.input_names if self._sandbox else []
-            old, self._sandbox = self._sandbox, Sandbox(self._folder / "box", sorted(set(have) | set(names)))
+            old, self._sandbox = (
+                self._sandbox,
+                Sandbox(self._folder / "box", sorted(set(have) | set(names))),
+            )
             if old is not None:
                 asyncio.ensure_future(old.stop())
         return self._sandbox
@@ -150,7 +161,9 @@ class Worker(Service):
                 if not isinstance(task, DatumTask):
                     raise EventDecodeError(f"a {task.TYPE!r} event is not a datum task")
             except EventDecodeError as exc:
-                out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id)))
+                out.append(
+                    (self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id))
+                )
                 continue
             out.append((self._topics.events, task.pipeline, encode(await self._run(task))))
             self._offset = rec.offset + 1
@@ -174,19 +187,34 @@ class Worker(Service):
             return b"" if empty else await read_file(self._objects, entry)
 
         box = self._box([i.name for i in task.inputs])
-        transform = Transform(cmd=task.cmd, stdin=task.stdin, env=task.env, working_dir=task.working_dir)
+        transform = Transform(
+            cmd=task.cmd, stdin=task.stdin, env=task.env, working_dir=task.working_dir
+        )
         commits = {i.name: i.commit_id or "" for i in task.inputs}
         env = datum_env(datum, commits, task.job_id, task.output_commit)
         started = time.time()
         result = await run_datum(
-            datum, transform, box, fetch, self._writer, env=env, tries=task.tries, timeout_s=task.timeout_s
+            datum,
+            transform,
+            box,
+            fetch,
+            self._writer,
+            env=env,
+            tries=task.tries,
+            timeout_s=task.timeout_s,
         )
         state = result.state
         last = result.last
         logs = {"attempts": result.tries, "stdout": last.stdout_tail, "stderr": last.stderr_tail}
         if state == "failed" and task.err_cmd:
-            err = await box.run(task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(task.env), **env})
-            logs["err_cmd"] = {"exit": err.exit_code, "stdout": err.stdout_tail, "stderr": err.stderr_tail}
+            err = await box.run(
+                task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(task.env), **env}
+            )
+            logs["err_cmd"] = {
+                "exit": err.exit_code,
+                "stdout": err.stdout_tail,
+                "stderr": err.stderr_tail,
+            }
             if err.exit_code == 0:
                 state = "recovered"
         log_ref = f"logs/{task.job_id}/{task.datum_id}"
@@ -244,7 +272,9 @@ class WorkerPool(Service):
 
     name = "workers"
 
-    def __init__(self, settings: Settings, *, folder: Path | None = None, poll_s: float = 0.5) -> None:
+    def __init__(
+        self, settings: Settings, *, folder: Path | None = None, poll_s: float = 0.5
+    ) -> None:
         super().__init__()
         self._settings = settings
         _, self._pg, _ = settings.require()
@@ -287,7 +317,9 @@ class WorkerPool(Service):
             restarts = 0 if proc is None else proc.restarts + 1
             if proc is not None:
                 log.warning("workers: %s exited (%s); restarting", key, proc.process.returncode)
-            self.procs[key] = _Proc(key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts))
+            self.procs[key] = _Proc(
+                key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts)
+            )
         await asyncio.sleep(self._poll_s)
 
     def _spawn(self, key: tuple[str, int, int]) -> subprocess.Popen[bytes]:
@@ -295,9 +327,21 @@ class WorkerPool(Service):
         folder = self._folder / f"{name}.{version}.{shard}"
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self._settings.child_env()}
-        cmd = [sys.executable, "-m", "pachstream", "run", "worker", name, str(version), str(shard), str(folder)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pachstream",
+            "run",
+            "worker",
+            name,
+            str(version),
+            str(shard),
+            str(folder),
+        ]
         with open(folder / "worker.log", "ab") as logf:
-            return subprocess.Popen(cmd, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                cmd, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def pids(self) -> dict[tuple[str, int, int], int]:
         """Running workers' pids (tests kill them)."""

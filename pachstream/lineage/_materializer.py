@@ -25,7 +25,14 @@ from pachstream.settings import Settings
 log = logging.getLogger("pachstream.lineage")
 
 
-NOTIFYING = (RequestDone, CommitFinished, JobStarted, JobFinished, PipelineCreated, PipelineStateSet)
+NOTIFYING = (
+    RequestDone,
+    CommitFinished,
+    JobStarted,
+    JobFinished,
+    PipelineCreated,
+    PipelineStateSet,
+)
 """Facts that waiting clients look for."""
 
 COPY_THRESHOLD = 500
@@ -81,7 +88,9 @@ class Materializer(LogProcessor):
                     await conn.executemany(sql, rows)
             await self.save_offsets(conn, offsets)
             if notify:
-                await conn.execute("SELECT pg_notify($1, 'batch')", notify_channel(self._settings.namespace))
+                await conn.execute(
+                    "SELECT pg_notify($1, 'batch')", notify_channel(self._settings.namespace)
+                )
         self._offsets = offsets
 
     async def _copy_blobs(self, conn: Any, rows: list[tuple[Any, ...]]) -> None:
@@ -91,11 +100,17 @@ class Materializer(LogProcessor):
             "CREATE TEMP TABLE IF NOT EXISTS blobs_stage (LIKE blobs) ON COMMIT DELETE ROWS"
         )
         await conn.copy_records_to_table("blobs_stage", records=rows)
-        await conn.execute("INSERT INTO blobs SELECT * FROM blobs_stage ON CONFLICT (hash) DO NOTHING")
+        await conn.execute(
+            "INSERT INTO blobs SELECT * FROM blobs_stage ON CONFLICT (hash) DO NOTHING"
+        )
 
     async def _full_diff(self, fact: Any) -> list[Any] | None:
         """A large commit's diff travels by reference: read it (raw rows) for the blob index."""
-        if not isinstance(fact, CommitFinished) or fact.diff is not None or fact.added + fact.modified == 0:
+        if (
+            not isinstance(fact, CommitFinished)
+            or fact.diff is not None
+            or fact.added + fact.modified == 0
+        ):
             return None
         rows: list[Any] = orjson.loads(await self._objects.get(fact.diff_ref))
         return rows

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from pachstream.codec import to_plain
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
@@ -21,7 +22,6 @@ from pachstream.commits.events import (
     RepoDeleted,
     RequestDone,
 )
-from pachstream.codec import to_plain
 from pachstream.dispatch.events import (
     DatumFinished,
     JobFinished,
@@ -192,7 +192,10 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
             ]
         case PipelineCreated():
             return [
-                (UPSERT_PIPELINE, (fact.pipeline, fact.version, _json(fact.spec), fact.salt, fact.time)),
+                (
+                    UPSERT_PIPELINE,
+                    (fact.pipeline, fact.version, _json(fact.spec), fact.salt, fact.time),
+                ),
                 (UPSERT_PIPELINE_STATE, (fact.pipeline, fact.version, "running", fact.time)),
             ]
         case PipelineStateSet():

@@ -18,7 +18,9 @@ from pachstream.dispatch.events import CreatePipeline
 from pachstream.errors import Conflict, InvalidSpec
 from pachstream.testing_services import RunningStack
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
+)
 
 
 def spec(name: str, cmd: str, glob: str = "/*", **extra) -> dict:
@@ -34,10 +36,24 @@ def spec(name: str, cmd: str, glob: str = "/*", **extra) -> dict:
 INVALID = [
     (spec("p1", "true") | {"input": {"pfs": {"repo": "nope", "glob": "/*"}}}, "nope"),
     (spec("p2", "true") | {"input": {"pfs": {"repo": "raw", "glob": "/[a"}}}, "glob"),
-    ({"pipeline": {"name": "p3"}, "input": {"pfs": {"repo": "raw", "glob": "/*"}}, "transform": {}}, "cmd"),
+    (
+        {
+            "pipeline": {"name": "p3"},
+            "input": {"pfs": {"repo": "raw", "glob": "/*"}},
+            "transform": {},
+        },
+        "cmd",
+    ),
     (
         spec("p4", "true")
-        | {"input": {"cross": [{"pfs": {"repo": "raw", "glob": "/*"}}, {"pfs": {"repo": "raw", "glob": "/"}}]}},
+        | {
+            "input": {
+                "cross": [
+                    {"pfs": {"repo": "raw", "glob": "/*"}},
+                    {"pfs": {"repo": "raw", "glob": "/"}},
+                ]
+            }
+        },
         "raw",
     ),
     (
@@ -64,7 +80,9 @@ async def test_invalid_specs_are_refused_at_create_time(stack: RunningStack) -> 
             await c.create_pipeline(bad)
         assert word in exc.value.message, exc.value.message
         # The dispatcher refuses it too when a writer skips the SDK's checks.
-        req = CreatePipeline(request_id=Client._rid(), pipeline=bad["pipeline"]["name"], time=time.time(), spec=bad)
+        req = CreatePipeline(
+            request_id=Client._rid(), pipeline=bad["pipeline"]["name"], time=time.time(), spec=bad
+        )
         with pytest.raises(InvalidSpec):
             await c._request(req, "raw create")
     assert await c.list_pipeline() == []
@@ -79,7 +97,10 @@ async def test_bad_user_code_fails_its_job_and_others_run_on(stack: RunningStack
     cid = await c.put_files("raw@master", [("/a", b"1"), ("/b", b"2")])
     cases = {
         "exits": (spec("exits", "echo bad thing >&2; exit 3"), "exit 3 after 1 tries: bad thing"),
-        "escapes": (spec("escapes", "echo x > /pfs/raw/evil; echo y > /usr/evil"), "Read-only file system"),
+        "escapes": (
+            spec("escapes", "echo x > /pfs/raw/evil; echo y > /usr/evil"),
+            "Read-only file system",
+        ),
         "endless": (spec("endless", "sleep 600", datum_timeout="2s"), "timed out"),
         "conflict": (spec("conflict", "echo 1 > /pfs/out/same"), "both wrote '/same'"),
         "good": (spec("good", "cp /pfs/raw/* /pfs/out/"), ""),
@@ -133,8 +154,14 @@ async def test_rerun_failed_datums_only(stack: RunningStack) -> None:
         (folder / "box" / "ctl" / "ok").touch()
     rerun = await c.rerun_job(job.id)
     done = await c.wait_job(rerun, timeout_s=120)
-    assert (done.state, done.processed, done.skipped, done.rerun_of) == ("success", 1, 2, job.id), done
-    assert [f.path for f in await c.list_file(f"flaky@{done.output_commit}", "/")] == ["/a", "/b", "/c"]
+    assert (done.state, done.processed, done.skipped, done.rerun_of) == ("success", 1, 2, job.id), (
+        done
+    )
+    assert [f.path for f in await c.list_file(f"flaky@{done.output_commit}", "/")] == [
+        "/a",
+        "/b",
+        "/c",
+    ]
     one = await c.rerun_datum(done.id, (await c.list_datum(done.id))[0].id)
     assert (await c.wait_job(one, timeout_s=120)).processed == 1
 
@@ -160,9 +187,15 @@ async def test_kill_9_of_a_worker_mid_job_loses_nothing(stack: RunningStack) -> 
     jobs = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=600)}
     assert jobs["killed"].state == "success" and jobs["calm"].state == "success", jobs
     assert jobs["killed"].processed == n
-    killed = {f.path: f.hash for f in await c.list_file(f"killed@{jobs['killed'].output_commit}", "/")}
+    killed = {
+        f.path: f.hash for f in await c.list_file(f"killed@{jobs['killed'].output_commit}", "/")
+    }
     calm = {f.path: f.hash for f in await c.list_file(f"calm@{jobs['calm'].output_commit}", "/")}
     assert len(killed) == n and killed == calm
     assert await c.get_file("killed@master", "/f0042") == b"x42\n"
-    assert stack.workers.procs[("killed", 1, 0)].restarts + stack.workers.procs[("killed", 1, 1)].restarts >= 1
+    assert (
+        stack.workers.procs[("killed", 1, 0)].restarts
+        + stack.workers.procs[("killed", 1, 1)].restarts
+        >= 1
+    )
     assert derive_id  # ids stay deterministic: the same job id on both runs is not required

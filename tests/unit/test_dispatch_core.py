@@ -32,8 +32,12 @@ def test_rerun_carries_successes_and_runs_the_rest():
     earlier = {a.id: IndexEntry(a.id, a.hash("s"), {"/a": entry("A")})}
     plan = plan_job({}, ds, "s", earlier=earlier)
     assert set(plan.carried) == {a.id} and [d.id for d in plan.run] == [d.id for d in ds[1:]]
-    forced = plan_job({b.id: IndexEntry(b.id, b.hash("s"), {})}, ds, "s", earlier=earlier, force=frozenset([a.id]))
-    assert [d.id for d in forced.run] == [a.id, ds[2].id] and [e.datum_id for e in forced.skip] == [b.id]
+    forced = plan_job(
+        {b.id: IndexEntry(b.id, b.hash("s"), {})}, ds, "s", earlier=earlier, force=frozenset([a.id])
+    )
+    assert [d.id for d in forced.run] == [a.id, ds[2].id] and [e.datum_id for e in forced.skip] == [
+        b.id
+    ]
 
 
 def test_stale_earlier_result_runs_again():
@@ -54,14 +58,28 @@ DELTAS = [
     # (name, index, changed, deletes, puts)
     ("first job", {}, {"d1": ie("d1", "/a"), "d2": ie("d2", "/b")}, [], ["/a", "/b"]),
     ("vanished datum", {"d1": ie("d1", "/a"), "d2": ie("d2", "/b")}, {"d2": None}, ["/b"], []),
-    ("rerun writes fewer", {"d1": ie("d1", "/a", "/a2")}, {"d1": ie("d1", "/a", h="y")}, ["/a2"], ["/a"]),
+    (
+        "rerun writes fewer",
+        {"d1": ie("d1", "/a", "/a2")},
+        {"d1": ie("d1", "/a", h="y")},
+        ["/a2"],
+        ["/a"],
+    ),
     ("same content is no put", {"d1": ie("d1", "/a")}, {"d1": ie("d1", "/a")}, [], []),
-    ("path moves between datums", {"d1": ie("d1", "/a")}, {"d1": None, "d2": ie("d2", "/a", h="z")}, [], ["/a"]),
+    (
+        "path moves between datums",
+        {"d1": ie("d1", "/a")},
+        {"d1": None, "d2": ie("d2", "/a", h="z")},
+        [],
+        ["/a"],
+    ),
     ("recovered leaves", {"d1": ie("d1", "/a")}, {"d1": None}, ["/a"], []),
 ]
 
 
-@pytest.mark.parametrize(("name", "index", "changed", "deletes", "puts"), DELTAS, ids=[d[0] for d in DELTAS])
+@pytest.mark.parametrize(
+    ("name", "index", "changed", "deletes", "puts"), DELTAS, ids=[d[0] for d in DELTAS]
+)
 def test_output_delta(name, index, changed, deletes, puts):
     owners = {p: i for i, e in index.items() for p in e.outputs}
     delta = output_delta(index, owners, changed)
@@ -86,15 +104,28 @@ def test_conflict_between_two_new_datums():
 
 
 def test_output_ops_delete_before_put():
-    ops = _core.output_ops(output_delta({"d1": ie("d1", "/z")}, {"/z": "d1"}, {"d1": ie("d1", "/a")}))
+    ops = _core.output_ops(
+        output_delta({"d1": ie("d1", "/z")}, {"/z": "d1"}, {"d1": ie("d1", "/a")})
+    )
     assert [(o.op, o.path) for o in ops] == [("delete", "/z"), ("put", "/a")]
 
 
 def finished(state: str, **kw) -> DatumFinished:
     base = dict(
-        event_id="e", job_id="j", pipeline="p", datum_id="d", hash="h", state=state, tries=3, exit_code=3,
-        timed_out=False, stderr_tail="line one\nsomething broke\n", log_ref="logs/j/d", started=1.0,
-        duration_s=0.5, worker="w",
+        event_id="e",
+        job_id="j",
+        pipeline="p",
+        datum_id="d",
+        hash="h",
+        state=state,
+        tries=3,
+        exit_code=3,
+        timed_out=False,
+        stderr_tail="line one\nsomething broke\n",
+        log_ref="logs/j/d",
+        started=1.0,
+        duration_s=0.5,
+        worker="w",
     )
     return DatumFinished(**{**base, **kw})
 
@@ -113,7 +144,11 @@ def test_failure_reason_names_datums_exit_and_the_way_out():
 def test_changes_drop_vanished_and_recovered():
     results = {"a": Result("success", "ha", {"/a": entry("x")}), "r": Result("recovered", "hr")}
     changed = _core.changes(results, ["gone"])
-    assert changed["gone"] is None and changed["r"] is None and changed["a"] == IndexEntry("a", "ha", {"/a": entry("x")})
+    assert (
+        changed["gone"] is None
+        and changed["r"] is None
+        and changed["a"] == IndexEntry("a", "ha", {"/a": entry("x")})
+    )
 
 
 def test_ids_are_deterministic_and_distinct():
@@ -135,6 +170,8 @@ def test_task_carries_entries_env_and_limits():
         }
     )
     d = datums(spec.input, {"in": {"/a": "ha"}})[0]
-    task = _core.task_for(d, spec, 1, "s", "j", "o", {"in": "c"}, {"in": {"/a": entry("ha")}}, {"in": spec.input})
+    task = _core.task_for(
+        d, spec, 1, "s", "j", "o", {"in": "c"}, {"in": {"/a": entry("ha")}}, {"in": spec.input}
+    )
     assert task.inputs[0].files[0].file == entry("ha") and task.inputs[0].empty_files
     assert (task.tries, task.timeout_s, task.env, task.hash) == (2, 5.0, (("A", "1"),), d.hash("s"))
