@@ -341,15 +341,24 @@ class PipelineVerbs:
             if not jobs:
                 return []
             job_id = jobs[0].id
-        sql = "SELECT datum_id, log_ref, state FROM datums WHERE job_id = $1"
+        sql = "SELECT datum_id, state, tries, stdout_tail, stderr_tail, log_ref FROM datums WHERE job_id = $1"
         args: list[Any] = [job_id]
         if datum_id is not None:
             sql += " AND datum_id = $2"
             args.append(datum_id)
         out = []
         for r in await self._pool.fetch(sql + " ORDER BY datum_id", *args):
-            body = orjson.loads(await self.objects.get(r["log_ref"]))
-            out.append({"job_id": job_id, "datum_id": r["datum_id"], "state": r["state"], **body})
+            entry = {
+                "job_id": job_id,
+                "datum_id": r["datum_id"],
+                "state": r["state"],
+                "attempts": r["tries"],
+                "stdout": r["stdout_tail"],
+                "stderr": r["stderr_tail"],
+            }
+            if r["log_ref"]:
+                entry.update(orjson.loads(await self.objects.get(r["log_ref"])))
+            out.append(entry)
         if datum_id is not None and not out:
             await self.inspect_datum(job_id, datum_id)
         return out

@@ -296,7 +296,7 @@ class DatumFinished:
     stderr_tail: str
     """The end of the last attempt's standard error."""
     log_ref: str
-    """Object key of the datum's logs (stdout and stderr of every attempt)."""
+    """Object key of longer logs, or "" when the tails here are all there is."""
     started: float
     """Worker clock at start."""
     duration_s: float
@@ -307,6 +307,8 @@ class DatumFinished:
     """What it read (for lineage)."""
     outputs: tuple[OutputFile, ...] = ()
     """What it wrote (when it succeeded)."""
+    stdout_tail: str = ""
+    """The end of the last attempt's standard output."""
 
 
 @register

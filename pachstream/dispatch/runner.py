@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ class DatumResult:
     """Files written under /pfs/out (path with a leading '/'), when it succeeded."""
 
 
-def datum_env(datum: Datum, commits: Mapping[str, str], job_id: str, output_commit: str) -> dict[str, str]:
+def datum_env(
+    datum: Datum, commits: Mapping[str, str], job_id: str, output_commit: str
+) -> dict[str, str]:
     """Pachyderm's environment for a datum (``commits``: input name → input commit id). Pure."""
     env = {"PACH_JOB_ID": job_id, "PACH_DATUM_ID": datum.id, "PACH_OUTPUT_COMMIT_ID": output_commit}
     for i in datum.inputs:
@@ -65,23 +68,21 @@ def _empty(folder: Path) -> None:
 
 
 async def stage(datum: Datum, sandbox: Sandbox, fetch: FetchContent) -> None:
-    """Write the datum's input files into the sandbox's input folders."""
+    """Write the datum's input files into the sandbox's input folders (fetched concurrently)."""
     for name in sandbox.input_names:
         _empty(sandbox.input_dir(name))
-    for i in datum.inputs:
-        root = sandbox.input_dir(i.name)
-        for path, _ in i.files:
-            target = root / path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(await fetch(i.name, path))
+    wanted = [(i.name, path) for i in datum.inputs for path, _ in i.files]
+    contents = await asyncio.gather(*(fetch(name, path) for name, path in wanted))
+    for (name, path), data in zip(wanted, contents, strict=True):
+        target = sandbox.input_dir(name) / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
 
 
-async def collect(out_dir: Path, writer: ContentWriter) -> dict[str, FileEntry]:
-    """Store everything the command wrote under /pfs/out."""
+def read_outputs(out_dir: Path) -> dict[str, bytes]:
+    """Everything the command wrote under /pfs/out: path (with a leading '/') → bytes."""
     files = sorted(p for p in out_dir.rglob("*") if p.is_file() and not p.is_symlink())
-    paths = ["/" + p.relative_to(out_dir).as_posix() for p in files]
-    entries = await writer.store_many(p.read_bytes() for p in files)
-    return dict(zip(paths, entries, strict=True))
+    return {"/" + p.relative_to(out_dir).as_posix(): p.read_bytes() for p in files}
 
 
 async def run_datum(
@@ -95,7 +96,39 @@ async def run_datum(
     tries: int,
     timeout_s: float | None = None,
 ) -> DatumResult:
-    """Stage, run up to ``tries`` times, collect the outputs of the first success."""
+    """Stage, run up to ``tries`` times, store the outputs of the first success."""
+    ran = await attempt_datum(
+        datum, transform, sandbox, fetch, env=env, tries=tries, timeout_s=timeout_s
+    )
+    entries = await writer.store_many(ran.files.values())
+    return DatumResult(ran.state, ran.tries, ran.last, dict(zip(ran.files, entries, strict=True)))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """A datum run whose outputs are still bytes (a worker stores a batch's outputs at once)."""
+
+    state: Literal["success", "failed"]
+    """Whether its outputs count."""
+    tries: int
+    """Attempts made."""
+    last: RunResult
+    """The last attempt."""
+    files: dict[str, bytes]
+    """Its /pfs/out (success only)."""
+
+
+async def attempt_datum(
+    datum: Datum,
+    transform: Transform,
+    sandbox: Sandbox,
+    fetch: FetchContent,
+    *,
+    env: Mapping[str, str],
+    tries: int,
+    timeout_s: float | None = None,
+) -> Attempted:
+    """Stage, run up to ``tries`` times; the outputs of the first success, as bytes."""
     await stage(datum, sandbox, fetch)
     full_env = {**dict(transform.env), **env}
     last: RunResult | None = None
@@ -109,7 +142,6 @@ async def run_datum(
             timeout_s=timeout_s,
         )
         if last.exit_code == 0:
-            return DatumResult("success", attempt, last, await collect(sandbox.out_dir, writer))
+            return Attempted("success", attempt, last, read_outputs(sandbox.out_dir))
     assert last is not None
-    return DatumResult("failed", tries, last, {})
-
+    return Attempted("failed", tries, last, {})

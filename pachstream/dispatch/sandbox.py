@@ -30,11 +30,11 @@ from pathlib import Path
 from pachstream.errors import Unavailable
 
 TAIL_BYTES = 4096
-"""Bytes of stdout and stderr kept in a result (the whole logs stay in the control folder)."""
+"""Bytes of stdout and stderr kept in a result."""
 
 _LOOP = (
     'while read -r id; do '
-    'sh "/ctl/$id/cmd.sh" < "/ctl/$id/stdin" > "/ctl/$id/stdout" 2> "/ctl/$id/stderr"; '
+    '( . "/ctl/$id/cmd.sh" ) < "/ctl/$id/stdin" > "/ctl/$id/stdout" 2> "/ctl/$id/stderr"; '
     'echo $? > "/ctl/$id/exit"; echo "$id"; '
     "done"
 )
@@ -157,9 +157,14 @@ class Sandbox:
                     break
         except TimeoutError:
             await self.stop()
-            return RunResult(None, _tail(ctl / "stdout"), _tail(ctl / "stderr"), True, time.monotonic() - started)
-        code = int((ctl / "exit").read_text().strip())
-        return RunResult(code, _tail(ctl / "stdout"), _tail(ctl / "stderr"), False, time.monotonic() - started)
+            return self._result(ctl, None, started)
+        return self._result(ctl, int((ctl / "exit").read_text().strip()), started)
+
+    @staticmethod
+    def _result(ctl: Path, code: int | None, started: float) -> RunResult:
+        result = RunResult(code, _tail(ctl / "stdout"), _tail(ctl / "stderr"), code is None, time.monotonic() - started)
+        shutil.rmtree(ctl, ignore_errors=True)  # a worker runs millions of datums: keep no trail
+        return result
 
     async def stop(self) -> None:
         """Kill the sandbox and everything in it. Idempotent."""

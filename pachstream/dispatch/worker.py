@@ -33,7 +33,7 @@ from pachstream.commits.events import derive_id
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
-from pachstream.dispatch.runner import datum_env, run_datum
+from pachstream.dispatch.runner import Attempted, attempt_datum, datum_env
 from pachstream.dispatch.sandbox import Sandbox
 from pachstream.dispatch.spec import Transform
 from pachstream.errors import EventDecodeError
@@ -155,6 +155,7 @@ class Worker(Service):
         if not records:
             return
         out: list[tuple[str, str | None, bytes]] = []
+        ran: list[tuple[DatumTask, Attempted, str, str, float]] = []
         for rec in records:
             try:
                 task = decode(rec.value)
@@ -165,9 +166,23 @@ class Worker(Service):
                     (self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id))
                 )
                 continue
-            out.append((self._topics.events, task.pipeline, encode(await self._run(task))))
+            started = time.time()
+            attempted, state, err_log = await self._run(task)
+            ran.append((task, attempted, state, err_log, started))
             self._offset = rec.offset + 1
             self.ran += 1
+        # One store for the whole batch: small outputs share packs and a round trip.
+        files = [data for _, a, _, _, _ in ran for data in a.files.values()]
+        entries = iter(await self._writer.store_many(files))
+        for task, a, state, err_log, started in ran:
+            outputs = tuple(OutputFile(path=p, file=next(entries)) for p in a.files)
+            out.append(
+                (
+                    self._topics.events,
+                    task.pipeline,
+                    encode(self._finished(task, a, state, err_log, started, outputs)),
+                )
+            )
         await self._producer.send_all(out)
         if self._offset is not None:
             await self._pool.execute(
@@ -178,7 +193,8 @@ class Worker(Service):
                 self._offset,
             )
 
-    async def _run(self, task: DatumTask) -> DatumFinished:
+    async def _run(self, task: DatumTask) -> tuple[Attempted, str, str]:
+        """Run one task: (the attempt, its state, err_cmd's log)."""
         datum = task_datum(task)
         entries = {(i.name, f.path): (i.empty_files, f.file) for i in task.inputs for f in i.files}
 
@@ -192,50 +208,46 @@ class Worker(Service):
         )
         commits = {i.name: i.commit_id or "" for i in task.inputs}
         env = datum_env(datum, commits, task.job_id, task.output_commit)
-        started = time.time()
-        result = await run_datum(
-            datum,
-            transform,
-            box,
-            fetch,
-            self._writer,
-            env=env,
-            tries=task.tries,
-            timeout_s=task.timeout_s,
+        attempted = await attempt_datum(
+            datum, transform, box, fetch, env=env, tries=task.tries, timeout_s=task.timeout_s
         )
-        state = result.state
-        last = result.last
-        logs = {"attempts": result.tries, "stdout": last.stdout_tail, "stderr": last.stderr_tail}
+        state, err_log = attempted.state, ""
         if state == "failed" and task.err_cmd:
             err = await box.run(
                 task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(task.env), **env}
             )
-            logs["err_cmd"] = {
-                "exit": err.exit_code,
-                "stdout": err.stdout_tail,
-                "stderr": err.stderr_tail,
-            }
+            err_log = f"\n[err_cmd exit {err.exit_code}]\n{err.stderr_tail}"
             if err.exit_code == 0:
                 state = "recovered"
-        log_ref = f"logs/{task.job_id}/{task.datum_id}"
-        await self._objects.put(log_ref, orjson.dumps(logs))
+        return attempted, state, err_log
+
+    def _finished(
+        self,
+        task: DatumTask,
+        a: Attempted,
+        state: str,
+        err_log: str,
+        started: float,
+        outputs: tuple[OutputFile, ...],
+    ) -> DatumFinished:
         return DatumFinished(
             event_id=derive_id(task.job_id, task.datum_id, DatumFinished.TYPE),
             job_id=task.job_id,
             pipeline=task.pipeline,
             datum_id=task.datum_id,
             hash=task.hash,
-            state=state,
-            tries=result.tries,
-            exit_code=last.exit_code,
-            timed_out=last.timed_out,
-            stderr_tail=last.stderr_tail,
-            log_ref=log_ref,
+            state=state,  # type: ignore[arg-type]
+            tries=a.tries,
+            exit_code=a.last.exit_code,
+            timed_out=a.last.timed_out,
+            stderr_tail=a.last.stderr_tail + err_log,
+            log_ref="",
             started=started,
             duration_s=time.time() - started,
             worker=self.id,
             inputs=task.inputs,
-            outputs=tuple(OutputFile(path=p, file=e) for p, e in sorted(result.outputs.items())),
+            outputs=outputs,
+            stdout_tail=a.last.stdout_tail,
         )
 
 

@@ -87,8 +87,9 @@ FINISH_JOB = (
 )
 INSERT_DATUM = (
     "INSERT INTO datums (job_id, datum_id, pipeline, hash, state, tries, exit_code, timed_out, "
-    "stderr_tail, log_ref, started, duration_s, worker, inputs, outputs) VALUES ($1, $2, $3, $4, "
-    "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (job_id, datum_id) DO NOTHING"
+    "stderr_tail, log_ref, started, duration_s, worker, inputs, outputs, stdout_tail) VALUES ($1, $2, "
+    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (job_id, datum_id) "
+    "DO NOTHING"
 )
 
 
@@ -270,6 +271,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                         fact.worker,
                         orjson.dumps(inputs).decode(),
                         orjson.dumps(outputs).decode(),
+                        fact.stdout_tail,
                     ),
                 )
             ]

@@ -89,6 +89,7 @@ MIGRATIONS = [
         exit_code integer,
         timed_out boolean NOT NULL,
         stderr_tail text NOT NULL,
+        stdout_tail text NOT NULL,
         log_ref text NOT NULL,
         started double precision NOT NULL,
         duration_s double precision NOT NULL,
