@@ -2,7 +2,10 @@
 
 The data set is real and present on every machine with Python: the documentation of a few
 standard-library modules. Three commits: adds, a modification (plus an add), a delete; then
-the history, a diff and a file back. The stack stays up so the user can go on by hand.
+the history, a diff and a file back. Then a two-stage pipeline: ``words`` counts the words of
+each document (one datum per file), ``ranking`` ranks the documents by those counts (one datum
+of everything); a change to one document reruns one datum of ``words``. The stack stays up so
+the user can go on by hand.
 """
 
 from __future__ import annotations
@@ -19,6 +22,23 @@ from rich.console import Console
 
 console = Console(highlight=False)
 MODULES = ["json", "csv", "heapq", "bisect", "textwrap", "zipfile"]
+
+PIPELINES = """\
+# Stage 1: one datum per document; each writes its word count.
+pipeline: {name: words}
+description: words per document
+input: {pfs: {repo: docs, glob: "/stdlib/*"}}
+transform:
+  cmd: [sh, -c, 'for f in /pfs/docs/stdlib/*; do wc -w < "$f" > "/pfs/out/$(basename "$f" .txt)"; done']
+parallelism_spec: {constant: 2}
+---
+# Stage 2: one datum of all counts; ranks the documents.
+pipeline: {name: ranking}
+description: documents by word count
+input: {pfs: {repo: words, glob: "/"}}
+transform:
+  cmd: [sh, -c, 'cd /pfs/words && for f in *; do echo "$(cat "$f") $f"; done | sort -rn > /pfs/out/ranking.txt']
+"""
 
 
 def _cli(*args: str, check: bool = True, show: bool = True) -> subprocess.CompletedProcess[str]:
@@ -52,6 +72,8 @@ def main() -> None:
     else:
         _cli("status")
     # A rerun starts from a clean repo.
+    for name in ("ranking", "words"):
+        _cli("delete", "pipeline", name, check=False, show=False)
     _cli("delete", "repo", "docs", check=False, show=False)
     _cli("create", "repo", "docs", "--description", "documentation of some Python standard modules")
 
@@ -84,10 +106,29 @@ def main() -> None:
     _cli("get", "file", "docs@master:/stdlib/bisect.txt")
     _cli("get", "file", "docs@master~2:/stdlib/zipfile.txt")
 
+    console.rule("[bold]a two-stage pipeline: words per document, then a ranking")
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "pipelines.yaml"
+        spec.write_text(PIPELINES, encoding="utf-8")
+        console.print(PIPELINES, markup=False)
+        _cli("create", "pipeline", "-f", str(spec))
+    _cli("wait", "commitset", "docs@master")
+    _cli("get", "file", "ranking@master:/ranking.txt")
+    console.rule("[bold]change one document: exactly one datum of 'words' runs")
+    with tempfile.TemporaryDirectory() as tmp:
+        more = Path(tmp) / "more.txt"
+        more.write_text("heapq also offers merge, nlargest and nsmallest.\n" * 50, encoding="utf-8")
+        _cli("put", "file", "docs@master:/stdlib/heapq.txt", "-f", str(more), "--append")
+    _cli("wait", "commitset", "docs@master")
+    _cli("list", "job", "-p", "words")
+    _cli("get", "file", "ranking@master:/ranking.txt")
+
     console.rule("[bold]go on by hand")
     console.print(
         "The stack is still running. Try, with the venv active (source .venv/bin/activate):\n"
         "  pachstream list repo\n"
+        "  pachstream list pipeline; pachstream list job\n"
+        "  pachstream logs -p words\n"
         "  pachstream inspect commit docs@master^\n"
         "  pachstream glob file 'docs@master:/stdlib/*.txt'\n"
         "  echo hello | pachstream put file docs@master:/hello.txt -f -\n"

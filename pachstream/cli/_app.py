@@ -17,13 +17,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # pachctl's verb-noun grammar: `pachstream create repo`, `pachstream list file`...
-create_app = typer.Typer(help="Create a repo or branch.", no_args_is_help=True)
-list_app = typer.Typer(help="List repos, branches, commits or files.", no_args_is_help=True)
-inspect_app = typer.Typer(help="Show one repo, commit or file.", no_args_is_help=True)
-delete_app = typer.Typer(help="Delete a repo, branch or file.", no_args_is_help=True)
-start_app = typer.Typer(help="Start a commit.", no_args_is_help=True)
+create_app = typer.Typer(help="Create a repo, branch or pipeline.", no_args_is_help=True)
+update_app = typer.Typer(help="Update a pipeline.", no_args_is_help=True)
+list_app = typer.Typer(help="List repos, branches, commits, files, pipelines, jobs or datums.", no_args_is_help=True)
+inspect_app = typer.Typer(help="Show one repo, commit, file, pipeline, job or datum.", no_args_is_help=True)
+delete_app = typer.Typer(help="Delete a repo, branch, file or pipeline.", no_args_is_help=True)
+start_app = typer.Typer(help="Start a commit or a pipeline.", no_args_is_help=True)
+stop_app = typer.Typer(help="Stop a pipeline.", no_args_is_help=True)
+rerun_app = typer.Typer(help="Run a job's failed datums, or one datum, again.", no_args_is_help=True)
 finish_app = typer.Typer(help="Finish a commit.", no_args_is_help=True)
-wait_app = typer.Typer(help="Wait for a commit.", no_args_is_help=True)
+wait_app = typer.Typer(help="Wait for a commit, a commit's downstream jobs, or a job.", no_args_is_help=True)
 put_app = typer.Typer(help="Put files.", no_args_is_help=True)
 get_app = typer.Typer(help="Get a file.", no_args_is_help=True)
 glob_app = typer.Typer(help="Glob files.", no_args_is_help=True)
@@ -33,10 +36,13 @@ bench_app = typer.Typer(help="Benchmarks that print figures and ratios.", no_arg
 
 for _name, _sub in [
     ("create", create_app),
+    ("update", update_app),
     ("list", list_app),
     ("inspect", inspect_app),
     ("delete", delete_app),
     ("start", start_app),
+    ("stop", stop_app),
+    ("rerun", rerun_app),
     ("finish", finish_app),
     ("wait", wait_app),
     ("put", put_app),
@@ -49,7 +55,7 @@ for _name, _sub in [
     app.add_typer(_sub, name=_name)
 
 # Modules that register commands; imported for their side effect on the apps above.
-_COMMAND_MODULES = ["_stack", "_data", "_run", "_bench"]
+_COMMAND_MODULES = ["_stack", "_data", "_pipelines", "_run", "_bench"]
 
 
 def _load_commands() -> None:

@@ -14,7 +14,6 @@ from pachstream.service import Service
 from pachstream.settings import Settings
 
 
-
 def _make(name: str, settings: Settings) -> Service:
     if name == "commits":
         from pachstream.commits import CommitProcessor
