@@ -51,3 +51,24 @@ def commit_scale(
 ) -> None:
     """Time to finish a small commit on a small and a large repo, and their ratio."""
     _report("bench commit-scale", lambda s, c: bench.commit_scale(c, (small, large), changed, rounds))
+
+
+@bench_app.command("incremental")
+def incremental(
+    files: int = typer.Option(10_000, "--files", help="Input files (one datum each)."),
+    changed_pct: float = typer.Option(1.0, "--changed-pct", help="Percent of the files changed."),
+) -> None:
+    """Full run, then a rerun after a few files changed: time ratio and datums run."""
+    _report("bench incremental", lambda s, c: bench.incremental(c, files, changed_pct))
+
+
+@bench_app.command("datum-overhead")
+def datum_overhead(datums: int = typer.Option(500, "--datums", help="Datums (and spawns).")) -> None:
+    """Datums/s of a trivial cp pipeline next to spawning cp in a loop, and their ratio."""
+    _report("bench datum-overhead", lambda s, c: bench.datum_overhead(c, datums))
+
+
+@bench_app.command("latency")
+def latency(puts: int = typer.Option(100, "--puts", help="Timed puts.")) -> None:
+    """put file → output commit of a one-stage pipeline: p50 and p95."""
+    _report("bench latency", lambda s, c: bench.latency(c, puts))
