@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pachstream.client import Client
+from pachstream.client import Client, JobInfo
 from pachstream.errors import ConfigError
 from pachstream.kafka import raw_produce_rate
 from pachstream.settings import Settings
@@ -135,15 +135,21 @@ def _copy_pipeline(name: str, repo: str, parallelism: int = 2) -> dict[str, obje
     }
 
 
-async def incremental(client: Client, files: int, changed_pct: float) -> list[Figure]:
-    """A full run over ``files`` one-file datums, then a rerun after ``changed_pct`` % changed."""
-    repo, pipe = f"bench_inc_{_tag()}", f"bench_inc_out_{_tag()}"
+async def _first_run(client: Client, prefix: str, files: int) -> tuple[str, list[JobInfo], float]:
+    """A repo of ``files`` small files and a copy pipeline on it: (repo, its first jobs, seconds
+    from create pipeline to the end of its first job)."""
+    repo, pipe = f"{prefix}_{_tag()}", f"{prefix}_out_{_tag()}"
     await client.create_repo(repo)
     cid = await client.put_files(f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(files)))
     t0 = time.perf_counter()
     await client.create_pipeline(_copy_pipeline(pipe, repo))
-    first = await client.flush(repo, cid, timeout_s=3600)
-    full = time.perf_counter() - t0
+    jobs = await client.flush(repo, cid, timeout_s=3600)
+    return repo, jobs, time.perf_counter() - t0
+
+
+async def incremental(client: Client, files: int, changed_pct: float) -> list[Figure]:
+    """A full run over ``files`` one-file datums, then a rerun after ``changed_pct`` % changed."""
+    repo, first, full = await _first_run(client, "bench_inc", files)
     step = max(1, round(100 / changed_pct))
     changed = list(range(0, files, step))
     t0 = time.perf_counter()
@@ -172,13 +178,8 @@ async def datum_overhead(client: Client, datums: int) -> list[Figure]:
         for _ in range(datums):
             subprocess.run(["sh", "-c", f"cp {src} {dst}"], check=True)
         raw = datums / (time.perf_counter() - t0)
-    repo, pipe = f"bench_ovh_{_tag()}", f"bench_ovh_out_{_tag()}"
-    await client.create_repo(repo)
-    cid = await client.put_files(f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(datums)))
-    t0 = time.perf_counter()
-    await client.create_pipeline(_copy_pipeline(pipe, repo))
-    jobs = await client.flush(repo, cid, timeout_s=3600)
-    rate = datums / (time.perf_counter() - t0)
+    _, jobs, seconds = await _first_run(client, "bench_ovh", datums)
+    rate = datums / seconds
     return [
         Figure("raw: sh -c cp, spawned in a loop", raw, "spawns/s"),
         Figure(f"pipeline, 2 workers ({jobs[0].state})", rate, "datums/s"),

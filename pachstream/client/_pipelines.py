@@ -282,28 +282,16 @@ class PipelineVerbs:
 
     async def rerun_job(self, job_id: str, *, failed_only: bool = True) -> str:
         """Run a job's inputs again: only its failed datums (default) or all; the new job's id."""
-        job = await self.inspect_job(job_id)
-        req = RerunJob(
-            request_id=self._rid(),
-            pipeline=job.pipeline,
-            time=time.time(),
-            job_id=job_id,
-            failed_only=failed_only,
-        )
-        await self._request(req, f"rerun job {job_id}")
-        return derive_id("rerun", req.request_id)
+        return await self._rerun(job_id, f"rerun job {job_id}", failed_only=failed_only)
 
     async def rerun_datum(self, job_id: str, datum_id: str) -> str:
         """Run one datum of a job again (the others keep their results); the new job's id."""
+        return await self._rerun(job_id, f"rerun datum {datum_id} of job {job_id}", datum_id=datum_id)
+
+    async def _rerun(self, job_id: str, what: str, **how: Any) -> str:
         job = await self.inspect_job(job_id)
-        req = RerunJob(
-            request_id=self._rid(),
-            pipeline=job.pipeline,
-            time=time.time(),
-            job_id=job_id,
-            datum_id=datum_id,
-        )
-        await self._request(req, f"rerun datum {datum_id} of job {job_id}")
+        req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, **how)
+        await self._request(req, what)
         return derive_id("rerun", req.request_id)
 
     # ------------------------------------------------------------------ datums and logs
