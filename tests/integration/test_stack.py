@@ -42,7 +42,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
     try:
         doc = orjson.loads(_cli(env, "status", "--json").stdout)
         names = [c["name"] for c in doc["components"]]
-        assert names == ["seaweedfs", "tansu", "postgres", "commits", "lineage"]
+        assert names == ["seaweedfs", "tansu", "postgres", "commits", "lineage", "dispatch", "workers"]
         assert all(c["healthy"] and isinstance(c["pid"], int) for c in doc["components"])
         pids = [c["pid"] for c in doc["components"]] + [doc["supervisor_pid"]]
         addresses = doc["addresses"]
