@@ -19,14 +19,22 @@ app = typer.Typer(
 # pachctl's verb-noun grammar: `pachstream create repo`, `pachstream list file`...
 create_app = typer.Typer(help="Create a repo, branch or pipeline.", no_args_is_help=True)
 update_app = typer.Typer(help="Update a pipeline.", no_args_is_help=True)
-list_app = typer.Typer(help="List repos, branches, commits, files, pipelines, jobs or datums.", no_args_is_help=True)
-inspect_app = typer.Typer(help="Show one repo, commit, file, pipeline, job or datum.", no_args_is_help=True)
+list_app = typer.Typer(
+    help="List repos, branches, commits, files, pipelines, jobs or datums.", no_args_is_help=True
+)
+inspect_app = typer.Typer(
+    help="Show one repo, branch, commit, file, pipeline, job or datum.", no_args_is_help=True
+)
 delete_app = typer.Typer(help="Delete a repo, branch, file or pipeline.", no_args_is_help=True)
 start_app = typer.Typer(help="Start a commit or a pipeline.", no_args_is_help=True)
 stop_app = typer.Typer(help="Stop a pipeline.", no_args_is_help=True)
-rerun_app = typer.Typer(help="Run a job's failed datums, or one datum, again.", no_args_is_help=True)
+rerun_app = typer.Typer(
+    help="Run a job's failed datums, or one datum, again.", no_args_is_help=True
+)
 finish_app = typer.Typer(help="Finish a commit.", no_args_is_help=True)
-wait_app = typer.Typer(help="Wait for a commit, a commit's downstream jobs, or a job.", no_args_is_help=True)
+wait_app = typer.Typer(
+    help="Wait for a commit, a commit's downstream jobs, or a job.", no_args_is_help=True
+)
 put_app = typer.Typer(help="Put files.", no_args_is_help=True)
 get_app = typer.Typer(help="Get a file.", no_args_is_help=True)
 glob_app = typer.Typer(help="Glob files.", no_args_is_help=True)

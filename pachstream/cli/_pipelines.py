@@ -1,6 +1,8 @@
 """Pipeline, job and datum commands, in pachctl's grammar.
 
-Every read takes ``--json``. ``wait job`` exits 1 with the job's reason when it did not succeed.
+Every read command takes ``--json`` (one JSON document on stdout, for scripts); tables are
+for people. Errors print one line and exit 1 (see ``_app.main``); so does ``wait job`` when
+the job did not succeed.
 """
 
 from __future__ import annotations
@@ -26,27 +28,38 @@ from pachstream.cli._app import (
     wait_app,
 )
 from pachstream.cli._data import JSON, _call, _print_json, _when, out
-from pachstream.client import JobInfo
+from pachstream.client import DatumInfo, JobInfo
 from pachstream.errors import InvalidInput, PachstreamError
 
-SPEC_FILE = typer.Option(..., "--file", "-f", help="Spec file (JSON or YAML, several documents allowed); '-' for stdin.")
+SPEC_FILE = typer.Option(
+    ..., "--file", "-f", help="Spec file: JSON or YAML, one or several documents; '-' for stdin."
+)
 
 
 class JobFailed(PachstreamError):
-    """A job ended in failure (or was killed)."""
+    """``wait job``: the job ended, but not in success (its reason names the failed datums)."""
 
 
 def _read_spec(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
-    p = Path(path)
-    if not p.is_file():
-        raise InvalidInput(f"spec file '{path}' does not exist; give the path of a JSON or YAML file", path=path)
-    return p.read_text(encoding="utf-8")
+    local = Path(path)
+    if not local.is_file():
+        raise InvalidInput(
+            f"spec file '{path}' does not exist or is not a file; give a JSON or YAML file, "
+            "or '-' for stdin",
+            path=path,
+        )
+    return local.read_text(encoding="utf-8")
 
 
 def _duration(j: JobInfo) -> str:
     return f"{j.finished - j.started:.1f}s" if j.finished else "-"
+
+
+def _datums(j: JobInfo) -> str:
+    # pachctl's progress: processed + skipped / total.
+    return f"{j.processed} + {j.skipped} / {j.datums}"
 
 
 # ----------------------------------------------------------------------------- pipelines
@@ -54,7 +67,7 @@ def _duration(j: JobInfo) -> str:
 
 @create_app.command("pipeline")
 def create_pipeline(file: str = SPEC_FILE) -> None:
-    """Create the pipelines of a spec file (Pachyderm's format)."""
+    """Create the pipelines of a spec file (Pachyderm's format); prints their names."""
     text = _read_spec(file)
     for name in _call(lambda c: c.create_pipeline(text)):
         typer.echo(name)
@@ -63,9 +76,9 @@ def create_pipeline(file: str = SPEC_FILE) -> None:
 @update_app.command("pipeline")
 def update_pipeline(
     file: str = SPEC_FILE,
-    reprocess: bool = typer.Option(False, "--reprocess", help="Run every datum again (new salt)."),
+    reprocess: bool = typer.Option(False, "--reprocess", help="Run every datum again."),
 ) -> None:
-    """Replace pipelines' specs; earlier results stay valid unless --reprocess."""
+    """Replace pipelines' specs; earlier datum results are kept unless --reprocess."""
     text = _read_spec(file)
     for name in _call(lambda c: c.create_pipeline(text, update=True, reprocess=reprocess)):
         typer.echo(name)
@@ -79,19 +92,19 @@ def delete_pipeline(name: str) -> None:
 
 @stop_app.command("pipeline")
 def stop_pipeline(name: str) -> None:
-    """Stop a pipeline: no new jobs until it is started."""
+    """Stop a pipeline: no new jobs until it is started (a running job finishes)."""
     _call(lambda c: c.stop_pipeline(name))
 
 
 @start_app.command("pipeline")
 def start_pipeline(name: str) -> None:
-    """Start a stopped pipeline."""
+    """Start a stopped pipeline (a job runs if its inputs moved meanwhile)."""
     _call(lambda c: c.start_pipeline(name))
 
 
 @list_app.command("pipeline")
 def list_pipeline(as_json: bool = JSON) -> None:
-    """List pipelines with their state, input and last job."""
+    """List pipelines with their version, state, input and last job."""
     pipelines = _call(lambda c: c.list_pipeline())
     if as_json:
         return _print_json([p.to_json() for p in pipelines])
@@ -108,10 +121,13 @@ def inspect_pipeline(name: str, as_json: bool = JSON) -> None:
     p = _call(lambda c: c.inspect_pipeline(name))
     if as_json:
         return _print_json(p.to_json())
+    last = f"{p.last_job} ({p.last_job_state})" if p.last_job else "-"
     out.print(
         f"Name: {p.name}\nVersion: {p.version}\nState: {p.state}\nDescription: {p.description}\n"
-        f"Input: {p.input}\nCreated: {_when(p.created)}\n"
-        f"Last job: {p.last_job or '-'} ({p.last_job_state or '-'})\nSpec:"
+        f"Input: {p.input}\nCreated: {_when(p.created)}\nLast job: {last}\nSpec:",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     sys.stdout.write(yaml.safe_dump(p.spec, sort_keys=False))
 
@@ -120,31 +136,48 @@ def inspect_pipeline(name: str, as_json: bool = JSON) -> None:
 
 
 def _job_table(jobs: list[JobInfo]) -> Table:
-    table = Table("ID", "PIPELINE", "STATE", "STARTED", "DURATION", "DATUMS", "RUN", "SKIPPED", "FAILED", box=None)
+    table = Table(box=None)
+    for column in ("ID", "PIPELINE", "STATE", "STARTED", "DURATION", "DATUMS", "FAILED"):
+        table.add_column(column, no_wrap=True)
+    colour = {"success": "green", "failure": "red", "killed": "red", "running": "yellow"}
     for j in jobs:
+        state = f"[{colour.get(j.state, 'default')}]{j.state}[/]"
         table.add_row(
-            j.id, j.pipeline, j.state, _when(j.started), _duration(j), str(j.datums), str(j.processed),
-            str(j.skipped), str(j.failed),
-        )  # fmt: skip
+            j.id, j.pipeline, state, _when(j.started), _duration(j), _datums(j), str(j.failed)
+        )
     return table
 
 
 def _show_job(j: JobInfo) -> None:
-    out.print(_job_table([j]))
-    for i in j.inputs:
-        out.print(f"input {i['name']}: {i['repo']}@{i['commit'] or '(empty)'} ({i['branch']})")
+    lines = [
+        f"ID: {j.id}",
+        f"Pipeline: {j.pipeline} (version {j.version})",
+        f"State: {j.state}",
+        f"Started: {_when(j.started)}",
+        f"Duration: {_duration(j)}",
+        f"Datums: {j.datums} total, {j.processed} processed, {j.skipped} skipped, "
+        f"{j.failed} failed, {j.recovered} recovered",
+    ]
+    lines += [
+        f"Input {i['name']}: {i['repo']}@{i['commit'] or '(empty)'} ({i['branch']})"
+        for i in j.inputs
+    ]
     if j.state == "success":
-        out.print(f"output commit: {j.pipeline}@{j.output_commit}")
+        lines.append(f"Output commit: {j.pipeline}@{j.output_commit}")
+    if j.rerun_of:
+        lines.append(f"Rerun of: {j.rerun_of}")
     if j.reason:
-        out.print(f"reason: {j.reason}", markup=False)
+        lines.append(f"Reason: {j.reason}")
+    # Reasons quote user stderr, which may hold rich markup.
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 @list_app.command("job")
 def list_job(
-    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only this pipeline's jobs."),
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="Only these jobs."),
     as_json: bool = JSON,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first; DATUMS is processed + skipped / total."""
     jobs = _call(lambda c: c.list_job(pipeline))
     if as_json:
         return _print_json([j.to_json() for j in jobs])
@@ -153,7 +186,7 @@ def list_job(
 
 @inspect_app.command("job")
 def inspect_job(job: str, as_json: bool = JSON) -> None:
-    """Show one job: state, datum counts, inputs, output commit, reason."""
+    """Show one job: state, datum counts, inputs, output commit, and why it failed."""
     j = _call(lambda c: c.inspect_job(job))
     if as_json:
         return _print_json(j.to_json())
@@ -166,76 +199,99 @@ def wait_job(
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait at most."),
     as_json: bool = JSON,
 ) -> None:
-    """Block until a job ends; exit 1 unless it succeeded."""
+    """Block until a job ends and show it; exit 1 unless it succeeded."""
     j = _call(lambda c: c.wait_job(job, timeout))
     if as_json:
         _print_json(j.to_json())
     else:
         _show_job(j)
     if j.state != "success":
-        raise JobFailed(f"job {j.id} of pipeline '{j.pipeline}' ended in {j.state}: {j.reason}", job_id=j.id)
+        how = "failed" if j.state == "failure" else f"ended {j.state}"
+        raise JobFailed(
+            f"job {j.id} of pipeline '{j.pipeline}' {how}: {j.reason or 'no reason recorded'}",
+            job_id=j.id,
+            pipeline=j.pipeline,
+        )
 
 
 @rerun_app.command("job")
 def rerun_job(
     job: str,
-    failed: bool = typer.Option(True, "--failed/--all", help="Run only the failed datums (default) or all."),
+    failed: bool = typer.Option(True, "--failed/--all", help="Only failed datums, or all."),
 ) -> None:
-    """Run a job's input commits again; print the new job's id."""
+    """Run a job's input commits again; prints the new job's id."""
     typer.echo(_call(lambda c: c.rerun_job(job, failed_only=failed)))
 
 
 @rerun_app.command("datum")
 def rerun_datum(job: str, datum: str) -> None:
-    """Run one datum of a job again (the others keep their results); print the new job's id."""
+    """Run one datum of a job again (the others keep their results); prints the new job's id."""
     typer.echo(_call(lambda c: c.rerun_datum(job, datum)))
 
 
 # ----------------------------------------------------------------------------- datums and logs
 
 
+def _exit(d: DatumInfo) -> str:
+    return "timeout" if d.timed_out else ("-" if d.exit_code is None else str(d.exit_code))
+
+
 @list_app.command("datum")
 def list_datum(job: str, as_json: bool = JSON) -> None:
-    """List the datums a job ran."""
+    """List the datums a job ran (skipped ones are only counted on the job)."""
     datums = _call(lambda c: c.list_datum(job))
     if as_json:
         return _print_json([d.to_json() for d in datums])
     table = Table("ID", "STATE", "TRIES", "EXIT", "TIME", "INPUTS", box=None)
     for d in datums:
         inputs = ", ".join(f"{i['name']}:{i['path']}" for i in d.inputs)
-        exit_code = "timeout" if d.timed_out else str(d.exit_code)
-        table.add_row(d.id, d.state, str(d.tries), exit_code, f"{d.duration_s:.2f}s", inputs)
+        table.add_row(d.id, d.state, str(d.tries), _exit(d), f"{d.duration_s:.2f}s", inputs)
     out.print(table)
 
 
 @inspect_app.command("datum")
 def inspect_datum(job: str, datum: str, as_json: bool = JSON) -> None:
-    """Show one datum of a job: inputs, outputs, exit code, stderr tail."""
+    """Show one datum of a job: inputs, outputs, exit status, stderr tail."""
     d = _call(lambda c: c.inspect_datum(job, datum))
     if as_json:
         return _print_json(d.to_json())
-    out.print(f"Datum: {d.id}\nJob: {d.job_id}\nState: {d.state}\nTries: {d.tries}\nExit: {d.exit_code}")
-    for i in d.inputs:
-        out.print(f"input {i['name']}: {i['repo']}@{i['commit']}:{i['path']} ({len(i['files'])} files)")
-    for path, _, size in d.outputs:
-        out.print(f"output {path} ({size} B)")
+    lines = [
+        f"Datum: {d.id}",
+        f"Job: {d.job_id}",
+        f"State: {d.state}",
+        f"Tries: {d.tries}",
+        f"Exit: {_exit(d)}",
+        f"Time: {d.duration_s:.2f}s on {d.worker}",
+    ]
+    lines += [
+        f"Input {i['name']}: {i['repo']}@{i['commit']}:{i['path']} ({len(i['files'])} files)"
+        for i in d.inputs
+    ]
+    lines += [f"Output {path} ({size} B)" for path, _, size in d.outputs]
     if d.stderr_tail:
-        out.print("stderr:", d.stderr_tail, markup=False)
+        lines.append("Stderr:\n" + d.stderr_tail.rstrip("\n"))
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("logs")
 def logs(
-    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="The pipeline's newest job."),
+    pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="That pipeline's last job."),
     job: str | None = typer.Option(None, "--job", help="This job."),
     datum: str | None = typer.Option(None, "--datum", help="Only this datum."),
     as_json: bool = JSON,
 ) -> None:
-    """Datum logs (the end of stdout and stderr) of a job."""
-    entries: list[dict[str, Any]] = _call(lambda c: c.logs(pipeline=pipeline, job_id=job, datum_id=datum))
+    """Datum logs of a job: the end of each datum's stdout and stderr."""
+    if pipeline is None and job is None:
+        raise InvalidInput("logs need a pipeline or a job: -p PIPELINE or --job JOB")
+    entries: list[dict[str, Any]] = _call(
+        lambda c: c.logs(pipeline=pipeline, job_id=job, datum_id=datum)
+    )
     if as_json:
         return _print_json(entries)
     for e in entries:
-        out.print(f"[bold]== datum {e['datum_id']} ({e['state']}, {e['attempts']} tries)[/]")
-        sys.stdout.write(e["stdout"])
-        sys.stdout.write(e["stderr"])
+        header = f"== job {e['job_id']} datum {e['datum_id']} ({e['state']}, {e['attempts']} tries)"
+        out.print(header, style="bold", markup=False, highlight=False)
+        for text in (e["stdout"], e["stderr"], e.get("err_cmd") or ""):
+            if text:
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

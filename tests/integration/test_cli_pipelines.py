@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from test_cli import _cli
-
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
+)
 
 GOOD = """
 pipeline: {name: up}
@@ -23,43 +28,117 @@ input: {pfs: {repo: raw, glob: "/*"}}
 transform: {cmd: [sh, -c, 'echo oops >&2; exit 3']}
 datum_tries: 1
 """
-BAD = [
-    ("pipeline: {name: a}\ninput: {pfs: {repo: nope, glob: /}}\ntransform: {cmd: [\"true\"]}", "nope"),
-    ("pipeline: {name: b}\ninput: {pfs: {repo: raw, glob: /}}\ntransform: {}", "cmd"),
-    ("pipeline: {name: c}\ninput: {pfs: {repo: raw, glob: /}}\ntransform: {cmd: [x]}\nautoscaling: true", "autoscaling"),
+HEAD = "input: {pfs: {repo: raw, glob: /}}\n"
+BAD_SPECS = [
+    ("pipeline: {name: a}\ninput: {pfs: {repo: nope, glob: /}}\ntransform: {cmd: [x]}", "nope"),
+    ("pipeline: {name: b}\n" + HEAD + "transform: {image: alpine}", "cmd"),
+    ("pipeline: {name: c}\n" + HEAD + "transform: {cmd: [x]}\nautoscaling: true", "autoscaling"),
 ]
+
+
+async def _cli(settings, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
+    env.update(settings.child_env())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pachstream",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def _one_line_error(settings, *args: str) -> str:
+    code, out, err = await _cli(settings, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1, (args, code, out, err)
+    assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
+    return lines[0]
+
+
+async def _first_job(settings, pipeline: str) -> dict[str, Any]:
+    """Poll ``list job -p`` until the pipeline has a job (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        code, out, err = await _cli(settings, "list", "job", "-p", pipeline, "--json")
+        assert code == 0, err
+        jobs = orjson.loads(out)
+        if jobs:
+            return jobs[-1]
+        assert time.monotonic() < deadline, f"no job of {pipeline} after 60 s"
+        await asyncio.sleep(0.5)
 
 
 async def test_pipeline_commands(stack, tmp_path: Path) -> None:
     s = stack.settings
     await stack.client.create_repo("raw")
-    cid = await stack.client.put_files("raw@master", [("/a", b"1"), ("/b", b"2")])
-    (tmp_path / "good.yaml").write_text(GOOD)
-    (tmp_path / "fails.yaml").write_text(FAILS)
-    assert (await _cli(s, "create", "pipeline", "-f", str(tmp_path / "good.yaml")))[:2] == (0, "up\n")
-    code, stdout, _ = await _cli(s, "wait", "commitset", f"raw@{cid}", "--json")
-    assert code == 0 and [j["state"] for j in orjson.loads(stdout)] == ["success"]
-    job = orjson.loads(stdout)[0]["id"]
-    code, stdout, _ = await _cli(s, "list", "pipeline", "--json")
-    assert [p["name"] for p in orjson.loads(stdout)] == ["up"]
-    assert (await _cli(s, "wait", "job", job))[0] == 0
-    code, stdout, _ = await _cli(s, "list", "datum", job, "--json")
-    assert sorted(d["inputs"][0]["path"] for d in orjson.loads(stdout)) == ["/a", "/b"]
-    assert (await _cli(s, "inspect", "pipeline", "up"))[0] == 0
-    assert (await _cli(s, "logs", "--job", job))[0] == 0
+    await stack.client.put_files("raw@master", [("/a", b"1"), ("/b", b"2")])
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD)
 
-    for i, (spec, word) in enumerate(BAD):
-        (tmp_path / f"bad{i}.yaml").write_text(spec)
-        code, _, stderr = await _cli(s, "create", "pipeline", "-f", str(tmp_path / f"bad{i}.yaml"))
-        assert code == 1 and word in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    code, _, stderr = await _cli(s, "create", "pipeline", "-f", str(tmp_path / "good.yaml"))
-    assert code == 1 and "update pipeline" in stderr
-    code, _, stderr = await _cli(s, "inspect", "job", "0" * 32)
-    assert code == 1 and "does not exist" in stderr
+    code, out, err = await _cli(s, "create", "pipeline", "-f", str(good))
+    assert (code, out) == (0, "up\n"), err
+    code, out, err = await _cli(s, "list", "pipeline", "--json")
+    assert code == 0, err
+    assert [(p["name"], p["version"], p["state"]) for p in orjson.loads(out)] == [
+        ("up", 1, "running")
+    ]
+    job = (await _first_job(s, "up"))["id"]
+    code, out, err = await _cli(s, "wait", "job", job, "--timeout", "120", "--json")
+    assert code == 0, err
+    assert orjson.loads(out)["state"] == "success"
+    code, out, err = await _cli(s, "list", "datum", job, "--json")
+    assert code == 0, err
+    datums = orjson.loads(out)
+    assert sorted(d["inputs"][0]["path"] for d in datums) == ["/a", "/b"]
+    assert {d["state"] for d in datums} == {"success"}
+    code, out, err = await _cli(s, "logs", "--job", job)
+    assert code == 0, err
+    assert all(d["id"] in out for d in datums), out
+    code, out, err = await _cli(s, "inspect", "pipeline", "up", "--json")
+    assert code == 0, err
+    info = orjson.loads(out)
+    assert info["last_job"] == job and info["spec"]["transform"]["cmd"][0] == "sh"
 
-    assert (await _cli(s, "create", "pipeline", "-f", str(tmp_path / "fails.yaml")))[0] == 0
-    failed = (await stack.client.flush("raw", cid, timeout_s=120))[-1]
-    code, _, stderr = await _cli(s, "wait", "job", failed.id)
-    assert code == 1 and "exit 3" in stderr and "oops" in stderr, stderr
-    code, stdout, _ = await _cli(s, "rerun", "job", failed.id)
-    assert code == 0 and len(stdout.strip()) == 32
+    # Bad input: exit 1 and one line naming the problem; nothing is created.
+    for i, (spec, needle) in enumerate(BAD_SPECS):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(spec)
+        line = await _one_line_error(s, "create", "pipeline", "-f", str(bad))
+        assert needle in line, (spec, line)
+    line = await _one_line_error(s, "create", "pipeline", "-f", str(good))
+    assert "exists" in line and "update pipeline" in line, line
+    line = await _one_line_error(s, "inspect", "job", "0" * 32)
+    assert "0" * 32 in line and "does not exist" in line, line
+    code, out, err = await _cli(s, "list", "pipeline", "--json")
+    assert [p["name"] for p in orjson.loads(out)] == ["up"]
+
+    # The same spec through stdin as an update: a new version of the same pipeline.
+    code, out, err = await _cli(s, "update", "pipeline", "-f", "-", stdin=GOOD.encode())
+    assert (code, out) == (0, "up\n"), err
+
+
+async def test_failing_pipeline(stack, tmp_path: Path) -> None:
+    s = stack.settings
+    await stack.client.create_repo("raw")
+    await stack.client.put_files("raw@master", [("/a", b"1")])
+    fails = tmp_path / "fails.yaml"
+    fails.write_text(FAILS)
+
+    code, out, err = await _cli(s, "create", "pipeline", "-f", str(fails))
+    assert (code, out) == (0, "fails\n"), err
+    job = (await _first_job(s, "fails"))["id"]
+    line = await _one_line_error(s, "wait", "job", job, "--timeout", "120")
+    assert f"job {job}" in line and "failed" in line and "exit 3" in line, line
+    [datum] = await stack.client.list_datum(job)
+    assert datum.id in line, line
+
+    code, out, err = await _cli(s, "rerun", "job", job)
+    assert code == 0, err
+    rerun = out.strip()
+    assert len(rerun) == 32 and rerun != job
