@@ -66,3 +66,28 @@ class RunningStack:
             await self.dispatch.stop()
         await self.lineage.stop()
         await self.commits.stop()
+
+
+async def run_cli(
+    settings: Settings, *args: str, stdin: bytes | None = None, timeout_s: float = 120
+) -> tuple[int, str, str]:
+    """``pachstream ARGS`` as a user runs it, against ``settings``' servers and namespace:
+    (exit code, stdout, stderr)."""
+    import asyncio
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
+    env.update(settings.child_env())
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pachstream",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=timeout_s)
+    return proc.returncode or 0, out.decode(), err.decode()

@@ -41,6 +41,9 @@ glob_app = typer.Typer(help="Glob files.", no_args_is_help=True)
 diff_app = typer.Typer(help="Diff two commits.", no_args_is_help=True)
 run_app = typer.Typer(help="Run one pachstream process in the foreground.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures and ratios.", no_args_is_help=True)
+lineage_app = typer.Typer(
+    help="Where a file came from, what it fed, and a commit's provenance.", no_args_is_help=True
+)
 
 for _name, _sub in [
     ("create", create_app),
@@ -59,11 +62,12 @@ for _name, _sub in [
     ("diff", diff_app),
     ("run", run_app),
     ("bench", bench_app),
+    ("lineage", lineage_app),
 ]:
     app.add_typer(_sub, name=_name)
 
 # Modules that register commands; imported for their side effect on the apps above.
-_COMMAND_MODULES = ["_stack", "_data", "_pipelines", "_run", "_bench"]
+_COMMAND_MODULES = ["_stack", "_data", "_pipelines", "_lineage", "_run", "_bench"]
 
 
 def _load_commands() -> None:

@@ -12,9 +12,21 @@ from pachstream.client._info import (
     RepoInfo,
 )
 from pachstream.client._sync import SyncClient
+from pachstream.lineage._query import (
+    CommitEdge,
+    CommitLineage,
+    FileVersion,
+    Lineage,
+    LineageEdge,
+)
 
 __all__ = [
     "BranchInfo",
+    "CommitEdge",
+    "CommitLineage",
+    "FileVersion",
+    "Lineage",
+    "LineageEdge",
     "Client",
     "CommitInfo",
     "DatumInfo",

@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from pachstream.client._lineage import LineageVerbs
 from pachstream.codec import encode
 from pachstream.commits.events import (
     Chunk,
@@ -67,7 +68,7 @@ Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
 
 
-class Client(PipelineVerbs):
+class Client(PipelineVerbs, LineageVerbs):
     """A connection to one pachstream namespace. Use ``async with Client.connect()``."""
 
     def __init__(self, settings: Settings, *, timeout_s: float = 120.0) -> None:

@@ -168,8 +168,8 @@ class PipelineVerbs:
         """Every pipeline that is not deleted, by name."""
         rows = await self._pool.fetch(
             "SELECT s.name, s.version, s.state, p.created, p.spec, "
-            "(SELECT j.id FROM jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_job, "
-            "(SELECT j.state FROM jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_state "
+            "(SELECT j.id FROM started_jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_job, "
+            "(SELECT j.state FROM started_jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_state "
             "FROM pipeline_states s JOIN pipelines p ON p.name = s.name AND p.version = s.version "
             "WHERE s.state <> 'deleted' ORDER BY s.name"
         )
@@ -205,16 +205,16 @@ class PipelineVerbs:
     async def list_job(self, pipeline: str | None = None) -> list[JobInfo]:
         """Jobs, newest first (of one pipeline when given)."""
         if pipeline is None:
-            rows = await self._pool.fetch("SELECT * FROM jobs ORDER BY started DESC, id")
+            rows = await self._pool.fetch("SELECT * FROM started_jobs ORDER BY started DESC, id")
         else:
             rows = await self._pool.fetch(
-                "SELECT * FROM jobs WHERE pipeline = $1 ORDER BY started DESC, id", pipeline
+                "SELECT * FROM started_jobs WHERE pipeline = $1 ORDER BY started DESC, id", pipeline
             )
         return [_job(r) for r in rows]
 
     async def inspect_job(self, job_id: str) -> JobInfo:
         """One job; JobNotFound when absent."""
-        row = await self._pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)
+        row = await self._pool.fetchrow("SELECT * FROM started_jobs WHERE id = $1", job_id)
         if row is None:
             raise JobNotFound(
                 f"job {job_id} does not exist; see 'pachstream list job'", job_id=job_id
@@ -226,7 +226,7 @@ class PipelineVerbs:
 
         async def probe() -> Any:
             return await self._pool.fetchrow(
-                "SELECT * FROM jobs WHERE id = $1 AND state = ANY($2::text[])",
+                "SELECT * FROM started_jobs WHERE id = $1 AND state = ANY($2::text[])",
                 job_id,
                 list(FINISHED_JOB_STATES),
             )
@@ -262,7 +262,7 @@ class PipelineVerbs:
     ) -> JobInfo:
         async def probe() -> Any:
             return await self._pool.fetchrow(
-                "SELECT j.* FROM jobs j, jsonb_array_elements(j.inputs) i "
+                "SELECT j.* FROM started_jobs j, jsonb_array_elements(j.inputs) i "
                 "WHERE j.pipeline = $1 AND j.state = ANY($4::text[]) AND i->>'repo' = $2 AND ("
                 "  i->>'commit' = $3 OR i->>'commit' IN ("
                 "    SELECT later.id FROM commits c JOIN commits later ON later.repo = c.repo "

@@ -22,6 +22,7 @@ from pachstream.commits.events import (
     RepoDeleted,
     RequestDone,
 )
+from pachstream.dispatch._core import output_commit_id
 from pachstream.dispatch.events import (
     DatumFinished,
     JobFinished,
@@ -29,8 +30,23 @@ from pachstream.dispatch.events import (
     PipelineCreated,
     PipelineStateSet,
 )
+from pachstream.tree import entry_to_raw
 
 Statement = tuple[str, tuple[Any, ...]]
+
+BULK: dict[str, tuple[str, tuple[str, ...]]] = {}
+"""Append-only inserts (``ON CONFLICT DO NOTHING``) → (table, columns): the materializer may
+defer these past other statements of its batch (up to the next delete) and load many of them
+with COPY through a staging table."""
+
+
+def _append_only(table: str, columns: tuple[str, ...]) -> str:
+    """An idempotent insert whose rows may be bulk-loaded (see :data:`BULK`)."""
+    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+    BULK[sql] = (table, columns)
+    return sql
+
 
 UPSERT_REPO = (
     "INSERT INTO repos (name, description, created) VALUES ($1, $2, $3) "
@@ -39,6 +55,7 @@ UPSERT_REPO = (
 DELETE_REPO = "DELETE FROM repos WHERE name = $1"
 DELETE_REPO_BRANCHES = "DELETE FROM branches WHERE repo = $1"
 DELETE_REPO_COMMITS = "DELETE FROM commits WHERE repo = $1"
+DELETE_REPO_FILES = "DELETE FROM commit_files WHERE repo = $1"
 UPSERT_BRANCH = (
     "INSERT INTO branches (repo, name, head, updated) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (repo, name) DO UPDATE SET head = EXCLUDED.head, updated = EXCLUDED.updated"
@@ -61,35 +78,66 @@ INSERT_REQUEST = (
     "INSERT INTO requests (request_id, repo, ok, commit_id, error_code, error_message, "
     "error_fields) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING"
 )
-INSERT_BLOB = (
-    "INSERT INTO blobs (hash, size, pack, pack_offset) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (hash) DO NOTHING"
+INSERT_BLOB = _append_only("blobs", ("hash", "size", "pack", "pack_offset"))
+INSERT_COMMIT_FILE = _append_only(
+    "commit_files", ("commit_id", "repo", "path", "change", "hash", "size")
 )
 
 UPSERT_PIPELINE = (
     "INSERT INTO pipelines (name, version, spec, salt, created) VALUES ($1, $2, $3, $4, $5) "
     "ON CONFLICT (name, version) DO NOTHING"
 )
+# Last writer by event time wins, whichever of a pipeline's facts arrives first.
 UPSERT_PIPELINE_STATE = (
     "INSERT INTO pipeline_states (name, version, state, updated) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version, state = EXCLUDED.state, "
-    "updated = EXCLUDED.updated"
+    "ON CONFLICT (name) DO UPDATE SET "
+    "version = GREATEST(pipeline_states.version, EXCLUDED.version), "
+    "state = CASE WHEN EXCLUDED.updated >= pipeline_states.updated "
+    "THEN EXCLUDED.state ELSE pipeline_states.state END, "
+    "updated = GREATEST(pipeline_states.updated, EXCLUDED.updated)"
 )
-SET_PIPELINE_STATE = "UPDATE pipeline_states SET state = $2, updated = $3 WHERE name = $1"
-INSERT_JOB = (
+# A job's row is made by its start or its end, whichever arrives first; each fills its own
+# columns and never undoes the other's (a finished job stays finished).
+UPSERT_JOB_STARTED = (
     "INSERT INTO jobs (id, pipeline, version, inputs, output_commit, state, datums, to_run, "
     "skipped, started, rerun_of) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10) "
-    "ON CONFLICT (id) DO NOTHING"
+    "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, inputs = EXCLUDED.inputs, "
+    "output_commit = CASE WHEN jobs.output_commit = '' THEN EXCLUDED.output_commit "
+    "ELSE jobs.output_commit END, datums = EXCLUDED.datums, to_run = EXCLUDED.to_run, "
+    "skipped = CASE WHEN jobs.finished IS NULL THEN EXCLUDED.skipped ELSE jobs.skipped END, "
+    "started = EXCLUDED.started, rerun_of = EXCLUDED.rerun_of"
 )
-FINISH_JOB = (
-    "UPDATE jobs SET state = $2, processed = $3, skipped = $4, failed = $5, recovered = $6, "
-    "finished = $7, reason = $8, output_commit = COALESCE($9, output_commit) WHERE id = $1"
+UPSERT_JOB_FINISHED = (
+    "INSERT INTO jobs (id, pipeline, state, processed, skipped, failed, recovered, finished, "
+    "reason, output_commit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, '')) "
+    "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, processed = EXCLUDED.processed, "
+    "skipped = EXCLUDED.skipped, failed = EXCLUDED.failed, recovered = EXCLUDED.recovered, "
+    "finished = EXCLUDED.finished, reason = EXCLUDED.reason, "
+    "output_commit = COALESCE($10, jobs.output_commit)"
 )
-INSERT_DATUM = (
-    "INSERT INTO datums (job_id, datum_id, pipeline, hash, state, tries, exit_code, timed_out, "
-    "stderr_tail, log_ref, started, duration_s, worker, inputs, outputs, stdout_tail) VALUES ($1, $2, "
-    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (job_id, datum_id) "
-    "DO NOTHING"
+# Provenance is that of output commits that exist: a failed job's rows never stay, whichever
+# of its start and end arrives first.
+INSERT_PROVENANCE = (
+    "INSERT INTO commit_provenance (commit_id, repo, job_id, input_name, input_repo, "
+    "input_branch, input_commit) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS "
+    "(SELECT 1 FROM jobs WHERE id = $3 AND state IN ('failure', 'killed')) "
+    "ON CONFLICT DO NOTHING"
+)
+DELETE_PROVENANCE = "DELETE FROM commit_provenance WHERE job_id = $1"
+INSERT_DATUM = _append_only(
+    "datums",
+    (
+        "job_id", "datum_id", "pipeline", "hash", "state", "tries", "exit_code", "timed_out",
+        "stderr_tail", "log_ref", "started", "duration_s", "worker", "inputs", "outputs",
+        "stdout_tail",
+    ),
+)  # fmt: skip
+INSERT_DATUM_INPUT = _append_only(
+    "datum_inputs",
+    ("job_id", "datum_id", "input_name", "repo", "commit_id", "path", "hash", "size"),
+)
+INSERT_DATUM_OUTPUT = _append_only(
+    "datum_outputs", ("job_id", "datum_id", "repo", "commit_id", "path", "hash", "size")
 )
 
 
@@ -99,12 +147,33 @@ def _json(value: Any) -> str:
 
 def blob_rows(diff: list[Any]) -> list[Statement]:
     """Blob-index rows for the new content of a raw diff (``[path, change, new, old]`` rows,
-    as the diff object stores them)."""
+    as the diff object stores them).
+    """
     return [
         (INSERT_BLOB, (c[0], c[1], c[2], c[3]))
         for _, _, cur, _ in diff
         if cur is not None
         for c in cur[2]
+    ]
+
+
+def commit_file_rows(commit_id: str, repo: str, diff: list[Any]) -> list[Statement]:
+    """The files a commit changed, from its raw diff: one row per path with the new hash and
+    size (none for a delete).
+    """
+    return [
+        (
+            INSERT_COMMIT_FILE,
+            (
+                commit_id,
+                repo,
+                path,
+                change,
+                None if cur is None else cur[0],
+                None if cur is None else cur[1],
+            ),
+        )
+        for path, change, cur, _ in diff
     ]
 
 
@@ -120,6 +189,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
         case RepoDeleted():
             return [
                 (DELETE_REPO_BRANCHES, (fact.repo,)),
+                (DELETE_REPO_FILES, (fact.repo,)),
                 (DELETE_REPO_COMMITS, (fact.repo,)),
                 (DELETE_REPO, (fact.repo,)),
             ]
@@ -166,14 +236,13 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                     ),
                 )
             ]
-            if diff is not None:
-                out.extend(blob_rows(diff))
-            else:
-                for d in fact.diff or ():
-                    if d.file is not None:
-                        out.extend(
-                            (INSERT_BLOB, (c.hash, c.size, c.pack, c.offset)) for c in d.file.chunks
-                        )
+            if diff is None:
+                diff = [
+                    [d.path, d.change, None if d.file is None else entry_to_raw(d.file), None]
+                    for d in fact.diff or ()
+                ]
+            out.extend(blob_rows(diff))
+            out.extend(commit_file_rows(fact.commit_id, fact.repo, diff))
             return out
         case RequestDone():
             fields = orjson.dumps(fact.error_fields).decode() if fact.error_fields else None
@@ -200,15 +269,15 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                 (UPSERT_PIPELINE_STATE, (fact.pipeline, fact.version, "running", fact.time)),
             ]
         case PipelineStateSet():
-            return [(SET_PIPELINE_STATE, (fact.pipeline, fact.state, fact.time))]
+            return [(UPSERT_PIPELINE_STATE, (fact.pipeline, 0, fact.state, fact.time))]
         case JobStarted():
             inputs = [
                 {"name": i.name, "repo": i.repo, "branch": i.branch, "commit": i.commit_id}
                 for i in fact.inputs
             ]
-            return [
+            started: list[Statement] = [
                 (
-                    INSERT_JOB,
+                    UPSERT_JOB_STARTED,
                     (
                         fact.job_id,
                         fact.pipeline,
@@ -223,12 +292,28 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                     ),
                 )
             ]
-        case JobFinished():
-            return [
+            return started + [
                 (
-                    FINISH_JOB,
+                    INSERT_PROVENANCE,
+                    (
+                        fact.output_commit,
+                        fact.pipeline,
+                        fact.job_id,
+                        i.name,
+                        i.repo,
+                        i.branch,
+                        i.commit_id,
+                    ),
+                )
+                for i in fact.inputs
+            ]
+        case JobFinished():
+            finished: list[Statement] = [
+                (
+                    UPSERT_JOB_FINISHED,
                     (
                         fact.job_id,
+                        fact.pipeline,
                         fact.state,
                         fact.processed,
                         fact.skipped,
@@ -240,6 +325,9 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                     ),
                 )
             ]
+            if fact.state != "success":
+                finished.append((DELETE_PROVENANCE, (fact.job_id,)))
+            return finished
         case DatumFinished():
             inputs = [
                 {
@@ -252,7 +340,40 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                 for i in fact.inputs
             ]
             outputs = [[o.path, o.file.hash, o.file.size] for o in fact.outputs]
-            return [
+            output_commit = output_commit_id(fact.pipeline, fact.job_id)
+            edges: list[Statement] = [
+                (
+                    INSERT_DATUM_INPUT,
+                    (
+                        fact.job_id,
+                        fact.datum_id,
+                        i.name,
+                        i.repo,
+                        i.commit_id,
+                        f.path,
+                        f.file.hash,
+                        f.file.size,
+                    ),
+                )
+                for i in fact.inputs
+                for f in i.files
+            ]
+            edges.extend(
+                (
+                    INSERT_DATUM_OUTPUT,
+                    (
+                        fact.job_id,
+                        fact.datum_id,
+                        fact.pipeline,
+                        output_commit,
+                        o.path,
+                        o.file.hash,
+                        o.file.size,
+                    ),
+                )
+                for o in fact.outputs
+            )
+            return edges + [
                 (
                     INSERT_DATUM,
                     (

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import orjson
 
+from pachstream.testing_services import run_cli
 
-async def _cli(settings, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
-    env.update(settings.child_env())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pachstream",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=120)
-    return proc.returncode or 0, out.decode(), err.decode()
+_cli = run_cli
 
 
 BAD = [

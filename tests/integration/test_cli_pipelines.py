@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+
+from pachstream.testing_services import run_cli
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
@@ -36,21 +36,7 @@ BAD_SPECS = [
 ]
 
 
-async def _cli(settings, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
-    env.update(settings.child_env())
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pachstream",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=120)
-    return proc.returncode or 0, out.decode(), err.decode()
+_cli = run_cli
 
 
 async def _one_line_error(settings, *args: str) -> str:

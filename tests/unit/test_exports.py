@@ -7,7 +7,8 @@ import pytest
 PACKAGES = {
     "pachstream": {"Client", "SyncClient"},
     "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DatumInfo", "DiffInfo", "FileInfo", "JobInfo",
-                          "OpenCommit", "PipelineInfo", "RepoInfo", "SyncClient"},
+                          "OpenCommit", "PipelineInfo", "RepoInfo", "SyncClient", "CommitEdge", "CommitLineage",
+                          "FileVersion", "Lineage", "LineageEdge"},
     "pachstream.commits": {"CommitProcessor"},
     "pachstream.lineage": {"Materializer", "notify_channel"},
     "pachstream.dispatch": {

@@ -22,6 +22,8 @@ from pachstream.lineage._rows import (
     DELETE_REPO,
     DELETE_REPO_BRANCHES,
     DELETE_REPO_COMMITS,
+    DELETE_REPO_FILES,
+    INSERT_COMMIT_FILE,
     INSERT_BLOB,
     INSERT_REQUEST,
     UPSERT_BRANCH,
@@ -73,9 +75,14 @@ CASES = [
         [(UPSERT_REPO, ("r", "d", 1.5))],
     ),
     (
-        "repo deleted: branches, commits, then the repo",
+        "repo deleted: branches, commit files, commits, then the repo",
         RepoDeleted(event_id="e", request_id="q", repo="r", time=2.0),
-        [(DELETE_REPO_BRANCHES, ("r",)), (DELETE_REPO_COMMITS, ("r",)), (DELETE_REPO, ("r",))],
+        [
+            (DELETE_REPO_BRANCHES, ("r",)),
+            (DELETE_REPO_FILES, ("r",)),
+            (DELETE_REPO_COMMITS, ("r",)),
+            (DELETE_REPO, ("r",)),
+        ],
     ),
     (
         "branch set",
@@ -116,7 +123,7 @@ CASES = [
         [(UPSERT_FINISHED, (*FINISHED_ARGS[:7], None, 0, 0, *FINISHED_ARGS[10:]))],
     ),
     (
-        "commit finished: inline diff gives blob rows of new content only",
+        "commit finished: inline diff gives blob rows of new content, and every changed path",
         finished(
             diff=(
                 DiffEntry(path="/a", change="added", file=ONE, old=None),
@@ -129,6 +136,9 @@ CASES = [
             (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
             (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
             (INSERT_BLOB, (C2.hash, 2_000_000, None, 0)),
+            (INSERT_COMMIT_FILE, (CID, "r", "/a", "added", ONE.hash, 3)),
+            (INSERT_COMMIT_FILE, (CID, "r", "/b", "modified", TWO.hash, 2_000_003)),
+            (INSERT_COMMIT_FILE, (CID, "r", "/c", "deleted", None, None)),
         ],
     ),
     (
@@ -190,8 +200,11 @@ def test_full_diff_replaces_the_inline_one():
         (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
         (INSERT_BLOB, (C1.hash, 3, "packs/p", 7)),
         (INSERT_BLOB, (C2.hash, 2_000_000, None, 0)),
+        (INSERT_COMMIT_FILE, (CID, "r", "/a", "added", ONE.hash, 3)),
+        (INSERT_COMMIT_FILE, (CID, "r", "/b", "modified", TWO.hash, 2_000_003)),
+        (INSERT_COMMIT_FILE, (CID, "r", "/c", "deleted", None, None)),
     ]
-    assert rows_for(fact, raw)[1:] == blob_rows(raw)
+    assert rows_for(fact, raw)[1:4] == blob_rows(raw)
     assert blob_rows(orjson.loads(orjson.dumps(raw))) == blob_rows(raw)  # as read from the store
     assert rows_for(fact, []) == [(UPSERT_FINISHED, FINISHED_ARGS)]
 
@@ -211,6 +224,8 @@ PLACEHOLDER_CASES = [
     (UPSERT_FINISHED, 15),
     (INSERT_REQUEST, 7),
     (INSERT_BLOB, 4),
+    (INSERT_COMMIT_FILE, 6),
+    (DELETE_REPO_FILES, 1),
 ]
 
 
@@ -224,7 +239,8 @@ def test_statements_take_as_many_arguments_as_they_have_placeholders(sql, count)
 IDEMPOTENCE_CASES = [
     # first wins: a retried request's later answer must not replace the real one
     (INSERT_REQUEST, "ON CONFLICT (request_id) DO NOTHING"),
-    (INSERT_BLOB, "ON CONFLICT (hash) DO NOTHING"),
+    (INSERT_BLOB, "ON CONFLICT DO NOTHING"),
+    (INSERT_COMMIT_FILE, "ON CONFLICT DO NOTHING"),
     # a CommitStarted replayed after its CommitFinished must not reopen the commit
     (UPSERT_STARTED, "ON CONFLICT (id) DO NOTHING"),
     (UPSERT_FINISHED, "ON CONFLICT (id) DO UPDATE SET"),
