@@ -89,13 +89,13 @@ class Materializer(LogProcessor):
             facts.append((rec, statements))
             notify = notify or isinstance(fact, NOTIFYING)
         try:
-            await self._write(facts, offsets, notify, dead, careful=False)
+            applied = await self._write(facts, offsets, notify, dead, careful=False)
         except BAD_ROWS as err:
             # Some fact holds a value Postgres refuses (a NUL byte in a text, say): find it
             # fact by fact, dead-letter it with the reason, and keep the rest of the batch.
             log.warning("lineage: batch refused (%s); applying fact by fact", err)
-            await self._write(facts, offsets, notify, dead, careful=True)
-        self.applied += len(facts)
+            applied = await self._write(facts, offsets, notify, dead, careful=True)
+        self.applied += applied
         self._offsets = offsets
 
     async def _write(
@@ -106,9 +106,11 @@ class Materializer(LogProcessor):
         dead: Outgoing,
         *,
         careful: bool,
-    ) -> None:
-        """One transaction: the facts' rows, the offsets, the notification."""
+    ) -> int:
+        """One transaction: the facts' rows, the offsets, the notification; returns the
+        number of facts applied."""
         dead = list(dead)
+        applied = len(facts)
         async with self._pool.acquire() as conn:
             tx = conn.transaction()
             await tx.start()
@@ -119,6 +121,7 @@ class Materializer(LogProcessor):
                             async with conn.transaction():  # a savepoint per fact
                                 await execute(conn, statements, bulk=False)
                         except BAD_ROWS as err:
+                            applied -= 1
                             reason = f"Postgres refused its rows: {err}"
                             self.dead_letter(rec, EventDecodeError(reason), dead)
                 else:
@@ -134,6 +137,7 @@ class Materializer(LogProcessor):
                 await tx.rollback()
                 raise
             await tx.commit()
+        return applied
 
     async def _full_diff(self, fact: Any) -> list[Any] | None:
         """A large commit's diff travels by reference: read it (raw rows) for the blob index."""
@@ -182,16 +186,13 @@ async def _load(conn: Any, deferred: dict[str, list[tuple[Any, ...]]]) -> None:
         if len(rows) <= COPY_THRESHOLD:
             await conn.executemany(sql, rows)
             continue
-        table, columns = BULK[sql]
-        names = ", ".join(columns)
+        spec = BULK[sql]
+        stage = f"stage_{spec.table}"
         await conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS stage_{table} (LIKE {table}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DELETE ROWS"
         )
-        await conn.copy_records_to_table(f"stage_{table}", records=rows, columns=columns)
-        await conn.execute(
-            f"INSERT INTO {table} ({names}) SELECT {names} FROM stage_{table} "
-            "ON CONFLICT DO NOTHING"
-        )
+        await conn.copy_records_to_table(stage, records=rows, columns=spec.columns)
+        await conn.execute(spec.select(stage))
         # A later load in this transaction must not insert these again (a delete may
         # have come in between).
-        await conn.execute(f"TRUNCATE stage_{table}")
+        await conn.execute(f"TRUNCATE {stage}")

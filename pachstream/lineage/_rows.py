@@ -8,6 +8,7 @@ is first-wins: a writer's retry of a request that was applied may be refused the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -34,17 +35,56 @@ from pachstream.tree import entry_to_raw
 
 Statement = tuple[str, tuple[Any, ...]]
 
-BULK: dict[str, tuple[str, tuple[str, ...]]] = {}
-"""Append-only inserts (``ON CONFLICT DO NOTHING``) → (table, columns): the materializer may
-defer these past other statements of its batch (up to the next delete) and load many of them
-with COPY through a staging table."""
+@dataclass(frozen=True, slots=True)
+class Bulk:
+    """How the rows of an append-only insert may be loaded in bulk."""
+
+    table: str
+    columns: tuple[str, ...]
+    smallest: tuple[str, ...] = ()
+    """Empty: the first row of a key wins (every row of a key is the same). Else the key
+    column, then expressions over a row ``{t}`` whose smallest value wins: for rows whose
+    facts may arrive in any order (on different partitions), the choice must not depend on
+    that order."""
+
+    def select(self, source: str) -> str:
+        """The stage's rows as an idempotent insert into the table."""
+        names = ", ".join(self.columns)
+        if not self.smallest:
+            return (
+                f"INSERT INTO {self.table} ({names}) SELECT {names} FROM {source} "
+                "ON CONFLICT DO NOTHING"
+            )
+        # One row per key first: DO UPDATE may not touch a row twice in one statement.
+        order = ", ".join(e.format(t=source) for e in self.smallest[1:])
+        key = self.smallest[0]
+        return (
+            f"INSERT INTO {self.table} ({names}) SELECT DISTINCT ON ({key}) {names} "
+            f"FROM {source} ORDER BY {key}, {order} " + _min_wins(self)
+        )
 
 
-def _append_only(table: str, columns: tuple[str, ...]) -> str:
+def _min_wins(spec: Bulk) -> str:
+    key, rest = spec.smallest[0], spec.smallest[1:]
+    new = ", ".join(e.format(t="EXCLUDED") for e in rest)
+    old = ", ".join(e.format(t=spec.table) for e in rest)
+    sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in spec.columns if c != key)
+    return f"ON CONFLICT ({key}) DO UPDATE SET {sets} WHERE ({new}) < ({old})"
+
+
+BULK: dict[str, Bulk] = {}
+"""Append-only inserts → how to load them: the materializer may defer these past other
+statements of its batch (up to the next delete) and load many of them with COPY through a
+staging table."""
+
+
+def _append_only(table: str, columns: tuple[str, ...], smallest: tuple[str, ...] = ()) -> str:
     """An idempotent insert whose rows may be bulk-loaded (see :data:`BULK`)."""
+    spec = Bulk(table, columns, smallest)
     marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-    BULK[sql] = (table, columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+    sql += _min_wins(spec) if smallest else "ON CONFLICT DO NOTHING"
+    BULK[sql] = spec
     return sql
 
 
@@ -78,7 +118,13 @@ INSERT_REQUEST = (
     "INSERT INTO requests (request_id, repo, ok, commit_id, error_code, error_message, "
     "error_fields) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING"
 )
-INSERT_BLOB = _append_only("blobs", ("hash", "size", "pack", "pack_offset"))
+# The same content may be stored twice (two writers, two packs) and its facts reach us on
+# different partitions: the smallest location wins, so replays pick the same one.
+INSERT_BLOB = _append_only(
+    "blobs",
+    ("hash", "size", "pack", "pack_offset"),
+    smallest=("hash", "COALESCE({t}.pack, '')", "{t}.pack_offset"),
+)
 INSERT_COMMIT_FILE = _append_only(
     "commit_files", ("commit_id", "repo", "path", "change", "hash", "size")
 )

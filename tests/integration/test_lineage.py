@@ -29,7 +29,8 @@ transform:
 pipeline: {name: grouped}
 input: {group: [{pfs: {repo: upper, glob: "/(*)-*", group_by: "$1"}}]}
 transform:
-  cmd: [sh, -c, 'for f in /pfs/upper/*; do k=$(basename "$f"); k=${k%%-*}; cat "$f" >> "/pfs/out/$k.cat"; done']
+  cmd: [sh, -c, 'for f in /pfs/upper/*; do k=$(basename "$f"); k=${k%%-*};
+                   cat "$f" >> "/pfs/out/$k.cat"; done']
 ---
 pipeline: {name: final}
 input:
@@ -37,7 +38,8 @@ input:
   - {pfs: {repo: grouped, glob: "/*"}}
   - {pfs: {repo: config, glob: "/"}}
 transform:
-  cmd: [sh, -c, 'for f in /pfs/grouped/*; do (cat /pfs/config/cfg; cksum < "$f") > "/pfs/out/$(basename "$f").n"; done']
+  cmd: [sh, -c, 'for f in /pfs/grouped/*; do
+                   (cat /pfs/config/cfg; cksum < "$f") > "/pfs/out/$(basename "$f").n"; done']
 """
 
 RAW = {
