@@ -4,7 +4,9 @@ datum tables, through the SDK, the SQL functions and the CLI."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
+from pathlib import Path
 
 import orjson
 import pytest
@@ -201,6 +203,22 @@ async def test_three_stage_lineage_names_exactly_the_files_that_fed_it(
         head,
     )
     assert len(rows) == len({(f.repo, f.path) for f in up.files()})
+
+    # Every example query of the docs runs, and the first names the source files.
+    docs = (Path(__file__).parents[2] / "docs" / "lineage.md").read_text()
+    examples = re.findall(r"```sql\n(.*?)```", docs, re.S)
+    assert len(examples) >= 6
+    answers = []
+    for sql in examples:
+        sql = sql.replace("<output commit>", head).replace("<commit id>", head)
+        async with c._pool.acquire() as conn:
+            for statement in filter(str.strip, sql.split(";")):
+                answers.append(await conn.fetch(statement))
+    assert {(r["input_repo"], r["input_path"]) for r in answers[0]} == {
+        ("raw", "/x-1"),
+        ("raw", "/x-2"),
+        ("config", "/cfg"),
+    }
 
     # Bad questions get one clear error.
     with pytest.raises(FileNotFound, match="/nope"):
