@@ -122,6 +122,10 @@ def main() -> None:
     _cli("wait", "commitset", "docs@master")
     _cli("list", "job", "-p", "words")
     _cli("get", "file", "ranking@master:/ranking.txt")
+    console.rule("[bold]lineage: which files, datums and code made the ranking")
+    _cli("lineage", "upstream", "ranking@master:/ranking.txt")
+    console.rule("[bold]and what the changed document fed")
+    _cli("lineage", "downstream", "docs@master:/stdlib/heapq.txt")
 
     console.rule("[bold]go on by hand")
     console.print(
@@ -129,6 +133,7 @@ def main() -> None:
         "  pachstream list repo\n"
         "  pachstream list pipeline; pachstream list job\n"
         "  pachstream logs -p words\n"
+        "  pachstream lineage commit ranking@master\n"
         "  pachstream inspect commit docs@master^\n"
         "  pachstream glob file 'docs@master:/stdlib/*.txt'\n"
         "  echo hello | pachstream put file docs@master:/hello.txt -f -\n"

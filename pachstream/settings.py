@@ -13,6 +13,8 @@ Variables:
     PACHSTREAM_S3_BUCKET        bucket for content and manifests (default ``pachstream``)
     PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
     PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
+    PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
+                                see ``pachstream.lineage.openlineage.parse_target``
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ class Settings:
     """None when neither the environment nor ``stack.json`` names an object store."""
     kafka_storage: str = "s3"
     """Storage of an embedded Tansu broker: ``s3`` (durable) or ``memory``."""
+    openlineage: str | None = None
+    """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
+    which owns the format); None runs no exporter."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, stack_file: bool = True) -> Settings:
@@ -123,6 +128,7 @@ class Settings:
             postgres=PostgresSettings(dsn=dsn) if dsn else None,
             s3=s3,
             kafka_storage=storage,
+            openlineage=env.get("PACHSTREAM_OPENLINEAGE") or None,
         )
 
     def with_namespace(self, namespace: str) -> Settings:
@@ -151,6 +157,8 @@ class Settings:
     def child_env(self) -> dict[str, str]:
         """Environment variables that make a child process see these same servers."""
         out = {"PACHSTREAM_HOME": str(self.home), "PACHSTREAM_NAMESPACE": self.namespace}
+        if self.openlineage:
+            out["PACHSTREAM_OPENLINEAGE"] = self.openlineage
         if self.kafka:
             out["PACHSTREAM_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         if self.postgres:

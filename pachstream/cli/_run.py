@@ -27,6 +27,10 @@ def _make(name: str, settings: Settings) -> Service:
         from pachstream.dispatch import WorkerPool
 
         return WorkerPool(settings)
+    if name == "openlineage":
+        from pachstream.lineage.openlineage import OpenLineageExporter
+
+        return OpenLineageExporter(settings)
     from pachstream.lineage import Materializer
 
     return Materializer(settings)
@@ -66,6 +70,12 @@ def run_commits() -> None:
 def run_lineage() -> None:
     """Run the lineage materializer in the foreground."""
     _run("lineage")
+
+
+@run_app.command("openlineage")
+def run_openlineage() -> None:
+    """Run the OpenLineage exporter (events to PACHSTREAM_OPENLINEAGE) in the foreground."""
+    _run("openlineage")
 
 
 @run_app.command("dispatch")

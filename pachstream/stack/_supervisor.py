@@ -45,6 +45,16 @@ from pachstream.stack._servers import (
 PROCESSORS = ("commits", "lineage", "dispatch", "workers")
 """pachstream's own processes, started after the servers: ``pachstream run NAME``."""
 
+
+def processors_for(settings: Settings) -> tuple[str, ...]:
+    """Return the processors to start for ``settings``.
+
+    :data:`PROCESSORS`, plus the OpenLineage exporter when ``PACHSTREAM_OPENLINEAGE`` is set
+    (without it the exporter has nowhere to send events).
+    """
+    return (*PROCESSORS, "openlineage") if settings.openlineage else PROCESSORS
+
+
 Say = Callable[[str], None]
 
 
@@ -66,7 +76,9 @@ def write_state(home: Path, state: dict[str, Any]) -> None:
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except FileNotFoundError:
         return ""
 
@@ -92,11 +104,15 @@ def clear_stale(home: Path, say: Say) -> None:
         return
     pid = state.get("supervisor_pid")
     if pid_alive(pid) and "pachstream" in _cmdline(pid):
-        raise StackError(f"a stack is already running in {home} (pid {pid}); run 'pachstream down' first")
+        raise StackError(
+            f"a stack is already running in {home} (pid {pid}); run 'pachstream down' first"
+        )
     for comp in state.get("components", []):
         cpid = comp.get("pid")
         if pid_alive(cpid) and _ours(cpid, comp, home):
-            say(f"stopping leftover {comp['name']} (pid {cpid}) of a stack that did not stop cleanly")
+            say(
+                f"stopping leftover {comp['name']} (pid {cpid}) of a stack that did not stop cleanly"
+            )
             stop_process(cpid, signal.SIGKILL, 5)
     (home / STACK_FILE).unlink(missing_ok=True)
 
@@ -145,7 +161,7 @@ class Supervisor:
         try:
             full = self._start_servers(logs)
             self._state(full, ready=False)
-            for name in PROCESSORS:
+            for name in processors_for(self.settings):
                 self._procs.append(self._start_processor(name, full, logs))
             self._state(full, ready=True)
             for c in self._servers + self._procs:
@@ -163,7 +179,9 @@ class Supervisor:
         if s3 is None:
             weed = start_seaweedfs(self.home / "seaweedfs", logs)
             port = weed.port
-            self._servers.append(self._child(weed, lambda: start_seaweedfs(self.home / "seaweedfs", logs, port)))
+            self._servers.append(
+                self._child(weed, lambda: start_seaweedfs(self.home / "seaweedfs", logs, port))
+            )
             s3 = ObjectStoreSettings(endpoint=weed.address)
         buckets = [s3.bucket] + (["tansu"] if s.kafka is None and s.kafka_storage == "s3" else [])
         ensure_buckets(s3.endpoint, buckets, s3.access_key, s3.secret_key)
@@ -184,7 +202,13 @@ class Supervisor:
             )
             pg = PostgresSettings(dsn=postgres.address)
         return Settings(
-            home=self.home, namespace=s.namespace, kafka=kafka, postgres=pg, s3=s3, kafka_storage=s.kafka_storage
+            home=self.home,
+            namespace=s.namespace,
+            kafka=kafka,
+            postgres=pg,
+            s3=s3,
+            kafka_storage=s.kafka_storage,
+            openlineage=s.openlineage,
         )
 
     @staticmethod
@@ -264,7 +288,13 @@ class Supervisor:
                     "s3": self.settings.s3 is not None,
                 },
                 "components": [
-                    {"name": c.name, "pid": c.process.pid, "address": c.address, "port": c.port, "log": c.log}
+                    {
+                        "name": c.name,
+                        "pid": c.process.pid,
+                        "address": c.address,
+                        "port": c.port,
+                        "log": c.log,
+                    }
                     for c in self._servers + self._procs
                 ],
             },
@@ -295,9 +325,21 @@ def status(home: Path) -> dict[str, Any] | None:
         healthy = alive and (port is None or port_answers(port))
         components.append({**comp, "healthy": healthy, "external": False})
     addresses = state.get("addresses", {})
-    for name, key in (("kafka", "kafka_bootstrap"), ("postgres", "postgres_dsn"), ("s3", "s3_endpoint")):
+    for name, key in (
+        ("kafka", "kafka_bootstrap"),
+        ("postgres", "postgres_dsn"),
+        ("s3", "s3_endpoint"),
+    ):
         if state.get("external", {}).get(name):
-            components.append({"name": name, "pid": None, "address": addresses.get(key), "healthy": True, "external": True})
+            components.append(
+                {
+                    "name": name,
+                    "pid": None,
+                    "address": addresses.get(key),
+                    "healthy": True,
+                    "external": True,
+                }
+            )
     return {
         "home": str(home),
         "supervisor_pid": state.get("supervisor_pid"),
@@ -329,9 +371,16 @@ def detach(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise StackError(f"the stack did not start (exit {proc.returncode}); {log}:\n{tail(log)}")
+            raise StackError(
+                f"the stack did not start (exit {proc.returncode}); {log}:\n{tail(log)}"
+            )
         st = status(home)
-        if st and st["supervisor_pid"] == proc.pid and st["ready"] and all(c["healthy"] for c in st["components"]):
+        if (
+            st
+            and st["supervisor_pid"] == proc.pid
+            and st["ready"]
+            and all(c["healthy"] for c in st["components"])
+        ):
             return st
         time.sleep(0.3)
     stop_process(proc, signal.SIGTERM, grace)
