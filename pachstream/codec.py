@@ -264,11 +264,17 @@ def _dataclass_converter(cls: type) -> Converter:
         for f in dataclasses.fields(cls)
     ]
 
+    resolved: list[tuple[str, Converter, bool]] = []
+
     def build(raw: Any) -> Any:
         if not isinstance(raw, dict):
             raise _Bad(f"expected an object, got {type(raw).__name__}")
+        if not resolved:
+            # Every dataclass exists by the first decode: drop the lazy layer, one Python
+            # call per field of every event (measured: a quarter of a datum fact's decode).
+            resolved.extend((name, conv.resolve(), req) for name, conv, req in fields)
         kwargs = {}
-        for name, conv, required in fields:
+        for name, conv, required in resolved:
             if name in raw:
                 try:
                     kwargs[name] = conv(raw[name])
@@ -291,7 +297,11 @@ class _LazyConverter:
         self._hint = hint
         self._fn: Converter | None = None
 
-    def __call__(self, value: Any) -> Any:
+    def resolve(self) -> Converter:
+        """The converter itself (built now if it was not yet)."""
         if self._fn is None:
             self._fn = _converter(self._hint)
-        return self._fn(value)
+        return self._fn
+
+    def __call__(self, value: Any) -> Any:
+        return self.resolve()(value)

@@ -29,7 +29,9 @@ def _report(title: str, run: Callable[[Settings, Client], Awaitable[list[bench.F
     table.add_column("unit")
     table.add_column("target")
     for f in figures:
-        table.add_row(f.name, f"{f.value:,.2f}" if f.value < 100 else f"{f.value:,.0f}", f.unit, f.target)
+        table.add_row(
+            f.name, f"{f.value:,.2f}" if f.value < 100 else f"{f.value:,.0f}", f.unit, f.target
+        )
     Console().print(table)
 
 
@@ -50,7 +52,9 @@ def commit_scale(
     rounds: int = typer.Option(5, "--rounds", help="Timed commits per repo."),
 ) -> None:
     """Time to finish a small commit on a small and a large repo, and their ratio."""
-    _report("bench commit-scale", lambda s, c: bench.commit_scale(c, (small, large), changed, rounds))
+    _report(
+        "bench commit-scale", lambda s, c: bench.commit_scale(c, (small, large), changed, rounds)
+    )
 
 
 @bench_app.command("incremental")
@@ -63,7 +67,9 @@ def incremental(
 
 
 @bench_app.command("datum-overhead")
-def datum_overhead(datums: int = typer.Option(500, "--datums", help="Datums (and spawns).")) -> None:
+def datum_overhead(
+    datums: int = typer.Option(500, "--datums", help="Datums (and spawns)."),
+) -> None:
     """Datums/s of a trivial cp pipeline next to spawning cp in a loop, and their ratio."""
     _report("bench datum-overhead", lambda s, c: bench.datum_overhead(c, datums))
 
@@ -72,3 +78,32 @@ def datum_overhead(datums: int = typer.Option(500, "--datums", help="Datums (and
 def latency(puts: int = typer.Option(100, "--puts", help="Timed puts.")) -> None:
     """put file → output commit of a one-stage pipeline: p50 and p95."""
     _report("bench latency", lambda s, c: bench.latency(c, puts))
+
+
+@bench_app.command("lineage-write")
+def lineage_write(
+    datums: int = typer.Option(20_000, "--datums", help="Datum facts (2 inputs, 1 output each)."),
+) -> None:
+    """Lineage rows/s materialized from facts, next to raw COPY rows/s, and their ratio."""
+    from pachstream import bench_lineage
+
+    _report(
+        "bench lineage-write",
+        lambda s, c: bench_lineage.lineage_write(s, datums, lambda m: err.print(f"[dim]{m}[/]")),
+    )
+
+
+@bench_app.command("lineage-query")
+def lineage_query(
+    datums: int = typer.Option(1_000_000, "--datums", help="Datums of the three stages."),
+    queries: int = typer.Option(200, "--queries", help="Timed upstream queries."),
+) -> None:
+    """Upstream of one file on a synthetic three-stage lineage: p50 and p95."""
+    from pachstream import bench_lineage
+
+    _report(
+        "bench lineage-query",
+        lambda s, c: bench_lineage.lineage_query(
+            s, datums, queries, lambda m: err.print(f"[dim]{m}[/]")
+        ),
+    )

@@ -6,6 +6,7 @@ replay of the same events gives the same jobs, tasks and facts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ def output_request_id(job: str) -> str:
     return derive_id(job, "output")
 
 
+@functools.lru_cache(maxsize=1024)
 def output_commit_id(pipeline: str, job: str) -> str:
     """The id the job's output commit gets (the commit processor derives it the same way)."""
     return derive_id(pipeline, output_request_id(job))
