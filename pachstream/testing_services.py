@@ -8,6 +8,7 @@ materializer on the servers ``settings`` names, under its namespace, with a conn
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from pachstream.client import Client
 from pachstream.commits import CommitProcessor
@@ -20,13 +21,17 @@ from pachstream.settings import Settings
 class RunningStack:
     """The processors of one namespace plus a client."""
 
-    def __init__(self, settings: Settings, *, timeout_s: float = 60.0, pipelines: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, timeout_s: float = 60.0, pipelines: bool = True
+    ) -> None:
         self.settings = settings
         self.commits = CommitProcessor(settings)
         self.lineage = Materializer(settings)
         self._pipelines = pipelines
         self.dispatch = Dispatcher(settings)
-        self.workers = WorkerPool(settings, folder=settings.home / "workers" / settings.namespace, poll_s=0.2)
+        self.workers = WorkerPool(
+            settings, folder=settings.home / "workers" / settings.namespace, poll_s=0.2
+        )
         self.client: Client
         self._timeout_s = timeout_s
 
@@ -91,3 +96,26 @@ async def run_cli(
     )
     out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=timeout_s)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def read_dead_letters(
+    settings: Settings, expected: int, timeout_s: float = 30
+) -> list[dict[str, Any]]:
+    """The namespace's dead letters, decoded: ``expected`` of them, or what came in time."""
+    import asyncio
+
+    import orjson
+
+    from pachstream.kafka import PartitionReader, Topics
+
+    kafka, _, _ = settings.require()
+    reader = PartitionReader(kafka)
+    await reader.start([Topics(settings.namespace).deadletter], {})
+    found: list[dict[str, Any]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
+            found.extend(orjson.loads(r.value) for r in await reader.read(timeout_ms=300))
+    finally:
+        await reader.stop()
+    return found

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import orjson
 
-from pachstream.kafka import PartitionReader, Producer, Topics
+from pachstream.kafka import Producer, Topics
+from pachstream.testing_services import read_dead_letters
 
 GARBAGE = [
     (b"\x00\xffnot json at all", "not JSON"),
     (b"[1, 2, 3]", "expected an object"),
     (b'{"type": "no.such.type", "schema_version": 1}', "unknown event type"),
     (b'{"type": "repo.create", "schema_version": 1, "repo": "x"}', "missing field"),
-    (b'{"type": "repo.create", "schema_version": 99, "request_id": "r", "repo": "x", "time": 1}', "schema_version"),
+    (
+        b'{"type": "repo.create", "schema_version": 99, "request_id": "r", "repo": "x", "time": 1}',
+        "schema_version",
+    ),
     (
         b'{"type": "file.modify", "schema_version": 1, "request_id": "r", "repo": "x", "branch": "m", '
         b'"time": 1, "ops": [{"op": "put", "path": "/a", "file": {"hash": "h", "size": "12", "chunks": []}}]}',
@@ -23,18 +26,7 @@ GARBAGE = [
 ]
 
 
-async def _dead_letters(settings, expected: int, timeout_s: float = 30) -> list[dict]:
-    kafka, _, _ = settings.require()
-    reader = PartitionReader(kafka)
-    await reader.start([Topics(settings.namespace).deadletter], {})
-    found: list[dict] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-            found.extend(orjson.loads(r.value) for r in await reader.read(timeout_ms=300))
-    finally:
-        await reader.stop()
-    return found
+_dead_letters = read_dead_letters
 
 
 async def test_garbage_on_every_topic_is_dead_lettered(stack, settings):
@@ -45,7 +37,11 @@ async def test_garbage_on_every_topic_is_dead_lettered(stack, settings):
     producer = Producer(kafka)
     await producer.start()
     try:
-        records = [(topic, "x", value) for topic in (topics.requests, topics.events) for value, _ in GARBAGE]
+        records = [
+            (topic, "x", value)
+            for topic in (topics.requests, topics.events)
+            for value, _ in GARBAGE
+        ]
         records.append((topics.requests, "x", None))  # a null record: no body at all
         # A valid request under the wrong key would break per-repo ordering: refused too.
         records.append(
@@ -53,7 +49,13 @@ async def test_garbage_on_every_topic_is_dead_lettered(stack, settings):
                 topics.requests,
                 "other",
                 orjson.dumps(
-                    {"type": "repo.create", "schema_version": 1, "request_id": "k", "repo": "x", "time": 1.0}
+                    {
+                        "type": "repo.create",
+                        "schema_version": 1,
+                        "request_id": "k",
+                        "repo": "x",
+                        "time": 1.0,
+                    }
                 ),
             )
         )
@@ -87,15 +89,23 @@ async def test_garbage_on_every_topic_is_dead_lettered(stack, settings):
     by_dispatch = [d for d in letters if d["component"] == "dispatch"]
     assert len(by_dispatch) == len(GARBAGE) and {d["topic"] for d in by_dispatch} == {topics.events}
     letters = [d for d in letters if d["component"] != "dispatch"]
-    by_topic = {t: [d for d in letters if d["topic"] == t] for t in (topics.requests, topics.events)}
+    by_topic = {
+        t: [d for d in letters if d["topic"] == t] for t in (topics.requests, topics.events)
+    }
     assert len(by_topic[topics.requests]) == len(GARBAGE) + 3
     assert len(by_topic[topics.events]) == len(GARBAGE)
     for topic in (topics.requests, topics.events):
         sent = [v for v, _ in GARBAGE]
-        got = [base64.b64decode(d["value_b64"]) for d in by_topic[topic] if d["value_b64"] is not None]
+        got = [
+            base64.b64decode(d["value_b64"]) for d in by_topic[topic] if d["value_b64"] is not None
+        ]
         for value, reason in GARBAGE:
             assert value in got, f"{value!r} was lost from {topic}"
-            letter = next(d for d in by_topic[topic] if d["value_b64"] and base64.b64decode(d["value_b64"]) == value)
+            letter = next(
+                d
+                for d in by_topic[topic]
+                if d["value_b64"] and base64.b64decode(d["value_b64"]) == value
+            )
             assert reason in letter["reason"], (reason, letter["reason"])
             assert isinstance(letter["offset"], int)
         assert set(sent) <= set(got)

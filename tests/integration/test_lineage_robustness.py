@@ -9,7 +9,6 @@ import base64
 import itertools
 import uuid
 
-import orjson
 import pytest
 
 from pachstream.codec import encode
@@ -24,13 +23,14 @@ from pachstream.dispatch.events import (
     StagedFile,
     TaskInput,
 )
-from pachstream.kafka import PartitionReader, Producer, Topics
+from pachstream.kafka import Producer, Topics
 from pachstream.lineage import Materializer
 from pachstream.lineage._materializer import execute
 from pachstream.lineage._rows import rows_for
 from pachstream.lineage._schema import MIGRATIONS
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import State
+from pachstream.testing_services import read_dead_letters
 
 JOB = "a" * 32
 IN_COMMIT = "b" * 32
@@ -110,18 +110,7 @@ async def test_every_arrival_order_gives_the_same_tables(settings, state):
     assert len(first["commit_provenance"]) == (1 if state == "success" else 0)
 
 
-async def _dead_letters(settings, expected: int, timeout_s: float = 30) -> list[dict]:
-    kafka, _, _ = settings.require()
-    reader = PartitionReader(kafka)
-    await reader.start([Topics(settings.namespace).deadletter], {})
-    found: list[dict] = []
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-            found.extend(orjson.loads(r.value) for r in await reader.read(timeout_ms=300))
-    finally:
-        await reader.stop()
-    return found
+_dead_letters = read_dead_letters
 
 
 async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(settings):
