@@ -40,7 +40,7 @@ class Figure:
 
 @contextlib.asynccontextmanager
 async def bench_client(say: Callable[[str], None]) -> AsyncIterator[tuple[Settings, Client]]:
-    """A client on the running stack, or on a throwaway embedded one."""
+    """Yield a client on the running stack, or on a throwaway embedded one."""
     settings = Settings.from_env()
     try:
         settings.require()
@@ -82,7 +82,9 @@ async def ingest(client: Client, settings: Settings, files: int, size: int) -> l
     # Distinct contents, so that deduplication does not flatter the figure.
     contents = [os.urandom(size) for _ in range(files)]
     started = time.perf_counter()
-    cid = await client.put_files(f"{repo}@master", ((f"/f{i:07d}", c) for i, c in enumerate(contents)))
+    cid = await client.put_files(
+        f"{repo}@master", ((f"/f{i:07d}", c) for i, c in enumerate(contents))
+    )
     elapsed = time.perf_counter() - started
     info = await client.inspect_commit(f"{repo}@{cid}")
     assert info.file_count == files, f"commit has {info.file_count} files, expected {files}"
@@ -95,7 +97,9 @@ async def ingest(client: Client, settings: Settings, files: int, size: int) -> l
     ]
 
 
-async def commit_scale(client: Client, sizes: tuple[int, ...], changed: int, rounds: int) -> list[Figure]:
+async def commit_scale(
+    client: Client, sizes: tuple[int, ...], changed: int, rounds: int
+) -> list[Figure]:
     """Time to finish a commit of ``changed`` files on repos of each size."""
     out: list[Figure] = []
     medians: list[float] = []
@@ -107,7 +111,10 @@ async def commit_scale(client: Client, sizes: tuple[int, ...], changed: int, rou
         for lo in range(0, n, step):
             await client.put_files(
                 f"{repo}@master",
-                ((f"/d{i // 1000:04d}/f{i:07d}", f"{i}".encode()) for i in range(lo, min(n, lo + step))),
+                (
+                    (f"/d{i // 1000:04d}/f{i:07d}", f"{i}".encode())
+                    for i in range(lo, min(n, lo + step))
+                ),
             )
         fill = time.perf_counter() - started
         times = []
@@ -115,13 +122,22 @@ async def commit_scale(client: Client, sizes: tuple[int, ...], changed: int, rou
             t0 = time.perf_counter()
             await client.put_files(
                 f"{repo}@master",
-                ((f"/d{i // 1000:04d}/f{i:07d}", f"{i}-{r}".encode()) for i in range(0, n, max(1, n // changed))),
+                (
+                    (f"/d{i // 1000:04d}/f{i:07d}", f"{i}-{r}".encode())
+                    for i in range(0, n, max(1, n // changed))
+                ),
             )
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
         medians.append(med)
         out.append(Figure(f"fill a repo of {n:,} files", fill, "s"))
-        out.append(Figure(f"finish a {changed}-file commit on {n:,} files (median of {rounds})", med * 1000, "ms"))
+        out.append(
+            Figure(
+                f"finish a {changed}-file commit on {n:,} files (median of {rounds})",
+                med * 1000,
+                "ms",
+            )
+        )
     out.append(Figure(f"ratio {sizes[-1]:,} / {sizes[0]:,}", medians[-1] / medians[0], "", "≤ 2"))
     return out
 
@@ -136,11 +152,15 @@ def _copy_pipeline(name: str, repo: str, parallelism: int = 2) -> dict[str, obje
 
 
 async def _first_run(client: Client, prefix: str, files: int) -> tuple[str, list[JobInfo], float]:
-    """A repo of ``files`` small files and a copy pipeline on it: (repo, its first jobs, seconds
-    from create pipeline to the end of its first job)."""
+    """Make a repo of ``files`` small files and a copy pipeline on it.
+
+    Returns (repo, its first jobs, seconds from create pipeline to the end of its first job).
+    """
     repo, pipe = f"{prefix}_{_tag()}", f"{prefix}_out_{_tag()}"
     await client.create_repo(repo)
-    cid = await client.put_files(f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(files)))
+    cid = await client.put_files(
+        f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(files))
+    )
     t0 = time.perf_counter()
     await client.create_pipeline(_copy_pipeline(pipe, repo))
     jobs = await client.flush(repo, cid, timeout_s=3600)
@@ -148,12 +168,17 @@ async def _first_run(client: Client, prefix: str, files: int) -> tuple[str, list
 
 
 async def incremental(client: Client, files: int, changed_pct: float) -> list[Figure]:
-    """A full run over ``files`` one-file datums, then a rerun after ``changed_pct`` % changed."""
+    """Time a full run over ``files`` one-file datums, then a rerun after a few changed.
+
+    ``changed_pct``: the percent of the files changed before the rerun.
+    """
     repo, first, full = await _first_run(client, "bench_inc", files)
     step = max(1, round(100 / changed_pct))
     changed = list(range(0, files, step))
     t0 = time.perf_counter()
-    cid = await client.put_files(f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in changed))
+    cid = await client.put_files(
+        f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in changed)
+    )
     second = await client.flush(repo, cid, timeout_s=3600)
     rerun = time.perf_counter() - t0
     ran = second[0].processed
@@ -188,7 +213,7 @@ async def datum_overhead(client: Client, datums: int) -> list[Figure]:
 
 
 async def latency(client: Client, puts: int) -> list[Figure]:
-    """put file → output commit of a one-stage pipeline, per put."""
+    """Time put file → output commit of a one-stage pipeline, per put."""
     repo, pipe = f"bench_lat_{_tag()}", f"bench_lat_out_{_tag()}"
     await client.create_repo(repo)
     cid = await client.put_file(f"{repo}@master", "/warm", b"w")
@@ -203,6 +228,10 @@ async def latency(client: Client, puts: int) -> list[Figure]:
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     return [
-        Figure(f"put file → output commit, p50 of {puts}", statistics.median(times), "ms", "≤ 100 ms"),
-        Figure(f"put file → output commit, p95 of {puts}", times[int(0.95 * (len(times) - 1))], "ms"),
+        Figure(
+            f"put file → output commit, p50 of {puts}", statistics.median(times), "ms", "≤ 100 ms"
+        ),
+        Figure(
+            f"put file → output commit, p95 of {puts}", times[int(0.95 * (len(times) - 1))], "ms"
+        ),
     ]

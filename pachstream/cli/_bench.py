@@ -76,13 +76,15 @@ def datum_overhead(
 
 @bench_app.command("latency")
 def latency(puts: int = typer.Option(100, "--puts", help="Timed puts.")) -> None:
-    """put file → output commit of a one-stage pipeline: p50 and p95."""
+    """Time put file → output commit of a one-stage pipeline: p50 and p95."""
     _report("bench latency", lambda s, c: bench.latency(c, puts))
 
 
 @bench_app.command("lineage-write")
 def lineage_write(
-    datums: int = typer.Option(20_000, "--datums", help="Datum facts (2 inputs, 1 output each)."),
+    datums: int = typer.Option(
+        20_000, "--datums", min=1, help="Datum facts (2 inputs, 1 output each)."
+    ),
 ) -> None:
     """Lineage rows/s materialized from facts, next to raw COPY rows/s, and their ratio."""
     from pachstream import bench_lineage
@@ -95,8 +97,11 @@ def lineage_write(
 
 @bench_app.command("lineage-query")
 def lineage_query(
-    datums: int = typer.Option(1_000_000, "--datums", help="Datums of the three stages."),
-    queries: int = typer.Option(200, "--queries", help="Timed upstream queries."),
+    # Fewer than 5 datums leave the last stage empty: no final file to ask about.
+    datums: int = typer.Option(
+        1_000_000, "--datums", min=5, help="Datums of the three stages (2 : 2 : 1)."
+    ),
+    queries: int = typer.Option(200, "--queries", min=1, help="Timed upstream queries."),
 ) -> None:
     """Upstream of one file on a synthetic three-stage lineage: p50 and p95."""
     from pachstream import bench_lineage
