@@ -13,14 +13,19 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed system-deps
 
-# bubblewrap sandboxes pipeline code (Debian package). Installed when absent and possible;
-# without it the sandbox tests are skipped, not failed.
+# bubblewrap sandboxes pipeline code; kcat is the ingest tests' producer (Debian packages).
+# Installed when absent and possible; without them those tests are skipped, not failed.
 system-deps:
 	@command -v bwrap >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	    { apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1; }; }; } || \
 	  echo "note: bubblewrap could not be installed; sandbox tests will be skipped"
+	@command -v kcat >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { apt-get install -y -q kcat >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q kcat >/dev/null 2>&1; }; }; } || \
+	  echo "note: kcat could not be installed; the ingest-topic test will be skipped"
 
 demo: install
 	$(BIN)/python -m pachstream.demo

@@ -59,13 +59,23 @@ class Topics:
         """Records that could not be decoded or applied, with the reason."""
         return f"{self.namespace}.deadletter"
 
+    @property
+    def ingest(self) -> str:
+        """Records any Kafka client produces to write files (see ``pachstream.ingest``)."""
+        return f"{self.namespace}.ingest"
+
     def tasks(self, pipeline: str, version: int) -> str:
         """Datum tasks of one pipeline version, one partition per worker."""
         return f"{self.namespace}.tasks.{pipeline}.{version}"
 
     def all(self) -> dict[str, int]:
         """Every topic with its partition count."""
-        return {self.requests: self.partitions, self.events: self.partitions, self.deadletter: 1}
+        return {
+            self.requests: self.partitions,
+            self.events: self.partitions,
+            self.deadletter: 1,
+            self.ingest: self.partitions,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,8 @@ class Record:
     """Record value."""
     timestamp_ms: int
     """Broker or producer timestamp."""
+    headers: tuple[tuple[str, bytes], ...] = ()
+    """Record headers, as the producer set them."""
 
 
 async def ensure_topics(settings: KafkaSettings, topics: dict[str, int]) -> None:
@@ -235,7 +247,16 @@ class PartitionReader:
         out: list[Record] = []
         for tp, msgs in batches.items():
             out.extend(
-                Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs
+                Record(
+                    tp.topic,
+                    tp.partition,
+                    m.offset,
+                    m.key,
+                    m.value,
+                    m.timestamp,
+                    tuple((k, v or b"") for k, v in (m.headers or ())),
+                )
+                for m in msgs
             )
         return out
 

@@ -13,6 +13,7 @@ Variables:
     PACHSTREAM_S3_BUCKET        bucket for content and manifests (default ``pachstream``)
     PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
     PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
+    PACHSTREAM_INGEST_POLICY    ingest records per commit: ``N/Ts`` and ``repo=N/Ts`` (default 1000/5s)
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see ``pachstream.lineage.openlineage.parse_target``
 """
@@ -82,6 +83,9 @@ class Settings:
     """None when neither the environment nor ``stack.json`` names an object store."""
     kafka_storage: str = "s3"
     """Storage of an embedded Tansu broker: ``s3`` (durable) or ``memory``."""
+    ingest_policy: str | None = None
+    """``PACHSTREAM_INGEST_POLICY``: when ingest records become commits, e.g.
+    ``1000/5s,logs=100/0.5s`` (see :func:`pachstream.ingest.parse_policies`)."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
     which owns the format); None runs no exporter."""
@@ -129,6 +133,7 @@ class Settings:
             s3=s3,
             kafka_storage=storage,
             openlineage=env.get("PACHSTREAM_OPENLINEAGE") or None,
+            ingest_policy=env.get("PACHSTREAM_INGEST_POLICY") or None,
         )
 
     def with_namespace(self, namespace: str) -> Settings:
@@ -159,6 +164,8 @@ class Settings:
         out = {"PACHSTREAM_HOME": str(self.home), "PACHSTREAM_NAMESPACE": self.namespace}
         if self.openlineage:
             out["PACHSTREAM_OPENLINEAGE"] = self.openlineage
+        if self.ingest_policy:
+            out["PACHSTREAM_INGEST_POLICY"] = self.ingest_policy
         if self.kafka:
             out["PACHSTREAM_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         if self.postgres:

@@ -27,6 +27,10 @@ def _make(name: str, settings: Settings) -> Service:
         from pachstream.dispatch import WorkerPool
 
         return WorkerPool(settings)
+    if name == "ingest":
+        from pachstream.ingest import IngestConsumer
+
+        return IngestConsumer(settings)
     if name == "openlineage":
         from pachstream.lineage.openlineage import OpenLineageExporter
 
@@ -70,6 +74,12 @@ def run_commits() -> None:
 def run_lineage() -> None:
     """Run the lineage materializer in the foreground."""
     _run("lineage")
+
+
+@run_app.command("ingest")
+def run_ingest() -> None:
+    """Run the ingest consumer (records of the ingest topic become commits) in the foreground."""
+    _run("ingest")
 
 
 @run_app.command("openlineage")

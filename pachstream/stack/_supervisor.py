@@ -42,7 +42,7 @@ from pachstream.stack._servers import (
     tail,
 )
 
-PROCESSORS = ("commits", "lineage", "dispatch", "workers")
+PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest")
 """pachstream's own processes, started after the servers: ``pachstream run NAME``."""
 
 
@@ -209,6 +209,7 @@ class Supervisor:
             s3=s3,
             kafka_storage=s.kafka_storage,
             openlineage=s.openlineage,
+            ingest_policy=s.ingest_policy,
         )
 
     @staticmethod

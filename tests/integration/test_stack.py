@@ -28,7 +28,11 @@ def _env(home: Path) -> dict[str, str]:
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args], env=env, text=True, capture_output=True, timeout=240
+        [sys.executable, "-m", "pachstream", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=240,
     )
 
 
@@ -42,7 +46,16 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
     try:
         doc = orjson.loads(_cli(env, "status", "--json").stdout)
         names = [c["name"] for c in doc["components"]]
-        assert names == ["seaweedfs", "tansu", "postgres", "commits", "lineage", "dispatch", "workers"]
+        assert names == [
+            "seaweedfs",
+            "tansu",
+            "postgres",
+            "commits",
+            "lineage",
+            "dispatch",
+            "workers",
+            "ingest",
+        ]
         assert all(c["healthy"] and isinstance(c["pid"], int) for c in doc["components"])
         pids = [c["pid"] for c in doc["components"]] + [doc["supervisor_pid"]]
         addresses = doc["addresses"]
@@ -66,7 +79,10 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
             probe.write_text("from aws-cli")
             # SeaweedFS answers ListBuckets with nothing when no identities are configured:
             # list inside the bucket instead.
-            for cmd in (["cp", str(probe), "s3://pachstream/probe.txt"], ["ls", "s3://pachstream/"]):
+            for cmd in (
+                ["cp", str(probe), "s3://pachstream/probe.txt"],
+                ["ls", "s3://pachstream/"],
+            ):
                 ls = subprocess.run(
                     ["aws", "--endpoint-url", addresses["s3_endpoint"], "s3", *cmd],
                     capture_output=True,

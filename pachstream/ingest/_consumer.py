@@ -1,0 +1,184 @@
+"""The ingest consumer: records of ``<ns>.ingest`` become commits, by each repo's policy.
+
+Per step: read → parse each record (bad ones → dead letters with the reason) → store the
+contents (inline values in one batch; ``s3-uri`` objects copied from S3) → add the file ops to
+the pending batch of their branch → send each due batch as one ``file.modify`` request (an
+auto-commit, so pipelines run on it) → save offsets.
+
+Delivery is at-least-once. A partition's saved offset never passes a record whose batch is
+still pending, so after a crash every unsent record is read again. A batch's request id is
+derived from the records in it, so a batch resent whole is recognized by the commit processor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+from pachstream.codec import encode
+from pachstream.commits.events import FileOp, ModifyFiles, derive_id
+from pachstream.content import ContentWriter
+from pachstream.errors import EventDecodeError, NotFound, PachstreamError
+from pachstream.ingest._records import CommitPolicy, IngestItem, parse_policies, parse_record
+from pachstream.kafka import Record
+from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.processor import LogProcessor, Outgoing
+from pachstream.settings import Settings
+
+log = logging.getLogger("pachstream.ingest")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE ingest_offsets (
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        next_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition));
+    """
+]
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Records gathered for one branch, not yet sent."""
+
+    since: float
+    ops: list[FileOp] = dataclasses.field(default_factory=list)
+    records: list[Record] = dataclasses.field(default_factory=list)
+
+
+class IngestConsumer(LogProcessor):
+    """Turns ingest records into commits (``pachstream run ingest``)."""
+
+    name = "ingest"
+    migrations = MIGRATIONS
+    max_records = 2000
+
+    def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
+        super().__init__(settings, objects=objects)
+        self.default_policy, self.policies = parse_policies(settings.ingest_policy)
+        self._writer = ContentWriter(self._objects)
+        self._pending: dict[tuple[str, str], _Batch] = {}
+        self._read: dict[tuple[str, int], int] = {}
+        self._external: dict[str, S3ObjectStore] = {}
+        self.commits = 0
+        """Batches sent since start."""
+
+    def input_topic(self) -> str:
+        """The ingest topic."""
+        return self._topics.ingest
+
+    def policy(self, repo: str) -> CommitPolicy:
+        """The commit policy of a repo."""
+        return self.policies.get(repo, self.default_policy)
+
+    async def _step(self) -> None:
+        records = await self._reader.read(timeout_ms=100)
+        dead: Outgoing = []
+        items: list[tuple[Record, IngestItem]] = []
+        for rec in records:
+            self._read[(rec.topic, rec.partition)] = rec.offset + 1
+            try:
+                items.append((rec, parse_record(rec.key, rec.value, list(rec.headers))))
+            except PachstreamError as err:
+                self.dead_letter(rec, EventDecodeError(err.message), dead)
+        now = time.monotonic()
+        ready: list[tuple[tuple[str, str], _Batch]] = []
+        for (rec, item), op in zip(items, await self._store(items, dead), strict=True):
+            if op is None:
+                continue
+            key = (item.repo, item.branch)
+            batch = self._pending.setdefault(key, _Batch(since=now))
+            batch.ops.append(op)
+            batch.records.append(rec)
+            if self.policy(item.repo).due(len(batch.records), now - batch.since):
+                ready.append((key, self._pending.pop(key)))  # full: the next record starts anew
+        for key, batch in list(self._pending.items()):
+            if self.policy(key[0]).due(len(batch.records), now - batch.since):
+                ready.append((key, self._pending.pop(key)))
+        await self._send(ready, dead)
+        if records or ready:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await self.save_offsets(conn, self._safe_offsets())
+
+    async def _store(
+        self, items: list[tuple[Record, IngestItem]], dead: Outgoing
+    ) -> list[FileOp | None]:
+        """File ops for the items (None where the content could not be had)."""
+        inline = [i for _, i in items if i.op != "delete" and i.s3_bucket is None]
+        entries = iter(await self._writer.store_many(i.data for i in inline))
+        out: list[FileOp | None] = []
+        for rec, item in items:
+            if item.op == "delete":
+                out.append(FileOp(op="delete", path=item.path))
+            elif item.s3_bucket is None:
+                out.append(FileOp(op=item.op, path=item.path, file=next(entries)))
+            else:
+                out.append(await self._copy_object(rec, item, dead))
+        return out
+
+    async def _copy_object(self, rec: Record, item: IngestItem, dead: Outgoing) -> FileOp | None:
+        assert item.s3_bucket is not None and item.s3_key is not None
+        store = self._external.get(item.s3_bucket)
+        if store is None:
+            _, _, s3 = self._settings.require()
+            store = S3ObjectStore(dataclasses.replace(s3, bucket=item.s3_bucket), "")
+            self._external[item.s3_bucket] = store
+        uri = f"s3://{item.s3_bucket}/{item.s3_key}"
+        try:
+            data = await store.get(item.s3_key)
+        except NotFound:
+            reason = f"{uri} does not exist at {self._settings.require()[2].endpoint}"
+            self.dead_letter(rec, EventDecodeError(reason), dead)
+            return None
+        [entry] = await self._writer.store_many([data])
+        return FileOp(op=item.op, path=item.path, file=entry)
+
+    async def _send(self, due: list[tuple[tuple[str, str], _Batch]], dead: Outgoing) -> None:
+        """Each due batch as one auto-commit request; batches for missing repos are
+        dead-lettered, record by record, with the fix."""
+        requests: Outgoing = []
+        for (repo, branch), batch in due:
+            if not await self._repo_exists(repo):
+                reason = (
+                    f"repo '{repo}' does not exist; create it with 'pachstream create repo {repo}'"
+                )
+                for rec in batch.records:
+                    self.dead_letter(rec, EventDecodeError(reason), dead)
+                continue
+            first, last = batch.records[0], batch.records[-1]
+            span = (f"{r.topic}/{r.partition}/{r.offset}" for r in (first, last))
+            rid = derive_id("ingest", repo, branch, *span)
+            req = ModifyFiles(
+                request_id=rid,
+                repo=repo,
+                branch=branch,
+                time=time.time(),
+                ops=tuple(batch.ops),
+                description=f"ingest: {len(batch.ops)} records",
+            )
+            requests.append((self._topics.requests, repo, encode(req)))
+            self.commits += 1
+        # Dead letters and requests before the offsets move past their records.
+        await self._producer.send_all(dead + requests)
+
+    async def _repo_exists(self, repo: str) -> bool:
+        try:
+            return bool(await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo))
+        except Exception:  # the query tables are not there yet: let the commit processor say
+            return True
+
+    def _safe_offsets(self) -> dict[tuple[str, int], int]:
+        """Read positions, held back to the first record of any batch still pending."""
+        safe = dict(self._read)
+        for batch in self._pending.values():
+            for rec in batch.records:
+                tp = (rec.topic, rec.partition)
+                safe[tp] = min(safe.get(tp, rec.offset), rec.offset)
+        return safe
+
+    async def _close(self) -> None:
+        for store in self._external.values():
+            await store.close()
+        await super()._close()

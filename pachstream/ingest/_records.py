@@ -1,0 +1,136 @@
+"""Ingest records → file writes, and the commit policy: the pure core of the ingest topic.
+
+A record on ``<ns>.ingest`` (any Kafka client can produce it) names a file and carries its
+content:
+
+- **where**: headers ``repo``, ``branch`` (default ``master``) and ``path``; or, without
+  headers, the key ``repo@branch:/path`` (pachctl's file reference; ``repo:/path`` means
+  ``master``). Headers win over the key.
+- **what**: the value is the content. For large content, header ``s3-uri: s3://bucket/key``
+  names an object to copy instead (the value is then ignored).
+- **how**: header ``op``: ``put`` (default: replace), ``append`` or ``delete``.
+
+Records are grouped per (repo, branch) into commits by a :class:`CommitPolicy`: every N
+records or T seconds, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pachstream.errors import InvalidInput, PachstreamError
+from pachstream.names import validate_branch_name, validate_repo_name
+from pachstream.paths import validate_file_path
+
+Op = Literal["put", "append", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestItem:
+    """One file write asked for by one record."""
+
+    repo: str
+    branch: str
+    path: str
+    op: Op
+    data: bytes
+    """Inline content (empty for a delete or an S3 reference)."""
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+
+
+def _header(headers: list[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            try:
+                return value.decode()
+            except UnicodeDecodeError:
+                raise InvalidInput(f"header '{name}' is not UTF-8 text", header=name) from None
+    return None
+
+
+_KEY = re.compile(r"^(?P<repo>[^@:]+)(?:@(?P<branch>[^:]+))?:(?P<path>/.*)$")
+
+
+def parse_record(
+    key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+) -> IngestItem:
+    """The file write a record asks for; InvalidInput naming what is wrong and how to fix it."""
+    repo, branch, path = (_header(headers, h) for h in ("repo", "branch", "path"))
+    if repo is None and path is None:
+        if key is None:
+            raise InvalidInput(
+                "an ingest record needs headers 'repo' and 'path', or the key "
+                "'repo@branch:/path'; it has neither"
+            )
+        text = key.decode(errors="replace")
+        m = _KEY.match(text)
+        if m is None:
+            raise InvalidInput(
+                f"key {text[:80]!r} is not 'repo@branch:/path' (e.g. raw@master:/data.csv)",
+                key=text[:80],
+            )
+        repo, branch, path = m["repo"], m["branch"], m["path"]
+    if repo is None or path is None:
+        missing = "repo" if repo is None else "path"
+        raise InvalidInput(f"an ingest record with headers needs header '{missing}' too")
+    try:
+        repo = validate_repo_name(repo)
+        branch = validate_branch_name(branch or "master")
+        path = validate_file_path(path)
+    except PachstreamError as err:
+        raise InvalidInput(f"ingest record for {repo}@{branch}:{path}: {err.message}") from None
+    op = _header(headers, "op") or "put"
+    if op not in ("put", "append", "delete"):
+        raise InvalidInput(f"header 'op' is {op!r}; use put, append or delete", op=op)
+    uri = _header(headers, "s3-uri")
+    if uri is None or op == "delete":
+        return IngestItem(repo, branch, path, op, b"" if op == "delete" else value or b"")  # type: ignore[arg-type]
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc or len(parts.path) < 2:
+        raise InvalidInput(
+            f"header 's3-uri' is {uri[:80]!r}; give s3://bucket/key", s3_uri=uri[:80]
+        )
+    return IngestItem(repo, branch, path, op, b"", parts.netloc, parts.path[1:])  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPolicy:
+    """When the records gathered for one branch become a commit."""
+
+    records: int = 1000
+    """At most this many records per commit."""
+    seconds: float = 5.0
+    """At most this long between a branch's first pending record and its commit."""
+
+    def due(self, pending: int, age_s: float) -> bool:
+        """Whether a batch of ``pending`` records, the oldest ``age_s`` old, commits now."""
+        return pending >= self.records or (pending > 0 and age_s >= self.seconds)
+
+
+_POLICY = re.compile(r"^(?P<n>\d+)/(?P<t>\d+(?:\.\d+)?)s$")
+
+
+def parse_policies(text: str | None) -> tuple[CommitPolicy, dict[str, CommitPolicy]]:
+    """``PACHSTREAM_INGEST_POLICY``: ``N/Ts`` for every repo, and ``repo=N/Ts`` per repo,
+    separated by commas; e.g. ``1000/5s,logs=100/0.5s``. Returns (default, per repo)."""
+    default = CommitPolicy()
+    per_repo: dict[str, CommitPolicy] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        repo, _, rule = part.rpartition("=")
+        m = _POLICY.match(rule)
+        if m is None or int(m["n"]) < 1 or float(m["t"]) <= 0:
+            raise InvalidInput(
+                f"PACHSTREAM_INGEST_POLICY: {part!r} is not N/Ts or repo=N/Ts with N ≥ 1 and "
+                "T > 0 (e.g. 1000/5s,logs=100/0.5s)",
+                policy=part,
+            )
+        policy = CommitPolicy(int(m["n"]), float(m["t"]))
+        if repo:
+            per_repo[validate_repo_name(repo)] = policy
+        else:
+            default = policy
+    return default, per_repo
