@@ -14,6 +14,7 @@ Variables:
     PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
     PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
     PACHSTREAM_INGEST_POLICY    ingest records per commit: ``N/Ts`` and ``repo=N/Ts`` (default 1000/5s)
+    PACHSTREAM_NOTIFY           S3 bucket notifications: ``topic=T,repo=R[,branch,prefix,endpoint,...]``
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see ``pachstream.lineage.openlineage.parse_target``
 """
@@ -86,12 +87,17 @@ class Settings:
     ingest_policy: str | None = None
     """``PACHSTREAM_INGEST_POLICY``: when ingest records become commits, e.g.
     ``1000/5s,logs=100/0.5s`` (see :func:`pachstream.ingest.parse_policies`)."""
+    notify: str | None = None
+    """``PACHSTREAM_NOTIFY``: the topic of an S3 bucket's event notifications and where its
+    objects go, e.g. ``topic=s3-events,repo=raw,endpoint=http://minio:9000``."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
     which owns the format); None runs no exporter."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, stack_file: bool = True) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, stack_file: bool = True
+    ) -> Settings:
         """Build settings from the environment, filling gaps from ``$PACHSTREAM_HOME/stack.json``
         (unless ``stack_file`` is false: ``up`` asks which servers the user named)."""
         env = os.environ if environ is None else environ
@@ -134,6 +140,7 @@ class Settings:
             kafka_storage=storage,
             openlineage=env.get("PACHSTREAM_OPENLINEAGE") or None,
             ingest_policy=env.get("PACHSTREAM_INGEST_POLICY") or None,
+            notify=env.get("PACHSTREAM_NOTIFY") or None,
         )
 
     def with_namespace(self, namespace: str) -> Settings:
@@ -166,6 +173,8 @@ class Settings:
             out["PACHSTREAM_OPENLINEAGE"] = self.openlineage
         if self.ingest_policy:
             out["PACHSTREAM_INGEST_POLICY"] = self.ingest_policy
+        if self.notify:
+            out["PACHSTREAM_NOTIFY"] = self.notify
         if self.kafka:
             out["PACHSTREAM_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         if self.postgres:
@@ -189,6 +198,8 @@ def read_stack_file(home: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}); delete it and run 'pachstream up'") from exc
+        raise ConfigError(
+            f"{path} is not valid JSON ({exc}); delete it and run 'pachstream up'"
+        ) from exc
     addresses = data.get("addresses", {}) if isinstance(data, dict) else {}
     return {k: v for k, v in addresses.items() if isinstance(v, str)}

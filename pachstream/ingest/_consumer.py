@@ -20,8 +20,15 @@ from pachstream.codec import encode
 from pachstream.commits.events import FileOp, ModifyFiles, derive_id
 from pachstream.content import ContentWriter
 from pachstream.errors import EventDecodeError, NotFound, PachstreamError
-from pachstream.ingest._records import CommitPolicy, IngestItem, parse_policies, parse_record
-from pachstream.kafka import Record
+from pachstream.ingest._records import (
+    CommitPolicy,
+    IngestItem,
+    parse_notification,
+    parse_notify_config,
+    parse_policies,
+    parse_record,
+)
+from pachstream.kafka import Record, ensure_topics
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.processor import LogProcessor, Outgoing
 from pachstream.settings import Settings
@@ -35,7 +42,12 @@ MIGRATIONS = [
         partition integer NOT NULL,
         next_offset bigint NOT NULL,
         PRIMARY KEY (topic, partition));
+    """,
+    # Bucket notifications already ingested (bucket, key, version, sequencer, event): the
+    # same notification delivered twice is ingested once.
     """
+    CREATE TABLE ingest_seen (k text PRIMARY KEY);
+    """,
 ]
 
 
@@ -46,6 +58,8 @@ class _Batch:
     since: float
     ops: list[FileOp] = dataclasses.field(default_factory=list)
     records: list[Record] = dataclasses.field(default_factory=list)
+    seen: list[str] = dataclasses.field(default_factory=list)
+    """Notification keys of the batch, recorded once it is sent."""
 
 
 class IngestConsumer(LogProcessor):
@@ -58,16 +72,23 @@ class IngestConsumer(LogProcessor):
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
         super().__init__(settings, objects=objects)
         self.default_policy, self.policies = parse_policies(settings.ingest_policy)
+        self.notify = parse_notify_config(settings.notify)
         self._writer = ContentWriter(self._objects)
         self._pending: dict[tuple[str, str], _Batch] = {}
         self._read: dict[tuple[str, int], int] = {}
-        self._external: dict[str, S3ObjectStore] = {}
+        self._external: dict[tuple[str, str], S3ObjectStore] = {}
         self.commits = 0
         """Batches sent since start."""
 
-    def input_topic(self) -> str:
-        """The ingest topic."""
-        return self._topics.ingest
+    def input_topics(self) -> list[str]:
+        """The ingest topic, and the bucket-notification topic when one is configured."""
+        return [self._topics.ingest] + ([self.notify.topic] if self.notify else [])
+
+    async def _open(self) -> None:
+        if self.notify is not None:
+            # Not auto-created: a broker would make it with its own default partitions.
+            await ensure_topics(self._kafka, {self.notify.topic: 1})
+        await super()._open()
 
     def policy(self, repo: str) -> CommitPolicy:
         """The commit policy of a repo."""
@@ -76,22 +97,31 @@ class IngestConsumer(LogProcessor):
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=100)
         dead: Outgoing = []
-        items: list[tuple[Record, IngestItem]] = []
+        items: list[tuple[Record, IngestItem, str | None]] = []
         for rec in records:
             self._read[(rec.topic, rec.partition)] = rec.offset + 1
             try:
-                items.append((rec, parse_record(rec.key, rec.value, list(rec.headers))))
+                if self.notify is not None and rec.topic == self.notify.topic:
+                    items.extend(
+                        (rec, n.item, n.seen_key)
+                        for n in parse_notification(rec.value, self.notify)
+                    )
+                else:
+                    items.append((rec, parse_record(rec.key, rec.value, list(rec.headers)), None))
             except PachstreamError as err:
                 self.dead_letter(rec, EventDecodeError(err.message), dead)
+        items = await self._unseen(items)
         now = time.monotonic()
         ready: list[tuple[tuple[str, str], _Batch]] = []
-        for (rec, item), op in zip(items, await self._store(items, dead), strict=True):
+        for (rec, item, seen), op in zip(items, await self._store(items, dead), strict=True):
             if op is None:
                 continue
             key = (item.repo, item.branch)
             batch = self._pending.setdefault(key, _Batch(since=now))
             batch.ops.append(op)
             batch.records.append(rec)
+            if seen is not None:
+                batch.seen.append(seen)
             if self.policy(item.repo).due(len(batch.records), now - batch.since):
                 ready.append((key, self._pending.pop(key)))  # full: the next record starts anew
         for key, batch in list(self._pending.items()):
@@ -100,36 +130,74 @@ class IngestConsumer(LogProcessor):
         await self._send(ready, dead)
         if records or ready:
             async with self._pool.acquire() as conn, conn.transaction():
+                seen_keys = [(k,) for _, b in ready for k in b.seen]
+                if seen_keys:
+                    await conn.executemany(
+                        "INSERT INTO ingest_seen VALUES ($1) ON CONFLICT DO NOTHING", seen_keys
+                    )
                 await self.save_offsets(conn, self._safe_offsets())
 
+    async def _unseen(
+        self, items: list[tuple[Record, IngestItem, str | None]]
+    ) -> list[tuple[Record, IngestItem, str | None]]:
+        """Drop notifications already ingested, or already waiting in a batch."""
+        keys = [k for _, _, k in items if k is not None]
+        if not keys:
+            return items
+        done = {
+            r["k"]
+            for r in await self._pool.fetch("SELECT k FROM ingest_seen WHERE k = ANY($1)", keys)
+        }
+        done |= {k for b in self._pending.values() for k in b.seen}
+        out = []
+        for rec, item, key in items:
+            if key is not None:
+                if key in done:
+                    continue
+                done.add(key)
+            out.append((rec, item, key))
+        return out
+
     async def _store(
-        self, items: list[tuple[Record, IngestItem]], dead: Outgoing
+        self, items: list[tuple[Record, IngestItem, str | None]], dead: Outgoing
     ) -> list[FileOp | None]:
         """File ops for the items (None where the content could not be had)."""
-        inline = [i for _, i in items if i.op != "delete" and i.s3_bucket is None]
+        inline = [i for _, i, _ in items if i.op != "delete" and i.s3_bucket is None]
         entries = iter(await self._writer.store_many(i.data for i in inline))
         out: list[FileOp | None] = []
-        for rec, item in items:
+        for rec, item, seen in items:
             if item.op == "delete":
                 out.append(FileOp(op="delete", path=item.path))
             elif item.s3_bucket is None:
                 out.append(FileOp(op=item.op, path=item.path, file=next(entries)))
             else:
-                out.append(await self._copy_object(rec, item, dead))
+                out.append(await self._copy_object(rec, item, dead, external=seen is not None))
         return out
 
-    async def _copy_object(self, rec: Record, item: IngestItem, dead: Outgoing) -> FileOp | None:
+    async def _copy_object(
+        self, rec: Record, item: IngestItem, dead: Outgoing, *, external: bool
+    ) -> FileOp | None:
+        """The object an item names, stored as content. ``external``: from the notifying
+        bucket's endpoint (PACHSTREAM_NOTIFY), else from the stack's S3."""
         assert item.s3_bucket is not None and item.s3_key is not None
-        store = self._external.get(item.s3_bucket)
+        _, _, s3 = self._settings.require()
+        if external and self.notify is not None and self.notify.endpoint:
+            s3 = dataclasses.replace(
+                s3,
+                endpoint=self.notify.endpoint,
+                access_key=self.notify.access_key or s3.access_key,
+                secret_key=self.notify.secret_key or s3.secret_key,
+            )
+        where = (s3.endpoint, item.s3_bucket)
+        store = self._external.get(where)
         if store is None:
-            _, _, s3 = self._settings.require()
             store = S3ObjectStore(dataclasses.replace(s3, bucket=item.s3_bucket), "")
-            self._external[item.s3_bucket] = store
+            self._external[where] = store
         uri = f"s3://{item.s3_bucket}/{item.s3_key}"
         try:
             data = await store.get(item.s3_key)
         except NotFound:
-            reason = f"{uri} does not exist at {self._settings.require()[2].endpoint}"
+            reason = f"{uri} does not exist at {s3.endpoint}"
             self.dead_letter(rec, EventDecodeError(reason), dead)
             return None
         [entry] = await self._writer.store_many([data])

@@ -134,3 +134,119 @@ def parse_policies(text: str | None) -> tuple[CommitPolicy, dict[str, CommitPoli
         else:
             default = policy
     return default, per_repo
+
+
+# ----------------------------------------------------------------------------- notifications
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """``PACHSTREAM_NOTIFY``: where S3 event notifications come from and where objects go."""
+
+    topic: str
+    """The Kafka topic the bucket's notifications are produced to."""
+    repo: str
+    branch: str = "master"
+    prefix: str = "/"
+    """Folder in the repo under which an object's key becomes the path."""
+    endpoint: str | None = None
+    """The external S3 endpoint to fetch objects from (None: the stack's own)."""
+    access_key: str | None = None
+    secret_key: str | None = None
+
+
+NOTIFY_FIELDS = ("topic", "repo", "branch", "prefix", "endpoint", "access_key", "secret_key")
+
+
+def parse_notify_config(text: str | None) -> NotifyConfig | None:
+    """``topic=T,repo=R[,branch=B][,prefix=/P][,endpoint=URL][,access_key=K,secret_key=S]``;
+    None when unset."""
+    if not text:
+        return None
+    fields: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name not in NOTIFY_FIELDS or not value:
+            raise InvalidInput(
+                f"PACHSTREAM_NOTIFY: {part!r} is not one of {', '.join(NOTIFY_FIELDS)} "
+                "given as name=value (e.g. topic=s3-events,repo=raw)",
+                part=part,
+            )
+        fields[name] = value
+    for required in ("topic", "repo"):
+        if required not in fields:
+            raise InvalidInput(
+                f"PACHSTREAM_NOTIFY needs {required}=... (e.g. topic=s3-events,repo=raw)"
+            )
+    try:
+        validate_repo_name(fields["repo"])
+        validate_branch_name(fields.get("branch", "master"))
+        prefix = "/" + fields.get("prefix", "/").strip("/")
+    except PachstreamError as err:
+        raise InvalidInput(f"PACHSTREAM_NOTIFY: {err.message}") from None
+    return NotifyConfig(**{**fields, "prefix": prefix})
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One object event of a bucket notification."""
+
+    item: IngestItem
+    seen_key: str
+    """The same event, delivered twice, has the same key: bucket, key, version (or eTag),
+    sequencer."""
+
+
+def parse_notification(value: bytes | None, config: NotifyConfig) -> list[Notification]:
+    """The object events of one notification record, AWS's shape (``{"Records": [...]}``) or
+    MinIO's (``{"EventName", "Key", "Records": [one]}``); InvalidInput when it is neither.
+    Events other than created/removed (e.g. ``s3:TestEvent``) give nothing."""
+    import orjson
+
+    try:
+        body = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as err:
+        raise InvalidInput(f"a notification record is not JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("a notification record must be a JSON object with 'Records'")
+    if "Records" not in body:
+        if body.get("Event") == "s3:TestEvent" or body.get("EventName") == "s3:TestEvent":
+            return []
+        raise InvalidInput("a notification record has no 'Records' (AWS or MinIO shape)")
+    records = body["Records"]
+    if not isinstance(records, list):
+        raise InvalidInput("'Records' of a notification record must be a list")
+    return [n for i, r in enumerate(records) if (n := _event(r, i, config)) is not None]
+
+
+def _event(record: object, index: int, config: NotifyConfig) -> Notification | None:
+    from urllib.parse import unquote_plus
+
+    where = f"Records[{index}]"
+    try:
+        name = record["eventName"]  # type: ignore[index]
+        bucket = record["s3"]["bucket"]["name"]  # type: ignore[index]
+        obj = record["s3"]["object"]  # type: ignore[index]
+        raw_key = obj["key"]
+    except (KeyError, TypeError):
+        raise InvalidInput(
+            f"{where} lacks eventName, s3.bucket.name or s3.object.key", record=where
+        ) from None
+    if not all(isinstance(v, str) for v in (name, bucket, raw_key)):
+        raise InvalidInput(f"{where}: eventName, bucket and key must be strings", record=where)
+    key = unquote_plus(raw_key)  # S3 notifications URL-encode keys ('+' is a space)
+    created, removed = "ObjectCreated" in name, "ObjectRemoved" in name
+    if not (created or removed):
+        return None
+    target = config.prefix.rstrip("/") + "/" + key
+    try:
+        path = validate_file_path(target)
+    except PachstreamError as err:
+        raise InvalidInput(f"{where}: key {key!r} cannot be a path: {err.message}") from None
+    version = obj.get("versionId") or obj.get("eTag") or ""
+    seen = "\x1f".join((bucket, key, str(version), str(obj.get("sequencer", "")), name))
+    if removed:
+        item = IngestItem(config.repo, config.branch, path, "delete", b"")
+    else:
+        item = IngestItem(config.repo, config.branch, path, "put", b"", bucket, key)
+    return Notification(item, seen)

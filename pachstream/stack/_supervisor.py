@@ -210,6 +210,7 @@ class Supervisor:
             kafka_storage=s.kafka_storage,
             openlineage=s.openlineage,
             ingest_policy=s.ingest_policy,
+            notify=s.notify,
         )
 
     @staticmethod
