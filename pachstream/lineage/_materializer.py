@@ -211,13 +211,25 @@ async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None
 
 
 async def _load(conn: Any, deferred: dict[str, list[tuple[Any, ...]]]) -> None:
-    """Append-only rows, per table: many go COPY → staging table → one idempotent insert
-    (the issue measured ~46k rows/s that way against ~35k for batched inserts)."""
+    """Append-only rows, per table. Many go in by COPY: straight into the table when none is
+    there yet (raw COPY speed), else COPY → staging table → one idempotent insert (~0.6 of
+    raw COPY, measured)."""
     for sql, rows in deferred.items():
         if len(rows) <= COPY_THRESHOLD:
             await conn.executemany(sql, rows)
             continue
         spec = BULK[sql]
+        if not spec.smallest:
+            # New rows, the usual case: straight in. A row already there (a replay, a
+            # redelivered fact) fails the whole COPY, and then the staged upsert below runs.
+            try:
+                async with conn.transaction():
+                    await conn.copy_records_to_table(
+                        spec.table, records=rows, columns=spec.columns
+                    )
+                continue
+            except asyncpg.UniqueViolationError:
+                pass
         stage = f"stage_{spec.table}"
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DELETE ROWS"
