@@ -33,6 +33,17 @@ Outgoing = list[tuple[str, str | None, bytes]]
 """Records to produce: (topic, key, value)."""
 
 
+def offsets_table(name: str) -> str:
+    """The migration that creates processor ``name``'s offsets table (see :class:`LogProcessor`).
+
+    Append it to a migration list once, never change it: migrations are append-only.
+    """
+    return (
+        f"CREATE TABLE {name}_offsets (topic text NOT NULL, partition integer NOT NULL, "
+        "next_offset bigint NOT NULL, PRIMARY KEY (topic, partition))"
+    )
+
+
 class LogProcessor(Service):
     """Base of the commit processor and the materializer."""
 

@@ -30,19 +30,13 @@ from pachstream.ingest._records import (
 )
 from pachstream.kafka import Record, ensure_topics
 from pachstream.objectstore import ObjectStore, S3ObjectStore
-from pachstream.processor import LogProcessor, Outgoing
+from pachstream.processor import LogProcessor, Outgoing, offsets_table
 from pachstream.settings import Settings
 
 log = logging.getLogger("pachstream.ingest")
 
 MIGRATIONS = [
-    """
-    CREATE TABLE ingest_offsets (
-        topic text NOT NULL,
-        partition integer NOT NULL,
-        next_offset bigint NOT NULL,
-        PRIMARY KEY (topic, partition));
-    """,
+    offsets_table("ingest"),
     # Bucket notifications already ingested (bucket, key, version, sequencer, event): the
     # same notification delivered twice is ingested once.
     """

@@ -38,22 +38,13 @@ from pachstream.lineage._openlineage_events import (
     run_events,
 )
 from pachstream.objectstore import ObjectStore
-from pachstream.processor import LogProcessor, Outgoing
+from pachstream.processor import LogProcessor, Outgoing, offsets_table
 from pachstream.service import State
 from pachstream.settings import Settings
 
 log = logging.getLogger("pachstream.openlineage")
 
-MIGRATIONS = [
-    """
-    CREATE TABLE openlineage_offsets (
-        topic text NOT NULL,
-        partition integer NOT NULL,
-        next_offset bigint NOT NULL,
-        PRIMARY KEY (topic, partition)
-    )
-    """,
-]
+MIGRATIONS = [offsets_table("openlineage")]
 """The exporter keeps nothing but its offsets: the events are a function of the facts."""
 
 
