@@ -15,6 +15,11 @@ Variables:
     PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
     PACHSTREAM_INGEST_POLICY    ingest records per commit: ``N/Ts`` and ``repo=N/Ts`` (default 1000/5s)
     PACHSTREAM_NOTIFY           S3 bucket notifications: ``topic=T,repo=R[,branch,prefix,endpoint,...]``
+    PACHSTREAM_GATEWAY_ADDRESS  ``host:port`` the S3 gateway listens on (default 127.0.0.1:1600;
+                                ``pachstream up`` picks a free port and records it)
+    PACHSTREAM_GATEWAY_ACCESS_KEY, PACHSTREAM_GATEWAY_SECRET_KEY
+                                when set, every S3 gateway request must be signed with them
+                                (AWS Signature V4); unset, the gateway takes unsigned requests
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see ``pachstream.lineage.openlineage.parse_target``
 """
@@ -90,6 +95,10 @@ class Settings:
     notify: str | None = None
     """``PACHSTREAM_NOTIFY``: the topic of an S3 bucket's event notifications and where its
     objects go, e.g. ``topic=s3-events,repo=raw,endpoint=http://minio:9000``."""
+    gateway_address: str | None = None
+    """``PACHSTREAM_GATEWAY_ADDRESS``: ``host:port`` of the S3 gateway (None: the default)."""
+    gateway_keys: tuple[tuple[str, str], ...] = ()
+    """(access key, secret key) pairs the S3 gateway accepts; empty: unsigned requests pass."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
     which owns the format); None runs no exporter."""
@@ -99,7 +108,8 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, *, stack_file: bool = True
     ) -> Settings:
         """Build settings from the environment, filling gaps from ``$PACHSTREAM_HOME/stack.json``
-        (unless ``stack_file`` is false: ``up`` asks which servers the user named)."""
+        (unless ``stack_file`` is false: ``up`` asks which servers the user named).
+        """
         env = os.environ if environ is None else environ
         home = Path(env.get("PACHSTREAM_HOME", ".pachstream")).expanduser().absolute()
         namespace = env.get("PACHSTREAM_NAMESPACE", "ps")
@@ -131,8 +141,24 @@ class Settings:
                 secret_key=env.get("PACHSTREAM_S3_SECRET_KEY", "pachstream"),
                 region=env.get("PACHSTREAM_S3_REGION", "us-east-1"),
             )
+        access, secret = env.get("PACHSTREAM_GATEWAY_ACCESS_KEY"), env.get("PACHSTREAM_GATEWAY_SECRET_KEY")
+        if bool(access) != bool(secret):
+            raise ConfigError(
+                "set both PACHSTREAM_GATEWAY_ACCESS_KEY and PACHSTREAM_GATEWAY_SECRET_KEY (or neither, "
+                "for a gateway that takes unsigned requests)"
+            )
+        gateway = env.get("PACHSTREAM_GATEWAY_ADDRESS") or recorded.get("s3_gateway") or None
+        if gateway is not None:
+            gateway = gateway.removeprefix("http://")
+            host, _, port = gateway.rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(
+                    f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; give host:port, e.g. 127.0.0.1:1600"
+                )
         return cls(
             home=home,
+            gateway_address=gateway,
+            gateway_keys=((access, secret),) if access and secret else (),
             namespace=namespace,
             kafka=KafkaSettings(bootstrap=bootstrap) if bootstrap else None,
             postgres=PostgresSettings(dsn=dsn) if dsn else None,
@@ -175,6 +201,10 @@ class Settings:
             out["PACHSTREAM_INGEST_POLICY"] = self.ingest_policy
         if self.notify:
             out["PACHSTREAM_NOTIFY"] = self.notify
+        if self.gateway_address:
+            out["PACHSTREAM_GATEWAY_ADDRESS"] = self.gateway_address
+        for access, secret in self.gateway_keys[:1]:
+            out.update(PACHSTREAM_GATEWAY_ACCESS_KEY=access, PACHSTREAM_GATEWAY_SECRET_KEY=secret)
         if self.kafka:
             out["PACHSTREAM_KAFKA_BOOTSTRAP"] = self.kafka.bootstrap
         if self.postgres:

@@ -13,6 +13,9 @@ from pachstream.cli._app import run_app
 from pachstream.service import Service
 from pachstream.settings import Settings
 
+DEFAULT_GATEWAY = "127.0.0.1:1600"
+"""Where ``pachstream run s3gateway`` listens without PACHSTREAM_GATEWAY_ADDRESS."""
+
 
 def _make(name: str, settings: Settings) -> Service:
     if name == "commits":
@@ -31,6 +34,11 @@ def _make(name: str, settings: Settings) -> Service:
         from pachstream.ingest import IngestConsumer
 
         return IngestConsumer(settings)
+    if name == "s3gateway":
+        from pachstream.ingest.gateway import S3Gateway
+
+        host, _, port = (settings.gateway_address or DEFAULT_GATEWAY).rpartition(":")
+        return S3Gateway(settings, host=host, port=int(port))
     if name == "openlineage":
         from pachstream.lineage.openlineage import OpenLineageExporter
 
@@ -80,6 +88,12 @@ def run_lineage() -> None:
 def run_ingest() -> None:
     """Run the ingest consumer (records of the ingest topic become commits) in the foreground."""
     _run("ingest")
+
+
+@run_app.command("s3gateway")
+def run_s3gateway() -> None:
+    """Run the S3 gateway (buckets BRANCH.REPO) on PACHSTREAM_GATEWAY_ADDRESS in the foreground."""
+    _run("s3gateway")
 
 
 @run_app.command("openlineage")

@@ -28,6 +28,7 @@ from pachstream.commits.events import (
     CreateRepo,
     DeleteBranch,
     DeleteRepo,
+    FileEntry,
     FileOp,
     FinishCommit,
     ModifyFiles,
@@ -71,8 +72,9 @@ Progress = Callable[[int, int], None]
 class Client(PipelineVerbs, LineageVerbs):
     """A connection to one pachstream namespace. Use ``async with Client.connect()``."""
 
-    def __init__(self, settings: Settings, *, timeout_s: float = 120.0) -> None:
+    def __init__(self, settings: Settings, *, timeout_s: float = 120.0, pool_size: int = 4) -> None:
         self.settings = settings
+        self._pool_size = pool_size
         self._kafka, self._pg, self._s3 = settings.require()
         self._topics = Topics(settings.namespace)
         self.timeout_s = timeout_s
@@ -87,9 +89,13 @@ class Client(PipelineVerbs, LineageVerbs):
         self._producer_lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, *, timeout_s: float = 120.0) -> Client:
-        """Connect to the servers named by ``settings`` (default: the environment/stack)."""
-        client = cls(settings or Settings.from_env(), timeout_s=timeout_s)
+    async def connect(
+        cls, settings: Settings | None = None, *, timeout_s: float = 120.0, pool_size: int = 4
+    ) -> Client:
+        """Connect to the servers named by ``settings`` (default: the environment/stack);
+        ``pool_size`` Postgres connections (a server such as the S3 gateway wants more).
+        """
+        client = cls(settings or Settings.from_env(), timeout_s=timeout_s, pool_size=pool_size)
         try:
             await client._open()
         except BaseException:
@@ -98,7 +104,7 @@ class Client(PipelineVerbs, LineageVerbs):
         return client
 
     async def _open(self) -> None:
-        self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=4)
+        self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=self._pool_size)
         # The query tables may not exist yet when the materializer is still starting: the
         # migrations are idempotent and locked, so the client may apply them as well.
         await migrate(self._pool, "lineage", LINEAGE_MIGRATIONS)
@@ -295,7 +301,8 @@ class Client(PipelineVerbs, LineageVerbs):
     @asynccontextmanager
     async def commit(self, branch_ref: str, description: str = "") -> AsyncIterator[OpenCommit]:
         """Open a commit; finish it on normal exit. On an exception the commit stays open and
-        the exception carries a note naming it (finish or inspect it by hand)."""
+        the exception carries a note naming it (finish or inspect it by hand).
+        """
         cid = await self.start_commit(branch_ref, description)
         handle = OpenCommit(self, branch_ref, cid)
         try:
@@ -413,13 +420,37 @@ class Client(PipelineVerbs, LineageVerbs):
 
     # ------------------------------------------------------------------ writing files
 
+    @property
+    def trees(self) -> TreeStore:
+        """The commit trees (for servers that read files of many commits, as the S3 gateway)."""
+        return self._trees
+
+    async def store_contents(self, contents: Iterable[bytes]) -> list[FileEntry]:
+        """Store contents (deduplicated against what is stored) without writing any file yet:
+        pass the entries to :meth:`modify_files`.
+        """
+        return await self._writer.store_many(contents)
+
+    async def modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+        """One request of file ops: a commit of its own, or into the branch's open commit;
+        the id of the commit they landed in.
+        """
+        bref = parse_branch_ref(branch_ref)
+        req = ModifyFiles(
+            request_id=self._rid(), repo=bref.repo, branch=bref.branch, time=time.time(), ops=tuple(ops)
+        )
+        cid = await self._request(req, f"put file {branch_ref}")
+        assert cid is not None
+        return cid
+
     async def _known_chunks(self, hashes: list[str]) -> dict[str, Chunk]:
         rows = await self._pool.fetch("SELECT * FROM blobs WHERE hash = ANY($1::text[])", hashes)
         return {r["hash"]: Chunk(hash=r["hash"], size=r["size"], pack=r["pack"], offset=r["pack_offset"]) for r in rows}
 
     async def put_file(self, branch_ref: str, path: str, data: bytes, *, append: bool = False) -> str:
         """Write one file; returns the id of the commit it landed in (finished unless a commit
-        was open on the branch)."""
+        was open on the branch).
+        """
         return await self.put_files(branch_ref, [(path, data)], append=append)
 
     async def put_files(

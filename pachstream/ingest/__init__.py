@@ -1,4 +1,4 @@
-"""Ingest paths: records on the ingest topic become commits."""
+"""Ingest paths: the ingest topic, bucket notifications and the S3 gateway (:mod:`.gateway`)."""
 
 from pachstream.ingest._consumer import IngestConsumer
 from pachstream.ingest._records import (

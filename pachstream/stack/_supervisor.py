@@ -9,6 +9,7 @@ period, and removes ``stack.json``. Every other command finds the servers throug
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import signal
@@ -33,6 +34,7 @@ from pachstream.settings import (
 from pachstream.stack._servers import (
     Server,
     ensure_buckets,
+    free_port,
     pid_alive,
     port_answers,
     start_postgres,
@@ -42,7 +44,7 @@ from pachstream.stack._servers import (
     tail,
 )
 
-PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest")
+PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest", "s3gateway")
 """pachstream's own processes, started after the servers: ``pachstream run NAME``."""
 
 
@@ -201,17 +203,9 @@ class Supervisor:
                 self._child(postgres, lambda: start_postgres(self.home / "postgres", logs, pport))
             )
             pg = PostgresSettings(dsn=postgres.address)
-        return Settings(
-            home=self.home,
-            namespace=s.namespace,
-            kafka=kafka,
-            postgres=pg,
-            s3=s3,
-            kafka_storage=s.kafka_storage,
-            openlineage=s.openlineage,
-            ingest_policy=s.ingest_policy,
-            notify=s.notify,
-        )
+        # The gateway binds the port the supervisor picks, so stack.json can name it up front.
+        gateway = s.gateway_address or f"127.0.0.1:{free_port()}"
+        return dataclasses.replace(s, kafka=kafka, postgres=pg, s3=s3, gateway_address=gateway)
 
     @staticmethod
     def _child(server: Server, restart: Callable[[], Server]) -> _Child:
@@ -238,6 +232,10 @@ class Supervisor:
                     env=env,
                 )
 
+        if name == "s3gateway" and full.gateway_address:
+            # Healthy once its port answers, as for the servers.
+            port = int(full.gateway_address.rpartition(":")[2])
+            return _Child(name, start, start(), f"http://{full.gateway_address}", str(log), port)
         return _Child(name, start, start(), "", str(log))
 
     def _watch(self, full: Settings) -> None:
@@ -276,6 +274,7 @@ class Supervisor:
                     "postgres_dsn": full.postgres.dsn,
                     "s3_endpoint": full.s3.endpoint,
                     "s3_bucket": full.s3.bucket,
+                    "s3_gateway": full.gateway_address or "",
                     # The embedded store's keys, for aws-cli and friends; a user's own S3
                     # secret is never written to disk.
                     **(
@@ -356,7 +355,8 @@ def detach(
     home: Path, grace: float, say: Say, timeout: float = 180.0, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Start ``pachstream up`` in the background and return its status once all is healthy
-    (``env``: extra variables for the stack, e.g. ``PACHSTREAM_KAFKA_STORAGE``)."""
+    (``env``: extra variables for the stack, e.g. ``PACHSTREAM_KAFKA_STORAGE``).
+    """
     home.mkdir(parents=True, exist_ok=True)
     clear_stale(home, say)
     (home / "logs").mkdir(exist_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -55,6 +54,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
             "dispatch",
             "workers",
             "ingest",
+            "s3gateway",
         ]
         assert all(c["healthy"] and isinstance(c["pid"], int) for c in doc["components"])
         pids = [c["pid"] for c in doc["components"]] + [doc["supervisor_pid"]]
@@ -68,7 +68,8 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
         )
         assert psql.stdout.strip() == "42", psql.stderr
 
-        if shutil.which("aws"):
+        aws = Path(sys.executable).with_name("aws")  # the dev extra installs aws-cli
+        if aws.exists():
             aws_env = {
                 **os.environ,
                 "AWS_ACCESS_KEY_ID": addresses["s3_access_key"],
@@ -84,7 +85,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
                 ["ls", "s3://pachstream/"],
             ):
                 ls = subprocess.run(
-                    ["aws", "--endpoint-url", addresses["s3_endpoint"], "s3", *cmd],
+                    [str(aws), "--endpoint-url", addresses["s3_endpoint"], "s3", *cmd],
                     capture_output=True,
                     text=True,
                     timeout=60,
@@ -92,6 +93,28 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
                 )
                 assert ls.returncode == 0, ls.stderr
             assert "probe.txt" in ls.stdout
+
+            # The S3 gateway `up` started: an upload there is a file in a repo.
+            assert _cli(env, "create", "repo", "probe").returncode == 0
+            gateway = f"http://{addresses['s3_gateway']}"
+            put = subprocess.run(
+                [
+                    str(aws),
+                    "--endpoint-url",
+                    gateway,
+                    "s3",
+                    "cp",
+                    str(probe),
+                    "s3://master.probe/p.txt",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=aws_env,
+            )
+            assert put.returncode == 0, put.stderr
+            got = _cli(env, "get", "file", "probe@master:/p.txt")
+            assert got.stdout == "from aws-cli", got.stderr
 
         reader = PartitionReader(KafkaSettings(bootstrap=addresses["kafka_bootstrap"]))
         await reader.start(["ps.requests"], {})  # the processors created it with 8 partitions

@@ -1,0 +1,18 @@
+"""The S3 gateway: an S3-compatible HTTP endpoint whose buckets are branches of repos.
+
+``pachstream up`` starts it (``pachstream run s3gateway``); see docs/s3-gateway.md.
+"""
+
+from pachstream.ingest.gateway._core import Bucket, CommitTiming, key_to_path, parse_bucket
+from pachstream.ingest.gateway._errors import S3Error
+from pachstream.ingest.gateway._server import GATEWAY_DESCRIPTION, S3Gateway
+
+__all__ = [
+    "GATEWAY_DESCRIPTION",
+    "Bucket",
+    "CommitTiming",
+    "S3Error",
+    "S3Gateway",
+    "key_to_path",
+    "parse_bucket",
+]
