@@ -112,3 +112,20 @@ def lineage_query(
             s, datums, queries, lambda m: err.print(f"[dim]{m}[/]")
         ),
     )
+
+
+@bench_app.command("s3-put")
+def s3_put(
+    objects: int = typer.Option(10_000, "--objects", min=1, help="Small objects to PUT."),
+    size: int = typer.Option(1024, "--size", min=0, help="Bytes per object."),
+    concurrency: int = typer.Option(32, "--concurrency", min=1, help="PUTs in flight."),
+) -> None:
+    """Objects/s through the S3 gateway next to the same PUTs straight to the object store."""
+    from pachstream import bench_s3
+
+    _report(
+        "bench s3-put",
+        lambda s, c: bench_s3.s3_put(
+            s, c, objects, size, concurrency, lambda m: err.print(f"[dim]{m}[/]")
+        ),
+    )

@@ -1,0 +1,94 @@
+"""``pachstream bench s3-put``: small objects per second through the S3 gateway, next to the
+same PUTs straight to the object store the stack runs on (SeaweedFS by default).
+
+Both sides get the same client (aiobotocore), the same objects and the same concurrency. A
+gateway PUT is answered once its object is in a commit of the branch, so its figure includes
+storing the content and the request round trip through the commit processor; at the end the
+repo is checked to hold every object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from pachstream.bench import Figure
+from pachstream.client import Client
+from pachstream.errors import ConfigError
+from pachstream.settings import Settings
+
+Say = Callable[[str], None]
+
+
+async def _put_all(endpoint: str, bucket: str, keys: list[str], body: bytes, concurrency: int,
+                   access: str, secret: str) -> float:  # fmt: skip
+    """Seconds to PUT every key with ``concurrency`` requests in flight."""
+    session = get_session()
+    config = AioConfig(
+        s3={"addressing_style": "path"},
+        max_pool_connections=concurrency,
+        retries={"max_attempts": 1},
+        request_checksum_calculation="when_required",
+    )
+    async with session.create_client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,
+        region_name="us-east-1", config=config,
+    ) as s3:  # fmt: skip
+        queue = iter(keys)
+
+        async def worker() -> None:
+            for key in queue:
+                await s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+        await s3.list_buckets()  # connection set up before the clock
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - start
+
+
+async def s3_put(settings: Settings, client: Client, objects: int, size: int, concurrency: int,
+                 say: Say) -> list[Figure]:  # fmt: skip
+    """Objects/s of ``objects`` PUTs of ``size`` bytes through the gateway and straight to S3."""
+    if not settings.gateway_address:
+        raise ConfigError(
+            "no S3 gateway address: run the bench against a stack started by 'pachstream up' "
+            "(it records one) or set PACHSTREAM_GATEWAY_ADDRESS"
+        )
+    _, _, s3 = settings.require()
+    keys, secret = settings.gateway_keys[0] if settings.gateway_keys else ("bench", "bench")
+    tag = uuid.uuid4().hex[:8]
+    repo = f"s3bench{tag}"
+    body = os.urandom(size)
+    names = [f"d{i % 100:02d}/obj{i:06d}.bin" for i in range(objects)]
+    await client.create_repo(repo)  # its master is a bucket before its first commit
+
+    say(f"{objects:,} PUTs of {size} bytes, {concurrency} in flight, straight to {s3.endpoint}")
+    direct = await _put_all(
+        s3.endpoint, s3.bucket, [f"bench-s3put/{tag}/{n}" for n in names], body, concurrency,
+        s3.access_key, s3.secret_key,
+    )  # fmt: skip
+    gateway = f"http://{settings.gateway_address}"
+    say(f"the same through the gateway {gateway} into {repo}@master")
+    through = await _put_all(gateway, f"master.{repo}", names, body, concurrency, keys, secret)
+
+    async def all_there() -> Any:
+        info = await client.inspect_commit(f"{repo}@master")
+        return info if info.finished is not None and info.file_count == objects else None
+
+    await client._wait_until(all_there, f"{objects} objects in {repo}@master", 120)
+    commits = len(await client.list_commit(f"{repo}@master"))
+    await client.delete_repo(repo)
+    gw_rate, direct_rate = objects / through, objects / direct
+    return [
+        Figure("objects/s through the gateway", gw_rate, "objects/s"),
+        Figure("objects/s straight to the object store", direct_rate, "objects/s"),
+        Figure("ratio gateway / direct", gw_rate / direct_rate, "×"),
+        Figure("commits made by the gateway", commits, "commits", f"few, not {objects:,}"),
+    ]
