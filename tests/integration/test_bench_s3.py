@@ -1,0 +1,37 @@
+"""``bench s3-put`` runs end to end at a small size: both sides PUT every object, the repo gets
+every one in a few commits, and the scratch repo is gone afterwards (no timings checked)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pachstream.bench_s3 import s3_put
+from pachstream.errors import ConfigError
+from pachstream.ingest.gateway import S3Gateway
+from pachstream.testing_services import RunningStack
+
+
+async def test_s3_put_bench_small(settings):
+    async with RunningStack(settings, pipelines=False) as stack:
+        gateway = S3Gateway(settings, port=0)
+        await gateway.start()
+        try:
+            with pytest.raises(ConfigError, match="no S3 gateway address"):
+                await s3_put(settings, stack.client, 10, 16, 4, print)
+            with_gw = dataclasses.replace(settings, gateway_address=f"127.0.0.1:{gateway.port}")
+            figures = {
+                f.name: f.value for f in await s3_put(with_gw, stack.client, 300, 64, 8, print)
+            }
+        finally:
+            await gateway.stop()
+        assert figures["objects/s through the gateway"] > 0
+        assert figures["objects/s straight to the object store"] > 0
+        ratio = (
+            figures["objects/s through the gateway"]
+            / figures["objects/s straight to the object store"]
+        )
+        assert figures["ratio gateway / direct"] == pytest.approx(ratio)
+        assert 1 <= figures["commits made by the gateway"] < 300  # grouped, not one per PUT
+        assert not [r for r in await stack.client.list_repo() if r.name.startswith("s3bench")]
