@@ -114,6 +114,8 @@ class _Branch:
     opened: float = 0.0
     files: int = 0
     last_write: float = 0.0
+    retry_at: float = 0.0
+    """After a failed finish: when to try again."""
 
 
 class S3Gateway(Service):
@@ -173,9 +175,19 @@ class S3Gateway(Service):
         for branch in list(self._branches.values()):
             if branch.commit is None or branch.ops.busy or branch.lock.locked():
                 continue
+            if branch.retry_at > now:
+                continue  # backing off after a failed finish
             repo = branch.ref.partition("@")[0]
             if self.timing(repo).due(branch.files, now - branch.opened, now - branch.last_write):
-                await self._finish(branch)
+                try:
+                    await self._finish(branch)
+                except NotFound:
+                    branch.commit = None  # the repo or branch is gone, and the commit with it
+                except PachstreamError as err:
+                    # Tried again in a while (a restart would finish it too); the gateway
+                    # keeps serving meanwhile.
+                    branch.retry_at = now + 5.0
+                    log.warning("could not finish the commit on %s: %s", branch.ref, err.message)
 
     async def _close(self) -> None:
         if self._runner is not None:
