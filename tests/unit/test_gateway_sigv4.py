@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import botocore.session
 import pytest
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
+from botocore.auth import HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -1133,3 +1133,17 @@ def test_check_checksums(
     with pytest.raises(S3Error) as caught:
         check_checksums(DATA, headers, trailers)
     assert caught.value.s3_code == code
+
+
+def test_a_signature_v2_presigned_url_is_named_as_such() -> None:
+    """boto3 presigns with Version 2 unless told s3v4: the answer says so and how to fix it."""
+    request = AWSRequest(method="GET", url="http://127.0.0.1:1600/master.raw/a.txt")
+    HmacV1QueryAuth(Credentials(AK, SK), expires=60).add_auth(request)
+    parts = urlsplit(request.url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    assert {"AWSAccessKeyId", "Signature", "Expires"} <= {n for n, _ in query}
+    with pytest.raises(S3Error) as caught:
+        verify_request("GET", parts.path, query, {"host": "127.0.0.1:1600"}, KEYS, T0)
+    assert caught.value.s3_code == "AuthorizationQueryParametersError"
+    assert "Signature Version 2" in caught.value.message
+    assert "signature_version='s3v4'" in caught.value.message

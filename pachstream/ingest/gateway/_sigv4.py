@@ -167,6 +167,14 @@ def verify_request(
     elif "authorization" in lowered:
         claim = _header_claim(lowered, now, path)
         signed_query = query
+    elif {"awsaccesskeyid", "signature"} <= {n.lower() for n, _ in query}:
+        raise S3Error(
+            "AuthorizationQueryParametersError",
+            "this URL is presigned with AWS Signature Version 2 (AWSAccessKeyId, Signature, "
+            "Expires); the gateway accepts only Version 4: presign with a client configured "
+            "for it, e.g. boto3.client('s3', config=Config(signature_version='s3v4'))",
+            resource=path,
+        )
     else:
         raise S3Error(
             "AccessDenied",
