@@ -11,6 +11,13 @@ PACKAGES = {
                           "FileVersion", "Lineage", "LineageEdge"},
     "pachstream.commits": {"CommitProcessor"},
     "pachstream.lineage": {"Materializer", "notify_channel"},
+    "pachstream.ingest": {
+        "CommitPolicy", "IngestConsumer", "IngestItem", "Notification", "NotifyConfig", "parse_notification",
+        "parse_notify_config", "parse_policies", "parse_record",
+    },
+    "pachstream.ingest.gateway": {
+        "GATEWAY_DESCRIPTION", "Bucket", "CommitTiming", "S3Error", "S3Gateway", "key_to_path", "parse_bucket",
+    },
     "pachstream.dispatch": {
         "CrossInput", "Datum", "DatumInput", "Dispatcher", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
         "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "Worker", "WorkerPool", "datums",

@@ -325,4 +325,3 @@ def slice_chunks(chunks: Sequence[Chunk], start: int, end: int) -> list[tuple[Ch
             pieces.append((chunk, low - position, high - low))
         position = chunk_end
     return pieces
-
