@@ -4,7 +4,8 @@ The data set is real and present on every machine with Python: the documentation
 standard-library modules. Three commits: adds, a modification (plus an add), a delete; then
 the history, a diff and a file back. Then a two-stage pipeline: ``words`` counts the words of
 each document (one datum per file), ``ranking`` ranks the documents by those counts (one datum
-of everything); a change to one document reruns one datum of ``words``. The stack stays up so
+of everything); a change to one document reruns one datum of ``words``; lineage; and an upload
+through the S3 gateway with aws-cli reruns them again. The stack stays up so
 the user can go on by hand.
 """
 
@@ -45,16 +46,53 @@ def _cli(*args: str, check: bool = True, show: bool = True) -> subprocess.Comple
     if show:
         console.print(f"\n[bold cyan]$ pachstream {' '.join(args)}[/]")
     proc = subprocess.run(
-        [sys.executable, "-m", "pachstream", *args], text=True, capture_output=True, env=os.environ.copy()
+        [sys.executable, "-m", "pachstream", *args],
+        text=True,
+        capture_output=True,
+        env=os.environ.copy(),
     )
     if show:
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr)
         sys.stdout.flush()
     if check and proc.returncode != 0:
-        console.print(f"[red]demo stopped: 'pachstream {' '.join(args)}' exited {proc.returncode}[/]")
+        console.print(
+            f"[red]demo stopped: 'pachstream {' '.join(args)}' exited {proc.returncode}[/]"
+        )
         sys.exit(proc.returncode)
     return proc
+
+
+def _aws(endpoint: str, *args: str) -> None:
+    """aws-cli (installed in the venv by the dev extra) against the S3 gateway, unsigned: the
+    embedded stack's gateway has no access keys."""
+    aws = Path(sys.executable).with_name("aws")
+    console.print(
+        f"\n[bold cyan]$ aws --no-sign-request --endpoint-url {endpoint} {' '.join(args)}[/]"
+    )
+    proc = subprocess.run(
+        [str(aws), "--no-sign-request", "--endpoint-url", endpoint, *args],
+        text=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    sys.stdout.flush()
+    if proc.returncode != 0:
+        console.print(f"[red]demo stopped: 'aws {' '.join(args)}' exited {proc.returncode}[/]")
+        sys.exit(proc.returncode)
+
+
+def _gateway() -> str | None:
+    """The S3 gateway's URL from ``pachstream status --json``, when aws-cli is there to use it."""
+    import orjson
+
+    if not Path(sys.executable).with_name("aws").exists():
+        return None
+    status = orjson.loads(_cli("status", "--json", show=False).stdout)
+    address = status.get("addresses", {}).get("s3_gateway")
+    return f"http://{address}" if address else None
 
 
 def _write_docs(folder: Path, modules: list[str]) -> None:
@@ -67,7 +105,9 @@ def main() -> None:
     """Run the demo end to end."""
     console.rule("[bold]pachstream demo: versioned data on Kafka")
     if _cli("status", check=False, show=False).returncode != 0:
-        console.print("Starting the embedded stack (Kafka-protocol broker, S3, PostgreSQL, processors)...")
+        console.print(
+            "Starting the embedded stack (Kafka-protocol broker, S3, PostgreSQL, processors)..."
+        )
         _cli("up", "--detach")
     else:
         _cli("status")
@@ -87,7 +127,9 @@ def main() -> None:
         console.print("\n[dim]commit 2: a modification and an add, in one commit[/]")
         _cli("start", "commit", "docs@master", "--message", "expand bisect, add shutil")
         extra = Path(tmp) / "bisect-note.txt"
-        extra.write_text("\nNote: bisect.insort(a, x) keeps a sorted while inserting x.\n", encoding="utf-8")
+        extra.write_text(
+            "\nNote: bisect.insort(a, x) keeps a sorted while inserting x.\n", encoding="utf-8"
+        )
         _cli("put", "file", "docs@master:/stdlib/bisect.txt", "-f", str(extra), "--append")
         _write_docs(data, ["shutil"])
         _cli("put", "file", "docs@master:/stdlib/shutil.txt", "-f", str(data / "shutil.txt"))
@@ -127,6 +169,19 @@ def main() -> None:
     console.rule("[bold]and what the changed document fed")
     _cli("lineage", "downstream", "docs@master:/stdlib/heapq.txt")
 
+    endpoint = _gateway()
+    if endpoint is not None:
+        console.rule(
+            "[bold]the S3 gateway: buckets are branches (BRANCH.REPO); an upload runs the pipelines"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            _write_docs(Path(tmp), ["string"])
+            src = str(Path(tmp) / "string.txt")
+            _aws(endpoint, "s3", "cp", "--no-progress", src, "s3://master.docs/stdlib/string.txt")
+        _cli("wait", "commitset", "docs@master")
+        _aws(endpoint, "s3", "ls", "s3://master.words/")
+        _aws(endpoint, "s3", "cp", "s3://master.ranking/ranking.txt", "-")
+
     console.rule("[bold]go on by hand")
     console.print(
         "The stack is still running. Try, with the venv active (source .venv/bin/activate):\n"
@@ -138,6 +193,8 @@ def main() -> None:
         "  pachstream glob file 'docs@master:/stdlib/*.txt'\n"
         "  echo hello | pachstream put file docs@master:/hello.txt -f -\n"
         "  pachstream status --json        # addresses for psql, kcat and aws-cli\n"
+        "  aws --no-sign-request --endpoint-url http://$(pachstream status --json |\n"
+        "      jq -r .addresses.s3_gateway) s3 ls   # the S3 gateway\n"
         "  pachstream down                 # stop everything\n"
     )
 
