@@ -5,6 +5,7 @@ requests get S3 errors and the gateway goes on."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hashlib
 import os
@@ -24,6 +25,7 @@ from yarl import URL
 
 from pachstream.ingest.gateway import GATEWAY_DESCRIPTION, S3Gateway
 from pachstream.service import State
+from pachstream.stack._servers import free_port, port_answers
 from pachstream.testing_services import RunningStack
 
 AK, SK = "gwtest", "gwtest-secret-key"
@@ -436,3 +438,81 @@ async def test_a_restarted_gateway_finishes_the_commit_it_left_open(settings):
             assert (await c.inspect_commit("raw@mine")).finished is None  # not the gateway's
         finally:
             await gateway.stop()
+
+
+async def test_kill_9_mid_upload_loses_no_acknowledged_put(settings):
+    """A gateway process killed while PUTs stream into the commit it holds open: every PUT it
+    answered is in the repo once a new gateway has started; the rest failed visibly."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
+    env.update(settings.child_env(), PACHSTREAM_GATEWAY_ADDRESS=f"127.0.0.1:{port}")
+
+    async def start_gateway() -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pachstream", "run", "s3gateway", env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(200):
+            if port_answers(port):
+                return proc
+            await asyncio.sleep(0.1)
+        proc.kill()
+        raise AssertionError("the gateway did not listen")
+
+    async with RunningStack(settings, pipelines=False) as stack:
+        c = stack.client
+        await c.create_repo("raw")
+        gateway = await start_gateway()
+        s3 = boto3.client(
+            "s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="k",
+            aws_secret_access_key="s", region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
+                          max_pool_connections=16, connect_timeout=2, read_timeout=10),
+        )  # fmt: skip
+        acked: list[str] = []
+        failed: list[str] = []
+        keys = iter(f"k/{i:04d}.txt" for i in range(600))
+
+        def worker() -> None:
+            for key in keys:
+                try:
+                    s3.put_object(Bucket="master.raw", Key=key, Body=key.encode())
+                    acked.append(key)
+                except Exception:  # noqa: BLE001 - the gateway is being killed
+                    failed.append(key)
+
+        # Threads of their own: in the default executor they would queue the processors'
+        # own executor work behind PUTs that wait for those processors.
+        pool = concurrent.futures.ThreadPoolExecutor(16)
+        loop = asyncio.get_running_loop()
+        uploads = asyncio.gather(*(loop.run_in_executor(pool, worker) for _ in range(16)))
+        try:
+            while len(acked) < 150:
+                await asyncio.sleep(0.01)
+            gateway.kill()  # SIGKILL: no graceful finish of the open commit
+            await gateway.wait()
+            await uploads
+        finally:
+            if gateway.returncode is None:
+                gateway.kill()
+            pool.shutdown()
+        assert failed, "the kill came too late to cut any upload"
+        gateway = await start_gateway()  # finishes the commit the dead one left open
+        try:
+
+            async def landed():
+                info = await c.inspect_commit("raw@master")
+                return info if info.finished is not None else None
+
+            await c._wait_until(landed, "the left-behind commit finished", 60)
+            files = {f.path[1:] for f in await c.glob_file("raw@master", "/k/*")}
+            print(
+                f"kill -9 after {len(acked)} acked PUTs ({len(failed)} failed): {len(files)} in the repo"
+            )
+            assert set(acked) <= files, sorted(set(acked) - files)[:5]
+            assert files <= set(acked) | set(failed)
+            for key in acked[:: max(1, len(acked) // 20)]:
+                assert await c.get_file("raw@master", "/" + key) == key.encode()
+        finally:
+            gateway.terminate()
+            await gateway.wait()
