@@ -506,9 +506,8 @@ async def test_kill_9_mid_upload_loses_no_acknowledged_put(settings):
 
             await c._wait_until(landed, "the left-behind commit finished", 60)
             files = {f.path[1:] for f in await c.glob_file("raw@master", "/k/*")}
-            print(
-                f"kill -9 after {len(acked)} acked PUTs ({len(failed)} failed): {len(files)} in the repo"
-            )
+            ok, bad, got = len(acked), len(failed), len(files)
+            print(f"kill -9 after {ok} acked PUTs, {bad} failed: {got} landed")
             assert set(acked) <= files, sorted(set(acked) - files)[:5]
             assert files <= set(acked) | set(failed)
             for key in acked[:: max(1, len(acked) // 20)]:
