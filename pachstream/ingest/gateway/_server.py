@@ -119,8 +119,6 @@ class S3Gateway(MultipartVerbs, Service):
         self._branches: dict[str, _Branch] = {}
         self._listings: OrderedDict[str, list[ObjectInfo]] = OrderedDict()
         self._contents: Batcher[bytes, FileEntry] = Batcher(self._store_batch, "s3gw-content")
-        self.commits = 0
-        """Commits the gateway asked for (auto-commits and finished open commits)."""
 
     @property
     def port(self) -> int:
@@ -233,9 +231,7 @@ class S3Gateway(MultipartVerbs, Service):
                 await self._open_commit(branch)
             cid = await self.client.modify_files(branch.ref, ops)
             branch.last_write = time.monotonic()
-            if branch.commit is None and not branch.foreign:
-                self.commits += 1
-            else:
+            if branch.commit is not None or branch.foreign:
                 branch.files += len(ops)
             repo = branch.ref.partition("@")[0]
             if branch.commit is not None and self.timing(repo).due(
@@ -265,7 +261,6 @@ class S3Gateway(MultipartVerbs, Service):
             return
         try:
             await self.client.finish_commit(branch.ref)
-            self.commits += 1
         except NoOpenCommit:
             pass  # finished by someone else; the writes are in it
         branch.commit = None
