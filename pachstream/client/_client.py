@@ -431,15 +431,15 @@ class Client(PipelineVerbs, LineageVerbs):
         """
         return await self._writer.store_many(contents)
 
-    async def modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+    async def modify_files(self, branch_ref: str, ops: Iterable[FileOp], what: str = "") -> str:
         """One request of file ops: a commit of its own, or into the branch's open commit;
-        the id of the commit they landed in.
+        the id of the commit they landed in. ``what`` names the call in a timeout's message.
         """
         bref = parse_branch_ref(branch_ref)
         req = ModifyFiles(
             request_id=self._rid(), repo=bref.repo, branch=bref.branch, time=time.time(), ops=tuple(ops)
         )
-        cid = await self._request(req, f"put file {branch_ref}")
+        cid = await self._request(req, what or f"put file {branch_ref}")
         assert cid is not None
         return cid
 
@@ -528,13 +528,8 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
-        bref = parse_branch_ref(branch_ref)
-        repo, branch = bref.repo, bref.branch
-        ops = [FileOp(op="delete", path=normalize_path(path))]
-        req = ModifyFiles(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), ops=tuple(ops))
-        cid = await self._request(req, f"delete file {branch_ref}:{path}")
-        assert cid is not None
-        return cid
+        op = FileOp(op="delete", path=normalize_path(path))
+        return await self.modify_files(branch_ref, [op], f"delete file {branch_ref}:{path}")
 
     async def _put_batches(
         self, branch_ref: str, batches: AsyncIterator[list[FileOp]], progress: Progress | None
