@@ -294,6 +294,9 @@ async def test_boto3_operations(gw: Gw):
     with pytest.raises(ClientError) as err:
         await asyncio.to_thread(s3.put_object, Bucket=f"{first.id}.master.raw", Key="x", Body=b"x")
     assert err.value.response["Error"]["Code"] == "MethodNotAllowed"
+    with pytest.raises(ClientError) as err:
+        await asyncio.to_thread(s3.delete_object, Bucket=f"{first.id}.master.raw", Key="a/one.txt")
+    assert err.value.response["Error"]["Code"] == "MethodNotAllowed"
 
 
 def _signed(

@@ -587,13 +587,7 @@ class S3Gateway(MultipartVerbs, Service):
         return web.Response(status=200, headers={"ETag": f'"{entry.hash}"'})
 
     async def _writable(self, bucket: Bucket) -> None:
-        if bucket.commit is not None:
-            raise S3Error(
-                "MethodNotAllowed",
-                f"bucket '{bucket.name}' names a commit and is read-only; "
-                f"write to {bucket.branch}.{bucket.repo}",
-                resource=bucket.name,
-            )
+        _refuse_commit_bucket(bucket)
         await self._bucket_head(bucket)
 
     async def _write_ops(self, bucket: Bucket, ops: list[FileOp]) -> str:
@@ -618,7 +612,7 @@ class S3Gateway(MultipartVerbs, Service):
         """Delete the files the keys name; a key naming nothing is no error (as in S3). Only
         files are deleted: a key that is a directory of the branch deletes nothing under it.
         """
-        await self._writable(bucket)
+        _refuse_commit_bucket(bucket)  # the bucket's existence: checked by _head below
         errors: list[tuple[str, str, str]] = []
         paths: list[str] = []
         for key in keys:
@@ -653,6 +647,16 @@ async def _read_slice(client: Client, chunk: Chunk, offset: int, size: int) -> b
     if chunk.pack is None:
         return await client.objects.get(f"blobs/{chunk.hash}", offset, size)
     return await client.objects.get(chunk.pack, chunk.offset + offset, size)
+
+
+def _refuse_commit_bucket(bucket: Bucket) -> None:
+    if bucket.commit is not None:
+        raise S3Error(
+            "MethodNotAllowed",
+            f"bucket '{bucket.name}' names a commit and is read-only; "
+            f"write to {bucket.branch}.{bucket.repo}",
+            resource=bucket.name,
+        )
 
 
 def _no_bucket(bucket: Bucket) -> S3Error:
