@@ -137,6 +137,11 @@ class S3Gateway(MultipartVerbs, Service):
             files=policy.records, seconds=policy.seconds, quiet=min(0.5, policy.seconds)
         )
 
+    def _due(self, branch: _Branch, idle_s: float) -> bool:
+        """Whether the branch's open commit finishes now, ``idle_s`` after its last write."""
+        timing = self.timing(branch.ref.partition("@")[0])
+        return timing.due(branch.files, time.monotonic() - branch.opened, idle_s)
+
     # ------------------------------------------------------------------ lifecycle
 
     async def _open(self) -> None:
@@ -160,8 +165,7 @@ class S3Gateway(MultipartVerbs, Service):
                 continue
             if branch.retry_at > now:
                 continue  # backing off after a failed finish
-            repo = branch.ref.partition("@")[0]
-            if self.timing(repo).due(branch.files, now - branch.opened, now - branch.last_write):
+            if self._due(branch, now - branch.last_write):
                 try:
                     await self._finish(branch)
                 except NotFound:
@@ -233,10 +237,7 @@ class S3Gateway(MultipartVerbs, Service):
             branch.last_write = time.monotonic()
             if branch.commit is not None or branch.foreign:
                 branch.files += len(ops)
-            repo = branch.ref.partition("@")[0]
-            if branch.commit is not None and self.timing(repo).due(
-                branch.files, time.monotonic() - branch.opened, 0.0
-            ):
+            if branch.commit is not None and self._due(branch, 0.0):  # full or old
                 await self._finish(branch, locked=True)
         return [cid] * len(batch)
 
