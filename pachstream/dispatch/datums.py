@@ -7,18 +7,28 @@ Input kinds (Pachyderm's pipeline spec):
   subtree). ``/`` is one datum of everything; ``/*`` one per top-level entry. Capture groups
   ``(...)`` feed ``join_on`` and ``group_by`` through ``$1``-style templates.
 - **cross**: the cartesian product of its inputs' datums; an empty side gives no datums.
-- **union**: the datums of each input, one after the other.
-- **join**: datum inputs grouped by their ``join_on`` key; per key, the cross product of the
-  sides. When a side has no datum for a key, only the present sides marked ``outer_join`` are
-  kept (crossed with each other); with none of them, the key gives no datum (Pachyderm 2).
-- **group**: one datum per ``group_by`` key, holding every datum input with that key, keys
-  sorted.
+- **union**: the datums of each input, one after the other. Its inputs may share a name
+  (Pachyderm's union alias): code sees ``/pfs/<name>`` whichever repo a datum came from.
+- **join**: every datum input of every side is filed under its ``join_on`` key; per key, the
+  cross product of the sides. For a key some side lacks, each combination keeps only its
+  inputs marked ``outer_join`` (decided per input, not per side), and gives no datum when
+  none is (Pachyderm 2's ``processMergeTask``).
+- **group**: one datum per ``group_by`` key, holding every datum input with that key.
 
-Inside a datum, inputs are ordered by name, as Pachyderm orders them. Ids: a datum's **id**
-comes from its inputs' names, repos, branches and matched paths; its **hash** adds every file's
-content hash and path (so a directory's datum changes when a child is added or renamed, unlike
-Pachyderm) and the pipeline's salt. A datum whose hash the pipeline already processed
-successfully is skipped.
+Every level is a *set* keyed by datum id, as Pachyderm's datum file sets are keyed by
+``meta/<datum id>``: a datum made twice (a union of an input with itself, a join side whose
+datums share an input) is kept once, at its first place. Inside a group datum an input can
+appear twice when two sides bring it, as in Pachyderm.
+
+Order (Pachyderm lists a job's datums sorted by its datum-id hash; pachstream keeps a
+readable, deterministic order instead): cross in product order of its sides, union side after
+side, join and group by sorted key. Inside a datum, inputs are ordered by name (stable), which
+the ids depend on; Pachyderm keeps spec order (code sees only ``/pfs/<name>``).
+
+Ids: a datum's **id** comes from its inputs' names, repos, branches and matched paths; its
+**hash** adds every file's content hash and path (so a directory's datum changes when a child
+is added, removed or renamed) and the pipeline's salt. A datum whose hash the
+pipeline already processed successfully is skipped.
 """
 
 from __future__ import annotations
@@ -56,6 +66,11 @@ class PfsInput:
     """In a join, keep this input's datums that match nothing."""
     empty_files: bool = False
     """Stage files empty (for code that needs names only)."""
+
+    @property
+    def source(self) -> str:
+        """What the input reads, ``repo@branch``: the key of its tree in :func:`datums`."""
+        return f"{self.repo}@{self.branch}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +128,13 @@ class DatumInput:
     """This input's group key."""
     outer_join: bool = False
     """Whether its input is an outer side of a join."""
+    empty_files: bool = False
+    """Stage its files empty (copied from the pfs input; not part of the id or hash)."""
+
+    @property
+    def source(self) -> str:
+        """What the input reads, ``repo@branch``."""
+        return f"{self.repo}@{self.branch}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +172,15 @@ def input_names(spec: Input) -> list[str]:
     return [n for sub in spec.inputs for n in input_names(sub)]
 
 
+def input_sources(spec: Input) -> list[str]:
+    """Distinct :attr:`PfsInput.source` of every pfs input below ``spec``, in spec order."""
+    if isinstance(spec, PfsInput):
+        return [spec.source]
+    return list(dict.fromkeys(s for sub in spec.inputs for s in input_sources(sub)))
+
+
 def pfs_datum_inputs(spec: PfsInput, tree: Tree) -> list[DatumInput]:
-    """The glob's matches in one commit, sorted by path."""
+    """Return the glob's matches in one commit as datum inputs, sorted by path."""
     g = compile_glob(spec.glob)
     # A directory's files are one contiguous run of the sorted paths: bisect, never rescan.
     paths = sorted(tree)
@@ -172,29 +201,57 @@ def pfs_datum_inputs(spec: PfsInput, tree: Tree) -> list[DatumInput]:
                 branch=spec.branch,
                 path=match,
                 files=files,
-                join_on=template(spec.join_on, groups) if spec.join_on else "",
-                group_by=template(spec.group_by, groups) if spec.group_by else "",
+                join_on=template(spec.join_on, groups, match) if spec.join_on else "",
+                group_by=template(spec.group_by, groups, match) if spec.group_by else "",
                 outer_join=spec.outer_join,
+                empty_files=spec.empty_files,
             )
         )
+    return out
+
+
+def _unique(made: Iterable[Datum]) -> list[Datum]:
+    # Pachyderm writes each datum to meta/<datum id> and reads back only the first record of
+    # a path (iterator.go iterateMeta): a datum made twice is one datum, at its first place.
+    seen: set[str] = set()
+    out = []
+    for d in made:
+        if d.id not in seen:
+            seen.add(d.id)
+            out.append(d)
     return out
 
 
 def _cross(sides: Sequence[Sequence[tuple[DatumInput, ...]]]) -> list[Datum]:
     if not sides or any(not side for side in sides):
         return []
-    return [Datum(_by_name(itertools.chain.from_iterable(combo))) for combo in itertools.product(*sides)]
+    return _unique(
+        Datum(_by_name(itertools.chain.from_iterable(combo))) for combo in itertools.product(*sides)
+    )
 
 
 def datums(spec: Input, trees: Mapping[str, Tree]) -> list[Datum]:
-    """Every datum of ``spec``, given each pfs input's tree by input name."""
+    """Every datum of ``spec``, each once.
+
+    Args:
+        spec: The pipeline's input.
+        trees: Each pfs input's commit by :attr:`PfsInput.source` (``repo@branch``); a
+            source missing is an empty commit. Two inputs reading one branch share a tree.
+
+    Returns:
+        The datums, distinct by id, in the order the module docstring gives.
+
+    Raises:
+        InvalidInput: A ``join_on`` or ``group_by`` template does not fit its glob.
+
+    """
     match spec:
         case PfsInput():
-            return [Datum((i,)) for i in pfs_datum_inputs(spec, trees.get(spec.name, {}))]
+            return [Datum((i,)) for i in pfs_datum_inputs(spec, trees.get(spec.source, {}))]
         case CrossInput():
             return _cross([[d.inputs for d in datums(sub, trees)] for sub in spec.inputs])
         case UnionInput():
-            return [d for sub in spec.inputs for d in datums(sub, trees)]
+            return _unique(d for sub in spec.inputs for d in datums(sub, trees))
         case JoinInput():
             return _join(spec, trees)
         case GroupInput():
@@ -202,27 +259,44 @@ def datums(spec: Input, trees: Mapping[str, Tree]) -> list[Datum]:
     raise TypeError(f"not an input: {spec!r}")  # pragma: no cover
 
 
-def _join(spec: JoinInput, trees: Mapping[str, Tree]) -> list[Datum]:
-    # key → one list of datum inputs per side, keys in order of first appearance.
+def _keyed(
+    spec: JoinInput | GroupInput, trees: Mapping[str, Tree], join: bool
+) -> dict[str, list[list[DatumInput]]]:
+    # key → one list per side of that side's datum inputs with the key. Like Pachyderm's key
+    # task, a side's datums are taken apart: each input is filed under its own key, once per
+    # datum it appears in.
     table: dict[str, list[list[DatumInput]]] = {}
     for side, sub in enumerate(spec.inputs):
         for d in datums(sub, trees):
             for i in d.inputs:
-                table.setdefault(i.join_on, [[] for _ in spec.inputs])[side].append(i)
+                key = i.join_on if join else i.group_by
+                table.setdefault(key, [[] for _ in spec.inputs])[side].append(i)
+    return table
+
+
+def _join(spec: JoinInput, trees: Mapping[str, Tree]) -> list[Datum]:
     out: list[Datum] = []
-    for sides in table.values():
+    for _, sides in sorted(_keyed(spec, trees, join=True).items()):
         if all(sides):
-            kept = sides
-        else:
-            kept = [s for s in sides if s and s[0].outer_join]
-        out.extend(_cross([[(i,) for i in side] for side in kept]))
-    return out
+            out.extend(Datum(_by_name(combo)) for combo in itertools.product(*sides))
+            continue
+        # A key some side lacks: Pachyderm crosses the present sides and keeps, of each
+        # combination, only its outer-join inputs. Picking an inner input from a side leaves
+        # nothing of that side, so cross each side's outer inputs plus "nothing" instead: the
+        # same datums without the product over inner inputs.
+        choices = []
+        for side in sides:
+            outer = [(i,) for i in side if i.outer_join]
+            # An absent side, or one with an inner input, can contribute nothing.
+            choices.append(outer if side and len(outer) == len(side) else [*outer, ()])
+        for combo in itertools.product(*choices):
+            if kept := tuple(itertools.chain.from_iterable(combo)):
+                out.append(Datum(_by_name(kept)))
+    return _unique(out)
 
 
 def _group(spec: GroupInput, trees: Mapping[str, Tree]) -> list[Datum]:
-    groups: dict[str, list[DatumInput]] = {}
-    for sub in spec.inputs:
-        for d in datums(sub, trees):
-            for i in d.inputs:
-                groups.setdefault(i.group_by, []).append(i)
-    return [Datum(_by_name(groups[key])) for key in sorted(groups)]
+    table = _keyed(spec, trees, join=False)
+    return _unique(
+        Datum(_by_name(itertools.chain.from_iterable(table[key]))) for key in sorted(table)
+    )

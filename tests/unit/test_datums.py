@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pachstream.dispatch.datums import (
@@ -12,6 +14,7 @@ from pachstream.dispatch.datums import (
     PfsInput,
     UnionInput,
     datums,
+    input_sources,
 )
 
 
@@ -19,7 +22,7 @@ def tree(*paths: str) -> dict[str, str]:
     return {p: f"h{p}" for p in paths}
 
 
-TREES = {
+REPOS = {
     "files": tree("/a.txt", "/dir/b", "/dir/c", "/dir/sub/d"),
     "A": tree("/1.txt", "/2.txt"),
     "B": tree("/1.csv", "/3.csv"),
@@ -32,6 +35,8 @@ TREES = {
     "zeta": tree("/z"),
     "alpha": tree("/a1", "/a2"),
 }
+TREES = {f"{repo}@master": files for repo, files in REPOS.items()}
+"""Trees by source (``repo@branch``), as :func:`datums` takes them."""
 
 
 def pfs(name: str, glob: str, **kw) -> PfsInput:
@@ -45,7 +50,11 @@ def render(ds: list[Datum]) -> list[tuple[tuple[str, str], ...]]:
 CASES = [
     # --- pfs globs
     ("root is one datum of everything", pfs("files", "/"), [(("files", "/"),)]),
-    ("/* gives top-level files and directories", pfs("files", "/*"), [(("files", "/a.txt"),), (("files", "/dir"),)]),
+    (
+        "/* gives top-level files and directories",
+        pfs("files", "/*"),
+        [(("files", "/a.txt"),), (("files", "/dir"),)],
+    ),
     (
         "/*/* gives second-level entries",
         pfs("files", "/*/*"),
@@ -54,7 +63,12 @@ CASES = [
     (
         "** crosses slashes and matches directories too",
         pfs("files", "/dir/**"),
-        [(("files", "/dir/b"),), (("files", "/dir/c"),), (("files", "/dir/sub"),), (("files", "/dir/sub/d"),)],
+        [
+            (("files", "/dir/b"),),
+            (("files", "/dir/c"),),
+            (("files", "/dir/sub"),),
+            (("files", "/dir/sub/d"),),
+        ],
     ),
     ("no match gives no datums", pfs("files", "/*.csv"), []),
     ("an empty repo gives no datums", pfs("E", "/*"), []),
@@ -94,7 +108,12 @@ CASES = [
     ),
     (
         "outer join on the left keeps unmatched left datums alone",
-        JoinInput((pfs("A", "/(*).txt", join_on="$1", outer_join=True), pfs("B", "/(*).csv", join_on="$1"))),
+        JoinInput(
+            (
+                pfs("A", "/(*).txt", join_on="$1", outer_join=True),
+                pfs("B", "/(*).csv", join_on="$1"),
+            )
+        ),
         [(("A", "/1.txt"), ("B", "/1.csv")), (("A", "/2.txt"),)],
     ),
     (
@@ -109,8 +128,16 @@ CASES = [
     ),
     (
         "join keys can use any capture group",
-        JoinInput((pfs("sales", "/(*)-(*).csv", join_on="$1"), pfs("returns", "/(*)-(*).json", join_on="$1"))),
-        [(("returns", "/x-9.json"), ("sales", "/x-1.csv")), (("returns", "/x-9.json"), ("sales", "/x-2.csv"))],
+        JoinInput(
+            (
+                pfs("sales", "/(*)-(*).csv", join_on="$1"),
+                pfs("returns", "/(*)-(*).json", join_on="$1"),
+            )
+        ),
+        [
+            (("returns", "/x-9.json"), ("sales", "/x-1.csv")),
+            (("returns", "/x-9.json"), ("sales", "/x-2.csv")),
+        ],
     ),
     # --- group
     (
@@ -120,7 +147,12 @@ CASES = [
     ),
     (
         "group across inputs",
-        GroupInput((pfs("sales", "/(*)-*.csv", group_by="$1"), pfs("returns", "/(*)-*.json", group_by="$1"))),
+        GroupInput(
+            (
+                pfs("sales", "/(*)-*.csv", group_by="$1"),
+                pfs("returns", "/(*)-*.json", group_by="$1"),
+            )
+        ),
         [
             (("returns", "/x-9.json"), ("sales", "/x-1.csv"), ("sales", "/x-2.csv")),
             (("sales", "/y-1.csv"),),
@@ -141,9 +173,132 @@ CASES = [
     (
         "cross of a join and an input",
         CrossInput(
-            (JoinInput((pfs("A", "/(*).txt", join_on="$1"), pfs("B", "/(*).csv", join_on="$1"))), pfs("zeta", "/*"))
+            (
+                JoinInput((pfs("A", "/(*).txt", join_on="$1"), pfs("B", "/(*).csv", join_on="$1"))),
+                pfs("zeta", "/*"),
+            )
         ),
         [(("A", "/1.txt"), ("B", "/1.csv"), ("zeta", "/z"))],
+    ),
+    # --- outer joins are decided per input (worker.go processMergeTask filters each combination)
+    (
+        "a union side mixing outer and inner inputs keeps only the outer ones for a lone key",
+        JoinInput(
+            (
+                UnionInput(
+                    (
+                        pfs("A", "/(*).txt", join_on="$1", outer_join=True),
+                        pfs("left", "/(*).txt", join_on="$1"),
+                    )
+                ),
+                pfs("B", "/(*).csv", join_on="$1"),
+            )
+        ),
+        [
+            (("A", "/1.txt"), ("B", "/1.csv")),
+            (("B", "/1.csv"), ("left", "/1.txt")),
+            (("A", "/2.txt"),),
+        ],
+    ),
+    (
+        "the inner input listed first does not hide the outer one",
+        JoinInput(
+            (
+                UnionInput(
+                    (
+                        pfs("left", "/(*).txt", join_on="$1"),
+                        pfs("A", "/(*).txt", join_on="$1", outer_join=True),
+                    )
+                ),
+                pfs("B", "/(*).csv", join_on="$1"),
+            )
+        ),
+        [
+            (("B", "/1.csv"), ("left", "/1.txt")),
+            (("A", "/1.txt"), ("B", "/1.csv")),
+            (("A", "/2.txt"),),
+        ],
+    ),
+    (
+        "a lone key keeps the outer inputs of every present side, crossed",
+        JoinInput(
+            (
+                pfs("A", "/(*).txt", join_on="$1", outer_join=True),
+                UnionInput(
+                    (
+                        pfs("left", "/(*).txt", join_on="$1", outer_join=True),
+                        pfs("right", "/(*).csv*", join_on="$1"),
+                    )
+                ),
+                pfs("zeta", "/(*)", join_on="$1"),
+            )
+        ),
+        [
+            (("A", "/1.txt"), ("left", "/1.txt")),
+            (("A", "/1.txt"),),
+            (("A", "/2.txt"), ("left", "/2.txt")),
+            (("left", "/4.txt"),),
+        ],
+    ),
+    (
+        "join keys come sorted, not in order of first appearance",
+        JoinInput(
+            (
+                pfs("B", "/(*).csv", join_on="$1", outer_join=True),
+                pfs("A", "/(*).txt", join_on="$1", outer_join=True),
+            )
+        ),
+        [(("A", "/1.txt"), ("B", "/1.csv")), (("A", "/2.txt"),), (("B", "/3.csv"),)],
+    ),
+    # --- datums are distinct by id at every level (Pachyderm's meta/<datum id> file sets)
+    (
+        "a union of an input with itself lists each datum once",
+        UnionInput((pfs("A", "/*"), pfs("A", "/*"))),
+        [
+            (("A", "/1.txt"),),
+            (("A", "/2.txt"),),
+        ],
+    ),
+    (
+        "a group over a union of one input with itself lists each file once",
+        GroupInput(
+            (
+                UnionInput(
+                    (
+                        pfs("sales", "/(*)-*.csv", group_by="$1"),
+                        pfs("sales", "/(*)-*.csv", group_by="$1"),
+                    )
+                ),
+            )
+        ),
+        [(("sales", "/x-1.csv"), ("sales", "/x-2.csv")), (("sales", "/y-1.csv"),)],
+    ),
+    (
+        "a cross of a union with duplicates gives each combination once",
+        CrossInput((UnionInput((pfs("A", "/1.txt"), pfs("A", "/*"))), pfs("zeta", "/*"))),
+        [(("A", "/1.txt"), ("zeta", "/z")), (("A", "/2.txt"), ("zeta", "/z"))],
+    ),
+    (
+        "a join whose side repeats an input gives each pair once",
+        JoinInput(
+            (
+                CrossInput((pfs("A", "/(*).txt", join_on="$1"), pfs("zeta", "/*", join_on="-"))),
+                pfs("B", "/(*).csv", join_on="$1"),
+            )
+        ),
+        [(("A", "/1.txt"), ("B", "/1.csv"))],
+    ),
+    (
+        "a group over a cross keeps an input once per datum of the side, as Pachyderm's key task",
+        GroupInput(
+            (CrossInput((pfs("zeta", "/*", group_by="k"), pfs("alpha", "/*", group_by="k"))),)
+        ),
+        [(("alpha", "/a1"), ("alpha", "/a2"), ("zeta", "/z"), ("zeta", "/z"))],
+    ),
+    (
+        "two group sides bringing one file list it twice (iterator_test.go GroupDoubles)",
+        GroupInput((pfs("A", "/1.txt", group_by="k"), pfs("A", "/(*).txt", group_by="k"))),
+        [(("A", "/1.txt"), ("A", "/1.txt"), ("A", "/2.txt"))],
     ),
 ]
 
@@ -160,7 +315,7 @@ def test_a_matched_directory_brings_its_whole_subtree():
 
 def test_datum_id_ignores_content_and_hash_does_not():
     before = datums(pfs("A", "/*"), TREES)
-    changed = datums(pfs("A", "/*"), {"A": {"/1.txt": "new", "/2.txt": "h/2.txt"}})
+    changed = datums(pfs("A", "/*"), {"A@master": {"/1.txt": "new", "/2.txt": "h/2.txt"}})
     assert [d.id for d in before] == [d.id for d in changed]
     assert before[0].hash("s") != changed[0].hash("s")
     assert before[1].hash("s") == changed[1].hash("s")  # only the changed file's datum reruns
@@ -170,11 +325,83 @@ def test_datum_id_ignores_content_and_hash_does_not():
 def test_directory_datum_hash_sees_added_children():
     spec = pfs("files", "/*")
     (before,) = [d for d in datums(spec, TREES) if d.inputs[0].path == "/dir"]
-    grown = dict(TREES["files"], **{"/dir/new": "hnew"})
-    (after,) = [d for d in datums(spec, {"files": grown}) if d.inputs[0].path == "/dir"]
+    grown = dict(REPOS["files"], **{"/dir/new": "hnew"})
+    (after,) = [d for d in datums(spec, {"files@master": grown}) if d.inputs[0].path == "/dir"]
     assert before.id == after.id and before.hash("s") != after.hash("s")
 
 
 def test_join_on_and_group_by_values_are_kept():
-    (d,) = datums(JoinInput((pfs("A", "/(*).txt", join_on="k$1"), pfs("B", "/(*).csv", join_on="k$1"))), TREES)
+    (d,) = datums(
+        JoinInput((pfs("A", "/(*).txt", join_on="k$1"), pfs("B", "/(*).csv", join_on="k$1"))), TREES
+    )
     assert {i.name: i.join_on for i in d.inputs} == {"A": "k1", "B": "k1"}
+
+
+def test_union_alias_reads_each_repo_under_one_name():
+    spec = UnionInput((pfs("in", "/*", repo="A"), pfs("in", "/*", repo="C")))
+    made = datums(spec, TREES)
+    assert [(i.name, i.source, i.path) for d in made for i in d.inputs] == [
+        ("in", "A@master", "/1.txt"),
+        ("in", "A@master", "/2.txt"),
+        ("in", "C@master", "/c1"),
+        ("in", "C@master", "/c2"),
+    ]
+    assert len({d.id for d in made}) == 4
+
+
+def test_trees_are_keyed_by_source_so_a_branch_is_read_by_each_input():
+    spec = CrossInput(
+        (pfs("dirA", "/*", repo="files"), pfs("other", "/*", repo="files", branch="dev"))
+    )
+    trees = {"files@master": tree("/a"), "files@dev": tree("/b")}
+    assert render(datums(spec, trees)) == [(("dirA", "/a"), ("other", "/b"))]
+    assert input_sources(spec) == ["files@master", "files@dev"]
+    assert input_sources(UnionInput((spec, pfs("x", "/", repo="files")))) == [
+        "files@master",
+        "files@dev",
+    ]
+
+
+def test_empty_files_is_copied_to_each_datum_input_and_changes_no_id():
+    plain = datums(pfs("A", "/*"), TREES)
+    empty = datums(pfs("A", "/*", empty_files=True), TREES)
+    assert [i.empty_files for d in empty for i in d.inputs] == [True, True]
+    assert [d.id for d in plain] == [d.id for d in empty]
+    assert [d.hash("s") for d in plain] == [d.hash("s") for d in empty]
+
+
+def _literal_join(spec: JoinInput, trees) -> set[str]:
+    """Pachyderm's merge task word for word: cross the present sides, filter each combination."""
+    table: dict[str, list[list]] = {}
+    for side, sub in enumerate(spec.inputs):
+        for d in datums(sub, trees):
+            for i in d.inputs:
+                table.setdefault(i.join_on, [[] for _ in spec.inputs])[side].append(i)
+    ids = set()
+    for sides in table.values():
+        present = [s for s in sides if s]
+        for combo in itertools.product(*present):
+            kept = combo if len(present) == len(sides) else [i for i in combo if i.outer_join]
+            if kept:
+                ids.add(Datum(tuple(sorted(kept, key=lambda i: i.name))).id)
+    return ids
+
+
+@pytest.mark.parametrize("flags", list(itertools.product([False, True], repeat=4)))
+def test_join_shortcut_equals_pachyderm_merge_for_every_outer_choice(flags):
+    a, b, c, d = flags
+    spec = JoinInput(
+        (
+            UnionInput(
+                (
+                    pfs("A", "/(*).txt", join_on="$1", outer_join=a),
+                    pfs("left", "/(*).txt", join_on="$1", outer_join=b),
+                )
+            ),
+            pfs("right", "/(*).csv*", join_on="$1", outer_join=c),
+            pfs("B", "/(*).csv", join_on="$1", outer_join=d),
+        )
+    )
+    made = datums(spec, TREES)
+    assert {x.id for x in made} == _literal_join(spec, TREES)
+    assert len(made) == len({x.id for x in made})
