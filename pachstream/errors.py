@@ -10,16 +10,19 @@
     │   ├── InvalidName             repo or branch name
     │   ├── InvalidPath             file path
     │   ├── InvalidRef              commit reference (``repo@branch~2``)
-    │   └── InvalidSpec             pipeline spec (names the field path)
+    │   ├── InvalidSpec             pipeline spec (names the field path)
+    │   └── InvalidOutput           what user code left in /pfs/out cannot be uploaded
     ├── NotFound
     │   ├── RepoNotFound
     │   ├── BranchNotFound
     │   ├── CommitNotFound
     │   └── FileNotFound
+    │       └── IsADirectory        a file read names a directory
     ├── Conflict                    the request contradicts the current state
     │   ├── RepoExists
     │   ├── CommitAlreadyOpen
     │   ├── NoOpenCommit
+    │   ├── OutputRepo              a write to a pipeline's output repo
     │   └── CommitFinished
     └── EventDecodeError            an event that does not parse (goes to the dead-letter topic)
 
@@ -86,6 +89,10 @@ class InvalidSpec(InvalidInput):
     """A pipeline spec is malformed, invalid, or uses an unsupported field."""
 
 
+class InvalidOutput(InvalidInput):
+    """What a datum's code left in ``/pfs/out`` cannot be uploaded (a dangling symlink...)."""
+
+
 class NotFound(PachstreamError):
     """The named object does not exist."""
 
@@ -106,6 +113,10 @@ class FileNotFound(NotFound):
     """No such file in the commit."""
 
 
+class IsADirectory(FileNotFound):
+    """A file read names a directory (a FileNotFound, as before directories were told apart)."""
+
+
 class Conflict(PachstreamError):
     """The request contradicts the current state."""
 
@@ -116,6 +127,10 @@ class RepoExists(Conflict):
 
 class CommitAlreadyOpen(Conflict):
     """The branch already has an open commit."""
+
+
+class OutputRepo(Conflict):
+    """A write to a pipeline's output repo from anyone but its pipeline."""
 
 
 class NoOpenCommit(Conflict):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
 from rich.table import Table
 
 from pachstream.cli._app import (
@@ -28,8 +27,11 @@ from pachstream.cli._app import (
     wait_app,
 )
 from pachstream.cli._data import JSON, _call, _print_json, _when, out
-from pachstream.client import DatumInfo, JobInfo
-from pachstream.errors import InvalidInput, PachstreamError
+from pachstream.errors import InvalidInput, InvalidSpec, PachstreamError
+
+# Imported where used, so that registering these commands loads no driver (see _data).
+if TYPE_CHECKING:
+    from pachstream.client import DatumInfo, JobInfo
 
 SPEC_FILE = typer.Option(
     ..., "--file", "-f", help="Spec file: JSON or YAML, one or several documents; '-' for stdin."
@@ -42,7 +44,9 @@ class JobFailed(PachstreamError):
 
 def _read_spec(path: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        text = sys.stdin.read()
+        _check_syntax("<stdin>", text)
+        return text
     local = Path(path)
     if not local.is_file():
         raise InvalidInput(
@@ -50,7 +54,40 @@ def _read_spec(path: str) -> str:
             "or '-' for stdin",
             path=path,
         )
-    return local.read_text(encoding="utf-8")
+    text = local.read_text(encoding="utf-8")
+    _check_syntax(path, text)
+    return text
+
+
+def _check_syntax(path: str, text: str) -> None:
+    """Refuse a spec file that does not parse, naming the file, line and column (the client
+    would only name the document)."""
+    import json
+
+    import yaml
+
+    from pachstream.dispatch.spec import load_documents
+
+    try:
+        load_documents(text)
+    except InvalidSpec as exc:
+        cause = exc.__cause__
+        where, what = "", exc.message
+        if isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+            mark = cause.problem_mark
+            where = f", line {mark.line + 1}, column {mark.column + 1}"
+            what = f"not valid YAML: {cause.problem}"
+            if cause.context and cause.context_mark is not None:
+                what += f" ({cause.context} at line {cause.context_mark.line + 1})"
+        elif isinstance(cause, json.JSONDecodeError):
+            # load_documents decodes the text without its leading whitespace.
+            leading = text[: len(text) - len(text.lstrip())]
+            line = cause.lineno + leading.count("\n")
+            column = cause.colno + (len(leading) - leading.rfind("\n") - 1 if cause.lineno == 1 else 0)
+            where, what = f", line {line}, column {column}", f"not valid JSON: {cause.msg}"
+        raise InvalidSpec(
+            f"spec file '{path}'{where}: {' '.join(what.split())}", path=path
+        ) from exc
 
 
 def _duration(j: JobInfo) -> str:
@@ -71,6 +108,7 @@ def create_pipeline(file: str = SPEC_FILE) -> None:
     text = _read_spec(file)
     for name in _call(lambda c: c.create_pipeline(text)):
         typer.echo(name)
+    _warn_notes(text)
 
 
 @update_app.command("pipeline")
@@ -82,12 +120,27 @@ def update_pipeline(
     text = _read_spec(file)
     for name in _call(lambda c: c.create_pipeline(text, update=True, reprocess=reprocess)):
         typer.echo(name)
+    _warn_notes(text)
+
+
+def _warn_notes(text: str) -> None:
+    """Say once, on stderr, what the accepted specs ask for that runs differently here."""
+    from pachstream.client import spec_notes
+    from pachstream.dispatch.spec import parse_specs
+
+    for spec in parse_specs(text):
+        for note in spec_notes(spec):
+            typer.echo(f"warning: pipeline '{spec.name}': {note}", err=True)
 
 
 @delete_app.command("pipeline")
-def delete_pipeline(name: str) -> None:
-    """Delete a pipeline and its output repo."""
-    _call(lambda c: c.delete_pipeline(name))
+def delete_pipeline(
+    name: str,
+    force: bool = typer.Option(False, "--force", help="Stop the pipelines that read it."),
+) -> None:
+    """Delete a pipeline and its output repo (refused while other pipelines read it)."""
+    for stopped in _call(lambda c: c.delete_pipeline(name, force=force)):
+        typer.echo(f"stopped pipeline {stopped}")
 
 
 @stop_app.command("pipeline")
@@ -124,11 +177,15 @@ def inspect_pipeline(name: str, as_json: bool = JSON) -> None:
     last = f"{p.last_job} ({p.last_job_state})" if p.last_job else "-"
     out.print(
         f"Name: {p.name}\nVersion: {p.version}\nState: {p.state}\nDescription: {p.description}\n"
-        f"Input: {p.input}\nCreated: {_when(p.created)}\nLast job: {last}\nSpec:",
+        f"Input: {p.input}\nCreated: {_when(p.created)}\nLast job: {last}\n"
+        + "".join(f"Note: {note}\n" for note in p.notes)
+        + "Spec:",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
+    import yaml
+
     sys.stdout.write(yaml.safe_dump(p.spec, sort_keys=False))
 
 
@@ -276,20 +333,27 @@ def inspect_datum(job: str, datum: str, as_json: bool = JSON) -> None:
 @app.command("logs")
 def logs(
     pipeline: str | None = typer.Option(None, "--pipeline", "-p", help="That pipeline's last job."),
-    job: str | None = typer.Option(None, "--job", help="This job."),
+    job: str | None = typer.Option(None, "--job", "-j", help="This job."),
     datum: str | None = typer.Option(None, "--datum", help="Only this datum."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Go on printing datums as they finish (Ctrl-C stops)."
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Datum logs of a job: the end of each datum's stdout and stderr."""
     if pipeline is None and job is None:
         raise InvalidInput("logs need a pipeline or a job: -p PIPELINE or --job JOB")
+    if follow:
+        from pachstream.cli._parity import follow_logs
+
+        return follow_logs(pipeline, job, datum, as_json)
     entries: list[dict[str, Any]] = _call(
         lambda c: c.logs(pipeline=pipeline, job_id=job, datum_id=datum)
     )
     if as_json:
         return _print_json(entries)
     for e in entries:
-        header = f"== job {e['job_id']} datum {e['datum_id']} ({e['state']}, {e['attempts']} tries)"
+        header = f"== job {e['job_id']} datum {e['datum_id']} ({e['state']}, {e['tries']} tries)"
         out.print(header, style="bold", markup=False, highlight=False)
         for text in (e["stdout"], e["stderr"], e.get("err_cmd") or ""):
             if text:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 
@@ -128,6 +128,8 @@ class PipelineInfo(_Json):
     """Its state."""
     spec: dict[str, Any]
     """The spec as given."""
+    notes: list[str] = field(default_factory=list)
+    """What the spec asks for that runs differently here (``transform.image`` today)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,8 @@ class JobInfo(_Json):
     """Why it failed."""
     rerun_of: str | None
     """The job it reran."""
+    commitset: str | None = None
+    """The commit set it ran for (``inspect commitset``); None for jobs before commit sets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +198,20 @@ class DatumInfo(_Json):
     """name, repo, commit, path, files ([path, hash]) per input."""
     outputs: list[list[Any]]
     """[path, hash, size] of each output file."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSetInfo(_Json):
+    """A commit set: an origin commit and every commit and job it caused downstream."""
+
+    id: str
+    """The origin commit's id (or, for a set a new pipeline spec or a rerun started, the
+    id the dispatcher gave it); ``repo@ID`` names the set's commit in any repo it reached."""
+    started: float
+    """When its first commit (or job) started."""
+    commits: list[CommitInfo]
+    """Its commits, origin first."""
+    jobs: list[JobInfo]
+    """The jobs that ran for it, one per pipeline it reached."""
+    finished: bool
+    """Whether every commit is finished and every job ended."""

@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import posixpath
 import shutil
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +26,7 @@ from pachstream.content import ContentWriter
 from pachstream.dispatch.datums import Datum
 from pachstream.dispatch.sandbox import RunResult, Sandbox
 from pachstream.dispatch.spec import Transform
+from pachstream.errors import InvalidOutput
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
 """(input name, path) → the file's bytes."""
@@ -79,10 +82,85 @@ async def stage(datum: Datum, sandbox: Sandbox, fetch: FetchContent) -> None:
         target.write_bytes(data)
 
 
-def read_outputs(out_dir: Path) -> dict[str, bytes]:
-    """Everything the command wrote under /pfs/out: path (with a leading '/') → bytes."""
-    files = sorted(p for p in out_dir.rglob("*") if p.is_file() and not p.is_symlink())
-    return {"/" + p.relative_to(out_dir).as_posix(): p.read_bytes() for p in files}
+MAX_LINK_HOPS = 40
+"""Symlinks followed in a row before an output is called a loop (Linux's own limit)."""
+
+
+def read_outputs(
+    out_dir: Path, host_path: Callable[[str], Path | None] | None = None
+) -> dict[str, bytes]:
+    """Everything the command wrote under /pfs/out: path (with a leading '/') → bytes.
+
+    A symlink is uploaded as its target's content, as Pachyderm does: a link to a file gives
+    that file's bytes, a link to a directory gives every file below it under the link's path.
+    Targets are paths inside the sandbox; ``host_path`` maps them to the worker's view
+    (:meth:`Sandbox.host_path`). A dangling link, a loop, or a target the worker cannot see
+    (``/tmp``, ``/proc``) raises :class:`InvalidOutput` naming the link and its target.
+    """
+    out: dict[str, bytes] = {}
+    _collect(out_dir, "/pfs/out", "", out, host_path or (lambda _: None), 0)
+    return dict(sorted(out.items()))
+
+
+def _collect(
+    folder: Path,
+    inside: str,
+    prefix: str,
+    out: dict[str, bytes],
+    host_path: Callable[[str], Path | None],
+    depth: int,
+) -> None:
+    """Add the files below ``folder`` (seen as ``inside`` in the sandbox) under ``prefix``."""
+    for child in sorted(folder.iterdir()):
+        name, seen = f"{prefix}/{child.name}", f"{inside}/{child.name}"
+        if child.is_symlink():
+            target, target_inside = _follow(child, seen, name, host_path)
+            if target.is_dir():
+                if depth >= MAX_LINK_HOPS:
+                    raise InvalidOutput(
+                        f"output {name!r}: directory links nest more than {MAX_LINK_HOPS} deep "
+                        "(a link to its own parent?); link files, or copy the directory",
+                        path=name,
+                    )
+                _collect(target, target_inside, name, out, host_path, depth + 1)
+            else:
+                out[name] = target.read_bytes()
+        elif child.is_dir():
+            _collect(child, seen, name, out, host_path, depth)
+        elif child.is_file():
+            out[name] = child.read_bytes()
+
+
+def _follow(
+    link: Path, inside: str, name: str, host_path: Callable[[str], Path | None]
+) -> tuple[Path, str]:
+    """The host path and sandbox path a symlink finally names."""
+    current_host, current = link, inside
+    for _ in range(MAX_LINK_HOPS):
+        target = os.readlink(current_host)
+        current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+        mapped = host_path(current)
+        if mapped is None:
+            raise InvalidOutput(
+                f"output {name!r} is a symlink to {current!r}, which the worker cannot read "
+                "(only /pfs and the system folders are shared); write the file under /pfs/out "
+                "instead, or link to an input under /pfs",
+                path=name,
+            )
+        if not mapped.is_symlink():
+            if not mapped.exists():
+                raise InvalidOutput(
+                    f"output {name!r} is a symlink to {current!r}, which does not exist; "
+                    "write the file, or remove the link",
+                    path=name,
+                )
+            return mapped, current
+        current_host = mapped
+    raise InvalidOutput(
+        f"output {name!r}: more than {MAX_LINK_HOPS} symlinks in a row (a loop?); "
+        "link to the file itself",
+        path=name,
+    )
 
 
 async def run_datum(
@@ -142,6 +220,12 @@ async def attempt_datum(
             timeout_s=timeout_s,
         )
         if last.exit_code == 0:
-            return Attempted("success", attempt, last, read_outputs(sandbox.out_dir))
+            try:
+                files = read_outputs(sandbox.out_dir, sandbox.host_path)
+            except InvalidOutput as err:
+                # The code ran; what it left cannot be uploaded: the datum fails, saying why.
+                last = replace(last, stderr_tail=f"{last.stderr_tail}{err.message}\n")
+                continue
+            return Attempted("success", attempt, last, files)
     assert last is not None
     return Attempted("failed", tries, last, {})

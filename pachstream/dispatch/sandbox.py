@@ -29,6 +29,8 @@ from pathlib import Path
 
 from pachstream.errors import Unavailable
 
+_ENDED = "pachstream: the sandbox ended while the command ran (did it kill its parent?)\n"
+
 TAIL_BYTES = 4096
 """Bytes of stdout and stderr kept in a result."""
 
@@ -45,7 +47,7 @@ class RunResult:
     """How one command ended."""
 
     exit_code: int | None
-    """Exit status; None when it timed out."""
+    """Exit status; None when it timed out or took the sandbox down with it."""
     stdout_tail: str
     """The end of its standard output."""
     stderr_tail: str
@@ -56,6 +58,10 @@ class RunResult:
     """Wall time."""
 
 
+_SYSTEM = {"usr": "usr", "bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64", "sbin": "usr/sbin"}
+"""Top-level folders of the sandbox that are the host's, read-only (see ``Sandbox._args``)."""
+
+
 def bwrap_path() -> str:
     """The bubblewrap binary, or Unavailable with the fix."""
     found = shutil.which("bwrap")
@@ -64,12 +70,42 @@ def bwrap_path() -> str:
     return found
 
 
+DEFAULT_WORKING_DIR = "/"
+"""Where commands start when the spec sets no ``working_dir``: Pachyderm keeps the image's
+working directory, which is ``/`` unless the image says otherwise."""
+
+
 def command_script(cmd: Sequence[str], env: Mapping[str, str], working_dir: str | None) -> str:
-    """The shell script that runs one command with its environment. Pure."""
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items()) if k.isidentifier()]
-    lines.append(f"cd {shlex.quote(working_dir or '/pfs')}")
-    lines.append("exec " + " ".join(shlex.quote(c) for c in cmd))
-    return "\n".join(lines) + "\n"
+    """The shell script that runs one command with its environment. Pure.
+
+    Variables go through ``env(1)``, not ``export``: Pachyderm passes every input's variables,
+    also for names that are not shell identifiers (an input named ``my-input``), and only
+    ``env`` can set those. What cannot be passed at all (a name with ``=``, a command whose
+    name has ``=``, which ``env`` would read as a variable) fails the run with the reason.
+    """
+    directory = working_dir or DEFAULT_WORKING_DIR
+    refusal = _refusal(cmd, env)
+    if refusal:
+        return f"echo {shlex.quote('pachstream: ' + refusal)} >&2\nexit 126\n"
+    missing = (
+        f"pachstream: working_dir {directory!r} does not exist in the sandbox; set "
+        "transform.working_dir to an existing directory, such as /pfs/out or /tmp"
+    )
+    assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
+    return (
+        f"cd {shlex.quote(directory)} 2>/dev/null || {{ echo {shlex.quote(missing)} >&2; exit 126; }}\n"
+        + " ".join(["exec env --", *assignments, *(shlex.quote(c) for c in cmd)])
+        + "\n"
+    )
+
+
+def _refusal(cmd: Sequence[str], env: Mapping[str, str]) -> str:
+    for name in env:
+        if not name or "=" in name or "\0" in name or "\0" in env[name]:
+            return f"environment variable {name!r} cannot be set (empty, '=' or NUL); rename it"
+    if "=" in cmd[0] or any("\0" in c for c in cmd):
+        return f"command {cmd[0]!r} cannot be run: its name has '=' or an argument has NUL"
+    return ""
 
 
 class Sandbox:
@@ -90,6 +126,22 @@ class Sandbox:
     def out_dir(self) -> Path:
         """What the command wrote under ``/pfs/out``."""
         return self.root / "out"
+
+    def host_path(self, inside: str) -> Path | None:
+        """Where an absolute path as the command sees it lives on the host, or None.
+
+        Symlinks written to ``/pfs/out`` name paths inside the sandbox; this maps the ones
+        the worker can read: ``/pfs/out``, ``/pfs/<input>`` and the read-only system.
+        ``/tmp`` and ``/proc`` exist only inside, so their paths map to None.
+        """
+        parts = [p for p in inside.split("/") if p]
+        if parts[:2] == ["pfs", "out"]:
+            return self.out_dir.joinpath(*parts[2:])
+        if len(parts) >= 2 and parts[0] == "pfs" and parts[1] in self.input_names:
+            return self.input_dir(parts[1]).joinpath(*parts[2:])
+        if parts and parts[0] in _SYSTEM:
+            return Path("/", _SYSTEM[parts[0]], *parts[1:])
+        return None
 
     @property
     def _ctl(self) -> Path:
@@ -152,17 +204,28 @@ class Sandbox:
             while True:
                 line = await asyncio.wait_for(self._proc.stdout.readline(), timeout_s)
                 if not line:
-                    raise Unavailable(f"the sandbox in {self.root} exited unexpectedly")
+                    # The command took the sandbox down (``kill -9 -1``...): this run fails,
+                    # the next run starts a new sandbox; the worker itself goes on.
+                    await self.stop()
+                    return self._result(ctl, None, started, timed_out=False, note=_ENDED)
                 if line.strip().decode() == run_id:
                     break
         except TimeoutError:
             await self.stop()
-            return self._result(ctl, None, started)
+            return self._result(ctl, None, started, timed_out=True)
         return self._result(ctl, int((ctl / "exit").read_text().strip()), started)
 
     @staticmethod
-    def _result(ctl: Path, code: int | None, started: float) -> RunResult:
-        result = RunResult(code, _tail(ctl / "stdout"), _tail(ctl / "stderr"), code is None, time.monotonic() - started)
+    def _result(
+        ctl: Path, code: int | None, started: float, *, timed_out: bool = False, note: str = ""
+    ) -> RunResult:
+        result = RunResult(
+            code,
+            _tail(ctl / "stdout"),
+            _tail(ctl / "stderr") + note,
+            timed_out,
+            time.monotonic() - started,
+        )
         shutil.rmtree(ctl, ignore_errors=True)  # a worker runs millions of datums: keep no trail
         return result
 

@@ -34,9 +34,9 @@ from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
 from pachstream.dispatch.runner import Attempted, attempt_datum, datum_env
-from pachstream.dispatch.sandbox import Sandbox
-from pachstream.dispatch.spec import Transform
-from pachstream.errors import EventDecodeError
+from pachstream.dispatch.sandbox import RunResult, Sandbox
+from pachstream.dispatch.spec import Transform, parse_spec
+from pachstream.errors import EventDecodeError, PachstreamError
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
@@ -208,9 +208,16 @@ class Worker(Service):
         )
         commits = {i.name: i.commit_id or "" for i in task.inputs}
         env = datum_env(datum, commits, task.job_id, task.output_commit)
-        attempted = await attempt_datum(
-            datum, transform, box, fetch, env=env, tries=task.tries, timeout_s=task.timeout_s
-        )
+        try:
+            attempted = await attempt_datum(
+                datum, transform, box, fetch, env=env, tries=task.tries, timeout_s=task.timeout_s
+            )
+        except (OSError, ValueError) as err:
+            # The command could not even be set up (a script that cannot be written, text
+            # that cannot be encoded): the datum fails with the reason, the worker goes on.
+            log.warning("worker %s: datum %s could not run: %s", self.id, task.datum_id, err)
+            note = f"pachstream: the datum could not be started: {type(err).__name__}: {err}\n"
+            return Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {}), "failed", ""
         state, err_log = attempted.state, ""
         if state == "failed" and task.err_cmd:
             err = await box.run(
@@ -270,12 +277,18 @@ CURRENT_PIPELINES = """
 
 
 def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str, int, int]]:
-    """(pipeline, version, shard) of every worker the current pipelines need. Pure."""
+    """(pipeline, version, shard) of every worker the current pipelines need. Pure.
+
+    The parallelism is the parsed spec's, as the dispatcher shards by it (``parallelismSpec``,
+    ``constant: 0`` meaning 1); a spec this version refuses gets no workers.
+    """
     out = set()
-    for name, version, spec in rows:
-        par = spec.get("parallelism_spec", {}) if isinstance(spec, dict) else {}
-        n = par.get("constant", 1) if isinstance(par, dict) else 1
-        out.update((name, version, i) for i in range(max(1, int(n or 1))))
+    for name, version, raw in rows:
+        try:
+            shards = parse_spec(raw).parallelism
+        except PachstreamError:
+            continue
+        out.update((name, version, i) for i in range(shards))
     return out
 
 

@@ -108,6 +108,17 @@ async def test_pipeline_commands(stack, tmp_path: Path) -> None:
     code, out, err = await _cli(s, "update", "pipeline", "-f", "-", stdin=GOOD.encode())
     assert (code, out) == (0, "up\n"), err
 
+    # transform.image is not used yet: said once on create, shown by inspect.
+    imaged = GOOD.replace("name: up", "name: imaged").replace("transform: {", "transform: {image: 'ubuntu:22.04', ")
+    code, out, err = await _cli(s, "create", "pipeline", "-f", "-", stdin=imaged.encode())
+    assert (code, out) == (0, "imaged\n"), err
+    warning = "warning: pipeline 'imaged': transform.image 'ubuntu:22.04' is not used: the command runs"
+    assert err.count(warning) == 1 and len(err.strip().splitlines()) == 1, err
+    code, out, err = await _cli(s, "inspect", "pipeline", "imaged")
+    assert code == 0 and "Note: transform.image 'ubuntu:22.04' is not used" in out, (out, err)
+    code, out, err = await _cli(s, "inspect", "pipeline", "imaged", "--json")
+    assert "bubblewrap sandbox" in orjson.loads(out)["notes"][0]
+
 
 async def test_failing_pipeline(stack, tmp_path: Path) -> None:
     s = stack.settings

@@ -199,3 +199,51 @@ async def test_kill_9_of_a_worker_mid_job_loses_nothing(stack: RunningStack) -> 
         >= 1
     )
     assert derive_id  # ids stay deterministic: the same job id on both runs is not required
+
+
+def grouped(name: str, key: str) -> dict:
+    """A group pipeline writing each datum's group key into a file named after its first file."""
+    return {
+        "pipeline": {"name": name},
+        "input": {"group": [{"pfs": {"repo": "raw", "glob": "/(*)-(*).csv", "group_by": key}}]},
+        "transform": {
+            "cmd": ["sh", "-c", 'printf "%s" "$PACH_DATUM_raw_GROUP_BY" > "/pfs/out/$(ls /pfs/raw | head -1)"']
+        },
+        "datum_tries": 1,
+    }
+
+
+async def test_no_template_command_or_working_dir_stops_the_dispatcher(stack: RunningStack) -> None:
+    # Each of these once raised inside the dispatcher's loop, or could: now each pipeline gets
+    # its own outcome, and the healthy one keeps getting jobs.
+    c = stack.client
+    await c.create_repo("raw")
+    first = await c.put_files("raw@master", [("/x-1.csv", b"1"), ("/y-2.csv", b"2")])
+    await c.create_pipeline(grouped("whole", "$0"))  # $0: the whole match, as in Pachyderm
+    await c.create_pipeline(grouped("missing", "$7"))  # no group 7: empty, one group of all
+    await c.create_pipeline(grouped("unclosed", "${1"))  # not a reference: literal text
+    await c.create_pipeline(spec("nobinary", "true") | {"transform": {"cmd": ["/no/such/program"]}})
+    await c.create_pipeline(
+        spec("nowhere", "true") | {"transform": {"cmd": ["true"], "working_dir": "/no/such/dir"}}
+    )
+    await c.create_pipeline(spec("healthy", "cp /pfs/raw/* /pfs/out/"))
+    jobs = {j.pipeline: j for j in await c.flush("raw", first, timeout_s=180)}
+    assert {n: j.state for n, j in jobs.items()} == {
+        "whole": "success", "missing": "success", "unclosed": "success", "nobinary": "failure",
+        "nowhere": "failure", "healthy": "success",
+    }, jobs
+    assert await c.get_file("whole@master", "/x-1.csv") == b"/x-1.csv"
+    assert await c.get_file("whole@master", "/y-2.csv") == b"/y-2.csv"
+    assert [f.path for f in await c.list_file("missing@master", "/")] == ["/x-1.csv"]
+    assert await c.get_file("missing@master", "/x-1.csv") == b""
+    assert [f.path for f in await c.list_file("unclosed@master", "/")] == ["/x-1.csv"]
+    assert await c.get_file("unclosed@master", "/x-1.csv") == b"${1"
+    assert "exit 127" in jobs["nobinary"].reason and "/no/such/program" in jobs["nobinary"].reason
+    assert "working_dir '/no/such/dir' does not exist" in jobs["nowhere"].reason
+    assert (await c.inspect_job(jobs["nowhere"].id)).reason == jobs["nowhere"].reason
+    # The loop goes on: a second commit gives every pipeline its next job.
+    second = await c.put_files("raw@master", [("/z-3.csv", b"3")])
+    again = {j.pipeline: j for j in await c.flush("raw", second, timeout_s=180)}
+    assert again["healthy"].state == "success" and again["healthy"].processed == 1
+    assert await c.get_file("healthy@master", "/z-3.csv") == b"3"
+    assert again["nobinary"].state == "failure" and again["nobinary"].id != jobs["nobinary"].id

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import JoinInput, PfsInput, datums
 from pachstream.dispatch.runner import datum_env, run_datum
 from pachstream.dispatch.spec import Transform
 from pachstream.objectstore import MemoryObjectStore
 
-TREES = {
-    "images": {"/cats/tom.png": "h1", "/cats/sub/kit.png": "h2", "/dogs/rex.png": "h3"},
-    "labels": {"/cats.txt": "h4"},
+TREES = {  # by source (repo@branch)
+    "images@master": {"/cats/tom.png": "h1", "/cats/sub/kit.png": "h2", "/dogs/rex.png": "h3"},
+    "labels@master": {"/cats.txt": "h4"},
 }
 CONTENT = {("images", "/cats/tom.png"): b"TOM", ("images", "/cats/sub/kit.png"): b"KIT", ("images", "/dogs/rex.png"): b"REX", ("labels", "/cats.txt"): b"feline\n"}
 
@@ -78,3 +80,47 @@ async def test_retries_then_failure_keeps_the_exit_code_and_stderr(sandbox, tmp_
     failed = await run_datum(d, broken, sandbox, fetch, ContentWriter(MemoryObjectStore()), env={}, tries=3)
     assert (failed.state, failed.tries, failed.last.exit_code, failed.outputs) == ("failed", 3, 2, {})
     assert "no such model" in failed.last.stderr_tail
+
+
+async def _outputs(sandbox, script: str) -> tuple[str, dict[str, bytes], str]:
+    """Run one datum whose code is ``script``; its state, outputs' bytes and stderr."""
+    d = joined()
+    objects = MemoryObjectStore()
+    result = await run_datum(
+        d, Transform(cmd=("sh", "-c", script)), sandbox, fetch, ContentWriter(objects),
+        env=datum_env(d, {}, "j", "o"), tries=1,
+    )
+    files = {p: await read_file(objects, e) for p, e in result.outputs.items()}
+    return result.state, files, result.last.stderr_tail
+
+
+async def test_symlinks_in_out_are_uploaded_as_their_targets_content(sandbox):
+    # Pachyderm uploads what a link points to (datum.go handleSymlinks): a common way to
+    # pass an input through without copying it.
+    state, files, err = await _outputs(
+        sandbox,
+        "cd /pfs/out && ln -s /pfs/labels/cats.txt label.txt && ln -s /pfs/images/cats pics && "
+        "echo own > own.txt && ln -s own.txt again.txt && mkdir d && ln -s ../own.txt d/up.txt && "
+        "ln -s /usr/bin/env tool",
+    )
+    assert state == "success", err
+    with open("/usr/bin/env", "rb") as f:
+        tool = f.read()
+    assert files == {
+        "/again.txt": b"own\n", "/d/up.txt": b"own\n", "/label.txt": b"feline\n",
+        "/own.txt": b"own\n", "/pics/sub/kit.png": b"KIT", "/pics/tom.png": b"TOM", "/tool": tool,
+    }
+
+
+@pytest.mark.parametrize(
+    ("script", "said"),
+    [
+        ("ln -s /pfs/out/nothing /pfs/out/x", "output '/x' is a symlink to '/pfs/out/nothing', which does not exist"),
+        ("echo hi > /tmp/t && ln -s /tmp/t /pfs/out/x", "output '/x' is a symlink to '/tmp/t', which the worker cannot read"),
+        ("ln -s /pfs/out/b /pfs/out/a && ln -s /pfs/out/a /pfs/out/b", "more than 40 symlinks in a row"),
+        ("mkdir /pfs/out/d && ln -s .. /pfs/out/d/loop", "directory links nest more than 40 deep"),
+    ],
+)
+async def test_a_link_that_cannot_be_uploaded_fails_the_datum_naming_it(sandbox, script, said):
+    state, files, err = await _outputs(sandbox, script)
+    assert (state, files) == ("failed", {}) and said in err

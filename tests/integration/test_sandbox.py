@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from pachstream.dispatch.sandbox import command_script
 
 
-def test_command_script_quotes_everything():
-    script = command_script(["grep", "-c", "it's"], {"B": "x y", "A": "$HOME", "not-an-id": "z"}, None)
-    assert script == "export A='$HOME'\nexport B='x y'\ncd /pfs\nexec grep -c 'it'\"'\"'s'\n"
+SCRIPTS = [
+    # (what, cmd, env, working_dir, expected script)
+    (
+        "every variable goes through env(1), a name that is no identifier too; quoting",
+        ["grep", "-c", "it's"],
+        {"B": "x y", "A": "$HOME", "my-input": "/pfs/my-input/a"},
+        None,
+        "cd / 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/'\"'\"' does not exist in the "
+        "sandbox; set transform.working_dir to an existing directory, such as /pfs/out or /tmp' "
+        ">&2; exit 126; }\n"
+        "exec env -- 'A=$HOME' 'B=x y' my-input=/pfs/my-input/a grep -c 'it'\"'\"'s'\n",
+    ),
+    (
+        "a working_dir is entered",
+        ["true"],
+        {},
+        "/pfs/out",
+        "cd /pfs/out 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/pfs/out'\"'\"' does not "
+        "exist in the sandbox; set transform.working_dir to an existing directory, such as "
+        "/pfs/out or /tmp' >&2; exit 126; }\nexec env -- true\n",
+    ),
+]
 
+
+@pytest.mark.parametrize(("what", "cmd", "env", "working_dir", "script"), SCRIPTS, ids=[c[0] for c in SCRIPTS])
+def test_command_script(what, cmd, env, working_dir, script):
+    assert command_script(cmd, env, working_dir) == script
+
+
+@pytest.mark.parametrize(
+    ("cmd", "env", "said"),
+    [
+        (["a=b"], {}, "command 'a=b' cannot be run"),
+        (["true"], {"A=B": "x"}, "environment variable 'A=B' cannot be set"),
+        (["true"], {"": "x"}, "environment variable '' cannot be set"),
+        (["true"], {"A": "x\0y"}, "environment variable 'A' cannot be set"),
+    ],
+)
+def test_what_cannot_be_passed_fails_the_run_saying_why(cmd, env, said):
+    script = command_script(cmd, env, None)
+    ran = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert (ran.returncode, ran.stdout) == (126, "") and said in ran.stderr
 
 
 async def test_code_written_for_pachyderm_runs_unchanged(sandbox):
@@ -55,3 +95,27 @@ async def test_exit_codes_and_timeouts(sandbox):
 async def test_no_network(sandbox):
     result = await sandbox.run(["sh", "-c", "cat /proc/net/dev | grep -c :"])
     assert result.stdout_tail.strip() == "1"  # only the loopback interface exists
+
+
+async def test_variables_with_names_no_shell_can_hold_reach_the_command(sandbox):
+    # Pachyderm sets <input name>=<path> for every input; 'my-input' is no shell identifier,
+    # but the process environment carries it (printenv, os.environ, Go's os.Getenv read it).
+    result = await sandbox.run(["printenv", "my-input", "my-input_COMMIT"], env={"my-input": "/pfs/my-input/a", "my-input_COMMIT": "c1"})
+    assert (result.exit_code, result.stdout_tail) == (0, "/pfs/my-input/a\nc1\n")
+
+
+async def test_default_working_dir_is_pachyderms_and_a_missing_one_fails_saying_so(sandbox):
+    here = await sandbox.run(["pwd"])
+    assert (here.exit_code, here.stdout_tail) == (0, "/\n")
+    there = await sandbox.run(["pwd"], working_dir="/pfs/images")
+    assert there.stdout_tail == "/pfs/images\n"
+    missing = await sandbox.run(["pwd"], working_dir="/no/such/dir")
+    assert missing.exit_code == 126 and "working_dir '/no/such/dir' does not exist" in missing.stderr_tail
+
+
+async def test_a_command_that_kills_its_sandbox_fails_only_its_own_run(sandbox):
+    killed = await sandbox.run(["sh", "-c", "kill -9 -1"])
+    assert killed.exit_code is None and not killed.timed_out
+    assert "the sandbox ended while the command ran" in killed.stderr_tail
+    after = await sandbox.run(["true"])
+    assert after.exit_code == 0

@@ -6,7 +6,7 @@ import pytest
 
 PACKAGES = {
     "pachstream": {"Client", "SyncClient"},
-    "pachstream.client": {"BranchInfo", "Client", "CommitInfo", "DatumInfo", "DiffInfo", "FileInfo", "JobInfo",
+    "pachstream.client": {"spec_notes", "CommitSetInfo", "BranchInfo", "Client", "CommitInfo", "DatumInfo", "DiffInfo", "FileInfo", "JobInfo",
                           "OpenCommit", "PipelineInfo", "RepoInfo", "SyncClient", "CommitEdge", "CommitLineage",
                           "FileVersion", "Lineage", "LineageEdge"},
     "pachstream.commits": {"CommitProcessor"},
@@ -16,7 +16,7 @@ PACKAGES = {
         "parse_notify_config", "parse_policies", "parse_record",
     },
     "pachstream.ingest.gateway": {
-        "GATEWAY_DESCRIPTION", "Bucket", "CommitTiming", "S3Error", "S3Gateway", "key_to_path", "parse_bucket",
+        "GATEWAY_DESCRIPTION", "Bucket", "CommitTiming", "CorsPolicy", "S3Error", "S3Gateway", "key_to_path", "parse_bucket",
     },
     "pachstream.dispatch": {
         "CrossInput", "Datum", "DatumInput", "Dispatcher", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
