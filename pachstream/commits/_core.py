@@ -48,6 +48,7 @@ from pachstream.errors import (
     InvalidInput,
     InvalidPath,
     NoOpenCommit,
+    OutputRepo,
     PachstreamError,
     RepoExists,
     RepoNotFound,
@@ -69,6 +70,8 @@ class OpenCommit:
     started: float
     description: str
     request_id: str
+    commitset: str | None = None
+    """The commit set it joins; None: its own (named by its id)."""
     staged: list[str] = field(default_factory=list)
     """Object keys of the request batches the shell staged in the object store, in order."""
     overlay: Overlay | None = field(default_factory=Overlay)
@@ -99,6 +102,8 @@ class RepoState:
     name: str
     description: str
     created: float
+    owner: str | None = None
+    """The pipeline whose output repo this is: only its jobs write here."""
     heads: dict[str, str | None] = field(default_factory=dict)
     """Branch → head commit id."""
     open: dict[str, OpenCommit] = field(default_factory=dict)
@@ -114,6 +119,7 @@ class RepoState:
             "name": self.name,
             "description": self.description,
             "created": self.created,
+            "owner": self.owner,
             "heads": self.heads,
             "open": {
                 b: {
@@ -122,6 +128,7 @@ class RepoState:
                     "started": o.started,
                     "description": o.description,
                     "request_id": o.request_id,
+                    "commitset": o.commitset,
                     "staged": o.staged,
                 }
                 for b, o in self.open.items()
@@ -132,9 +139,16 @@ class RepoState:
     @classmethod
     def from_json(cls, raw: dict[str, Any], commits: dict[str, CommitInfo]) -> RepoState:
         """Rebuild from :meth:`to_json` and the commit rows."""
-        state = cls(name=raw["name"], description=raw["description"], created=raw["created"])
+        state = cls(
+            name=raw["name"],
+            description=raw["description"],
+            created=raw["created"],
+            owner=raw.get("owner"),
+        )
         state.heads = dict(raw["heads"])
-        state.open = {b: OpenCommit(**o, overlay=None) for b, o in raw["open"].items()}
+        state.open = {
+            b: OpenCommit(**{"commitset": None, **o}, overlay=None) for b, o in raw["open"].items()
+        }
         state.commits = commits
         state.recent.extend(raw["recent"])
         return state
@@ -210,8 +224,32 @@ def _need_repo(state: RepoState | None, req: Request) -> RepoState:
     return state
 
 
+def _guard_output(state: RepoState | None, req: Request) -> None:
+    """Refuse a write to a pipeline's output repo from anyone but that pipeline."""
+    if state is None or state.owner is None or isinstance(req, CreateRepo):
+        return
+    if getattr(req, "pipeline", None) == state.owner:
+        return
+    if isinstance(req, DeleteRepo):
+        fix = (
+            f"delete the pipeline instead ('pachstream delete pipeline {state.owner}'): "
+            "its output repo goes with it"
+        )
+    else:
+        fix = (
+            f"only its jobs write there; write to an input repo of '{state.owner}' "
+            f"(see 'pachstream inspect pipeline {state.owner}') and let the pipeline run"
+        )
+    raise OutputRepo(
+        f"repo '{state.name}' is the output of pipeline '{state.owner}'; {fix}",
+        repo=state.name,
+        pipeline=state.owner,
+    )
+
+
 def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request) -> Step:
     validate_repo_name(req.repo)
+    _guard_output(state, req)
     match req:
         case CreateRepo():
             return _create_repo(repos, state, req)
@@ -249,7 +287,9 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
         case StartCommit():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
-            facts, commit = _open(repo, req.branch, req.request_id, req.time, req.description)
+            facts, commit = _open(
+                repo, req.branch, req.request_id, req.time, req.description, req.commitset
+            )
             return Step(facts=[*facts, _done(req, commit.commit_id)])
         case FinishCommit():
             repo = _need_repo(state, req)
@@ -276,7 +316,9 @@ def _create_repo(repos: dict[str, RepoState], state: RepoState | None, req: Crea
             repo=req.repo,
         )
     if state is None:
-        state = repos[req.repo] = RepoState(name=req.repo, description=req.description, created=req.time)
+        state = repos[req.repo] = RepoState(
+            name=req.repo, description=req.description, created=req.time, owner=req.pipeline
+        )
     else:
         state.description = req.description
     ev = RepoCreated(
@@ -285,6 +327,7 @@ def _create_repo(repos: dict[str, RepoState], state: RepoState | None, req: Crea
         repo=req.repo,
         time=state.created,
         description=state.description,
+        pipeline=state.owner,
     )
     return Step(facts=[ev, _done(req)])
 
@@ -326,7 +369,12 @@ def _create_branch(repo: RepoState, req: CreateBranch) -> Step:
 
 
 def _open(
-    repo: RepoState, branch: str, request_id: str, time: float, description: str
+    repo: RepoState,
+    branch: str,
+    request_id: str,
+    time: float,
+    description: str,
+    commitset: str | None = None,
 ) -> tuple[list[Any], OpenCommit]:
     """Open a commit on ``branch`` (creating the branch if needed)."""
     if branch in repo.open:
@@ -346,6 +394,7 @@ def _open(
         started=time,
         description=description,
         request_id=request_id,
+        commitset=commitset,
     )
     repo.open[branch] = commit
     repo.heads[branch] = commit.commit_id
@@ -361,6 +410,7 @@ def _open(
             parent=parent,
             time=time,
             description=description,
+            commitset=commit.commitset or commit.commit_id,
         )
     )
     return facts, commit
@@ -389,7 +439,9 @@ def _modify(repo: RepoState, req: ModifyFiles) -> Step:
     if commit is not None:
         commit.add(req.ops)
         return Step(facts=[_done(req, commit.commit_id)])
-    facts, commit = _open(repo, req.branch, req.request_id, req.time, req.description)
+    facts, commit = _open(
+        repo, req.branch, req.request_id, req.time, req.description, req.commitset
+    )
     commit.add(req.ops)
     plan = _plan(repo, req.branch, commit, req.request_id, req.time, req.description)
     return Step(facts=facts, finish=plan)
@@ -433,6 +485,7 @@ def complete_finish(
         size_bytes=size_bytes,
         diff_ref=diff_ref,
         diff=tuple(inline) if inline is not None else None,
+        commitset=plan.commit.commitset or cid,
         **counts,
     )
     done = RequestDone(

@@ -97,6 +97,8 @@ class CreateRepo:
     """Free text shown by ``inspect repo``."""
     update: bool = False
     """When true and the repo exists, only its description changes."""
+    pipeline: str | None = None
+    """The pipeline whose output repo this is: then only that pipeline's jobs write it."""
 
 
 @register
@@ -112,6 +114,10 @@ class DeleteRepo:
     """Repo name."""
     time: float
     """Writer's clock, epoch seconds."""
+    pipeline: str | None = None
+    """The pipeline asking (the dispatcher deleting a pipeline's output repo)."""
+    force: bool = False
+    """Delete even when pipelines read the repo (they are stopped, and said so)."""
 
 
 @register
@@ -167,6 +173,13 @@ class StartCommit:
     """Writer's clock, epoch seconds."""
     description: str = ""
     """Commit message."""
+    commitset: str | None = None
+    """The commit set the commit belongs to: a pipeline's output commit carries its job's
+    set; None (every writer but the dispatcher) starts a set of its own, named by the
+    commit's id."""
+    pipeline: str | None = None
+    """The pipeline writing (the dispatcher, for a job's output): the only writer an output
+    repo accepts. None for every other writer."""
 
 
 @register
@@ -186,6 +199,8 @@ class FinishCommit:
     """Writer's clock, epoch seconds."""
     description: str | None = None
     """Replaces the commit message when given."""
+    pipeline: str | None = None
+    """The pipeline asking (the dispatcher, for an output repo); None for every other writer."""
 
 
 @register
@@ -212,6 +227,13 @@ class ModifyFiles:
     """Applied in order."""
     description: str = ""
     """Message of the auto-commit, when the branch has no open commit."""
+    commitset: str | None = None
+    """The commit set the commit belongs to: a pipeline's output commit carries its job's
+    set; None (every writer but the dispatcher) starts a set of its own, named by the
+    commit's id."""
+    pipeline: str | None = None
+    """The pipeline writing (the dispatcher, for a job's output): the only writer an output
+    repo accepts. None for every other writer."""
 
 
 Request: TypeAlias = (
@@ -238,6 +260,8 @@ class RepoCreated:
     """When the repo was created (the first request's clock)."""
     description: str = ""
     """Free text."""
+    pipeline: str | None = None
+    """The pipeline whose output repo this is (None: a repo users write)."""
 
 
 @register
@@ -320,6 +344,9 @@ class CommitStarted:
     """Writer's clock."""
     description: str = ""
     """Commit message."""
+    commitset: str | None = None
+    """Its commit set: the origin commit's id, shared by every commit it caused downstream
+    (None in events written before commit sets: the commit's own id)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -377,6 +404,9 @@ class CommitFinished:
     """Object key of the full diff (a JSON list of DiffEntry)."""
     diff: tuple[DiffEntry, ...] | None = None
     """The diff inline when it is small (see ``INLINE_DIFF_LIMIT``); else read ``diff_ref``."""
+    commitset: str | None = None
+    """Its commit set: the origin commit's id, shared by every commit it caused downstream
+    (None in events written before commit sets: the commit's own id)."""
 
 
 @register

@@ -7,26 +7,33 @@ replay of the same events gives the same jobs, tasks and facts.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pachstream.commits.events import FileEntry, FileOp, derive_id
-from pachstream.dispatch.datums import Datum, PfsInput
+from pachstream.dispatch.datums import Datum, datums
 from pachstream.dispatch.events import DatumFinished, DatumTask, InputCommit, StagedFile, TaskInput
-from pachstream.dispatch.plan import IndexEntry, OutputDelta
+from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputDelta, plan_job
 from pachstream.dispatch.spec import PipelineSpec
+from pachstream.errors import PachstreamError
 from pachstream.tree import entry_to_raw, raw_to_entry
+
+log = logging.getLogger("pachstream.dispatch")
 
 OUTPUT_BRANCH = "master"
 """Branch of a pipeline's output repo that its jobs commit to."""
 
 
-def job_id(pipeline: str, version: int, salt: str, inputs: Sequence[InputCommit]) -> str:
-    """A job's id: the same pipeline version on the same input commits is the same job."""
+def job_id(
+    pipeline: str, version: int, salt: str, inputs: Sequence[InputCommit], commitset: str
+) -> str:
+    """A job's id: one pipeline version's job of one commit set on its input commits."""
     return derive_id(
-        "job", pipeline, str(version), salt, *(f"{i.name}={i.commit_id}" for i in inputs)
-    )
+        "job", pipeline, str(version), salt, commitset,
+        *(f"{i.name}={i.commit_id}" for i in inputs),
+    )  # fmt: skip
 
 
 def output_request_id(job: str) -> str:
@@ -56,6 +63,11 @@ class Result:
     """For failures: exit code and the end of stderr."""
 
 
+def source(repo: str, branch: str) -> str:
+    """The key of a branch's tree and head commit in a job (``PfsInput.source``'s form)."""
+    return f"{repo}@{branch}"
+
+
 def task_for(
     datum: Datum,
     spec: PipelineSpec,
@@ -65,9 +77,12 @@ def task_for(
     output_commit: str,
     commits: Mapping[str, str | None],
     entries: Mapping[str, Mapping[str, FileEntry]],
-    pfs: Mapping[str, PfsInput],
 ) -> DatumTask:
-    """The task a worker needs to run ``datum`` (``entries``: input name → path → entry)."""
+    """The task a worker needs to run ``datum``.
+
+    ``commits`` and ``entries`` are keyed by ``source`` (``repo@branch``), not by input name:
+    inputs of a union may share a name while reading different repos.
+    """
     t = spec.transform
     return DatumTask(
         job_id=job,
@@ -80,12 +95,15 @@ def task_for(
                 name=i.name,
                 repo=i.repo,
                 branch=i.branch,
-                commit_id=commits.get(i.name),
+                commit_id=commits.get(i.source),
                 path=i.path,
-                files=tuple(StagedFile(path=p, file=entries[i.name][p]) for p, _ in i.files),
+                files=tuple(
+                    StagedFile(path=p, file=entries[i.source][p])
+                    for p, _ in i.files
+                ),
                 join_on=i.join_on,
                 group_by=i.group_by,
-                empty_files=pfs[i.name].empty_files if i.name in pfs else False,
+                empty_files=i.empty_files,
             )
             for i in datum.inputs
         ),
@@ -101,11 +119,107 @@ def task_for(
     )
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """What a job is made of before it starts: its plan, carried results and tasks."""
+
+    plan: JobPlan
+    """Which datums run, are skipped, carried or vanish."""
+    carried: dict[str, Result]
+    """Results taken from the job being rerun."""
+    tasks: list[DatumTask]
+    """One task per datum to run, in datum order."""
+
+
+def plan_new_job(
+    spec: PipelineSpec,
+    version: int,
+    salt: str,
+    job: str,
+    index: Mapping[str, IndexEntry],
+    entries: Mapping[str, Mapping[str, FileEntry]],
+    commits: Mapping[str, str | None],
+    *,
+    earlier: Mapping[str, Result] | None = None,
+    every_job: bool = False,
+    force: frozenset[str] = frozenset(),
+) -> NewJob:
+    """Datums of the inputs' trees, planned against the index, as tasks. Pure.
+
+    ``entries`` and ``commits`` are keyed by :func:`source`. Anything raised here comes from
+    the pipeline's own spec or data: the shell fails this one job with it.
+    """
+    trees = {key: {p: e.hash for p, e in files.items()} for key, files in entries.items()}
+    successes = {
+        i: IndexEntry(i, r.hash, r.outputs)
+        for i, r in (earlier or {}).items()
+        if r.state == "success"
+    }
+    planned = plan_job(
+        index,
+        datums(spec.input, trees),
+        salt,
+        every_job=every_job or spec.reprocess == "every_job",
+        earlier=successes,
+        force=force,
+    )
+    carried = {
+        i: Result("success", e.hash, dict(e.outputs), carried=True)
+        for i, e in planned.carried.items()
+    }
+    output_commit = output_commit_id(spec.name, job)
+    tasks = [
+        task_for(d, spec, version, salt, job, output_commit, commits, entries)
+        for d in planned.run
+    ]
+    return NewJob(planned, carried, tasks)
+
+
+def plan_or_reason(
+    spec: PipelineSpec,
+    version: int,
+    salt: str,
+    job: str,
+    index: Mapping[str, IndexEntry],
+    entries: Mapping[str, Mapping[str, FileEntry]],
+    commits: Mapping[str, str | None],
+    *,
+    earlier: Mapping[str, Result] | None = None,
+    every_job: bool = False,
+    force: frozenset[str] = frozenset(),
+) -> NewJob | str:
+    """:func:`plan_new_job`, or why the job fails: nothing a spec or its data holds escapes.
+
+    The dispatcher serves every pipeline in one loop; whatever goes wrong while one job's
+    datums are made (a refused glob or template, a defect of pachstream's own planning
+    code) fails that job with a reason the user can act on, and the loop goes on.
+    """
+    try:
+        return plan_new_job(
+            spec, version, salt, job, index, entries, commits,
+            earlier=earlier, every_job=every_job, force=force,
+        )  # fmt: skip
+    except PachstreamError as err:
+        return (
+            f"its datums could not be made: {err.message}; fix the spec and "
+            f"'pachstream update pipeline', or fix the data"
+        )
+    except Exception as err:  # noqa: BLE001 - one pipeline's data must not stop the loop
+        log.exception("dispatch: planning job %s of %s failed", job, spec.name)
+        return (
+            f"its datums could not be made ({type(err).__name__}: {err}); this is a pachstream "
+            f"defect: please report it with the spec ('pachstream inspect pipeline {spec.name} "
+            "--json')"
+        )
+
+
 def result_of(fact: DatumFinished) -> Result:
     """A worker's report as a job's result."""
     detail = ""
     if fact.state != "success":
         how = "timed out" if fact.timed_out else f"exit {fact.exit_code}"
+        if fact.exit_code is None and not fact.timed_out:
+            how = "no exit status"
         tail = fact.stderr_tail.strip().splitlines()[-1:] if fact.stderr_tail.strip() else []
         detail = f"{how} after {fact.tries} tries" + (f": {tail[0][:200]}" if tail else "")
     return Result(fact.state, fact.hash, {o.path: o.file for o in fact.outputs}, detail=detail)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,8 +42,16 @@ from pachstream.commits.events import (
     derive_id,
 )
 from pachstream.dispatch import _core
+from pachstream.dispatch.commitsets import (
+    CommitSet,
+    Decision,
+    Ready,
+    UpstreamFailed,
+    Wait,
+    decide,
+    in_use,
+)
 from pachstream.dispatch._core import OUTPUT_BRANCH, Result
-from pachstream.dispatch.datums import PfsInput, datums
 from pachstream.dispatch.events import (
     CreatePipeline,
     DatumFinished,
@@ -55,7 +64,7 @@ from pachstream.dispatch.events import (
     RerunJob,
     SetPipelineState,
 )
-from pachstream.dispatch.plan import IndexEntry, OutputConflict, apply_delta, output_delta, plan_job
+from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputConflict, apply_delta, output_delta
 from pachstream.dispatch.spec import PipelineSpec, _pfs_inputs, parse_spec
 from pachstream.errors import Conflict, InvalidSpec, NotFound, PachstreamError, RepoExists
 from pachstream.kafka import ensure_topics
@@ -105,6 +114,8 @@ class Job:
     rerun_of: str | None = None
     phase: str = "running"
     """running: waiting for results; finishing: waiting for the output commit."""
+    commitset: str | None = None
+    """The commit set the job runs for; its output commit joins it."""
     results: dict[str, Result] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
@@ -120,12 +131,13 @@ class Job:
             "vanished": self.vanished,
             "rerun_of": self.rerun_of,
             "phase": self.phase,
+            "commitset": self.commitset,
         }
 
     @classmethod
     def from_header(cls, raw: dict[str, Any]) -> Job:
         """Inverse of :meth:`header`."""
-        return cls(**{**raw, "expect": set(raw["expect"])})
+        return cls(**{"commitset": None, **raw, "expect": set(raw["expect"])})
 
 
 @dataclass
@@ -139,9 +151,14 @@ class Pipeline:
     spec: PipelineSpec
     stopped: bool = False
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
-    last_job_key: str | None = None
-    """Job id of the last job started for new inputs: the same inputs start no second job."""
-    trigger: bool = False
+    pending: list[str] = field(default_factory=list)
+    """Commit sets that reached the pipeline and wait for their job, oldest first."""
+    done: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    """Commit sets whose job ran: a set gets one job per pipeline."""
+    last_job: str | None = None
+    """The job that ended last: the only one a rerun may redo (never an older one)."""
+    read: dict[str, int] = field(default_factory=dict)
+    """Source → position in its branch of the newest commit a job of this pipeline read."""
     job: Job | None = None
     index: dict[str, IndexEntry] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
@@ -156,14 +173,29 @@ class Pipeline:
             "raw": self.raw,
             "stopped": self.stopped,
             "recent": list(self.recent),
-            "last_job_key": self.last_job_key,
-            "trigger": self.trigger,
+            "pending": self.pending,
+            "done": list(self.done),
+            "last_job": self.last_job,
+            "read": self.read,
             "job": self.job.header() if self.job else None,
         }
 
     def reads(self, repo: str, branch: str) -> bool:
         """Whether a commit on ``repo@branch`` feeds this pipeline."""
         return (repo, branch) in self.spec.repos()
+
+    def sources(self) -> list[str]:
+        """``repo@branch`` of each input, each once."""
+        return list(dict.fromkeys(_core.source(r, b) for r, b in self.spec.repos()))
+
+    def queue(self, commitset: str) -> bool:
+        """Add a set that reached the pipeline (once); whether it was new."""
+        if commitset in self.pending or commitset in self.done:
+            return False
+        if self.job is not None and self.job.commitset == commitset:
+            return False
+        self.pending.append(commitset)
+        return True
 
 
 class Dispatcher(LogProcessor):
@@ -179,8 +211,14 @@ class Dispatcher(LogProcessor):
         self.pipelines: dict[str, Pipeline] = {}
         self.repos: set[str] = set()
         self.heads: dict[str, list[Any]] = {}
-        """'repo@branch' → [commit id, root key] of the last finished commit."""
-        self._tree_cache: dict[str, tuple[str | None, dict[str, FileEntry], dict[str, str]]] = {}
+        """'repo@branch' → [commit id, root key, commit set, position in the branch] of the
+        last finished commit."""
+        self.sets: dict[str, CommitSet] = {}
+        """Commit sets some pipeline still waits on or runs, by id."""
+        self.retired: dict[str, int] = {}
+        """Deleted pipeline → its last version: a pipeline created again under the name
+        continues the count, so its tasks, workers and rows are never the old version's."""
+        self._tree_cache: dict[str, tuple[str | None, dict[str, FileEntry]]] = {}
         self._batch: _Batch = _Batch()
 
     def input_topic(self) -> str:
@@ -200,20 +238,33 @@ class Dispatcher(LogProcessor):
                 self.repos = set(value)
             elif row["key"] == "heads":
                 self.heads = value
+            elif row["key"] == "sets":
+                self.sets = {k: CommitSet.from_json(v) for k, v in value.items()}
+            elif row["key"] == "retired":
+                self.retired = value
         for row in await conn.fetch("SELECT state FROM dispatch_pipelines"):
             raw = orjson.loads(row["state"])
+            try:
+                spec = _checked_spec(raw["name"], raw["raw"], None)
+            except PachstreamError as err:
+                # Accepted by an older pachstream, refused by this one: the pipeline stays, its
+                # jobs do not start, every other pipeline runs; 'update pipeline' repairs it.
+                log.error("dispatch: pipeline %r is not started: %s", raw["name"], err.message)
+                continue
             p = Pipeline(
                 name=raw["name"],
                 version=raw["version"],
                 salt=raw["salt"],
                 raw=raw["raw"],
-                spec=parse_spec(raw["raw"]),
+                spec=spec,
                 stopped=raw["stopped"],
-                last_job_key=raw["last_job_key"],
-                trigger=raw["trigger"],
+                pending=list(raw.get("pending", [])),
+                last_job=raw.get("last_job"),
+                read=dict(raw.get("read", {})),
                 job=Job.from_header(raw["job"]) if raw["job"] else None,
             )
             p.recent.extend(raw["recent"])
+            p.done.extend(raw.get("done", []))
             self.pipelines[p.name] = p
         for row in await conn.fetch("SELECT pipeline, datum_id, hash, outputs FROM dispatch_index"):
             p = self.pipelines.get(row["pipeline"])
@@ -251,7 +302,7 @@ class Dispatcher(LogProcessor):
 
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=200)
-        if not records and not any(p.trigger for p in self.pipelines.values()):
+        if not records and not self._startable():
             return
         self._batch = b = _Batch(
             events_topic=self._topics.events, requests_topic=self._topics.requests
@@ -272,11 +323,11 @@ class Dispatcher(LogProcessor):
             event = self.decode_or_dead_letter(rec, b.out)
             if event is not None:
                 await self._fact(event, now)
-        for p in list(self.pipelines.values()):
-            if p.trigger and p.job is None and not p.stopped:
-                p.trigger = False
-                b.dirty.add(p.name)
-                await self._start_job(p, b.now or 0.0)
+        # A job that ends at once (no datums, an upstream failure) lets the next set start.
+        while started := self._startable():
+            for p, decision in started:
+                await self._next_job(p, decision, b.now or 0.0)
+        self._forget_sets()
         await self._producer.send_all(b.out)
         if b.tasks:
             futures = [await self._producer.send(t, k, v, part) for t, k, v, part in b.tasks]
@@ -284,6 +335,128 @@ class Dispatcher(LogProcessor):
                 await f
         await self._checkpoint(b, offsets)
         self._offsets = offsets
+
+    def _producers(self) -> dict[str, list[str]]:
+        """Output source of each pipeline → its input sources (the DAG, for commit sets)."""
+        return {_core.source(p.name, OUTPUT_BRANCH): p.sources() for p in self.pipelines.values()}
+
+    def _startable(self) -> list[tuple[Pipeline, Decision]]:
+        """Idle pipelines whose oldest pending set can start a job (or fail it) now."""
+        out: list[tuple[Pipeline, Decision]] = []
+        producers = self._producers()
+        for p in self.pipelines.values():
+            if p.job is not None or p.stopped or not p.pending:
+                continue
+            commitset = self.sets.setdefault(p.pending[0], CommitSet())
+            heads = {k: (v[0], v[1]) for k, v in self.heads.items()}
+            head_sets = {
+                k: self.sets[v[2]]
+                for k, v in self.heads.items()
+                if len(v) > 2 and v[2] in self.sets
+            }
+            seqs = {k: v[3] for k, v in self.heads.items() if len(v) > 3}
+            decision = decide(p.sources(), commitset, heads, producers, head_sets, seqs)
+            if not isinstance(decision, Wait):
+                out.append((p, decision))
+        return out
+
+    async def _next_job(self, p: Pipeline, decision: Decision, now: float) -> None:
+        """Start the job of the pipeline's oldest pending set with the inputs decided."""
+        commitset = p.pending.pop(0)
+        p.done.append(commitset)
+        self._batch.dirty.add(p.name)
+        self._batch.meta = True
+        cs = self.sets.setdefault(commitset, CommitSet())
+        picks = decision.picks if isinstance(decision, Ready) else {}
+        if isinstance(decision, Ready):
+            if decision.older_than(p.read) is not None:
+                # The set reached this pipeline late (a new or rerun upstream pipeline whose
+                # output came after newer sets): its job would move the output back. The set
+                # takes the output as it is, and goes on downstream.
+                out = _core.source(p.name, OUTPUT_BRANCH)
+                head = self.heads.get(out)
+                if head is not None:
+                    cs.add(out, (head[0], head[1]), head[3] if len(head) > 3 else 0, alias=True)
+                    self._reach(commitset, p.name, OUTPUT_BRANCH)
+                self._superseded(p, commitset, now, decision.older_than(p.read) or "")
+                return
+            for source, pick in picks.items():
+                if pick is not None and source not in cs.commits:
+                    cs.add(source, pick, decision.seqs.get(source, 0), alias=True)
+                p.read[source] = max(p.read.get(source, 0), decision.seqs.get(source, 0))
+        inputs = []
+        for pfs in _pfs_inputs(p.spec.input):
+            head = picks.get(pfs.source)
+            inputs.append(
+                {
+                    "name": pfs.name,
+                    "repo": pfs.repo,
+                    "branch": pfs.branch,
+                    "commit": head[0] if head else None,
+                    "root": head[1] if head else None,
+                }
+            )
+        failure = None
+        if isinstance(decision, UpstreamFailed):
+            failure = (
+                f"it did not run: input '{decision.source}' has no commit in commit set "
+                f"{commitset}, because {decision.reason}"
+            )
+        await self._start_job(p, now, inputs=inputs, commitset=commitset, failure=failure)
+
+    def _superseded(self, p: Pipeline, commitset: str, now: float, source: str) -> None:
+        """Record that a late set made no job here: a job that ran nothing and wrote nothing
+        (so waits on the set end), saying why."""
+        job = derive_id("superseded", p.name, commitset)
+        b = self._batch
+        b.fact(
+            p.name,
+            JobStarted(
+                event_id=derive_id(job, JobStarted.TYPE), job_id=job, pipeline=p.name,
+                version=p.version, inputs=(), output_commit="", time=now, datums=0, to_run=0,
+                skipped=0, commitset=commitset,
+            ),
+        )  # fmt: skip
+        b.fact(
+            p.name,
+            JobFinished(
+                event_id=derive_id(job, JobFinished.TYPE), job_id=job, pipeline=p.name,
+                state="success", output_commit=None, processed=0, skipped=0, failed=0,
+                recovered=0, time=now,
+                reason=(
+                    f"nothing to do: the set reached '{p.name}' after newer commits of input "
+                    f"'{source}' were processed; its output for the set is the current head"
+                ),
+            ),
+        )  # fmt: skip
+
+    def _forget_sets(self) -> None:
+        """Drop the sets no pipeline waits on or runs (they are in Postgres for reading)."""
+        used = in_use(
+            {p.name: p.pending for p in self.pipelines.values()},
+            {p.name: p.job.commitset if p.job else None for p in self.pipelines.values()},
+        )
+        for gone in [s for s in self.sets if s not in used]:
+            del self.sets[gone]
+            self._batch.meta = True
+
+    def _new_set(self, p: Pipeline, commitset: str) -> None:
+        """Queue a set that starts at this pipeline, holding its inputs' heads of now (as
+        Pachyderm's sets hold every branch's head when they are made): a job that starts
+        later still reads these."""
+        cs = self.sets.setdefault(commitset, CommitSet())
+        for source in p.sources():
+            head = self.heads.get(source)
+            if head is not None:
+                cs.add(source, (head[0], head[1]), head[3] if len(head) > 3 else 0, alias=True)
+        p.queue(commitset)
+        self._batch.meta = True
+
+    def _reach(self, commitset: str, repo: str, branch: str) -> None:
+        """A set reached ``repo@branch`` (a commit, or a failure): queue it where it is read."""
+        for p in self.pipelines.values():
+            if p.reads(repo, branch) and p.queue(commitset):
+                self._batch.dirty.add(p.name)
 
     # ------------------------------------------------------------------------- requests
 
@@ -317,7 +490,7 @@ class Dispatcher(LogProcessor):
 
     async def _create(self, req: CreatePipeline) -> None:
         b = self._batch
-        spec = parse_spec(req.spec, self._known_repo)
+        spec = _checked_spec(req.pipeline, req.spec, self._known_repo)
         if spec.name != req.pipeline:
             raise InvalidSpec(
                 f"the request names pipeline '{req.pipeline}' but its spec names '{spec.name}'",
@@ -340,14 +513,14 @@ class Dispatcher(LogProcessor):
                 "of its own name: rename the pipeline or delete the repo",
                 repo=spec.name,
             )
-        version = old.version + 1 if old else 1
+        version = (old.version if old else self.retired.get(spec.name, 0)) + 1
         salt = old.salt if old and not req.reprocess else derive_id("salt", req.request_id)
-        p = Pipeline(
-            name=spec.name, version=version, salt=salt, raw=req.spec, spec=spec, trigger=True
-        )
+        p = Pipeline(name=spec.name, version=version, salt=salt, raw=req.spec, spec=spec)
         if old is not None:
             p.recent, p.index, p.owners, p.job = old.recent, old.index, old.owners, old.job
-            p.stopped = old.stopped
+            p.stopped, p.pending, p.done, p.last_job, p.read = (
+                old.stopped, old.pending, old.done, old.last_job, old.read,
+            )  # fmt: skip
         else:
             # The output repo: keyed like this pipeline's requests, so it exists before any
             # output commit request (same partition, earlier offset).
@@ -359,10 +532,15 @@ class Dispatcher(LogProcessor):
                     repo=spec.name,
                     time=req.time,
                     description=f"output of pipeline {spec.name}",
+                    pipeline=spec.name,
                 ),
             )
         await ensure_topics(self._kafka, {self._topics.tasks(spec.name, version): spec.parallelism})
         self.pipelines[spec.name] = p
+        # A new spec runs once on the inputs as they are now: a commit set of its own.
+        self._new_set(p, derive_id("commitset", req.request_id))
+        self.retired.pop(spec.name, None)
+        b.meta = True
         b.fact(
             spec.name,
             PipelineCreated(
@@ -384,25 +562,65 @@ class Dispatcher(LogProcessor):
             )
         return p
 
+    def _readers(self, repo: str) -> list[Pipeline]:
+        """Pipelines with an input on any branch of ``repo``, by name."""
+        return sorted(
+            (p for p in self.pipelines.values() if any(r == repo for r, _ in p.spec.repos())),
+            key=lambda p: p.name,
+        )
+
     def _delete(self, req: DeletePipeline) -> None:
         b = self._batch
         p = self._require(req.pipeline)
+        downstream = [d for d in self._readers(p.name) if d.name != p.name]
+        if downstream and not req.force:
+            names = ", ".join(f"'{d.name}'" for d in downstream)
+            raise Conflict(
+                f"pipeline '{p.name}' is read by pipeline(s) {names}; delete those first, or "
+                f"pass --force to delete '{p.name}' and stop them",
+                pipeline=p.name,
+            )
         if p.job is not None:
             self._end_job(p, "killed", None, req.time, "the pipeline was deleted")
         del self.pipelines[p.name]
+        self.retired[p.name] = p.version
+        b.meta = True
         b.deleted.add(p.name)
         b.fact(p.name, _state_fact(req, "deleted"))
         b.request(
             p.name,
             DeleteRepo(
-                request_id=derive_id(req.request_id, "output-repo"), repo=p.name, time=req.time
+                request_id=derive_id(req.request_id, "output-repo"),
+                repo=p.name,
+                time=req.time,
+                pipeline=p.name,
             ),
         )
+        self._stop_readers(p.name, req.request_id, req.time, f"pipeline '{p.name}' was deleted")
+
+    def _stop_readers(self, repo: str, cause: str, now: float, why: str) -> None:
+        """Stop the pipelines that read a deleted repo: they must not run on nothing."""
+        for d in self._readers(repo):
+            if d.stopped:
+                continue
+            d.stopped = True
+            self._batch.dirty.add(d.name)
+            self._batch.fact(
+                d.name,
+                PipelineStateSet(
+                    event_id=derive_id(cause, d.name, PipelineStateSet.TYPE),
+                    request_id=derive_id(cause, d.name),
+                    pipeline=d.name,
+                    state="stopped",
+                    time=now,
+                    reason=f"stopped: its input {why}; update its spec, then start it",
+                ),
+            )
+            log.warning("dispatch: pipeline %s stopped: its input %s", d.name, why)
 
     def _set_state(self, req: SetPipelineState) -> None:
         p = self._require(req.pipeline)
         p.stopped = req.stopped
-        p.trigger = not req.stopped
         self._batch.fact(p.name, _state_fact(req, "stopped" if req.stopped else "running"))
 
     async def _rerun(self, req: RerunJob) -> None:
@@ -424,6 +642,14 @@ class Dispatcher(LogProcessor):
                 )
             earlier = await self._load_results(conn, req.job_id)
         header = orjson.loads(row["header"])
+        if p.last_job is not None and req.job_id != p.last_job:
+            # Its output would land on top of newer work and move the branch back.
+            raise Conflict(
+                f"job {req.job_id} is not the last job of pipeline '{p.name}' "
+                f"({p.last_job} ran after it); rerun that one: 'pachstream rerun job "
+                f"{p.last_job}'",
+                job_id=req.job_id,
+            )
         if req.datum_id is not None and req.datum_id not in earlier and req.datum_id not in p.index:
             raise NotFound(
                 f"datum {req.datum_id} is not a datum of job {req.job_id}; see 'pachstream list datum {req.job_id}'",
@@ -439,6 +665,7 @@ class Dispatcher(LogProcessor):
             every_job=not req.failed_only and req.datum_id is None,
             force=force,
             rerun_of=req.job_id,
+            commitset=derive_id("commitset", req.request_id),
         )
 
     # ------------------------------------------------------------------------- facts
@@ -454,14 +681,22 @@ class Dispatcher(LogProcessor):
                 for key in [k for k in self.heads if k.split("@", 1)[0] == fact.repo]:
                     del self.heads[key]
                 b.meta = True
+                # Deleted with --force while pipelines read it: they stop, saying why.
+                self._stop_readers(
+                    fact.repo, fact.event_id, fact.time, f"repo '{fact.repo}' was deleted"
+                )
             case CommitFinished():
                 b.now = max(b.now, fact.finished)
-                self.heads[f"{fact.repo}@{fact.branch}"] = [fact.commit_id, fact.root or None]
+                key = _core.source(fact.repo, fact.branch)
+                commitset = fact.commitset or fact.commit_id
+                old = self.heads.get(key)
+                seq = (old[3] if old and len(old) > 3 else 0) + 1
+                self.heads[key] = [fact.commit_id, fact.root or None, commitset, seq]
+                self.sets.setdefault(commitset, CommitSet()).add(
+                    key, (fact.commit_id, fact.root or None), seq
+                )
                 b.meta = True
-                for p in self.pipelines.values():
-                    if p.reads(fact.repo, fact.branch):
-                        p.trigger = True
-                        b.dirty.add(p.name)
+                self._reach(commitset, fact.repo, fact.branch)
                 owner = self.pipelines.get(fact.repo)
                 if (
                     owner
@@ -513,88 +748,69 @@ class Dispatcher(LogProcessor):
 
     # ------------------------------------------------------------------------- jobs
 
-    async def _tree(
-        self, repo: str, branch: str, head: list[Any] | None
-    ) -> tuple[dict[str, FileEntry], dict[str, str]]:
-        """Entries and path → hash of a branch head, cached per branch by root."""
-        key = f"{repo}@{branch}"
+    async def _tree(self, repo: str, branch: str, head: list[Any] | None) -> dict[str, FileEntry]:
+        """Entries of a branch head, cached per branch by root."""
+        key = _core.source(repo, branch)
         root_key = head[1] if head else None
         cached = self._tree_cache.get(key)
         if cached is not None and cached[0] == root_key:
-            return cached[1], cached[2]
+            return cached[1]
         entries: dict[str, FileEntry] = {}
         if root_key is not None:
             root = await self._trees.root(root_key)
             async for path, raw in self._trees.walk(root):
                 entries[path] = raw_to_entry(raw)
-        hashes = {p: e.hash for p, e in entries.items()}
-        self._tree_cache[key] = (root_key, entries, hashes)
-        return entries, hashes
+        self._tree_cache[key] = (root_key, entries)
+        return entries
 
     async def _start_job(
         self,
         p: Pipeline,
         now: float,
         *,
-        inputs: list[dict[str, Any]] | None = None,
+        inputs: list[dict[str, Any]],
+        commitset: str,
         job: str | None = None,
         earlier: dict[str, Result] | None = None,
         every_job: bool = False,
         force: frozenset[str] = frozenset(),
         rerun_of: str | None = None,
+        failure: str | None = None,
     ) -> None:
+        """Start a job on ``inputs`` for ``commitset``; with ``failure``, end it at once."""
         b = self._batch
-        pfs: dict[str, PfsInput] = {i.name: i for i in _pfs_inputs(p.spec.input)}
-        if inputs is None:
-            inputs = []
-            for i in pfs.values():
-                head = self.heads.get(f"{i.repo}@{i.branch}")
-                inputs.append(
-                    {
-                        "name": i.name,
-                        "repo": i.repo,
-                        "branch": i.branch,
-                        "commit": head[0] if head else None,
-                        "root": head[1] if head else None,
-                    }
-                )
         commits = [
             InputCommit(name=i["name"], repo=i["repo"], branch=i["branch"], commit_id=i["commit"])
             for i in inputs
         ]
         if job is None:
-            job = _core.job_id(p.name, p.version, p.salt, commits)
-            if job == p.last_job_key:
-                return  # these inputs already had their job
-            p.last_job_key = job
+            job = _core.job_id(p.name, p.version, p.salt, commits, commitset)
         entries: dict[str, dict[str, FileEntry]] = {}
-        trees: dict[str, dict[str, str]] = {}
-        for i in inputs:
+        heads: dict[str, str | None] = {}
+        for i in inputs if failure is None else ():
+            key = _core.source(i["repo"], i["branch"])
             head = [i["commit"], i["root"]] if i["commit"] else None
-            entries[i["name"]], trees[i["name"]] = await self._tree(i["repo"], i["branch"], head)
-        every = every_job or p.spec.reprocess == "every_job"
-        made = datums(p.spec.input, trees)
-        successes = {
-            i: IndexEntry(i, r.hash, r.outputs)
-            for i, r in (earlier or {}).items()
-            if r.state == "success"
-        }
-        planned = plan_job(p.index, made, p.salt, every_job=every, earlier=successes, force=force)
-        carried = {
-            i: Result("success", e.hash, dict(e.outputs), carried=True)
-            for i, e in planned.carried.items()
-        }
+            entries[key] = await self._tree(i["repo"], i["branch"], head)
+            heads[key] = i["commit"]
         output_commit = _core.output_commit_id(p.name, job)
+        outcome = failure or _core.plan_or_reason(
+            p.spec, p.version, p.salt, job, p.index, entries, heads,
+            earlier=earlier, every_job=every_job, force=force,
+        )  # fmt: skip
+        made = outcome if isinstance(outcome, _core.NewJob) else None
+        planned = made.plan if made else JobPlan()
+        carried = made.carried if made else {}
         j = Job(
             job_id=job,
             version=p.version,
             inputs=inputs,
             output_commit=output_commit,
             started=now,
-            expect={d.id for d in planned.run},
+            expect={t.datum_id for t in made.tasks} if made else set(),
             skipped=len(planned.skip),
             vanished=sorted(e.datum_id for e in planned.vanished),
             rerun_of=rerun_of,
+            commitset=commitset,
         )
         j.results.update(carried)
         b.results.extend((p.name, job, i, r) for i, r in carried.items())
@@ -615,15 +831,16 @@ class Dispatcher(LogProcessor):
                 to_run=len(planned.run),
                 skipped=len(planned.skip) + len(carried),
                 rerun_of=rerun_of,
+                commitset=commitset,
             ),
         )
+        if isinstance(outcome, str):
+            self._end_job(p, "failure", None, now, outcome)
+            return
+        assert made is not None
         topic = self._topics.tasks(p.name, p.version)
-        by_name = {i["name"]: i["commit"] for i in inputs}
-        for n, d in enumerate(planned.run):
-            task = _core.task_for(
-                d, p.spec, p.version, p.salt, job, output_commit, by_name, entries, pfs
-            )
-            b.tasks.append((topic, d.id, encode(task), n % p.spec.parallelism))
+        for n, task in enumerate(made.tasks):
+            b.tasks.append((topic, task.datum_id, encode(task), n % p.spec.parallelism))
         log.info(
             "dispatch: job %s of %s: %d datums, %d to run, %d skipped",
             job, p.name, planned.total, len(planned.run), len(planned.skip) + len(carried),
@@ -644,6 +861,14 @@ class Dispatcher(LogProcessor):
         except OutputConflict as err:
             self._end_job(p, "failure", None, now, f"output conflict: {err.message}")
             return
+        except Exception as err:  # noqa: BLE001 - one pipeline's outputs must not stop the loop
+            log.exception("dispatch: merging outputs of job %s of %s failed", job.job_id, p.name)
+            self._end_job(
+                p, "failure", None, now,
+                f"its outputs could not be merged ({type(err).__name__}: {err}); this is a "
+                "pachstream defect, please report it",
+            )  # fmt: skip
+            return
         job.phase = "finishing"
         self._batch.dirty.add(p.name)
         self._batch.request(
@@ -655,6 +880,8 @@ class Dispatcher(LogProcessor):
                 time=now,
                 ops=_core.output_ops(delta),
                 description=f"output of job {job.job_id}",
+                commitset=job.commitset,
+                pipeline=p.name,
             ),
         )
 
@@ -696,8 +923,17 @@ class Dispatcher(LogProcessor):
         )
         if state != "success":
             log.warning("dispatch: job %s of %s: %s: %s", job.job_id, p.name, state, reason)
+            commitset = self.sets.get(job.commitset) if job.commitset else None
+            if commitset is not None and commitset.commits:
+                # The set will have no commit here: whoever waits for one fails, saying why.
+                assert job.commitset is not None
+                commitset.failed[_core.source(p.name, OUTPUT_BRANCH)] = (
+                    f"job {job.job_id} of pipeline '{p.name}' ended in {state}"
+                )
+                self._reach(job.commitset, p.name, OUTPUT_BRANCH)
+                self._batch.meta = True
         p.job = None
-        p.trigger = True  # inputs may have moved while the job ran
+        p.last_job = job.job_id
         self._batch.dirty.add(p.name)
 
     # ------------------------------------------------------------------------- checkpoint
@@ -762,6 +998,11 @@ class Dispatcher(LogProcessor):
                     [
                         ("repos", orjson.dumps(sorted(self.repos)).decode()),
                         ("heads", orjson.dumps(self.heads).decode()),
+                        (
+                            "sets",
+                            orjson.dumps({k: v.to_json() for k, v in self.sets.items()}).decode(),
+                        ),
+                        ("retired", orjson.dumps(self.retired).decode()),
                     ],
                 )
             await self.save_offsets(conn, offsets)
@@ -790,6 +1031,23 @@ class _Batch:
     def request(self, key: str, event: Any) -> None:
         """Queue a request for the commit processor."""
         self.out.append((self.requests_topic, key, encode(event)))
+
+
+def _checked_spec(
+    pipeline: str, raw: dict[str, Any], known_repos: Callable[[str], bool] | None
+) -> PipelineSpec:
+    """Parse a spec; a defect of the parser refuses this spec, it never stops the loop."""
+    try:
+        return parse_spec(raw, known_repos)
+    except PachstreamError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the spec is user input
+        log.exception("dispatch: checking the spec of pipeline %r failed", pipeline)
+        raise InvalidSpec(
+            f"pipeline '{pipeline}': the spec could not be checked ({type(err).__name__}: {err}); "
+            "this is a pachstream defect, please report it with the spec",
+            pipeline=pipeline,
+        ) from err
 
 
 def _done(req: Any) -> RequestDone:

@@ -52,6 +52,8 @@ class DeletePipeline:
     """Pipeline name."""
     time: float
     """Writer's clock, epoch seconds."""
+    force: bool = False
+    """Delete even when other pipelines read its output: they are stopped."""
 
 
 @register
@@ -138,6 +140,9 @@ class PipelineStateSet:
     """The new state."""
     time: float
     """Writer's clock."""
+    reason: str = ""
+    """Why, when the dispatcher changed it on its own (an input repo or upstream pipeline
+    was deleted with --force)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +188,9 @@ class JobStarted:
     """Datums whose earlier results are carried over."""
     rerun_of: str | None = None
     """The job this one reruns, if any."""
+    commitset: str | None = None
+    """The commit set the job belongs to: its inputs are that set's commits wherever the set
+    reaches, its output commit joins the set (None in events before commit sets)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -89,8 +89,9 @@ def _append_only(table: str, columns: tuple[str, ...], smallest: tuple[str, ...]
 
 
 UPSERT_REPO = (
-    "INSERT INTO repos (name, description, created) VALUES ($1, $2, $3) "
-    "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, created = EXCLUDED.created"
+    "INSERT INTO repos (name, description, created, pipeline) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, "
+    "created = EXCLUDED.created, pipeline = EXCLUDED.pipeline"
 )
 DELETE_REPO = "DELETE FROM repos WHERE name = $1"
 DELETE_REPO_BRANCHES = "DELETE FROM branches WHERE repo = $1"
@@ -102,13 +103,13 @@ UPSERT_BRANCH = (
 )
 DELETE_BRANCH = "DELETE FROM branches WHERE repo = $1 AND name = $2"
 UPSERT_STARTED = (
-    "INSERT INTO commits (id, repo, branch, parent, description, started, request_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING"
+    "INSERT INTO commits (id, repo, branch, parent, description, started, request_id, commitset) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
 )
 UPSERT_FINISHED = (
     "INSERT INTO commits (id, repo, branch, parent, description, started, finished, root, "
-    "file_count, size_bytes, added, modified, deleted, diff_ref, request_id) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+    "file_count, size_bytes, added, modified, deleted, diff_ref, request_id, commitset) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
     "ON CONFLICT (id) DO UPDATE SET description = EXCLUDED.description, "
     "finished = EXCLUDED.finished, root = EXCLUDED.root, file_count = EXCLUDED.file_count, "
     "size_bytes = EXCLUDED.size_bytes, added = EXCLUDED.added, modified = EXCLUDED.modified, "
@@ -146,12 +147,13 @@ UPSERT_PIPELINE_STATE = (
 # columns and never undoes the other's (a finished job stays finished).
 UPSERT_JOB_STARTED = (
     "INSERT INTO jobs (id, pipeline, version, inputs, output_commit, state, datums, to_run, "
-    "skipped, started, rerun_of) VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10) "
+    "skipped, started, rerun_of, commitset) "
+    "VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11) "
     "ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version, inputs = EXCLUDED.inputs, "
     "output_commit = CASE WHEN jobs.output_commit = '' THEN EXCLUDED.output_commit "
     "ELSE jobs.output_commit END, datums = EXCLUDED.datums, to_run = EXCLUDED.to_run, "
     "skipped = CASE WHEN jobs.finished IS NULL THEN EXCLUDED.skipped ELSE jobs.skipped END, "
-    "started = EXCLUDED.started, rerun_of = EXCLUDED.rerun_of"
+    "started = EXCLUDED.started, rerun_of = EXCLUDED.rerun_of, commitset = EXCLUDED.commitset"
 )
 UPSERT_JOB_FINISHED = (
     "INSERT INTO jobs (id, pipeline, state, processed, skipped, failed, recovered, finished, "
@@ -231,7 +233,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
     """
     match fact:
         case RepoCreated():
-            return [(UPSERT_REPO, (fact.repo, fact.description, fact.time))]
+            return [(UPSERT_REPO, (fact.repo, fact.description, fact.time, fact.pipeline))]
         case RepoDeleted():
             return [
                 (DELETE_REPO_BRANCHES, (fact.repo,)),
@@ -255,6 +257,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                         fact.description,
                         fact.time,
                         fact.request_id,
+                        fact.commitset or fact.commit_id,
                     ),
                 ),
                 (UPSERT_BRANCH, (fact.repo, fact.branch, fact.commit_id, fact.time)),
@@ -279,6 +282,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                         fact.deleted,
                         fact.diff_ref,
                         fact.request_id,
+                        fact.commitset or fact.commit_id,
                     ),
                 )
             ]
@@ -335,6 +339,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                         fact.skipped,
                         fact.time,
                         fact.rerun_of,
+                        fact.commitset,
                     ),
                 )
             ]

@@ -318,3 +318,22 @@ MIGRATIONS.append(
     DELETE FROM lineage_offsets;
     """
 )
+
+# Version 4: commit sets and output repos. Every commit names its set (the origin commit's
+# id; facts from before commit sets count as sets of their own), every job the set it ran
+# for, every repo the pipeline that owns it (None: users write it).
+MIGRATIONS.append(
+    """
+    ALTER TABLE commits ADD COLUMN commitset text;
+    UPDATE commits SET commitset = id WHERE commitset IS NULL;
+    CREATE INDEX commits_commitset ON commits (commitset);
+    ALTER TABLE jobs ADD COLUMN commitset text;
+    CREATE INDEX jobs_commitset ON jobs (commitset) WHERE commitset IS NOT NULL;
+    ALTER TABLE repos ADD COLUMN pipeline text;
+    CREATE OR REPLACE VIEW started_jobs AS SELECT * FROM jobs WHERE started IS NOT NULL;
+    DROP VIEW job_runs;
+    CREATE VIEW job_runs AS
+        SELECT j.*, p.spec, p.salt
+        FROM jobs j LEFT JOIN pipelines p ON p.name = j.pipeline AND p.version = j.version;
+    """
+)

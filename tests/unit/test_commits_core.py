@@ -359,6 +359,7 @@ def test_state_round_trips_through_json():
         "started": 2.0,
         "description": "",
         "request_id": "s",
+        "commitset": None,
         "staged": ["staging/1"],
     }
     back = _core.RepoState.from_json(raw, state.commits)
@@ -410,3 +411,63 @@ def test_non_canonical_path_is_refused(path):
     repos, facts = run([create("c"), start("s"), modify("m", path=path)])
     assert summary(facts)[-1] == "InvalidPath"
     assert set(repos["r"].open["master"].overlay.puts) == set()
+
+
+# ----------------------------------------------------------------------------- output repos
+
+
+def _owned():
+    return CreateRepo(request_id="c", repo="edges", time=1.0, pipeline="edges")
+
+
+OUTPUT_WRITES = [
+    # (request, who asks, refused?)
+    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/hack.txt", file=FILE),)), None, True),
+    (StartCommit(request_id="w", repo="edges", branch="master", time=2.0), None, True),
+    (FinishCommit(request_id="w", repo="edges", branch="master", time=2.0), None, True),
+    (CreateBranch(request_id="w", repo="edges", branch="dev", time=2.0), None, True),
+    (DeleteBranch(request_id="w", repo="edges", branch="master", time=2.0), None, True),
+    (DeleteRepo(request_id="w", repo="edges", time=2.0), None, True),
+    (DeleteRepo(request_id="w", repo="edges", time=2.0, force=True), None, True),
+    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/o", file=FILE),), pipeline="other"), "other", True),
+    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/o", file=FILE),), pipeline="edges"), "edges", False),
+    (DeleteRepo(request_id="w", repo="edges", time=2.0, pipeline="edges"), "edges", False),
+    (CreateRepo(request_id="w", repo="edges", time=2.0, description="new", update=True), None, False),
+]
+
+
+@pytest.mark.parametrize(("req", "who", "refused"), OUTPUT_WRITES, ids=lambda v: type(v).__name__ if not isinstance(v, (str, bool, type(None))) else str(v))
+def test_only_its_pipeline_writes_an_output_repo(req, who, refused):
+    repos, facts = run([_owned(), req])
+    done = facts[-1]
+    assert isinstance(done, RequestDone) and done.ok is not refused, done
+    if refused:
+        assert done.error_code == "OutputRepo"
+        assert "repo 'edges' is the output of pipeline 'edges'" in done.error_message
+        fix = "delete the pipeline instead" if isinstance(req, DeleteRepo) else "only its jobs write there"
+        assert fix in done.error_message
+        assert repos["edges"].heads == {} and "edges" in repos
+
+
+def test_the_owner_survives_a_restart_and_shows_in_the_fact():
+    repos, facts = run([_owned()])
+    assert facts[0].pipeline == "edges"
+    back = _core.RepoState.from_json(orjson.loads(orjson.dumps(repos["edges"].to_json())), {})
+    assert back.owner == "edges"
+    assert _core.RepoState.from_json({**repos["edges"].to_json(), "owner": None}, {}).owner is None
+
+
+# ----------------------------------------------------------------------------- commit sets
+
+
+def test_a_commit_is_its_own_set_unless_it_joins_one():
+    own = modify("m")
+    joined = ModifyFiles(request_id="j", repo="r", branch="master", time=4.0, ops=own.ops, commitset="origin")
+    started = StartCommit(request_id="s", repo="r", branch="dev", time=2.0, commitset="origin2")
+    _, facts = run([create("c"), own, joined, started, FinishCommit(request_id="f", repo="r", branch="dev", time=3.0)])
+    sets = [(type(f).__name__, f.commit_id, f.commitset) for f in facts if isinstance(f, (CommitStarted, CommitFinished))]
+    assert sets == [
+        ("CommitStarted", cid("m"), cid("m")), ("CommitFinished", cid("m"), cid("m")),
+        ("CommitStarted", cid("j"), "origin"), ("CommitFinished", cid("j"), "origin"),
+        ("CommitStarted", cid("s"), "origin2"), ("CommitFinished", cid("s"), "origin2"),
+    ]

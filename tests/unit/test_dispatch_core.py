@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pachstream.commits.events import Chunk, FileEntry
@@ -27,7 +29,7 @@ def ie(datum: str, *paths: str, h: str = "x") -> IndexEntry:
 
 
 def test_rerun_carries_successes_and_runs_the_rest():
-    ds = datums(SPEC, {"in": {"/a": "1", "/b": "2", "/c": "3"}})
+    ds = datums(SPEC, {"in@master": {"/a": "1", "/b": "2", "/c": "3"}})
     a, b, _ = ds
     earlier = {a.id: IndexEntry(a.id, a.hash("s"), {"/a": entry("A")})}
     plan = plan_job({}, ds, "s", earlier=earlier)
@@ -41,13 +43,13 @@ def test_rerun_carries_successes_and_runs_the_rest():
 
 
 def test_stale_earlier_result_runs_again():
-    ds = datums(SPEC, {"in": {"/a": "changed"}})
+    ds = datums(SPEC, {"in@master": {"/a": "changed"}})
     earlier = {ds[0].id: IndexEntry(ds[0].id, "old-hash", {})}
     assert len(plan_job({}, ds, "s", earlier=earlier).run) == 1
 
 
 def test_duplicate_datums_count_once():
-    ds = datums(SPEC, {"in": {"/a": "1"}})
+    ds = datums(SPEC, {"in@master": {"/a": "1"}})
     plan = plan_job({}, ds + ds, "s")
     assert plan.total == 1 and len(plan.run) == 1
 
@@ -153,9 +155,14 @@ def test_changes_drop_vanished_and_recovered():
 
 def test_ids_are_deterministic_and_distinct():
     inputs = [InputCommit(name="in", repo="in", branch="master", commit_id="c1")]
-    j = _core.job_id("p", 1, "salt", inputs)
-    assert j == _core.job_id("p", 1, "salt", inputs)
-    assert j != _core.job_id("p", 2, "salt", inputs) != _core.job_id("p", 1, "salt2", inputs)
+    j = _core.job_id("p", 1, "salt", inputs, "set1")
+    assert j == _core.job_id("p", 1, "salt", inputs, "set1")
+    others = {
+        _core.job_id("p", 2, "salt", inputs, "set1"),
+        _core.job_id("p", 1, "salt2", inputs, "set1"),
+        _core.job_id("p", 1, "salt", inputs, "set2"),
+    }
+    assert j not in others and len(others) == 3
     assert _core.output_commit_id("p", j) != _core.output_commit_id("q", j)
 
 
@@ -169,9 +176,38 @@ def test_task_carries_entries_env_and_limits():
             "datum_timeout": "5s",
         }
     )
-    d = datums(spec.input, {"in": {"/a": "ha"}})[0]
-    task = _core.task_for(
-        d, spec, 1, "s", "j", "o", {"in": "c"}, {"in": {"/a": entry("ha")}}, {"in": spec.input}
-    )
+    d = datums(spec.input, {"in@master": {"/a": "ha"}})[0]
+    task = _core.task_for(d, spec, 1, "s", "j", "o", {"in@master": "c"}, {"in@master": {"/a": entry("ha")}})
     assert task.inputs[0].files[0].file == entry("ha") and task.inputs[0].empty_files
     assert (task.tries, task.timeout_s, task.env, task.hash) == (2, 5.0, (("A", "1"),), d.hash("s"))
+
+
+# ----------------------------------------------------------------------------- no spec stops the loop
+
+
+def _spec_with(input_spec):
+    spec = parse_spec({"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "in", "glob": "/*"}}, "transform": {"cmd": ["true"]}})
+    # Built around parse_spec, as a spec stored by an older version (or a defect) would be.
+    return dataclasses.replace(spec, input=input_spec)
+
+
+def test_a_job_whose_datums_cannot_be_made_fails_with_the_reason():
+    bad_glob = _spec_with(PfsInput(name="in", repo="in", glob="/[a"))
+    reason = _core.plan_or_reason(bad_glob, 1, "s", "j", {}, {"in@master": {"/a": entry("h")}}, {})
+    assert isinstance(reason, str)
+    assert reason.startswith("its datums could not be made: glob '/[a': '[' is never closed")
+    assert "update pipeline" in reason
+
+
+def test_a_defect_while_planning_fails_the_job_as_a_defect():
+    # Not an Input at all: datums() raises TypeError, as a planning defect would.
+    broken = _spec_with("not an input")
+    reason = _core.plan_or_reason(broken, 1, "s", "j", {}, {}, {})
+    assert isinstance(reason, str) and "(TypeError: " in reason and "defect" in reason
+
+
+def test_a_plannable_job_is_planned():
+    spec = _spec_with(SPEC)
+    made = _core.plan_or_reason(spec, 1, "s", "j", {}, {"in@master": {"/a": entry("h")}}, {"in@master": "c1"})
+    assert isinstance(made, _core.NewJob)
+    assert [t.inputs[0].commit_id for t in made.tasks] == ["c1"] and made.plan.total == 1

@@ -66,13 +66,13 @@ def finished(**kw) -> CommitFinished:
 
 
 FINISHED_ARGS = (CID, "r", "master", PARENT, "msg", 1.0, 2.0, "manifests/x", 10, 100, 1, 1, 1)
-FINISHED_ARGS += ("diffs/" + CID, "req")
+FINISHED_ARGS += ("diffs/" + CID, "req", CID)  # a commit of no set is a set of its own
 
 CASES = [
     (
         "repo created",
         RepoCreated(event_id="e", request_id="q", repo="r", time=1.5, description="d"),
-        [(UPSERT_REPO, ("r", "d", 1.5))],
+        [(UPSERT_REPO, ("r", "d", 1.5, None))],
     ),
     (
         "repo deleted: branches, commit files, commits, then the repo",
@@ -112,7 +112,7 @@ CASES = [
             description="m",
         ),
         [
-            (UPSERT_STARTED, (CID, "r", "master", PARENT, "m", 5.0, "q")),
+            (UPSERT_STARTED, (CID, "r", "master", PARENT, "m", 5.0, "q", CID)),
             (UPSERT_BRANCH, ("r", "master", CID, 5.0)),
         ],
     ),
@@ -214,14 +214,14 @@ def test_unknown_facts_give_no_rows():
 
 
 PLACEHOLDER_CASES = [
-    (UPSERT_REPO, 3),
+    (UPSERT_REPO, 4),
     (DELETE_REPO, 1),
     (DELETE_REPO_BRANCHES, 1),
     (DELETE_REPO_COMMITS, 1),
     (UPSERT_BRANCH, 4),
     (DELETE_BRANCH, 2),
-    (UPSERT_STARTED, 7),
-    (UPSERT_FINISHED, 15),
+    (UPSERT_STARTED, 8),
+    (UPSERT_FINISHED, 16),
     (INSERT_REQUEST, 7),
     (INSERT_BLOB, 4),
     (INSERT_COMMIT_FILE, 6),
