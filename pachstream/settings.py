@@ -17,6 +17,10 @@ Variables:
     PACHSTREAM_NOTIFY           S3 bucket notifications: ``topic=T,repo=R[,branch,prefix,endpoint,...]``
     PACHSTREAM_GATEWAY_ADDRESS  ``host:port`` the S3 gateway listens on (default 127.0.0.1:1600;
                                 ``pachstream up`` picks a free port and records it)
+    PACHSTREAM_GATEWAY_CORS_ORIGINS
+                                web pages that may call the S3 gateway from a browser:
+                                comma-separated origins (``https://app.example``) or ``*``;
+                                unset: any origin when requests are signed, none otherwise
     PACHSTREAM_GATEWAY_ACCESS_KEY, PACHSTREAM_GATEWAY_SECRET_KEY
                                 when set, every S3 gateway request must be signed with them
                                 (AWS Signature V4); unset, the gateway takes unsigned requests
@@ -99,6 +103,9 @@ class Settings:
     """``PACHSTREAM_GATEWAY_ADDRESS``: ``host:port`` of the S3 gateway (None: the default)."""
     gateway_keys: tuple[tuple[str, str], ...] = ()
     """(access key, secret key) pairs the S3 gateway accepts; empty: unsigned requests pass."""
+    gateway_cors_origins: tuple[str, ...] | None = None
+    """``PACHSTREAM_GATEWAY_CORS_ORIGINS``, parsed: origins (or ``*``) that browsers may call
+    the S3 gateway from; None: the gateway's default."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
     which owns the format); None runs no exporter."""
@@ -155,9 +162,11 @@ class Settings:
                 raise ConfigError(
                     f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; give host:port, e.g. 127.0.0.1:1600"
                 )
+        cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
         return cls(
             home=home,
             gateway_address=gateway,
+            gateway_cors_origins=None if cors is None else parse_cors_origins(cors),
             gateway_keys=((access, secret),) if access and secret else (),
             namespace=namespace,
             kafka=KafkaSettings(bootstrap=bootstrap) if bootstrap else None,
@@ -203,6 +212,8 @@ class Settings:
             out["PACHSTREAM_NOTIFY"] = self.notify
         if self.gateway_address:
             out["PACHSTREAM_GATEWAY_ADDRESS"] = self.gateway_address
+        if self.gateway_cors_origins is not None:
+            out["PACHSTREAM_GATEWAY_CORS_ORIGINS"] = ",".join(self.gateway_cors_origins)
         for access, secret in self.gateway_keys[:1]:
             out.update(PACHSTREAM_GATEWAY_ACCESS_KEY=access, PACHSTREAM_GATEWAY_SECRET_KEY=secret)
         if self.kafka:
@@ -233,3 +244,19 @@ def read_stack_file(home: Path) -> dict[str, str]:
         ) from exc
     addresses = data.get("addresses", {}) if isinstance(data, dict) else {}
     return {k: v for k, v in addresses.items() if isinstance(v, str)}
+
+
+def parse_cors_origins(text: str) -> tuple[str, ...]:
+    """Origins from ``PACHSTREAM_GATEWAY_CORS_ORIGINS``: comma-separated, ``*`` for any.
+
+    Raises:
+        ConfigError: An origin is neither ``*`` nor ``scheme://host[:port]``.
+    """
+    origins = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and "://" not in origin:
+            raise ConfigError(
+                f"PACHSTREAM_GATEWAY_CORS_ORIGINS: origin '{origin}' is not scheme://host[:port] "
+                "(for example https://app.example) or '*'"
+            )
+    return origins

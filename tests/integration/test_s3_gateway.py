@@ -5,17 +5,20 @@ requests get S3 errors and the gateway goes on."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import dataclasses
 import hashlib
 import os
 import shutil
 import sys
+import zlib
 from pathlib import Path
 
 import aiohttp
 import boto3
 import pytest
+from awscrt import checksums as awscrt_checksums
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -299,6 +302,10 @@ async def test_boto3_operations(gw: Gw):
     assert err.value.response["Error"]["Code"] == "MethodNotAllowed"
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def _signed(
     method: str, url: str, body: bytes = b"", secret: str = SK, headers: dict | None = None
 ):
@@ -518,3 +525,656 @@ async def test_kill_9_mid_upload_loses_no_acknowledged_put(settings):
         finally:
             gateway.terminate()
             await gateway.wait()
+
+
+# ----------------------------------------------------------------------------- issue 13
+
+
+async def _raw(gw: Gw, method: str, path: str, body: bytes = b"", headers=None, sign=True):
+    url = gw.endpoint + path
+    hdrs = _signed(method, url, body, SK, headers) if sign else dict(headers or {})
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, URL(url, encoded=True), data=body, headers=hdrs) as r,
+    ):
+        return r.status, dict(r.headers), await r.read()
+
+
+def _code(body: bytes) -> str:
+    text = body.decode()
+    return text.split("<Code>")[1].split("</Code>")[0] if "<Code>" in text else ""
+
+
+SUB_RESOURCE_REQUESTS = [
+    # (method, on the object?, query, body)
+    (
+        "PUT",
+        True,
+        "tagging",
+        b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>",
+    ),
+    ("GET", True, "tagging", b""),
+    ("DELETE", True, "tagging", b""),
+    ("PUT", True, "acl", b""),
+    ("GET", True, "acl", b""),
+    ("GET", True, "attributes", b""),
+    ("GET", True, "retention", b""),
+    ("PUT", True, "retention", b"<Retention/>"),
+    ("GET", True, "legal-hold", b""),
+    ("PUT", True, "legal-hold", b"<LegalHold/>"),
+    ("POST", True, "restore", b"<RestoreRequest/>"),
+    ("POST", True, "select&select-type=2", b"<SelectObjectContentRequest/>"),
+    ("GET", True, "torrent", b""),
+    ("PUT", True, "renameObject", b""),
+    ("GET", True, "versionId=3HL4kqtJlcpXroDTDmJ", b""),
+    ("DELETE", True, "versionId=3HL4kqtJlcpXroDTDmJ", b""),
+    ("PUT", True, "frobnicate", b"junk"),
+    ("POST", True, "", b"junk"),
+    ("PUT", False, "acl", b""),
+    ("GET", False, "acl", b""),
+    (
+        "PUT",
+        False,
+        "versioning",
+        b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    ),
+    ("GET", False, "versioning", b""),
+    ("GET", False, "versions", b""),
+    ("PUT", False, "tagging", b"<Tagging/>"),
+    ("GET", False, "tagging", b""),
+    ("DELETE", False, "tagging", b""),
+    ("PUT", False, "cors", b"<CORSConfiguration/>"),
+    ("GET", False, "cors", b""),
+    ("DELETE", False, "cors", b""),
+    ("PUT", False, "policy", b"{}"),
+    ("GET", False, "policy", b""),
+    ("DELETE", False, "policy", b""),
+    ("GET", False, "policyStatus", b""),
+    ("PUT", False, "lifecycle", b"<LifecycleConfiguration/>"),
+    ("GET", False, "lifecycle", b""),
+    ("DELETE", False, "lifecycle", b""),
+    ("PUT", False, "website", b"<WebsiteConfiguration/>"),
+    ("GET", False, "website", b""),
+    ("PUT", False, "replication", b"<ReplicationConfiguration/>"),
+    ("GET", False, "replication", b""),
+    ("PUT", False, "encryption", b"<ServerSideEncryptionConfiguration/>"),
+    ("GET", False, "encryption", b""),
+    ("PUT", False, "notification", b"<NotificationConfiguration/>"),
+    ("GET", False, "notification", b""),
+    ("PUT", False, "object-lock", b"<ObjectLockConfiguration/>"),
+    ("GET", False, "object-lock", b""),
+    ("PUT", False, "accelerate", b"<AccelerateConfiguration/>"),
+    ("GET", False, "analytics", b""),
+    ("PUT", False, "inventory&id=x", b"<InventoryConfiguration/>"),
+    ("GET", False, "metrics", b""),
+    ("PUT", False, "intelligent-tiering&id=x", b"<IntelligentTieringConfiguration/>"),
+    ("PUT", False, "ownershipControls", b"<OwnershipControls/>"),
+    ("GET", False, "ownershipControls", b""),
+    ("PUT", False, "publicAccessBlock", b"<PublicAccessBlockConfiguration/>"),
+    ("GET", False, "publicAccessBlock", b""),
+    ("PUT", False, "requestPayment", b"<RequestPaymentConfiguration/>"),
+    ("PUT", False, "logging", b"<BucketLoggingStatus/>"),
+    ("GET", False, "logging", b""),
+    ("GET", False, "session", b""),
+    ("GET", False, "list-type=3", b""),
+    ("POST", False, "", b"junk"),
+    ("DELETE", False, "uploads", b""),
+    ("PUT", False, "frobnicate", b""),
+]
+
+
+async def test_every_sub_resource_is_implemented_or_refused_and_changes_nothing(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    await c.put_file("raw@master", "/k.txt", b"the bytes")
+    await c.put_file("raw@master", "/other.txt", b"other")
+    commits = len(await c.list_commit("raw@master"))
+    refused, answered = [], []
+    for method, on_object, query, body in SUB_RESOURCE_REQUESTS:
+        path = "/master.raw" + ("/k.txt" if on_object else "") + (f"?{query}" if query else "")
+        status, _, out = await _raw(gw, method, path, body)
+        label = f"{method} {path}"
+        if status in (200, 204):
+            answered.append(label)
+            assert method in ("GET", "HEAD"), f"{label}: a write answered {status}"
+            assert out == b"" or out.startswith(b"<?xml"), f"{label} returned the object"
+        else:
+            code = _code(out) if method != "HEAD" else "(head)"
+            assert status in (400, 404, 405, 501), (label, status, out)
+            refused.append((label, status, code))
+            if status == 501 and method != "HEAD":
+                assert code == "NotImplemented", label
+                assert b"nothing was changed" in out or b"not supported" in out, label
+        # Nothing changed: the object, the listing, the commits.
+        assert await c.get_file("raw@master", "/k.txt") == b"the bytes", label
+        assert [f.path for f in await c.list_file("raw@master", "/")] == ["/k.txt", "/other.txt"]
+        assert len(await c.list_commit("raw@master")) == commits, label
+        assert [b.name for b in await c.list_branch("raw")] == ["master"], label
+    print(f"{len(answered)} answered, {len(refused)} refused")
+    assert "GET /master.raw/k.txt?tagging" in answered
+    assert "GET /master.raw?versioning" in answered
+    # botocore sees the refusals as S3 errors with S3 codes.
+    s3 = gw.boto()
+
+    def tag() -> str:
+        try:
+            s3.put_object_tagging(
+                Bucket="master.raw", Key="k.txt", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]}
+            )
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "accepted"
+
+    assert await asyncio.to_thread(tag) == "NotImplemented"
+    got = await asyncio.to_thread(s3.get_object_tagging, Bucket="master.raw", Key="k.txt")
+    assert got["TagSet"] == []
+    with pytest.raises(ClientError) as err:
+        await asyncio.to_thread(s3.get_bucket_policy, Bucket="master.raw")
+    assert err.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    assert await c.get_file("raw@master", "/k.txt") == b"the bytes"
+    # versionId=null is the object itself.
+    status, _, out = await _raw(gw, "GET", "/master.raw/k.txt?versionId=null")
+    assert (status, out) == (200, b"the bytes")
+
+
+async def test_conditional_reads_writes_and_copies(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    put = await asyncio.to_thread(s3.put_object, Bucket="master.raw", Key="a.txt", Body=b"A")
+    etag = put["ETag"]
+    head = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="a.txt")
+    modified = head["LastModified"]
+    # Last-Modified is the commit that last changed the path: a later commit leaves it be.
+    await asyncio.sleep(1.1)
+    await asyncio.to_thread(s3.put_object, Bucket="master.raw", Key="b.txt", Body=b"B")
+    again = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="a.txt")
+    assert again["LastModified"] == modified and again["ETag"] == etag
+    listed = await asyncio.to_thread(s3.list_objects_v2, Bucket="master.raw")
+    times = {o["Key"]: o["LastModified"] for o in listed["Contents"]}
+    assert times["a.txt"].replace(microsecond=0) == modified
+    assert times["b.txt"] > times["a.txt"]
+    stamp = head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+
+    async def get(**headers: str) -> int:
+        status, _, _ = await _raw(gw, "GET", "/master.raw/a.txt", headers=headers)
+        head_status, _, _ = await _raw(gw, "HEAD", "/master.raw/a.txt", headers=headers)
+        assert status == head_status, headers
+        return status
+
+    assert await get(**{"If-None-Match": etag}) == 304
+    assert await get(**{"If-None-Match": '"other"'}) == 200
+    assert await get(**{"If-Match": etag}) == 200
+    assert await get(**{"If-Match": '"other"'}) == 412
+    assert await get(**{"If-Modified-Since": stamp}) == 304
+    assert await get(**{"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}) == 412
+    assert (
+        await get(**{"If-Match": etag, "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+        == 200
+    )
+
+    def conditional_puts() -> dict:
+        out = {}
+        for name, kw in {
+            "create-new": {"Key": "new.txt", "IfNoneMatch": "*"},
+            "create-existing": {"Key": "a.txt", "IfNoneMatch": "*"},
+            "match": {"Key": "a.txt", "IfMatch": etag},
+            "stale-match": {"Key": "a.txt", "IfMatch": etag},  # a.txt changed just before
+            "match-missing": {"Key": "gone.txt", "IfMatch": etag},
+        }.items():
+            try:
+                s3.put_object(Bucket="master.raw", Body=name.encode(), **kw)
+                out[name] = "ok"
+            except ClientError as err:
+                out[name] = err.response["Error"]["Code"]
+        return out
+
+    assert await asyncio.to_thread(conditional_puts) == {
+        "create-new": "ok",
+        "create-existing": "PreconditionFailed",
+        "match": "ok",
+        "stale-match": "PreconditionFailed",
+        "match-missing": "NoSuchKey",
+    }
+    status, _, body = await _raw(gw, "GET", "/master.raw/a.txt")
+    assert (status, body) == (200, b"match")
+    # Two clients racing to create one key: exactly one wins.
+    results = await asyncio.gather(
+        *(
+            _raw(gw, "PUT", "/master.raw/race.txt", f"r{i}".encode(), {"If-None-Match": "*"})
+            for i in range(6)
+        )
+    )
+    statuses = sorted(r[0] for r in results)
+    assert statuses == [200] + [412] * 5, statuses
+    # Copy-source conditions.
+    cur = (await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="a.txt"))["ETag"]
+
+    def copy(**kw) -> str:
+        try:
+            s3.copy_object(
+                Bucket="master.raw", Key="copy.txt",
+                CopySource={"Bucket": "master.raw", "Key": "a.txt"}, **kw,
+            )  # fmt: skip
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "ok"
+
+    assert await asyncio.to_thread(copy, CopySourceIfMatch='"nope"') == "PreconditionFailed"
+    assert await asyncio.to_thread(copy, CopySourceIfNoneMatch=cur) == "PreconditionFailed"
+    assert await asyncio.to_thread(copy, CopySourceIfMatch=cur) == "ok"
+    status, _, body = await _raw(gw, "GET", "/master.raw/copy.txt")  # reads what it wrote
+    assert (status, body) == (200, b"match")
+
+
+async def test_delete_bucket_and_list_buckets_pages(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    for name in ("b1", "b2", "b3", "dev"):
+        await asyncio.to_thread(s3.create_bucket, Bucket=f"{name}.raw")
+    await asyncio.to_thread(s3.put_object, Bucket="dev.raw", Key="x.txt", Body=b"x")
+
+    def pages(**kw) -> list[list[str]]:
+        out, token = [], None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = s3.list_buckets(MaxBuckets=2, **kw, **extra)
+            out.append([b["Name"] for b in page["Buckets"]])
+            token = page.get("ContinuationToken")
+            if not token:
+                return out
+
+    assert await asyncio.to_thread(pages) == [["b1.raw", "b2.raw"], ["b3.raw", "dev.raw"]]
+    assert await asyncio.to_thread(pages, Prefix="b") == [["b1.raw", "b2.raw"], ["b3.raw"]]
+
+    def delete(bucket: str) -> str:
+        try:
+            s3.delete_bucket(Bucket=bucket)
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "ok"
+
+    assert await asyncio.to_thread(delete, "dev.raw") == "BucketNotEmpty"
+    assert await c.get_file("raw@dev", "/x.txt") == b"x"
+    await asyncio.to_thread(s3.delete_object, Bucket="dev.raw", Key="x.txt")
+    assert await asyncio.to_thread(delete, "dev.raw") == "ok"
+    assert await asyncio.to_thread(delete, "b1.raw") == "ok"  # never had a commit
+    assert await asyncio.to_thread(delete, "nope.raw") == "NoSuchBucket"
+    names = [b.name for b in await c.list_branch("raw")]
+    assert "dev" not in names and "b1" not in names and "b2" in names
+    with pytest.raises(ClientError) as err:
+        await asyncio.to_thread(s3.head_bucket, Bucket="dev.raw")
+    assert err.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+
+
+async def test_cors_preflight_and_headers(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    await c.put_file("raw@master", "/k.txt", b"k")
+    status, headers, _ = await _raw(
+        gw, "OPTIONS", "/master.raw/up.txt", sign=False,
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "PUT",
+                 "Access-Control-Request-Headers": "authorization,x-amz-date,content-type"},
+    )  # fmt: skip
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert "x-amz-date" in headers["Access-Control-Allow-Headers"]
+    # The actual request (signed, as the page's SDK sends it) gets the headers, errors too.
+    status, headers, _ = await _raw(
+        gw, "PUT", "/master.raw/up.txt", b"up", {"Origin": "https://app.example"}
+    )
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in headers["Access-Control-Expose-Headers"]
+    status, headers, _ = await _raw(
+        gw, "GET", "/master.raw/k.txt", headers={"Origin": "https://app.example"}
+    )
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == "*"
+    status, headers, _ = await _raw(
+        gw, "GET", "/master.raw/missing", headers={"Origin": "https://app.example"}
+    )
+    assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"
+    assert (await _raw(gw, "GET", "/master.raw/up.txt"))[2] == b"up"
+
+
+async def test_object_metadata_stored_returned_and_copied(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+
+    def run() -> dict:
+        out: dict = {}
+        s3.put_object(
+            Bucket="master.raw",
+            Key="page.html",
+            Body=b"<p>hi</p>",
+            ContentType="text/html; charset=utf-8",
+            CacheControl="max-age=60",
+            ContentDisposition='attachment; filename="p.html"',
+            ContentLanguage="fr",
+            ContentEncoding="identity",
+            Expires="Wed, 21 Oct 2037 07:28:00 GMT",
+            Metadata={"Owner": "ana", "run-id": "42"},
+        )
+        out["head"] = s3.head_object(Bucket="master.raw", Key="page.html")
+        out["get"] = s3.get_object(Bucket="master.raw", Key="page.html")
+        out["get"]["Body"].read()
+        s3.put_object(Bucket="master.raw", Key="plain", Body=b"x")
+        out["plain"] = s3.head_object(Bucket="master.raw", Key="plain")
+        # COPY (the default) keeps the source's metadata, REPLACE takes the request's.
+        src = {"Bucket": "master.raw", "Key": "page.html"}
+        s3.copy_object(Bucket="master.raw", Key="copy.html", CopySource=src)
+        out["copy"] = s3.head_object(Bucket="master.raw", Key="copy.html")
+        s3.copy_object(
+            Bucket="master.raw",
+            Key="replaced.html",
+            CopySource=src,
+            MetadataDirective="REPLACE",
+            ContentType="text/plain",
+            Metadata={"new": "yes"},
+        )
+        out["replaced"] = s3.head_object(Bucket="master.raw", Key="replaced.html")
+        # Copying an object onto itself needs REPLACE, as in S3; with it, metadata changes.
+        try:
+            s3.copy_object(Bucket="master.raw", Key="page.html", CopySource=src)
+            out["self"] = "accepted"
+        except ClientError as err:
+            out["self"] = err.response["Error"]["Code"]
+        s3.copy_object(
+            Bucket="master.raw",
+            Key="page.html",
+            CopySource=src,
+            MetadataDirective="REPLACE",
+            ContentType="text/x-changed",
+        )
+        out["self_replaced"] = s3.head_object(Bucket="master.raw", Key="page.html")
+        # response-* overrides on a presigned (signed) GET.
+        out["presigned"] = s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": "master.raw",
+                "Key": "plain",
+                "ResponseContentType": "application/json",
+                "ResponseContentDisposition": "inline",
+                "ResponseCacheControl": "no-store",
+            },
+            ExpiresIn=60,
+        )
+        try:
+            s3.put_object(
+                Bucket="master.raw", Key="big-meta", Body=b"x", Metadata={"m": "v" * 2100}
+            )
+            out["too_large"] = "accepted"
+        except ClientError as err:
+            out["too_large"] = err.response["Error"]["Code"]
+        return out
+
+    out = await asyncio.to_thread(run)
+    head = out["head"]
+    assert head["ContentType"] == "text/html; charset=utf-8"
+    assert head["CacheControl"] == "max-age=60"
+    assert head["ContentDisposition"] == 'attachment; filename="p.html"'
+    assert head["ContentLanguage"] == "fr"
+    assert head["ContentEncoding"] == "identity"
+    assert head["ExpiresString"] == "Wed, 21 Oct 2037 07:28:00 GMT"
+    assert {k: v for k, v in head["Metadata"].items() if k != "pachstream-commit"} == {
+        "owner": "ana",
+        "run-id": "42",
+    }
+    assert out["get"]["ContentType"] == "text/html; charset=utf-8"
+    assert out["get"]["Metadata"]["owner"] == "ana"
+    assert out["plain"]["ContentType"] == "binary/octet-stream"
+    assert set(out["plain"]["Metadata"]) == {"pachstream-commit"}
+    assert out["copy"]["ContentType"] == "text/html; charset=utf-8"
+    assert out["copy"]["Metadata"]["run-id"] == "42"
+    assert out["replaced"]["ContentType"] == "text/plain"
+    assert "CacheControl" not in out["replaced"]
+    assert (
+        out["replaced"]["Metadata"]["new"] == "yes" and "owner" not in out["replaced"]["Metadata"]
+    )
+    assert out["self"] == "InvalidRequest"
+    assert out["self_replaced"]["ContentType"] == "text/x-changed"
+    assert out["too_large"] == "MetadataTooLarge"
+    async with aiohttp.ClientSession() as http, http.get(URL(out["presigned"], encoded=True)) as r:
+        assert r.status == 200 and await r.read() == b"x"
+        assert r.headers["Content-Type"] == "application/json"
+        assert r.headers["Content-Disposition"] == "inline"
+        assert r.headers["Cache-Control"] == "no-store"
+    # The tree and the content hash are the bytes' alone: get file and lineage do not change.
+    assert await c.get_file("raw@master", "/page.html") == b"<p>hi</p>"
+    [info] = [f for f in await c.list_file("raw@master", "/") if f.path == "/page.html"]
+    assert info.hash == hashlib.sha256(b"<p>hi</p>").hexdigest()
+    # A commit bucket of an older commit holding the same bytes finds the metadata; a file
+    # rewritten by put file (other bytes, no metadata) gets the defaults.
+    first = (await c.list_commit("raw@master"))[-1]
+    old = await asyncio.to_thread(s3.head_object, Bucket=f"{first.id}.master.raw", Key="page.html")
+    assert old["ContentType"] == "text/x-changed"  # same bytes, same path: one record
+    await c.put_file("raw@master", "/copy.html", b"rewritten")
+    after = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="copy.html")
+    assert after["ContentType"] == "binary/octet-stream"
+    # An anonymous request may not use response-* (S3 honours them on signed requests only).
+    status, _, body = await _raw(
+        gw, "GET", "/master.raw/plain?response-content-type=text/plain", sign=False
+    )
+    assert status in (400, 403)
+
+    # aws-cli: --content-type and --metadata on cp, and cp's own guess from the extension.
+    data = gw.home / "table.csv"
+    data.write_bytes(b"a,b\n")
+    await gw.ok(
+        "s3", "cp", str(data), "s3://master.raw/t/table.csv",
+        "--content-type", "text/csv", "--metadata", "source=cli,batch=7",
+        "--cache-control", "no-cache",
+    )  # fmt: skip
+    await gw.ok("s3", "cp", str(data), "s3://master.raw/t/guessed.csv")
+    head = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="t/table.csv")
+    assert head["ContentType"] == "text/csv" and head["CacheControl"] == "no-cache"
+    assert head["Metadata"]["source"] == "cli" and head["Metadata"]["batch"] == "7"
+    out_json = await gw.ok(
+        "s3api", "head-object", "--bucket", "master.raw", "--key", "t/guessed.csv"
+    )
+    assert '"ContentType": "text/csv"' in out_json
+
+
+async def test_checksums_stored_and_returned(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    body = b"A" * 1024
+    part1, part2 = os.urandom(5 * 1024 * 1024), b"tail of the object"
+
+    def run() -> dict:
+        out: dict = {}
+        for algorithm in ("CRC32C", "CRC64NVME", "SHA256", "CRC32", "SHA1"):
+            put = s3.put_object(
+                Bucket="master.raw", Key=f"{algorithm}.bin", Body=body, ChecksumAlgorithm=algorithm
+            )
+            plain = s3.head_object(Bucket="master.raw", Key=f"{algorithm}.bin")
+            head = s3.head_object(
+                Bucket="master.raw", Key=f"{algorithm}.bin", ChecksumMode="ENABLED"
+            )
+            got = s3.get_object(Bucket="master.raw", Key=f"{algorithm}.bin", ChecksumMode="ENABLED")
+            got["Body"].read()  # botocore checks the body against the checksum
+            out[algorithm] = (
+                put.get(f"Checksum{algorithm}"),
+                f"Checksum{algorithm}" in plain,
+                head.get(f"Checksum{algorithm}"),
+                head.get("ChecksumType"),
+                got.get(f"Checksum{algorithm}"),
+            )
+        try:
+            s3.put_object(
+                Bucket="master.raw", Key="bad", Body=body, ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=_b64(hashlib.sha256(b"other").digest()),
+            )  # fmt: skip
+            out["bad"] = "accepted"
+        except ClientError as err:
+            out["bad"] = err.response["Error"]["Code"]
+        # Multipart: COMPOSITE by default, FULL_OBJECT when asked for (CRC types).
+        for algorithm, kind in (("CRC32C", None), ("SHA256", None), ("CRC64NVME", None),
+                                ("CRC32", "FULL_OBJECT")):  # fmt: skip
+            key = f"mp-{algorithm}-{kind}"
+            extra = {"ChecksumType": kind} if kind else {}
+            mp = s3.create_multipart_upload(
+                Bucket="master.raw", Key=key, ChecksumAlgorithm=algorithm, **extra
+            )
+            parts = []
+            for n, data in enumerate((part1, part2), 1):
+                r = s3.upload_part(
+                    Bucket="master.raw", Key=key, UploadId=mp["UploadId"], PartNumber=n,
+                    Body=data, ChecksumAlgorithm=algorithm,
+                )  # fmt: skip
+                parts.append(
+                    {
+                        "PartNumber": n,
+                        "ETag": r["ETag"],
+                        f"Checksum{algorithm}": r[f"Checksum{algorithm}"],
+                    }
+                )
+            done = s3.complete_multipart_upload(
+                Bucket="master.raw", Key=key, UploadId=mp["UploadId"],
+                MultipartUpload={"Parts": parts},
+            )  # fmt: skip
+            head = s3.head_object(Bucket="master.raw", Key=key, ChecksumMode="ENABLED")
+            got = s3.get_object(Bucket="master.raw", Key=key, ChecksumMode="ENABLED")
+            got["Body"].read()
+            part = s3.get_object(Bucket="master.raw", Key=key, PartNumber=2, ChecksumMode="ENABLED")
+            part_body = part["Body"].read()
+            out[key] = (
+                mp.get("ChecksumAlgorithm"),
+                done.get(f"Checksum{algorithm}"),
+                done.get("ChecksumType"),
+                head.get(f"Checksum{algorithm}"),
+                head.get("ChecksumType"),
+                [p[f"Checksum{algorithm}"] for p in parts],
+                part_body == part2,
+                part.get(f"Checksum{algorithm}"),
+            )
+        return out
+
+    out = await asyncio.to_thread(run)
+    want = {
+        "CRC32C": _b64(awscrt_checksums.crc32c(body).to_bytes(4, "big")),
+        "CRC64NVME": "Qeh8oXvGiSo=",  # s3-tests' value for 1024 'A's
+        "SHA256": "arcu6553sHVAiX4MjW0j7I7vD4w6R+Gz9Ok0Q9lTa+0=",
+        "CRC32": _b64(zlib.crc32(body).to_bytes(4, "big")),
+        "SHA1": _b64(hashlib.sha1(body).digest()),
+    }
+    for algorithm, value in want.items():
+        assert out[algorithm] == (value, False, value, "FULL_OBJECT", value), algorithm
+    assert out["bad"] == "BadDigest"
+    # COMPOSITE: the digest of the parts' digests, then -N.
+    _, value, kind, head_value, head_kind, part_sums, same, part_sum = out["mp-CRC32C-None"]
+    raw = b"".join(base64.b64decode(v) for v in part_sums)
+    composite = _b64(awscrt_checksums.crc32c(raw).to_bytes(4, "big")) + "-2"
+    assert (value, kind, head_value, head_kind) == (composite, "COMPOSITE", composite, "COMPOSITE")
+    assert same and part_sum == part_sums[1]
+    _, value, kind, *_ = out["mp-SHA256-None"]
+    sha = _b64(
+        hashlib.sha256(b"".join(base64.b64decode(v) for v in out["mp-SHA256-None"][5])).digest()
+    )
+    assert (value, kind) == (sha + "-2", "COMPOSITE")
+    # FULL_OBJECT: the CRC of all the bytes, as if uploaded in one piece.
+    _, value, kind, head_value, *_ = out["mp-CRC64NVME-None"]
+    full = _b64(awscrt_checksums.crc64nvme(part1 + part2).to_bytes(8, "big"))
+    assert (value, kind, head_value) == (full, "FULL_OBJECT", full)
+    _, value, kind, *_ = out["mp-CRC32-FULL_OBJECT"]
+    assert (value, kind) == (_b64(zlib.crc32(part1 + part2).to_bytes(4, "big")), "FULL_OBJECT")
+    # The content hash stays the bytes'.
+    assert await c.get_file("raw@master", "/mp-CRC32C-None") == part1 + part2
+
+
+async def test_upload_part_copy_part_number_reads_and_repeated_complete(gw: Gw):
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    source = os.urandom(7 * 1024 * 1024)
+    middle = os.urandom(5 * 1024 * 1024)
+    small = b"0123456789"
+
+    def run() -> dict:
+        out: dict = {}
+        s3.put_object(Bucket="master.raw", Key="src.bin", Body=source)
+        s3.put_object(Bucket="master.raw", Key="small.txt", Body=small)
+        mp = s3.create_multipart_upload(Bucket="master.raw", Key="joined.bin", ContentType="a/b")
+        uid = mp["UploadId"]
+        src = {"Bucket": "master.raw", "Key": "src.bin"}
+        r1 = s3.upload_part_copy(
+            Bucket="master.raw", Key="joined.bin", UploadId=uid, PartNumber=1, CopySource=src,
+            CopySourceRange=f"bytes=1000-{1000 + 5 * 1024 * 1024 - 1}",
+        )  # fmt: skip
+        r2 = s3.upload_part(
+            Bucket="master.raw", Key="joined.bin", UploadId=uid, PartNumber=2, Body=middle
+        )
+        r3 = s3.upload_part_copy(
+            Bucket="master.raw", Key="joined.bin", UploadId=uid, PartNumber=3,
+            CopySource={"Bucket": "master.raw", "Key": "small.txt"},
+        )  # fmt: skip
+        for bad_range, name in (("bytes=0-99999999", "past"), ("0-5", "form")):
+            try:
+                s3.upload_part_copy(
+                    Bucket="master.raw", Key="joined.bin", UploadId=uid, PartNumber=4,
+                    CopySource=src, CopySourceRange=bad_range,
+                )  # fmt: skip
+                out[name] = "accepted"
+            except ClientError as err:
+                out[name] = err.response["Error"]["Code"]
+        parts = [
+            {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]},
+            {"PartNumber": 2, "ETag": r2["ETag"]},
+            {"PartNumber": 3, "ETag": r3["CopyPartResult"]["ETag"]},
+        ]
+        args = {"Bucket": "master.raw", "Key": "joined.bin", "UploadId": uid,
+                "MultipartUpload": {"Parts": parts}}  # fmt: skip
+        first = s3.complete_multipart_upload(**args)
+        again = s3.complete_multipart_upload(**args)  # its answer lost, say: the same answer
+        out["complete"] = (first["ETag"], again["ETag"])
+        out["whole"] = s3.get_object(Bucket="master.raw", Key="joined.bin")["Body"].read()
+        out["ctype"] = s3.head_object(Bucket="master.raw", Key="joined.bin")["ContentType"]
+        p3 = s3.get_object(Bucket="master.raw", Key="joined.bin", PartNumber=3)
+        out["part3"] = (
+            p3["ResponseMetadata"]["HTTPStatusCode"], p3["PartsCount"], p3["ContentLength"],
+            p3["ContentRange"], p3["Body"].read(), p3["ETag"],
+        )  # fmt: skip
+        out["part2"] = s3.get_object(Bucket="master.raw", Key="joined.bin", PartNumber=2)[
+            "Body"
+        ].read()
+        h1 = s3.head_object(Bucket="master.raw", Key="joined.bin", PartNumber=1)
+        out["head1"] = (h1["PartsCount"], h1["ContentLength"])
+        for key, number in (("joined.bin", 4), ("small.txt", 2)):
+            try:
+                s3.get_object(Bucket="master.raw", Key=key, PartNumber=number)
+                out[f"{key}-{number}"] = "accepted"
+            except ClientError as err:
+                out[f"{key}-{number}"] = err.response["Error"]["Code"]
+        whole = s3.get_object(Bucket="master.raw", Key="small.txt", PartNumber=1)
+        out["small1"] = (whole["Body"].read(), whole.get("PartsCount"))
+        # Once the key holds another object, a repeated complete is NoSuchUpload.
+        s3.put_object(Bucket="master.raw", Key="joined.bin", Body=b"other")
+        try:
+            s3.complete_multipart_upload(**args)
+            out["stale"] = "accepted"
+        except ClientError as err:
+            out["stale"] = err.response["Error"]["Code"]
+        out["uploads"] = s3.list_multipart_uploads(Bucket="master.raw").get("Uploads", [])
+        return out
+
+    out = await asyncio.to_thread(run)
+    expected = source[1000 : 1000 + 5 * 1024 * 1024] + middle + small
+    assert out["whole"] == expected
+    assert out["complete"][0] == out["complete"][1]
+    assert out["ctype"] == "a/b"
+    assert out["part2"] == middle
+    status, count, length, crange, data, etag = out["part3"]
+    start = 10 * 1024 * 1024
+    assert (status, count, length, data) == (206, 3, len(small), small)
+    assert crange == f"bytes {start}-{start + len(small) - 1}/{len(expected)}"
+    assert etag == out["complete"][0]  # the object's ETag, not the part's
+    assert out["head1"] == (3, 5 * 1024 * 1024)
+    assert out["past"] == "InvalidRange" and out["form"] == "InvalidArgument"
+    assert out["joined.bin-4"] == "InvalidPart" and out["small.txt-2"] == "InvalidPart"
+    assert out["small1"] == (small, None)
+    assert out["stale"] == "NoSuchUpload"
+    assert out["uploads"] == []
+    assert await c.get_file("raw@master", "/joined.bin") == b"other"

@@ -7,9 +7,11 @@ a small reference signer written here from the AWS documentation.
 """
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import hmac
+import importlib.util
 import io
 import zlib
 from collections.abc import Callable, Iterator
@@ -58,9 +60,19 @@ class Wire(NamedTuple):
     body: bytes
 
 
-def _clock(at: datetime.datetime) -> Any:
-    """Make botocore sign at a fixed time (it reads the clock through this name)."""
-    return mock.patch("botocore.auth.get_current_datetime", return_value=at.replace(tzinfo=None))
+@contextlib.contextmanager
+def _clock(at: datetime.datetime) -> Iterator[None]:
+    """Make botocore sign at a fixed time (it reads the clock through this name), with its
+    own signer or, where awscrt is installed, with the CRT's."""
+
+    def now(remove_tzinfo: bool = True) -> datetime.datetime:
+        return at.replace(tzinfo=None) if remove_tzinfo else at
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch("botocore.auth.get_current_datetime", now))
+        if importlib.util.find_spec("awscrt") is not None:
+            stack.enter_context(mock.patch("botocore.crt.auth.get_current_datetime", now))
+        yield
 
 
 def _to_wire(method: str, url: str, headers: Any, body: bytes) -> Wire:
@@ -1106,8 +1118,11 @@ CHECKSUMS: list[Any] = [
         id="sha256-bad",
     ),
     pytest.param({"x-amz-checksum-sha256": "AAAA"}, {}, "InvalidDigest", id="sha256-short"),
-    pytest.param({"x-amz-checksum-crc32c": "AAAAAA=="}, {}, None, id="crc32c-unchecked"),
-    pytest.param({"x-amz-checksum-crc64nvme": "AAAAAAAAAAA="}, {}, None, id="crc64nvme-unchecked"),
+    # CRC32C and CRC64NVME are checked too (awscrt computes them).
+    pytest.param({"x-amz-checksum-crc32c": "AAAAAA=="}, {}, "BadDigest", id="crc32c-bad"),
+    pytest.param({"x-amz-checksum-crc32c": "AAAA"}, {}, "InvalidDigest", id="crc32c-short"),
+    pytest.param({"x-amz-checksum-crc64nvme": "AAAAAAAAAAA="}, {}, "BadDigest", id="crc64nvme-bad"),
+    pytest.param({}, {"x-amz-checksum-crc32c": "sOO8/Q=="}, "BadDigest", id="trailer-crc32c-bad"),
     pytest.param({}, {"x-amz-checksum-crc32": _crc32_b64(DATA)}, None, id="trailer-crc32"),
     pytest.param({}, {"X-Amz-Checksum-CRC32": "AAAAAA=="}, "BadDigest", id="trailer-crc32-bad"),
     pytest.param(

@@ -10,6 +10,7 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.parsers import RestXMLParser
 
+from pachstream.ingest.gateway._checksums import Checksum
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._listing import (
     ListPage,
@@ -24,6 +25,7 @@ from pachstream.ingest.gateway._s3xml import (
     _NoDoctype,
     complete_multipart_xml,
     copy_object_xml,
+    copy_part_xml,
     delete_result_xml,
     error_xml,
     http_date,
@@ -36,6 +38,7 @@ from pachstream.ingest.gateway._s3xml import (
     list_uploads_xml,
     location_xml,
     parse_complete,
+    parse_complete_checksums,
     parse_delete,
 )
 
@@ -449,6 +452,38 @@ def test_copy_object() -> None:
     assert root.findtext("s:LastModified", namespaces=NS) == "2026-11-29T12:00:00.500Z"
     parsed = botocore_parse("CopyObject", xml)
     assert parsed["CopyObjectResult"] == {"ETag": f'"{ETAG}"', "LastModified": at(T0 + 0.5)}
+
+
+def test_checksums_in_complete_copy_and_copy_part() -> None:
+    composite = Checksum("CRC32C", "COMPOSITE", "AAAAAA==-2")
+    parsed = botocore_parse(
+        "CompleteMultipartUpload", complete_multipart_xml("/b/k", "b", "k", "abc", composite)
+    )
+    assert (parsed["ChecksumCRC32C"], parsed["ChecksumType"]) == ("AAAAAA==-2", "COMPOSITE")
+    full = Checksum("CRC64NVME", "FULL_OBJECT", "AAAAAAAAAAA=")
+    parsed = botocore_parse("CopyObject", copy_object_xml(ETAG, T0, full))
+    assert parsed["CopyObjectResult"]["ChecksumCRC64NVME"] == "AAAAAAAAAAA="
+    assert parsed["CopyObjectResult"]["ChecksumType"] == "FULL_OBJECT"
+    part = Checksum("SHA256", "FULL_OBJECT", "c2hh")
+    parsed = botocore_parse("UploadPartCopy", copy_part_xml(ETAG, T0, part))
+    assert parsed["CopyPartResult"] == {
+        "ETag": f'"{ETAG}"',
+        "LastModified": at(T0),
+        "ChecksumSHA256": "c2hh",
+    }
+    assert "Checksum" not in complete_multipart_xml("/b/k", "b", "k", "abc").decode()
+
+
+def test_parse_complete_checksums() -> None:
+    body = (
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag>"
+        b"<ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>"
+        b"<Part><PartNumber>2</PartNumber><ETag>b</ETag></Part>"
+        b"<Part><ETag>c</ETag><ChecksumSHA256> c2hh </ChecksumSHA256><ChecksumMD5>x</ChecksumMD5>"
+        b"<PartNumber>3</PartNumber></Part></CompleteMultipartUpload>"
+    )
+    assert parse_complete(body) == [(1, "a"), (2, "b"), (3, "c")]
+    assert parse_complete_checksums(body) == {1: {"CRC32C": "AAAAAA=="}, 3: {"SHA256": "c2hh"}}
 
 
 @pytest.mark.parametrize(("is_truncated", "next_marker"), [(True, 2), (False, None), (False, 7)])

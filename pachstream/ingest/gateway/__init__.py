@@ -4,6 +4,7 @@
 """
 
 from pachstream.ingest.gateway._core import Bucket, CommitTiming, key_to_path, parse_bucket
+from pachstream.ingest.gateway._cors import CorsPolicy
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._server import GATEWAY_DESCRIPTION, S3Gateway
 
@@ -11,6 +12,7 @@ __all__ = [
     "GATEWAY_DESCRIPTION",
     "Bucket",
     "CommitTiming",
+    "CorsPolicy",
     "S3Error",
     "S3Gateway",
     "key_to_path",

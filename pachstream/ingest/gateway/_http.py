@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 
-def xml_response(body: bytes, status: int = 200) -> web.Response:
+def xml_response(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """An S3 XML document as the answer."""
-    return web.Response(status=status, body=body, content_type="application/xml")
+    return web.Response(status=status, body=body, content_type="application/xml", headers=headers)

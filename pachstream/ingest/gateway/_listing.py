@@ -29,6 +29,7 @@ __all__ = [
     "decode_token",
     "encode_token",
     "list_page",
+    "parse_copy_range",
     "parse_max_keys",
     "parse_range",
     "slice_chunks",
@@ -271,6 +272,43 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size:
         raise _unsatisfiable(header, size)
     end = size - 1 if not last else min(_value(_bound(last)), size - 1)
+    return start, end
+
+
+_COPY_RANGE = re.compile(r"bytes=([0-9]{1,19})-([0-9]{1,19})")
+
+
+def parse_copy_range(header: str | None, size: int) -> tuple[int, int]:
+    """The bytes UploadPartCopy takes from its source, as ``(start, end_inclusive)``.
+
+    ``x-amz-copy-source-range`` must be exactly ``bytes=a-b`` with ``a <= b`` (no suffix or
+    open range, no list), unlike a GET's ``Range``; absent, it is the whole source.
+
+    Raises:
+        S3Error: ``InvalidArgument`` for any other form, ``InvalidRange`` when ``b`` is past
+            the end of the source.
+
+    """
+    if header is None:
+        if size == 0:
+            return 0, -1
+        return 0, size - 1
+    match = _COPY_RANGE.fullmatch(header.strip())
+    if match is None or int(match.group(2)) < int(match.group(1)):
+        raise S3Error(
+            "InvalidArgument",
+            f"x-amz-copy-source-range {header!r} is not 'bytes=FIRST-LAST' with FIRST <= LAST "
+            "(for example bytes=0-5242879)",
+            argument="x-amz-copy-source-range",
+        )
+    start, end = int(match.group(1)), int(match.group(2))
+    if end >= size:
+        raise S3Error(
+            "InvalidRange",
+            f"x-amz-copy-source-range {header!r} ends past the source's {size} bytes; ask for "
+            f"bytes up to {max(size - 1, 0)}",
+            range=header,
+        )
     return start, end
 
 

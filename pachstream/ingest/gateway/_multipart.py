@@ -1,31 +1,41 @@
-"""Multipart uploads of the S3 gateway: create, upload part, complete, abort, list.
+"""Multipart uploads of the S3 gateway: create, upload part (or copy one), complete, abort, list.
 
 Uploads in progress live in Postgres (``s3_uploads``, ``s3_parts``), so they survive a restart
 of the gateway and any replica can take the next part. A part's bytes are stored as content at
 once; completing joins the parts' chunks into one file entry, copying no bytes, and writes it
-like any PUT.
+like any PUT, with the metadata given at creation and the checksum composed from the parts'
+(:mod:`~._checksums`). A completed upload keeps its row (marked ``completed`` with its result)
+for a day, so that a client repeating CompleteMultipartUpload after a lost answer gets the
+same answer while the key still holds that object, as in S3.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
 from pachstream.commits.events import Chunk, FileEntry, FileOp, file_hash
+from pachstream.ingest.gateway import _checksums as sums
 from pachstream.ingest.gateway import _s3xml as xml
-from pachstream.ingest.gateway._core import Bucket, key_to_path
+from pachstream.ingest.gateway._checksums import Checksum
+from pachstream.ingest.gateway._conditions import check_copy_source
+from pachstream.ingest.gateway._core import Bucket, key_to_path, parse_bucket, parse_copy_source
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._http import xml_response
-from pachstream.ingest.gateway._listing import parse_max_keys
+from pachstream.ingest.gateway._listing import parse_copy_range, parse_max_keys, slice_chunks
+from pachstream.ingest.gateway._metadata import ObjectRecord, Part, parse_metadata
 from pachstream.ingest.gateway._sigv4 import SignedRequest
 
 MIN_PART = 5 * 1024 * 1024
 """Smallest part but the last, as in S3."""
 MAX_PARTS = 10000
+COMPLETED_KEPT_S = 86400.0
+"""How long a completed upload answers a repeated CompleteMultipartUpload."""
 
 MIGRATIONS = [
     """
@@ -38,7 +48,33 @@ MIGRATIONS = [
         chunks jsonb NOT NULL, last_modified double precision NOT NULL,
         PRIMARY KEY (upload_id, part_number));
     """,
+    # Object metadata and checksums (_records.py); an upload's metadata, checksum algorithm
+    # and, once completed, its result; each part's checksums.
+    """
+    CREATE TABLE s3_objects (
+        repo text NOT NULL, path text NOT NULL, hash text NOT NULL,
+        meta jsonb NOT NULL, checksum jsonb, parts jsonb,
+        PRIMARY KEY (repo, path, hash));
+    ALTER TABLE s3_uploads
+        ADD COLUMN meta jsonb NOT NULL DEFAULT '{}',
+        ADD COLUMN checksum_algorithm text,
+        ADD COLUMN checksum_type text,
+        ADD COLUMN completed double precision,
+        ADD COLUMN result jsonb;
+    ALTER TABLE s3_parts ADD COLUMN checksums jsonb NOT NULL DEFAULT '{}';
+    """,
 ]
+
+
+def _part_number(value: str | None) -> int:
+    number = int(value) if value is not None and value.isdigit() and len(value) <= 5 else 0
+    if not 1 <= number <= MAX_PARTS:
+        raise S3Error(
+            "InvalidArgument",
+            f"partNumber '{value}' is not an integer from 1 to {MAX_PARTS}",
+            argument="partNumber",
+        )
+    return number
 
 
 class MultipartVerbs:
@@ -46,11 +82,18 @@ class MultipartVerbs:
 
     # Provided by S3Gateway.
     client: Any
+    records: Any
     if TYPE_CHECKING:
 
         async def _writable(self, bucket: Bucket) -> None: ...
 
         async def _bucket_head(self, bucket: Bucket) -> None: ...
+
+        async def _head(self, bucket: Bucket) -> tuple[Any, Any]: ...
+
+        async def _payload(
+            self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
+        ) -> tuple[bytes, dict[str, str]]: ...
 
         async def _body(
             self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
@@ -58,67 +101,150 @@ class MultipartVerbs:
 
         async def _store(self, body: bytes) -> FileEntry: ...
 
+        async def _entry(self, bucket: Bucket, key: str, path: str) -> tuple[Any, FileEntry]: ...
+
+        async def _last_modified(self, info: Any, path: str) -> float: ...
+
+        def _read(self, entry: FileEntry, start: int, end: int) -> AsyncIterator[bytes]: ...
+
         async def _write_ops(self, bucket: Bucket, ops: list[FileOp]) -> str: ...
 
-    async def _upload(self, bucket: Bucket, key: str, upload_id: str) -> None:
+        async def _write_checked(
+            self, bucket: Bucket, path: str, op: FileOp, request: web.Request
+        ) -> None: ...
+
+    async def _upload(
+        self, bucket: Bucket, key: str, upload_id: str, *, completed: bool = False
+    ) -> Any:
+        """The upload's row, or NoSuchUpload; a completed upload only when ``completed``."""
         row = await self.client._pool.fetchrow(
-            "SELECT bucket, key FROM s3_uploads WHERE upload_id = $1", upload_id
+            "SELECT bucket, key, checksum_algorithm, checksum_type, meta, completed, result "
+            "FROM s3_uploads WHERE upload_id = $1",
+            upload_id,
         )
-        if row is None or row["bucket"] != bucket.name or row["key"] != key:
+        if (
+            row is None
+            or row["bucket"] != bucket.name
+            or row["key"] != key
+            or (row["completed"] is not None and not completed)
+        ):
             raise S3Error(
                 "NoSuchUpload",
                 f"upload '{upload_id}' of /{bucket.name}/{key} does not exist (completed, aborted, "
                 "or never created); start one with CreateMultipartUpload",
                 resource=f"/{bucket.name}/{key}",
             )
+        return row
 
-    async def _create_upload(self, bucket: Bucket, key: str) -> web.Response:
+    async def _create_upload(self, bucket: Bucket, key: str, request: web.Request) -> web.Response:
         await self._writable(bucket)
         key_to_path(bucket.name, key)
+        meta = parse_metadata(request.headers)
+        wanted = request.headers.get("x-amz-checksum-algorithm")
+        algorithm = sums.parse_algorithm(wanted, "x-amz-checksum-algorithm") if wanted else None
+        kind = sums.upload_type(algorithm, request.headers.get("x-amz-checksum-type"))
         upload_id = uuid.uuid4().hex
         await self.client._pool.execute(
-            "INSERT INTO s3_uploads VALUES ($1, $2, $3, $4)",
+            "INSERT INTO s3_uploads (upload_id, bucket, key, initiated, meta, "
+            "checksum_algorithm, checksum_type) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             upload_id,
             bucket.name,
             key,
             time.time(),
+            orjson.dumps(meta).decode(),
+            algorithm,
+            kind,
         )
-        return xml_response(xml.initiate_multipart_xml(bucket.name, key, upload_id))
+        headers = {}
+        if algorithm is not None and kind is not None:
+            headers = {"x-amz-checksum-algorithm": algorithm, "x-amz-checksum-type": kind}
+        return xml_response(
+            xml.initiate_multipart_xml(bucket.name, key, upload_id), headers=headers
+        )
 
     async def _upload_part(
         self, bucket: Bucket, key: str, request: web.Request, signed: SignedRequest | None
     ) -> web.Response:
-        q = request.query
-        upload_id = q.get("uploadId", "")
-        try:
-            number = int(q.get("partNumber", ""))
-        except ValueError:
-            number = 0
-        if not 1 <= number <= MAX_PARTS:
+        upload_id = request.query.get("uploadId", "")
+        number = _part_number(request.query.get("partNumber"))
+        upload = await self._upload(bucket, key, upload_id)
+        body, trailers = await self._payload(request, signed)
+        declared = sums.declared(request.headers, trailers)
+        algorithm = upload["checksum_algorithm"]
+        if algorithm is not None and declared and algorithm not in declared:
             raise S3Error(
-                "InvalidArgument",
-                f"partNumber '{q.get('partNumber')}' is not an integer from 1 to {MAX_PARTS}",
+                "InvalidRequest",
+                f"the upload was created with {algorithm} checksums but part {number} carries "
+                f"{', '.join(declared)}; send x-amz-checksum-{algorithm.lower()}",
             )
-        if "x-amz-copy-source" in request.headers:
-            raise S3Error(
-                "NotImplemented", "UploadPartCopy is not supported; upload the part's bytes"
-            )
-        await self._upload(bucket, key, upload_id)
-        body = await self._body(request, signed)
+        checksums = sums.Hasher.of(body, _part_algorithms(algorithm, declared))
         entry = await self._store(body)
+        await self._save_part(upload_id, number, entry, checksums)
+        headers = {"ETag": f'"{entry.hash}"'}
+        shown = algorithm or (declared[0] if declared else None)
+        if shown is not None:
+            headers[sums.header_name(shown)] = checksums[shown]
+        return web.Response(status=200, headers=headers)
+
+    async def _upload_part_copy(
+        self, bucket: Bucket, key: str, request: web.Request
+    ) -> web.Response:
+        """UploadPartCopy: a part made of a byte range of an existing object. Whole chunks of
+        the source are reused as they are; only the slices at the range's ends are stored
+        anew. The bytes are read once, for the part's checksums.
+        """
+        upload_id = request.query.get("uploadId", "")
+        number = _part_number(request.query.get("partNumber"))
+        upload = await self._upload(bucket, key, upload_id)
+        src_name, src_key = parse_copy_source(request.headers["x-amz-copy-source"])
+        src = parse_bucket(src_name)
+        info, source = await self._entry(src, src_key, key_to_path(src_name, src_key))
+        if any(h.startswith("x-amz-copy-source-if-") for h in map(str.lower, request.headers)):
+            modified = await self._last_modified(info, key_to_path(src_name, src_key))
+            check_copy_source(request.headers, source.hash, modified, f"/{src_name}/{src_key}")
+        start, end = parse_copy_range(request.headers.get("x-amz-copy-source-range"), source.size)
+        algorithm = upload["checksum_algorithm"]
+        hasher = sums.Hasher(_part_algorithms(algorithm, []))
+        chunks: list[Chunk] = []
+        pos = start
+        for chunk, offset, size in slice_chunks(source.chunks, start, end) if end >= start else ():
+            data = b"".join([piece async for piece in self._read(source, pos, pos + size - 1)])
+            pos += size
+            hasher.update(data)
+            if offset == 0 and size == chunk.size:
+                chunks.append(chunk)  # a whole chunk of the source: shared, not stored again
+            else:
+                chunks.extend((await self._store(data)).chunks)
+        if not chunks:
+            chunks = list((await self._store(b"")).chunks)
+        joined = tuple(chunks)
+        entry = FileEntry(hash=file_hash(joined), size=end - start + 1, chunks=joined)
+        checksums = hasher.values()
+        await self._save_part(upload_id, number, entry, checksums)
+        shown = (
+            None
+            if algorithm is None
+            else Checksum(algorithm, sums.FULL_OBJECT, checksums[algorithm])
+        )
+        return xml_response(xml.copy_part_xml(entry.hash, time.time(), shown))
+
+    async def _save_part(
+        self, upload_id: str, number: int, entry: FileEntry, checksums: dict[str, str]
+    ) -> None:
         chunks = [[c.hash, c.size, c.pack, c.offset] for c in entry.chunks]
         await self.client._pool.execute(
-            "INSERT INTO s3_parts VALUES ($1, $2, $3, $4, $5, $6) "
-            "ON CONFLICT (upload_id, part_number) "
-            "DO UPDATE SET etag = $3, size = $4, chunks = $5, last_modified = $6",
+            "INSERT INTO s3_parts (upload_id, part_number, etag, size, chunks, last_modified, "
+            "checksums) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = $3, size = $4, "
+            "chunks = $5, last_modified = $6, checksums = $7",
             upload_id,
             number,
             entry.hash,
             entry.size,
             orjson.dumps(chunks).decode(),
             time.time(),
+            orjson.dumps(checksums).decode(),
         )
-        return web.Response(status=200, headers={"ETag": f'"{entry.hash}"'})
 
     async def _complete_upload(
         self,
@@ -129,16 +255,22 @@ class MultipartVerbs:
         signed: SignedRequest | None,
     ) -> web.Response:
         upload_id = request.query["uploadId"]
-        await self._upload(bucket, key, upload_id)
-        wanted = xml.parse_complete(await self._body(request, signed, checksums=False))
+        upload = await self._upload(bucket, key, upload_id, completed=True)
+        body = await self._body(request, signed, checksums=False)
+        wanted = xml.parse_complete(body)
+        if upload["completed"] is not None:
+            return await self._completed_again(bucket, key, path, upload)
+        claimed = xml.parse_complete_checksums(body)
         rows = {
             r["part_number"]: r
             for r in await self.client._pool.fetch(
-                "SELECT part_number, etag, size, chunks FROM s3_parts WHERE upload_id = $1",
+                "SELECT part_number, etag, size, chunks, checksums FROM s3_parts "
+                "WHERE upload_id = $1",
                 upload_id,
             )
         }
         chunks: list[Chunk] = []
+        parts: list[Part] = []
         for i, (number, etag) in enumerate(wanted):
             row = rows.get(number)
             if row is None or row["etag"] != etag:
@@ -159,18 +291,68 @@ class MultipartVerbs:
                 Chunk(hash=h, size=s, pack=p, offset=o)
                 for h, s, p, o in orjson.loads(row["chunks"])
             )
+            parts.append(Part(row["size"], orjson.loads(row["checksums"])))
+        checksum = _object_checksum(upload["checksum_algorithm"], upload["checksum_type"], parts)
+        _check_claims(
+            checksum, request.headers, claimed, wanted, parts, upload["checksum_algorithm"]
+        )
         joined = tuple(c for c in chunks if c.size) or tuple(chunks[:1])
         entry = FileEntry(hash=file_hash(joined), size=sum(c.size for c in joined), chunks=joined)
-        await self._write_ops(bucket, [FileOp(op="put", path=path, file=entry)])
-        await self.client._pool.execute("DELETE FROM s3_uploads WHERE upload_id = $1", upload_id)
+        record = ObjectRecord(
+            headers=orjson.loads(upload["meta"]), checksum=checksum, parts=tuple(parts)
+        )
+        await self.records.put(bucket.repo, path, entry.hash, record)
+        # If-None-Match / If-Match: S3's conditional writes apply to completing an upload too.
+        await self._write_checked(bucket, path, FileOp(op="put", path=path, file=entry), request)
+        result = {"hash": entry.hash, "checksum": None if checksum is None else checksum.to_json()}
+        now = time.time()
+        async with self.client._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM s3_parts WHERE upload_id = $1", upload_id)
+            await conn.execute(
+                "UPDATE s3_uploads SET completed = $2, result = $3 WHERE upload_id = $1",
+                upload_id,
+                now,
+                orjson.dumps(result).decode(),
+            )
+            await conn.execute(
+                "DELETE FROM s3_uploads WHERE completed < $1", now - COMPLETED_KEPT_S
+            )
         # The ETag is the file's hash, as HEAD and listings give it later (not S3's md5-of-md5s).
         return xml_response(
-            xml.complete_multipart_xml(f"/{bucket.name}/{key}", bucket.name, key, entry.hash)
+            xml.complete_multipart_xml(
+                f"/{bucket.name}/{key}", bucket.name, key, entry.hash, checksum
+            )
+        )
+
+    async def _completed_again(
+        self, bucket: Bucket, key: str, path: str, upload: Any
+    ) -> web.Response:
+        """A repeated CompleteMultipartUpload: the same answer while the key still holds the
+        object it made (its answer was lost, say), NoSuchUpload once the key changed.
+        """
+        result = orjson.loads(upload["result"])
+        _, root = await self._head(bucket)
+        entry = None if root is None else await self.client.trees.lookup(root, path)
+        if entry is None or entry.hash != result["hash"]:
+            raise S3Error(
+                "NoSuchUpload",
+                f"upload of /{bucket.name}/{key} was completed and the key has changed since; "
+                "start a new upload with CreateMultipartUpload",
+                resource=f"/{bucket.name}/{key}",
+            )
+        raw = result.get("checksum")
+        checksum = None if raw is None else Checksum.from_json(raw)
+        return xml_response(
+            xml.complete_multipart_xml(
+                f"/{bucket.name}/{key}", bucket.name, key, result["hash"], checksum
+            )
         )
 
     async def _abort_upload(self, bucket: Bucket, upload_id: str) -> web.Response:
         done = await self.client._pool.execute(
-            "DELETE FROM s3_uploads WHERE upload_id = $1 AND bucket = $2", upload_id, bucket.name
+            "DELETE FROM s3_uploads WHERE upload_id = $1 AND bucket = $2 AND completed IS NULL",
+            upload_id,
+            bucket.name,
         )
         if done.endswith(" 0"):
             raise S3Error(
@@ -212,8 +394,8 @@ class MultipartVerbs:
     async def _list_uploads(self, bucket: Bucket) -> web.Response:
         await self._bucket_head(bucket)
         rows = await self.client._pool.fetch(
-            "SELECT key, upload_id, initiated FROM s3_uploads WHERE bucket = $1 "
-            "ORDER BY key, initiated",
+            "SELECT key, upload_id, initiated FROM s3_uploads "
+            "WHERE bucket = $1 AND completed IS NULL ORDER BY key, initiated",
             bucket.name,
         )
         return xml_response(
@@ -222,3 +404,72 @@ class MultipartVerbs:
                 uploads=[(r["key"], r["upload_id"], r["initiated"]) for r in rows],
             )
         )
+
+
+def _part_algorithms(upload: str | None, declared: Iterable[str]) -> list[str]:
+    """What a part's checksums are computed for: the upload's algorithm, what the part's
+    request declares, and the default CRC64NVME (the object's checksum when the upload
+    declared none).
+    """
+    out = [sums.DEFAULT_ALGORITHM]
+    for algorithm in (upload, *declared):
+        if algorithm is not None and algorithm not in out:
+            out.append(algorithm)
+    return out
+
+
+def _object_checksum(algorithm: str | None, kind: str | None, parts: list[Part]) -> Checksum | None:
+    """The checksum of a completed upload, from its parts' (None: a part has none, e.g. it
+    was uploaded before the gateway kept them).
+    """
+    algorithm = algorithm or sums.DEFAULT_ALGORITHM
+    kind = kind or sums.FULL_OBJECT
+    values = [p.checksums.get(algorithm) for p in parts]
+    if any(v is None for v in values):
+        return None
+    digests = [sums.unb64(v or "") for v in values]
+    if kind == sums.COMPOSITE:
+        return sums.composite(algorithm, digests)
+    return sums.full_object(algorithm, list(zip(digests, (p.size for p in parts), strict=True)))
+
+
+def _check_claims(
+    checksum: Checksum | None,
+    headers: Any,
+    claimed: dict[int, dict[str, str]],
+    wanted: list[tuple[int, str]],
+    parts: list[Part],
+    algorithm: str | None,
+) -> None:
+    """Check CompleteMultipartUpload's checksums: the object's (a header) against the one
+    composed from the parts, then each part's (in the body) against the stored part's.
+    """
+    for name in sums.ALGORITHMS:
+        value = headers.get(sums.header_name(name))
+        if value is None:
+            continue
+        if checksum is None or checksum.algorithm != name or not checksum.matches(value):
+            have = "none" if checksum is None else f"{checksum.algorithm} {checksum.value}"
+            raise S3Error(
+                "BadDigest",
+                f"{sums.header_name(name)} is {value} but the object's checksum, composed from "
+                f"its parts, is {have}; a part was changed, or the client computed another "
+                "checksum",
+            )
+    for (number, _), part in zip(wanted, parts, strict=True):
+        given = claimed.get(number, {})
+        for name, value in given.items():
+            stored = part.checksums.get(name)
+            if stored is not None and stored != value:
+                raise S3Error(
+                    "InvalidPart",
+                    f"part {number}: Checksum{name} is {value} but the part uploaded has "
+                    f"{stored}; list the parts with ListParts and send their checksums",
+                    argument="PartNumber",
+                )
+        if algorithm is not None and algorithm not in given:
+            raise S3Error(
+                "InvalidRequest",
+                f"the upload was created with {algorithm} checksums, so each part of "
+                f"CompleteMultipartUpload needs its Checksum{algorithm}; part {number} has none",
+            )

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import quote
 
+from pachstream.ingest.gateway._checksums import ALGORITHMS, Checksum
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._listing import ListPage
 
@@ -36,8 +37,10 @@ __all__ = [
     "MAX_DELETE_OBJECTS",
     "MAX_PART_NUMBER",
     "NAMESPACE",
+    "acl_xml",
     "complete_multipart_xml",
     "copy_object_xml",
+    "copy_part_xml",
     "delete_result_xml",
     "error_xml",
     "http_date",
@@ -50,7 +53,10 @@ __all__ = [
     "list_uploads_xml",
     "location_xml",
     "parse_complete",
+    "parse_complete_checksums",
     "parse_delete",
+    "tagging_xml",
+    "versioning_xml",
 ]
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -197,12 +203,20 @@ def error_xml(code: str, message: str, resource: str, request_id: str) -> bytes:
     return _document(root)
 
 
-def list_buckets_xml(buckets: list[tuple[str, float]], owner: str = "pachstream") -> bytes:
+def list_buckets_xml(
+    buckets: list[tuple[str, float]],
+    owner: str = "pachstream",
+    *,
+    prefix: str | None = None,
+    continuation_token: str | None = None,
+) -> bytes:
     """Render a ListBuckets answer.
 
     Args:
         buckets: ``(name, creation_time)`` of each bucket, in the order to show.
         owner: ID and display name of the owner.
+        prefix: The request's ``prefix``, echoed when given.
+        continuation_token: The token of the next page when the list is cut short.
 
     """
     root = _root("ListAllMyBucketsResult")
@@ -214,6 +228,10 @@ def list_buckets_xml(buckets: list[tuple[str, float]], owner: str = "pachstream"
         bucket = _add(buckets_element, "Bucket")
         _add(bucket, "Name", name)
         _add(bucket, "CreationDate", iso8601(created))
+    if continuation_token:
+        _add(root, "ContinuationToken", continuation_token)
+    if prefix:
+        _add(root, "Prefix", prefix)
     return _document(root)
 
 
@@ -323,21 +341,41 @@ def initiate_multipart_xml(bucket: str, key: str, upload_id: str) -> bytes:
     return _document(root)
 
 
-def complete_multipart_xml(location: str, bucket: str, key: str, etag: str) -> bytes:
+def _add_checksum(root: ET.Element, checksum: Checksum | None, *, with_type: bool = True) -> None:
+    if checksum is not None:
+        _add(root, f"Checksum{checksum.algorithm}", checksum.value)
+        if with_type:
+            _add(root, "ChecksumType", checksum.type)
+
+
+def complete_multipart_xml(
+    location: str, bucket: str, key: str, etag: str, checksum: Checksum | None = None
+) -> bytes:
     """Render a CompleteMultipartUpload answer; ``etag`` is bare, without quotes."""
     root = _root("CompleteMultipartUploadResult")
     _add(root, "Location", location)
     _add(root, "Bucket", bucket)
     _add(root, "Key", key)
     _add(root, "ETag", _quoted(etag))
+    _add_checksum(root, checksum)
     return _document(root)
 
 
-def copy_object_xml(etag: str, last_modified: float) -> bytes:
+def copy_object_xml(etag: str, last_modified: float, checksum: Checksum | None = None) -> bytes:
     """Render a CopyObject answer."""
     root = _root("CopyObjectResult")
     _add(root, "LastModified", iso8601(last_modified))
     _add(root, "ETag", _quoted(etag))
+    _add_checksum(root, checksum)
+    return _document(root)
+
+
+def copy_part_xml(etag: str, last_modified: float, checksum: Checksum | None = None) -> bytes:
+    """Render an UploadPartCopy answer (a part's checksum has no type)."""
+    root = _root("CopyPartResult")
+    _add(root, "LastModified", iso8601(last_modified))
+    _add(root, "ETag", _quoted(etag))
+    _add_checksum(root, checksum, with_type=False)
     return _document(root)
 
 
@@ -430,6 +468,39 @@ def delete_result_xml(deleted: list[str], errors: list[tuple[str, str, str]], qu
 def location_xml() -> bytes:
     """Render a GetBucketLocation answer: empty, which means ``us-east-1``."""
     return _document(_root("LocationConstraint"))
+
+
+def acl_xml(owner: str = "pachstream") -> bytes:
+    """Render a GetBucketAcl/GetObjectAcl answer: the owner has FULL_CONTROL, no one else."""
+    root = _root("AccessControlPolicy")
+    owner_element = _add(root, "Owner")
+    _add(owner_element, "ID", owner)
+    _add(owner_element, "DisplayName", owner)
+    grant = _add(_add(root, "AccessControlList"), "Grant")
+    grantee = ET.SubElement(
+        grant,
+        "Grantee",
+        {
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xsi:type": "CanonicalUser",
+        },
+    )
+    _add(grantee, "ID", owner)
+    _add(grantee, "DisplayName", owner)
+    _add(grant, "Permission", "FULL_CONTROL")
+    return _document(root)
+
+
+def tagging_xml() -> bytes:
+    """Render a GetObjectTagging answer with no tags (objects here carry none)."""
+    root = _root("Tagging")
+    _add(root, "TagSet")
+    return _document(root)
+
+
+def versioning_xml() -> bytes:
+    """Render a GetBucketVersioning answer for a bucket that was never versioned (empty)."""
+    return _document(_root("VersioningConfiguration"))
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -609,3 +680,24 @@ def parse_complete(body: bytes) -> list[tuple[int, str]]:
     if not parts:
         raise _malformed(document, "lists no <Part>", _COMPLETE_SHAPE)
     return parts
+
+
+def parse_complete_checksums(body: bytes) -> dict[int, dict[str, str]]:
+    """The part checksums a CompleteMultipartUpload body lists: part number → algorithm →
+    value (``<ChecksumCRC32C>`` and the like); call after :func:`parse_complete` accepted it.
+    """
+    root = _parse(body, "CompleteMultipartUpload", "CompleteMultipartUpload", _COMPLETE_SHAPE)
+    out: dict[int, dict[str, str]] = {}
+    for child in root:
+        if _local(child.tag) != "Part":
+            continue
+        number = next((c.text for c in child if _local(c.tag) == "PartNumber"), None)
+        found = {
+            _local(c.tag)[len("Checksum") :].upper(): (c.text or "").strip()
+            for c in child
+            if _local(c.tag).startswith("Checksum")
+            and _local(c.tag)[len("Checksum") :].upper() in ALGORITHMS
+        }
+        if number is not None and found:
+            out[int(number.strip())] = found
+    return out

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-import mimetypes
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -30,7 +30,7 @@ from aiohttp import web
 
 from pachstream.client import Client
 from pachstream.commits.events import Chunk, FileEntry, FileOp
-from pachstream.content import BLOB_MIN, CHUNK_BYTES, read_chunk
+from pachstream.content import BLOB_MIN, CHUNK_BYTES, read_chunk, sha256
 from pachstream.errors import (
     BranchNotFound,
     CommitAlreadyOpen,
@@ -44,8 +44,16 @@ from pachstream.errors import (
     RepoNotFound,
 )
 from pachstream.ingest._records import parse_policies
+from pachstream.ingest.gateway import _checksums as sums
 from pachstream.ingest.gateway import _s3xml as xml
 from pachstream.ingest.gateway._batch import Batcher
+from pachstream.ingest.gateway._checksums import Checksum
+from pachstream.ingest.gateway._conditions import (
+    check_copy_source,
+    check_read,
+    check_write,
+    has_write_condition,
+)
 from pachstream.ingest.gateway._core import (
     Bucket,
     CommitTiming,
@@ -54,17 +62,30 @@ from pachstream.ingest.gateway._core import (
     parse_copy_source,
     path_to_key,
 )
+from pachstream.ingest.gateway._cors import CorsPolicy
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._http import xml_response
 from pachstream.ingest.gateway._listing import (
     ObjectInfo,
     decode_token,
+    encode_token,
     list_page,
     parse_max_keys,
     parse_range,
     slice_chunks,
 )
+from pachstream.ingest.gateway._metadata import (
+    ObjectRecord,
+    metadata_directive,
+    parse_metadata,
+    parse_part_number,
+    part_range,
+    read_headers,
+    response_overrides,
+)
 from pachstream.ingest.gateway._multipart import MIGRATIONS, MultipartVerbs
+from pachstream.ingest.gateway._records import Records
+from pachstream.ingest.gateway._routes import NONE_CONFIGURED, Target, route
 from pachstream.ingest.gateway._sigv4 import (
     SignedRequest,
     check_checksums,
@@ -81,6 +102,31 @@ log = logging.getLogger("pachstream.s3gateway")
 
 GATEWAY_DESCRIPTION = "s3 gateway: uploads"
 """Description of the commits the gateway opens (and finishes again after a restart)."""
+# The commit in which a path last changed: the commits' diffs are materialized in
+# commit_files (by the lineage consumer, in the transaction that records the commit).
+_LAST_CHANGED_ONE = """
+WITH RECURSIVE chain AS (
+    SELECT c.id, c.parent, c.finished,
+           EXISTS (SELECT 1 FROM commit_files f WHERE f.commit_id = c.id AND f.path = $2) AS hit
+    FROM commits c WHERE c.id = $1
+  UNION ALL
+    SELECT c.id, c.parent, c.finished,
+           EXISTS (SELECT 1 FROM commit_files f WHERE f.commit_id = c.id AND f.path = $2)
+    FROM commits c JOIN chain ON c.id = chain.parent WHERE NOT chain.hit
+)
+SELECT finished FROM chain WHERE hit LIMIT 1
+"""
+_LAST_CHANGED_ALL = """
+WITH RECURSIVE chain AS (
+    SELECT id, parent, finished, 0 AS depth FROM commits WHERE id = $1
+  UNION ALL
+    SELECT c.id, c.parent, c.finished, chain.depth + 1
+    FROM commits c JOIN chain ON c.id = chain.parent
+)
+SELECT DISTINCT ON (f.path) f.path, chain.finished
+FROM chain JOIN commit_files f ON f.commit_id = chain.id
+ORDER BY f.path, chain.depth
+"""
 MAX_BODY = CHUNK_BYTES
 """Largest PUT or part body; bigger objects go by multipart upload (aws-cli does so above 8 MB)."""
 
@@ -92,15 +138,41 @@ class _Branch:
     ref: str
     ops: Batcher[list[FileOp], str]
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    conditional: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held across the check and the write of a conditional write."""
     commit: str | None = None
     """The open commit the gateway finishes (its own), when one is open."""
     foreign: bool = False
     """Writes go into a commit someone else opened: never finished by the gateway."""
     opened: float = 0.0
     files: int = 0
-    last_write: float = 0.0
+    last_write: float = float("-inf")
     retry_at: float = 0.0
     """After a failed finish: when to try again."""
+
+
+@dataclass
+class _Call:
+    """One routed request: its operation and what its path names."""
+
+    request: web.Request
+    signed: SignedRequest | None
+    operation: str
+    bucket: Bucket | None = None
+    key: str = ""
+    path: str | None = None
+
+    @property
+    def bucket_(self) -> Bucket:
+        """The bucket (for a bucket or object operation, which the route table guarantees)."""
+        assert self.bucket is not None
+        return self.bucket
+
+    @property
+    def path_(self) -> str:
+        """The file path of the key (for an object operation)."""
+        assert self.path is not None
+        return self.path
 
 
 class S3Gateway(MultipartVerbs, Service):
@@ -108,16 +180,34 @@ class S3Gateway(MultipartVerbs, Service):
 
     name = "s3gateway"
 
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        cors: CorsPolicy | None = None,
+    ) -> None:
+        """Serve ``settings``' namespace on ``host:port`` (0: any free port).
+
+        ``cors``: which web pages may call the gateway from a browser; by default any
+        origin when requests must be signed, none when they need not be (see ``_cors``).
+        """
         super().__init__()
         self._settings = settings
         self._host, self._port = host, port
         self._keys = dict(settings.gateway_keys)
+        if cors is None and settings.gateway_cors_origins is not None:
+            cors = CorsPolicy(origins=settings.gateway_cors_origins)
+        self._cors = cors if cors is not None else CorsPolicy.default(signed=bool(self._keys))
+        self._handlers = self._handler_table()
         self._policy_default, self._policies = parse_policies(settings.ingest_policy)
         self.client: Client
+        self.records: Records
         self._runner: web.AppRunner | None = None
         self._branches: dict[str, _Branch] = {}
         self._listings: OrderedDict[str, list[ObjectInfo]] = OrderedDict()
+        self._mtimes: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._contents: Batcher[bytes, FileEntry] = Batcher(self._store_batch, "s3gw-content")
 
     @property
@@ -147,6 +237,7 @@ class S3Gateway(MultipartVerbs, Service):
     async def _open(self) -> None:
         self.client = await Client.connect(self._settings, pool_size=16)
         await migrate(self.client._pool, self.name, MIGRATIONS)
+        self.records = Records(self.client._pool)
         await self._finish_left_behind()
         app = web.Application(client_max_size=MAX_BODY + 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
@@ -231,7 +322,7 @@ class S3Gateway(MultipartVerbs, Service):
         """
         ops = [op for group in batch for op in group]
         async with branch.lock:
-            if len(batch) > 1 and branch.commit is None and not branch.foreign:
+            if branch.commit is None and not branch.foreign and self._busy(branch, len(batch)):
                 await self._open_commit(branch)
             cid = await self.client.modify_files(branch.ref, ops)
             branch.last_write = time.monotonic()
@@ -240,6 +331,15 @@ class S3Gateway(MultipartVerbs, Service):
             if branch.commit is not None and self._due(branch, 0.0):  # full or old
                 await self._finish(branch, locked=True)
         return [cid] * len(batch)
+
+    def _busy(self, branch: _Branch, writes: int) -> bool:
+        """Whether writes go into a commit the gateway holds open rather than one of their
+        own: several arrived together, or the branch took a write less than the quiet spell
+        ago (a client PUTting one key after another). A write to an idle branch is
+        committed at once.
+        """
+        quiet = self.timing(branch.ref.partition("@")[0]).quiet
+        return writes > 1 or time.monotonic() - branch.last_write < quiet
 
     async def _open_commit(self, branch: _Branch) -> None:
         try:
@@ -280,8 +380,7 @@ class S3Gateway(MultipartVerbs, Service):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rid = uuid.uuid4().hex[:16].upper()
         try:
-            signed = self._authenticate(request)
-            response = await self._route(request, signed)
+            response = await self._route(request)
         except S3Error as err:
             response = _error(err, rid, request)
         except web.HTTPException:
@@ -303,6 +402,8 @@ class S3Gateway(MultipartVerbs, Service):
             )
         if not response.prepared:
             response.headers["x-amz-request-id"] = rid
+            if request.method != "OPTIONS":
+                response.headers.update(self._cors.actual(request.headers, request.method))
         return response
 
     def _authenticate(self, request: web.Request) -> SignedRequest | None:
@@ -318,80 +419,139 @@ class S3Gateway(MultipartVerbs, Service):
             datetime.datetime.now(datetime.UTC),
         )
 
-    async def _route(
-        self, request: web.Request, signed: SignedRequest | None
-    ) -> web.StreamResponse:
+    async def _route(self, request: web.Request) -> web.StreamResponse:
+        """Authenticate, find the operation in the route table, run its handler. A request
+        the table does not know is refused there (501), before anything is read or written.
+        """
         # From the raw path: a router's normalization would turn the key 'a/../b' into 'b'.
         bucket_name, _, key = unquote(request.raw_path.partition("?")[0].lstrip("/")).partition("/")
-        q = request.query
-        m = request.method
-        if not bucket_name:
-            if m == "GET":
-                return await self._list_buckets()
-            raise S3Error("MethodNotAllowed", f"{m} / is not an S3 operation; GET / lists buckets")
-        bucket = parse_bucket(bucket_name)
-        if not key:
-            if m == "HEAD":
-                await self._bucket_head(bucket)
-                return web.Response(status=200)
-            if m == "GET":
-                if "location" in q:
-                    await self._bucket_head(bucket)
-                    return xml_response(xml.location_xml())
-                if "uploads" in q:
-                    return await self._list_uploads(bucket)
-                if set(q) & {
-                    "acl",
-                    "policy",
-                    "versioning",
-                    "tagging",
-                    "cors",
-                    "lifecycle",
-                    "website",
-                }:
-                    raise S3Error(
-                        "NotImplemented", f"bucket sub-resource {sorted(q)} is not supported"
-                    )
-                return await self._list_objects(bucket, request)
-            if m == "PUT":
-                return await self._create_bucket(bucket)
-            if m == "POST" and "delete" in q:
-                return await self._delete_objects(bucket, request, signed)
-            raise S3Error("MethodNotAllowed", f"{m} on bucket '{bucket.name}' is not supported")
-        path = key_to_path(bucket.name, key)
-        if m in ("GET", "HEAD"):
-            if "uploadId" in q and m == "GET":
-                return await self._list_parts(bucket, key, request)
-            return await self._get_object(bucket, key, path, request)
-        if m == "PUT":
-            if "uploadId" in q or "partNumber" in q:
-                return await self._upload_part(bucket, key, request, signed)
-            if "x-amz-copy-source" in request.headers:
-                return await self._copy_object(bucket, path, request)
-            return await self._put_object(bucket, path, request, signed)
-        if m == "DELETE":
-            if "uploadId" in q:
-                return await self._abort_upload(bucket, q["uploadId"])
-            await self._delete_keys(bucket, [key])
-            return web.Response(status=204)
-        if m == "POST":
-            if "uploads" in q:
-                return await self._create_upload(bucket, key)
-            if "uploadId" in q:
-                return await self._complete_upload(bucket, key, path, request, signed)
-        raise S3Error(
-            "MethodNotAllowed", f"{m} on an object is not supported here", resource=request.path
-        )
+        target: Target = "object" if key else "bucket" if bucket_name else "service"
+        if request.method == "OPTIONS":  # a preflight carries no signature
+            return web.Response(
+                status=200, headers=self._cors.preflight(request.headers, request.path)
+            )
+        signed = self._authenticate(request)
+        op = route(
+            request.method,
+            target,
+            request.query,
+            copy_source="x-amz-copy-source" in request.headers,
+        ).operation
+        call = _Call(request, signed, op)
+        if target != "service":
+            call.bucket = parse_bucket(bucket_name)
+        if target == "object":
+            call.key = key
+            call.path = key_to_path(bucket_name, key)
+        handler = self._handlers.get(op)
+        if handler is not None:
+            return await handler(call)
+        if op in NONE_CONFIGURED:
+            code, what = NONE_CONFIGURED[op]
+            await self._bucket_head(call.bucket_)
+            raise S3Error(
+                code,
+                f"bucket '{bucket_name}' has no {what}: pachstream buckets carry none, and "
+                "setting one is not supported",
+                resource=f"/{bucket_name}",
+            )
+        raise AssertionError(f"operation {op} is routed but has no handler")
+
+    def _handler_table(self) -> dict[str, Callable[[_Call], Awaitable[web.StreamResponse]]]:
+        """Operation name (see :data:`~._routes.ROUTES`) → handler."""
+        return {
+            "ListBuckets": lambda c: self._list_buckets(c.request),
+            "HeadBucket": self._op_head_bucket,
+            "ListObjects": lambda c: self._list_objects(c.bucket_, c.request),
+            "ListObjectsV2": lambda c: self._list_objects(c.bucket_, c.request),
+            "GetBucketLocation": self._op_location,
+            "ListMultipartUploads": lambda c: self._list_uploads(c.bucket_),
+            "GetBucketVersioning": self._op_versioning,
+            "GetBucketAcl": self._op_bucket_acl,
+            "CreateBucket": lambda c: self._create_bucket(c.bucket_),
+            "DeleteBucket": lambda c: self._delete_bucket(c.bucket_),
+            "DeleteObjects": lambda c: self._delete_objects(c.bucket_, c.request, c.signed),
+            "GetObject": lambda c: self._get_object(c.bucket_, c.key, c.path_, c.request),
+            "HeadObject": lambda c: self._get_object(c.bucket_, c.key, c.path_, c.request),
+            "PutObject": lambda c: self._put_object(c.bucket_, c.path_, c.request, c.signed),
+            "CopyObject": lambda c: self._copy_object(c.bucket_, c.key, c.path_, c.request),
+            "DeleteObject": self._op_delete_object,
+            "GetObjectTagging": self._op_object_tagging,
+            "GetObjectAcl": self._op_object_acl,
+            "CreateMultipartUpload": lambda c: self._create_upload(c.bucket_, c.key, c.request),
+            "UploadPart": lambda c: self._upload_part(c.bucket_, c.key, c.request, c.signed),
+            "UploadPartCopy": lambda c: self._upload_part_copy(c.bucket_, c.key, c.request),
+            "CompleteMultipartUpload": lambda c: self._complete_upload(
+                c.bucket_, c.key, c.path_, c.request, c.signed
+            ),
+            "AbortMultipartUpload": lambda c: self._abort_upload(
+                c.bucket_, c.request.query["uploadId"]
+            ),
+            "ListParts": lambda c: self._list_parts(c.bucket_, c.key, c.request),
+        }
+
+    async def _op_head_bucket(self, call: _Call) -> web.StreamResponse:
+        await self._bucket_head(call.bucket_)
+        return web.Response(status=200)
+
+    async def _op_location(self, call: _Call) -> web.StreamResponse:
+        await self._bucket_head(call.bucket_)
+        return xml_response(xml.location_xml())
+
+    async def _op_versioning(self, call: _Call) -> web.StreamResponse:
+        await self._bucket_head(call.bucket_)
+        return xml_response(xml.versioning_xml())
+
+    async def _op_bucket_acl(self, call: _Call) -> web.StreamResponse:
+        await self._bucket_head(call.bucket_)
+        return xml_response(xml.acl_xml())
+
+    async def _op_object_tagging(self, call: _Call) -> web.StreamResponse:
+        await self._entry(call.bucket_, call.key, call.path_)
+        return xml_response(xml.tagging_xml())
+
+    async def _op_object_acl(self, call: _Call) -> web.StreamResponse:
+        await self._entry(call.bucket_, call.key, call.path_)
+        return xml_response(xml.acl_xml())
+
+    async def _op_delete_object(self, call: _Call) -> web.StreamResponse:
+        await self._delete_keys(call.bucket_, [call.key])
+        return web.Response(status=204)
 
     # ------------------------------------------------------------------ buckets
 
-    async def _list_buckets(self) -> web.Response:
+    async def _list_buckets(self, request: web.Request) -> web.Response:
+        q = request.query
+        prefix = q.get("prefix", "")
+        raw_max = q.get("max-buckets")
+        limit = 10000
+        if raw_max is not None:
+            if not raw_max.isdigit() or not 1 <= int(raw_max) <= 10000:
+                raise S3Error(
+                    "InvalidArgument",
+                    f"max-buckets '{raw_max}' is not an integer from 1 to 10000",
+                )
+            limit = int(raw_max)
+        token = q.get("continuation-token")
+        after = decode_token(token) if token is not None else ""
         rows = await self.client._pool.fetch(
             "SELECT b.repo, b.name, r.created FROM branches b JOIN repos r ON r.name = b.repo "
             "ORDER BY b.repo, b.name"
         )
-        buckets = sorted((f"{r['name']}.{r['repo']}", float(r["created"] or 0)) for r in rows)
-        return xml_response(xml.list_buckets_xml(buckets))
+        buckets = sorted(
+            (name, float(r["created"] or 0))
+            for r in rows
+            if (name := f"{r['name']}.{r['repo']}").startswith(prefix) and name > after
+        )
+        page = buckets[:limit]
+        more = len(buckets) > limit
+        return xml_response(
+            xml.list_buckets_xml(
+                page,
+                prefix=prefix or None,
+                continuation_token=encode_token(page[-1][0]) if more else None,
+            )
+        )
 
     async def _bucket_head(self, bucket: Bucket) -> None:
         # A repo's master is a bucket before its first commit, as 'put file repo@master'
@@ -429,6 +589,47 @@ class S3Gateway(MultipartVerbs, Service):
             await self.client.create_branch(bucket.branch_ref)
         return web.Response(status=200, headers={"Location": f"/{bucket.name}"})
 
+    async def _delete_bucket(self, bucket: Bucket) -> web.Response:
+        """Delete the branch, when it holds no file (S3: BucketNotEmpty otherwise). Its
+        commits stay readable by id (commit buckets); the repo stays.
+        """
+        if bucket.commit is not None:
+            raise S3Error(
+                "MethodNotAllowed",
+                f"bucket '{bucket.name}' names a commit, which cannot be deleted; delete the "
+                f"branch bucket {bucket.branch}.{bucket.repo}",
+                resource=bucket.name,
+            )
+        await self._bucket_head(bucket)
+        branch = self._branches.get(bucket.branch_ref)
+        if branch is not None:
+            await self._settle(branch)
+        try:
+            info = await self.client.inspect_commit(bucket.ref)
+        except CommitNotFound:
+            info = None
+        if info is not None and info.finished is None:
+            raise S3Error(
+                "OperationAborted",
+                f"bucket '{bucket.name}': commit {info.id} is open on the branch; finish it "
+                f"('pachstream finish commit {bucket.branch_ref}') before deleting the bucket",
+                resource=bucket.name,
+            )
+        if info is not None and info.file_count:
+            raise S3Error(
+                "BucketNotEmpty",
+                f"bucket '{bucket.name}' holds {info.file_count} files; delete them first "
+                f"('aws s3 rm --recursive s3://{bucket.name}/')",
+                resource=bucket.name,
+            )
+        try:
+            await self.client.delete_branch(bucket.branch_ref)
+        except BranchNotFound:
+            pass  # a repo's master before its first commit: no branch row to delete
+        self._branches.pop(bucket.branch_ref, None)
+        await self.client._pool.execute("DELETE FROM s3_uploads WHERE bucket = $1", bucket.name)
+        return web.Response(status=204)
+
     async def _head(self, bucket: Bucket) -> tuple[Any, Root | None]:
         """The commit a read of ``bucket`` sees and its tree (None: the branch has no commit)."""
         await self._bucket_head(bucket)
@@ -455,15 +656,45 @@ class S3Gateway(MultipartVerbs, Service):
             self._listings.move_to_end(info.id)
             return cached
         finished = float(info.finished)
+        parent = self._listings.get(info.parent) if info.parent else None
+        if parent is not None:
+            # The usual case on a branch taking writes: the parent's times, and this
+            # commit's time for what it changed.
+            changed = {
+                r["path"]
+                for r in await self.client._pool.fetch(
+                    "SELECT path FROM commit_files WHERE commit_id = $1", info.id
+                )
+            }
+            before = {o.key: o.last_modified for o in parent}
+            times = {k: t for k, t in before.items() if "/" + k not in changed}
+        else:
+            rows = await self.client._pool.fetch(_LAST_CHANGED_ALL, info.id)
+            times = {path_to_key(r["path"]): float(r["finished"]) for r in rows}
         items = [
-            ObjectInfo(path_to_key(p), raw[1], raw[0], finished)
+            ObjectInfo(key, raw[1], raw[0], times.get(key, finished))
             async for p, raw in self.client.trees.walk(root)
+            if (key := path_to_key(p)) is not None
         ]
         items.sort(key=lambda o: o.key.encode())
         self._listings[info.id] = items
         while len(self._listings) > 8:
             self._listings.popitem(last=False)
         return items
+
+    async def _last_modified(self, info: Any, path: str) -> float:
+        """When ``path`` last changed: the finish time of the nearest commit, from ``info``
+        back through its parents, whose diff names it (``info``'s own time if none does).
+        """
+        cache_key = (info.id, path)
+        found = self._mtimes.get(cache_key)
+        if found is None:
+            value = await self.client._pool.fetchval(_LAST_CHANGED_ONE, info.id, path)
+            found = float(value) if value is not None else float(info.finished)
+            self._mtimes[cache_key] = found
+            while len(self._mtimes) > 10000:
+                self._mtimes.popitem(last=False)
+        return found
 
     async def _list_objects(self, bucket: Bucket, request: web.Request) -> web.Response:
         q = request.query
@@ -515,14 +746,45 @@ class S3Gateway(MultipartVerbs, Service):
         self, bucket: Bucket, key: str, path: str, request: web.Request
     ) -> web.StreamResponse:
         info, entry = await self._entry(bucket, key, path)
+        modified = await self._last_modified(info, path)
+        record = await self.records.get(bucket.repo, path, entry.hash)
         headers = {
             "ETag": f'"{entry.hash}"',
-            "Last-Modified": xml.http_date(float(info.finished)),
+            "Last-Modified": xml.http_date(modified),
             "Accept-Ranges": "bytes",
-            "Content-Type": mimetypes.guess_type(key)[0] or "application/octet-stream",
+            **read_headers(record),
             "x-amz-meta-pachstream-commit": info.id,
         }
-        rng = parse_range(request.headers.get("Range"), entry.size)
+        if not check_read(request.headers, entry.hash, modified, f"/{bucket.name}/{key}"):
+            return web.Response(status=304, headers=headers)
+        headers.update(response_overrides(request.query, _is_signed(request)))
+        number = parse_part_number(request.query.get("partNumber"))
+        checksum = record.checksum if record is not None else None
+        if number is not None:
+            if "Range" in request.headers:
+                raise S3Error(
+                    "InvalidRequest",
+                    "cannot specify both a Range header and the partNumber query parameter; "
+                    "ask for one of them",
+                )
+            start, end, count = part_range(record, entry.size, number)
+            rng: tuple[int, int] | None = (start, end) if entry.size else None
+            if record is not None and record.parts:
+                headers["x-amz-mp-parts-count"] = str(count)
+                part_sum = record.parts[number - 1].checksums.get(
+                    checksum.algorithm if checksum else ""
+                )
+                checksum = None
+                if part_sum is not None and record.checksum is not None:
+                    checksum = Checksum(record.checksum.algorithm, sums.FULL_OBJECT, part_sum)
+        else:
+            rng = parse_range(request.headers.get("Range"), entry.size)
+            if rng is not None:
+                checksum = None  # S3 gives no checksum for a range of the object
+        if checksum is not None and _checksum_mode(request):
+            headers.update(checksum.headers())
+            if number is not None and record is not None and record.parts:
+                del headers["x-amz-checksum-type"]  # a part's, not the object's
         start, end = rng if rng is not None else (0, entry.size - 1)
         length = end - start + 1 if entry.size else 0
         status = 206 if rng is not None else 200
@@ -532,17 +794,41 @@ class S3Gateway(MultipartVerbs, Service):
         if request.method == "HEAD":
             return web.Response(status=status, headers=headers)
         response = web.StreamResponse(status=status, headers=headers)
+        response.headers["x-amz-request-id"] = uuid.uuid4().hex[:16].upper()
+        response.headers.update(self._cors.actual(request.headers, request.method))
         await response.prepare(request)
         if length:
-            for chunk, offset, size in slice_chunks(entry.chunks, start, end):
-                await response.write(await _read_slice(self.client, chunk, offset, size))
+            async for data in self._read(entry, start, end):
+                await response.write(data)
         await response.write_eof()
         return response
+
+    async def _read(self, entry: FileEntry, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (inclusive) of a file, a chunk's slice at a time."""
+        for chunk, offset, size in slice_chunks(entry.chunks, start, end):
+            yield await _read_slice(self.client, chunk, offset, size)
+
+    async def _digests(
+        self, entry: FileEntry, start: int, end: int, algorithms: Iterable[str]
+    ) -> dict[str, str]:
+        """Checksums of bytes ``start`` to ``end`` of a file, reading them."""
+        hasher = sums.Hasher(algorithms)
+        if end >= start:
+            async for data in self._read(entry, start, end):
+                hasher.update(data)
+        return hasher.values()
 
     async def _body(
         self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
     ) -> bytes:
-        """Read the request body as the client meant it.
+        """Read the request body as the client meant it (see :meth:`_payload`)."""
+        body, _ = await self._payload(request, signed, checksums=checksums)
+        return body
+
+    async def _payload(
+        self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
+    ) -> tuple[bytes, dict[str, str]]:
+        """Read the request body as the client meant it, and its trailers.
 
         The aws-chunked framing is removed and the signature checked; with ``checksums``, the
         body's checksum headers and trailers too (CompleteMultipartUpload's describe the whole
@@ -576,16 +862,58 @@ class S3Gateway(MultipartVerbs, Service):
             )
         if checksums:
             check_checksums(body, request.headers, trailers)
-        return body
+        return body, trailers
 
     async def _put_object(
         self, bucket: Bucket, path: str, request: web.Request, signed: SignedRequest | None
     ) -> web.Response:
         await self._writable(bucket)
-        body = await self._body(request, signed)
-        entry = await self._store(body)
-        await self._write_ops(bucket, [FileOp(op="put", path=path, file=entry)])
-        return web.Response(status=200, headers={"ETag": f'"{entry.hash}"'})
+        meta = parse_metadata(request.headers)
+        body, trailers = await self._payload(request, signed)
+        declared = sums.declared(request.headers, trailers)
+        algorithm = declared[0] if declared else sums.DEFAULT_ALGORITHM
+        checksum = Checksum(
+            algorithm, sums.FULL_OBJECT, sums.Hasher.of(body, [algorithm])[algorithm]
+        )
+        record = ObjectRecord(headers=meta, checksum=checksum)
+        # A body of one chunk is stored under its sha256: its record is written while the
+        # bytes are stored, so the PUT pays no extra round trip, and before the file op.
+        content_hash = sha256(body)
+        entry, _ = await asyncio.gather(
+            self._store(body), self.records.put(bucket.repo, path, content_hash, record)
+        )
+        if entry.hash != content_hash:
+            await self.records.put(bucket.repo, path, entry.hash, record)
+        op = FileOp(op="put", path=path, file=entry)
+        await self._write_checked(bucket, path, op, request)
+        return web.Response(status=200, headers={"ETag": f'"{entry.hash}"', **checksum.headers()})
+
+    async def _write_checked(
+        self, bucket: Bucket, path: str, op: FileOp, request: web.Request
+    ) -> None:
+        """Write one file, first checking an ``If-Match``/``If-None-Match`` condition.
+
+        A conditional write waits for the branch's earlier writes through this gateway to be
+        committed, checks the condition on the head, and writes, while holding the branch's
+        condition lock: two conditional writes to one branch through this gateway never
+        interleave, so exactly one of two ``If-None-Match: *`` PUTs of a key wins. Writes that
+        do not go through the lock (unconditional ones, other gateways, ``put file``) may
+        still land between the check and the write.
+        """
+        if not has_write_condition(request.headers):
+            await self._write_ops(bucket, [op])
+            return
+        branch = self._branch(bucket)
+        async with branch.conditional:
+            await self._settle(branch)
+            _, root = await self._head(bucket)
+            entry = None if root is None else await self.client.trees.lookup(root, path)
+            check_write(
+                request.headers,
+                None if entry is None else entry.hash,
+                f"/{bucket.name}/{path_to_key(path)}",
+            )
+            await self._write_ops(bucket, [op])
 
     async def _writable(self, bucket: Bucket) -> None:
         _refuse_commit_bucket(bucket)
@@ -597,17 +925,46 @@ class S3Gateway(MultipartVerbs, Service):
         except (RepoNotFound, BranchNotFound) as err:
             raise _no_bucket(bucket) from err
 
-    async def _copy_object(self, bucket: Bucket, path: str, request: web.Request) -> web.Response:
+    async def _copy_object(
+        self, bucket: Bucket, key: str, path: str, request: web.Request
+    ) -> web.Response:
         await self._writable(bucket)
         if "x-amz-copy-source-range" in request.headers:
             raise S3Error(
-                "NotImplemented", "x-amz-copy-source-range is not supported; copy whole objects"
+                "InvalidArgument",
+                "x-amz-copy-source-range belongs to UploadPartCopy; CopyObject copies whole "
+                "objects",
+                argument="x-amz-copy-source-range",
             )
+        directive = metadata_directive(request.headers)
+        replaced = parse_metadata(request.headers) if directive == "REPLACE" else None
+        wanted = request.headers.get("x-amz-checksum-algorithm")
+        algorithm = sums.parse_algorithm(wanted, "x-amz-checksum-algorithm") if wanted else None
         src_name, src_key = parse_copy_source(request.headers["x-amz-copy-source"])
         src = parse_bucket(src_name)
-        _, entry = await self._entry(src, src_key, key_to_path(src_name, src_key))
-        await self._write_ops(bucket, [FileOp(op="put", path=path, file=entry)])
-        return xml_response(xml.copy_object_xml(entry.hash, time.time()))
+        src_path = key_to_path(src_name, src_key)
+        if src == bucket and src_key == key and replaced is None and algorithm is None:
+            raise S3Error(
+                "InvalidRequest",
+                f"copying /{bucket.name}/{key} onto itself changes nothing; send "
+                "x-amz-metadata-directive: REPLACE with the new metadata",
+                resource=f"/{bucket.name}/{key}",
+            )
+        info, entry = await self._entry(src, src_key, src_path)
+        if any(h.startswith("x-amz-copy-source-if-") for h in map(str.lower, request.headers)):
+            modified = await self._last_modified(info, src_path)
+            check_copy_source(request.headers, entry.hash, modified, f"/{src_name}/{src_key}")
+        source = await self.records.get(src.repo, src_path, entry.hash)
+        checksum = _copied_checksum(source, algorithm)
+        if checksum is None and algorithm is not None:
+            value = (await self._digests(entry, 0, entry.size - 1, [algorithm]))[algorithm]
+            checksum = Checksum(algorithm, sums.FULL_OBJECT, value)
+        meta = replaced if replaced is not None else dict(source.headers if source else {})
+        record = ObjectRecord(headers=meta, checksum=checksum)
+        await self.records.put(bucket.repo, path, entry.hash, record)
+        op = FileOp(op="put", path=path, file=entry)
+        await self._write_checked(bucket, path, op, request)
+        return xml_response(xml.copy_object_xml(entry.hash, time.time(), checksum))
 
     async def _delete_keys(self, bucket: Bucket, keys: list[str]) -> list[tuple[str, str, str]]:
         """Delete the files the keys name; a key naming nothing is no error (as in S3). Only
@@ -650,6 +1007,39 @@ async def _read_slice(client: Client, chunk: Chunk, offset: int, size: int) -> b
     return await client.objects.get(chunk.pack, chunk.offset + offset, size)
 
 
+def _is_signed(request: web.Request) -> bool:
+    """Whether a request carries a signature (header or presigned URL), i.e. is not anonymous."""
+    return "Authorization" in request.headers or "X-Amz-Signature" in request.query
+
+
+def _checksum_mode(request: web.Request) -> bool:
+    """Whether a GET or HEAD asks for the object's checksum (``x-amz-checksum-mode``)."""
+    mode = request.headers.get("x-amz-checksum-mode") or request.query.get(
+        "x-amz-checksum-mode", ""
+    )
+    return mode.upper() == "ENABLED"
+
+
+def _copied_checksum(source: ObjectRecord | None, algorithm: str | None) -> Checksum | None:
+    """The checksum a copy keeps from its source without reading the bytes (None: none).
+
+    A copy is one piece: a FULL_OBJECT checksum carries over; a COMPOSITE CRC becomes the
+    FULL_OBJECT one, combined from the parts' CRCs; a COMPOSITE SHA cannot, so the copy
+    keeps none unless asked for an algorithm.
+    """
+    if source is None or source.checksum is None:
+        return None
+    have = source.checksum
+    if algorithm not in (None, have.algorithm):
+        return None
+    if have.type == sums.FULL_OBJECT:
+        return have
+    parts = [(p.checksums.get(have.algorithm), p.size) for p in source.parts]
+    if have.algorithm not in ("CRC32", "CRC32C") or any(v is None for v, _ in parts):
+        return None
+    return sums.full_object(have.algorithm, [(sums.unb64(v or ""), n) for v, n in parts])
+
+
 def _refuse_commit_bucket(bucket: Bucket) -> None:
     if bucket.commit is not None:
         raise S3Error(
@@ -672,7 +1062,7 @@ def _no_bucket(bucket: Bucket) -> S3Error:
 
 
 def _error(err: S3Error, rid: str, request: web.Request) -> web.Response:
-    if err.status >= 500:
+    if err.status >= 500 and err.s3_code != "NotImplemented":  # a refusal is no fault
         log.warning("%s %s: %s", request.method, request.path, err.message)
     body = xml.error_xml(err.s3_code, err.message, err.resource or request.path, rid)
     if request.method == "HEAD":

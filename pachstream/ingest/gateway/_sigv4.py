@@ -35,10 +35,11 @@ import datetime
 import hashlib
 import hmac
 import urllib.parse
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
+from pachstream.ingest.gateway import _checksums as sums
 from pachstream.ingest.gateway._errors import S3Error
 
 __all__ = [
@@ -682,17 +683,10 @@ def _check_signature(
 
 
 _DIGESTS: dict[str, Callable[[bytes], bytes]] = {
-    "x-amz-checksum-crc32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
-    "x-amz-checksum-sha1": lambda data: hashlib.sha1(data).digest(),
-    "x-amz-checksum-sha256": lambda data: hashlib.sha256(data).digest(),
+    **{sums.header_name(a): partial(sums.digest, a) for a in sums.ALGORITHMS},
     "content-md5": lambda data: hashlib.md5(data, usedforsecurity=False).digest(),
 }
-_DIGEST_SIZES = {
-    "x-amz-checksum-crc32": 4,
-    "x-amz-checksum-sha1": 20,
-    "x-amz-checksum-sha256": 32,
-    "content-md5": 16,
-}
+_DIGEST_SIZES = {**{sums.header_name(a): sums.SIZES[a] for a in sums.ALGORITHMS}, "content-md5": 16}
 
 
 def check_checksums(
@@ -700,12 +694,11 @@ def check_checksums(
 ) -> None:
     """Check the body's integrity headers and trailers against the decoded payload.
 
-    Checks ``Content-MD5``, ``x-amz-checksum-crc32``, ``-sha1`` and ``-sha256`` wherever
-    present, that every trailer named in ``x-amz-trailer`` arrived, and that
-    ``x-amz-decoded-content-length`` matches. ``x-amz-checksum-crc32c`` and ``-crc64nvme``
-    are accepted unchecked: the standard library cannot compute them, and the signature or
-    TLS already protects the body. Call it only where these headers describe the request
-    body: on CompleteMultipartUpload, ``x-amz-checksum-*`` describe the whole object.
+    Checks ``Content-MD5`` and ``x-amz-checksum-crc32``, ``-crc32c``, ``-crc64nvme``,
+    ``-sha1``, ``-sha256`` wherever present, that every trailer named in ``x-amz-trailer``
+    arrived, and that ``x-amz-decoded-content-length`` matches. Call it only where these
+    headers describe the request body: on CompleteMultipartUpload, ``x-amz-checksum-*``
+    describe the whole object.
 
     Raises:
         S3Error: ``BadDigest`` on a mismatch, ``InvalidDigest`` when a value is not the
