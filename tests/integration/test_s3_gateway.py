@@ -1178,3 +1178,93 @@ async def test_upload_part_copy_part_number_reads_and_repeated_complete(gw: Gw):
     assert out["stale"] == "NoSuchUpload"
     assert out["uploads"] == []
     assert await c.get_file("raw@master", "/joined.bin") == b"other"
+
+
+async def test_conditional_deletes_unsupported_headers_and_utf8_metadata(gw: Gw):
+    """S3's conditional deletes (DeleteObject and each DeleteObjects entry): a failing
+    condition keeps the object; unsupported headers are refused (501) and write nothing;
+    x-amz-meta-* values come back as the bytes sent."""
+    c = gw.stack.client
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    for key in ("a", "b", "c", "d", "e"):
+        await asyncio.to_thread(s3.put_object, Bucket="master.raw", Key=key, Body=b"12345")
+    head = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="a")
+    etag, modified = head["ETag"], head["LastModified"]
+    stamp = head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+
+    async def delete(key: str, **headers: str) -> tuple[int, str]:
+        status, _, body = await _raw(gw, "DELETE", f"/master.raw/{key}", headers=headers)
+        return status, _code(body)
+
+    assert await delete("a", **{"If-Match": '"other"'}) == (412, "PreconditionFailed")
+    assert await delete("a", **{"x-amz-if-match-size": "4"}) == (412, "PreconditionFailed")
+    old = "Mon, 01 Jan 2001 00:00:00 GMT"
+    assert await delete("a", **{"x-amz-if-match-last-modified-time": old}) == (
+        412,
+        "PreconditionFailed",
+    )
+    assert await delete("a", **{"x-amz-if-match-size": "x"}) == (400, "InvalidArgument")
+    assert (await _raw(gw, "GET", "/master.raw/a"))[0] == 200  # still there
+    both = {"If-Match": etag, "x-amz-if-match-size": "5"}
+    assert await delete("a", **both, **{"x-amz-if-match-last-modified-time": stamp}) == (204, "")
+    assert (await _raw(gw, "GET", "/master.raw/a"))[0] == 404
+    assert await delete("a", **{"If-Match": etag}) == (404, "NoSuchKey")
+    assert await delete("a") == (204, "")  # unconditional: no error on a missing key
+
+    answer = await asyncio.to_thread(
+        s3.delete_objects,
+        Bucket="master.raw",
+        Delete={
+            "Objects": [
+                {"Key": "b", "ETag": '"nope"'},
+                {"Key": "c", "Size": 99},
+                {"Key": "d", "LastModifiedTime": modified.replace(year=2001)},
+                {"Key": "e", "ETag": etag, "Size": 5},
+                {"Key": "missing"},
+            ]
+        },
+    )
+    assert sorted(d["Key"] for d in answer.get("Deleted", [])) == ["e", "missing"]
+    assert {e["Key"]: e["Code"] for e in answer["Errors"]} == dict.fromkeys(
+        ("b", "c", "d"), "PreconditionFailed"
+    )
+    listed = await asyncio.to_thread(s3.list_objects_v2, Bucket="master.raw")
+    assert [o["Key"] for o in listed["Contents"]] == ["b", "c", "d"]
+
+    refused = {
+        "x-amz-server-side-encryption": "AES256",
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-object-lock-mode": "GOVERNANCE",
+        "x-amz-object-lock-legal-hold": "ON",
+        "x-amz-tagging": "a=b",
+        "x-amz-acl": "public-read",
+        "x-amz-grant-read": 'id="x"',
+        "x-amz-storage-class": "GLACIER",
+        "x-amz-website-redirect-location": "/other",
+    }
+    for name, value in refused.items():
+        status, _, body = await _raw(gw, "PUT", "/master.raw/new", b"x", {name: value})
+        assert (status, _code(body)) == (501, "NotImplemented"), name
+        assert name.encode() in body
+        status, _, body = await _raw(
+            gw, "PUT", "/master.raw/new", b"", {name: value, "x-amz-copy-source": "/master.raw/b"}
+        )
+        assert status == 501, name
+        status, _, _ = await _raw(gw, "POST", "/master.raw/new?uploads", b"", {name: value})
+        assert status == 501, name
+    assert (await _raw(gw, "GET", "/master.raw/new"))[0] == 404  # nothing was written
+    sse_c = {"x-amz-server-side-encryption-customer-algorithm": "AES256"}
+    assert (await _raw(gw, "GET", "/master.raw/b", headers=sse_c))[0] == 501
+    accepted = {"x-amz-acl": "private", "x-amz-storage-class": "STANDARD", "x-amz-tagging": ""}
+    assert (await _raw(gw, "PUT", "/master.raw/new", b"x", accepted))[0] == 200
+
+    # boto3 sends the value's UTF-8; the answer carries those bytes, which http.client
+    # (under botocore) reads as latin-1.
+    status, _, _ = await _raw(
+        gw, "PUT", "/master.raw/u", b"x", {"x-amz-meta-meta1": "Hello World\xe9"}
+    )
+    assert status == 200
+    head = await asyncio.to_thread(s3.head_object, Bucket="master.raw", Key="u")
+    raw = head["ResponseMetadata"]["HTTPHeaders"]["x-amz-meta-meta1"]
+    assert raw.encode("latin-1").decode("utf-8") == "Hello World\xe9"

@@ -10,9 +10,13 @@ from multidict import CIMultiDict
 from pachstream.errors import ConfigError
 from pachstream.ingest.gateway import S3Error
 from pachstream.ingest.gateway._conditions import (
+    DeleteCondition,
     check_copy_source,
+    check_delete,
     check_read,
     check_write,
+    delete_condition,
+    delete_condition_of,
     evaluate,
 )
 from pachstream.ingest.gateway._cors import CorsPolicy
@@ -211,3 +215,50 @@ def test_a_bad_cors_origins_setting_fails_at_once(tmp_path) -> None:
     env = {"PACHSTREAM_HOME": str(tmp_path), "PACHSTREAM_GATEWAY_CORS_ORIGINS": "app.example"}
     with pytest.raises(ConfigError, match="PACHSTREAM_GATEWAY_CORS_ORIGINS"):
         Settings.from_env(env, stack_file=False)
+
+
+# ----------------------------------------------------------------------------- conditional deletes
+
+_T = 1_700_000_000.4  # the object's Last-Modified
+_CURRENT = ("abc", 5, _T)
+
+
+@pytest.mark.parametrize(
+    ("etag", "size", "when", "current", "code"),
+    [
+        ('"abc"', None, None, _CURRENT, None),
+        ("*", None, None, _CURRENT, None),
+        ('W/"abc"', "5", None, _CURRENT, None),
+        (None, "5", formatdate(_T, usegmt=True), _CURRENT, None),
+        (None, None, "2023-11-14T22:13:20Z", _CURRENT, None),
+        (None, None, "2023-11-14T22:13:20.000Z", _CURRENT, None),
+        ('"other"', None, None, _CURRENT, "PreconditionFailed"),
+        ('"abc"', "4", None, _CURRENT, "PreconditionFailed"),
+        (None, None, "Mon, 01 Jan 2001 00:00:00 GMT", _CURRENT, "PreconditionFailed"),
+        ('"abc"', None, None, None, "NoSuchKey"),
+        (None, "5", None, None, "NoSuchKey"),
+    ],
+)
+def test_check_delete(etag, size, when, current, code) -> None:
+    condition = delete_condition(etag, size, when)
+    assert condition is not None
+    if code is None:
+        check_delete(condition, current, "/b/k")
+        return
+    with pytest.raises(S3Error) as caught:
+        check_delete(condition, current, "/b/k")
+    assert caught.value.s3_code == code
+
+
+def test_delete_condition_absent_or_malformed() -> None:
+    assert delete_condition_of(CIMultiDict()) is None
+    assert delete_condition_of(CIMultiDict({"If-Match": '"a"'})) == DeleteCondition(etag='"a"')
+    for headers in (
+        {"x-amz-if-match-size": "-1"},
+        {"x-amz-if-match-size": "five"},
+        {"x-amz-if-match-last-modified-time": "yesterday"},
+    ):
+        with pytest.raises(S3Error) as caught:
+            delete_condition_of(CIMultiDict(headers))
+        assert caught.value.s3_code == "InvalidArgument"
+        assert next(iter(headers)) in caught.value.message

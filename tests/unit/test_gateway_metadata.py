@@ -16,6 +16,7 @@ from pachstream.ingest.gateway._metadata import (
     parse_part_number,
     part_range,
     read_headers,
+    refuse_unsupported,
     response_overrides,
 )
 
@@ -224,3 +225,61 @@ def test_stored_form_round_trips() -> None:
     plain = ObjectRecord()
     assert plain.to_json() == {"meta": {}, "checksum": None, "parts": None}
     assert ObjectRecord.from_json(None, None, None) == plain
+
+
+# ----------------------------------------------------------------------------- unsupported headers
+
+
+@pytest.mark.parametrize(
+    ("operation", "name", "value"),
+    [
+        ("PutObject", "x-amz-server-side-encryption", "AES256"),
+        ("PutObject", "x-amz-server-side-encryption-aws-kms-key-id", "k"),
+        ("CopyObject", "x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("CopyObject", "x-amz-copy-source-server-side-encryption-customer-key", "k"),
+        ("CreateMultipartUpload", "X-Amz-Object-Lock-Mode", "GOVERNANCE"),
+        ("PutObject", "x-amz-object-lock-retain-until-date", "2030-01-01T00:00:00Z"),
+        ("PutObject", "x-amz-object-lock-legal-hold", "ON"),
+        ("PutObject", "x-amz-tagging", "a=b"),
+        ("CopyObject", "x-amz-tagging-directive", "REPLACE"),
+        ("PutObject", "x-amz-acl", "public-read"),
+        ("PutObject", "x-amz-grant-full-control", 'id="x"'),
+        ("CreateMultipartUpload", "x-amz-storage-class", "GLACIER"),
+        ("PutObject", "x-amz-website-redirect-location", "/x"),
+        ("GetObject", "x-amz-server-side-encryption-customer-key", "k"),
+        ("HeadObject", "x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("UploadPart", "x-amz-server-side-encryption-customer-key-md5", "m"),
+    ],
+)
+def test_refuse_unsupported(operation: str, name: str, value: str) -> None:
+    with pytest.raises(S3Error) as caught:
+        refuse_unsupported({name: value}, operation)
+    assert caught.value.s3_code == "NotImplemented" and caught.value.status == 501
+    assert name.lower() in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("operation", "headers"),
+    [
+        ("PutObject", {"x-amz-acl": "private"}),
+        ("PutObject", {"x-amz-acl": "bucket-owner-full-control"}),
+        ("PutObject", {"x-amz-storage-class": "STANDARD"}),
+        ("PutObject", {"x-amz-tagging": ""}),
+        ("CopyObject", {"x-amz-tagging-directive": "COPY"}),
+        ("GetObject", {"x-amz-server-side-encryption": "AES256"}),  # not a read header
+        ("DeleteObject", {"x-amz-acl": "public-read"}),
+        ("PutObject", {"x-amz-meta-x": "1", "Content-Type": "text/plain"}),
+    ],
+)
+def test_refuse_unsupported_accepts(operation: str, headers: dict[str, str]) -> None:
+    refuse_unsupported(headers, operation)
+
+
+def test_parse_metadata_keeps_utf8_and_refuses_other_bytes() -> None:
+    assert parse_metadata({"x-amz-meta-a": "Hello World\xe9"}) == {
+        "x-amz-meta-a": "Hello World\xe9"
+    }
+    latin1 = b"Hello World\xe9".decode("utf-8", "surrogateescape")  # as aiohttp hands it
+    with pytest.raises(S3Error) as caught:
+        parse_metadata({"x-amz-meta-a": latin1})
+    assert caught.value.s3_code == "InvalidArgument" and "x-amz-meta-a" in caught.value.message

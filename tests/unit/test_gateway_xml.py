@@ -40,6 +40,7 @@ from pachstream.ingest.gateway._s3xml import (
     parse_complete,
     parse_complete_checksums,
     parse_delete,
+    parse_delete_entries,
 )
 
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -779,3 +780,33 @@ def test_parse_complete_reads_what_boto3_sends() -> None:
     )
     assert parse_complete(bodies[0]) == [(1, ETAG), (2, "ff")]
     assert response["ETag"] == '"ff-2"'
+
+
+def test_parse_delete_entries_reads_conditions() -> None:
+    from pachstream.ingest.gateway._conditions import DeleteCondition
+
+    body = (
+        b"<Delete><Object><Key>a</Key><ETag>&quot;e&quot;</ETag></Object>"
+        b"<Object><Key>b</Key><Size>5</Size>"
+        b"<LastModifiedTime>1970-01-01T00:00:10Z</LastModifiedTime></Object>"
+        b"<Object><Key>c</Key></Object></Delete>"
+    )
+    assert parse_delete_entries(body) == (
+        [
+            ("a", DeleteCondition(etag='"e"')),
+            ("b", DeleteCondition(size=5, last_modified=10.0)),
+            ("c", None),
+        ],
+        False,
+    )
+    with pytest.raises(S3Error) as caught:
+        parse_delete_entries(b"<Delete><Object><Key>a</Key><Size>x</Size></Object></Delete>")
+    assert caught.value.s3_code == "InvalidArgument" and "<Size>" in caught.value.message
+
+
+@pytest.mark.parametrize(("token", "echoed"), [(None, None), ("", ""), ("tok", "tok")])
+def test_list_objects_v2_echoes_the_continuation_token(token, echoed) -> None:
+    xml = list_objects_v2_xml(bucket="b", continuation_token=token, page=list_page(OBJECTS))
+    root = parse_back(xml, "ListBucketResult")
+    found = root.find("s:ContinuationToken", NS)
+    assert (None if found is None else found.text or "") == echoed

@@ -20,6 +20,13 @@ Writes (PutObject, CompleteMultipartUpload) take S3's conditional writes:
 when it exists with that ETag; 404 NoSuchKey when it does not exist at all). Other
 ``If-None-Match`` values are refused with NotImplemented, as in S3.
 
+Deletes (DeleteObject, and each entry of DeleteObjects) take S3's conditional deletes:
+``If-Match`` (an ETag or ``*``), ``x-amz-if-match-size`` and
+``x-amz-if-match-last-modified-time`` (in DeleteObjects: the entry's ``<ETag>``, ``<Size>``
+and ``<LastModifiedTime>``). Each one given must hold, or the delete is refused with 412
+PreconditionFailed and the object stays; on a missing key any of them is 404 NoSuchKey.
+A size or time that does not parse is refused (400 InvalidArgument), never ignored.
+
 Entity tags are compared leniently: quotes and a ``W/`` prefix are dropped before
 comparing, since clients send the ETag as S3 printed it or bare.
 
@@ -28,8 +35,10 @@ Pure: values in, a verdict out.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
@@ -180,9 +189,137 @@ def check_write(headers: Mapping[str, str], current: str | None, resource: str) 
             )
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteCondition:
+    """What a conditional delete asks of the object (None: not asked)."""
+
+    etag: str | None = None
+    """``If-Match`` / ``<ETag>``: an ETag list, or ``*``."""
+    size: int | None = None
+    """``x-amz-if-match-size`` / ``<Size>``: the object's size in bytes."""
+    last_modified: float | None = None
+    """``x-amz-if-match-last-modified-time`` / ``<LastModifiedTime>``: epoch seconds."""
+
+
+def _exact_time(value: str, name: str) -> float:
+    """An HTTP date or an ISO 8601 time, as epoch seconds; refused when it is neither."""
+    text = value.strip()
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise S3Error(
+            "InvalidArgument",
+            f"{name} '{value}' is not a time; send an HTTP date "
+            "('Wed, 21 Oct 2015 07:28:00 GMT') or ISO 8601 ('2015-10-21T07:28:00Z')",
+            argument=name,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed.timestamp()
+
+
+def _size(value: str, name: str) -> int:
+    text = value.strip()
+    if not text.isdigit():
+        raise S3Error(
+            "InvalidArgument",
+            f"{name} '{value}' is not a size; send the object's size in bytes",
+            argument=name,
+        )
+    return int(text)
+
+
+def delete_condition(
+    etag: str | None,
+    size: str | None,
+    last_modified: str | None,
+    *,
+    names: tuple[str, str, str] = (
+        "If-Match",
+        "x-amz-if-match-size",
+        "x-amz-if-match-last-modified-time",
+    ),
+) -> DeleteCondition | None:
+    """The condition of a delete from its raw values (None: unconditional).
+
+    Args:
+        etag: ``If-Match`` (or an entry's ``<ETag>``).
+        size: ``x-amz-if-match-size`` (or ``<Size>``).
+        last_modified: ``x-amz-if-match-last-modified-time`` (or ``<LastModifiedTime>``).
+        names: How the three are named in errors.
+
+    Raises:
+        S3Error: InvalidArgument for a size or time that does not parse.
+
+    """
+    if etag is None and size is None and last_modified is None:
+        return None
+    return DeleteCondition(
+        etag=etag,
+        size=None if size is None else _size(size, names[1]),
+        last_modified=None if last_modified is None else _exact_time(last_modified, names[2]),
+    )
+
+
+def delete_condition_of(headers: Mapping[str, str]) -> DeleteCondition | None:
+    """The condition of a DeleteObject, from its headers (None: unconditional)."""
+    return delete_condition(
+        headers.get("if-match"),
+        headers.get("x-amz-if-match-size"),
+        headers.get("x-amz-if-match-last-modified-time"),
+    )
+
+
+def check_delete(
+    condition: DeleteCondition,
+    current: tuple[str, int, float] | None,
+    resource: str,
+) -> None:
+    """Refuse a conditional delete whose condition does not hold on the key's ``current``
+    (ETag, size, Last-Modified epoch seconds; None: the key does not exist).
+
+    Raises:
+        S3Error: PreconditionFailed (412); NoSuchKey (404) on a missing key.
+
+    """
+    if current is None:
+        raise S3Error(
+            "NoSuchKey",
+            f"{resource} does not exist, so the delete's condition cannot hold; nothing was "
+            "deleted",
+            resource=resource,
+        )
+    etag, size, modified = current
+    failed = []
+    if condition.etag is not None and not _matches(condition.etag, etag):
+        failed.append(f'its ETag is "{etag.strip(chr(34))}", not {condition.etag}')
+    if condition.size is not None and condition.size != size:
+        failed.append(f"its size is {size}, not {condition.size}")
+    if condition.last_modified is not None and math.floor(condition.last_modified) != (
+        math.floor(modified)
+    ):
+        when = datetime.datetime.fromtimestamp(math.floor(modified), datetime.UTC)
+        failed.append(f"its Last-Modified is {when:%Y-%m-%dT%H:%M:%SZ}")
+    if failed:
+        raise S3Error(
+            "PreconditionFailed",
+            f"{resource}: the delete's precondition does not hold ({'; '.join(failed)}); "
+            "nothing was deleted: read it again and retry",
+            resource=resource,
+        )
+
+
 __all__ = [
+    "DeleteCondition",
     "Verdict",
     "check_copy_source",
+    "check_delete",
+    "delete_condition",
+    "delete_condition_of",
     "check_read",
     "check_write",
     "evaluate",

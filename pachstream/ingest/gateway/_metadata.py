@@ -24,6 +24,8 @@ __all__ = [
     "MAX_USER_METADATA",
     "RESPONSE_OVERRIDES",
     "SYSTEM_HEADERS",
+    "UNSUPPORTED_HEADERS",
+    "HeaderRule",
     "ObjectRecord",
     "Part",
     "metadata_directive",
@@ -31,6 +33,7 @@ __all__ = [
     "parse_part_number",
     "part_range",
     "read_headers",
+    "refuse_unsupported",
     "response_overrides",
 ]
 
@@ -131,6 +134,13 @@ def parse_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     size = 0
     for name, value in lowered.items():
         if name.startswith(USER_PREFIX) and len(name) > len(USER_PREFIX):
+            if not _is_utf8(value):
+                raise S3Error(
+                    "InvalidArgument",
+                    f"header {name}: its value is not UTF-8 (the gateway stores and returns "
+                    "metadata as the UTF-8 bytes sent); send UTF-8, or RFC 2047-encode it",
+                    argument=name,
+                )
             out[name] = value.strip()
             size += len(name[len(USER_PREFIX) :].encode()) + len(out[name].encode())
     if size > MAX_USER_METADATA:
@@ -141,6 +151,17 @@ def parse_metadata(headers: Mapping[str, str]) -> dict[str, str]:
             size=size,
         )
     return out
+
+
+def _is_utf8(value: str) -> bool:
+    """Whether a header value came as UTF-8 (aiohttp decodes the bytes as UTF-8 with
+    ``surrogateescape``, so any other byte shows as a lone surrogate).
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def metadata_directive(headers: Mapping[str, str]) -> str:
@@ -214,3 +235,114 @@ def part_range(record: ObjectRecord | None, size: int, number: int) -> tuple[int
         )
     start = sum(parts[: number - 1])
     return start, start + parts[number - 1] - 1, len(parts)
+
+
+_WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
+_SSE_C_OPS = _WRITES | {"GetObject", "HeadObject", "UploadPart", "UploadPartCopy"}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRule:
+    """A request header the gateway does not implement, and when it is refused."""
+
+    name: str
+    """The header, lower case; with ``prefix`` every header starting with it."""
+    operations: frozenset[str]
+    """The operations it is refused on."""
+    why: str
+    """What pachstream does instead, or the fix: the end of the refusal's message."""
+    accepted: frozenset[str] = frozenset()
+    """Values taken as a no-op (they ask for what the gateway does anyway)."""
+    prefix: bool = False
+
+
+UNSUPPORTED_HEADERS: tuple[HeaderRule, ...] = (
+    HeaderRule(
+        "x-amz-server-side-encryption-customer-",
+        _SSE_C_OPS,
+        "server-side encryption with customer keys (SSE-C) is not supported; encrypt on "
+        "the client, or send the request without it",
+        prefix=True,
+    ),
+    HeaderRule(
+        "x-amz-copy-source-server-side-encryption-customer-",
+        frozenset({"CopyObject", "UploadPartCopy"}),
+        "copy sources are never SSE-C encrypted in pachstream; send the copy without it",
+        prefix=True,
+    ),
+    HeaderRule(
+        "x-amz-server-side-encryption",
+        _WRITES,
+        "server-side encryption is not supported (the gateway stores what it is sent); "
+        "encrypt on the client, or send the request without it",
+        prefix=True,
+    ),
+    HeaderRule(
+        "x-amz-object-lock-",
+        _WRITES,
+        "object lock (retention, legal hold) is not supported: pachstream keeps every "
+        "commit, so read the past through a commit bucket instead",
+        prefix=True,
+    ),
+    HeaderRule(
+        "x-amz-tagging",
+        _WRITES,
+        "object tags are not supported; keep them in x-amz-meta-* metadata",
+        accepted=frozenset({""}),
+    ),
+    HeaderRule(
+        "x-amz-tagging-directive",
+        frozenset({"CopyObject"}),
+        "object tags are not supported; send the copy without it",
+        accepted=frozenset({"COPY"}),
+    ),
+    HeaderRule(
+        "x-amz-acl",
+        _WRITES,
+        "the gateway has one owner and no ACLs; only 'private' and "
+        "'bucket-owner-full-control' (what every object has) are accepted",
+        accepted=frozenset({"private", "bucket-owner-full-control"}),
+    ),
+    HeaderRule(
+        "x-amz-grant-",
+        _WRITES,
+        "the gateway has one owner and no ACLs; send the request without grants",
+        prefix=True,
+    ),
+    HeaderRule(
+        "x-amz-storage-class",
+        _WRITES,
+        "the gateway has one storage class; send STANDARD or nothing",
+        accepted=frozenset({"STANDARD"}),
+    ),
+    HeaderRule(
+        "x-amz-website-redirect-location",
+        _WRITES,
+        "buckets are not websites; send the request without it",
+    ),
+)
+"""Request headers the gateway refuses (501 NotImplemented) rather than ignore."""
+
+
+def refuse_unsupported(headers: Mapping[str, str], operation: str) -> None:
+    """Refuse a request that carries a header of :data:`UNSUPPORTED_HEADERS` for its
+    operation, with a value it does not accept.
+
+    Raises:
+        S3Error: ``NotImplemented`` (501) naming the header.
+
+    """
+    for name, value in headers.items():
+        lowered = name.lower()
+        for rule in UNSUPPORTED_HEADERS:
+            if operation not in rule.operations:
+                continue
+            if not (lowered.startswith(rule.name) if rule.prefix else lowered == rule.name):
+                continue
+            if value.strip() in rule.accepted:
+                break
+            raise S3Error(
+                "NotImplemented",
+                f"{operation}: header {lowered}: {value!r} is not implemented: {rule.why}",
+                header=lowered,
+            )

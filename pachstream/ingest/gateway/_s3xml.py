@@ -29,6 +29,7 @@ from email.utils import formatdate
 from urllib.parse import quote
 
 from pachstream.ingest.gateway._checksums import ALGORITHMS, Checksum
+from pachstream.ingest.gateway._conditions import DeleteCondition, delete_condition
 from pachstream.ingest.gateway._errors import S3Error
 from pachstream.ingest.gateway._listing import ListPage
 
@@ -55,6 +56,7 @@ __all__ = [
     "parse_complete",
     "parse_complete_checksums",
     "parse_delete",
+    "parse_delete_entries",
     "tagging_xml",
     "versioning_xml",
 ]
@@ -254,7 +256,8 @@ def list_objects_v2_xml(
         delimiter: The request's ``delimiter``; None or ``""`` when absent.
         max_keys: The page size in effect (after :func:`~._listing.parse_max_keys`).
         start_after: The request's ``start-after``; None or ``""`` when absent.
-        continuation_token: The request's ``continuation-token``, echoed as sent.
+        continuation_token: The request's ``continuation-token``, echoed as sent (an empty
+            one too, as S3 does); None when absent.
         encoding_type: ``"url"`` to percent-encode Key, Prefix, Delimiter, StartAfter and
             CommonPrefixes (aws-cli and boto3 always ask for it); None when absent.
         page: The entries.
@@ -273,7 +276,7 @@ def list_objects_v2_xml(
     _add(root, "MaxKeys", max_keys)
     _add(root, "KeyCount", len(page.contents) + len(page.common_prefixes))
     _add(root, "IsTruncated", _bool(page.is_truncated))
-    if continuation_token:
+    if continuation_token is not None:
         _add(root, "ContinuationToken", continuation_token)
     if page.is_truncated and page.next_token is not None:
         _add(root, "NextContinuationToken", page.next_token)
@@ -578,19 +581,29 @@ def _only_child(
 
 
 def parse_delete(body: bytes) -> tuple[list[str], bool]:
-    """Parse a DeleteObjects body into its keys and its quiet flag.
+    """Parse a DeleteObjects body into its keys and its quiet flag (see
+    :func:`parse_delete_entries`, which also returns each entry's condition).
+    """
+    entries, quiet = parse_delete_entries(body)
+    return [key for key, _ in entries], quiet
+
+
+def parse_delete_entries(body: bytes) -> tuple[list[tuple[str, DeleteCondition | None]], bool]:
+    """Parse a DeleteObjects body into its entries (key, condition) and its quiet flag.
 
     Keys keep their exact text (spaces included); ``<VersionId>`` and unknown elements are
-    ignored. Duplicate keys are kept, in order.
+    ignored. Duplicate keys are kept, in order. An entry's ``<ETag>``, ``<Size>`` and
+    ``<LastModifiedTime>`` make its condition (S3's conditional deletes).
 
     Raises:
         S3Error: ``MalformedXML`` for a bad body: see the module docstring, plus no
             ``<Object>``, more than 1000, an ``<Object>`` without ``<Key>`` or with an empty
-            one, and a ``<Quiet>`` other than ``true`` or ``false``.
+            one, and a ``<Quiet>`` other than ``true`` or ``false``; ``InvalidArgument`` for
+            a ``<Size>`` or ``<LastModifiedTime>`` that does not parse.
 
     """
     root = _parse(body, "DeleteObjects", "Delete", _DELETE_SHAPE)
-    keys: list[str] = []
+    entries: list[tuple[str, DeleteCondition | None]] = []
     quiet = False
     for child in root:
         name = _local(child.tag)
@@ -600,7 +613,7 @@ def parse_delete(body: bytes) -> tuple[list[str], bool]:
                 raise _malformed("DeleteObjects", f"has <Quiet>{child.text}</Quiet>", _DELETE_SHAPE)
             quiet = flag == "true"
         elif name == "Object":
-            place = f"object #{len(keys) + 1}"
+            place = f"object #{len(entries) + 1}"
             key = _only_child(child, "Key", "DeleteObjects", place, _DELETE_SHAPE)
             if key is None or not key.text:
                 raise _malformed(
@@ -608,17 +621,29 @@ def parse_delete(body: bytes) -> tuple[list[str], bool]:
                     f"has {place} without a <Key> or with an empty one",
                     _DELETE_SHAPE,
                 )
-            keys.append(key.text)
-            if len(keys) > MAX_DELETE_OBJECTS:
+            texts = []
+            for tag in ("ETag", "Size", "LastModifiedTime"):
+                found = _only_child(child, tag, "DeleteObjects", place, _DELETE_SHAPE)
+                texts.append(None if found is None else (found.text or ""))
+            condition = delete_condition(
+                *texts,
+                names=(
+                    f"{place}'s <ETag>",
+                    f"{place}'s <Size>",
+                    f"{place}'s <LastModifiedTime>",
+                ),
+            )
+            entries.append((key.text, condition))
+            if len(entries) > MAX_DELETE_OBJECTS:
                 raise _malformed(
                     "DeleteObjects",
                     f"names more than {MAX_DELETE_OBJECTS} objects, S3's limit per request",
                     _DELETE_SHAPE,
                     f"split the keys over several requests of at most {MAX_DELETE_OBJECTS}",
                 )
-    if not keys:
+    if not entries:
         raise _malformed("DeleteObjects", "names no <Object>", _DELETE_SHAPE)
-    return keys, quiet
+    return entries, quiet
 
 
 _PART_NUMBER = re.compile(r"[+-]?[0-9]+")

@@ -49,9 +49,12 @@ from pachstream.ingest.gateway import _s3xml as xml
 from pachstream.ingest.gateway._batch import Batcher
 from pachstream.ingest.gateway._checksums import Checksum
 from pachstream.ingest.gateway._conditions import (
+    DeleteCondition,
     check_copy_source,
+    check_delete,
     check_read,
     check_write,
+    delete_condition_of,
     has_write_condition,
 )
 from pachstream.ingest.gateway._core import (
@@ -81,6 +84,7 @@ from pachstream.ingest.gateway._metadata import (
     parse_part_number,
     part_range,
     read_headers,
+    refuse_unsupported,
     response_overrides,
 )
 from pachstream.ingest.gateway._multipart import MIGRATIONS, MultipartVerbs
@@ -437,6 +441,7 @@ class S3Gateway(MultipartVerbs, Service):
             request.query,
             copy_source="x-amz-copy-source" in request.headers,
         ).operation
+        refuse_unsupported(request.headers, op)
         call = _Call(request, signed, op)
         if target != "service":
             call.bucket = parse_bucket(bucket_name)
@@ -515,7 +520,10 @@ class S3Gateway(MultipartVerbs, Service):
         return xml_response(xml.acl_xml())
 
     async def _op_delete_object(self, call: _Call) -> web.StreamResponse:
-        await self._delete_keys(call.bucket_, [call.key])
+        condition = delete_condition_of(call.request.headers)
+        errors = await self._delete_keys(call.bucket_, [(call.key, condition)])
+        for _, code, message in errors:
+            raise S3Error(code, message, resource=f"/{call.bucket_.name}/{call.key}")
         return web.Response(status=204)
 
     # ------------------------------------------------------------------ buckets
@@ -708,7 +716,7 @@ class S3Gateway(MultipartVerbs, Service):
         info, root = await self._head(bucket)
         objects = await self._objects(info, root)
         v2 = q.get("list-type") == "2"
-        token = q.get("continuation-token", "") if v2 else ""
+        token = q.get("continuation-token") if v2 else None
         start = q.get("start-after", "") if v2 else q.get("marker", "")
         after = decode_token(token) if token else start
         page = list_page(
@@ -966,22 +974,53 @@ class S3Gateway(MultipartVerbs, Service):
         await self._write_checked(bucket, path, op, request)
         return xml_response(xml.copy_object_xml(entry.hash, time.time(), checksum))
 
-    async def _delete_keys(self, bucket: Bucket, keys: list[str]) -> list[tuple[str, str, str]]:
-        """Delete the files the keys name; a key naming nothing is no error (as in S3). Only
-        files are deleted: a key that is a directory of the branch deletes nothing under it.
+    async def _delete_keys(
+        self, bucket: Bucket, entries: list[tuple[str, DeleteCondition | None]]
+    ) -> list[tuple[str, str, str]]:
+        """Delete the files the keys name, each whose condition holds; return the errors
+        ``(key, code, message)`` of the others. A key naming nothing is no error (as in S3)
+        unless it has a condition. Only files are deleted: a key that is a directory of the
+        branch deletes nothing under it.
+
+        Conditional deletes are checked and written under the branch's condition lock, after
+        its earlier writes through this gateway are committed (see :meth:`_write_checked`).
         """
         _refuse_commit_bucket(bucket)  # the bucket's existence: checked by _head below
         errors: list[tuple[str, str, str]] = []
-        paths: list[str] = []
-        for key in keys:
+        paths: list[tuple[str, str, DeleteCondition | None]] = []
+        for key, condition in entries:
             try:
-                paths.append(key_to_path(bucket.name, key))
+                paths.append((key, key_to_path(bucket.name, key), condition))
             except S3Error as err:
                 errors.append((key, err.s3_code, err.message))
-        _, root = await self._head(bucket)
-        ops = []
-        for p in paths:
-            if root is not None and await self.client.trees.lookup(root, p) is not None:
+        if all(condition is None for _, _, condition in paths):
+            return errors + await self._delete_paths(bucket, paths)
+        await self._bucket_head(bucket)
+        branch = self._branch(bucket)
+        async with branch.conditional:
+            await self._settle(branch)
+            return errors + await self._delete_paths(bucket, paths)
+
+    async def _delete_paths(
+        self, bucket: Bucket, paths: list[tuple[str, str, DeleteCondition | None]]
+    ) -> list[tuple[str, str, str]]:
+        info, root = await self._head(bucket)
+        errors: list[tuple[str, str, str]] = []
+        ops: list[FileOp] = []
+        deleting: set[str] = set()
+        for key, p, condition in paths:
+            entry = None if root is None else await self.client.trees.lookup(root, p)
+            if condition is not None:
+                current = None
+                if entry is not None:
+                    current = (entry.hash, entry.size, await self._last_modified(info, p))
+                try:
+                    check_delete(condition, current, f"/{bucket.name}/{key}")
+                except S3Error as err:
+                    errors.append((key, err.s3_code, err.message))
+                    continue
+            if entry is not None and p not in deleting:
+                deleting.add(p)
                 ops.append(FileOp(op="delete", path=p))
         if ops:
             await self._write_ops(bucket, ops)
@@ -990,11 +1029,11 @@ class S3Gateway(MultipartVerbs, Service):
     async def _delete_objects(
         self, bucket: Bucket, request: web.Request, signed: SignedRequest | None
     ) -> web.Response:
-        keys, quiet = xml.parse_delete(await self._body(request, signed))
-        errors = await self._delete_keys(bucket, keys)
+        entries, quiet = xml.parse_delete_entries(await self._body(request, signed))
+        errors = await self._delete_keys(bucket, entries)
         failed = {k for k, _, _ in errors}
         return xml_response(
-            xml.delete_result_xml([k for k in keys if k not in failed], errors, quiet)
+            xml.delete_result_xml([k for k, _ in entries if k not in failed], errors, quiet)
         )
 
 
