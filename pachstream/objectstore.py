@@ -78,7 +78,8 @@ class S3ObjectStore:
 
     def __init__(self, settings: ObjectStoreSettings, prefix: str) -> None:
         self._settings = settings
-        self._prefix = prefix.strip("/") + "/"
+        # An empty prefix is the bucket's root: keys as given (another bucket's objects).
+        self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self._client: Any = None
         self._ctx: Any = None
         self._lock = asyncio.Lock()
@@ -91,9 +92,11 @@ class S3ObjectStore:
                     self._ctx = get_session().create_client(
                         "s3",
                         endpoint_url=s.endpoint,
-                        aws_access_key_id=s.access_key,
-                        aws_secret_access_key=s.secret_key,
-                        region_name=s.region,
+                        # Empty keys or region: botocore's own chain (AWS_* variables,
+                        # ~/.aws), for objects read from a user's own S3 endpoint.
+                        aws_access_key_id=s.access_key or None,
+                        aws_secret_access_key=s.secret_key or None,
+                        region_name=s.region or None,
                         config=AioConfig(
                             max_pool_connections=64,
                             retries={"max_attempts": 5, "mode": "standard"},

@@ -21,6 +21,7 @@ from pachstream.settings import PostgresSettings
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection
 UniqueViolation = asyncpg.UniqueViolationError
+UndefinedTable = asyncpg.UndefinedTableError
 
 
 async def connect_pool(

@@ -41,6 +41,7 @@ __all__ = [
     "FileRef",
     "parse_branch_ref",
     "parse_commit_ref",
+    "looks_like_colon_branch",
     "parse_file_ref",
 ]
 
@@ -155,6 +156,15 @@ def _number(whole: str, text: str, start: int) -> tuple[int | None, int]:
 
 
 def _parse_ref(text: str, repo: str, ref: str) -> CommitRef:
+    if "/" in ref:
+        # `images@master/cats/x.png`: a path written without the ':' (no branch has a '/').
+        name, _, path = ref.partition("/")
+        # InvalidName, as for any other character a branch name may not hold.
+        raise InvalidName(
+            f"reference {text!r}: a path follows ':', not '/'; did you mean "
+            f"'{repo}@{name}:/{path}'?",
+            ref=text,
+        )
     if not ref:
         raise InvalidRef(
             f"reference {text!r}: nothing follows '@'; name a branch or a commit, e.g. "
@@ -230,6 +240,27 @@ def _parse_ref(text: str, repo: str, ref: str) -> CommitRef:
     return CommitRef(repo=repo, ref=name, from_start=position - ancestry)
 
 
+def _refuse_colon_branch(text: str, repo: str, ref: str | None, path: str) -> None:
+    """``images:master`` where a commit or branch is meant: say ``images@master``."""
+    if ref is None and path and "/" not in path and not any(c in path for c in ".:@"):
+        raise InvalidRef(
+            f"reference {text!r}: did you mean '{repo}@{path}'? ('@' names the branch; "
+            f"':' starts a path)",
+            ref=text,
+        )
+
+
+def looks_like_colon_branch(text: str) -> str | None:
+    """For ``images:master`` (no ``@``, a path without ``/``): the ``images@master`` it likely
+    means; None otherwise. File references accept ``repo:path`` as ``repo@master:/path``, so
+    only a command line, where a path starts with ``/``, may refuse it. Pure.
+    """
+    repo, ref, path = _split(text)
+    if ref is not None or not path or path.startswith("/"):
+        return None
+    return f"{repo}@{path}"
+
+
 def parse_commit_ref(text: str) -> CommitRef:
     """Parse ``repo``, ``repo@branch``, ``repo@commit-id`` with optional ancestry.
 
@@ -247,6 +278,7 @@ def parse_commit_ref(text: str) -> CommitRef:
     """
     repo, ref, path = _split(text)
     if path is not None:
+        _refuse_colon_branch(text, repo, ref, path)
         raise InvalidRef(
             f"reference {text!r}: a commit reference has no path; drop ':{path}' or use a "
             f"file command",
@@ -300,6 +332,8 @@ def parse_branch_ref(text: str) -> BranchRef:
 
     """
     repo, ref, path = _split(text)
+    if path is not None:
+        _refuse_colon_branch(text, repo, ref, path)
     if ref is None:
         raise InvalidRef(
             f"reference {text!r}: a branch is needed; write it as '{repo or 'repo'}@branch'",

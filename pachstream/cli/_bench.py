@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from pachstream import bench
 from pachstream.cli._app import bench_app
-from pachstream.client import Client
 from pachstream.settings import Settings
+
+# pachstream.bench loads the client and the drivers: imported when a benchmark runs.
+if TYPE_CHECKING:
+    from pachstream import bench
+    from pachstream.client import Client
 
 err = Console(stderr=True)
 
 
+def _lib() -> ModuleType:
+    import pachstream.bench
+
+    return pachstream.bench
+
+
 def _report(title: str, run: Callable[[Settings, Client], Awaitable[list[bench.Figure]]]) -> None:
     async def main() -> list[bench.Figure]:
-        async with bench.bench_client(lambda s: err.print(f"[dim]{s}[/]")) as (settings, client):
+        async with _lib().bench_client(lambda s: err.print(f"[dim]{s}[/]")) as (settings, client):
             return await run(settings, client)
 
     figures = asyncio.run(main())
@@ -41,7 +52,7 @@ def ingest(
     size: int = typer.Option(100, "--size", help="Bytes per file."),
 ) -> None:
     """Files/s into one commit, next to the raw aiokafka produce rate, and their ratio."""
-    _report("bench ingest", lambda s, c: bench.ingest(c, s, files, size))
+    _report("bench ingest", lambda s, c: _lib().ingest(c, s, files, size))
 
 
 @bench_app.command("commit-scale")
@@ -53,7 +64,7 @@ def commit_scale(
 ) -> None:
     """Time to finish a small commit on a small and a large repo, and their ratio."""
     _report(
-        "bench commit-scale", lambda s, c: bench.commit_scale(c, (small, large), changed, rounds)
+        "bench commit-scale", lambda s, c: _lib().commit_scale(c, (small, large), changed, rounds)
     )
 
 
@@ -63,7 +74,7 @@ def incremental(
     changed_pct: float = typer.Option(1.0, "--changed-pct", help="Percent of the files changed."),
 ) -> None:
     """Full run, then a rerun after a few files changed: time ratio and datums run."""
-    _report("bench incremental", lambda s, c: bench.incremental(c, files, changed_pct))
+    _report("bench incremental", lambda s, c: _lib().incremental(c, files, changed_pct))
 
 
 @bench_app.command("datum-overhead")
@@ -71,13 +82,13 @@ def datum_overhead(
     datums: int = typer.Option(500, "--datums", help="Datums (and spawns)."),
 ) -> None:
     """Datums/s of a trivial cp pipeline next to spawning cp in a loop, and their ratio."""
-    _report("bench datum-overhead", lambda s, c: bench.datum_overhead(c, datums))
+    _report("bench datum-overhead", lambda s, c: _lib().datum_overhead(c, datums))
 
 
 @bench_app.command("latency")
 def latency(puts: int = typer.Option(100, "--puts", help="Timed puts.")) -> None:
     """Time put file → output commit of a one-stage pipeline: p50 and p95."""
-    _report("bench latency", lambda s, c: bench.latency(c, puts))
+    _report("bench latency", lambda s, c: _lib().latency(c, puts))
 
 
 @bench_app.command("lineage-write")

@@ -7,16 +7,16 @@ for people. Errors print one line and exit 1 (see ``_app.main``).
 from __future__ import annotations
 
 import asyncio
+import difflib
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from pachstream.cli._app import (
@@ -32,9 +32,13 @@ from pachstream.cli._app import (
     start_app,
     wait_app,
 )
-from pachstream.client import Client
-from pachstream.errors import InvalidRef
-from pachstream.refs import parse_file_ref
+from pachstream.errors import FileNotFound, InvalidRef
+from pachstream.refs import FileRef, looks_like_colon_branch, parse_file_ref
+
+# The client is imported when a command runs, not when it is registered: `pachstream --help`
+# must not load the drivers (tests/unit/test_cli_imports.py).
+if TYPE_CHECKING:
+    from pachstream.client import Client
 
 T = TypeVar("T")
 # Piped output (scripts, logs, the demo) gets room for full ids; a terminal gets its width.
@@ -43,6 +47,8 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _call(fn: Callable[[Client], Awaitable[T]]) -> T:
+    from pachstream.client import Client
+
     async def main() -> T:
         async with await Client.connect() as client:
             return await fn(client)
@@ -69,9 +75,22 @@ def _size(n: int | None) -> str:
     return str(n)  # pragma: no cover
 
 
+def _file_ref(text: str) -> FileRef:
+    """A file reference typed on the command line, where a path starts with '/'."""
+    meant = looks_like_colon_branch(text)
+    if meant is not None:
+        path = text.split(":", 1)[1]
+        raise InvalidRef(
+            f"'{text}': did you mean '{meant}'? ('@' names a branch; a path after ':' starts "
+            f"with '/', as in '{text.split(':', 1)[0]}:/{path}')",
+            ref=text,
+        )
+    return parse_file_ref(text)
+
+
 def _branch_of(file_ref: str) -> tuple[str, str]:
     """``repo@branch:/path`` → (``repo@branch``, path), refusing ancestry in a write target."""
-    ref = parse_file_ref(file_ref)
+    ref = _file_ref(file_ref)
     if ref.commit.ancestry or ref.commit.from_start is not None:
         raise InvalidRef(
             f"'{file_ref}': writes go to a branch, not to '{ref.commit.ref}' with ancestry; "
@@ -83,7 +102,7 @@ def _branch_of(file_ref: str) -> tuple[str, str]:
 
 def _commit_of(file_ref: str) -> tuple[str, str]:
     """``repo@ref:/path`` → (``repo@ref`` with ancestry, path)."""
-    ref = parse_file_ref(file_ref)
+    ref = _file_ref(file_ref)
     return str(ref.commit), ref.path
 
 
@@ -125,9 +144,15 @@ def inspect_repo(name: str, as_json: bool = JSON) -> None:
 
 
 @delete_app.command("repo")
-def delete_repo(name: str) -> None:
-    """Delete a repo with all its branches and commits."""
-    _call(lambda c: c.delete_repo(name))
+def delete_repo(
+    name: str,
+    force: bool = typer.Option(
+        False, "--force", help="Stop the pipelines that read it (or delete its pipeline)."
+    ),
+) -> None:
+    """Delete a repo with all its branches and commits (refused while pipelines read it)."""
+    for line in _call(lambda c: c.delete_repo(name, force=force)):
+        typer.echo(line)
 
 
 # ----------------------------------------------------------------------------- branches
@@ -245,47 +270,36 @@ def wait_commit(
     typer.echo(info.id)
 
 
-@wait_app.command("commitset")
-def wait_commitset(
-    ref: str = typer.Argument(..., metavar="REPO@REF"),
-    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait at most, per job."),
-    as_json: bool = JSON,
-) -> None:
-    """Block until every pipeline downstream of a commit has a job that read it; list the jobs."""
-
-    async def flush(c: Client) -> list[Any]:
-        info = await c.wait_commit(ref, timeout)
-        return await c.flush(info.repo, info.id, timeout)
-
-    jobs = _call(flush)
-    if as_json:
-        return _print_json([j.to_json() for j in jobs])
-    table = Table("JOB", "PIPELINE", "STATE", "PROCESSED", "SKIPPED", "FAILED", "OUTPUT COMMIT", box=None)
-    for j in jobs:
-        table.add_row(
-            j.id, j.pipeline, j.state, str(j.processed), str(j.skipped), str(j.failed),
-            j.output_commit if j.state == "success" else "-",
-        )  # fmt: skip
-    out.print(table)
-
-
 # ----------------------------------------------------------------------------- files
 
 
 @put_app.command("file")
 def put_file(
     target: str = typer.Argument(..., metavar="REPO@BRANCH:/PATH"),
-    file: str = typer.Option(..., "--file", "-f", help="Local file or directory; '-' for stdin."),
-    recursive: bool = typer.Option(False, "--recursive", "-r", help="Put a directory's files."),
+    file: str = typer.Option(
+        ..., "--file", "-f", help="Local file or directory, http(s):// or s3:// URL; '-' for stdin."
+    ),
+    recursive: bool = typer.Option(
+        False, "--recursive", "-r", help="Put a directory's files (or an s3:// prefix's objects)."
+    ),
     append: bool = typer.Option(False, "--append", "-a", help="Append instead of overwrite."),
+    endpoint: str | None = typer.Option(
+        None, "--endpoint", help="S3 endpoint for s3:// URLs (default: the stack's S3)."
+    ),
 ) -> None:
     """Put a file (or a directory with -r); prints the commit id once it is readable."""
+    if file.startswith(("http://", "https://", "s3://")):
+        from pachstream.cli._parity import put_url
+
+        return put_url(target, file, recursive=recursive, append=append, endpoint=endpoint)
     branch_ref, path = _branch_of(target)
     if file == "-":
         data = sys.stdin.buffer.read()
         typer.echo(_call(lambda c: c.put_file(branch_ref, path, data, append=append)))
         return
-    local = Path(file)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    local = _local_source(file)
     if path == "/" and local.is_file():
         path = "/" + local.name  # pachctl: `put file repo@master -f x` puts /x
     total = sum(p.stat().st_size for p in local.rglob("*") if p.is_file()) if local.is_dir() else (
@@ -305,12 +319,40 @@ def put_file(
     typer.echo(cid)
 
 
+def _local_source(file: str) -> Path:
+    """The local file ``-f`` names; a missing one is refused before connecting, naming the
+    closest names in its folder."""
+    local = Path(file)
+    if local.exists():
+        return local
+    folder = local.parent
+    try:
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    except OSError:
+        names = []
+    near = difflib.get_close_matches(local.name, names, n=3)
+    hint = " or ".join(f"'{folder / n}'" for n in near)
+    raise FileNotFound(
+        f"local file '{file}' does not exist; "
+        + (f"did you mean {hint}? " if hint else "")
+        + "-f takes a local file or directory, an http(s):// or s3:// URL, or '-' for stdin",
+        local=file,
+    )
+
+
 @get_app.command("file")
 def get_file(
     source: str = typer.Argument(..., metavar="REPO@REF:/PATH"),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    recursive: bool = typer.Option(
+        False, "--recursive", "-r", help="A directory's files, below the folder -o."
+    ),
 ) -> None:
-    """Print a file's content, or write it to -o."""
+    """Print a file's content, or write it to -o (a directory's files with -r)."""
+    if recursive:
+        from pachstream.cli._parity import get_recursive
+
+        return get_recursive(source, output)
     commit_ref, path = _commit_of(source)
 
     async def fetch(c: Client) -> None:

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from pachstream.cli._app import app
 from pachstream.settings import Settings
-from pachstream.stack import Supervisor, detach, down, status
 
 out = Console()
 err = Console(stderr=True)
@@ -33,6 +32,8 @@ def up(
     grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop."),
 ) -> None:
     """Start the embedded stack (the servers the environment does not name) and the processors."""
+    from pachstream.stack import Supervisor, detach
+
     settings = Settings.from_env(stack_file=False)
     if detach_:
         st = detach(settings.home, grace, lambda s: err.print(s))
@@ -49,16 +50,19 @@ def up(
 @app.command("down")
 def down_cmd(grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop.")) -> None:
     """Stop the stack: gracefully, then by force after the grace period."""
+    from pachstream.stack import down
     down(Settings.from_env(stack_file=False).home, grace, lambda s: out.print(s))
 
 
 @app.command("status")
 def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
     """Each component's address, pid and health."""
+    from pachstream.stack import status
     home = Settings.from_env(stack_file=False).home
     st = status(home)
     if st is None or not (st["supervisor_alive"] or any(c["healthy"] for c in st["components"])):
-        err.print(f"error: no stack running in {home}; start one with 'pachstream up --detach'")
+        # typer.echo, not Rich: a Rich console folds the line at the terminal's width.
+        typer.echo(f"error: no stack running in {home}; start one with 'pachstream up --detach'", err=True)
         sys.exit(1)
     if as_json:
         sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -13,28 +13,17 @@ References are pachctl's: ``repo@branch``, ``repo@<commit id>``, ``repo@master^`
 from __future__ import annotations
 
 import asyncio
+import difflib
+import importlib.util
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pachstream.client._lineage import LineageVerbs
-from pachstream.codec import encode
-from pachstream.commits.events import (
-    Chunk,
-    CreateBranch,
-    CreateRepo,
-    DeleteBranch,
-    DeleteRepo,
-    FileEntry,
-    FileOp,
-    FinishCommit,
-    ModifyFiles,
-    StartCommit,
-)
-from pachstream.content import CHUNK_BYTES, ContentWriter, iter_file
 from pachstream.errors import (
     BranchNotFound,
     CommitAlreadyOpen,
@@ -42,23 +31,31 @@ from pachstream.errors import (
     Conflict,
     FileNotFound,
     InvalidInput,
+    IsADirectory,
+    OutputRepo,
     RepoNotFound,
     Unavailable,
     from_code,
 )
-from pachstream.kafka import Producer, Topics, ensure_topics
-from pachstream.lineage import notify_channel
-from pachstream.lineage._schema import MIGRATIONS as LINEAGE_MIGRATIONS
 from pachstream.names import validate_repo_name
-from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.paths import normalize_path, validate_file_path
-from pachstream.pg import connect_pool, migrate
+from pachstream.pg import UndefinedTable, connect_pool, migrate
 from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings
-from pachstream.tree import Root, TreeStore
 
 from ._info import BranchInfo, CommitInfo, DiffInfo, FileInfo, RepoInfo
+from ._parity import ParityVerbs
 from ._pipelines import PipelineVerbs
+
+# The request records, the content writer, the trees and the Kafka and S3 transports are
+# imported where they are first used: a read such as `pachstream list repo` needs Postgres
+# only, and importing aiokafka, aiobotocore and the commit processor costs it a second.
+if TYPE_CHECKING:
+    from pachstream.commits.events import Chunk, FileEntry, FileOp, ModifyFiles
+    from pachstream.content import ContentWriter
+    from pachstream.kafka import Producer
+    from pachstream.objectstore import ObjectStore
+    from pachstream.tree import Root, TreeStore
 
 BATCH_OPS = 2000
 """File ops per request record."""
@@ -69,24 +66,25 @@ Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
 
 
-class Client(PipelineVerbs, LineageVerbs):
+class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
     """A connection to one pachstream namespace. Use ``async with Client.connect()``."""
 
     def __init__(self, settings: Settings, *, timeout_s: float = 120.0, pool_size: int = 4) -> None:
         self.settings = settings
         self._pool_size = pool_size
         self._kafka, self._pg, self._s3 = settings.require()
-        self._topics = Topics(settings.namespace)
         self.timeout_s = timeout_s
-        self._producer = Producer(self._kafka, linger_ms=1)
-        self.objects: ObjectStore = S3ObjectStore(self._s3, settings.namespace)
-        self._trees = TreeStore(self.objects)
-        self._writer = ContentWriter(self.objects, self._known_chunks)
+        # Made on first use (see the imports): reads of Postgres only never load them.
+        self._producer: Producer | None = None
+        self._objects: ObjectStore | None = None
+        self._tree_store: TreeStore | None = None
+        self._content_writer: ContentWriter | None = None
         self._pool: Any = None
         self._listener: Any = None
         self._changed = asyncio.Event()
         self._producing = False
         self._producer_lock = asyncio.Lock()
+        self._listen_lock = asyncio.Lock()
 
     @classmethod
     async def connect(
@@ -106,10 +104,29 @@ class Client(PipelineVerbs, LineageVerbs):
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=self._pool_size)
         # The query tables may not exist yet when the materializer is still starting: the
-        # migrations are idempotent and locked, so the client may apply them as well.
-        await migrate(self._pool, "lineage", LINEAGE_MIGRATIONS)
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(notify_channel(self.settings.namespace), self._on_notify)
+        # migrations are idempotent and locked, so the client may apply them as well. When
+        # the schema is current (the usual case), one query says so, without the lock.
+        migrations = _lineage_migrations()
+        try:
+            current = await self._pool.fetchval(
+                "SELECT version FROM schema_migrations WHERE component = 'lineage'"
+            )
+        except UndefinedTable:
+            current = None
+        if current != len(migrations):
+            await migrate(self._pool, "lineage", migrations)
+
+    async def _listen(self) -> None:
+        """LISTEN for the materializer's announcements, from the first wait on: a read-only
+        call (a CLI read) never needs the second connection."""
+        if self._listener is None and self._pool is not None:
+            async with self._listen_lock:
+                if self._listener is None:
+                    listener = await self._pool.acquire()
+                    await listener.add_listener(
+                        _notify_channel(self.settings.namespace), self._on_notify
+                    )
+                    self._listener = listener
 
     def _on_notify(self, *_: Any) -> None:
         self._changed.set()
@@ -118,16 +135,43 @@ class Client(PipelineVerbs, LineageVerbs):
         """Release every connection. Idempotent."""
         if self._listener is not None:
             listener, self._listener = self._listener, None
-            await listener.remove_listener(notify_channel(self.settings.namespace), self._on_notify)
+            await listener.remove_listener(_notify_channel(self.settings.namespace), self._on_notify)
             await self._pool.release(listener)
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
-        await self._producer.stop()
-        await self.objects.close()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._objects is not None:
+            await self._objects.close()
 
     async def __aenter__(self) -> Client:
         return self
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The namespace's object store (content, trees, logs)."""
+        if self._objects is None:
+            from pachstream.objectstore import S3ObjectStore
+
+            self._objects = S3ObjectStore(self._s3, self.settings.namespace)
+        return self._objects
+
+    @property
+    def _trees(self) -> TreeStore:
+        if self._tree_store is None:
+            from pachstream.tree import TreeStore
+
+            self._tree_store = TreeStore(self.objects)
+        return self._tree_store
+
+    @property
+    def _writer(self) -> ContentWriter:
+        if self._content_writer is None:
+            from pachstream.content import ContentWriter
+
+            self._content_writer = ContentWriter(self.objects, self._known_chunks)
+        return self._content_writer
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
@@ -139,22 +183,29 @@ class Client(PipelineVerbs, LineageVerbs):
         return uuid.uuid4().hex
 
     async def _send(self, requests: list[Any]) -> None:
+        from pachstream.codec import encode
+        from pachstream.kafka import Producer, Topics, ensure_topics
+
+        topics = Topics(self.settings.namespace)
         if not self._producing:
             # Reads never touch the broker: connect on the first write only (CLI reads stay fast).
             async with self._producer_lock:
                 if not self._producing:
                     # Before any metadata request: a broker that auto-creates (Tansu) would
                     # otherwise make the topic with its own partition count.
-                    await ensure_topics(self._kafka, self._topics.all())
+                    await ensure_topics(self._kafka, topics.all())
+                    self._producer = Producer(self._kafka, linger_ms=1)
                     await self._producer.start()
                     self._producing = True
+        assert self._producer is not None
         # Keyed by repo (pipeline requests: by pipeline) so that each stays ordered.
         await self._producer.send_all(
-            (self._topics.requests, getattr(r, "repo", None) or r.pipeline, encode(r)) for r in requests
+            (topics.requests, getattr(r, "repo", None) or r.pipeline, encode(r)) for r in requests
         )
 
     async def _wait_until(self, probe: Callable[[], Any], what: str, timeout_s: float | None = None) -> Any:
         """Call ``probe`` whenever the materializer announces rows, until it returns non-None."""
+        await self._listen()  # before the first probe: no announcement falls in between
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.timeout_s)
         while True:
             self._changed.clear()
@@ -196,16 +247,47 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def create_repo(self, repo: str, description: str = "", *, update: bool = False) -> None:
         """Create a repo (or, with ``update``, change its description)."""
+        from pachstream.commits.events import CreateRepo
+
         validate_repo_name(repo)
         req = CreateRepo(
             request_id=self._rid(), repo=repo, time=time.time(), description=description, update=update
         )
         await self._request(req, f"create repo {repo}")
 
-    async def delete_repo(self, repo: str) -> None:
-        """Delete a repo with every branch and commit."""
+    async def delete_repo(self, repo: str, *, force: bool = False) -> list[str]:
+        """Delete a repo with every branch and commit; what else it did, one line each.
+
+        Refused while pipelines read it, unless ``force``: they are stopped (they must not
+        run on nothing). A pipeline's output repo goes with its pipeline: refused, unless
+        ``force``, which deletes the pipeline.
+        """
+        from pachstream.commits.events import DeleteRepo
+
         validate_repo_name(repo)
-        await self._request(DeleteRepo(request_id=self._rid(), repo=repo, time=time.time()), f"delete repo {repo}")
+        owner = await self._pool.fetchval("SELECT pipeline FROM repos WHERE name = $1", repo)
+        if owner is not None:
+            if not force:
+                raise OutputRepo(
+                    f"repo '{repo}' is the output of pipeline '{owner}'; delete the pipeline "
+                    f"('pachstream delete pipeline {owner}'), or pass --force to delete it "
+                    "with its repo",
+                    repo=repo,
+                    pipeline=owner,
+                )
+            stopped = await self.delete_pipeline(owner, force=True)
+            return [f"deleted pipeline {owner}"] + [f"stopped pipeline {s}" for s in stopped]
+        readers = await self.readers_of(repo)
+        if readers and not force:
+            names = ", ".join(f"'{r}'" for r in readers)
+            raise Conflict(
+                f"repo '{repo}' is read by pipeline(s) {names}; delete or update them first, "
+                "or pass --force to delete the repo and stop them",
+                repo=repo,
+            )
+        req = DeleteRepo(request_id=self._rid(), repo=repo, time=time.time(), force=force)
+        await self._request(req, f"delete repo {repo}")
+        return [f"stopped pipeline {r}" for r in readers]
 
     async def list_repo(self) -> list[RepoInfo]:
         """Every repo, newest first."""
@@ -222,15 +304,18 @@ class Client(PipelineVerbs, LineageVerbs):
     async def inspect_repo(self, repo: str) -> RepoInfo:
         """One repo; RepoNotFound when absent."""
         validate_repo_name(repo)
-        for info in await self.list_repo():
+        repos = await self.list_repo()
+        for info in repos:
             if info.name == repo:
                 return info
-        raise _repo_missing(repo)
+        raise _repo_missing(repo, [r.name for r in repos])
 
     # ------------------------------------------------------------------ branches
 
     async def create_branch(self, branch_ref: str, head: str | None = None) -> None:
         """Create or move ``repo@branch`` to ``head`` (a ref such as ``master^`` or a commit id)."""
+        from pachstream.commits.events import CreateBranch
+
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         head_id = None
@@ -242,6 +327,8 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def delete_branch(self, branch_ref: str) -> None:
         """Delete a branch; its commits stay reachable by id."""
+        from pachstream.commits.events import DeleteBranch
+
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         req = DeleteBranch(request_id=self._rid(), repo=repo, branch=branch, time=time.time())
@@ -272,12 +359,15 @@ class Client(PipelineVerbs, LineageVerbs):
     async def _need_repo(self, repo: str) -> None:
         validate_repo_name(repo)
         if await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo) is None:
-            raise _repo_missing(repo)
+            names = [r["name"] for r in await self._pool.fetch("SELECT name FROM repos")]
+            raise _repo_missing(repo, names)
 
     # ------------------------------------------------------------------ commits
 
     async def start_commit(self, branch_ref: str, description: str = "") -> str:
         """Open a commit on a branch (created if absent); its id."""
+        from pachstream.commits.events import StartCommit
+
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         req = StartCommit(
@@ -289,6 +379,8 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def finish_commit(self, branch_ref: str, description: str | None = None) -> str:
         """Finish the branch's open commit; returns when it is readable."""
+        from pachstream.commits.events import FinishCommit
+
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         req = FinishCommit(
@@ -355,9 +447,20 @@ class Client(PipelineVerbs, LineageVerbs):
                 "SELECT * FROM commits WHERE id = $1 AND repo = $2", ref.ref, ref.repo
             )
             if row is None:
+                # repo@<commit set id>: the repo's commit of that set (Pachyderm's global ids).
+                row = await self._pool.fetchrow(
+                    "SELECT * FROM commits WHERE commitset = $1 AND repo = $2 "
+                    "ORDER BY started DESC LIMIT 1",
+                    ref.ref,
+                    ref.repo,
+                )
+            if row is None:
+                branches = await self._pool.fetch("SELECT name FROM branches WHERE repo = $1", ref.repo)
+                near = _close(ref.ref, [b["name"] for b in branches])
                 raise BranchNotFound(
                     f"'{ref.ref}' is neither a branch nor a commit of repo '{ref.repo}'; "
-                    f"see 'pachstream list branch {ref.repo}'",
+                    + (f"did you mean the branch {near}? " if near else "")
+                    + f"see 'pachstream list branch {ref.repo}'",
                     repo=ref.repo,
                     ref=ref.ref,
                 )
@@ -387,6 +490,7 @@ class Client(PipelineVerbs, LineageVerbs):
     async def list_commit(self, repo_or_ref: str, *, limit: int | None = None) -> list[CommitInfo]:
         """Commits newest first: all of a repo, or the ancestry of ``repo@branch``."""
         if "@" not in repo_or_ref:
+            parse_commit_ref(repo_or_ref)  # `images:master` is refused naming images@master
             await self._need_repo(repo_or_ref)
             rows = await self._pool.fetch(
                 "SELECT * FROM commits WHERE repo = $1 ORDER BY started DESC, id LIMIT $2",
@@ -413,6 +517,15 @@ class Client(PipelineVerbs, LineageVerbs):
                 info = await self.inspect_commit(commit_ref)
             except CommitNotFound:
                 return None
+            except BranchNotFound:
+                # A pipeline's output branch exists from its first output commit on: wait.
+                ref = parse_commit_ref(commit_ref)
+                owner = await self._pool.fetchval(
+                    "SELECT pipeline FROM repos WHERE name = $1", ref.repo
+                )
+                if owner is None or ref.ref != "master":
+                    raise
+                return None
             return info if info.finished is not None else None
 
         info: CommitInfo = await self._wait_until(probe, f"wait commit {commit_ref}", timeout_s)
@@ -435,6 +548,8 @@ class Client(PipelineVerbs, LineageVerbs):
         """One request of file ops: a commit of its own, or into the branch's open commit;
         the id of the commit they landed in. ``what`` names the call in a timeout's message.
         """
+        from pachstream.commits.events import ModifyFiles
+
         bref = parse_branch_ref(branch_ref)
         req = ModifyFiles(
             request_id=self._rid(), repo=bref.repo, branch=bref.branch, time=time.time(), ops=tuple(ops)
@@ -444,29 +559,35 @@ class Client(PipelineVerbs, LineageVerbs):
         return cid
 
     async def _known_chunks(self, hashes: list[str]) -> dict[str, Chunk]:
+        from pachstream.commits.events import Chunk
+
         rows = await self._pool.fetch("SELECT * FROM blobs WHERE hash = ANY($1::text[])", hashes)
         return {r["hash"]: Chunk(hash=r["hash"], size=r["size"], pack=r["pack"], offset=r["pack_offset"]) for r in rows}
 
-    async def put_file(self, branch_ref: str, path: str, data: bytes, *, append: bool = False) -> str:
-        """Write one file; returns the id of the commit it landed in (finished unless a commit
-        was open on the branch).
+    async def put_file(
+        self, branch_ref: str, path: str, data: bytes | str, *, append: bool = False
+    ) -> str:
+        """Write one file (``str`` content is stored as UTF-8); returns the id of the commit it
+        landed in (finished unless a commit was open on the branch).
         """
         return await self.put_files(branch_ref, [(path, data)], append=append)
 
     async def put_files(
         self,
         branch_ref: str,
-        files: Iterable[tuple[str, bytes]],
+        files: Iterable[tuple[str, bytes | str]],
         *,
         append: bool = False,
         progress: Progress | None = None,
     ) -> str:
-        """Write many in-memory files as one commit (or into the branch's open commit)."""
+        """Write many in-memory files as one commit (or into the branch's open commit);
+        ``str`` content is stored as UTF-8."""
 
         async def batches() -> AsyncIterator[list[FileOp]]:
             pending: list[tuple[str, bytes]] = []
             size = 0
-            for path, data in files:
+            for path, content in files:
+                data = content.encode() if isinstance(content, str) else content
                 pending.append((validate_file_path(path), data))
                 size += len(data)
                 if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
@@ -478,6 +599,8 @@ class Client(PipelineVerbs, LineageVerbs):
         return await self._put_batches(branch_ref, batches(), progress)
 
     async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
+        from pachstream.commits.events import FileOp
+
         entries = await self._writer.store_many(data for _, data in pending)
         kind = "append" if append else "put"
         return [FileOp(op=kind, path=p, file=e) for (p, _), e in zip(pending, entries, strict=True)]
@@ -493,6 +616,9 @@ class Client(PipelineVerbs, LineageVerbs):
         progress: Progress | None = None,
     ) -> str:
         """Write a local file, or a directory's files with ``recursive``, under ``path``."""
+        from pachstream.commits.events import FileOp
+        from pachstream.content import CHUNK_BYTES
+
         target = normalize_path(path)
         if local.is_dir():
             if not recursive:
@@ -528,6 +654,8 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
+        from pachstream.commits.events import FileOp
+
         op = FileOp(op="delete", path=normalize_path(path))
         return await self.modify_files(branch_ref, [op], f"delete file {branch_ref}:{path}")
 
@@ -535,6 +663,8 @@ class Client(PipelineVerbs, LineageVerbs):
         self, branch_ref: str, batches: AsyncIterator[list[FileOp]], progress: Progress | None
     ) -> str:
         """One batch: one request (auto-commit or into the open commit). More: one commit."""
+        from pachstream.commits.events import ModifyFiles
+
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         first = await anext(batches, None)
@@ -585,7 +715,7 @@ class Client(PipelineVerbs, LineageVerbs):
 
     # ------------------------------------------------------------------ reading files
 
-    async def _root(self, commit_ref: str) -> tuple[CommitInfo, Root]:
+    async def _finished(self, commit_ref: str) -> CommitInfo:
         info = await self.inspect_commit(commit_ref)
         if info.finished is None:
             raise Conflict(
@@ -594,6 +724,10 @@ class Client(PipelineVerbs, LineageVerbs):
                 repo=info.repo,
                 commit_id=info.id,
             )
+        return info
+
+    async def _root(self, commit_ref: str) -> tuple[CommitInfo, Root]:
+        info = await self._finished(commit_ref)
         return info, await self._trees.root(info.root)
 
     async def get_file(self, commit_ref: str, path: str) -> bytes:
@@ -602,44 +736,82 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def iter_file(self, commit_ref: str, path: str) -> AsyncIterator[bytes]:
         """A file's content, piece by piece (for large files)."""
-        info, root = await self._root(commit_ref)
-        entry = await self._trees.lookup(root, normalize_path(path))
-        if entry is None:
-            raise _file_missing(commit_ref, info, path)
-        async for piece in iter_file(self.objects, entry):
-            yield piece
+        from pachstream.content import iter_file
 
-    async def _all_files(self, root: Root) -> dict[str, list[Any]]:
-        return {p: raw async for p, raw in self._trees.walk(root)}
-
-    async def list_file(self, commit_ref: str, path: str = "/") -> list[FileInfo]:
-        """The entries of one directory level (or the one file ``path`` names)."""
         info, root = await self._root(commit_ref)
         target = normalize_path(path)
         entry = await self._trees.lookup(root, target)
-        if entry is not None:
-            return [FileInfo(info.repo, info.id, target, "file", entry.size, entry.hash)]
-        prefix = "/" if target == "/" else target + "/"
-        children: dict[str, list[Any]] = {}
-        for p, raw in (await self._all_files(root)).items():
-            if not p.startswith(prefix):
-                continue
-            head, sep, _ = p[len(prefix) :].partition("/")
-            child = prefix + head
-            slot = children.setdefault(child, ["file" if not sep else "dir", 0, raw[0] if not sep else None])
-            if sep:
-                slot[0], slot[2] = "dir", None
-            slot[1] += raw[1]
-        if not children and target != "/":
-            raise _file_missing(commit_ref, info, target)
-        return [FileInfo(info.repo, info.id, p, t, s, h) for p, (t, s, h) in sorted(children.items())]
+        if entry is None:
+            files, _ = await self._summary(info, target)
+            if files:
+                raise IsADirectory(
+                    f"'{target}' is a directory in {commit_ref} ({files} files), not a file; "
+                    f"use 'pachstream get file -r {commit_ref}:{target} -o DIR' or "
+                    f"'pachstream list file {commit_ref}:{target}'",
+                    repo=info.repo,
+                    commit_id=info.id,
+                    path=target,
+                )
+            raise await self._file_missing(commit_ref, info, target)
+        async for piece in iter_file(self.objects, entry):
+            yield piece
+
+    async def _summary(self, info: CommitInfo, path: str) -> tuple[int, int]:
+        """Files below a directory path as of a finished commit, and their bytes."""
+        from ._listing import SUMMARY_SQL, dir_prefix
+
+        row = await self._pool.fetchrow(SUMMARY_SQL, info.id, dir_prefix(path))
+        return row["files"], row["size"]
+
+    async def _file_at(self, info: CommitInfo, path: str) -> FileInfo | None:
+        from ._listing import FILE_SQL
+
+        row = await self._pool.fetchrow(FILE_SQL, info.id, path)
+        if row is None:
+            return None
+        return FileInfo(info.repo, info.id, path, "file", row["size"], row["hash"])
+
+    async def _file_missing(self, commit_ref: str, info: CommitInfo, path: str) -> FileNotFound:
+        """The error for a missing path, naming the closest entries of its directory."""
+        from ._listing import CHILDREN_SQL, dir_prefix
+
+        parent = path.rsplit("/", 1)[0] or "/"
+        rows = await self._pool.fetch(CHILDREN_SQL, info.id, dir_prefix(parent))
+        near = _close(path, [dir_prefix(parent) + r["name"] for r in rows])
+        return FileNotFound(
+            f"file '{path}' does not exist in {commit_ref} (commit {info.id}); "
+            + (f"did you mean {near}? " if near else "")
+            + f"see 'pachstream list file {commit_ref}:{parent}'",
+            repo=info.repo,
+            commit_id=info.id,
+            path=path,
+        )
+
+    async def list_file(self, commit_ref: str, path: str = "/") -> list[FileInfo]:
+        """The entries of one directory level (or the one file ``path`` names).
+
+        One Postgres query that returns one row per entry: the tree's shards are keyed by the
+        hash of each path, so a directory's files lie in all of them.
+        """
+        from ._listing import CHILDREN_SQL, children, dir_prefix
+
+        info = await self._finished(commit_ref)
+        target = normalize_path(path)
+        if target != "/" and (file := await self._file_at(info, target)) is not None:
+            return [file]
+        rows = await self._pool.fetch(CHILDREN_SQL, info.id, dir_prefix(target))
+        if not rows and target != "/":
+            raise await self._file_missing(commit_ref, info, target)
+        return children(info.repo, info.id, target, rows)
 
     async def glob_file(self, commit_ref: str, pattern: str) -> list[FileInfo]:
         """Files and directories that a Pachyderm glob pattern matches."""
         from pachstream.glob import glob_paths
 
-        info, root = await self._root(commit_ref)
-        files = await self._all_files(root)
+        from ._listing import FILES_SQL
+
+        info = await self._finished(commit_ref)
+        files = {r["path"]: (r["hash"], r["size"]) for r in await self._pool.fetch(FILES_SQL, info.id, "/")}
         out = []
         for p in glob_paths(pattern, files):
             if p in files:
@@ -652,18 +824,13 @@ class Client(PipelineVerbs, LineageVerbs):
 
     async def inspect_file(self, commit_ref: str, path: str) -> FileInfo:
         """One file or directory."""
-        info, root = await self._root(commit_ref)
+        info = await self._finished(commit_ref)
         target = normalize_path(path)
-        entry = await self._trees.lookup(root, target)
-        if entry is not None:
-            return FileInfo(info.repo, info.id, target, "file", entry.size, entry.hash)
-        prefix = "/" if target == "/" else target + "/"
-        size, found = 0, target == "/"
-        for p, raw in (await self._all_files(root)).items():
-            if p.startswith(prefix):
-                size, found = size + raw[1], True
-        if not found:
-            raise _file_missing(commit_ref, info, target)
+        if target != "/" and (file := await self._file_at(info, target)) is not None:
+            return file
+        files, size = await self._summary(info, target)
+        if not files and target != "/":
+            raise await self._file_missing(commit_ref, info, target)
         return FileInfo(info.repo, info.id, target, "dir", size, None)
 
     async def diff_file(self, new_ref: str, old_ref: str | None = None) -> list[DiffInfo]:
@@ -697,11 +864,11 @@ class OpenCommit:
         self.id = commit_id
         """The open commit's id."""
 
-    async def put_file(self, path: str, data: bytes, *, append: bool = False) -> None:
+    async def put_file(self, path: str, data: bytes | str, *, append: bool = False) -> None:
         """Write a file into the open commit."""
         await self.client.put_file(self.branch_ref, path, data, append=append)
 
-    async def put_files(self, files: Iterable[tuple[str, bytes]]) -> None:
+    async def put_files(self, files: Iterable[tuple[str, bytes | str]]) -> None:
         """Write many files into the open commit."""
         await self.client.put_files(self.branch_ref, files)
 
@@ -711,24 +878,46 @@ class OpenCommit:
 
 
 async def _read_pieces(path: Path) -> AsyncIterator[bytes]:
+    from pachstream.content import CHUNK_BYTES
+
     with path.open("rb") as fh:
         while piece := fh.read(CHUNK_BYTES):
             yield piece
 
 
-def _repo_missing(repo: str) -> RepoNotFound:
+def _notify_channel(namespace: str) -> str:
+    # pachstream.lineage.notify_channel, without importing the materializer (a unit test
+    # checks that they agree).
+    return f"{namespace}_changes"
+
+
+def _lineage_migrations() -> list[str]:
+    """The lineage schema's migrations, without importing ``pachstream.lineage``: its
+    ``__init__`` loads the materializer, and through it the commit processor, aiokafka and
+    aiobotocore (a second of every CLI call). ``_schema.py`` is plain data, so it is run on
+    its own; once the package imports lazily this is ``from ..lineage._schema import ...``.
+    """
+    loaded = sys.modules.get("pachstream.lineage._schema")
+    if loaded is None:
+        path = Path(__file__).resolve().parent.parent / "lineage" / "_schema.py"
+        spec = importlib.util.spec_from_file_location("_pachstream_lineage_schema", path)
+        assert spec is not None and spec.loader is not None
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+    migrations: list[str] = loaded.MIGRATIONS
+    return migrations
+
+
+def _close(word: str, candidates: Iterable[str]) -> str:
+    """The candidates close to a mistyped name, quoted, for "did you mean ...?"; '' if none."""
+    return " or ".join(f"'{m}'" for m in difflib.get_close_matches(word, list(candidates), n=3))
+
+
+def _repo_missing(repo: str, repos: Iterable[str] = ()) -> RepoNotFound:
+    near = _close(repo, repos)
+    hint = f"did you mean {near}? Or create it" if near else "create it"
     return RepoNotFound(
-        f"repo '{repo}' does not exist; create it with 'pachstream create repo {repo}'", repo=repo
-    )
-
-
-def _file_missing(commit_ref: str, info: CommitInfo, path: str) -> FileNotFound:
-    return FileNotFound(
-        f"file '{path}' does not exist in {commit_ref} (commit {info.id}); "
-        f"see 'pachstream list file {commit_ref}:/'",
-        repo=info.repo,
-        commit_id=info.id,
-        path=path,
+        f"repo '{repo}' does not exist; {hint} with 'pachstream create repo {repo}'", repo=repo
     )
 
 

@@ -9,23 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from pachstream.errors import FileNotFound, InvalidInput
-from pachstream.lineage._query import (
-    COMMIT_DOWNSTREAM_SQL,
-    COMMIT_UPSTREAM_SQL,
-    DOWNSTREAM_SQL,
-    FILE_AT_SQL,
-    UPSTREAM_SQL,
-    CommitLineage,
-    FileVersion,
-    Lineage,
-    commit_edges,
-    edges_from_rows,
-    lineage,
-)
 from pachstream.refs import parse_commit_ref, parse_file_ref
 
+# pachstream.lineage is imported where used: the package loads the materializer.
 if TYPE_CHECKING:
     from pachstream.client._info import CommitInfo
+    from pachstream.lineage._query import CommitLineage, Lineage
 
 DEFAULT_DEPTH = 100
 """Levels followed when no depth is given: more than any real DAG has."""
@@ -51,6 +40,15 @@ class LineageVerbs:
     async def _file_lineage(
         self, direction: Literal["upstream", "downstream"], file_ref: str, depth: int
     ) -> Lineage:
+        from pachstream.lineage._query import (
+            DOWNSTREAM_SQL,
+            FILE_AT_SQL,
+            UPSTREAM_SQL,
+            FileVersion,
+            edges_from_rows,
+            lineage,
+        )
+
         _check_depth(depth)
         ref = parse_file_ref(file_ref)
         info = await self.inspect_commit(str(ref.commit))
@@ -70,6 +68,13 @@ class LineageVerbs:
 
     async def commit_lineage(self, commit_ref: str, depth: int = DEFAULT_DEPTH) -> CommitLineage:
         """The input commits behind a commit and the output commits made from it."""
+        from pachstream.lineage._query import (
+            COMMIT_DOWNSTREAM_SQL,
+            COMMIT_UPSTREAM_SQL,
+            CommitLineage,
+            commit_edges,
+        )
+
         _check_depth(depth)
         info = await self.inspect_commit(str(parse_commit_ref(commit_ref)))
         up = await self._pool.fetch(COMMIT_UPSTREAM_SQL, info.id, depth)

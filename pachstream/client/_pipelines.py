@@ -6,24 +6,21 @@ Writes are requests answered by the dispatcher; reads come from the materialized
 
 from __future__ import annotations
 
+import difflib
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from pachstream.client._info import DatumInfo, JobInfo, PipelineInfo
-from pachstream.commits.events import derive_id
-from pachstream.dispatch.datums import (
-    CrossInput,
-    GroupInput,
-    Input,
-    JoinInput,
-    PfsInput,
-    UnionInput,
-)
-from pachstream.dispatch.events import CreatePipeline, DeletePipeline, RerunJob, SetPipelineState
-from pachstream.dispatch.spec import load_documents, parse_spec, parse_specs
-from pachstream.errors import InvalidSpec, NotFound
+from pachstream.client._info import CommitSetInfo, DatumInfo, JobInfo, PipelineInfo
+from pachstream.errors import InvalidSpec, NotFound, PachstreamError
+
+# pachstream.dispatch and pachstream.commits are imported where used: importing either
+# package loads its processor, which a CLI read such as `list job` does not need.
+if TYPE_CHECKING:
+    from pachstream.client._info import CommitInfo
+    from pachstream.dispatch.datums import Input
+    from pachstream.dispatch.spec import PipelineSpec
 
 FINISHED_JOB_STATES = ("success", "failure", "killed")
 
@@ -36,8 +33,22 @@ class PipelineNotFound(NotFound):
     """No pipeline has this name."""
 
 
+def spec_notes(spec: PipelineSpec) -> list[str]:
+    """What a spec asks for that runs differently here, one sentence each. Pure."""
+    notes = []
+    if spec.transform.image:
+        notes.append(
+            f"transform.image {spec.transform.image!r} is not used: the command runs on this "
+            "machine's own system (/usr) in a bubblewrap sandbox, so the programs it calls "
+            "must be installed here"
+        )
+    return notes
+
+
 def describe_input(spec: Input) -> str:
     """One line for an input tree, e.g. ``cross(images:/*, labels:/)``. Pure."""
+    from pachstream.dispatch.datums import CrossInput, GroupInput, JoinInput, PfsInput, UnionInput
+
     match spec:
         case PfsInput():
             return (
@@ -69,6 +80,7 @@ def _job(r: Any) -> JobInfo:
         finished=r["finished"],
         reason=r["reason"],
         rerun_of=r["rerun_of"],
+        commitset=r["commitset"],
     )
 
 
@@ -99,6 +111,12 @@ class PipelineVerbs:
 
         async def _request(self, req: Any, what: str) -> str | None: ...
 
+        async def wait_commit(
+            self, commit_ref: str, timeout_s: float | None = None
+        ) -> CommitInfo: ...
+
+        def _commit_info(self, r: Any) -> CommitInfo: ...
+
         async def _wait_until(
             self, probe: Any, what: str, timeout_s: float | None = None
         ) -> Any: ...
@@ -113,6 +131,9 @@ class PipelineVerbs:
     ) -> list[str]:
         """Create (or ``update``) every pipeline of a spec (text with one or more JSON/YAML
         documents, or one parsed document). Refused at once when invalid. Returns the names."""
+        from pachstream.dispatch.events import CreatePipeline
+        from pachstream.dispatch.spec import load_documents, parse_spec, parse_specs
+
         docs = load_documents(spec) if isinstance(spec, str) else [spec]
         repos = {r["name"] for r in await self._pool.fetch("SELECT name FROM repos")}
         names = {
@@ -143,15 +164,40 @@ class PipelineVerbs:
                 )
         return [p.name for p in parsed]
 
-    async def delete_pipeline(self, name: str) -> None:
-        """Delete a pipeline and its output repo."""
+    async def delete_pipeline(self, name: str, *, force: bool = False) -> list[str]:
+        """Delete a pipeline and its output repo; refused while other pipelines read it,
+        unless ``force``, which stops them. Returns the pipelines it stopped."""
+        from pachstream.dispatch.events import DeletePipeline
+
+        readers = [r for r in await self.readers_of(name) if r != name]
         await self._request(
-            DeletePipeline(request_id=self._rid(), pipeline=name, time=time.time()),
+            DeletePipeline(request_id=self._rid(), pipeline=name, time=time.time(), force=force),
             f"delete pipeline {name}",
         )
+        return readers
+
+    async def readers_of(self, repo: str) -> list[str]:
+        """The pipelines (not deleted) with an input on ``repo``, by name."""
+        from pachstream.dispatch.spec import parse_spec
+
+        rows = await self._pool.fetch(
+            "SELECT s.name, p.spec FROM pipeline_states s JOIN pipelines p ON p.name = s.name "
+            "AND p.version = s.version WHERE s.state <> 'deleted' ORDER BY s.name"
+        )
+        out = []
+        for row in rows:
+            try:
+                spec = parse_spec(orjson.loads(row["spec"]))
+            except PachstreamError:
+                continue
+            if any(r == repo for r, _ in spec.repos()):
+                out.append(row["name"])
+        return out
 
     async def stop_pipeline(self, name: str) -> None:
         """No new jobs until started again (a running job finishes)."""
+        from pachstream.dispatch.events import SetPipelineState
+
         req = SetPipelineState(
             request_id=self._rid(), pipeline=name, time=time.time(), stopped=True
         )
@@ -159,6 +205,8 @@ class PipelineVerbs:
 
     async def start_pipeline(self, name: str) -> None:
         """Start a stopped pipeline (a job runs if its inputs moved meanwhile)."""
+        from pachstream.dispatch.events import SetPipelineState
+
         req = SetPipelineState(
             request_id=self._rid(), pipeline=name, time=time.time(), stopped=False
         )
@@ -166,6 +214,8 @@ class PipelineVerbs:
 
     async def list_pipeline(self) -> list[PipelineInfo]:
         """Every pipeline that is not deleted, by name."""
+        from pachstream.dispatch.spec import parse_spec
+
         rows = await self._pool.fetch(
             "SELECT s.name, s.version, s.state, p.created, p.spec, "
             "(SELECT j.id FROM started_jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_job, "
@@ -176,6 +226,12 @@ class PipelineVerbs:
         out = []
         for r in rows:
             raw = orjson.loads(r["spec"])
+            try:
+                parsed = parse_spec(raw)
+                shown, notes = describe_input(parsed.input), spec_notes(parsed)
+            except PachstreamError as err:
+                # Accepted by an older version: list it, saying why it no longer runs.
+                shown, notes = "-", [f"the spec is refused by this version: {err.message}"]
             out.append(
                 PipelineInfo(
                     name=r["name"],
@@ -183,21 +239,26 @@ class PipelineVerbs:
                     state=r["state"],
                     created=r["created"],
                     description=str(raw.get("description", "")),
-                    input=describe_input(parse_spec(raw).input),
+                    input=shown,
                     last_job=r["last_job"],
                     last_job_state=r["last_state"],
                     spec=raw,
+                    notes=notes,
                 )
             )
         return out
 
     async def inspect_pipeline(self, name: str) -> PipelineInfo:
         """One pipeline; PipelineNotFound when absent."""
-        for info in await self.list_pipeline():
+        pipelines = await self.list_pipeline()
+        for info in pipelines:
             if info.name == name:
                 return info
+        near = difflib.get_close_matches(name, [p.name for p in pipelines], n=3)
+        hint = "did you mean " + " or ".join(f"'{n}'" for n in near) + "? " if near else ""
         raise PipelineNotFound(
-            f"pipeline '{name}' does not exist; see 'pachstream list pipeline'", pipeline=name
+            f"pipeline '{name}' does not exist; {hint}see 'pachstream list pipeline'",
+            pipeline=name,
         )
 
     # ------------------------------------------------------------------ jobs
@@ -233,12 +294,26 @@ class PipelineVerbs:
 
         return _job(await self._wait_until(probe, f"job {job_id}", timeout_s))
 
+    async def wait_commitset(
+        self, commit_ref: str, timeout_s: float | None = None
+    ) -> list[JobInfo]:
+        """Wait for the jobs of the commit set of the commit ``repo@ref`` names (a branch: its
+        head, once finished): one per pipeline the set reaches; the jobs, upstream first. A job
+        whose upstream failed is among them, failed, naming it."""
+        info = await self.wait_commit(commit_ref, timeout_s)
+        commitset = await self._pool.fetchval(
+            "SELECT commitset FROM commits WHERE id = $1 AND repo = $2", info.id, info.repo
+        )
+        return await self.wait_commitset_id(commitset or info.id, timeout_s)
+
     async def flush(
         self, repo: str, commit_id: str, timeout_s: float | None = None
     ) -> list[JobInfo]:
         """Wait for every pipeline downstream of a commit to finish a job that read it (or a
         later commit of its branch); the jobs, upstream first. A failed job stops the walk
         along its branch of the DAG."""
+        from pachstream.dispatch.spec import parse_spec
+
         jobs: list[JobInfo] = []
         frontier = [(repo, commit_id)]
         while frontier:
@@ -280,6 +355,91 @@ class PipelineVerbs:
             )
         )
 
+    async def wait_commitset_id(
+        self, commitset: str, timeout_s: float | None = None
+    ) -> list[JobInfo]:
+        """Wait until every running pipeline the commit set reaches has finished its job."""
+        from pachstream.dispatch.commitsets import CommitSet, reaches
+        from pachstream.dispatch.spec import parse_spec
+
+        async def probe() -> list[JobInfo] | None:
+            commits = await self._pool.fetch(
+                "SELECT repo, branch, id, started FROM commits WHERE commitset = $1", commitset
+            )
+            origin = min((c["started"] for c in commits), default=None)
+            # A pipeline created after the set's origin never gets a job of it (its first job
+            # is a set of its own): only older pipelines are waited for.
+            rows = await self._pool.fetch(
+                "SELECT s.name, s.state, p.spec, "
+                "(SELECT min(created) FROM pipelines o WHERE o.name = s.name) AS since "
+                "FROM pipeline_states s JOIN pipelines p "
+                "ON p.name = s.name AND p.version = s.version WHERE s.state <> 'deleted'"
+            )
+            producers: dict[str, list[str]] = {}
+            running = []
+            for row in rows:
+                try:
+                    spec = parse_spec(orjson.loads(row["spec"]))
+                except PachstreamError:
+                    continue
+                sources = list(dict.fromkeys(f"{r}@{b}" for r, b in spec.repos()))
+                producers[f"{row['name']}@master"] = sources
+                if row["state"] == "running" and (origin is None or row["since"] <= origin):
+                    running.append((row["name"], sources))
+            reached_set = CommitSet({f"{c['repo']}@{c['branch']}": (c["id"], None) for c in commits})
+            jobs = {
+                r["pipeline"]: _job(r)
+                for r in await self._pool.fetch(
+                    "SELECT * FROM started_jobs WHERE commitset = $1 ORDER BY started, id",
+                    commitset,
+                )
+            }
+            waited = [
+                name for name, sources in running
+                if any(reaches(s, reached_set, producers) for s in sources)
+            ]  # fmt: skip
+            if not commits and not jobs:
+                return None  # the set is not known yet
+            if any(n not in jobs or jobs[n].state not in FINISHED_JOB_STATES for n in waited):
+                return None
+            return sorted(jobs.values(), key=lambda j: (j.started, j.id))
+
+        found: list[JobInfo] = await self._wait_until(probe, f"commit set {commitset}", timeout_s)
+        return found
+
+    async def list_commitset(self, limit: int = 50) -> list[CommitSetInfo]:
+        """Commit sets, newest first: each origin commit with every commit and job it caused."""
+        rows = await self._pool.fetch(
+            "SELECT commitset, min(started) AS started FROM commits GROUP BY commitset "
+            "ORDER BY min(started) DESC, commitset LIMIT $1",
+            limit,
+        )
+        return [await self.inspect_commitset(r["commitset"]) for r in rows]
+
+    async def inspect_commitset(self, commitset: str) -> CommitSetInfo:
+        """One commit set: its commits (origin first) and the jobs that ran for it."""
+        commits = await self._pool.fetch(
+            "SELECT * FROM commits WHERE commitset = $1 ORDER BY started, id", commitset
+        )
+        jobs = await self._pool.fetch(
+            "SELECT * FROM started_jobs WHERE commitset = $1 ORDER BY started, id", commitset
+        )
+        if not commits and not jobs:
+            raise NotFound(
+                f"commit set {commitset} does not exist; see 'pachstream list commitset'",
+                commitset=commitset,
+            )
+        infos = [self._commit_info(c) for c in commits]
+        job_infos = [_job(j) for j in jobs]
+        return CommitSetInfo(
+            id=commitset,
+            started=min([c.started for c in infos] + [j.started for j in job_infos]),
+            commits=infos,
+            jobs=job_infos,
+            finished=all(c.finished is not None for c in infos)
+            and all(j.state in FINISHED_JOB_STATES for j in job_infos),
+        )
+
     async def rerun_job(self, job_id: str, *, failed_only: bool = True) -> str:
         """Run a job's inputs again: only its failed datums (default) or all; the new job's id."""
         return await self._rerun(job_id, f"rerun job {job_id}", failed_only=failed_only)
@@ -289,6 +449,9 @@ class PipelineVerbs:
         return await self._rerun(job_id, f"rerun datum {datum_id} of job {job_id}", datum_id=datum_id)
 
     async def _rerun(self, job_id: str, what: str, **how: Any) -> str:
+        from pachstream.commits.events import derive_id
+        from pachstream.dispatch.events import RerunJob
+
         job = await self.inspect_job(job_id)
         req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, **how)
         await self._request(req, what)
@@ -325,10 +488,13 @@ class PipelineVerbs:
         if job_id is None:
             if pipeline is None:
                 raise InvalidSpec("logs need a pipeline or a job: -p PIPELINE or --job JOB")
+            await self.inspect_pipeline(pipeline)  # an unknown name is an error, not no logs
             jobs = await self.list_job(pipeline)
             if not jobs:
                 return []
             job_id = jobs[0].id
+        else:
+            await self.inspect_job(job_id)
         sql = "SELECT datum_id, state, tries, stdout_tail, stderr_tail, log_ref FROM datums WHERE job_id = $1"
         args: list[Any] = [job_id]
         if datum_id is not None:
@@ -340,7 +506,8 @@ class PipelineVerbs:
                 "job_id": job_id,
                 "datum_id": r["datum_id"],
                 "state": r["state"],
-                "attempts": r["tries"],
+                "tries": r["tries"],
+                "attempts": r["tries"],  # the old name of "tries" (docs/cli-json.md)
                 "stdout": r["stdout_tail"],
                 "stderr": r["stderr_tail"],
             }

@@ -2,7 +2,9 @@
 
 It runs the async client on a private event loop in a daemon thread, so it also works where
 a loop is already running (Jupyter). Every public coroutine method of :class:`Client` is
-available with the same name and arguments, returning its result.
+available with the same name, arguments and types, returning its result; an async iterator
+(``iter_file``, ``subscribe_commit``) becomes an iterator. The methods are generated into
+``_sync_verbs.py`` (see ``_gen_sync``), so IDEs and mypy see their signatures.
 """
 
 from __future__ import annotations
@@ -11,16 +13,17 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator
 from typing import Any, TypeVar
 
 from pachstream.client._client import Client
+from pachstream.client._sync_verbs import SyncVerbs
 from pachstream.settings import Settings
 
 T = TypeVar("T")
 
 
-class SyncClient:
+class SyncClient(SyncVerbs):
     """``with SyncClient.connect() as c: c.put_file("images@master", "/a.png", data)``."""
 
     def __init__(self, client: Client, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
@@ -46,7 +49,33 @@ class SyncClient:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
+    def _iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        """An async iterator, pulled item by item on the loop; closed when the caller stops."""
+
+        async def step() -> tuple[bool, T | None]:
+            try:
+                return True, await anext(agen)
+            except StopAsyncIteration:
+                return False, None
+
+        async def close() -> None:
+            await agen.aclose()  # type: ignore[attr-defined]
+
+        def pull() -> Iterator[T]:
+            try:
+                while True:
+                    more, item = self._run(step())
+                    if not more:
+                        return
+                    yield item  # type: ignore[misc]
+            finally:
+                if not self._loop.is_closed():
+                    self._run(close())
+
+        return pull()
+
     def __getattr__(self, name: str) -> Any:
+        # Attributes of the async client (``settings``...); its verbs are methods of SyncVerbs.
         attr = getattr(self._client, name)
         if not asyncio.iscoroutinefunction(attr):
             return attr
@@ -96,11 +125,14 @@ class _SyncOpenCommit:
         self._handle = handle
         self.id: str = handle.id
 
-    def put_file(self, path: str, data: bytes, *, append: bool = False) -> None:
+    def put_file(self, path: str, data: bytes | str, *, append: bool = False) -> None:
+        """Write a file into the open commit (``str``: UTF-8)."""
         self._owner._run(self._handle.put_file(path, data, append=append))
 
-    def put_files(self, files: Any) -> None:
+    def put_files(self, files: Iterable[tuple[str, bytes | str]]) -> None:
+        """Write many files into the open commit."""
         self._owner._run(self._handle.put_files(files))
 
     def delete_file(self, path: str) -> None:
+        """Delete a file or directory in the open commit."""
         self._owner._run(self._handle.delete_file(path))
