@@ -584,6 +584,9 @@ class Dispatcher(LogProcessor):
             self._end_job(p, "killed", None, req.time, "the pipeline was deleted")
         del self.pipelines[p.name]
         self.retired[p.name] = p.version
+        # Its repo is gone for this processor now: the delete below reaches the commit
+        # processor before any later create of the name (same key, earlier offset).
+        self.repos.discard(p.name)
         b.meta = True
         b.deleted.add(p.name)
         b.fact(p.name, _state_fact(req, "deleted"))
