@@ -42,6 +42,7 @@ from pachstream.commits.events import (
     derive_id,
 )
 from pachstream.dispatch import _core
+from pachstream.dispatch._core import OUTPUT_BRANCH, Result
 from pachstream.dispatch.commitsets import (
     CommitSet,
     Decision,
@@ -51,7 +52,6 @@ from pachstream.dispatch.commitsets import (
     decide,
     in_use,
 )
-from pachstream.dispatch._core import OUTPUT_BRANCH, Result
 from pachstream.dispatch.events import (
     CreatePipeline,
     DatumFinished,
@@ -342,19 +342,20 @@ class Dispatcher(LogProcessor):
 
     def _startable(self) -> list[tuple[Pipeline, Decision]]:
         """Idle pipelines whose oldest pending set can start a job (or fail it) now."""
-        out: list[tuple[Pipeline, Decision]] = []
+        idle = [
+            p for p in self.pipelines.values() if p.job is None and not p.stopped and p.pending
+        ]
+        if not idle:
+            return []  # the common case on every quiet step: build nothing
         producers = self._producers()
-        for p in self.pipelines.values():
-            if p.job is not None or p.stopped or not p.pending:
-                continue
+        heads = {k: (v[0], v[1]) for k, v in self.heads.items()}
+        head_sets = {
+            k: self.sets[v[2]] for k, v in self.heads.items() if len(v) > 2 and v[2] in self.sets
+        }
+        seqs = {k: v[3] for k, v in self.heads.items() if len(v) > 3}
+        out: list[tuple[Pipeline, Decision]] = []
+        for p in idle:
             commitset = self.sets.setdefault(p.pending[0], CommitSet())
-            heads = {k: (v[0], v[1]) for k, v in self.heads.items()}
-            head_sets = {
-                k: self.sets[v[2]]
-                for k, v in self.heads.items()
-                if len(v) > 2 and v[2] in self.sets
-            }
-            seqs = {k: v[3] for k, v in self.heads.items() if len(v) > 3}
             decision = decide(p.sources(), commitset, heads, producers, head_sets, seqs)
             if not isinstance(decision, Wait):
                 out.append((p, decision))
