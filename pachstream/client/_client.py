@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import importlib.util
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -389,6 +387,27 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         cid = await self._request(req, f"finish commit {branch_ref}")
         assert cid is not None
         return cid
+
+    async def delete_commit(self, commit_ref: str) -> CommitInfo:
+        """Delete a commit without children (``repo@id``, ``repo@master``...): an open one is
+        dropped with its writes; a finished one's branches go back to its parent, and the
+        pipelines reading them run on it again. Returns the commit deleted."""
+        from pachstream.commits.events import DeleteCommit
+
+        info = await self.inspect_commit(commit_ref)
+        req = DeleteCommit(request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time())
+        await self._request(req, f"delete commit {commit_ref}")
+        return info
+
+    async def squash_commit(self, commit_ref: str) -> CommitInfo:
+        """Take a finished commit with children out of history: its data stays in them (their
+        trees are whole), and they follow its parent. Returns the commit squashed."""
+        from pachstream.commits.events import SquashCommit
+
+        info = await self.inspect_commit(commit_ref)
+        req = SquashCommit(request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time())
+        await self._request(req, f"squash commit {commit_ref}")
+        return info
 
     @asynccontextmanager
     async def commit(self, branch_ref: str, description: str = "") -> AsyncIterator[OpenCommit]:
@@ -892,20 +911,12 @@ def _notify_channel(namespace: str) -> str:
 
 
 def _lineage_migrations() -> list[str]:
-    """The lineage schema's migrations, without importing ``pachstream.lineage``: its
-    ``__init__`` loads the materializer, and through it the commit processor, aiokafka and
-    aiobotocore (a second of every CLI call). ``_schema.py`` is plain data, so it is run on
-    its own; once the package imports lazily this is ``from ..lineage._schema import ...``.
+    """The lineage schema's migrations: plain data, imported without the materializer (the
+    package's names are imported on first use).
     """
-    loaded = sys.modules.get("pachstream.lineage._schema")
-    if loaded is None:
-        path = Path(__file__).resolve().parent.parent / "lineage" / "_schema.py"
-        spec = importlib.util.spec_from_file_location("_pachstream_lineage_schema", path)
-        assert spec is not None and spec.loader is not None
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-    migrations: list[str] = loaded.MIGRATIONS
-    return migrations
+    from pachstream.lineage._schema import MIGRATIONS
+
+    return MIGRATIONS
 
 
 def _close(word: str, candidates: Iterable[str]) -> str:

@@ -440,6 +440,14 @@ class PipelineVerbs:
             and all(j.state in FINISHED_JOB_STATES for j in job_infos),
         )
 
+    async def stop_job(self, job_id: str) -> None:
+        """Kill a running job: it ends ``killed`` and writes no output; later commits run."""
+        from pachstream.dispatch.events import StopJob
+
+        job = await self.inspect_job(job_id)
+        req = StopJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job.id)
+        await self._request(req, f"stop job {job_id}")
+
     async def rerun_job(self, job_id: str, *, failed_only: bool = True) -> str:
         """Run a job's inputs again: only its failed datums (default) or all; the new job's id."""
         return await self._rerun(job_id, f"rerun job {job_id}", failed_only=failed_only)

@@ -86,6 +86,13 @@ class SyncVerbs:
         """Delete a branch; its commits stay reachable by id."""
         return self._run(self._client.delete_branch(branch_ref))
 
+    def delete_commit(self, commit_ref: str) -> CommitInfo:
+        """Delete a commit without children (``repo@id``, ``repo@master``...): an open one is
+        dropped with its writes; a finished one's branches go back to its parent, and the
+        pipelines reading them run on it again. Returns the commit deleted.
+        """
+        return self._run(self._client.delete_commit(commit_ref))
+
     def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
         return self._run(self._client.delete_file(branch_ref, path))
@@ -333,6 +340,12 @@ class SyncVerbs:
         """
         return self._run(self._client.restore(source))
 
+    def squash_commit(self, commit_ref: str) -> CommitInfo:
+        """Take a finished commit with children out of history: its data stays in them (their
+        trees are whole), and they follow its parent. Returns the commit squashed.
+        """
+        return self._run(self._client.squash_commit(commit_ref))
+
     def start_commit(self, branch_ref: str, description: str = "") -> str:
         """Open a commit on a branch (created if absent); its id."""
         return self._run(self._client.start_commit(branch_ref, description))
@@ -340,6 +353,10 @@ class SyncVerbs:
     def start_pipeline(self, name: str) -> None:
         """Start a stopped pipeline (a job runs if its inputs moved meanwhile)."""
         return self._run(self._client.start_pipeline(name))
+
+    def stop_job(self, job_id: str) -> None:
+        """Kill a running job: it ends ``killed`` and writes no output; later commits run."""
+        return self._run(self._client.stop_job(job_id))
 
     def stop_pipeline(self, name: str) -> None:
         """No new jobs until started again (a running job finishes)."""

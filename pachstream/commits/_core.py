@@ -11,7 +11,11 @@ Rules (Pachyderm's, where it has them):
 - writes with no open commit are a commit of their own (auto-commit);
 - a commit's parent is the branch head when it starts; the head moves to the new commit at
   start (it is "open" until finished, as in Pachyderm);
-- a request id seen before (a writer's retry) changes nothing the second time.
+- a request id seen before (a writer's retry) changes nothing the second time;
+- history changes: only a commit without children is deleted (its branches go back to its
+  parent); only a finished commit with children and no branch of its own is squashed (the
+  children follow its parent; their diffs against it are rebuilt by the shell from a
+  :class:`SquashPlan`, as trees are whole and only diffs depend on the parent).
 """
 
 from __future__ import annotations
@@ -23,20 +27,26 @@ from typing import Any
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
+    CommitDeleted,
     CommitFinished,
+    CommitSquashed,
     CommitStarted,
     CreateBranch,
     CreateRepo,
     DeleteBranch,
+    DeleteCommit,
     DeleteRepo,
     DiffEntry,
     FileOp,
     FinishCommit,
+    HeadMove,
     ModifyFiles,
+    Reparented,
     RepoCreated,
     RepoDeleted,
     Request,
     RequestDone,
+    SquashCommit,
     StartCommit,
     derive_id,
 )
@@ -112,6 +122,8 @@ class RepoState:
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
     dirty_commits: set[str] = field(default_factory=set)
     """Commits changed since the last checkpoint (persisted as rows of their own)."""
+    removed_commits: set[str] = field(default_factory=set)
+    """Commits deleted or squashed since the last checkpoint (their rows go)."""
 
     def to_json(self) -> dict[str, Any]:
         """The persisted form, without commits (stored as rows) or ops (staged objects)."""
@@ -167,6 +179,20 @@ class FinishPlan:
     description: str
 
 
+@dataclass(frozen=True)
+class SquashPlan:
+    """A squash whose children's new diffs the shell must compute before its facts."""
+
+    repo: str
+    commit_id: str
+    parent: str | None
+    parent_root: str | None
+    children: tuple[tuple[str, str | None], ...]
+    """(child id, its tree root), by id."""
+    request_id: str
+    time: float
+
+
 @dataclass
 class Step:
     """The outcome of one request."""
@@ -174,6 +200,8 @@ class Step:
     facts: list[Any] = field(default_factory=list)
     finish: FinishPlan | None = None
     """When set, the request's RequestDone comes from :func:`complete_finish`."""
+    squash: SquashPlan | None = None
+    """When set, the request's facts come from :func:`complete_squash`."""
 
 
 def _done(req: Request, commit_id: str | None = None) -> RequestDone:
@@ -306,6 +334,10 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
             return Step(finish=_plan(repo, req.branch, commit, req.request_id, req.time, desc))
         case ModifyFiles():
             return _modify(_need_repo(state, req), req)
+        case DeleteCommit():
+            return _delete_commit(_need_repo(state, req), req)
+        case SquashCommit():
+            return Step(squash=_squash_plan(_need_repo(state, req), req))
     raise InvalidInput(f"request type {type(req).__name__} is not handled")  # pragma: no cover
 
 
@@ -496,3 +528,137 @@ def complete_finish(
         commit_id=cid,
     )
     return [finished, done]
+
+
+# ----------------------------------------------------------------------------- history
+
+
+def _need_commit(repo: RepoState, commit_id: str) -> CommitInfo:
+    info = repo.commits.get(commit_id)
+    if info is None:
+        raise CommitNotFound(
+            f"commit '{commit_id}' does not exist in repo '{repo.name}'; see "
+            f"'pachstream list commit {repo.name}'",
+            repo=repo.name,
+            commit_id=commit_id,
+        )
+    return info
+
+
+def children_of(repo: RepoState, commit_id: str) -> list[str]:
+    """The commits whose parent is ``commit_id``, by id. Pure."""
+    return sorted(cid for cid, c in repo.commits.items() if c.parent == commit_id)
+
+
+def _forget(repo: RepoState, commit_id: str) -> None:
+    del repo.commits[commit_id]
+    repo.dirty_commits.discard(commit_id)
+    repo.removed_commits.add(commit_id)
+
+
+def _delete_commit(repo: RepoState, req: DeleteCommit) -> Step:
+    info = _need_commit(repo, req.commit_id)
+    children = children_of(repo, req.commit_id)
+    if children:
+        raise Conflict(
+            f"commit '{req.commit_id}' of repo '{req.repo}' has child commit(s) "
+            f"{', '.join(children)}; only a commit without children is deleted. Squash it to "
+            f"keep the children's data: 'pachstream squash commit {req.repo}@{req.commit_id}'",
+            repo=req.repo,
+            commit_id=req.commit_id,
+        )
+    was_open = not info.finished
+    if was_open:
+        repo.open.pop(info.branch, None)
+    parent_root = repo.commits[info.parent].root if info.parent in repo.commits else None
+    moved = []
+    for branch in sorted(b for b, head in repo.heads.items() if head == req.commit_id):
+        repo.heads[branch] = info.parent
+        moved.append(HeadMove(branch=branch, head=info.parent, root=parent_root))
+    _forget(repo, req.commit_id)
+    ev = CommitDeleted(
+        event_id=derive_id(req.request_id, CommitDeleted.TYPE),
+        request_id=req.request_id,
+        repo=req.repo,
+        commit_id=req.commit_id,
+        parent=info.parent,
+        was_open=was_open,
+        moved=tuple(moved),
+        commitset=derive_id("commitset", req.request_id),
+        time=req.time,
+    )
+    return Step(facts=[ev, _done(req, info.parent)])
+
+
+def _squash_plan(repo: RepoState, req: SquashCommit) -> SquashPlan:
+    info = _need_commit(repo, req.commit_id)
+    where = f"commit '{req.commit_id}' of repo '{req.repo}'"
+    if not info.finished:
+        raise Conflict(
+            f"{where} is still open; finish it ('pachstream finish commit {req.repo}@{info.branch}') "
+            f"or drop it ('pachstream delete commit {req.repo}@{req.commit_id}')",
+            repo=req.repo,
+            commit_id=req.commit_id,
+        )
+    children = children_of(repo, req.commit_id)
+    if not children:
+        raise Conflict(
+            f"{where} has no children to keep its data, so squashing it would lose it; delete "
+            f"it instead: 'pachstream delete commit {req.repo}@{req.commit_id}'",
+            repo=req.repo,
+            commit_id=req.commit_id,
+        )
+    branches = sorted(b for b, head in repo.heads.items() if head == req.commit_id)
+    if branches:
+        raise Conflict(
+            f"{where} is the head of branch(es) {', '.join(branches)}; move them first "
+            f"('pachstream create branch {req.repo}@{branches[0]} --head COMMIT')",
+            repo=req.repo,
+            commit_id=req.commit_id,
+        )
+    unfinished = [c for c in children if not repo.commits[c].finished]
+    if unfinished:
+        raise Conflict(
+            f"{where} has open child commit {unfinished[0]}; finish it first",
+            repo=req.repo,
+            commit_id=req.commit_id,
+        )
+    parent_root = repo.commits[info.parent].root if info.parent in repo.commits else None
+    return SquashPlan(
+        repo=req.repo,
+        commit_id=req.commit_id,
+        parent=info.parent,
+        parent_root=parent_root,
+        children=tuple((c, repo.commits[c].root) for c in children),
+        request_id=req.request_id,
+        time=req.time,
+    )
+
+
+def complete_squash(
+    repos: dict[str, RepoState], plan: SquashPlan, children: tuple[Reparented, ...]
+) -> list[Any]:
+    """Record a squash whose children's new diffs are built: re-parent them, drop the commit,
+    and emit the facts. Pure."""
+    repo = repos[plan.repo]
+    for child in children:
+        repo.commits[child.commit_id].parent = plan.parent
+        repo.dirty_commits.add(child.commit_id)
+    _forget(repo, plan.commit_id)
+    squashed = CommitSquashed(
+        event_id=derive_id(plan.request_id, CommitSquashed.TYPE),
+        request_id=plan.request_id,
+        repo=plan.repo,
+        commit_id=plan.commit_id,
+        parent=plan.parent,
+        children=children,
+        time=plan.time,
+    )
+    done = RequestDone(
+        event_id=derive_id(plan.request_id, RequestDone.TYPE),
+        request_id=plan.request_id,
+        repo=plan.repo,
+        ok=True,
+        commit_id=plan.commit_id,
+    )
+    return [squashed, done]

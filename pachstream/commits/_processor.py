@@ -27,11 +27,15 @@ from pachstream.commits.events import (
     CreateBranch,
     CreateRepo,
     DeleteBranch,
+    DeleteCommit,
     DeleteRepo,
     FinishCommit,
     ModifyFiles,
+    Reparented,
     RepoDeleted,
+    SquashCommit,
     StartCommit,
+    derive_id,
 )
 from pachstream.dispatch.events import PIPELINE_REQUESTS
 from pachstream.errors import EventDecodeError
@@ -42,7 +46,17 @@ from pachstream.tree import Overlay, TreeStore, to_diff_entry
 
 log = logging.getLogger("pachstream.commits")
 
-REQUEST_TYPES = (CreateRepo, DeleteRepo, CreateBranch, DeleteBranch, StartCommit, FinishCommit, ModifyFiles)
+REQUEST_TYPES = (
+    CreateRepo,
+    DeleteRepo,
+    CreateBranch,
+    DeleteBranch,
+    StartCommit,
+    FinishCommit,
+    ModifyFiles,
+    DeleteCommit,
+    SquashCommit,
+)
 
 MIGRATIONS = [
     """
@@ -121,6 +135,8 @@ class CommitProcessor(LogProcessor):
                 self._unstaged.setdefault(facts[-1].commit_id, []).append(rec.value)
             if step.finish is not None:
                 facts.extend(await self._finish(step.finish))
+            if step.squash is not None:
+                facts.extend(await self._squash(step.squash))
             touched.add(req.repo)
             if any(isinstance(f, RepoDeleted) for f in facts):
                 deleted.add(req.repo)
@@ -158,6 +174,24 @@ class CommitProcessor(LogProcessor):
             diff_ref,
         )
 
+    async def _squash(self, plan: _core.SquashPlan) -> list[Any]:
+        """Diff each child of a squashed commit against its new parent; then the facts."""
+        parent = await self._trees.root(plan.parent_root)
+        children = []
+        for child, root in plan.children:
+            diff = await self._trees.diff(parent, await self._trees.root(root))
+            # A key of its own: the child's first diff stays readable by whoever holds it.
+            diff_ref = f"diffs/{child}.{derive_id(plan.request_id, child)[:12]}"
+            await self._objects.put(diff_ref, orjson.dumps(diff))
+            counts = {"added": 0, "modified": 0, "deleted": 0}
+            for row in diff:
+                counts[row[1]] += 1
+            inline = tuple(to_diff_entry(d) for d in diff) if len(diff) <= INLINE_DIFF_LIMIT else None
+            children.append(
+                Reparented(commit_id=child, parent=plan.parent, diff_ref=diff_ref, diff=inline, **counts)
+            )
+        return _core.complete_squash(self.repos, plan, tuple(children))
+
     async def _stage(self, touched: set[str]) -> None:
         """Write the new requests of still-open commits to the object store, in order."""
         for name in touched:
@@ -188,6 +222,13 @@ class CommitProcessor(LogProcessor):
                         repo.dirty_commits = set(repo.commits)
                 if repo is None:
                     continue
+                if repo.removed_commits:
+                    await conn.execute(
+                        "DELETE FROM commits_commits WHERE repo = $1 AND commit_id = ANY($2::text[])",
+                        name,
+                        sorted(repo.removed_commits),
+                    )
+                    repo.removed_commits.clear()
                 await conn.execute(
                     "INSERT INTO commits_repos VALUES ($1, $2) "
                     "ON CONFLICT (repo) DO UPDATE SET state = EXCLUDED.state",
@@ -198,7 +239,7 @@ class CommitProcessor(LogProcessor):
                     await conn.executemany(
                         "INSERT INTO commits_commits VALUES ($1, $2, $3, $4, $5, $6) "
                         "ON CONFLICT (repo, commit_id) DO UPDATE SET root = EXCLUDED.root, "
-                        "finished = EXCLUDED.finished",
+                        "finished = EXCLUDED.finished, parent = EXCLUDED.parent",
                         [
                             (name, cid, c.branch, c.parent, c.root, c.finished)
                             for cid in repo.dirty_commits

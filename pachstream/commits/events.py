@@ -236,8 +236,62 @@ class ModifyFiles:
     repo accepts. None for every other writer."""
 
 
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteCommit:
+    """Ask to delete a commit that has no children: its branches go back to its parent.
+
+    Pachyderm's ``delete commit``. An open commit is dropped with its writes; a finished one
+    takes its changes with it. A commit with children is refused (``squash`` keeps their data).
+    """
+
+    TYPE: ClassVar[str] = "commit.delete"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    commit_id: str
+    """The commit."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    pipeline: str | None = None
+    """The pipeline asking; None for every other writer (output repos refuse them)."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SquashCommit:
+    """Ask to take a finished commit out of history: its children now follow its parent.
+
+    Pachyderm's ``squash commit``. No file content changes: each child's tree is already whole;
+    only the children's parent and diffs (against the new parent) change.
+    """
+
+    TYPE: ClassVar[str] = "commit.squash"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    repo: str
+    """Repo name."""
+    commit_id: str
+    """The commit."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    pipeline: str | None = None
+    """The pipeline asking; None for every other writer (output repos refuse them)."""
+
+
 Request: TypeAlias = (
-    CreateRepo | DeleteRepo | CreateBranch | DeleteBranch | StartCommit | FinishCommit | ModifyFiles
+    CreateRepo
+    | DeleteRepo
+    | CreateBranch
+    | DeleteBranch
+    | StartCommit
+    | FinishCommit
+    | ModifyFiles
+    | DeleteCommit
+    | SquashCommit
 )
 
 # ----------------------------------------------------------------------------- facts
@@ -434,8 +488,98 @@ class RequestDone:
     """The error's fields."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeadMove:
+    """A branch whose head a history change moved."""
+
+    branch: str
+    """Branch name."""
+    head: str | None
+    """Its head now (None: no commit)."""
+    root: str | None
+    """That head's tree root (None: empty)."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitDeleted:
+    """A commit is gone; the branches that pointed at it now point at its parent."""
+
+    TYPE: ClassVar[str] = "commit.deleted"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    commit_id: str
+    """The deleted commit."""
+    parent: str | None
+    """Its parent."""
+    was_open: bool
+    """True when it was still open (no pipeline ever saw it)."""
+    moved: tuple[HeadMove, ...]
+    """Branches moved back to the parent."""
+    commitset: str
+    """The commit set this change starts downstream (pipelines run on the moved heads)."""
+    time: float
+    """Writer's clock."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reparented:
+    """A child of a squashed commit: its new parent and its diff against it."""
+
+    commit_id: str
+    """The child."""
+    parent: str | None
+    """Its new parent (the squashed commit's parent)."""
+    added: int
+    """Paths added against the new parent."""
+    modified: int
+    """Paths changed."""
+    deleted: int
+    """Paths removed."""
+    diff_ref: str
+    """Object key of the full new diff."""
+    diff: tuple[DiffEntry, ...] | None = None
+    """The new diff inline when small; else read ``diff_ref``."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitSquashed:
+    """A commit is out of history; its children follow its parent, with new diffs."""
+
+    TYPE: ClassVar[str] = "commit.squashed"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    event_id: str
+    """Derived from the request id."""
+    request_id: str
+    """The request this answers."""
+    repo: str
+    """Repo name."""
+    commit_id: str
+    """The squashed commit."""
+    parent: str | None
+    """Its parent, now its children's."""
+    children: tuple[Reparented, ...]
+    """Its children, re-parented."""
+    time: float
+    """Writer's clock."""
+
+
 Fact: TypeAlias = (
-    RepoCreated | RepoDeleted | BranchSet | BranchDeleted | CommitStarted | CommitFinished | RequestDone
+    RepoCreated
+    | RepoDeleted
+    | BranchSet
+    | BranchDeleted
+    | CommitStarted
+    | CommitFinished
+    | RequestDone
+    | CommitDeleted
+    | CommitSquashed
 )
 
 INLINE_DIFF_LIMIT = 1000

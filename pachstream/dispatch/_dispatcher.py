@@ -31,6 +31,7 @@ import orjson
 from pachstream.codec import decode, encode
 from pachstream.commits._core import refused
 from pachstream.commits.events import (
+    CommitDeleted,
     CommitFinished,
     CreateRepo,
     DeleteRepo,
@@ -61,8 +62,10 @@ from pachstream.dispatch.events import (
     JobStarted,
     PipelineCreated,
     PipelineStateSet,
+    PIPELINE_REQUESTS,
     RerunJob,
     SetPipelineState,
+    StopJob,
 )
 from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputConflict, apply_delta, output_delta
 from pachstream.dispatch.spec import PipelineSpec, _pfs_inputs, parse_spec
@@ -317,7 +320,7 @@ class Dispatcher(LogProcessor):
                     event = decode(rec.value)
                 except PachstreamError:
                     continue
-                if isinstance(event, (CreatePipeline, DeletePipeline, SetPipelineState, RerunJob)):
+                if isinstance(event, PIPELINE_REQUESTS):
                     await self._request(event, now)
                 continue
             event = self.decode_or_dead_letter(rec, b.out)
@@ -477,6 +480,8 @@ class Dispatcher(LogProcessor):
                     self._set_state(req)
                 case RerunJob():
                     await self._rerun(req)
+                case StopJob():
+                    await self._stop_job(req)
         except PachstreamError as err:
             b.fact(req.pipeline, _refused(req, err))
             return
@@ -627,6 +632,36 @@ class Dispatcher(LogProcessor):
         p.stopped = req.stopped
         self._batch.fact(p.name, _state_fact(req, "stopped" if req.stopped else "running"))
 
+    async def _stop_job(self, req: StopJob) -> None:
+        p = self._require(req.pipeline)
+        job = p.job
+        if job is None or job.job_id != req.job_id:
+            async with self._pool.acquire() as conn:
+                known = await conn.fetchval(
+                    "SELECT 1 FROM dispatch_jobs WHERE job_id = $1 AND pipeline = $2",
+                    req.job_id,
+                    p.name,
+                )
+            if not known:
+                raise NotFound(
+                    f"job {req.job_id} of pipeline '{p.name}' does not exist; see "
+                    f"'pachstream list job -p {p.name}'",
+                    job_id=req.job_id,
+                )
+            raise Conflict(
+                f"job {req.job_id} of pipeline '{p.name}' has already ended; see "
+                f"'pachstream inspect job {req.job_id}'",
+                job_id=req.job_id,
+            )
+        if job.phase == "finishing":
+            # Its output commit is on its way to the commit processor: it cannot be called back.
+            raise Conflict(
+                f"job {req.job_id} of pipeline '{p.name}' has run every datum and is writing its "
+                "output commit; it ends in a moment",
+                job_id=req.job_id,
+            )
+        self._end_job(p, "killed", None, req.time, "stopped by 'pachstream stop job'")
+
     async def _rerun(self, req: RerunJob) -> None:
         p = self._require(req.pipeline)
         if p.job is not None:
@@ -691,16 +726,10 @@ class Dispatcher(LogProcessor):
                 )
             case CommitFinished():
                 b.now = max(b.now, fact.finished)
-                key = _core.source(fact.repo, fact.branch)
-                commitset = fact.commitset or fact.commit_id
-                old = self.heads.get(key)
-                seq = (old[3] if old and len(old) > 3 else 0) + 1
-                self.heads[key] = [fact.commit_id, fact.root or None, commitset, seq]
-                self.sets.setdefault(commitset, CommitSet()).add(
-                    key, (fact.commit_id, fact.root or None), seq
-                )
-                b.meta = True
-                self._reach(commitset, fact.repo, fact.branch)
+                self._head(
+                    fact.repo, fact.branch, fact.commit_id, fact.root or None,
+                    fact.commitset or fact.commit_id,
+                )  # fmt: skip
                 owner = self.pipelines.get(fact.repo)
                 if (
                     owner
@@ -709,6 +738,19 @@ class Dispatcher(LogProcessor):
                     and owner.job.output_commit == fact.commit_id
                 ):
                     self._succeed(owner, fact.finished)
+            case CommitDeleted():
+                # The branches went back to the parent: pipelines run on it again (a set of
+                # its own), so that outputs match the inputs as they are now.
+                for m in fact.moved:
+                    key = _core.source(fact.repo, m.branch)
+                    seen = self.heads.get(key)
+                    if seen is None or seen[0] == m.head:
+                        continue  # an open commit no pipeline saw
+                    if m.head is None:
+                        del self.heads[key]  # nothing left to run on; outputs stay
+                        b.meta = True
+                        continue
+                    self._head(fact.repo, m.branch, m.head, m.root, fact.commitset)
             case RequestDone():
                 self._check_output_request(fact)
             case DatumFinished():
@@ -724,6 +766,16 @@ class Dispatcher(LogProcessor):
                 b.results.append((p.name, job.job_id, fact.datum_id, result))
                 if job.expect.issubset(job.results):
                     self._complete(p, b.now)
+
+    def _head(self, repo: str, branch: str, commit: str, root: str | None, commitset: str) -> None:
+        """A branch has a new head, of ``commitset``: record it and queue the set."""
+        key = _core.source(repo, branch)
+        old = self.heads.get(key)
+        seq = (old[3] if old and len(old) > 3 else 0) + 1
+        self.heads[key] = [commit, root, commitset, seq]
+        self.sets.setdefault(commitset, CommitSet()).add(key, (commit, root), seq)
+        self._batch.meta = True
+        self._reach(commitset, repo, branch)
 
     def _check_output_request(self, fact: RequestDone) -> None:
         p = self.pipelines.get(fact.repo)

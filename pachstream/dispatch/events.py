@@ -94,8 +94,25 @@ class RerunJob:
     """Run only this datum again (the other datums keep their results)."""
 
 
-PipelineRequest: TypeAlias = CreatePipeline | DeletePipeline | SetPipelineState | RerunJob
-PIPELINE_REQUESTS = (CreatePipeline, DeletePipeline, SetPipelineState, RerunJob)
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopJob:
+    """Kill a running job: it ends ``killed``, writes no output, and later commits run."""
+
+    TYPE: ClassVar[str] = "job.stop"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    request_id: str
+    """Writer-chosen idempotency key."""
+    pipeline: str
+    """The job's pipeline."""
+    time: float
+    """Writer's clock, epoch seconds."""
+    job_id: str
+    """The job to stop."""
+
+
+PipelineRequest: TypeAlias = CreatePipeline | DeletePipeline | SetPipelineState | RerunJob | StopJob
+PIPELINE_REQUESTS = (CreatePipeline, DeletePipeline, SetPipelineState, RerunJob, StopJob)
 
 # ----------------------------------------------------------------------------- facts
 

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from pachstream.commits.events import CommitFinished, RequestDone
+from pachstream.commits.events import CommitDeleted, CommitFinished, CommitSquashed, RequestDone
 from pachstream.dispatch.events import JobFinished, JobStarted, PipelineCreated, PipelineStateSet
 from pachstream.errors import EventDecodeError
 from pachstream.kafka import Record
@@ -31,6 +31,8 @@ log = logging.getLogger("pachstream.lineage")
 NOTIFYING = (
     RequestDone,
     CommitFinished,
+    CommitDeleted,
+    CommitSquashed,
     JobStarted,
     JobFinished,
     PipelineCreated,
@@ -170,8 +172,15 @@ class Materializer(LogProcessor):
             await tx.commit()
         return applied
 
-    async def _full_diff(self, fact: Any) -> list[Any] | None:
-        """A large commit's diff travels by reference: read it (raw rows) for the blob index."""
+    async def _full_diff(self, fact: Any) -> Any:
+        """A large commit's diff travels by reference: read it (raw rows) for the blob index;
+        for a squash, each child's new diff that did not travel inline."""
+        if isinstance(fact, CommitSquashed):
+            return {
+                c.commit_id: orjson.loads(await self._objects.get(c.diff_ref))
+                for c in fact.children
+                if c.diff is None
+            }
         if (
             not isinstance(fact, CommitFinished)
             or fact.diff is not None

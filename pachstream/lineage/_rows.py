@@ -17,7 +17,9 @@ from pachstream.codec import to_plain
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
+    CommitDeleted,
     CommitFinished,
+    CommitSquashed,
     CommitStarted,
     RepoCreated,
     RepoDeleted,
@@ -102,6 +104,15 @@ UPSERT_BRANCH = (
     "ON CONFLICT (repo, name) DO UPDATE SET head = EXCLUDED.head, updated = EXCLUDED.updated"
 )
 DELETE_BRANCH = "DELETE FROM branches WHERE repo = $1 AND name = $2"
+DELETE_COMMIT_FILES = "DELETE FROM commit_files WHERE commit_id = $1"
+DELETE_COMMIT = "DELETE FROM commits WHERE id = $1"
+REPARENT_COMMIT = (
+    "UPDATE commits SET parent = $2, added = $3, modified = $4, deleted = $5, diff_ref = $6 "
+    "WHERE id = $1"
+)
+# A squashed commit's one child now holds its data: provenance that named it names the child.
+REMAP_PROVENANCE = "UPDATE commit_provenance SET input_commit = $2 WHERE input_commit = $1"
+REMAP_DATUM_INPUTS = "UPDATE datum_inputs SET commit_id = $2 WHERE commit_id = $1"
 UPSERT_STARTED = (
     "INSERT INTO commits (id, repo, branch, parent, description, started, request_id, commitset) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
@@ -225,13 +236,37 @@ def commit_file_rows(commit_id: str, repo: str, diff: list[Any]) -> list[Stateme
     ]
 
 
-def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
+def _raw_diff(entries: Any) -> list[Any]:
+    return [[d.path, d.change, None if d.file is None else entry_to_raw(d.file), None] for d in entries]
+
+
+def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
     """The statements that materialize one fact.
 
     ``diff``: a CommitFinished's full raw diff, read from its ``diff_ref`` when it was too
-    large to travel inline.
+    large to travel inline; for a CommitSquashed, child id → such a diff.
     """
     match fact:
+        case CommitDeleted():
+            return [
+                (DELETE_COMMIT_FILES, (fact.commit_id,)),
+                (DELETE_COMMIT, (fact.commit_id,)),
+                *[(UPSERT_BRANCH, (fact.repo, m.branch, m.head, fact.time)) for m in fact.moved],
+            ]
+        case CommitSquashed():
+            # The delete first: it also loads any deferred rows that name the commit.
+            out: list[Statement] = [(DELETE_COMMIT_FILES, (fact.commit_id,))]
+            for c in fact.children:
+                rows = _raw_diff(c.diff) if c.diff is not None else (diff or {}).get(c.commit_id, [])
+                out.append(
+                    (REPARENT_COMMIT, (c.commit_id, c.parent, c.added, c.modified, c.deleted, c.diff_ref))
+                )
+                out.append((DELETE_COMMIT_FILES, (c.commit_id,)))
+                out.extend(commit_file_rows(c.commit_id, fact.repo, rows))
+            if len(fact.children) == 1:
+                moved = (fact.commit_id, fact.children[0].commit_id)
+                out += [(REMAP_PROVENANCE, moved), (REMAP_DATUM_INPUTS, moved)]
+            return out + [(DELETE_COMMIT, (fact.commit_id,))]
         case RepoCreated():
             return [(UPSERT_REPO, (fact.repo, fact.description, fact.time, fact.pipeline))]
         case RepoDeleted():
@@ -287,10 +322,7 @@ def rows_for(fact: Any, diff: list[Any] | None = None) -> list[Statement]:
                 )
             ]
             if diff is None:
-                diff = [
-                    [d.path, d.change, None if d.file is None else entry_to_raw(d.file), None]
-                    for d in fact.diff or ()
-                ]
+                diff = _raw_diff(fact.diff or ())
             out.extend(blob_rows(diff))
             out.extend(commit_file_rows(fact.commit_id, fact.repo, diff))
             return out

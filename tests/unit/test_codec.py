@@ -15,20 +15,26 @@ from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
     Chunk,
+    CommitDeleted,
     CommitFinished,
+    CommitSquashed,
     CommitStarted,
     CreateBranch,
     CreateRepo,
     DeleteBranch,
+    DeleteCommit,
     DeleteRepo,
     DiffEntry,
     FileEntry,
     FileOp,
     FinishCommit,
+    HeadMove,
     ModifyFiles,
+    Reparented,
     RepoCreated,
     RepoDeleted,
     RequestDone,
+    SquashCommit,
     StartCommit,
     file_hash,
 )
@@ -46,6 +52,7 @@ from pachstream.dispatch.events import (
     RerunJob,
     SetPipelineState,
     StagedFile,
+    StopJob,
     TaskInput,
 )
 from pachstream.errors import EventDecodeError
@@ -150,6 +157,25 @@ SAMPLES = [
         event_id="e12", job_id="j" * 32, pipeline="edges", state="failure", output_commit=None, processed=0,
         skipped=2, failed=1, recovered=0, time=14.0, reason="1 datum(s) failed",
     ),
+    # History changes and stopping a job (issue 12).
+    DeleteCommit(request_id="r12", repo="images", commit_id="c" * 32, time=15.0),
+    SquashCommit(request_id="r13", repo="images", commit_id="c" * 32, time=16.0),
+    CommitDeleted(
+        event_id="e13", request_id="r12", repo="images", commit_id="c" * 32, parent="p" * 32, was_open=False,
+        moved=(HeadMove(branch="master", head="p" * 32, root="manifests/" + "d" * 64),),
+        commitset="s" * 32, time=15.0,
+    ),
+    CommitSquashed(
+        event_id="e14", request_id="r13", repo="images", commit_id="c" * 32, parent=None,
+        children=(
+            Reparented(
+                commit_id="k" * 32, parent=None, added=1, modified=0, deleted=0, diff_ref="diffs/k.1",
+                diff=(DiffEntry(path="/a", change="added", file=F, old=None),),
+            ),
+        ),
+        time=16.0,
+    ),
+    StopJob(request_id="r14", pipeline="edges", time=17.0, job_id="j" * 32),
 ]  # fmt: skip
 
 BLOB = Chunk(hash="e" * 64, size=2_000_000)
@@ -207,7 +233,7 @@ EXTRA = [
 
 
 def test_samples_cover_every_registered_type():
-    assert len(SAMPLES) == len(_REGISTRY) == 24
+    assert len(SAMPLES) == len(_REGISTRY) == 29
     assert {s.TYPE for s in SAMPLES} == set(_REGISTRY)
 
 

@@ -1,0 +1,172 @@
+"""Deleting and squashing commits: the commit processor's pure decisions, as tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from pachstream.commits import _core
+from pachstream.commits.events import (
+    Chunk,
+    CommitDeleted,
+    CommitSquashed,
+    CreateBranch,
+    CreateRepo,
+    DeleteCommit,
+    FileEntry,
+    FileOp,
+    ModifyFiles,
+    Reparented,
+    RequestDone,
+    SquashCommit,
+    StartCommit,
+    derive_id,
+)
+
+C = CreateRepo(request_id="c", repo="r", time=1.0)
+BYTE = FileEntry(hash="h" * 64, size=1, chunks=(Chunk(hash="h" * 64, size=1),))
+
+
+def put(rid, branch="master"):
+    op = FileOp(op="put", path=f"/{rid}", file=BYTE)
+    return ModifyFiles(request_id=rid, repo="r", branch=branch, time=2.0, ops=(op,))
+
+
+def start(rid):
+    return StartCommit(request_id=rid, repo="r", branch="master", time=3.0)
+
+
+def cid(rid):
+    return derive_id("r", rid)
+
+
+def drop(rid, commit, pipeline=None):
+    return DeleteCommit(request_id=rid, repo="r", commit_id=commit, time=9.0, pipeline=pipeline)
+
+
+def squash(rid, commit):
+    return SquashCommit(request_id=rid, repo="r", commit_id=commit, time=9.0)
+
+
+def move(rid, name, head):
+    return CreateBranch(request_id=rid, repo="r", branch=name, head=head, time=8.0)
+
+
+def apply(requests, repos=None):
+    """Apply requests, completing finishes with a synthetic tree and squashes with empty
+    diffs (the shell's part). Returns the states and every fact."""
+    repos = {} if repos is None else repos
+    facts = []
+    for req in requests:
+        step = _core.handle(repos, req)
+        facts.extend(step.facts)
+        if step.finish is not None:
+            facts.extend(
+                _core.complete_finish(repos, step.finish, "manifests/x", 1, 1, ["added"], [], "diffs/x")
+            )
+        if step.squash is not None:
+            kids = tuple(
+                Reparented(commit_id=c, parent=step.squash.parent, added=0, modified=0, deleted=0, diff_ref="d")
+                for c, _ in step.squash.children
+            )
+            facts.extend(_core.complete_squash(repos, step.squash, kids))
+    return repos, facts
+
+
+def summary(facts):
+    return " ".join(
+        ("ok" if f.ok else f.error_code) if isinstance(f, RequestDone) else type(f).__name__
+        for f in facts
+    )
+
+
+ONE, TWO, THREE = cid("m1"), cid("m2"), cid("m3")
+LINE = [C, put("m1"), put("m2"), put("m3")]
+"""Three commits on master: ONE ← TWO ← THREE."""
+
+CASES = [
+    ("delete the head", [*LINE, drop("d", THREE)], "CommitDeleted ok", {"master": TWO}),
+    ("delete the only commit", [C, put("m1"), drop("d", ONE)], "CommitDeleted ok", {"master": None}),
+    ("delete a commit with a child", [*LINE, drop("d", TWO)], "Conflict", {"master": THREE}),
+    ("delete an unknown commit", [*LINE, drop("d", "0" * 32)], "CommitNotFound", {"master": THREE}),
+    ("delete an open commit", [*LINE, start("s"), drop("d", cid("s"))], "CommitDeleted ok", {"master": THREE}),
+    (
+        "delete a head two branches share",
+        [*LINE, move("b", "dev", THREE), drop("d", THREE)],
+        "CommitDeleted ok",
+        {"master": TWO, "dev": TWO},
+    ),
+    ("squash a middle commit", [*LINE, squash("q", TWO)], "CommitSquashed ok", {"master": THREE}),
+    ("squash the first commit", [*LINE, squash("q", ONE)], "CommitSquashed ok", {"master": THREE}),
+    ("squash the head: no child keeps its data", [*LINE, squash("q", THREE)], "Conflict", {"master": THREE}),
+    ("squash an open commit", [*LINE, start("s"), squash("q", cid("s"))], "Conflict", {"master": cid("s")}),
+    (
+        "squash a commit another branch points at",
+        [*LINE, move("b", "dev", TWO), squash("q", TWO)],
+        "Conflict",
+        {"master": THREE, "dev": TWO},
+    ),
+    (
+        "squash a commit whose child is open",
+        [C, put("m1"), put("m2"), start("s"), squash("q", TWO)],
+        "Conflict",
+        {"master": cid("s")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "requests", "expected", "heads"), CASES, ids=[c[0] for c in CASES])
+def test_history_requests(name, requests, expected, heads):
+    repos, facts = apply(requests)
+    last = facts[-2:] if expected.endswith("ok") else facts[-1:]
+    assert summary(last) == expected
+    assert {b: repos["r"].heads[b] for b in heads} == heads
+    for f in facts:
+        assert f.event_id == derive_id(f.request_id, f.TYPE)
+
+
+def test_a_deleted_head_moves_its_branches_to_the_parent_with_its_root():
+    repos, facts = apply([*LINE, move("b", "dev", THREE), drop("d", THREE)])
+    ev = facts[-2]
+    assert isinstance(ev, CommitDeleted) and not ev.was_open
+    assert [(m.branch, m.head, m.root) for m in ev.moved] == [
+        ("dev", TWO, "manifests/x"),
+        ("master", TWO, "manifests/x"),
+    ]
+    assert ev.commitset == derive_id("commitset", "d")
+    assert THREE not in repos["r"].commits and THREE in repos["r"].removed_commits
+    assert facts[-1].commit_id == TWO  # the answer names the head now
+
+
+def test_a_deleted_open_commit_frees_its_branch():
+    repos, facts = apply([*LINE, start("s"), drop("d", cid("s")), start("s2")])
+    deleted = next(f for f in facts if isinstance(f, CommitDeleted))
+    assert deleted.was_open and deleted.parent == THREE
+    assert "master" in repos["r"].open and repos["r"].open["master"].parent == THREE
+
+
+def test_a_squash_re_parents_the_children_and_forgets_the_commit():
+    repos, facts = apply([*LINE, squash("q", TWO)])
+    ev = facts[-2]
+    assert isinstance(ev, CommitSquashed) and ev.parent == ONE
+    assert [c.commit_id for c in ev.children] == [THREE]
+    assert repos["r"].commits[THREE].parent == ONE
+    assert TWO not in repos["r"].commits
+    assert {THREE} <= repos["r"].dirty_commits and TWO in repos["r"].removed_commits
+
+
+def test_a_squash_plan_names_the_trees_the_shell_diffs():
+    repos, _ = apply([*LINE, move("b", "dev", TWO), put("x", branch="dev")])
+    # TWO has two children now: THREE on master and the dev commit.
+    plan = _core.handle(repos, squash("q", TWO))
+    assert plan.squash is not None and not plan.facts
+    assert plan.squash.parent == ONE and plan.squash.parent_root == "manifests/x"
+    assert sorted(c for c, _ in plan.squash.children) == sorted([THREE, cid("x")])
+
+
+def test_output_repos_refuse_history_changes_from_anyone_but_their_pipeline():
+    repos, _ = apply([C, put("m1")])
+    repos["r"].owner = "edges"
+    refused = apply([drop("d", ONE)], repos)[1]
+    assert summary(refused) == "OutputRepo" and "pipeline 'edges'" in refused[0].error_message
+    assert summary(apply([squash("q", ONE)], repos)[1]) == "OutputRepo"
+    assert summary(apply([drop("d2", ONE, pipeline="edges")], repos)[1]) == "CommitDeleted ok"
