@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 
 from pachstream.codec import decode, encode
@@ -105,6 +106,10 @@ class Worker(Service):
         self._parent = os.getppid()
         self.ran = 0
         """Datums run since start."""
+        self.skipped = 0
+        """Tasks of killed jobs passed over since start."""
+        self._ended: dict[str, tuple[bool, float]] = {}
+        """Job id → (killed, when asked): the answer is asked again after a second."""
 
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self._settings.namespace)
@@ -166,10 +171,13 @@ class Worker(Service):
                     (self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id))
                 )
                 continue
+            self._offset = rec.offset + 1
+            if await self._killed(task.job_id):
+                self.skipped += 1  # `stop job`: its queued datums are not run
+                continue
             started = time.time()
             attempted, state, err_log = await self._run(task)
             ran.append((task, attempted, state, err_log, started))
-            self._offset = rec.offset + 1
             self.ran += 1
         # One store for the whole batch: small outputs share packs and a round trip.
         files = [data for _, a, _, _, _ in ran for data in a.files.values()]
@@ -192,6 +200,22 @@ class Worker(Service):
                 self._shard,
                 self._offset,
             )
+
+    async def _killed(self, job_id: str) -> bool:
+        """Whether the job was stopped (``stop job``, or its pipeline deleted): asked of the
+        jobs table at most once a second per job, so a datum pays no round trip."""
+        now = time.monotonic()
+        known = self._ended.get(job_id)
+        if known is not None and (known[0] or now - known[1] < 1.0):
+            return known[0]
+        try:
+            state = await self._pool.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
+        except asyncpg.UndefinedTableError:
+            state = None  # no lineage tables in this namespace (yet): nothing was stopped
+        if len(self._ended) > 1000:
+            self._ended.clear()
+        self._ended[job_id] = (state == "killed", now)
+        return state == "killed"
 
     async def _run(self, task: DatumTask) -> tuple[Attempted, str, str]:
         """Run one task: (the attempt, its state, err_cmd's log)."""

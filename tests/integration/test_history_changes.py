@@ -26,7 +26,7 @@ COPY = {
 SLOW = {
     "pipeline": {"name": "slow"},
     "input": {"pfs": {"repo": "data", "glob": "/*"}},
-    "transform": {"cmd": ["sh", "-c", "sleep 30"]},
+    "transform": {"cmd": ["sh", "-c", "sleep 3"]},
 }
 
 
@@ -109,7 +109,9 @@ async def test_squash_keeps_the_data_in_the_child_and_survives_a_restart(stack: 
 async def test_stop_job_kills_it_and_the_next_commit_runs(stack: RunningStack) -> None:
     c = stack.client
     await c.create_repo("data")
-    await c.put_file("data@master", "/a", b"A")
+    async with c.commit("data@master") as commit:
+        for name in "abc":
+            await commit.put_file(f"/{name}", name.encode())
     await c.create_pipeline(SLOW)
     for _ in range(240):
         jobs = await c.list_job("slow")
@@ -122,6 +124,10 @@ async def test_stop_job_kills_it_and_the_next_commit_runs(stack: RunningStack) -
     assert stopped.state == "killed" and "stop job" in stopped.reason
     with pytest.raises(Conflict, match=f"job {job.id} of pipeline 'slow' has already ended"):
         await c.stop_job(job.id)
+    # Its queued datums (3 s each, one worker, results sent per batch of tasks) are not run:
+    # only the one in hand ends. Run, all three would have ended after 9 s.
+    await asyncio.sleep(12)
+    assert len(await c.list_datum(job.id)) <= 1
     # The pipeline goes on: the next commit gets a job of its own (stopped too, to end fast).
     nxt = await c.put_file("data@master", "/b", b"B")
     for _ in range(240):
