@@ -13,12 +13,19 @@
 Tansu gaps this layer respects (EMBEDDED-STACK.md): no idempotent or transactional producer
 (so consumers are idempotent), ``end_offsets`` answers wrongly (readers use the fetch
 ``highwater``), and a fetch beyond the end of the log blocks (offsets never run ahead).
+
+Where the broker gives it (Apache Kafka), producers are idempotent: a retried send is never
+written twice. One capability check decides: the first producer of a process asks the broker
+for a producer id (``InitProducerId``); Tansu answers with an error, and that process's
+producers then run as before. Consumers stay idempotent either way: a processor killed between
+producing and checkpointing still produces its batch again after the restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +37,8 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 
 from pachstream.errors import Unavailable
 from pachstream.settings import KafkaSettings
+
+log = logging.getLogger("pachstream.kafka")
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest record pachstream produces; content above this travels through the object store."""
@@ -132,6 +141,19 @@ async def _retry_connect(start: object, settings: KafkaSettings, attempts: int =
             await asyncio.sleep(0.25)
 
 
+def _quiet_probe(record: logging.LogRecord) -> bool:
+    # aiokafka logs the capability check's expected refusal as an error; the refusal also
+    # comes back as an exception, which start() reports in a line of its own.
+    return not record.getMessage().startswith("Unexpected error during InitProducerIdRequest")
+
+
+logging.getLogger("aiokafka.producer.sender").addFilter(_quiet_probe)
+
+IDEMPOTENT: dict[str, bool] = {}
+"""Bootstrap → whether its broker gave an idempotent producer (the capability check's answer,
+once per process)."""
+
+
 class Producer:
     """Sends records with ``acks=all``; started and stopped explicitly."""
 
@@ -141,21 +163,44 @@ class Producer:
         self._producer: AIOKafkaProducer | None = None
         self._started = False
 
-    async def start(self) -> None:
-        """Connect to the broker."""
-        if self._started or self._producer is not None:
-            raise RuntimeError("producer already started")
-        # aiokafka binds to the running loop at construction: build it here, not in __init__.
-        self._producer = AIOKafkaProducer(
+    def _make(self, idempotent: bool) -> AIOKafkaProducer:
+        # aiokafka binds to the running loop at construction: built in start, not in __init__.
+        return AIOKafkaProducer(
             bootstrap_servers=self._settings.bootstrap,
             acks="all",
+            enable_idempotence=idempotent,
             linger_ms=self._linger_ms,
             max_request_size=MAX_MESSAGE_BYTES + 1024 * 1024,
             max_batch_size=1024 * 1024,
             request_timeout_ms=30000,
         )
-        await _retry_connect(self._producer.start, self._settings)
+
+    async def start(self) -> None:
+        """Connect to the broker (idempotent where it can be, see the module's notes)."""
+        if self._started or self._producer is not None:
+            raise RuntimeError("producer already started")
+        bootstrap = self._settings.bootstrap
+        if IDEMPOTENT.get(bootstrap) is not False:
+            producer = self._make(idempotent=True)
+            try:
+                await _retry_connect(producer.start, self._settings)
+                IDEMPOTENT[bootstrap] = True
+                self._producer = producer
+            except KafkaError as exc:  # not a connection error: _retry_connect raised those
+                if IDEMPOTENT.get(bootstrap):
+                    raise  # it worked before: this is an outage, not a missing capability
+                IDEMPOTENT[bootstrap] = False
+                log.info("kafka: %s gives no idempotent producer (%s); producing without", bootstrap, exc)
+                await producer.stop()
+        if self._producer is None:
+            self._producer = self._make(idempotent=False)
+            await _retry_connect(self._producer.start, self._settings)
         self._started = True
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether this producer's sends are idempotent (Apache Kafka) or not (Tansu)."""
+        return bool(self._producer is not None and IDEMPOTENT.get(self._settings.bootstrap))
 
     async def stop(self) -> None:
         """Flush and disconnect; safe to call twice or before start."""
