@@ -38,21 +38,40 @@ class Figure:
     """The goal it is compared with, if any."""
 
 
+def broker_env(kafka: str | None) -> dict[str, str]:
+    """The variables that point a bench's stack at ``kafka`` (an Apache Kafka bootstrap), in
+    a namespace of its own so its topics never meet another run's; none for the default."""
+    if not kafka:
+        return {}
+    return {"PACHSTREAM_KAFKA_BOOTSTRAP": kafka, "PACHSTREAM_NAMESPACE": f"bench{_tag()}"}
+
+
+def broker_label(settings: Settings, kafka: str | None) -> str:
+    """Which broker a bench ran on, for its title."""
+    return f"Apache Kafka at {kafka}" if kafka else f"broker at {settings.kafka.bootstrap}"
+
+
 @contextlib.asynccontextmanager
-async def bench_client(say: Callable[[str], None]) -> AsyncIterator[tuple[Settings, Client]]:
-    """Yield a client on the running stack, or on a throwaway embedded one."""
-    settings = Settings.from_env()
+async def bench_client(
+    say: Callable[[str], None], kafka: str | None = None
+) -> AsyncIterator[tuple[Settings, Client]]:
+    """Yield a client on the running stack, or on a throwaway embedded one; with ``kafka``,
+    on that broker (Postgres and S3 from the environment, or embedded)."""
+    extra = broker_env(kafka)
+    settings = Settings.from_env({**os.environ, **extra}, stack_file=not kafka)
     try:
         settings.require()
     except ConfigError:
-        # A whole stack, processors in their own processes as in real use, broker in memory.
+        # A whole stack, processors in their own processes as in real use; the broker in
+        # memory, or the one named.
         from pachstream.stack import detach, down
 
         home = Path(tempfile.mkdtemp(prefix="pachstream-bench-"))
-        say(f"no running stack: starting a throwaway one in {home} (memory broker)")
+        where = f"Apache Kafka at {kafka}" if kafka else "memory broker"
+        say(f"no running stack: starting a throwaway one in {home} ({where})")
         try:
-            detach(home, 15, say, env={"PACHSTREAM_KAFKA_STORAGE": "memory"})
-            throwaway = Settings.from_env({"PACHSTREAM_HOME": str(home)})
+            detach(home, 15, say, env={"PACHSTREAM_KAFKA_STORAGE": "memory", **extra})
+            throwaway = Settings.from_env({**extra, "PACHSTREAM_HOME": str(home)})
             client = await Client.connect(throwaway, timeout_s=600)
             try:
                 yield throwaway, client

@@ -28,13 +28,28 @@ def _lib() -> ModuleType:
     return pachstream.bench
 
 
-def _report(title: str, run: Callable[[Settings, Client], Awaitable[list[bench.Figure]]]) -> None:
-    async def main() -> list[bench.Figure]:
-        async with _lib().bench_client(lambda s: err.print(f"[dim]{s}[/]")) as (settings, client):
-            return await run(settings, client)
+KAFKA = typer.Option(
+    None,
+    "--kafka",
+    envvar="PACHSTREAM_BENCH_KAFKA",
+    metavar="BOOTSTRAP",
+    help="Run on this Apache Kafka (host:port), in a namespace of its own; default: the running "
+    "stack's broker, or a throwaway embedded one.",
+)
 
-    figures = asyncio.run(main())
-    table = Table(title=title, box=None)
+
+def _report(
+    title: str,
+    run: Callable[[Settings, Client], Awaitable[list[bench.Figure]]],
+    kafka: str | None = None,
+) -> None:
+    async def main() -> tuple[str, list[bench.Figure]]:
+        lib = _lib()
+        async with lib.bench_client(lambda s: err.print(f"[dim]{s}[/]"), kafka) as (settings, client):
+            return lib.broker_label(settings, kafka), await run(settings, client)
+
+    broker, figures = asyncio.run(main())
+    table = Table(title=f"{title} ({broker})", box=None)
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("unit")
@@ -50,9 +65,10 @@ def _report(title: str, run: Callable[[Settings, Client], Awaitable[list[bench.F
 def ingest(
     files: int = typer.Option(100_000, "--files", help="Files in the commit."),
     size: int = typer.Option(100, "--size", help="Bytes per file."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Files/s into one commit, next to the raw aiokafka produce rate, and their ratio."""
-    _report("bench ingest", lambda s, c: _lib().ingest(c, s, files, size))
+    _report("bench ingest", lambda s, c: _lib().ingest(c, s, files, size), kafka)
 
 
 @bench_app.command("commit-scale")
@@ -61,10 +77,12 @@ def commit_scale(
     large: int = typer.Option(1_000_000, "--large", help="Files in the large repo."),
     changed: int = typer.Option(10, "--changed", help="Files changed by the timed commit."),
     rounds: int = typer.Option(5, "--rounds", help="Timed commits per repo."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Time to finish a small commit on a small and a large repo, and their ratio."""
     _report(
-        "bench commit-scale", lambda s, c: _lib().commit_scale(c, (small, large), changed, rounds)
+        "bench commit-scale", lambda s, c: _lib().commit_scale(c, (small, large), changed, rounds),
+        kafka,
     )
 
 
@@ -72,23 +90,27 @@ def commit_scale(
 def incremental(
     files: int = typer.Option(10_000, "--files", help="Input files (one datum each)."),
     changed_pct: float = typer.Option(1.0, "--changed-pct", help="Percent of the files changed."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Full run, then a rerun after a few files changed: time ratio and datums run."""
-    _report("bench incremental", lambda s, c: _lib().incremental(c, files, changed_pct))
+    _report("bench incremental", lambda s, c: _lib().incremental(c, files, changed_pct), kafka)
 
 
 @bench_app.command("datum-overhead")
 def datum_overhead(
     datums: int = typer.Option(500, "--datums", help="Datums (and spawns)."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Datums/s of a trivial cp pipeline next to spawning cp in a loop, and their ratio."""
-    _report("bench datum-overhead", lambda s, c: _lib().datum_overhead(c, datums))
+    _report("bench datum-overhead", lambda s, c: _lib().datum_overhead(c, datums), kafka)
 
 
 @bench_app.command("latency")
-def latency(puts: int = typer.Option(100, "--puts", help="Timed puts.")) -> None:
+def latency(
+    puts: int = typer.Option(100, "--puts", help="Timed puts."), kafka: str | None = KAFKA
+) -> None:
     """Time put file → output commit of a one-stage pipeline: p50 and p95."""
-    _report("bench latency", lambda s, c: _lib().latency(c, puts))
+    _report("bench latency", lambda s, c: _lib().latency(c, puts), kafka)
 
 
 @bench_app.command("lineage-write")
@@ -96,6 +118,7 @@ def lineage_write(
     datums: int = typer.Option(
         20_000, "--datums", min=1, help="Datum facts (2 inputs, 1 output each)."
     ),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Lineage rows/s materialized from facts, next to raw COPY rows/s, and their ratio."""
     from pachstream import bench_lineage
@@ -103,6 +126,7 @@ def lineage_write(
     _report(
         "bench lineage-write",
         lambda s, c: bench_lineage.lineage_write(s, datums, lambda m: err.print(f"[dim]{m}[/]")),
+        kafka,
     )
 
 
@@ -113,6 +137,7 @@ def lineage_query(
         1_000_000, "--datums", min=5, help="Datums of the three stages (2 : 2 : 1)."
     ),
     queries: int = typer.Option(200, "--queries", min=1, help="Timed upstream queries."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Upstream of one file on a synthetic three-stage lineage: p50 and p95."""
     from pachstream import bench_lineage
@@ -122,6 +147,7 @@ def lineage_query(
         lambda s, c: bench_lineage.lineage_query(
             s, datums, queries, lambda m: err.print(f"[dim]{m}[/]")
         ),
+        kafka,
     )
 
 
@@ -130,6 +156,7 @@ def s3_put(
     objects: int = typer.Option(10_000, "--objects", min=1, help="Small objects to PUT."),
     size: int = typer.Option(1024, "--size", min=0, help="Bytes per object."),
     concurrency: int = typer.Option(32, "--concurrency", min=1, help="PUTs in flight."),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Objects/s through the S3 gateway next to the same PUTs straight to the object store."""
     from pachstream import bench_s3
@@ -139,4 +166,5 @@ def s3_put(
         lambda s, c: bench_s3.s3_put(
             s, c, objects, size, concurrency, lambda m: err.print(f"[dim]{m}[/]")
         ),
+        kafka,
     )
