@@ -400,7 +400,11 @@ class PipelineVerbs:
             ]  # fmt: skip
             if not commits and not jobs:
                 return None  # the set is not known yet
-            if any(n not in jobs or jobs[n].state not in FINISHED_JOB_STATES for n in waited):
+            if any(n not in jobs for n in waited):
+                return None
+            # Every job the set started, reached or not: a set that a new spec or a rerun
+            # started has no input commit of its own, only its pipeline's job.
+            if any(j.state not in FINISHED_JOB_STATES for j in jobs.values()):
                 return None
             return sorted(jobs.values(), key=lambda j: (j.started, j.id))
 
