@@ -99,7 +99,12 @@ def test_copy_source_preconditions(headers: dict[str, str], fails: bool) -> None
     [
         ({"If-None-Match": "*"}, None, None),
         ({"If-None-Match": "*"}, ETAG, "PreconditionFailed"),
-        ({"If-None-Match": '"ab12"'}, None, "NotImplemented"),
+        # If-None-Match with ETags (RGW, RFC 9110): refused only when one of them matches.
+        ({"If-None-Match": '"ab12"'}, None, None),
+        ({"If-None-Match": '"zz"'}, ETAG, None),
+        ({"If-None-Match": '"zz", "ab12"'}, ETAG, "PreconditionFailed"),
+        ({"If-Match": "*"}, ETAG, None),
+        ({"If-Match": "*"}, None, "NoSuchKey"),
         ({"If-Match": '"ab12"'}, ETAG, None),
         ({"If-Match": '"zz"'}, ETAG, "PreconditionFailed"),
         ({"If-Match": '"ab12"'}, None, "NoSuchKey"),

@@ -55,6 +55,7 @@ from pachstream.ingest.gateway._routes import (
         ("POST", "object", {"uploadId": "u"}, False, "CompleteMultipartUpload"),
         ("DELETE", "object", {"uploadId": "u"}, False, "AbortMultipartUpload"),
         ("GET", "object", {"uploadId": "u", "max-parts": "3"}, False, "ListParts"),
+        ("GET", "object", {"attributes": ""}, False, "GetObjectAttributes"),
         ("OPTIONS", "object", {"uploads": ""}, False, "CorsPreflight"),
     ],
 )
@@ -69,7 +70,6 @@ def test_implemented(method: str, target, query: dict, copy: bool, want: str) ->
         ("PUT", "object", {"tagging": ""}, "NotImplemented", "PutObjectTagging"),
         ("PUT", "object", {"acl": ""}, "NotImplemented", "PutObjectAcl"),
         ("DELETE", "object", {"tagging": ""}, "NotImplemented", "DeleteObjectTagging"),
-        ("GET", "object", {"attributes": ""}, "NotImplemented", "GetObjectAttributes"),
         ("PUT", "bucket", {"acl": ""}, "NotImplemented", "PutBucketAcl"),
         ("PUT", "bucket", {"versioning": ""}, "NotImplemented", "PutBucketVersioning"),
         ("GET", "bucket", {"versions": ""}, "NotImplemented", "ListObjectVersions"),

@@ -22,7 +22,9 @@ from pachstream.ingest.gateway._listing import (
 from pachstream.ingest.gateway._s3xml import (
     MAX_BODY,
     NAMESPACE,
+    OWNER,
     _NoDoctype,
+    acl_xml,
     complete_multipart_xml,
     copy_object_xml,
     copy_part_xml,
@@ -41,6 +43,7 @@ from pachstream.ingest.gateway._s3xml import (
     parse_complete_checksums,
     parse_delete,
     parse_delete_entries,
+    parse_location_constraint,
 )
 
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -514,6 +517,43 @@ def test_list_parts(is_truncated: bool, next_marker: int | None) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("algorithm", "kind", "shown"),
+    [
+        ("SHA256", "COMPOSITE", {1: "c2hhMQ==", 2: "c2hhMg=="}),
+        ("CRC32", "FULL_OBJECT", {2: "AAAAAA=="}),  # part 1 uploaded before checksums: none
+        (None, None, {}),  # an upload without an algorithm lists no checksums
+    ],
+)
+def test_list_parts_checksums(algorithm: str | None, kind: str | None, shown: dict) -> None:
+    parts = [(1, "aa" * 32, 5 * 2**20, T0), (2, "bb" * 32, 17, T0 + 1)]
+    xml = list_parts_xml(
+        bucket="repo.main",
+        key="k",
+        upload_id="up-1",
+        parts=parts,
+        max_parts=2,
+        part_number_marker=0,
+        is_truncated=False,
+        next_marker=None,
+        checksum_algorithm=algorithm,
+        checksum_type=kind,
+        part_checksums=shown,
+    )
+    parsed = botocore_parse("ListParts", xml)
+    assert parsed.get("ChecksumAlgorithm") == algorithm
+    assert parsed.get("ChecksumType") == kind
+    assert parsed["StorageClass"] == "STANDARD"
+    for part in parsed["Parts"]:
+        got = {k: v for k, v in part.items() if k.startswith("Checksum")}
+        want = (
+            {f"Checksum{algorithm}": shown[part["PartNumber"]]}
+            if part["PartNumber"] in shown
+            else {}
+        )
+        assert got == want
+
+
 def test_list_uploads() -> None:
     xml = list_uploads_xml(bucket="repo.main", uploads=[("a b", "up-1", T0), ("c", "up-2", T0)])
     root = parse_back(xml, "ListMultipartUploadsResult")
@@ -810,3 +850,49 @@ def test_list_objects_v2_echoes_the_continuation_token(token, echoed) -> None:
     root = parse_back(xml, "ListBucketResult")
     found = root.find("s:ContinuationToken", NS)
     assert (None if found is None else found.text or "") == echoed
+
+
+@pytest.mark.parametrize(
+    ("render", "operation", "owner"),
+    [
+        (lambda page: list_objects_v1_xml(bucket="b", page=page), "ListObjects", True),
+        (lambda page: list_objects_v2_xml(bucket="b", page=page), "ListObjectsV2", False),
+        (
+            lambda page: list_objects_v2_xml(bucket="b", fetch_owner=True, page=page),
+            "ListObjectsV2",
+            True,
+        ),
+    ],
+)
+def test_listing_owner(render: Callable[[ListPage], bytes], operation: str, owner: bool) -> None:
+    """V1 entries always carry their Owner, V2 ones with fetch-owner=true: the owner that
+    GetObjectAcl names."""
+    page = ListPage([ObjectInfo("k", 1, ETAG, T0)], [], False, None, None)
+    [entry] = botocore_parse(operation, render(page))["Contents"]
+    acl = botocore_parse("GetObjectAcl", acl_xml())["Owner"]
+    assert entry.get("Owner") == (acl if owner else None)
+    assert acl == {"ID": OWNER, "DisplayName": OWNER}
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        (b"", None),
+        (b"<CreateBucketConfiguration/>", None),
+        (
+            b'<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            b"<LocationConstraint>eu-west-3</LocationConstraint></CreateBucketConfiguration>",
+            "eu-west-3",
+        ),
+        (b"<CreateBucketConfiguration><LocationConstraint/></CreateBucketConfiguration>", ""),
+    ],
+)
+def test_parse_location_constraint(body: bytes, want: str | None) -> None:
+    assert parse_location_constraint(body) == want
+
+
+@pytest.mark.parametrize("body", [b"<Other/>", b"<CreateBucketConfiguration>", b"\xff"])
+def test_parse_location_constraint_refuses_bad_bodies(body: bytes) -> None:
+    with pytest.raises(S3Error) as caught:
+        parse_location_constraint(body)
+    assert caught.value.s3_code == "MalformedXML"

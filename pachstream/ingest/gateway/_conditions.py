@@ -150,27 +150,24 @@ def check_write(headers: Mapping[str, str], current: str | None, resource: str) 
     """Refuse a conditional write whose condition does not hold on the key's ``current``
     ETag (None: the key does not exist).
 
+    ``If-None-Match: *`` writes only if the key does not exist (S3's conditional write);
+    ``If-None-Match`` with ETags writes unless the key holds one of them, as RFC 9110 has it
+    for any method (AWS answers 501 for that form; Ceph RGW and s3-tests apply it).
+
     Raises:
         S3Error: PreconditionFailed (412); NoSuchKey (404) for ``If-Match`` on a missing
-            key; NotImplemented for an ``If-None-Match`` other than ``*``.
+            key.
 
     """
     if_none = headers.get("if-none-match")
-    if if_none is not None:
-        if if_none.strip() != "*":
-            raise S3Error(
-                "NotImplemented",
-                f"{resource}: If-None-Match '{if_none}' on a write: only "
-                "'If-None-Match: *' (write only if the key does not exist) is supported, "
-                "as in S3",
-                resource=resource,
-            )
-        if current is not None:
-            raise S3Error(
-                "PreconditionFailed",
-                f"{resource} exists (If-None-Match: * asked that it not); nothing was written",
-                resource=resource,
-            )
+    if if_none is not None and _matches(if_none, current):
+        asked = "* asked that it not" if if_none.strip() == "*" else f"{if_none} asked not"
+        raise S3Error(
+            "PreconditionFailed",
+            f'{resource} exists with ETag "{current}" (If-None-Match: {asked}); nothing '
+            "was written",
+            resource=resource,
+        )
     if_match = headers.get("if-match")
     if if_match is not None:
         if current is None:

@@ -32,7 +32,7 @@ EXPOSED = (
     "Accept-Ranges",
     "x-amz-request-id",
     "x-amz-version-id",
-    "x-amz-meta-pachstream-commit",
+    "x-pachstream-commit",
     "x-amz-mp-parts-count",
     "x-amz-checksum-crc32",
     "x-amz-checksum-crc32c",

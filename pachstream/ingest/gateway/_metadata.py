@@ -238,7 +238,13 @@ def part_range(record: ObjectRecord | None, size: int, number: int) -> tuple[int
 
 
 _WRITES = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
-_SSE_C_OPS = _WRITES | {"GetObject", "HeadObject", "UploadPart", "UploadPartCopy"}
+_SSE_C_OPS = _WRITES | {
+    "GetObject",
+    "HeadObject",
+    "GetObjectAttributes",
+    "UploadPart",
+    "UploadPartCopy",
+}
 
 
 @dataclass(frozen=True, slots=True)

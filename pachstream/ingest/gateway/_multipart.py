@@ -362,14 +362,14 @@ class MultipartVerbs:
 
     async def _list_parts(self, bucket: Bucket, key: str, request: web.Request) -> web.Response:
         upload_id = request.query["uploadId"]
-        await self._upload(bucket, key, upload_id)
+        upload = await self._upload(bucket, key, upload_id)
         max_parts = parse_max_keys(request.query.get("max-parts"), "max-parts")
         try:
             marker = int(request.query.get("part-number-marker", "0") or 0)
         except ValueError as exc:
             raise S3Error("InvalidArgument", "part-number-marker must be an integer") from exc
         rows = await self.client._pool.fetch(
-            "SELECT part_number, etag, size, last_modified FROM s3_parts "
+            "SELECT part_number, etag, size, last_modified, checksums FROM s3_parts "
             "WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3",
             upload_id,
             marker,
@@ -378,6 +378,15 @@ class MultipartVerbs:
         truncated = len(rows) > max_parts
         rows = rows[:max_parts]
         parts = [(r["part_number"], r["etag"], r["size"], r["last_modified"]) for r in rows]
+        algorithm = upload["checksum_algorithm"]
+        # Each part's checksum in the upload's algorithm, for a client to put in its
+        # CompleteMultipartUpload (which requires them when the upload has an algorithm).
+        sums_by_part = {
+            r["part_number"]: value
+            for r in rows
+            if algorithm is not None
+            and (value := orjson.loads(r["checksums"]).get(algorithm)) is not None
+        }
         return xml_response(
             xml.list_parts_xml(
                 bucket=bucket.name,
@@ -388,6 +397,9 @@ class MultipartVerbs:
                 part_number_marker=marker,
                 is_truncated=truncated,
                 next_marker=parts[-1][0] if truncated and parts else None,
+                checksum_algorithm=algorithm,
+                checksum_type=upload["checksum_type"],
+                part_checksums=sums_by_part,
             )
         )
 

@@ -102,6 +102,7 @@ ROUTES: dict[tuple[str, Target, frozenset[str]], str] = {
     _key("DELETE", "object"): "DeleteObject",
     _key("GET", "object", "tagging"): "GetObjectTagging",
     _key("GET", "object", "acl"): "GetObjectAcl",
+    _key("GET", "object", "attributes"): "GetObjectAttributes",
     _key("POST", "object", "uploads"): "CreateMultipartUpload",
     _key("PUT", "object", "partNumber", "uploadId"): "UploadPart",
     _key("POST", "object", "uploadId"): "CompleteMultipartUpload",
@@ -149,7 +150,6 @@ NONE_CONFIGURED: dict[str, tuple[str, str]] = {
 
 _REFUSED: dict[tuple[str, Target, frozenset[str]], str] = {
     _key("POST", "bucket"): "PostObject",
-    _key("GET", "object", "attributes"): "GetObjectAttributes",
     _key("PUT", "object", "acl"): "PutObjectAcl",
     _key("PUT", "object", "tagging"): "PutObjectTagging",
     _key("DELETE", "object", "tagging"): "DeleteObjectTagging",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import quote
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_DELETE_OBJECTS",
     "MAX_PART_NUMBER",
     "NAMESPACE",
+    "OWNER",
     "acl_xml",
     "complete_multipart_xml",
     "copy_object_xml",
@@ -57,6 +59,7 @@ __all__ = [
     "parse_complete_checksums",
     "parse_delete",
     "parse_delete_entries",
+    "parse_location_constraint",
     "tagging_xml",
     "versioning_xml",
 ]
@@ -72,6 +75,9 @@ MAX_DELETE_OBJECTS = 1000
 
 MAX_PART_NUMBER = 10000
 """Highest part number of a multipart upload, as in S3."""
+
+OWNER = "pachstream"
+"""The one owner of every bucket and object (ACLs, listings): the gateway has one identity."""
 
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
@@ -176,7 +182,7 @@ def _encoded(tag: str, value: str, url: bool) -> str:
         ) from exc
 
 
-def _add_entries(root: ET.Element, page: ListPage, url: bool) -> None:
+def _add_entries(root: ET.Element, page: ListPage, url: bool, owner: str | None) -> None:
     for item in page.contents:
         contents = _add(root, "Contents")
         _add(contents, "Key", _encoded("Key", item.key, url))
@@ -184,6 +190,8 @@ def _add_entries(root: ET.Element, page: ListPage, url: bool) -> None:
         _add(contents, "ETag", _quoted(item.etag))
         _add(contents, "Size", item.size)
         _add(contents, "StorageClass", "STANDARD")
+        if owner is not None:
+            _add_owner(contents, owner)
     for common in page.common_prefixes:
         _add(_add(root, "CommonPrefixes"), "Prefix", _encoded("Prefix", common, url))
 
@@ -246,6 +254,7 @@ def list_objects_v2_xml(
     start_after: str | None = None,
     continuation_token: str | None = None,
     encoding_type: str | None = None,
+    fetch_owner: bool = False,
     page: ListPage,
 ) -> bytes:
     """Render a ListObjectsV2 answer for one page from :func:`~._listing.list_page`.
@@ -260,6 +269,7 @@ def list_objects_v2_xml(
             one too, as S3 does); None when absent.
         encoding_type: ``"url"`` to percent-encode Key, Prefix, Delimiter, StartAfter and
             CommonPrefixes (aws-cli and boto3 always ask for it); None when absent.
+        fetch_owner: The request's ``fetch-owner=true``: each entry carries its Owner.
         page: The entries.
 
     Raises:
@@ -284,7 +294,7 @@ def list_objects_v2_xml(
         _add(root, "StartAfter", _encoded("StartAfter", start_after, url))
     if url:
         _add(root, "EncodingType", "url")
-    _add_entries(root, page, url)
+    _add_entries(root, page, url, OWNER if fetch_owner else None)
     return _document(root)
 
 
@@ -331,7 +341,7 @@ def list_objects_v1_xml(
     _add(root, "IsTruncated", _bool(page.is_truncated))
     if url:
         _add(root, "EncodingType", "url")
-    _add_entries(root, page, url)
+    _add_entries(root, page, url, OWNER)  # V1 entries always carry it, as in S3
     return _document(root)
 
 
@@ -392,6 +402,9 @@ def list_parts_xml(
     part_number_marker: int,
     is_truncated: bool,
     next_marker: int | None,
+    checksum_algorithm: str | None = None,
+    checksum_type: str | None = None,
+    part_checksums: Mapping[int, str] | None = None,
 ) -> bytes:
     """Render a ListParts answer.
 
@@ -405,6 +418,9 @@ def list_parts_xml(
         part_number_marker: The request's ``part-number-marker`` (0 when absent).
         is_truncated: Whether parts follow this page.
         next_marker: Part number to continue after when truncated.
+        checksum_algorithm: The upload's checksum algorithm (None: created without one).
+        checksum_type: The upload's checksum type, ``COMPOSITE`` or ``FULL_OBJECT``.
+        part_checksums: Part number → the part's checksum in ``checksum_algorithm``.
 
     """
     root = _root("ListPartsResult")
@@ -422,6 +438,14 @@ def list_parts_xml(
         _add(part, "LastModified", iso8601(modified))
         _add(part, "ETag", _quoted(etag))
         _add(part, "Size", size)
+        value = (part_checksums or {}).get(number)
+        if checksum_algorithm is not None and value is not None:
+            _add(part, f"Checksum{checksum_algorithm}", value)
+    _add(root, "StorageClass", "STANDARD")
+    if checksum_algorithm is not None:
+        _add(root, "ChecksumAlgorithm", checksum_algorithm)
+        if checksum_type is not None:
+            _add(root, "ChecksumType", checksum_type)
     return _document(root)
 
 
@@ -473,12 +497,16 @@ def location_xml() -> bytes:
     return _document(_root("LocationConstraint"))
 
 
-def acl_xml(owner: str = "pachstream") -> bytes:
+def _add_owner(parent: ET.Element, owner: str) -> None:
+    element = _add(parent, "Owner")
+    _add(element, "ID", owner)
+    _add(element, "DisplayName", owner)
+
+
+def acl_xml(owner: str = OWNER) -> bytes:
     """Render a GetBucketAcl/GetObjectAcl answer: the owner has FULL_CONTROL, no one else."""
     root = _root("AccessControlPolicy")
-    owner_element = _add(root, "Owner")
-    _add(owner_element, "ID", owner)
-    _add(owner_element, "DisplayName", owner)
+    _add_owner(root, owner)
     grant = _add(_add(root, "AccessControlList"), "Grant")
     grantee = ET.SubElement(
         grant,
@@ -578,6 +606,24 @@ def _only_child(
     if len(found) > 1:
         raise _malformed(document, f"has {place} with {len(found)} <{tag}> elements", shape)
     return found[0] if found else None
+
+
+_CREATE_BUCKET_SHAPE = (
+    "<CreateBucketConfiguration><LocationConstraint>eu-west-3</LocationConstraint>"
+    "</CreateBucketConfiguration>"
+)
+
+
+def parse_location_constraint(body: bytes) -> str | None:
+    """Read a CreateBucket body's ``LocationConstraint`` (None: no body, or none given)."""
+    if not body.strip():
+        return None
+    root = _parse(body, "CreateBucket", "CreateBucketConfiguration", _CREATE_BUCKET_SHAPE)
+    found = _only_child(
+        root, "LocationConstraint", "CreateBucket", "CreateBucketConfiguration",
+        _CREATE_BUCKET_SHAPE,
+    )  # fmt: skip
+    return None if found is None else (found.text or "").strip()
 
 
 def parse_delete(body: bytes) -> tuple[list[str], bool]:
