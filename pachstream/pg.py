@@ -31,7 +31,15 @@ async def connect_pool(
     last: Exception | None = None
     for _ in range(40):
         try:
-            conn = await asyncpg.connect(settings.dsn, timeout=5)
+            # search_path names the schema before it exists: Postgres resolves it per
+            # statement, so the CREATE below needs no connection of its own.
+            pool = await asyncpg.create_pool(
+                settings.dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=5,
+                server_settings={"search_path": schema},
+            )
             break
         except (OSError, asyncpg.CannotConnectNowError, asyncio.TimeoutError) as exc:
             last = exc
@@ -41,17 +49,10 @@ async def connect_pool(
             f"PostgreSQL at {settings.dsn} did not answer: {last}; is 'pachstream up' running?"
         ) from last
     try:
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     except asyncpg.UniqueViolationError:
         pass  # created concurrently by another component
-    finally:
-        await conn.close()
-    return await asyncpg.create_pool(
-        settings.dsn,
-        min_size=min_size,
-        max_size=max_size,
-        server_settings={"search_path": schema},
-    )
+    return pool
 
 
 async def migrate(pool: Any, component: str, migrations: Sequence[str]) -> int:
