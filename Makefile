@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps demo test lint clean
+.PHONY: install system-deps demo test lint clean kafka kafka-jars
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,19 @@ system-deps:
 demo: install
 	$(BIN)/python -m pachstream.demo
 
-test: install
-	$(BIN)/pytest -q -p no:cacheprovider
+# Apache Kafka, the second broker of the tests: its jars, from Maven Central by Maven, into
+# ~/.cache/pachstream/kafka-<version>/ (once per machine; needs Java 17+ and Maven).
+kafka: install
+	$(BIN)/python -m pachstream.testing_kafka fetch
+
+# The same, never failing: without Java, Maven or the jars, the [kafka] test runs are skipped.
+kafka-jars: install
+	@$(BIN)/python -m pachstream.testing_kafka fetch || \
+	  echo "note: the [kafka] test runs will be skipped"
+
+# The suite once, and the tests of KAFKA_SUBSET (tests/conftest.py) again on Apache Kafka.
+test: install kafka-jars
+	$(BIN)/pytest -q -p no:cacheprovider --broker both
 
 lint: install
 	$(BIN)/ruff check pachstream tests

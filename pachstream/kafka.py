@@ -127,6 +127,40 @@ async def ensure_topics(settings: KafkaSettings, topics: dict[str, int]) -> None
         await admin.close()
 
 
+async def partition_counts(
+    settings: KafkaSettings, topics: list[str], wait_s: float = 15.0
+) -> dict[str, int]:
+    """Each topic's partition count, from a metadata request naming the topics.
+
+    Asked of the broker, not of a consumer's cached metadata: Apache Kafka answers a
+    consumer's first (topic-less) metadata request with no topics at all (Tansu with every
+    topic, which the readers once relied on). A topic created a moment ago may have no
+    partitions in metadata yet: asked again until ``wait_s``, then refused naming it.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=10000)
+    deadline = time.monotonic() + wait_s
+    try:
+        await _retry_connect(admin.start, settings)
+        while True:
+            found = {
+                t["topic"]: len(t["partitions"])
+                for t in await admin.describe_topics(topics)
+                if t["error_code"] == 0
+            }
+            missing = [t for t in topics if not found.get(t)]
+            if not missing:
+                return found
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"topic {missing[0]!r} has no partitions at {settings.bootstrap} after "
+                    f"{wait_s:.0f} s; pachstream creates its topics at start: is 'pachstream "
+                    "up' running, and may it create topics there?"
+                )
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
 async def _retry_connect(start: object, settings: KafkaSettings, attempts: int = 20) -> None:
     for i in range(attempts):
         try:
@@ -271,12 +305,14 @@ class PartitionReader:
         )
         await _retry_connect(self._consumer.start, self._settings)
         self._started = True
-        await self._consumer.topics()  # refreshes metadata: partition counts as they really are
+        topics = list(topics)
+        counts = await partition_counts(self._settings, topics)
+        wanted = None if partitions is None else set(partitions)
         tps = [
             TopicPartition(t, p)
             for t in topics
-            for p in sorted(self._consumer.partitions_for_topic(t) or ())
-            if partitions is None or p in set(partitions)
+            for p in range(counts[t])
+            if wanted is None or p in wanted
         ]
         self._consumer.assign(tps)
         for tp in tps:

@@ -8,20 +8,25 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import orjson
 import pytest
 
 from pachstream.client import Client
-from pachstream.settings import Settings
+from pachstream.settings import KafkaSettings, Settings
 
 pytestmark = pytest.mark.slow
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, kafka: KafkaSettings | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
     env["PACHSTREAM_HOME"] = str(home)
+    if kafka is not None:
+        # A broker of the session's (Apache Kafka), shared: the stack gets a namespace of its own.
+        env["PACHSTREAM_KAFKA_BOOTSTRAP"] = kafka.bootstrap
+        env["PACHSTREAM_NAMESPACE"] = "d" + uuid.uuid4().hex[:12]
     return env
 
 
@@ -43,8 +48,11 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def test_kill9_of_the_whole_stack_keeps_every_acknowledged_commit(tmp_path: Path):
-    env = _env(tmp_path / "home")
+async def test_kill9_of_the_whole_stack_keeps_every_acknowledged_commit(
+    tmp_path: Path, named_kafka: KafkaSettings | None
+):
+    """On the embedded run the stack's own Tansu dies too; on the kafka run the broker stays."""
+    env = _env(tmp_path / "home", named_kafka)
     up = _cli(env, "up", "--detach")
     assert up.returncode == 0, up.stdout + up.stderr
     pids: list[int] = []

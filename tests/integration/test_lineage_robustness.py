@@ -23,7 +23,7 @@ from pachstream.dispatch.events import (
     StagedFile,
     TaskInput,
 )
-from pachstream.kafka import Producer, Topics
+from pachstream.kafka import Producer, Topics, ensure_topics
 from pachstream.lineage import Materializer
 from pachstream.lineage._materializer import execute
 from pachstream.lineage._rows import rows_for
@@ -134,6 +134,9 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
         encode(missing_diff),  # its diff object is gone
         encode(started),
     ]
+    # The topics exist before anything is produced, as with the processors running: a broker
+    # need not create topics on first use (Apache Kafka with auto-creation off does not).
+    await ensure_topics(kafka, Topics(settings.namespace).all())
     producer = Producer(kafka)
     await producer.start()
     try:
