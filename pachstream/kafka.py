@@ -114,7 +114,13 @@ async def ensure_topics(settings: KafkaSettings, topics: dict[str, int]) -> None
         await _retry_connect(admin.start, settings)
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name=name, num_partitions=n, replication_factor=1)
+            NewTopic(
+                name=name,
+                num_partitions=n,
+                replication_factor=settings.replication,
+                # Apache Kafka refuses records over 1 MiB unless the topic says otherwise.
+                topic_configs={"max.message.bytes": str(MAX_MESSAGE_BYTES + 1024 * 1024)},
+            )
             for name, n in topics.items()
             if name not in existing
         ]

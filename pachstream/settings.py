@@ -50,6 +50,9 @@ class KafkaSettings:
 
     bootstrap: str
     """Comma-separated ``host:port`` list."""
+    replication: int = 1
+    """Replication factor of the topics pachstream creates (``PACHSTREAM_KAFKA_REPLICATION``;
+    3 on a production cluster of three or more brokers)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +165,12 @@ class Settings:
                 raise ConfigError(
                     f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; give host:port, e.g. 127.0.0.1:1600"
                 )
+        replication = env.get("PACHSTREAM_KAFKA_REPLICATION", "1")
+        if not replication.isdigit() or not 1 <= int(replication) <= 32:
+            raise ConfigError(
+                f"PACHSTREAM_KAFKA_REPLICATION={replication!r} is invalid; give the replication "
+                "factor of pachstream's topics, 1 to 32 (3 on a production cluster)"
+            )
         cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
         return cls(
             home=home,
@@ -169,7 +178,7 @@ class Settings:
             gateway_cors_origins=None if cors is None else parse_cors_origins(cors),
             gateway_keys=((access, secret),) if access and secret else (),
             namespace=namespace,
-            kafka=KafkaSettings(bootstrap=bootstrap) if bootstrap else None,
+            kafka=KafkaSettings(bootstrap=bootstrap, replication=int(replication)) if bootstrap else None,
             postgres=PostgresSettings(dsn=dsn) if dsn else None,
             s3=s3,
             kafka_storage=storage,

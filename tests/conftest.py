@@ -21,6 +21,8 @@ import pytest
 from pachstream.settings import KafkaSettings, Settings
 
 KAFKA_SUBSET = (
+    # The transport: what the topics must carry.
+    "tests/integration/test_kafka_transport.py",
     # The commit processor: the client API end to end, dead letters, the log replayed.
     "tests/integration/test_versioned_data.py",
     "tests/integration/test_deadletter.py",
