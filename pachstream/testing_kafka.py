@@ -348,6 +348,7 @@ class ApacheKafka:
         self._launch = (jvm, config, log, port)
         self._run(began + timeout_s)
         self.started_in_s = time.monotonic() - began
+        assert self.server is not None  # _run set it, or raised
         return self.server
 
     def _run(self, deadline: float) -> None:
@@ -367,9 +368,14 @@ class ApacheKafka:
             self.stop()
             raise
 
-    def restart(self, sig: int = signal.SIGTERM, grace_s: float = 20, timeout_s: float = 180) -> float:
-        """Stop the broker with ``sig`` (SIGTERM: a controlled shutdown; SIGKILL: a crash),
-        start it again on the same ports and log folder (no format); seconds it was down."""
+    def restart(
+        self, sig: int = signal.SIGTERM, grace_s: float = 20, timeout_s: float = 180
+    ) -> float:
+        """Stop the broker and start it again on the same ports and log folder; seconds down.
+
+        ``sig``: SIGTERM for a controlled shutdown, SIGKILL for a crash. No format: the log
+        folder keeps every record.
+        """
         if self.server is None:
             raise RuntimeError("Apache Kafka is not started")
         began = time.monotonic()
