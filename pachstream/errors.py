@@ -5,6 +5,7 @@
     PachstreamError
     ├── ConfigError                 settings or data folder unusable
     ├── StackError                  an embedded server would not start or stop
+    │   └── KafkaUnavailable        the test broker cannot run here (no Java, Maven or jars)
     ├── Unavailable (retriable)     a server did not answer in time
     ├── InvalidInput                bad user input; nothing was written
     │   ├── InvalidName             repo or branch name
@@ -16,14 +17,19 @@
     │   ├── RepoNotFound
     │   ├── BranchNotFound
     │   ├── CommitNotFound
-    │   └── FileNotFound
-    │       └── IsADirectory        a file read names a directory
+    │   ├── FileNotFound
+    │   │   └── IsADirectory        a file read names a directory
+    │   ├── JobNotFound
+    │   ├── PipelineNotFound
+    │   └── ObjectMissing           no object under a key in the object store
     ├── Conflict                    the request contradicts the current state
     │   ├── RepoExists
     │   ├── CommitAlreadyOpen
     │   ├── NoOpenCommit
     │   ├── OutputRepo              a write to a pipeline's output repo
-    │   └── CommitFinished
+    │   └── OutputConflict          two datums of a job wrote the same output path
+    ├── JobFailed                   ``wait job``: the job ended, not in success
+    ├── JobsFailed                  ``wait commitset``: a job it waited for did not succeed
     └── EventDecodeError            an event that does not parse (goes to the dead-letter topic)
 
 Each error carries its fields as attributes and a message that names the object, the bad
@@ -137,8 +143,35 @@ class NoOpenCommit(Conflict):
     """The branch has no open commit to finish."""
 
 
-class CommitFinished(Conflict):
-    """The commit is already finished."""
+class OutputConflict(Conflict):
+    """Two datums of a job wrote the same output path."""
+
+
+class JobNotFound(NotFound):
+    """No job has this id."""
+
+
+class PipelineNotFound(NotFound):
+    """No pipeline has this name."""
+
+
+class ObjectMissing(NotFound):
+    """No object under that key."""
+
+
+class KafkaUnavailable(StackError):
+    """Apache Kafka cannot run here: Java or Maven is missing, or the jars cannot be fetched.
+
+    The message is one line naming what is missing; tests skip on it.
+    """
+
+
+class JobFailed(PachstreamError):
+    """``wait job``: the job ended, but not in success (its reason names the failed datums)."""
+
+
+class JobsFailed(PachstreamError):
+    """A job that ``wait commitset`` waited for did not succeed."""
 
 
 class EventDecodeError(PachstreamError):

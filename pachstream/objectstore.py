@@ -15,12 +15,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from pachstream.errors import NotFound, Unavailable
+from pachstream.errors import ObjectMissing, Unavailable
 from pachstream.settings import ObjectStoreSettings
-
-
-class ObjectMissing(NotFound):
-    """No object under that key."""
 
 
 class ObjectStore(Protocol):

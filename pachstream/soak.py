@@ -146,8 +146,9 @@ async def _soak(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; 0 when every invariant held."""
+    from pachstream.errors import KafkaUnavailable
     from pachstream.stack import detach, down
-    from pachstream.testing_kafka import ApacheKafka, KafkaUnavailable
+    from pachstream.testing_kafka import ApacheKafka
 
     ap = argparse.ArgumentParser(
         prog="python -m pachstream.soak", description=__doc__.split("\n")[0]

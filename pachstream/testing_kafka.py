@@ -35,7 +35,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from pachstream.errors import StackError, Unavailable
+from pachstream.errors import KafkaUnavailable, StackError, Unavailable
 from pachstream.settings import KafkaSettings, ObjectStoreSettings, PostgresSettings, Settings
 from pachstream.stack._servers import (
     Server,
@@ -70,13 +70,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 _CLASSPATH_FILE = "classpath.txt"
 """Written last by a fetch: its presence marks a complete cache."""
-
-
-class KafkaUnavailable(StackError):
-    """Apache Kafka cannot run here: Java or Maven is missing, or the jars cannot be fetched.
-
-    The message is one line naming what is missing; tests skip on it.
-    """
 
 
 def default_cache(version: str = KAFKA_VERSION) -> Path:

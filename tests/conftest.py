@@ -141,7 +141,8 @@ def kafka_servers(
 ) -> Iterator[Settings]:
     """Apache Kafka (a JVM of ours) with the session's Postgres and S3; skipped where Java or
     Maven is missing. Its log stays in pytest's temporary folder after the run."""
-    from pachstream.testing_kafka import KAFKA_VERSION, ApacheKafkaServers, KafkaUnavailable
+    from pachstream.errors import KafkaUnavailable
+    from pachstream.testing_kafka import KAFKA_VERSION, ApacheKafkaServers
 
     servers = ApacheKafkaServers(base=embedded_servers, folder=tmp_path_factory.mktemp("kafka"))
     try:

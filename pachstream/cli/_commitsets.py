@@ -10,14 +10,10 @@ from rich.table import Table
 
 from pachstream.cli._app import inspect_app, list_app, wait_app
 from pachstream.cli._data import JSON, _call, _print_json, _when, out
-from pachstream.errors import PachstreamError
+from pachstream.errors import JobsFailed
 
 if TYPE_CHECKING:
     from pachstream.client import Client, CommitSetInfo, JobInfo
-
-
-class JobsFailed(PachstreamError):
-    """A job that ``wait commitset`` waited for did not succeed."""
 
 
 def _jobs_table(jobs: list[JobInfo]) -> Table:

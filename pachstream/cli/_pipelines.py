@@ -27,7 +27,7 @@ from pachstream.cli._app import (
     wait_app,
 )
 from pachstream.cli._data import JSON, _call, _print_json, _when, out
-from pachstream.errors import InvalidInput, InvalidSpec, PachstreamError
+from pachstream.errors import InvalidInput, InvalidSpec, JobFailed
 
 # Imported where used, so that registering these commands loads no driver (see _data).
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 SPEC_FILE = typer.Option(
     ..., "--file", "-f", help="Spec file: JSON or YAML, one or several documents; '-' for stdin."
 )
-
-
-class JobFailed(PachstreamError):
-    """``wait job``: the job ended, but not in success (its reason names the failed datums)."""
 
 
 def _read_spec(path: str) -> str:

@@ -330,7 +330,7 @@ class FileVerbs:
 
 
 async def _get_object(store: ObjectStore, key: str, url: str, where: str) -> bytes:
-    from pachstream.objectstore import ObjectMissing
+    from pachstream.errors import ObjectMissing
 
     try:
         return await store.get(key)

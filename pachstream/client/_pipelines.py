@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pachstream.client._info import CommitSetInfo, DatumInfo, JobInfo, PipelineInfo
-from pachstream.errors import InvalidSpec, NotFound, PachstreamError
+from pachstream.errors import InvalidSpec, JobNotFound, NotFound, PachstreamError, PipelineNotFound
 
 # pachstream.dispatch and pachstream.commits are imported where used: importing either
 # package loads its processor, which a CLI read such as `list job` does not need.
@@ -23,14 +23,6 @@ if TYPE_CHECKING:
     from pachstream.dispatch.spec import PipelineSpec
 
 FINISHED_JOB_STATES = ("success", "failure", "killed")
-
-
-class JobNotFound(NotFound):
-    """No job has this id."""
-
-
-class PipelineNotFound(NotFound):
-    """No pipeline has this name."""
 
 
 def spec_notes(spec: PipelineSpec) -> list[str]:

@@ -54,6 +54,7 @@ from pachstream.dispatch.commitsets import (
     in_use,
 )
 from pachstream.dispatch.events import (
+    PIPELINE_REQUESTS,
     CreatePipeline,
     DatumFinished,
     DeletePipeline,
@@ -62,14 +63,20 @@ from pachstream.dispatch.events import (
     JobStarted,
     PipelineCreated,
     PipelineStateSet,
-    PIPELINE_REQUESTS,
     RerunJob,
     SetPipelineState,
     StopJob,
 )
-from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputConflict, apply_delta, output_delta
+from pachstream.dispatch.plan import IndexEntry, JobPlan, apply_delta, output_delta
 from pachstream.dispatch.spec import PipelineSpec, _pfs_inputs, parse_spec
-from pachstream.errors import Conflict, InvalidSpec, NotFound, PachstreamError, RepoExists
+from pachstream.errors import (
+    Conflict,
+    InvalidSpec,
+    NotFound,
+    OutputConflict,
+    PachstreamError,
+    RepoExists,
+)
 from pachstream.kafka import ensure_topics
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor

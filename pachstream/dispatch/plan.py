@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pachstream.dispatch.datums import Datum
-from pachstream.errors import Conflict
+from pachstream.errors import OutputConflict
 
 OutputFiles = Mapping[str, Any]
 """A datum's outputs: path → its entry (anything with a ``hash``, or a plain hash)."""
@@ -88,10 +88,6 @@ def plan_job(
             plan.run.append(d)
     plan.vanished.extend(e for i, e in index.items() if i not in seen)
     return replace(plan, total=len(seen))
-
-
-class OutputConflict(Conflict):
-    """Two datums of a job wrote the same output path."""
 
 
 def _conflict(a: str, b: str, path: str) -> OutputConflict:

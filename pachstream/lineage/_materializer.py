@@ -17,11 +17,11 @@ import orjson
 
 from pachstream.commits.events import CommitDeleted, CommitFinished, CommitSquashed, RequestDone
 from pachstream.dispatch.events import JobFinished, JobStarted, PipelineCreated, PipelineStateSet
-from pachstream.errors import EventDecodeError
+from pachstream.errors import EventDecodeError, ObjectMissing
 from pachstream.kafka import Record
 from pachstream.lineage._rows import BULK, Statement, rows_for
 from pachstream.lineage._schema import MIGRATIONS
-from pachstream.objectstore import ObjectMissing, ObjectStore
+from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor, Outgoing
 from pachstream.settings import Settings
 

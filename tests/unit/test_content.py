@@ -9,7 +9,8 @@ import pytest
 from pachstream import content
 from pachstream.commits.events import Chunk, FileEntry, file_hash
 from pachstream.content import BLOB_MIN, ContentWriter, read_chunk, read_file
-from pachstream.objectstore import MemoryObjectStore, ObjectMissing
+from pachstream.errors import ObjectMissing
+from pachstream.objectstore import MemoryObjectStore
 
 
 def sha(data: bytes) -> str:

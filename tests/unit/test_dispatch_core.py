@@ -11,8 +11,9 @@ from pachstream.dispatch import _core
 from pachstream.dispatch._core import Result
 from pachstream.dispatch.datums import PfsInput, datums
 from pachstream.dispatch.events import DatumFinished, InputCommit
-from pachstream.dispatch.plan import IndexEntry, OutputConflict, apply_delta, output_delta, plan_job
+from pachstream.dispatch.plan import IndexEntry, apply_delta, output_delta, plan_job
 from pachstream.dispatch.spec import parse_spec
+from pachstream.errors import OutputConflict
 
 SPEC = PfsInput(name="in", repo="in", glob="/*")
 

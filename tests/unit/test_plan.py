@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pachstream.dispatch.datums import PfsInput, datums
-from pachstream.dispatch.plan import IndexEntry, OutputConflict, merge_outputs, plan_job
+from pachstream.dispatch.plan import IndexEntry, merge_outputs, plan_job
+from pachstream.errors import OutputConflict
 
 SPEC = PfsInput(name="in", repo="in", glob="/*")
 
