@@ -32,9 +32,10 @@ def up(
     grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop."),
 ) -> None:
     """Start the embedded stack (the servers the environment does not name) and the processors."""
-    from pachstream.stack import Supervisor, detach
+    from pachstream.stack import Supervisor, check_config, detach
 
     settings = Settings.from_env(stack_file=False)
+    check_config(settings)
     if detach_:
         st = detach(settings.home, grace, lambda s: err.print(s))
         out.print(_table(st))

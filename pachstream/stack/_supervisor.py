@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from pachstream.errors import StackError
+from pachstream.errors import ConfigError, InvalidInput, StackError
 from pachstream.settings import (
     STACK_FILE,
     KafkaSettings,
@@ -129,6 +129,28 @@ class _Child:
     port: int | None = None
     restarts: int = 0
     next_try: float = 0.0
+
+
+def check_config(settings: Settings) -> None:
+    """Parse every setting the processors read later: ``up`` refuses a bad one at once.
+
+    Without it, the processor that reads the value exits on it and is restarted forever,
+    while ``up`` waits for it to be healthy.
+
+    Raises:
+        ConfigError: the variable, the bad value and the accepted forms.
+
+    """
+    from pachstream.ingest import parse_notify_config, parse_policies
+    from pachstream.lineage.openlineage import parse_target
+
+    try:
+        parse_policies(settings.ingest_policy)
+        parse_notify_config(settings.notify)
+        if settings.openlineage:
+            parse_target(settings.openlineage)
+    except InvalidInput as exc:
+        raise ConfigError(exc.message) from exc
 
 
 @dataclass
