@@ -33,11 +33,11 @@ demo: install
 # Apache Kafka, the second broker of the tests: its jars, from Maven Central by Maven, into
 # ~/.cache/pachstream/kafka-<version>/ (once per machine; needs Java 17+ and Maven).
 kafka: install
-	$(BIN)/python -m pachstream.testing_kafka fetch
+	$(BIN)/python -m pachstream.testing.kafka fetch
 
 # The same, never failing: without Java, Maven or the jars, the [kafka] test runs are skipped.
 kafka-jars: install
-	@$(BIN)/python -m pachstream.testing_kafka fetch || \
+	@$(BIN)/python -m pachstream.testing.kafka fetch || \
 	  echo "note: the [kafka] test runs will be skipped"
 
 # The suite once, and the tests of KAFKA_SUBSET (tests/conftest.py) again on Apache Kafka.

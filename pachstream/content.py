@@ -2,7 +2,7 @@
 
 - A piece of content of ``BLOB_MIN`` bytes or more is stored alone at ``blobs/<sha256>``.
 - Smaller pieces are concatenated into a **pack**, stored at ``packs/<sha256 of the pack>``;
-  a :class:`~pachstream.commits.events.Chunk` records the pack and the offset. One PUT carries
+  a :class:`~pachstream.model.Chunk` records the pack and the offset. One PUT carries
   thousands of small files, which is what lets a writer of many small files keep up with the
   broker (a PUT costs milliseconds; a record costs microseconds).
 - Content is deduplicated by sha256: within a batch, and against every chunk already stored,
@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-from pachstream.commits.events import Chunk, FileEntry, file_hash
+from pachstream.model import Chunk, FileEntry, file_hash
 from pachstream.objectstore import ObjectStore
 
 BLOB_MIN = 1024 * 1024

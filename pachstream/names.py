@@ -10,7 +10,7 @@ confused with the reference syntax around it:
   repo names (only on projects and pipelines, 51 characters); pachstream derives Kafka topic
   names and labels from repo names, so it takes the DNS-label limit of 63 for both kinds.
 - **Branches** may additionally not look like a commit id. pachstream's commit ids are 32
-  hex characters (a content hash, see :func:`pachstream.commits.events.derive_id`), so any
+  hex characters (a content hash, see :func:`pachstream.model.derive_id`), so any
   32-hex name, in either case, is refused. Pachyderm refuses only the UUIDv4 shape
   (``pfsdb.UpsertBranch``: "branch name cannot be a UUID V4"); with content-hash ids every
   32-hex string could be a commit, so pachstream refuses them all.

@@ -1,7 +1,7 @@
 """A soak on Apache Kafka: the demo's pipelines under a steady ingest while the broker restarts.
 
 ``python -m pachstream.soak --seconds 600`` (issue 14): Apache Kafka from the test jars
-(:mod:`pachstream.testing_kafka`), a ``pachstream up`` stack pointed at it (PostgreSQL and
+(:mod:`pachstream.testing.kafka`), a ``pachstream up`` stack pointed at it (PostgreSQL and
 S3 embedded), the demo's ``words`` → ``ranking`` pipelines, and one put per ``--interval``
 into ``docs``. A third of the way in the broker is stopped with SIGTERM and started again; two
 thirds in it is killed with SIGKILL and started again. Then the puts stop, the last commit's
@@ -56,7 +56,7 @@ async def _drive(client: Client, soak: Soak, seconds: float, interval: float, ka
 
     The broker restarts a third and two thirds of the way, in a thread: the puts go on.
     """
-    from pachstream.testing_kafka import ApacheKafka
+    from pachstream.testing.kafka import ApacheKafka
 
     assert isinstance(kafka, ApacheKafka)
     began = time.monotonic()
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the soak; 0 when every invariant held."""
     from pachstream.errors import KafkaUnavailable
     from pachstream.stack import detach, down
-    from pachstream.testing_kafka import ApacheKafka
+    from pachstream.testing.kafka import ApacheKafka
 
     ap = argparse.ArgumentParser(
         prog="python -m pachstream.soak", description=__doc__.split("\n")[0]

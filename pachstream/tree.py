@@ -1,6 +1,6 @@
 """Commit trees: the manifest format, the pure fold of file operations, and its store.
 
-A tree maps paths to :class:`~pachstream.commits.events.FileEntry`. It is stored as
+A tree maps paths to :class:`~pachstream.model.FileEntry`. It is stored as
 content-addressed objects so that finishing a commit costs O(changed paths), whatever the
 size of the repo:
 
@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from pachstream.commits.events import Chunk, DiffEntry, FileEntry, FileOp, file_hash
+from pachstream.model import Chunk, DiffEntry, FileEntry, FileOp, file_hash
 from pachstream.objectstore import ObjectStore
 
 MANIFEST_VERSION = 2

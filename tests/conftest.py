@@ -127,7 +127,7 @@ def embedded_servers() -> Iterator[Settings]:
     if _docker_reachable():
         yield from _containers()
         return
-    from pachstream.testing import EmbeddedServers
+    from pachstream.testing.embedded import EmbeddedServers
 
     with EmbeddedServers(kafka_storage="memory") as embedded:
         yield embedded.settings
@@ -142,7 +142,7 @@ def kafka_servers(
     """Apache Kafka (a JVM of ours) with the session's Postgres and S3; skipped where Java or
     Maven is missing. Its log stays in pytest's temporary folder after the run."""
     from pachstream.errors import KafkaUnavailable
-    from pachstream.testing_kafka import KAFKA_VERSION, ApacheKafkaServers
+    from pachstream.testing.kafka import KAFKA_VERSION, ApacheKafkaServers
 
     servers = ApacheKafkaServers(base=embedded_servers, folder=tmp_path_factory.mktemp("kafka"))
     try:
@@ -190,7 +190,7 @@ def _containers() -> Iterator[Settings]:  # pragma: no cover - needs a Docker en
     from testcontainers.postgres import PostgresContainer
 
     from pachstream.settings import ObjectStoreSettings, PostgresSettings
-    from pachstream.stack._servers import ensure_buckets
+    from pachstream.stack.servers import ensure_buckets
 
     with KafkaContainer() as kafka, PostgresContainer("postgres:16") as pg, MinioContainer() as minio:
         cfg = minio.get_config()

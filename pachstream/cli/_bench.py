@@ -121,7 +121,7 @@ def lineage_write(
     kafka: str | None = KAFKA,
 ) -> None:
     """Lineage rows/s materialized from facts, next to raw COPY rows/s, and their ratio."""
-    from pachstream import bench_lineage
+    from pachstream.bench import lineage as bench_lineage
 
     _report(
         "bench lineage-write",
@@ -140,7 +140,7 @@ def lineage_query(
     kafka: str | None = KAFKA,
 ) -> None:
     """Upstream of one file on a synthetic three-stage lineage: p50 and p95."""
-    from pachstream import bench_lineage
+    from pachstream.bench import lineage as bench_lineage
 
     _report(
         "bench lineage-query",
@@ -159,7 +159,7 @@ def s3_put(
     kafka: str | None = KAFKA,
 ) -> None:
     """Objects/s through the S3 gateway next to the same PUTs straight to the object store."""
-    from pachstream import bench_s3
+    from pachstream.bench import s3 as bench_s3
 
     _report(
         "bench s3-put",

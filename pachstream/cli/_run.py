@@ -35,7 +35,7 @@ def _make(name: str, settings: Settings) -> Service:
 
         return IngestConsumer(settings)
     if name == "s3gateway":
-        from pachstream.ingest.gateway import S3Gateway
+        from pachstream.gateway import S3Gateway
 
         host, _, port = (settings.gateway_address or DEFAULT_GATEWAY).rpartition(":")
         return S3Gateway(settings, host=host, port=int(port))

@@ -38,8 +38,8 @@ from pachstream.errors import Conflict, InvalidInput, RepoNotFound
 if TYPE_CHECKING:
     from pachstream.client._dag import Dag
     from pachstream.client._info import BranchInfo, CommitInfo, PipelineInfo, RepoInfo
-    from pachstream.commits.events import Chunk, FileOp
     from pachstream.content import ContentWriter
+    from pachstream.model import Chunk, FileOp
     from pachstream.objectstore import ObjectStore
     from pachstream.tree import TreeStore
 
@@ -360,7 +360,7 @@ class BackupVerbs:
     async def _commit_changes(
         self, root_key: str, parent_key: str | None, chunks: dict[str, Chunk]
     ) -> list[dict[str, Any]]:
-        from pachstream.commits.events import Chunk
+        from pachstream.model import Chunk
 
         new, old = await asyncio.gather(self._trees.root(root_key), self._trees.root(parent_key))
         changes: list[dict[str, Any]] = []
@@ -497,7 +497,7 @@ class BackupVerbs:
 
 
 def _op(change: dict[str, Any], stored: dict[str, Chunk]) -> FileOp:
-    from pachstream.commits.events import FileEntry, FileOp, file_hash
+    from pachstream.model import FileEntry, FileOp, file_hash
 
     if change["change"] == "deleted":
         return FileOp(op="delete", path=change["path"])

@@ -49,9 +49,10 @@ from ._pipelines import PipelineVerbs
 # imported where they are first used: a read such as `pachstream list repo` needs Postgres
 # only, and importing aiokafka, aiobotocore and the commit processor costs it a second.
 if TYPE_CHECKING:
-    from pachstream.commits.events import Chunk, FileEntry, FileOp, ModifyFiles
+    from pachstream.commits.events import ModifyFiles
     from pachstream.content import ContentWriter
     from pachstream.kafka import Producer
+    from pachstream.model import Chunk, FileEntry, FileOp
     from pachstream.objectstore import ObjectStore
     from pachstream.tree import Root, TreeStore
 
@@ -578,7 +579,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         return cid
 
     async def _known_chunks(self, hashes: list[str]) -> dict[str, Chunk]:
-        from pachstream.commits.events import Chunk
+        from pachstream.model import Chunk
 
         rows = await self._pool.fetch("SELECT * FROM blobs WHERE hash = ANY($1::text[])", hashes)
         return {r["hash"]: Chunk(hash=r["hash"], size=r["size"], pack=r["pack"], offset=r["pack_offset"]) for r in rows}
@@ -618,7 +619,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         return await self._put_batches(branch_ref, batches(), progress)
 
     async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
-        from pachstream.commits.events import FileOp
+        from pachstream.model import FileOp
 
         entries = await self._writer.store_many(data for _, data in pending)
         kind = "append" if append else "put"
@@ -635,8 +636,8 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         progress: Progress | None = None,
     ) -> str:
         """Write a local file, or a directory's files with ``recursive``, under ``path``."""
-        from pachstream.commits.events import FileOp
         from pachstream.content import CHUNK_BYTES
+        from pachstream.model import FileOp
 
         target = normalize_path(path)
         if local.is_dir():
@@ -673,7 +674,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
     async def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
-        from pachstream.commits.events import FileOp
+        from pachstream.model import FileOp
 
         op = FileOp(op="delete", path=normalize_path(path))
         return await self.modify_files(branch_ref, [op], f"delete file {branch_ref}:{path}")

@@ -29,8 +29,8 @@ from pachstream.settings import ObjectStoreSettings
 
 if TYPE_CHECKING:
     from pachstream.client._info import CommitInfo
-    from pachstream.commits.events import FileEntry, FileOp
     from pachstream.content import ContentWriter
+    from pachstream.model import FileEntry, FileOp
     from pachstream.objectstore import ObjectStore
     from pachstream.tree import Root, TreeStore
 
@@ -133,7 +133,7 @@ class FileVerbs:
         object under an ``s3://`` prefix below ``path``. The commit id, once readable.
         """
         await self._need_repo(parse_branch_ref(branch_ref).repo)
-        from pachstream.commits.events import FileOp
+        from pachstream.model import FileOp
 
         kind: Literal["put", "append"] = "append" if append else "put"
         if url.startswith("s3://"):
@@ -174,7 +174,7 @@ class FileVerbs:
         recursive: bool,
         endpoint: str | None,
     ) -> str:
-        from pachstream.commits.events import FileOp
+        from pachstream.model import FileOp
 
         bucket, key = split_s3_url(url)
         store = self._bucket_store(bucket, endpoint)
@@ -236,7 +236,7 @@ class FileVerbs:
         """Copy a file, or a directory with everything under it, from a commit to a branch.
         No bytes move: the destination gets the source's stored entries. The commit id.
         """
-        from pachstream.commits.events import FileOp
+        from pachstream.model import FileOp
 
         await self._need_repo(parse_branch_ref(dst_branch_ref).repo)
         info, root = await self._root(src_ref)

@@ -453,8 +453,8 @@ class PipelineVerbs:
         return await self._rerun(job_id, f"rerun datum {datum_id} of job {job_id}", datum_id=datum_id)
 
     async def _rerun(self, job_id: str, what: str, **how: Any) -> str:
-        from pachstream.commits.events import derive_id
         from pachstream.dispatch.events import RerunJob
+        from pachstream.model import derive_id
 
         job = await self.inspect_job(job_id)
         req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, **how)

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
         PipelineInfo,
         RepoInfo,
     )
-    from pachstream.commits.events import FileEntry, FileOp
     from pachstream.lineage._query import CommitLineage, Lineage
+    from pachstream.model import FileEntry, FileOp
 
 T = TypeVar("T")
 

@@ -1,8 +1,7 @@
 """The commit processor: requests in, trees and commit facts out.
 
-``CommitProcessor`` is imported on first use (PEP 562): the model modules below this package
-(``events``, used by ``pachstream.tree`` and ``pachstream.content``) must load without the
-processor, which itself needs the tree; an eager import here made that a cycle.
+``CommitProcessor`` is imported on first use (PEP 562), so that readers of ``events`` (the
+client, the CLI, the lineage processor) do not load the processor's drivers with it.
 """
 
 from __future__ import annotations

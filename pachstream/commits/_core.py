@@ -36,8 +36,6 @@ from pachstream.commits.events import (
     DeleteBranch,
     DeleteCommit,
     DeleteRepo,
-    DiffEntry,
-    FileOp,
     FinishCommit,
     HeadMove,
     ModifyFiles,
@@ -48,7 +46,7 @@ from pachstream.commits.events import (
     RequestDone,
     SquashCommit,
     StartCommit,
-    derive_id,
+    refused,
 )
 from pachstream.errors import (
     BranchNotFound,
@@ -63,6 +61,7 @@ from pachstream.errors import (
     RepoExists,
     RepoNotFound,
 )
+from pachstream.model import DiffEntry, FileOp, derive_id
 from pachstream.names import validate_branch_name, validate_repo_name
 from pachstream.paths import normalize_path, validate_file_path
 from pachstream.tree import Overlay
@@ -211,20 +210,6 @@ def _done(req: Request, commit_id: str | None = None) -> RequestDone:
         repo=req.repo,
         ok=True,
         commit_id=commit_id,
-    )
-
-
-def refused(req: Any, err: PachstreamError, repo: str | None = None) -> RequestDone:
-    """The answer to a request that is not applied (``repo``: the key, when not ``req.repo``)."""
-    fields = {k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))}
-    return RequestDone(
-        event_id=derive_id(req.request_id, RequestDone.TYPE),
-        request_id=req.request_id,
-        repo=repo if repo is not None else req.repo,
-        ok=False,
-        error_code=err.code,
-        error_message=err.message,
-        error_fields=fields,
     )
 
 

@@ -35,10 +35,9 @@ from pachstream.commits.events import (
     RepoDeleted,
     SquashCommit,
     StartCommit,
-    derive_id,
 )
-from pachstream.dispatch.events import PIPELINE_REQUESTS
 from pachstream.errors import EventDecodeError
+from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
@@ -116,7 +115,7 @@ class CommitProcessor(LogProcessor):
             req = self.decode_or_dead_letter(rec, out)
             if req is None:
                 continue
-            if isinstance(req, PIPELINE_REQUESTS):
+            if req.TYPE in PIPELINE_REQUEST_TYPES:
                 continue  # the dispatcher's to answer
             if not isinstance(req, REQUEST_TYPES):
                 self.dead_letter(rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out)

@@ -16,66 +16,12 @@ never the processor's, so a replay gives the same facts.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 from pachstream.codec import register
-
-# ----------------------------------------------------------------------------- file values
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Chunk:
-    """One stored piece of a file's content."""
-
-    hash: str
-    """sha256 hex of the piece's bytes."""
-    size: int
-    """Bytes in the piece."""
-    pack: str | None = None
-    """Object key of the pack holding the piece, or None when stored alone at ``blobs/<hash>``."""
-    offset: int = 0
-    """Byte offset of the piece inside its pack."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileEntry:
-    """A file's content as a tree records it."""
-
-    hash: str
-    """sha256 hex of the whole content when it is one chunk; for appended files, the sha256 of
-    ``"chunks:" + ",".join(chunk hashes)`` (see :func:`file_hash`)."""
-    size: int
-    """Total bytes."""
-    chunks: tuple[Chunk, ...]
-    """The content, in order."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileOp:
-    """One change to one path inside a :class:`ModifyFiles` request."""
-
-    op: Literal["put", "append", "delete"]
-    """``put`` replaces, ``append`` adds chunks at the end, ``delete`` removes the path and,
-    when the path is a directory, everything under it."""
-    path: str
-    """Canonical absolute path (see :mod:`pachstream.paths`)."""
-    file: FileEntry | None = None
-    """The content for ``put`` and ``append``; None for ``delete``."""
-
-
-def file_hash(chunks: tuple[Chunk, ...]) -> str:
-    """The hash a tree records for a file made of these chunks."""
-    if len(chunks) == 1:
-        return chunks[0].hash
-    return hashlib.sha256(("chunks:" + ",".join(c.hash for c in chunks)).encode()).hexdigest()
-
-
-def derive_id(*parts: str) -> str:
-    """A 32-hex id derived from its parts (commit ids, event ids)."""
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
-
+from pachstream.errors import PachstreamError
+from pachstream.model import DiffEntry, FileOp, derive_id
 
 # ----------------------------------------------------------------------------- requests
 
@@ -403,20 +349,6 @@ class CommitStarted:
     (None in events written before commit sets: the commit's own id)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiffEntry:
-    """One path that a commit changed against its parent."""
-
-    path: str
-    """Canonical path."""
-    change: Literal["added", "modified", "deleted"]
-    """What happened to it."""
-    file: FileEntry | None
-    """The new content (None when deleted)."""
-    old: FileEntry | None
-    """The parent's content (None when added)."""
-
-
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CommitFinished:
@@ -486,6 +418,20 @@ class RequestDone:
     """One line naming the object, the bad value and the fix."""
     error_fields: dict[str, Any] | None = None
     """The error's fields."""
+
+
+def refused(req: Any, err: PachstreamError, repo: str | None = None) -> RequestDone:
+    """The answer to a request that is not applied (``repo``: the key, when not ``req.repo``)."""
+    fields = {k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    return RequestDone(
+        event_id=derive_id(req.request_id, RequestDone.TYPE),
+        request_id=req.request_id,
+        repo=repo if repo is not None else req.repo,
+        ok=False,
+        error_code=err.code,
+        error_message=err.message,
+        error_fields=fields,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

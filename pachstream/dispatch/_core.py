@@ -6,18 +6,17 @@ replay of the same events gives the same jobs, tasks and facts.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pachstream.commits.events import FileEntry, FileOp, derive_id
 from pachstream.dispatch.datums import Datum, datums
 from pachstream.dispatch.events import DatumFinished, DatumTask, InputCommit, StagedFile, TaskInput
 from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputDelta, plan_job
 from pachstream.dispatch.spec import PipelineSpec
 from pachstream.errors import PachstreamError
+from pachstream.model import FileEntry, FileOp, derive_id, output_commit_id
 from pachstream.tree import entry_to_raw, raw_to_entry
 
 log = logging.getLogger("pachstream.dispatch")
@@ -34,17 +33,6 @@ def job_id(
         "job", pipeline, str(version), salt, commitset,
         *(f"{i.name}={i.commit_id}" for i in inputs),
     )  # fmt: skip
-
-
-def output_request_id(job: str) -> str:
-    """The request that writes a job's output commit; the commit id derives from it."""
-    return derive_id(job, "output")
-
-
-@functools.lru_cache(maxsize=1024)
-def output_commit_id(pipeline: str, job: str) -> str:
-    """The id the job's output commit gets (the commit processor derives it the same way)."""
-    return derive_id(pipeline, output_request_id(job))
 
 
 @dataclass

@@ -29,18 +29,16 @@ from typing import Any
 import orjson
 
 from pachstream.codec import decode, encode
-from pachstream.commits._core import refused
 from pachstream.commits.events import (
     CommitDeleted,
     CommitFinished,
     CreateRepo,
     DeleteRepo,
-    FileEntry,
     ModifyFiles,
     RepoCreated,
     RepoDeleted,
     RequestDone,
-    derive_id,
+    refused,
 )
 from pachstream.dispatch import _core
 from pachstream.dispatch._core import OUTPUT_BRANCH, Result
@@ -78,6 +76,7 @@ from pachstream.errors import (
     RepoExists,
 )
 from pachstream.kafka import ensure_topics
+from pachstream.model import FileEntry, derive_id, output_commit_id, output_request_id
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
@@ -789,7 +788,7 @@ class Dispatcher(LogProcessor):
         job = p.job if p else None
         if p is None or job is None or job.phase != "finishing":
             return
-        if fact.request_id != _core.output_request_id(job.job_id):
+        if fact.request_id != output_request_id(job.job_id):
             return
         if not fact.ok:
             self._end_job(
@@ -855,7 +854,7 @@ class Dispatcher(LogProcessor):
             head = [i["commit"], i["root"]] if i["commit"] else None
             entries[key] = await self._tree(i["repo"], i["branch"], head)
             heads[key] = i["commit"]
-        output_commit = _core.output_commit_id(p.name, job)
+        output_commit = output_commit_id(p.name, job)
         outcome = failure or _core.plan_or_reason(
             p.spec, p.version, p.salt, job, p.index, entries, heads,
             earlier=earlier, every_job=every_job, force=force,
@@ -937,7 +936,7 @@ class Dispatcher(LogProcessor):
         self._batch.request(
             p.name,
             ModifyFiles(
-                request_id=_core.output_request_id(job.job_id),
+                request_id=output_request_id(job.job_id),
                 repo=p.name,
                 branch=OUTPUT_BRANCH,
                 time=now,

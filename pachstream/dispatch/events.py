@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from pachstream.codec import register
-from pachstream.commits.events import FileEntry
+from pachstream.model import FileEntry
 
 # ----------------------------------------------------------------------------- requests
 

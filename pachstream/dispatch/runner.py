@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from pachstream.commits.events import FileEntry
 from pachstream.content import ContentWriter
 from pachstream.dispatch.datums import Datum
 from pachstream.dispatch.sandbox import RunResult, Sandbox
 from pachstream.dispatch.spec import Transform
 from pachstream.errors import InvalidOutput
+from pachstream.model import FileEntry
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
 """(input name, path) → the file's bytes."""

@@ -30,7 +30,6 @@ import asyncpg
 import orjson
 
 from pachstream.codec import decode, encode
-from pachstream.commits.events import derive_id
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
@@ -39,6 +38,7 @@ from pachstream.dispatch.sandbox import RunResult, Sandbox
 from pachstream.dispatch.spec import Transform, parse_spec
 from pachstream.errors import EventDecodeError, PachstreamError
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
+from pachstream.model import derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service

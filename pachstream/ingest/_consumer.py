@@ -17,7 +17,7 @@ import logging
 import time
 
 from pachstream.codec import encode
-from pachstream.commits.events import FileOp, ModifyFiles, derive_id
+from pachstream.commits.events import ModifyFiles
 from pachstream.content import ContentWriter
 from pachstream.errors import EventDecodeError, NotFound, PachstreamError
 from pachstream.ingest._records import (
@@ -29,6 +29,7 @@ from pachstream.ingest._records import (
     parse_record,
 )
 from pachstream.kafka import Record, ensure_topics
+from pachstream.model import FileOp, derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.processor import LogProcessor, Outgoing, offsets_table
 from pachstream.settings import Settings

@@ -25,7 +25,6 @@ from pachstream.commits.events import (
     RepoDeleted,
     RequestDone,
 )
-from pachstream.dispatch._core import output_commit_id
 from pachstream.dispatch.events import (
     DatumFinished,
     JobFinished,
@@ -33,6 +32,7 @@ from pachstream.dispatch.events import (
     PipelineCreated,
     PipelineStateSet,
 )
+from pachstream.model import output_commit_id
 from pachstream.tree import entry_to_raw
 
 Statement = tuple[str, tuple[Any, ...]]

@@ -31,7 +31,7 @@ from pachstream.settings import (
     PostgresSettings,
     Settings,
 )
-from pachstream.stack._servers import (
+from pachstream.stack.servers import (
     Server,
     ensure_buckets,
     free_port,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pachstream.dispatch.sandbox import Sandbox
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from pachstream import bench_lineage
-from pachstream.bench_lineage import lineage_query, lineage_write
+from pachstream.bench import lineage as bench_lineage
+from pachstream.bench.lineage import lineage_query, lineage_write
 
 WRITE_DATUMS = 300
 # One job: its start (job row + one provenance row), each datum (datum + 2 inputs + 1

@@ -7,10 +7,10 @@ import dataclasses
 
 import pytest
 
-from pachstream.bench_s3 import s3_put
+from pachstream.bench.s3 import s3_put
 from pachstream.errors import ConfigError
-from pachstream.ingest.gateway import S3Gateway
-from pachstream.testing_services import RunningStack
+from pachstream.gateway import S3Gateway
+from pachstream.testing.services import RunningStack
 
 
 async def test_s3_put_bench_small(settings):

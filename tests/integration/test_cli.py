@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from pachstream.testing_services import run_cli
+from pachstream.testing.services import run_cli
 
 _cli = run_cli
 

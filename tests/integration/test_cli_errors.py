@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pachstream.testing_services import run_cli
+from pachstream.testing.services import run_cli
 
 MISTAKES = [
     # (argv, what the one line must contain)

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from pachstream.objectstore import S3ObjectStore
 from pachstream.settings import Settings
-from pachstream.testing_services import RunningStack, run_cli
+from pachstream.testing.services import RunningStack, run_cli
 
 needs_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from pachstream.testing_services import run_cli
+from pachstream.testing.services import run_cli
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

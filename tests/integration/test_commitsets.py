@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from pachstream.errors import OutputRepo
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

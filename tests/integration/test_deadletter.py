@@ -7,7 +7,7 @@ import base64
 import orjson
 
 from pachstream.kafka import Producer, Topics
-from pachstream.testing_services import read_dead_letters
+from pachstream.testing.services import read_dead_letters
 
 GARBAGE = [
     (b"\x00\xffnot json at all", "not JSON"),

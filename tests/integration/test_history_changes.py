@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from pachstream.errors import Conflict, NotFound
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

@@ -15,7 +15,7 @@ import pytest
 from pachstream.ingest import IngestConsumer
 from pachstream.kafka import Topics
 from pachstream.objectstore import S3ObjectStore
-from pachstream.testing_services import RunningStack, read_dead_letters
+from pachstream.testing.services import RunningStack, read_dead_letters
 
 pytestmark = [
     pytest.mark.skipif(

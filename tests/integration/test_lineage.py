@@ -13,7 +13,7 @@ import pytest
 
 from pachstream.client import Client, Lineage
 from pachstream.errors import FileNotFound, InvalidInput
-from pachstream.testing_services import RunningStack, run_cli
+from pachstream.testing.services import RunningStack, run_cli
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

@@ -19,7 +19,7 @@ import pytest
 from pachstream.lineage import Materializer
 from pachstream.pg import connect_pool
 from pachstream.settings import PostgresSettings, Settings
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

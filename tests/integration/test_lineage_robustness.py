@@ -12,8 +12,7 @@ import uuid
 import pytest
 
 from pachstream.codec import encode
-from pachstream.commits.events import CommitFinished, FileEntry
-from pachstream.dispatch._core import output_commit_id
+from pachstream.commits.events import CommitFinished
 from pachstream.dispatch.events import (
     DatumFinished,
     InputCommit,
@@ -28,9 +27,10 @@ from pachstream.lineage import Materializer
 from pachstream.lineage._materializer import execute
 from pachstream.lineage._rows import rows_for
 from pachstream.lineage._schema import MIGRATIONS
+from pachstream.model import FileEntry, output_commit_id
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import State
-from pachstream.testing_services import read_dead_letters
+from pachstream.testing.services import read_dead_letters
 
 JOB = "a" * 32
 IN_COMMIT = "b" * 32

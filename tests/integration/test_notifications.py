@@ -13,8 +13,8 @@ from pachstream.errors import NotFound
 from pachstream.ingest import IngestConsumer
 from pachstream.kafka import Producer
 from pachstream.objectstore import S3ObjectStore
-from pachstream.stack._servers import ensure_buckets
-from pachstream.testing_services import RunningStack, read_dead_letters
+from pachstream.stack.servers import ensure_buckets
+from pachstream.testing.services import RunningStack, read_dead_letters
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "notifications"
 

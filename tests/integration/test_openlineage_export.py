@@ -25,7 +25,7 @@ from pachstream.kafka import PartitionReader, Producer, Topics
 from pachstream.lineage.openlineage import OpenLineageExporter, run_id
 from pachstream.pg import connect_pool
 from pachstream.settings import Settings
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

@@ -13,10 +13,10 @@ import time
 import pytest
 
 from pachstream.client import Client
-from pachstream.commits.events import derive_id
 from pachstream.dispatch.events import CreatePipeline
 from pachstream.errors import Conflict, InvalidSpec
-from pachstream.testing_services import RunningStack
+from pachstream.model import derive_id
+from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

@@ -10,7 +10,7 @@ import pytest
 from pachstream.errors import RepoExists
 from pachstream.kafka import PartitionReader, Producer, Record, Topics
 from pachstream.pg import connect_pool
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 TABLES = {
     "repos": "name",

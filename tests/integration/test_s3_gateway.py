@@ -29,10 +29,10 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from yarl import URL
 
-from pachstream.ingest.gateway import GATEWAY_DESCRIPTION, S3Gateway
+from pachstream.gateway import GATEWAY_DESCRIPTION, S3Gateway
 from pachstream.service import State
-from pachstream.stack._servers import free_port, port_answers
-from pachstream.testing_services import RunningStack
+from pachstream.stack.servers import free_port, port_answers
+from pachstream.testing.services import RunningStack
 
 AK, SK = "gwtest", "gwtest-secret-key"
 AWS = str(Path(sys.executable).with_name("aws"))

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from pachstream.ingest.gateway import S3Gateway
-from pachstream.testing_services import RunningStack
+from pachstream.gateway import S3Gateway
+from pachstream.testing.services import RunningStack
 
 COUNT = int(os.environ.get("PACHSTREAM_GW_SEQUENTIAL_PUTS", "200"))
 

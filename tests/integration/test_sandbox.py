@@ -8,7 +8,6 @@ import pytest
 
 from pachstream.dispatch.sandbox import command_script
 
-
 SCRIPTS = [
     # (what, cmd, env, working_dir, expected script)
     (

@@ -13,7 +13,7 @@ import pytest
 
 from pachstream.kafka import PartitionReader
 from pachstream.settings import KafkaSettings
-from pachstream.stack._servers import _pg_bin, pid_alive
+from pachstream.stack.servers import _pg_bin, pid_alive
 
 pytestmark = pytest.mark.slow
 

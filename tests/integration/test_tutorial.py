@@ -27,7 +27,7 @@ import pytest
 
 from pachstream.client import Client, JobInfo
 from pachstream.settings import Settings
-from pachstream.testing_services import RunningStack, run_cli
+from pachstream.testing.services import RunningStack, run_cli
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"

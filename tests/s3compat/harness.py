@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pachstream.ingest.gateway import S3Gateway
+from pachstream.gateway import S3Gateway
 from pachstream.settings import Settings
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 from s3compat.areas import AreaCounts, format_table, summarize
 
 __all__ = ["AK", "SK", "Run", "ensure_venv", "run_compat", "suite_files"]

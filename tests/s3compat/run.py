@@ -2,7 +2,7 @@
 
     PACHSTREAM_S3TESTS_DIR=/tmp/s3-tests .venv/bin/python tests/s3compat/run.py [--areas core]
 
-Starts SeaweedFS, Tansu and PostgreSQL on free ports (``pachstream.testing.EmbeddedServers``,
+Starts SeaweedFS, Tansu and PostgreSQL on free ports (``pachstream.testing.embedded.EmbeddedServers``,
 which stops each by its PID on exit), the processors of a fresh namespace and a gateway, then
 the suite's pytest in its own venv (``PACHSTREAM_S3TESTS_VENV``, default /tmp/s3tests-venv,
 made on first use from the suite's requirements.txt: needs PyPI). Writes results.json,
@@ -44,7 +44,7 @@ def _areas(text: str) -> list[str]:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from pachstream.testing import EmbeddedServers
+    from pachstream.testing.embedded import EmbeddedServers
 
     suite = Path(args.suite).resolve()
     python = ensure_venv(Path(args.venv), suite)

@@ -14,7 +14,6 @@ from pachstream.codec import _REGISTRY, _UPCASTERS, decode, encode, from_plain, 
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
-    Chunk,
     CommitDeleted,
     CommitFinished,
     CommitSquashed,
@@ -24,9 +23,6 @@ from pachstream.commits.events import (
     DeleteBranch,
     DeleteCommit,
     DeleteRepo,
-    DiffEntry,
-    FileEntry,
-    FileOp,
     FinishCommit,
     HeadMove,
     ModifyFiles,
@@ -36,7 +32,6 @@ from pachstream.commits.events import (
     RequestDone,
     SquashCommit,
     StartCommit,
-    file_hash,
 )
 from pachstream.dispatch.events import (
     CreatePipeline,
@@ -56,6 +51,7 @@ from pachstream.dispatch.events import (
     TaskInput,
 )
 from pachstream.errors import EventDecodeError
+from pachstream.model import Chunk, DiffEntry, FileEntry, FileOp, file_hash
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "events"
 F = FileEntry(

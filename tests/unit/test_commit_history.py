@@ -6,21 +6,18 @@ import pytest
 
 from pachstream.commits import _core
 from pachstream.commits.events import (
-    Chunk,
     CommitDeleted,
     CommitSquashed,
     CreateBranch,
     CreateRepo,
     DeleteCommit,
-    FileEntry,
-    FileOp,
     ModifyFiles,
     Reparented,
     RequestDone,
     SquashCommit,
     StartCommit,
-    derive_id,
 )
+from pachstream.model import Chunk, FileEntry, FileOp, derive_id
 
 C = CreateRepo(request_id="c", repo="r", time=1.0)
 BYTE = FileEntry(hash="h" * 64, size=1, chunks=(Chunk(hash="h" * 64, size=1),))

@@ -10,22 +10,19 @@ from pachstream.commits import _core
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
-    Chunk,
     CommitFinished,
     CommitStarted,
     CreateBranch,
     CreateRepo,
     DeleteBranch,
     DeleteRepo,
-    FileEntry,
-    FileOp,
     FinishCommit,
     ModifyFiles,
     RepoCreated,
     RequestDone,
     StartCommit,
-    derive_id,
 )
+from pachstream.model import Chunk, FileEntry, FileOp, derive_id
 from pachstream.objectstore import MemoryObjectStore
 from pachstream.tree import TreeStore, to_diff_entry
 

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 
 from pachstream import content
-from pachstream.commits.events import Chunk, FileEntry, file_hash
 from pachstream.content import BLOB_MIN, ContentWriter, read_chunk, read_file
 from pachstream.errors import ObjectMissing
+from pachstream.model import Chunk, FileEntry, file_hash
 from pachstream.objectstore import MemoryObjectStore
 
 

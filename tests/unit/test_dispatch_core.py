@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from pachstream.commits.events import Chunk, FileEntry
 from pachstream.dispatch import _core
 from pachstream.dispatch._core import Result
 from pachstream.dispatch.datums import PfsInput, datums
@@ -14,6 +13,7 @@ from pachstream.dispatch.events import DatumFinished, InputCommit
 from pachstream.dispatch.plan import IndexEntry, apply_delta, output_delta, plan_job
 from pachstream.dispatch.spec import parse_spec
 from pachstream.errors import OutputConflict
+from pachstream.model import Chunk, FileEntry, output_commit_id
 
 SPEC = PfsInput(name="in", repo="in", glob="/*")
 
@@ -164,7 +164,7 @@ def test_ids_are_deterministic_and_distinct():
         _core.job_id("p", 1, "salt", inputs, "set2"),
     }
     assert j not in others and len(others) == 3
-    assert _core.output_commit_id("p", j) != _core.output_commit_id("q", j)
+    assert output_commit_id("p", j) != output_commit_id("q", j)
 
 
 def test_task_carries_entries_env_and_limits():

@@ -15,7 +15,7 @@ PACKAGES = {
         "CommitPolicy", "IngestConsumer", "IngestItem", "Notification", "NotifyConfig", "parse_notification",
         "parse_notify_config", "parse_policies", "parse_record",
     },
-    "pachstream.ingest.gateway": {
+    "pachstream.gateway": {
         "GATEWAY_DESCRIPTION", "Bucket", "CommitTiming", "CorsPolicy", "S3Error", "S3Gateway", "key_to_path", "parse_bucket",
     },
     "pachstream.dispatch": {

@@ -7,16 +7,16 @@ import pytest
 from botocore.parsers import RestXMLParser
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from pachstream.ingest.gateway._attributes import (
+from pachstream.gateway._attributes import (
     ATTRIBUTES,
     PartsPage,
     attributes_xml,
     parse_attributes,
     parse_parts_page,
 )
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._metadata import ObjectRecord, Part
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._metadata import ObjectRecord, Part
 
 MODEL = botocore.session.get_session().get_service_model("s3")
 ETAG = "ab" * 32

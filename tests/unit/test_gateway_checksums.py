@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from pachstream.ingest.gateway import S3Error
-from pachstream.ingest.gateway._checksums import (
+from pachstream.gateway import S3Error
+from pachstream.gateway._checksums import (
     COMPOSITE,
     FULL_OBJECT,
     Checksum,

@@ -8,8 +8,8 @@ import pytest
 from multidict import CIMultiDict
 
 from pachstream.errors import ConfigError
-from pachstream.ingest.gateway import S3Error
-from pachstream.ingest.gateway._conditions import (
+from pachstream.gateway import S3Error
+from pachstream.gateway._conditions import (
     DeleteCondition,
     check_copy_source,
     check_delete,
@@ -19,7 +19,7 @@ from pachstream.ingest.gateway._conditions import (
     delete_condition_of,
     evaluate,
 )
-from pachstream.ingest.gateway._cors import CorsPolicy
+from pachstream.gateway._cors import CorsPolicy
 
 ETAG = "ab12"
 T = 1_700_000_000.4  # Last-Modified; the header shows 1_700_000_000

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from pachstream.ingest.gateway import Bucket, CommitTiming, S3Error, key_to_path, parse_bucket
-from pachstream.ingest.gateway._batch import Batcher
-from pachstream.ingest.gateway._core import parse_copy_source, path_to_key
+from pachstream.gateway import Bucket, CommitTiming, S3Error, key_to_path, parse_bucket
+from pachstream.gateway._batch import Batcher
+from pachstream.gateway._core import parse_copy_source, path_to_key
 
 CID = "0123456789abcdef0123456789abcdef"
 

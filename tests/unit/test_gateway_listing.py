@@ -4,9 +4,8 @@ from typing import overload
 
 import pytest
 
-from pachstream.commits.events import Chunk
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._listing import (
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._listing import (
     MAX_KEYS,
     ListPage,
     ObjectInfo,
@@ -17,6 +16,7 @@ from pachstream.ingest.gateway._listing import (
     parse_range,
     slice_chunks,
 )
+from pachstream.model import Chunk
 
 KEYS = [
     "a",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pachstream.ingest.gateway import S3Error
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._listing import parse_copy_range
-from pachstream.ingest.gateway._metadata import (
+from pachstream.gateway import S3Error
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._listing import parse_copy_range
+from pachstream.gateway._metadata import (
     DEFAULT_CONTENT_TYPE,
     ObjectRecord,
     Part,

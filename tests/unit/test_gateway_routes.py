@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pachstream.ingest.gateway import S3Error
-from pachstream.ingest.gateway._routes import (
+from pachstream.gateway import S3Error
+from pachstream.gateway._routes import (
     NONE_CONFIGURED,
     ROUTES,
     SUB_RESOURCES,

@@ -28,9 +28,9 @@ from botocore.credentials import Credentials
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha1Checksum, Sha256Checksum
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._metadata import parse_metadata
-from pachstream.ingest.gateway._sigv4 import (
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._metadata import parse_metadata
+from pachstream.gateway._sigv4 import (
     STREAMING_SIGNED,
     STREAMING_SIGNED_TRAILER,
     STREAMING_UNSIGNED_TRAILER,

@@ -10,16 +10,16 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.parsers import RestXMLParser
 
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._listing import (
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._listing import (
     ListPage,
     ObjectInfo,
     decode_token,
     list_page,
     parse_max_keys,
 )
-from pachstream.ingest.gateway._s3xml import (
+from pachstream.gateway._s3xml import (
     MAX_BODY,
     NAMESPACE,
     OWNER,
@@ -823,7 +823,7 @@ def test_parse_complete_reads_what_boto3_sends() -> None:
 
 
 def test_parse_delete_entries_reads_conditions() -> None:
-    from pachstream.ingest.gateway._conditions import DeleteCondition
+    from pachstream.gateway._conditions import DeleteCondition
 
     body = (
         b"<Delete><Object><Key>a</Key><ETag>&quot;e&quot;</ETag></Object>"

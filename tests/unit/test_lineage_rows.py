@@ -8,11 +8,8 @@ import pytest
 from pachstream.commits.events import (
     BranchDeleted,
     BranchSet,
-    Chunk,
     CommitFinished,
     CommitStarted,
-    DiffEntry,
-    FileEntry,
     RepoCreated,
     RepoDeleted,
     RequestDone,
@@ -23,8 +20,8 @@ from pachstream.lineage._rows import (
     DELETE_REPO_BRANCHES,
     DELETE_REPO_COMMITS,
     DELETE_REPO_FILES,
-    INSERT_COMMIT_FILE,
     INSERT_BLOB,
+    INSERT_COMMIT_FILE,
     INSERT_REQUEST,
     UPSERT_BRANCH,
     UPSERT_FINISHED,
@@ -33,6 +30,7 @@ from pachstream.lineage._rows import (
     blob_rows,
     rows_for,
 )
+from pachstream.model import Chunk, DiffEntry, FileEntry
 from pachstream.tree import entry_to_raw
 
 C1 = Chunk(hash="a" * 64, size=3, pack="packs/p", offset=7)

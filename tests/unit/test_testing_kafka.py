@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pachstream import testing_kafka
+from pachstream.testing import kafka as testing_kafka
 from pachstream.errors import KafkaUnavailable
-from pachstream.testing_kafka import fetch_jars, java_bin
+from pachstream.testing.kafka import fetch_jars, java_bin
 
 
 def test_server_properties_are_a_single_loopback_kraft_node(tmp_path: Path):

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from pachstream.commits.events import Chunk, FileEntry, FileOp, file_hash
+from pachstream.model import Chunk, FileEntry, FileOp, file_hash
 from pachstream.objectstore import MemoryObjectStore
 from pachstream.tree import (
     EMPTY_ROOT,

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of its arguments (STYLE.md §1): the HTTP shell reads the
 branch's tree, calls these, and writes the answer. Every refusal is an
-:class:`~pachstream.ingest.gateway._errors.S3Error` with the S3 code a client expects.
+:class:`~pachstream.gateway._errors.S3Error` with the S3 code a client expects.
 
 Key order is UTF-8 byte order, as S3 lists keys. Python compares ``str`` by code point, and
 UTF-8 byte order *is* code point order for every string UTF-8 can encode; the two differ only
@@ -19,8 +19,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pachstream.commits.events import Chunk
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
+from pachstream.model import Chunk
 
 __all__ = [
     "MAX_KEYS",

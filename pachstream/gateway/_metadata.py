@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._errors import S3Error
 
 __all__ = [
     "DEFAULT_CONTENT_TYPE",

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
 
 Target = Literal["service", "bucket", "object"]
 """What a request's path names: ``/``, ``/BUCKET`` or ``/BUCKET/KEY``."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
 from pachstream.settings import parse_cors_origins
 
 EXPOSED = (

@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from urllib.parse import quote
 
-from pachstream.ingest.gateway._checksums import ALGORITHMS, Checksum
-from pachstream.ingest.gateway._conditions import DeleteCondition, delete_condition
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._listing import ListPage
+from pachstream.gateway._checksums import ALGORITHMS, Checksum
+from pachstream.gateway._conditions import DeleteCondition, delete_condition
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._listing import ListPage
 
 __all__ = [
     "MAX_BODY",

@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from pachstream.commits.events import Chunk, FileEntry, FileOp, file_hash
-from pachstream.ingest.gateway import _checksums as sums
-from pachstream.ingest.gateway import _s3xml as xml
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._conditions import check_copy_source
-from pachstream.ingest.gateway._core import Bucket, key_to_path, parse_bucket, parse_copy_source
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._http import xml_response
-from pachstream.ingest.gateway._listing import parse_copy_range, parse_max_keys, slice_chunks
-from pachstream.ingest.gateway._metadata import ObjectRecord, Part, parse_metadata
-from pachstream.ingest.gateway._sigv4 import SignedRequest
+from pachstream.gateway import _checksums as sums
+from pachstream.gateway import _s3xml as xml
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._conditions import check_copy_source
+from pachstream.gateway._core import Bucket, key_to_path, parse_bucket, parse_copy_source
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._http import xml_response
+from pachstream.gateway._listing import parse_copy_range, parse_max_keys, slice_chunks
+from pachstream.gateway._metadata import ObjectRecord, Part, parse_metadata
+from pachstream.gateway._sigv4 import SignedRequest
+from pachstream.model import Chunk, FileEntry, FileOp, file_hash
 
 MIN_PART = 5 * 1024 * 1024
 """Smallest part but the last, as in S3."""

@@ -5,7 +5,7 @@ writes store content first, then become ``file.modify`` requests on the requests
 upload triggers pipelines through the same event path as ``put file``. The rules (bucket names,
 keys, listing, ranges, XML, signatures) are pure functions in the sibling modules.
 
-Commits (see :class:`~pachstream.ingest.gateway._core.CommitTiming`): a write to an idle branch
+Commits (see :class:`~pachstream.gateway._core.CommitTiming`): a write to an idle branch
 is committed at once; writes arriving while one is in flight go, together, into a commit the
 gateway holds open and finishes by the repo's ingest policy or after a quiet spell. ``aws s3
 sync`` of 1,000 files thus makes a few commits, not 1,000. A read of a branch first finishes the
@@ -29,7 +29,6 @@ from urllib.parse import unquote
 from aiohttp import HttpVersion11, web
 
 from pachstream.client import Client
-from pachstream.commits.events import Chunk, FileEntry, FileOp
 from pachstream.content import BLOB_MIN, CHUNK_BYTES, read_chunk, sha256
 from pachstream.errors import (
     BranchNotFound,
@@ -43,17 +42,16 @@ from pachstream.errors import (
     RepoExists,
     RepoNotFound,
 )
-from pachstream.ingest._records import parse_policies
-from pachstream.ingest.gateway import _checksums as sums
-from pachstream.ingest.gateway import _s3xml as xml
-from pachstream.ingest.gateway._attributes import (
+from pachstream.gateway import _checksums as sums
+from pachstream.gateway import _s3xml as xml
+from pachstream.gateway._attributes import (
     attributes_xml,
     parse_attributes,
     parse_parts_page,
 )
-from pachstream.ingest.gateway._batch import Batcher
-from pachstream.ingest.gateway._checksums import Checksum
-from pachstream.ingest.gateway._conditions import (
+from pachstream.gateway._batch import Batcher
+from pachstream.gateway._checksums import Checksum
+from pachstream.gateway._conditions import (
     DeleteCondition,
     check_copy_source,
     check_delete,
@@ -62,7 +60,7 @@ from pachstream.ingest.gateway._conditions import (
     delete_condition_of,
     has_write_condition,
 )
-from pachstream.ingest.gateway._core import (
+from pachstream.gateway._core import (
     Bucket,
     CommitTiming,
     key_to_path,
@@ -70,10 +68,10 @@ from pachstream.ingest.gateway._core import (
     parse_copy_source,
     path_to_key,
 )
-from pachstream.ingest.gateway._cors import CorsPolicy
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._http import xml_response
-from pachstream.ingest.gateway._listing import (
+from pachstream.gateway._cors import CorsPolicy
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._http import xml_response
+from pachstream.gateway._listing import (
     ObjectInfo,
     decode_token,
     encode_token,
@@ -82,7 +80,7 @@ from pachstream.ingest.gateway._listing import (
     parse_range,
     slice_chunks,
 )
-from pachstream.ingest.gateway._metadata import (
+from pachstream.gateway._metadata import (
     ObjectRecord,
     metadata_directive,
     parse_metadata,
@@ -92,10 +90,10 @@ from pachstream.ingest.gateway._metadata import (
     refuse_unsupported,
     response_overrides,
 )
-from pachstream.ingest.gateway._multipart import MIGRATIONS, MultipartVerbs
-from pachstream.ingest.gateway._records import Records
-from pachstream.ingest.gateway._routes import NONE_CONFIGURED, Target, route
-from pachstream.ingest.gateway._sigv4 import (
+from pachstream.gateway._multipart import MIGRATIONS, MultipartVerbs
+from pachstream.gateway._records import Records
+from pachstream.gateway._routes import NONE_CONFIGURED, Target, route
+from pachstream.gateway._sigv4 import (
     SignedRequest,
     check_checksums,
     check_payload,
@@ -103,6 +101,8 @@ from pachstream.ingest.gateway._sigv4 import (
     is_aws_chunked,
     verify_request,
 )
+from pachstream.ingest._records import parse_policies
+from pachstream.model import Chunk, FileEntry, FileOp
 from pachstream.pg import migrate
 from pachstream.service import Service
 from pachstream.settings import Settings

@@ -28,7 +28,7 @@ from typing import Any
 
 from awscrt import checksums as _crt  # type: ignore[import-untyped]
 
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
 
 __all__ = [
     "ALGORITHMS",

@@ -3,10 +3,10 @@
 ``pachstream up`` starts it (``pachstream run s3gateway``); see docs/s3-gateway.md.
 """
 
-from pachstream.ingest.gateway._core import Bucket, CommitTiming, key_to_path, parse_bucket
-from pachstream.ingest.gateway._cors import CorsPolicy
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._server import GATEWAY_DESCRIPTION, S3Gateway
+from pachstream.gateway._core import Bucket, CommitTiming, key_to_path, parse_bucket
+from pachstream.gateway._cors import CorsPolicy
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._server import GATEWAY_DESCRIPTION, S3Gateway
 
 __all__ = [
     "GATEWAY_DESCRIPTION",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from pachstream.errors import InvalidName, InvalidPath
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
 from pachstream.names import is_commit_id, validate_branch_name, validate_repo_name
 from pachstream.paths import validate_file_path
 

@@ -22,8 +22,6 @@ from typing import Any
 
 from pachstream.bench import Figure
 from pachstream.codec import encode
-from pachstream.commits.events import FileEntry, derive_id
-from pachstream.dispatch._core import output_commit_id
 from pachstream.dispatch.events import (
     DatumFinished,
     InputCommit,
@@ -37,6 +35,7 @@ from pachstream.kafka import Producer, Topics, ensure_topics
 from pachstream.lineage import Materializer
 from pachstream.lineage._rows import BULK, rows_for
 from pachstream.lineage._schema import MIGRATIONS
+from pachstream.model import FileEntry, derive_id, output_commit_id
 from pachstream.pg import connect_pool, migrate
 from pachstream.settings import Settings
 

@@ -2,7 +2,7 @@
 
 ``EmbeddedServers`` starts SeaweedFS, Tansu and PostgreSQL on free loopback ports and stops
 every process it started, by PID, on exit (also after an exception). ``RunningStack`` (from
-:mod:`pachstream.testing_services`) runs the processors of one namespace in-process.
+:mod:`pachstream.testing.services`) runs the processors of one namespace in-process.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pachstream.settings import KafkaSettings, ObjectStoreSettings, PostgresSettings, Settings
-from pachstream.stack._servers import (
+from pachstream.stack.servers import (
     Server,
     ensure_buckets,
     start_postgres,
@@ -22,7 +22,7 @@ from pachstream.stack._servers import (
     start_tansu,
     stop_process,
 )
-from pachstream.testing_services import RunningStack
+from pachstream.testing.services import RunningStack
 
 __all__ = ["EmbeddedServers", "RunningStack"]
 

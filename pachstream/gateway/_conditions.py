@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway._errors import S3Error
 
 Verdict = Literal["ok", "not-modified", "failed"]
 

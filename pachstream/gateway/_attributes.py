@@ -20,8 +20,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pachstream.ingest.gateway._errors import S3Error
-from pachstream.ingest.gateway._metadata import ObjectRecord
+from pachstream.gateway._errors import S3Error
+from pachstream.gateway._metadata import ObjectRecord
 
 __all__ = [
     "ATTRIBUTES",

@@ -7,14 +7,14 @@
   ports, its log under a folder of ours: ``StorageTool format``, then ``kafka.Kafka``. It is
   ready when an aiokafka admin client gets metadata; it stops by PID (SIGTERM, then SIGKILL).
 - :class:`ApacheKafkaServers` gives a :class:`~pachstream.settings.Settings` like
-  :class:`~pachstream.testing.EmbeddedServers` does: Kafka from Java, PostgreSQL and S3 from
-  the embedded servers (those of a given ``Settings``, or its own).
+  :class:`~pachstream.testing.embedded.EmbeddedServers` does: Kafka from Java, PostgreSQL and
+  S3 from the embedded servers (those of a given ``Settings``, or its own).
 
 Where Java 17+ or Maven is missing, or Maven cannot fetch the jars, :class:`KafkaUnavailable`
 says which in one line; the test fixtures turn it into a skip, never a failure.
 
-``python -m pachstream.testing_kafka fetch`` fills the cache (``make kafka``);
-``python -m pachstream.testing_kafka serve`` runs a broker until Ctrl-C and prints its address.
+``python -m pachstream.testing.kafka fetch`` fills the cache (``make kafka``);
+``python -m pachstream.testing.kafka serve`` runs a broker until Ctrl-C and prints its address.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from types import TracebackType
 
 from pachstream.errors import KafkaUnavailable, StackError, Unavailable
 from pachstream.settings import KafkaSettings, ObjectStoreSettings, PostgresSettings, Settings
-from pachstream.stack._servers import (
+from pachstream.stack.servers import (
     Server,
     ensure_buckets,
     free_port,

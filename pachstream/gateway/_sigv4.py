@@ -39,8 +39,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
-from pachstream.ingest.gateway import _checksums as sums
-from pachstream.ingest.gateway._errors import S3Error
+from pachstream.gateway import _checksums as sums
+from pachstream.gateway._errors import S3Error
 
 __all__ = [
     "ALGORITHM",

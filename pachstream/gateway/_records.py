@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from pachstream.ingest.gateway._batch import Batcher
-from pachstream.ingest.gateway._metadata import ObjectRecord
+from pachstream.gateway._batch import Batcher
+from pachstream.gateway._metadata import ObjectRecord
 
 __all__ = ["Records"]
 
