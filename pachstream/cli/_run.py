@@ -27,7 +27,7 @@ def _make(name: str, settings: Settings) -> Service:
 
         return Dispatcher(settings)
     if name == "workers":
-        from pachstream.dispatch import WorkerPool
+        from pachstream.worker import WorkerPool
 
         return WorkerPool(settings)
     if name == "ingest":
@@ -122,6 +122,6 @@ def run_worker(
     folder: Path = typer.Argument(..., help="Scratch folder (sandbox, inputs, outputs)."),
 ) -> None:
     """Run one worker of a pipeline (the pool starts these)."""
-    from pachstream.dispatch import Worker
+    from pachstream.worker import Worker
 
     _run("worker", Worker(Settings.from_env(), pipeline, version, shard, folder))

@@ -1,6 +1,6 @@
-"""Pipelines: specs, datums, incremental jobs, the dispatcher and the workers.
+"""Pipelines: specs, datums, incremental jobs and the dispatcher (the workers: pachstream.worker).
 
-The names are imported on first use (PEP 562): the dispatcher and the workers load aiokafka,
+The names are imported on first use (PEP 562): the dispatcher loads aiokafka,
 the object store and the trees, while the client reads a spec (``spec``) or the events
 without them.
 """
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
         plan_job,
     )
     from pachstream.dispatch.spec import PipelineSpec, Transform, parse_specs
-    from pachstream.dispatch.worker import Worker, WorkerPool
 
 _WHERE = {
     "CrossInput": "pachstream.dispatch.datums",
@@ -49,8 +48,6 @@ _WHERE = {
     "PipelineSpec": "pachstream.dispatch.spec",
     "Transform": "pachstream.dispatch.spec",
     "UnionInput": "pachstream.dispatch.datums",
-    "Worker": "pachstream.dispatch.worker",
-    "WorkerPool": "pachstream.dispatch.worker",
     "merge_outputs": "pachstream.dispatch.plan",
     "parse_specs": "pachstream.dispatch.spec",
     "plan_job": "pachstream.dispatch.plan",
@@ -70,8 +67,6 @@ __all__ = [
     "PipelineSpec",
     "Transform",
     "UnionInput",
-    "Worker",
-    "WorkerPool",
     "datums",
     "merge_outputs",
     "parse_specs",

@@ -12,10 +12,11 @@ from typing import Any
 
 from pachstream.client import Client
 from pachstream.commits import CommitProcessor
-from pachstream.dispatch import Dispatcher, WorkerPool
+from pachstream.dispatch import Dispatcher
 from pachstream.lineage import Materializer
 from pachstream.objectstore import S3ObjectStore
 from pachstream.settings import Settings
+from pachstream.worker import WorkerPool
 
 
 class RunningStack:
@@ -77,7 +78,8 @@ async def run_cli(
     settings: Settings, *args: str, stdin: bytes | None = None, timeout_s: float = 120
 ) -> tuple[int, str, str]:
     """``pachstream ARGS`` as a user runs it, against ``settings``' servers and namespace:
-    (exit code, stdout, stderr)."""
+    (exit code, stdout, stderr).
+    """
     import asyncio
     import os
     import sys

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pachstream.dispatch.sandbox import Sandbox
 from pachstream.testing.services import RunningStack
+from pachstream.worker.sandbox import Sandbox
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import JoinInput, PfsInput, datums
-from pachstream.dispatch.runner import datum_env, run_datum
 from pachstream.dispatch.spec import Transform
 from pachstream.objectstore import MemoryObjectStore
+from pachstream.worker.runner import datum_env, run_datum
 
 TREES = {  # by source (repo@branch)
     "images@master": {"/cats/tom.png": "h1", "/cats/sub/kit.png": "h2", "/dogs/rex.png": "h3"},

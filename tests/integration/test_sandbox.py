@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from pachstream.dispatch.sandbox import command_script
+from pachstream.worker.sandbox import command_script
 
 SCRIPTS = [
     # (what, cmd, env, working_dir, expected script)

@@ -18,9 +18,10 @@ PACKAGES = {
     "pachstream.gateway": {
         "GATEWAY_DESCRIPTION", "Bucket", "CommitTiming", "CorsPolicy", "S3Error", "S3Gateway", "key_to_path", "parse_bucket",
     },
+    "pachstream.worker": {"Worker", "WorkerPool"},
     "pachstream.dispatch": {
         "CrossInput", "Datum", "DatumInput", "Dispatcher", "GroupInput", "IndexEntry", "JobPlan", "JoinInput",
-        "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "Worker", "WorkerPool", "datums",
+        "OutputConflict", "PfsInput", "PipelineSpec", "Transform", "UnionInput", "datums",
         "merge_outputs", "parse_specs", "plan_job",
     },
 }

@@ -58,7 +58,13 @@ class RunResult:
     """Wall time."""
 
 
-_SYSTEM = {"usr": "usr", "bin": "usr/bin", "lib": "usr/lib", "lib64": "usr/lib64", "sbin": "usr/sbin"}
+_SYSTEM = {
+    "usr": "usr",
+    "bin": "usr/bin",
+    "lib": "usr/lib",
+    "lib64": "usr/lib64",
+    "sbin": "usr/sbin",
+}
 """Top-level folders of the sandbox that are the host's, read-only (see ``Sandbox._args``)."""
 
 
@@ -66,7 +72,9 @@ def bwrap_path() -> str:
     """The bubblewrap binary, or Unavailable with the fix."""
     found = shutil.which("bwrap")
     if not found:
-        raise Unavailable("bubblewrap ('bwrap') is not installed; run 'apt-get install bubblewrap' (make does it)")
+        raise Unavailable(
+            "bubblewrap ('bwrap') is not installed; run 'apt-get install bubblewrap' (make does it)"
+        )
     return found
 
 
@@ -165,7 +173,16 @@ class Sandbox:
         for name in self.input_names:
             args += ["--ro-bind", str(self.input_dir(name)), f"/pfs/{name}"]
         # Last: everything not bound writable above becomes read-only.
-        args += ["--remount-ro", "/", "--unshare-all", "--die-with-parent", "--new-session", "sh", "-c", _LOOP]
+        args += [
+            "--remount-ro",
+            "/",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "sh",
+            "-c",
+            _LOOP,
+        ]
         return args
 
     async def start(self) -> None:

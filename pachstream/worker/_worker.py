@@ -33,8 +33,6 @@ from pachstream.codec import decode, encode
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
-from pachstream.dispatch.runner import Attempted, attempt_datum, datum_env
-from pachstream.dispatch.sandbox import RunResult, Sandbox
 from pachstream.dispatch.spec import Transform, parse_spec
 from pachstream.errors import EventDecodeError, PachstreamError
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
@@ -43,6 +41,8 @@ from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service
 from pachstream.settings import Settings
+from pachstream.worker.runner import Attempted, attempt_datum, datum_env
+from pachstream.worker.sandbox import RunResult, Sandbox
 
 log = logging.getLogger("pachstream.worker")
 
@@ -203,7 +203,8 @@ class Worker(Service):
 
     async def _killed(self, job_id: str) -> bool:
         """Whether the job was stopped (``stop job``, or its pipeline deleted): asked of the
-        jobs table at most once a second per job, so a datum pays no round trip."""
+        jobs table at most once a second per job, so a datum pays no round trip.
+        """
         now = time.monotonic()
         known = self._ended.get(job_id)
         if known is not None and (known[0] or now - known[1] < 1.0):

@@ -23,10 +23,10 @@ from typing import Literal
 
 from pachstream.content import ContentWriter
 from pachstream.dispatch.datums import Datum
-from pachstream.dispatch.sandbox import RunResult, Sandbox
 from pachstream.dispatch.spec import Transform
 from pachstream.errors import InvalidOutput
 from pachstream.model import FileEntry
+from pachstream.worker.sandbox import RunResult, Sandbox
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
 """(input name, path) → the file's bytes."""
