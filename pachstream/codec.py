@@ -36,7 +36,9 @@ class Event(Protocol):
 
 E = TypeVar("E")
 _REGISTRY: dict[str, type] = {}
-_UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+Upcaster: typing.TypeAlias = Callable[[dict[str, Any]], dict[str, Any]]
+"""Turns one version's payload into the next version's."""
+_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 
 
 def register(cls: type[E]) -> type[E]:
@@ -50,10 +52,10 @@ def register(cls: type[E]) -> type[E]:
 
 def register_upcaster(
     type_name: str, from_version: int
-) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Callable[[dict[str, Any]], dict[str, Any]]]:
+) -> Callable[[Upcaster], Upcaster]:
     """Register a function that turns a ``from_version`` payload into the next version's."""
 
-    def deco(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def deco(fn: Upcaster) -> Upcaster:
         _UPCASTERS[(type_name, from_version)] = fn
         return fn
 
@@ -71,7 +73,9 @@ def to_plain(value: Any) -> Any:
     """A dataclass tree as plain JSON-ready values (tuples stay sequences)."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    names = _field_names(type(value))
+    # Annotated: mypy checks the inferred type[Any] against Hashable and refuses it.
+    cls: type = type(value)
+    names = _field_names(cls)
     if names is not None:
         return {n: to_plain(getattr(value, n)) for n in names}
     if isinstance(value, (tuple, list)):
@@ -83,7 +87,8 @@ def to_plain(value: Any) -> Any:
 
 def encode(event: Any) -> bytes:
     """Serialize an event to its wire bytes."""
-    names = _field_names(type(event))
+    cls: type = type(event)  # annotated for mypy, as in to_plain
+    names = _field_names(cls)
     assert names is not None, f"{event!r} is not an event"
     # orjson serializes the nested dataclasses itself (natively, in order of their fields):
     # no Python-level walk of a 2,000-op batch.
@@ -124,7 +129,8 @@ def decode(data: bytes | None) -> Any:
 
 def from_plain(hint: Any, value: Any) -> Any:
     """Plain JSON values (as :func:`to_plain` makes them) back into ``hint``, e.g.
-    ``tuple[FileOp, ...]``; EventDecodeError when they do not fit."""
+    ``tuple[FileOp, ...]``; EventDecodeError when they do not fit.
+    """
     return _run(_converter(hint), value, getattr(hint, "__name__", str(hint)))
 
 
@@ -145,7 +151,8 @@ Converter = Callable[[Any], Any]
 
 class _Bad(Exception):
     """Internal: a value does not fit; the field path is collected on the way up, so the hot
-    path never formats a path string (decoding is per file op, 100,000s per commit)."""
+    path never formats a path string (decoding is per file op, 100,000s per commit).
+    """
 
     def __init__(self, problem: str) -> None:
         self.problem = problem
@@ -173,7 +180,8 @@ def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of h
                 except _Bad as bad:
                     errors.append(bad)
             if optional and value is not None and len(options) == 2:
-                raise errors[0]  # the value was meant as the non-null kind: say what is wrong inside
+                # The value was meant as the non-null kind: say what is wrong inside.
+                raise errors[0]
             raise _Bad(f"value {value!r:.60} fits none of {hint}")
 
         return union

@@ -5,8 +5,10 @@ standard-library modules. Three commits: adds, a modification (plus an add), a d
 the history, a diff and a file back. Then a two-stage pipeline: ``words`` counts the words of
 each document (one datum per file), ``ranking`` ranks the documents by those counts (one datum
 of everything); a change to one document reruns one datum of ``words``; lineage; and an upload
-through the S3 gateway with aws-cli reruns them again. The stack stays up so
-the user can go on by hand.
+through the S3 gateway with aws-cli reruns them again. Last, a pipeline runs in a container
+image that the demo builds (busybox's static binary and an /etc/os-release) and loads with
+``pachstream image load``: no Docker, and its command sees the image's files, not this
+machine's. The stack stays up so the user can go on by hand.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ pipeline: {name: words}
 description: words per document
 input: {pfs: {repo: docs, glob: "/stdlib/*"}}
 transform:
-  cmd: [sh, -c, 'for f in /pfs/docs/stdlib/*; do wc -w < "$f" > "/pfs/out/$(basename "$f" .txt)"; done']
+  cmd: [sh, -c, 'for f in /pfs/docs/stdlib/*; do wc -w < "$f" > "/pfs/out/$(basename "$f" .txt)";
+    done']
 parallelism_spec: {constant: 2}
 ---
 # Stage 2: one datum of all counts; ranks the documents.
@@ -38,7 +41,21 @@ pipeline: {name: ranking}
 description: documents by word count
 input: {pfs: {repo: words, glob: "/"}}
 transform:
-  cmd: [sh, -c, 'cd /pfs/words && for f in *; do echo "$(cat "$f") $f"; done | sort -rn > /pfs/out/ranking.txt']
+  cmd: [sh, -c, 'cd /pfs/words && for f in *; do echo "$(cat "$f") $f"; done
+    | sort -rn > /pfs/out/ranking.txt']
+"""
+
+
+IMAGE = "demo/busybox-tools:1"
+IMAGE_PIPELINE = """\
+# Runs in a container image: its /etc/os-release and its busybox, not this machine's.
+pipeline: {name: lines}
+description: lines per document, counted in an image
+input: {pfs: {repo: docs, glob: "/"}}
+transform:
+  image: demo/busybox-tools:1
+  cmd: [sh, -c, 'grep PRETTY_NAME /etc/os-release > /pfs/out/ran-in.txt;
+    wc -l /pfs/docs/stdlib/* > /pfs/out/lines.txt']
 """
 
 
@@ -65,7 +82,8 @@ def _cli(*args: str, check: bool = True, show: bool = True) -> subprocess.Comple
 
 def _aws(endpoint: str, *args: str) -> None:
     """aws-cli (installed in the venv by the dev extra) against the S3 gateway, unsigned: the
-    embedded stack's gateway has no access keys."""
+    embedded stack's gateway has no access keys.
+    """
     aws = Path(sys.executable).with_name("aws")
     console.print(
         f"\n[bold cyan]$ aws --no-sign-request --endpoint-url {endpoint} {' '.join(args)}[/]"
@@ -95,6 +113,39 @@ def _gateway() -> str | None:
     return f"http://{address}" if address else None
 
 
+def _image_pipeline() -> None:
+    """Build a small image from files, load it, and run a pipeline in it."""
+    from pachstream.errors import Unavailable
+    from pachstream.images import write_docker_archive
+    from pachstream.worker.sandbox import static_shell
+
+    console.rule("[bold]a pipeline in a container image, built and loaded without Docker")
+    try:
+        busybox = static_shell()
+    except Unavailable as exc:
+        console.print(f"[yellow]skipped: {exc.message}[/]")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = write_docker_archive(
+            Path(tmp) / "busybox-tools.tar",
+            tags=[IMAGE],
+            files={
+                "bin/busybox": (busybox.read_bytes(), 0o755),
+                "etc/os-release": (b'PRETTY_NAME="busybox-tools, a demo image"\n', 0o644),
+            },
+            links={"bin/sh": "bin/busybox"},
+            config={"Env": ["PATH=/bin"], "WorkingDir": "/"},
+        )
+        _cli("image", "load", str(archive))
+        spec = Path(tmp) / "lines.yaml"
+        spec.write_text(IMAGE_PIPELINE, encoding="utf-8")
+        console.print(IMAGE_PIPELINE, markup=False)
+        _cli("create", "pipeline", "-f", str(spec))
+    _cli("wait", "commitset", "docs@master")
+    _cli("get", "file", "lines@master:/ran-in.txt")
+    _cli("get", "file", "lines@master:/lines.txt")
+
+
 def _write_docs(folder: Path, modules: list[str]) -> None:
     for name in modules:
         doc = inspect.getdoc(importlib.import_module(name)) or f"{name} has no docstring"
@@ -112,7 +163,7 @@ def main() -> None:
     else:
         _cli("status")
     # A rerun starts from a clean repo.
-    for name in ("ranking", "words"):
+    for name in ("lines", "ranking", "words"):
         _cli("delete", "pipeline", name, check=False, show=False)
     _cli("delete", "repo", "docs", check=False, show=False)
     _cli("create", "repo", "docs", "--description", "documentation of some Python standard modules")
@@ -182,12 +233,15 @@ def main() -> None:
         _aws(endpoint, "s3", "ls", "s3://master.words/")
         _aws(endpoint, "s3", "cp", "s3://master.ranking/ranking.txt", "-")
 
+    _image_pipeline()
+
     console.rule("[bold]go on by hand")
     console.print(
         "The stack is still running. Try, with the venv active (source .venv/bin/activate):\n"
         "  pachstream list repo\n"
         "  pachstream list pipeline; pachstream list job\n"
         "  pachstream logs -p words\n"
+        "  pachstream list image; pachstream inspect pipeline lines\n"
         "  pachstream lineage commit ranking@master\n"
         "  pachstream inspect commit docs@master^\n"
         "  pachstream glob file 'docs@master:/stdlib/*.txt'\n"

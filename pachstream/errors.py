@@ -5,7 +5,8 @@
     PachstreamError
     ├── ConfigError                 settings or data folder unusable
     ├── StackError                  an embedded server would not start or stop
-    │   └── KafkaUnavailable        the test broker cannot run here (no Java, Maven or jars)
+    │   ├── KafkaUnavailable        the test broker cannot run here (no Java, Maven or jars)
+    │   └── KubeUnavailable         the test Kubernetes control plane cannot (no Go, no build)
     ├── Unavailable (retriable)     a server did not answer in time
     ├── InvalidInput                bad user input; nothing was written
     │   ├── InvalidName             repo or branch name
@@ -21,7 +22,8 @@
     │   │   └── IsADirectory        a file read names a directory
     │   ├── JobNotFound
     │   ├── PipelineNotFound
-    │   └── ObjectMissing           no object under a key in the object store
+    │   ├── ObjectMissing           no object under a key in the object store
+    │   └── ImageNotFound           a ``transform.image`` neither stored nor pullable
     ├── Conflict                    the request contradicts the current state
     │   ├── RepoExists
     │   ├── CommitAlreadyOpen
@@ -159,8 +161,23 @@ class ObjectMissing(NotFound):
     """No object under that key."""
 
 
+class ImageNotFound(NotFound):
+    """An image is neither in the local image store nor pullable from a registry.
+
+    The message names the image and both ways to provide it (``pachstream image load FILE``,
+    or skopeo with a reachable registry); pachstream never runs a command on the host instead.
+    """
+
+
 class KafkaUnavailable(StackError):
     """Apache Kafka cannot run here: Java or Maven is missing, or the jars cannot be fetched.
+
+    The message is one line naming what is missing; tests skip on it.
+    """
+
+
+class KubeUnavailable(StackError):
+    """The test Kubernetes control plane cannot run here: Go is missing or the build failed.
 
     The message is one line naming what is missing; tests skip on it.
     """

@@ -230,7 +230,9 @@ class Producer:
                 if IDEMPOTENT.get(bootstrap):
                     raise  # it worked before: this is an outage, not a missing capability
                 IDEMPOTENT[bootstrap] = False
-                log.info("kafka: %s gives no idempotent producer (%s); producing without", bootstrap, exc)
+                log.info(
+                    "kafka: %s gives no idempotent producer (%s); producing without", bootstrap, exc
+                )
                 await producer.stop()
         if self._producer is None:
             self._producer = self._make(idempotent=False)
@@ -256,7 +258,10 @@ class Producer:
             raise RuntimeError("producer not started")
         try:
             fut: asyncio.Future[object] = await self._producer.send(
-                topic, value=value, key=key.encode() if key is not None else None, partition=partition
+                topic,
+                value=value,
+                key=key.encode() if key is not None else None,
+                partition=partition,
             )
             return fut
         except KafkaError as exc:
@@ -294,7 +299,8 @@ class PartitionReader:
         partitions: Iterable[int] | None = None,
     ) -> None:
         """Assign every partition of ``topics`` (or only ``partitions``); resume at ``offsets``
-        (next offset to read)."""
+        (next offset to read).
+        """
         if self._started or self._consumer_obj is not None:
             raise RuntimeError("reader already started")
         self._consumer_obj = AIOKafkaConsumer(
@@ -349,7 +355,8 @@ class PartitionReader:
 
     def highwater(self, topic: str, partition: int) -> int | None:
         """The log end offset last seen in a fetch (Tansu's ``end_offsets`` is wrong)."""
-        return self._consumer.highwater(TopicPartition(topic, partition))
+        offset: int | None = self._consumer.highwater(TopicPartition(topic, partition))
+        return offset
 
     async def stop(self) -> None:
         """Disconnect; safe to call twice or before start."""
@@ -368,7 +375,9 @@ def dead_letter_value(record: Record, reason: str, component: str) -> bytes:
             "partition": record.partition,
             "offset": record.offset,
             "key_b64": base64.b64encode(record.key).decode() if record.key is not None else None,
-            "value_b64": base64.b64encode(record.value).decode() if record.value is not None else None,
+            "value_b64": (
+                base64.b64encode(record.value).decode() if record.value is not None else None
+            ),
             "time": time.time(),
         }
     )
@@ -376,7 +385,8 @@ def dead_letter_value(record: Record, reason: str, component: str) -> bytes:
 
 async def raw_produce_rate(settings: KafkaSettings, topic: str, count: int, size: int) -> float:
     """Messages/s of plain aiokafka producing ``count`` messages of ``size`` bytes (a baseline
-    for benchmarks): default batching, acks=all, every ack awaited."""
+    for benchmarks): default batching, acks=all, every ack awaited.
+    """
     await ensure_topics(settings, {topic: 1})
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
     await _retry_connect(producer.start, settings)

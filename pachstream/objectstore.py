@@ -111,7 +111,9 @@ class S3ObjectStore:
         try:
             await s3.put_object(Bucket=self._settings.bucket, Key=self._key(key), Body=data)
         except EndpointConnectionError as exc:
-            raise Unavailable(f"object store at {self._settings.endpoint} did not answer: {exc}") from exc
+            raise Unavailable(
+                f"object store at {self._settings.endpoint} did not answer: {exc}"
+            ) from exc
 
     async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         """The object's bytes or a byte range of them."""
@@ -132,7 +134,9 @@ class S3ObjectStore:
                 raise ObjectMissing(f"object {key!r} does not exist", key=key) from exc
             raise
         except EndpointConnectionError as exc:
-            raise Unavailable(f"object store at {self._settings.endpoint} did not answer: {exc}") from exc
+            raise Unavailable(
+                f"object store at {self._settings.endpoint} did not answer: {exc}"
+            ) from exc
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""

@@ -2,8 +2,8 @@
 
 Each namespace is a schema; a pool's connections have ``search_path`` set to it, so SQL names
 tables without a schema. Migrations are numbered lists of SQL per component, applied on start
-inside one transaction under one advisory lock shared by all components; a database newer than the code stops the
-component with a clear message instead of misreading tables.
+inside one transaction under one advisory lock shared by all components; a database newer
+than the code stops the component with a clear message instead of misreading tables.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ async def connect_pool(
                 server_settings={"search_path": schema},
             )
             break
-        except (OSError, asyncpg.CannotConnectNowError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.CannotConnectNowError) as exc:
             last = exc
             await asyncio.sleep(0.25)
     else:

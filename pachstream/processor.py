@@ -77,7 +77,9 @@ class LogProcessor(Service):
         await migrate(self._pool, self.name, self.migrations)
         await ensure_topics(self._kafka, self._topics.all())
         async with self._pool.acquire() as conn:
-            for row in await conn.fetch(f"SELECT topic, partition, next_offset FROM {self.name}_offsets"):
+            for row in await conn.fetch(
+                f"SELECT topic, partition, next_offset FROM {self.name}_offsets"
+            ):
                 self._offsets[(row["topic"], row["partition"])] = row["next_offset"]
             await self._restore(conn)
         await self._producer.start()

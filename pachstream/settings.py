@@ -6,6 +6,7 @@ Addresses come, in order, from environment variables, then from the data folder'
 
 Variables:
     PACHSTREAM_HOME             data folder (default ``./.pachstream``)
+    PACHSTREAM_IMAGES           image store folder (default ``$PACHSTREAM_HOME/images``)
     PACHSTREAM_NAMESPACE        prefix of topics, Postgres schema and S3 keys (default ``ps``)
     PACHSTREAM_KAFKA_BOOTSTRAP  ``host:port[,host:port]`` of a Kafka-protocol broker
     PACHSTREAM_POSTGRES_DSN     ``postgresql://...``
@@ -13,8 +14,10 @@ Variables:
     PACHSTREAM_S3_BUCKET        bucket for content and manifests (default ``pachstream``)
     PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
     PACHSTREAM_KAFKA_STORAGE    Tansu storage for an embedded broker: ``s3`` (default) or ``memory``
-    PACHSTREAM_INGEST_POLICY    ingest records per commit: ``N/Ts`` and ``repo=N/Ts`` (default 1000/5s)
-    PACHSTREAM_NOTIFY           S3 bucket notifications: ``topic=T,repo=R[,branch,prefix,endpoint,...]``
+    PACHSTREAM_INGEST_POLICY    ingest records per commit: ``N/Ts`` and ``repo=N/Ts``
+                                (default 1000/5s)
+    PACHSTREAM_NOTIFY           S3 bucket notifications:
+                                ``topic=T,repo=R[,branch,prefix,endpoint,...]``
     PACHSTREAM_GATEWAY_ADDRESS  ``host:port`` the S3 gateway listens on (default 127.0.0.1:1600;
                                 ``pachstream up`` picks a free port and records it)
     PACHSTREAM_GATEWAY_CORS_ORIGINS
@@ -25,7 +28,11 @@ Variables:
                                 when set, every S3 gateway request must be signed with them
                                 (AWS Signature V4); unset, the gateway takes unsigned requests
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
-                                see ``pachstream.lineage.openlineage.parse_target``
+                                see :func:`pachstream.config.parse_target`
+
+The three configuration strings (ingest policy, notify, OpenLineage) are parsed here, at once
+(:mod:`pachstream.config`), so a bad one fails whatever reads the environment first, ``up``
+included, with a message naming the variable.
 """
 
 from __future__ import annotations
@@ -38,7 +45,15 @@ from pathlib import Path
 
 import orjson
 
-from pachstream.errors import ConfigError
+from pachstream.config import (
+    CommitPolicy,
+    NotifyConfig,
+    Target,
+    parse_notify_config,
+    parse_policies,
+    parse_target,
+)
+from pachstream.errors import ConfigError, InvalidInput
 
 STACK_FILE = "stack.json"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -98,7 +113,7 @@ class Settings:
     """Storage of an embedded Tansu broker: ``s3`` (durable) or ``memory``."""
     ingest_policy: str | None = None
     """``PACHSTREAM_INGEST_POLICY``: when ingest records become commits, e.g.
-    ``1000/5s,logs=100/0.5s`` (see :func:`pachstream.ingest.parse_policies`)."""
+    ``1000/5s,logs=100/0.5s`` (see :func:`pachstream.config.parse_policies`)."""
     notify: str | None = None
     """``PACHSTREAM_NOTIFY``: the topic of an S3 bucket's event notifications and where its
     objects go, e.g. ``topic=s3-events,repo=raw,endpoint=http://minio:9000``."""
@@ -110,8 +125,44 @@ class Settings:
     """``PACHSTREAM_GATEWAY_CORS_ORIGINS``, parsed: origins (or ``*``) that browsers may call
     the S3 gateway from; None: the gateway's default."""
     openlineage: str | None = None
-    """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go (checked by the exporter,
-    which owns the format); None runs no exporter."""
+    """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go; None runs no
+    exporter."""
+    images: Path | None = None
+    """``PACHSTREAM_IMAGES``: folder of the local image store; None: ``<home>/images``
+    (see :attr:`images_dir`)."""
+
+    @property
+    def images_dir(self) -> Path:
+        """Folder of the local image store (:mod:`pachstream.images`)."""
+        return self.images if self.images is not None else self.home / "images"
+
+    def ingest_policies(self) -> tuple[CommitPolicy, dict[str, CommitPolicy]]:
+        """``PACHSTREAM_INGEST_POLICY`` parsed: the default policy and the per-repo ones."""
+        return parse_policies(self.ingest_policy)
+
+    def notify_config(self) -> NotifyConfig | None:
+        """``PACHSTREAM_NOTIFY`` parsed; None when unset."""
+        return parse_notify_config(self.notify)
+
+    def openlineage_target(self) -> Target | None:
+        """``PACHSTREAM_OPENLINEAGE`` parsed; None when unset (no exporter runs)."""
+        return parse_target(self.openlineage) if self.openlineage else None
+
+    def check_config(self) -> None:
+        """Parse the three configuration strings, or raise the ConfigError naming the variable.
+
+        :meth:`from_env` calls it; a ``Settings`` built by hand (tests) may call it too.
+
+        Raises:
+            ConfigError: the variable, the bad value and the accepted forms.
+
+        """
+        try:
+            self.ingest_policies()
+            self.notify_config()
+            self.openlineage_target()
+        except InvalidInput as exc:
+            raise ConfigError(exc.message) from exc
 
     @classmethod
     def from_env(
@@ -122,6 +173,14 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         home = Path(env.get("PACHSTREAM_HOME", ".pachstream")).expanduser().absolute()
+        images = env.get("PACHSTREAM_IMAGES") or None
+        if images is not None and Path(images).expanduser().exists():
+            if not Path(images).expanduser().is_dir():
+                raise ConfigError(
+                    f"PACHSTREAM_IMAGES={images!r} is not a directory; name a folder for the "
+                    "image store (it is created when absent) "
+                    "or unset it for $PACHSTREAM_HOME/images"
+                )
         namespace = env.get("PACHSTREAM_NAMESPACE", "ps")
         if not _NAMESPACE_RE.match(namespace):
             raise ConfigError(
@@ -151,11 +210,14 @@ class Settings:
                 secret_key=env.get("PACHSTREAM_S3_SECRET_KEY", "pachstream"),
                 region=env.get("PACHSTREAM_S3_REGION", "us-east-1"),
             )
-        access, secret = env.get("PACHSTREAM_GATEWAY_ACCESS_KEY"), env.get("PACHSTREAM_GATEWAY_SECRET_KEY")
+        access, secret = (
+            env.get("PACHSTREAM_GATEWAY_ACCESS_KEY"),
+            env.get("PACHSTREAM_GATEWAY_SECRET_KEY"),
+        )
         if bool(access) != bool(secret):
             raise ConfigError(
-                "set both PACHSTREAM_GATEWAY_ACCESS_KEY and PACHSTREAM_GATEWAY_SECRET_KEY (or neither, "
-                "for a gateway that takes unsigned requests)"
+                "set both PACHSTREAM_GATEWAY_ACCESS_KEY and PACHSTREAM_GATEWAY_SECRET_KEY "
+                "(or neither, for a gateway that takes unsigned requests)"
             )
         gateway = env.get("PACHSTREAM_GATEWAY_ADDRESS") or recorded.get("s3_gateway") or None
         if gateway is not None:
@@ -163,7 +225,8 @@ class Settings:
             host, _, port = gateway.rpartition(":")
             if not host or not port.isdigit():
                 raise ConfigError(
-                    f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; give host:port, e.g. 127.0.0.1:1600"
+                    f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; "
+                    "give host:port, e.g. 127.0.0.1:1600"
                 )
         replication = env.get("PACHSTREAM_KAFKA_REPLICATION", "1")
         if not replication.isdigit() or not 1 <= int(replication) <= 32:
@@ -172,13 +235,18 @@ class Settings:
                 "factor of pachstream's topics, 1 to 32 (3 on a production cluster)"
             )
         cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
-        return cls(
+        settings = cls(
             home=home,
+            images=None if images is None else Path(images).expanduser().absolute(),
             gateway_address=gateway,
             gateway_cors_origins=None if cors is None else parse_cors_origins(cors),
             gateway_keys=((access, secret),) if access and secret else (),
             namespace=namespace,
-            kafka=KafkaSettings(bootstrap=bootstrap, replication=int(replication)) if bootstrap else None,
+            kafka=(
+                KafkaSettings(bootstrap=bootstrap, replication=int(replication))
+                if bootstrap
+                else None
+            ),
             postgres=PostgresSettings(dsn=dsn) if dsn else None,
             s3=s3,
             kafka_storage=storage,
@@ -186,6 +254,8 @@ class Settings:
             ingest_policy=env.get("PACHSTREAM_INGEST_POLICY") or None,
             notify=env.get("PACHSTREAM_NOTIFY") or None,
         )
+        settings.check_config()
+        return settings
 
     def with_namespace(self, namespace: str) -> Settings:
         """The same servers under another namespace (tests give each test its own)."""
@@ -213,6 +283,8 @@ class Settings:
     def child_env(self) -> dict[str, str]:
         """Environment variables that make a child process see these same servers."""
         out = {"PACHSTREAM_HOME": str(self.home), "PACHSTREAM_NAMESPACE": self.namespace}
+        if self.images is not None:
+            out["PACHSTREAM_IMAGES"] = str(self.images)
         if self.openlineage:
             out["PACHSTREAM_OPENLINEAGE"] = self.openlineage
         if self.ingest_policy:

@@ -131,7 +131,8 @@ class Overlay:
 
     def shards(self, fanout: int = FANOUT) -> set[int]:
         """Shards that the puts and exact deletes touch."""
-        return {shard_of(p, fanout) for p in self.puts} | {shard_of(p, fanout) for p in self.cleared}
+        puts = {shard_of(p, fanout) for p in self.puts}
+        return puts | {shard_of(p, fanout) for p in self.cleared}
 
     def __len__(self) -> int:
         return len(self.puts) + len(self.cleared)
@@ -231,7 +232,9 @@ class TreeStore:
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_max = cache_objects
 
-    async def _load(self, key: str, offset: int = 0, length: int | None = None, sha: str | None = None) -> Any:
+    async def _load(
+        self, key: str, offset: int = 0, length: int | None = None, sha: str | None = None
+    ) -> Any:
         cache_key = sha or key
         hit = self._cache.get(cache_key)
         if hit is not None:

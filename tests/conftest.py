@@ -192,7 +192,11 @@ def _containers() -> Iterator[Settings]:  # pragma: no cover - needs a Docker en
     from pachstream.settings import ObjectStoreSettings, PostgresSettings
     from pachstream.stack.servers import ensure_buckets
 
-    with KafkaContainer() as kafka, PostgresContainer("postgres:16") as pg, MinioContainer() as minio:
+    with (
+        KafkaContainer() as kafka,
+        PostgresContainer("postgres:16") as pg,
+        MinioContainer() as minio,
+    ):
         cfg = minio.get_config()
         endpoint = f"http://{cfg['endpoint']}"
         ensure_buckets(endpoint, ["pachstream"], cfg["access_key"], cfg["secret_key"])
@@ -201,7 +205,9 @@ def _containers() -> Iterator[Settings]:  # pragma: no cover - needs a Docker en
             namespace="ps",
             kafka=KafkaSettings(bootstrap=kafka.get_bootstrap_server()),
             postgres=PostgresSettings(dsn=pg.get_connection_url().replace("+psycopg2", "")),
-            s3=ObjectStoreSettings(endpoint=endpoint, access_key=cfg["access_key"], secret_key=cfg["secret_key"]),
+            s3=ObjectStoreSettings(
+                endpoint=endpoint, access_key=cfg["access_key"], secret_key=cfg["secret_key"]
+            ),
         )
 
 

@@ -40,7 +40,8 @@ class Figure:
 
 def broker_env(kafka: str | None) -> dict[str, str]:
     """The variables that point a bench's stack at ``kafka`` (an Apache Kafka bootstrap), in
-    a namespace of its own so its topics never meet another run's; none for the default."""
+    a namespace of its own so its topics never meet another run's; none for the default.
+    """
     if not kafka:
         return {}
     return {"PACHSTREAM_KAFKA_BOOTSTRAP": kafka, "PACHSTREAM_NAMESPACE": f"bench{_tag()}"}
@@ -48,7 +49,9 @@ def broker_env(kafka: str | None) -> dict[str, str]:
 
 def broker_label(settings: Settings, kafka: str | None) -> str:
     """Which broker a bench ran on, for its title."""
-    return f"Apache Kafka at {kafka}" if kafka else f"broker at {settings.kafka.bootstrap}"
+    if kafka:
+        return f"Apache Kafka at {kafka}"
+    return f"broker at {settings.require()[0].bootstrap}"
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +59,8 @@ async def bench_client(
     say: Callable[[str], None], kafka: str | None = None
 ) -> AsyncIterator[tuple[Settings, Client]]:
     """Yield a client on the running stack, or on a throwaway embedded one; with ``kafka``,
-    on that broker (Postgres and S3 from the environment, or embedded)."""
+    on that broker (Postgres and S3 from the environment, or embedded).
+    """
     extra = broker_env(kafka)
     settings = Settings.from_env({**os.environ, **extra}, stack_file=not kafka)
     try:

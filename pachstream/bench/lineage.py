@@ -32,9 +32,7 @@ from pachstream.dispatch.events import (
     TaskInput,
 )
 from pachstream.kafka import Producer, Topics, ensure_topics
-from pachstream.lineage import Materializer
-from pachstream.lineage._rows import BULK, rows_for
-from pachstream.lineage._schema import MIGRATIONS
+from pachstream.lineage import BULK, Materializer, rows_for
 from pachstream.model import FileEntry, derive_id, output_commit_id
 from pachstream.pg import connect_pool, migrate
 from pachstream.settings import Settings
@@ -51,7 +49,8 @@ def _h(*parts: object) -> str:
 
 def synthetic_job(pipeline: str, datums: int, inputs_per_datum: int = 2) -> list[Any]:
     """The facts of one successful job of ``datums`` datums (each reading
-    ``inputs_per_datum`` files and writing one): start, datums, end."""
+    ``inputs_per_datum`` files and writing one): start, datums, end.
+    """
     job = _h("job", pipeline, datums)[:32]
     commit = _h("commit", pipeline)[:32]
     out = output_commit_id(pipeline, job)
@@ -138,7 +137,8 @@ async def _count(pool: Any, table: str) -> int:
 
 async def _raw_copy_rate(pool: Any, facts: list[Any]) -> float:
     """Rows/s of plain COPY of the very rows the facts become, prepared in advance, into
-    copies of their tables (same columns, same indexes): what loading them costs at best."""
+    copies of their tables (same columns, same indexes): what loading them costs at best.
+    """
     by_table: dict[str, tuple[tuple[str, ...], list[tuple[Any, ...]]]] = {}
     rows = 0
     for fact in facts:
@@ -165,7 +165,9 @@ def _stage_sizes(datums: int) -> tuple[int, int, int]:
     return 2 * pairs, 2 * pairs, pairs
 
 
-async def _copy(conn: Any, table: str, columns: tuple[str, ...], rows: Iterator[tuple]) -> int:
+async def _copy(
+    conn: Any, table: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]
+) -> int:
     n = 0
     chunk: list[tuple[Any, ...]] = []
     for row in rows:
@@ -191,8 +193,9 @@ DATUM_COLS = (
 
 
 async def _load_three_stages(conn: Any, datums: int) -> tuple[str, int, int]:
-    """raw (a commit of files) → s1 (copy each) → s2 (copy each) → s3 (one per pair).
-    Returns (s3's output commit, s3's datums, rows loaded)."""
+    """Load three stages: raw (a commit of files) → s1 (copy each) → s2 (copy each) → s3
+    (one per pair). Returns (s3's output commit, s3's datums, rows loaded).
+    """
     n1, n2, n3 = _stage_sizes(datums)
     commits = {repo: _h("commit", repo)[:32] for repo in ("raw", "s1", "s2", "s3")}
     jobs = {p: _h("job", p)[:32] for p in ("s1", "s2", "s3")}
@@ -288,7 +291,8 @@ async def lineage_query(settings: Settings, datums: int, queries: int, say: Say)
     _, pg, _ = settings.require()
     pool = await connect_pool(pg, ns)
     try:
-        await migrate(pool, "lineage", MIGRATIONS)
+        # The tables the lineage processor would create, in a throwaway schema of the bench.
+        await migrate(pool, Materializer.name, Materializer.migrations)
         say(f"loading a three-stage lineage of {datums:,} datums into schema {ns}")
         started = time.perf_counter()
         async with pool.acquire() as conn:

@@ -88,6 +88,11 @@ draw_app = typer.Typer(help="Draw the pipeline DAG.", no_args_is_help=True)
 squash_app = typer.Typer(
     help="Take a commit out of history; its children keep its data.", no_args_is_help=True
 )
+image_app = typer.Typer(
+    help="Load container images into the local image store (list and delete them with "
+    "'list image' and 'delete image').",
+    no_args_is_help=True,
+)
 
 for _name, _sub in [
     ("create", create_app),
@@ -113,6 +118,7 @@ for _name, _sub in [
     ("edit", edit_app),
     ("draw", draw_app),
     ("squash", squash_app),
+    ("image", image_app),
 ]:
     app.add_typer(_sub, name=_name)
 
@@ -124,9 +130,9 @@ for _name, _sub in [
 _MODULES_FOR: dict[str, tuple[str, ...]] = {
     "create": ("_data", "_pipelines"),
     "update": ("_pipelines",),
-    "list": ("_data", "_pipelines", "_commitsets"),
+    "list": ("_data", "_pipelines", "_commitsets", "_images"),
     "inspect": ("_data", "_pipelines", "_commitsets"),
-    "delete": ("_data", "_pipelines", "_commits"),
+    "delete": ("_data", "_pipelines", "_commits", "_images"),
     "start": ("_data", "_pipelines"),
     "stop": ("_pipelines", "_commits"),
     "rerun": ("_pipelines",),
@@ -145,6 +151,7 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
     "edit": ("_parity",),
     "draw": ("_parity",),
     "squash": ("_commits",),
+    "image": ("_images",),
     # Top-level commands, and groups a module adds itself: the top-level help needs these.
     "up": ("_stack",),
     "down": ("_stack",),
@@ -157,7 +164,7 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
 }
 _COMMAND_MODULES = [
     "_stack", "_data", "_commitsets", "_pipelines", "_lineage", "_run", "_bench", "_parity",
-    "_backup", "_commits",
+    "_backup", "_commits", "_images",
 ]
 """Every module of the table, in the order they are imported: a group's help lists its
 commands in the order they were registered."""

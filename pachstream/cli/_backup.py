@@ -15,7 +15,7 @@ from typing import IO
 import typer
 
 from pachstream.cli._app import app
-from pachstream.cli._data import JSON, _call, _print_json, _size
+from pachstream.cli._output import JSON, _call, _print_json, _size
 from pachstream.errors import InvalidInput
 
 

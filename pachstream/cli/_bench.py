@@ -45,7 +45,8 @@ def _report(
 ) -> None:
     async def main() -> tuple[str, list[bench.Figure]]:
         lib = _lib()
-        async with lib.bench_client(lambda s: err.print(f"[dim]{s}[/]"), kafka) as (settings, client):
+        stack = lib.bench_client(lambda s: err.print(f"[dim]{s}[/]"), kafka)
+        async with stack as (settings, client):
             return lib.broker_label(settings, kafka), await run(settings, client)
 
     broker, figures = asyncio.run(main())

@@ -1,5 +1,6 @@
 """``list commitset``, ``inspect commitset`` and ``wait commitset``: a commit and everything
-it caused downstream, as Pachyderm 2's global ids show it."""
+it caused downstream, as Pachyderm 2's global ids show it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from rich.table import Table
 
 from pachstream.cli._app import inspect_app, list_app, wait_app
-from pachstream.cli._data import JSON, _call, _print_json, _when, out
+from pachstream.cli._output import JSON, _call, _print_json, _when, out
 from pachstream.errors import JobsFailed
 
 if TYPE_CHECKING:

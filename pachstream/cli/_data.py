@@ -6,15 +6,11 @@ for people. Errors print one line and exit 1 (see ``_app.main``).
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -32,79 +28,24 @@ from pachstream.cli._app import (
     start_app,
     wait_app,
 )
-from pachstream.errors import FileNotFound, InvalidRef
-from pachstream.refs import FileRef, looks_like_colon_branch, parse_file_ref
 
 # The client is imported when a command runs, not when it is registered: `pachstream --help`
 # must not load the drivers (tests/unit/test_cli_imports.py).
 if TYPE_CHECKING:
     from pachstream.client import Client
 
-T = TypeVar("T")
-# Piped output (scripts, logs, the demo) gets room for full ids; a terminal gets its width.
-out = Console(width=None if sys.stdout.isatty() else 160)
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
-
-
-def _call(fn: Callable[[Client], Awaitable[T]]) -> T:
-    from pachstream.client import Client
-
-    async def main() -> T:
-        async with await Client.connect() as client:
-            return await fn(client)
-
-    return asyncio.run(main())
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _when(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(n)  # pragma: no cover
-
-
-def _file_ref(text: str) -> FileRef:
-    """A file reference typed on the command line, where a path starts with '/'."""
-    meant = looks_like_colon_branch(text)
-    if meant is not None:
-        path = text.split(":", 1)[1]
-        raise InvalidRef(
-            f"'{text}': did you mean '{meant}'? ('@' names a branch; a path after ':' starts "
-            f"with '/', as in '{text.split(':', 1)[0]}:/{path}')",
-            ref=text,
-        )
-    return parse_file_ref(text)
-
-
-def _branch_of(file_ref: str) -> tuple[str, str]:
-    """``repo@branch:/path`` → (``repo@branch``, path), refusing ancestry in a write target."""
-    ref = _file_ref(file_ref)
-    if ref.commit.ancestry or ref.commit.from_start is not None:
-        raise InvalidRef(
-            f"'{file_ref}': writes go to a branch, not to '{ref.commit.ref}' with ancestry; "
-            f"use {ref.commit.repo}@{ref.commit.ref}:{ref.path}",
-            ref=file_ref,
-        )
-    return f"{ref.commit.repo}@{ref.commit.ref}", ref.path
-
-
-def _commit_of(file_ref: str) -> tuple[str, str]:
-    """``repo@ref:/path`` → (``repo@ref`` with ancestry, path)."""
-    ref = _file_ref(file_ref)
-    return str(ref.commit), ref.path
-
+from pachstream.cli._output import (
+    JSON,
+    _branch_of,
+    _call,
+    _commit_of,
+    _print_json,
+    _size,
+    _when,
+    out,
+)
+from pachstream.errors import FileNotFound, InvalidRef
+from pachstream.refs import parse_file_ref
 
 # ----------------------------------------------------------------------------- repos
 
@@ -127,7 +68,9 @@ def list_repo(as_json: bool = JSON) -> None:
         return _print_json([r.to_json() for r in repos])
     table = Table("NAME", "CREATED", "SIZE (MASTER)", "BRANCHES", "DESCRIPTION", box=None)
     for r in repos:
-        table.add_row(r.name, _when(r.created), _size(r.size_bytes), str(r.branch_count), r.description)
+        table.add_row(
+            r.name, _when(r.created), _size(r.size_bytes), str(r.branch_count), r.description
+        )
     out.print(table)
 
 
@@ -180,7 +123,9 @@ def list_branch(repo: str, as_json: bool = JSON) -> None:
 
 
 @inspect_app.command("branch")
-def inspect_branch(branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH"), as_json: bool = JSON) -> None:
+def inspect_branch(
+    branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH"), as_json: bool = JSON
+) -> None:
     """Show one branch and its head."""
     b = _call(lambda c: c.inspect_branch(branch_ref))
     if as_json:
@@ -230,7 +175,13 @@ def _commit_table(commits: list[Any]) -> Table:
         changes = "-" if c.finished is None else f"{c.added}/{c.modified}/{c.deleted}"
         finished = _when(c.finished) if c.finished else "[yellow]open[/]"
         table.add_row(
-            c.branch, c.id, (c.parent or "-")[:8], finished, _size(c.size_bytes), changes, c.description
+            c.branch,
+            c.id,
+            (c.parent or "-")[:8],
+            finished,
+            _size(c.size_bytes),
+            changes,
+            c.description,
         )
     return table
 
@@ -249,7 +200,9 @@ def list_commit(
 
 
 @inspect_app.command("commit")
-def inspect_commit(ref: str = typer.Argument(..., metavar="REPO@REF"), as_json: bool = JSON) -> None:
+def inspect_commit(
+    ref: str = typer.Argument(..., metavar="REPO@REF"), as_json: bool = JSON
+) -> None:
     """Show one commit (refs: branch, id, branch^, branch~N)."""
     info = _call(lambda c: c.inspect_commit(ref))
     if as_json:
@@ -321,7 +274,8 @@ def put_file(
 
 def _local_source(file: str) -> Path:
     """The local file ``-f`` names; a missing one is refused before connecting, naming the
-    closest names in its folder."""
+    closest names in its folder.
+    """
     local = Path(file)
     if local.exists():
         return local
@@ -343,7 +297,9 @@ def _local_source(file: str) -> Path:
 @get_app.command("file")
 def get_file(
     source: str = typer.Argument(..., metavar="REPO@REF:/PATH"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here instead of stdout."
+    ),
     recursive: bool = typer.Option(
         False, "--recursive", "-r", help="A directory's files, below the folder -o."
     ),
@@ -372,12 +328,16 @@ def get_file(
 def _file_table(files: list[Any]) -> Table:
     table = Table("NAME", "TYPE", "SIZE", box=None)
     for f in files:
-        table.add_row(f.path + ("/" if f.type == "dir" and f.path != "/" else ""), f.type, _size(f.size_bytes))
+        table.add_row(
+            f.path + ("/" if f.type == "dir" and f.path != "/" else ""), f.type, _size(f.size_bytes)
+        )
     return table
 
 
 @list_app.command("file")
-def list_file(source: str = typer.Argument(..., metavar="REPO@REF[:/DIR]"), as_json: bool = JSON) -> None:
+def list_file(
+    source: str = typer.Argument(..., metavar="REPO@REF[:/DIR]"), as_json: bool = JSON
+) -> None:
     """List one directory level with sizes."""
     commit_ref, path = _commit_of(source)
     files = _call(lambda c: c.list_file(commit_ref, path))
@@ -387,11 +347,15 @@ def list_file(source: str = typer.Argument(..., metavar="REPO@REF[:/DIR]"), as_j
 
 
 @glob_app.command("file")
-def glob_file(source: str = typer.Argument(..., metavar="REPO@REF:PATTERN"), as_json: bool = JSON) -> None:
+def glob_file(
+    source: str = typer.Argument(..., metavar="REPO@REF:PATTERN"), as_json: bool = JSON
+) -> None:
     """List files and directories matching a glob pattern (Pachyderm syntax)."""
     ref = parse_file_ref(source) if ":" in source else None
     if ref is None:
-        raise InvalidRef(f"'{source}' has no pattern; use REPO@REF:PATTERN, e.g. images@master:/*", ref=source)
+        raise InvalidRef(
+            f"'{source}' has no pattern; use REPO@REF:PATTERN, e.g. images@master:/*", ref=source
+        )
     commit_ref = source.split(":", 1)[0]
     pattern = source.split(":", 1)[1]
     files = _call(lambda c: c.glob_file(commit_ref, pattern))
@@ -416,13 +380,18 @@ def diff_file(
     colour = {"added": "green", "modified": "yellow", "deleted": "red"}
     for d in diff:
         table.add_row(
-            f"[{colour[d.change]}]{d.change}[/]", d.path, _size(d.old_size_bytes), _size(d.size_bytes)
+            f"[{colour[d.change]}]{d.change}[/]",
+            d.path,
+            _size(d.old_size_bytes),
+            _size(d.size_bytes),
         )
     out.print(table)
 
 
 @inspect_app.command("file")
-def inspect_file(source: str = typer.Argument(..., metavar="REPO@REF:/PATH"), as_json: bool = JSON) -> None:
+def inspect_file(
+    source: str = typer.Argument(..., metavar="REPO@REF:/PATH"), as_json: bool = JSON
+) -> None:
     """Show one file or directory."""
     commit_ref, path = _commit_of(source)
     f = _call(lambda c: c.inspect_file(commit_ref, path))

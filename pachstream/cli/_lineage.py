@@ -10,12 +10,11 @@ from rich.table import Table
 from rich.tree import Tree
 
 from pachstream.cli._app import lineage_app
-from pachstream.cli._data import JSON, _call, _print_json, out
-from pachstream.client._lineage import DEFAULT_DEPTH
+from pachstream.cli._output import JSON, _call, _print_json, out
+from pachstream.lineage.queries import DEFAULT_DEPTH, tree
 
-# pachstream.lineage loads the materializer: imported only when a lineage is shown.
 if TYPE_CHECKING:
-    from pachstream.lineage._query import FileVersion, Lineage, TreeNode
+    from pachstream.lineage.queries import FileVersion, Lineage, TreeNode
 
 DEPTH = typer.Option(DEFAULT_DEPTH, "--depth", "-d", min=1, help="Levels to follow at most.")
 
@@ -40,8 +39,6 @@ def _grow(branch: Tree, node: TreeNode, up: bool) -> None:
 
 
 def _show(answer: Lineage) -> None:
-    from pachstream.lineage._query import tree
-
     up = answer.direction == "upstream"
     root = Tree(_file(answer.file))
     _grow(root, tree(answer), up)

@@ -19,7 +19,7 @@ import typer
 from typer._completion_classes import completion_init as _completion_init
 
 from pachstream.cli._app import app, copy_app, draw_app, edit_app, find_app, subscribe_app
-from pachstream.cli._data import JSON, _call, _commit_of, _print_json, _size, _when, out
+from pachstream.cli._output import JSON, _call, _commit_of, _print_json, _size, _when, out
 from pachstream.errors import InvalidInput, InvalidSpec, PachstreamError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def completion(
 
 def put_url(target: str, url: str, *, recursive: bool, append: bool, endpoint: str | None) -> None:
     """``put file REPO@BRANCH:/PATH -f URL`` (http, https, s3); prints the commit id."""
-    from pachstream.cli._data import _branch_of
+    from pachstream.cli._output import _branch_of
 
     branch_ref, path = _branch_of(target)
     raw = target.partition(":")[2]
@@ -158,7 +158,7 @@ def copy_file(
     ),
 ) -> None:
     """Copy a file or a directory to a branch; no bytes move. Prints the commit id."""
-    from pachstream.cli._data import _branch_of
+    from pachstream.cli._output import _branch_of
 
     src_ref, src_path = _commit_of(source)
     dst_ref, dst_path = _branch_of(target)
@@ -243,12 +243,10 @@ def find_commit(
 @draw_app.command("pipeline")
 def draw_pipeline(as_json: bool = JSON) -> None:
     """Draw the DAG: each source repo, the pipelines it feeds, and theirs."""
-    from pachstream.client._dag import draw
-
     dag = _call(lambda c: c.pipeline_dag())
     if as_json:
         return _print_json(dag.to_json())
-    for line in draw(dag):
+    for line in dag.draw():
         typer.echo(line)
 
 

@@ -26,8 +26,9 @@ from pachstream.cli._app import (
     update_app,
     wait_app,
 )
-from pachstream.cli._data import JSON, _call, _print_json, _when, out
+from pachstream.cli._output import JSON, _call, _print_json, _when, out
 from pachstream.errors import InvalidInput, InvalidSpec, JobFailed
+from pachstream.settings import Settings
 
 # Imported where used, so that registering these commands loads no driver (see _data).
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ def _read_spec(path: str) -> str:
 
 def _check_syntax(path: str, text: str) -> None:
     """Refuse a spec file that does not parse, naming the file, line and column (the client
-    would only name the document)."""
+    would only name the document).
+    """
     import json
 
     import yaml
@@ -79,7 +81,9 @@ def _check_syntax(path: str, text: str) -> None:
             # load_documents decodes the text without its leading whitespace.
             leading = text[: len(text) - len(text.lstrip())]
             line = cause.lineno + leading.count("\n")
-            column = cause.colno + (len(leading) - leading.rfind("\n") - 1 if cause.lineno == 1 else 0)
+            column = cause.colno + (
+                len(leading) - leading.rfind("\n") - 1 if cause.lineno == 1 else 0
+            )
             where, what = f", line {line}, column {column}", f"not valid JSON: {cause.msg}"
         raise InvalidSpec(
             f"spec file '{path}'{where}: {' '.join(what.split())}", path=path
@@ -120,13 +124,27 @@ def update_pipeline(
 
 
 def _warn_notes(text: str) -> None:
-    """Say once, on stderr, what the accepted specs ask for that runs differently here."""
-    from pachstream.client import spec_notes
-    from pachstream.dispatch.spec import parse_specs
+    """Say once, on stderr, when an accepted spec names an image its jobs will not find.
 
+    The workers of the local runtime use this machine's image store (``pachstream image
+    load``) and pull with skopeo when it is installed: a spec naming an image that is in
+    neither is accepted (the image may be loaded next), but its jobs fail until it is.
+    """
+    import shutil
+
+    from pachstream.dispatch.spec import parse_specs
+    from pachstream.images import ImageStore
+
+    store = ImageStore(Settings.from_env().images_dir)
     for spec in parse_specs(text):
-        for note in spec_notes(spec):
-            typer.echo(f"warning: pipeline '{spec.name}': {note}", err=True)
+        image = spec.transform.image
+        if image and shutil.which("skopeo") is None and store.find(image) is None:
+            typer.echo(
+                f"warning: pipeline '{spec.name}': image {image!r} is not in the image store "
+                f"({store.path}) and skopeo is not installed to pull it: its jobs fail until "
+                "you run 'pachstream image load FILE'",
+                err=True,
+            )
 
 
 @delete_app.command("pipeline")

@@ -32,10 +32,14 @@ def up(
     grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop."),
 ) -> None:
     """Start the embedded stack (the servers the environment does not name) and the processors."""
-    from pachstream.stack import Supervisor, check_config, detach
+    from pachstream.stack import Supervisor, detach, running
 
-    settings = Settings.from_env(stack_file=False)
-    check_config(settings)
+    settings = Settings.from_env(stack_file=False)  # refuses a bad setting at once
+    pid = running(settings.home)
+    if pid is not None:
+        # As `docker compose up -d` does: the stack asked for is there, which is success.
+        out.print(f"a stack is already running in {settings.home} (pid {pid}); nothing to do")
+        return
     if detach_:
         st = detach(settings.home, grace, lambda s: err.print(s))
         out.print(_table(st))
@@ -49,21 +53,27 @@ def up(
 
 
 @app.command("down")
-def down_cmd(grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop.")) -> None:
+def down_cmd(
+    grace: float = typer.Option(15.0, "--grace", help="Seconds each process gets to stop."),
+) -> None:
     """Stop the stack: gracefully, then by force after the grace period."""
     from pachstream.stack import down
     down(Settings.from_env(stack_file=False).home, grace, lambda s: out.print(s))
 
 
 @app.command("status")
-def status_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+def status_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
     """Each component's address, pid and health."""
     from pachstream.stack import status
     home = Settings.from_env(stack_file=False).home
     st = status(home)
     if st is None or not (st["supervisor_alive"] or any(c["healthy"] for c in st["components"])):
         # typer.echo, not Rich: a Rich console folds the line at the terminal's width.
-        typer.echo(f"error: no stack running in {home}; start one with 'pachstream up --detach'", err=True)
+        typer.echo(
+            f"error: no stack running in {home}; start one with 'pachstream up --detach'", err=True
+        )
         sys.exit(1)
     if as_json:
         sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")

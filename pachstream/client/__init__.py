@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from pachstream.client._pipelines import spec_notes
     from pachstream.client._sync import SyncClient
-    from pachstream.lineage._query import (
+    from pachstream.lineage.queries import (
         CommitEdge,
         CommitLineage,
         FileVersion,
@@ -46,11 +46,11 @@ _WHERE = {
     "RepoInfo": "pachstream.client._info",
     "spec_notes": "pachstream.client._pipelines",
     "SyncClient": "pachstream.client._sync",
-    "CommitEdge": "pachstream.lineage._query",
-    "CommitLineage": "pachstream.lineage._query",
-    "FileVersion": "pachstream.lineage._query",
-    "Lineage": "pachstream.lineage._query",
-    "LineageEdge": "pachstream.lineage._query",
+    "CommitEdge": "pachstream.lineage.queries",
+    "CommitLineage": "pachstream.lineage.queries",
+    "FileVersion": "pachstream.lineage.queries",
+    "Lineage": "pachstream.lineage.queries",
+    "LineageEdge": "pachstream.lineage.queries",
 }
 
 __all__ = [

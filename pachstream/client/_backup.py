@@ -34,10 +34,11 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 import orjson
 
 from pachstream.errors import Conflict, InvalidInput, RepoNotFound
+from pachstream.lineage import queries
 
 if TYPE_CHECKING:
     from pachstream.client._dag import Dag
-    from pachstream.client._info import BranchInfo, CommitInfo, PipelineInfo, RepoInfo
+    from pachstream.client._info import BranchInfo, PipelineInfo, RepoInfo
     from pachstream.content import ContentWriter
     from pachstream.model import Chunk, FileOp
     from pachstream.objectstore import ObjectStore
@@ -270,8 +271,6 @@ class BackupVerbs:
 
         async def pipeline_dag(self) -> Dag: ...
 
-        def _commit_info(self, r: Any) -> CommitInfo: ...
-
     # ------------------------------------------------------------------ extract
 
     async def extract(
@@ -306,31 +305,34 @@ class BackupVerbs:
             manifest_repos.append(entry)
             if name in outputs:
                 continue
-            rows = await self._pool.fetch("SELECT * FROM commits WHERE repo = $1", name)
-            finished = {r["id"]: r for r in rows if r["finished"] is not None}
-            open_skipped += [f"{name}@{r['id']}" for r in rows if r["finished"] is None]
+            commits = await queries.repo_commits(self._pool, name)
+            finished = {c.id: c for c in commits if c.finished is not None}
+            open_skipped += [
+                f"{name}@{c.id}"
+                for c in sorted(commits, key=lambda c: (c.started, c.id))
+                if c.finished is None
+            ]
             for b in await self.list_branch(name):
                 head = b.head
                 while head is not None and head not in finished:
                     # An open head: the branch as of its last finished commit.
-                    row = next((r for r in rows if r["id"] == head), None)
-                    head = row["parent"] if row is not None else None
+                    row = next((c for c in commits if c.id == head), None)
+                    head = row.parent if row is not None else None
                 entry["branches"].append({"name": b.name, "head": head})
             ordered = order_commits(
-                {"id": r["id"], "parent": r["parent"], "started": r["started"]}
-                for r in finished.values()
+                {"id": c.id, "parent": c.parent, "started": c.started} for c in finished.values()
             )
-            for c in ordered:
-                row = finished[c["id"]]
-                parent = row["parent"] if row["parent"] in finished else None
+            for o in ordered:
+                done = finished[o["id"]]
+                parent = done.parent if done.parent in finished else None
                 entry["commits"].append(
                     {
-                        "id": row["id"],
-                        "branch": row["branch"],
+                        "id": done.id,
+                        "branch": done.branch,
                         "parent": parent,
-                        "description": row["description"],
+                        "description": done.description,
                         "changes": await self._commit_changes(
-                            row["root"], finished[parent]["root"] if parent else None, chunks
+                            done.root, finished[parent].root if parent else None, chunks
                         ),
                     }
                 )
@@ -358,7 +360,7 @@ class BackupVerbs:
         )
 
     async def _commit_changes(
-        self, root_key: str, parent_key: str | None, chunks: dict[str, Chunk]
+        self, root_key: str | None, parent_key: str | None, chunks: dict[str, Chunk]
     ) -> list[dict[str, Any]]:
         from pachstream.model import Chunk
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pachstream.client._lineage import LineageVerbs
 from pachstream.errors import (
@@ -35,9 +35,10 @@ from pachstream.errors import (
     Unavailable,
     from_code,
 )
+from pachstream.lineage import queries
 from pachstream.names import validate_repo_name
 from pachstream.paths import normalize_path, validate_file_path
-from pachstream.pg import UndefinedTable, connect_pool, migrate
+from pachstream.pg import connect_pool
 from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings
 
@@ -63,6 +64,8 @@ BATCH_BYTES = 32 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
+SCHEMA_POLL_S = 0.1
+"""How often a connecting client looks whether the lineage processor has migrated its tables."""
 
 
 class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
@@ -102,28 +105,33 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self.settings.namespace, max_size=self._pool_size)
-        # The query tables may not exist yet when the materializer is still starting: the
-        # migrations are idempotent and locked, so the client may apply them as well. When
-        # the schema is current (the usual case), one query says so, without the lock.
-        migrations = _lineage_migrations()
-        try:
-            current = await self._pool.fetchval(
-                "SELECT version FROM schema_migrations WHERE component = 'lineage'"
-            )
-        except UndefinedTable:
-            current = None
-        if current != len(migrations):
-            await migrate(self._pool, "lineage", migrations)
+        # The lineage processor owns the query tables and migrates them as it starts: a client
+        # connecting meanwhile (right after `pachstream up`) waits for them rather than read
+        # missing or older tables. One query when they are current (the usual case).
+        deadline = time.monotonic() + self.timeout_s
+        while not await queries.schema_ready(self._pool):
+            if time.monotonic() >= deadline:
+                version = await queries.schema_version(self._pool)
+                found = "missing" if version is None else f"at version {version}"
+                raise Unavailable(
+                    f"the query tables of namespace '{self.settings.namespace}' are still "
+                    f"{found} (this pachstream reads version {queries.SCHEMA_VERSION}) after "
+                    f"{self.timeout_s:.0f}s; is the lineage processor running? "
+                    "('pachstream status')",
+                    namespace=self.settings.namespace,
+                )
+            await asyncio.sleep(SCHEMA_POLL_S)
 
     async def _listen(self) -> None:
         """LISTEN for the materializer's announcements, from the first wait on: a read-only
-        call (a CLI read) never needs the second connection."""
+        call (a CLI read) never needs the second connection.
+        """
         if self._listener is None and self._pool is not None:
             async with self._listen_lock:
                 if self._listener is None:
                     listener = await self._pool.acquire()
                     await listener.add_listener(
-                        _notify_channel(self.settings.namespace), self._on_notify
+                        queries.notify_channel(self.settings.namespace), self._on_notify
                     )
                     self._listener = listener
 
@@ -134,7 +142,9 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         """Release every connection. Idempotent."""
         if self._listener is not None:
             listener, self._listener = self._listener, None
-            await listener.remove_listener(_notify_channel(self.settings.namespace), self._on_notify)
+            await listener.remove_listener(
+                queries.notify_channel(self.settings.namespace), self._on_notify
+            )
             await self._pool.release(listener)
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -202,7 +212,9 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             (topics.requests, getattr(r, "repo", None) or r.pipeline, encode(r)) for r in requests
         )
 
-    async def _wait_until(self, probe: Callable[[], Any], what: str, timeout_s: float | None = None) -> Any:
+    async def _wait_until(
+        self, probe: Callable[[], Any], what: str, timeout_s: float | None = None
+    ) -> Any:
         """Call ``probe`` whenever the materializer announces rows, until it returns non-None."""
         await self._listen()  # before the first probe: no announcement falls in between
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.timeout_s)
@@ -226,17 +238,15 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
     async def _answer(self, request_id: str, what: str) -> str | None:
         """Wait for a request's answer; its commit id, or the refusal raised."""
 
-        async def probe() -> Any:
-            return await self._pool.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
+        async def probe() -> queries.RequestAnswer | None:
+            return await queries.request_answer(self._pool, request_id)
 
-        row = await self._wait_until(probe, what)
-        if not row["ok"]:
-            import orjson
-
-            fields = orjson.loads(row["error_fields"]) if row["error_fields"] else {}
-            raise from_code(row["error_code"], row["error_message"], fields)
-        commit_id: str | None = row["commit_id"]
-        return commit_id
+        answer: queries.RequestAnswer = await self._wait_until(probe, what)
+        if not answer.ok:
+            raise from_code(
+                answer.error_code or "", answer.error_message or "", answer.error_fields
+            )
+        return answer.commit_id
 
     async def _request(self, req: Any, what: str) -> str | None:
         await self._send([req])
@@ -250,7 +260,11 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
         validate_repo_name(repo)
         req = CreateRepo(
-            request_id=self._rid(), repo=repo, time=time.time(), description=description, update=update
+            request_id=self._rid(),
+            repo=repo,
+            time=time.time(),
+            description=description,
+            update=update,
         )
         await self._request(req, f"create repo {repo}")
 
@@ -264,7 +278,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         from pachstream.commits.events import DeleteRepo
 
         validate_repo_name(repo)
-        owner = await self._pool.fetchval("SELECT pipeline FROM repos WHERE name = $1", repo)
+        owner = await queries.repo_owner(self._pool, repo)
         if owner is not None:
             if not force:
                 raise OutputRepo(
@@ -290,15 +304,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
     async def list_repo(self) -> list[RepoInfo]:
         """Every repo, newest first."""
-        rows = await self._pool.fetch(
-            "SELECT r.*, (SELECT count(*) FROM branches b WHERE b.repo = r.name) AS branch_count, "
-            "coalesce((SELECT c.size_bytes FROM branches b JOIN commits c ON c.id = b.head "
-            "WHERE b.repo = r.name AND b.name = 'master'), 0) AS size_bytes "
-            "FROM repos r ORDER BY r.created DESC, r.name"
-        )
-        return [
-            RepoInfo(r["name"], r["description"], r["created"], r["size_bytes"], r["branch_count"]) for r in rows
-        ]
+        return await queries.list_repos(self._pool)
 
     async def inspect_repo(self, repo: str) -> RepoInfo:
         """One repo; RepoNotFound when absent."""
@@ -321,7 +327,9 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         if head is not None:
             ref = head if "@" in head else f"{repo}@{head}"
             head_id = (await self.inspect_commit(ref)).id
-        req = CreateBranch(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), head=head_id)
+        req = CreateBranch(
+            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), head=head_id
+        )
         await self._request(req, f"create branch {branch_ref}")
 
     async def delete_branch(self, branch_ref: str) -> None:
@@ -336,30 +344,26 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
     async def list_branch(self, repo: str) -> list[BranchInfo]:
         """Branches of a repo."""
         await self._need_repo(repo)
-        rows = await self._pool.fetch("SELECT * FROM branches WHERE repo = $1 ORDER BY name", repo)
-        return [BranchInfo(r["repo"], r["name"], r["head"]) for r in rows]
+        return await queries.list_branches(self._pool, repo)
 
     async def inspect_branch(self, branch_ref: str) -> BranchInfo:
         """One branch and its head; BranchNotFound when absent."""
         bref = parse_branch_ref(branch_ref)
         await self._need_repo(bref.repo)
-        row = await self._pool.fetchrow(
-            "SELECT * FROM branches WHERE repo = $1 AND name = $2", bref.repo, bref.branch
-        )
-        if row is None:
+        found = await queries.branch(self._pool, bref.repo, bref.branch)
+        if found is None:
             raise BranchNotFound(
                 f"branch '{bref.branch}' does not exist in repo '{bref.repo}'; "
                 f"see 'pachstream list branch {bref.repo}'",
                 repo=bref.repo,
                 branch=bref.branch,
             )
-        return BranchInfo(row["repo"], row["name"], row["head"])
+        return found
 
     async def _need_repo(self, repo: str) -> None:
         validate_repo_name(repo)
-        if await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo) is None:
-            names = [r["name"] for r in await self._pool.fetch("SELECT name FROM repos")]
-            raise _repo_missing(repo, names)
+        if not await queries.repo_exists(self._pool, repo):
+            raise _repo_missing(repo, await queries.repo_names(self._pool))
 
     # ------------------------------------------------------------------ commits
 
@@ -370,7 +374,11 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         req = StartCommit(
-            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), description=description
+            request_id=self._rid(),
+            repo=repo,
+            branch=branch,
+            time=time.time(),
+            description=description,
         )
         cid = await self._request(req, f"start commit {branch_ref}")
         assert cid is not None
@@ -383,7 +391,11 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
         req = FinishCommit(
-            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), description=description
+            request_id=self._rid(),
+            repo=repo,
+            branch=branch,
+            time=time.time(),
+            description=description,
         )
         cid = await self._request(req, f"finish commit {branch_ref}")
         assert cid is not None
@@ -392,21 +404,27 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
     async def delete_commit(self, commit_ref: str) -> CommitInfo:
         """Delete a commit without children (``repo@id``, ``repo@master``...): an open one is
         dropped with its writes; a finished one's branches go back to its parent, and the
-        pipelines reading them run on it again. Returns the commit deleted."""
+        pipelines reading them run on it again. Returns the commit deleted.
+        """
         from pachstream.commits.events import DeleteCommit
 
         info = await self.inspect_commit(commit_ref)
-        req = DeleteCommit(request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time())
+        req = DeleteCommit(
+            request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time()
+        )
         await self._request(req, f"delete commit {commit_ref}")
         return info
 
     async def squash_commit(self, commit_ref: str) -> CommitInfo:
         """Take a finished commit with children out of history: its data stays in them (their
-        trees are whole), and they follow its parent. Returns the commit squashed."""
+        trees are whole), and they follow its parent. Returns the commit squashed.
+        """
         from pachstream.commits.events import SquashCommit
 
         info = await self.inspect_commit(commit_ref)
-        req = SquashCommit(request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time())
+        req = SquashCommit(
+            request_id=self._rid(), repo=info.repo, commit_id=info.id, time=time.time()
+        )
         await self._request(req, f"squash commit {commit_ref}")
         return info
 
@@ -427,56 +445,28 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             raise
         await self.finish_commit(branch_ref)
 
-    def _commit_info(self, r: Any) -> CommitInfo:
-        return CommitInfo(
-            repo=r["repo"],
-            id=r["id"],
-            branch=r["branch"],
-            parent=r["parent"],
-            description=r["description"],
-            started=r["started"],
-            finished=r["finished"],
-            file_count=r["file_count"],
-            size_bytes=r["size_bytes"],
-            added=r["added"],
-            modified=r["modified"],
-            deleted=r["deleted"],
-            root=r["root"],
-        )
-
     async def inspect_commit(self, commit_ref: str) -> CommitInfo:
         """The commit a reference names (``repo@master~2``...)."""
         ref = parse_commit_ref(commit_ref)
         await self._need_repo(ref.repo)
-        head = await self._pool.fetchval(
-            "SELECT head FROM branches WHERE repo = $1 AND name = $2", ref.repo, ref.ref
-        )
-        row = None
-        if head is not None:
-            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", head)
-        elif await self._pool.fetchval(
-            "SELECT 1 FROM branches WHERE repo = $1 AND name = $2", ref.repo, ref.ref
-        ):
+        on = await queries.branch(self._pool, ref.repo, ref.ref)
+        info = None
+        if on is not None and on.head is not None:
+            info = await queries.commit(self._pool, on.head)
+        elif on is not None:
             raise CommitNotFound(
                 f"branch '{ref.ref}' of repo '{ref.repo}' has no commits yet; put a file first",
                 repo=ref.repo,
                 branch=ref.ref,
             )
         else:
-            row = await self._pool.fetchrow(
-                "SELECT * FROM commits WHERE id = $1 AND repo = $2", ref.ref, ref.repo
-            )
-            if row is None:
+            info = await queries.commit(self._pool, ref.ref, repo=ref.repo)
+            if info is None:
                 # repo@<commit set id>: the repo's commit of that set (Pachyderm's global ids).
-                row = await self._pool.fetchrow(
-                    "SELECT * FROM commits WHERE commitset = $1 AND repo = $2 "
-                    "ORDER BY started DESC LIMIT 1",
-                    ref.ref,
-                    ref.repo,
-                )
-            if row is None:
-                branches = await self._pool.fetch("SELECT name FROM branches WHERE repo = $1", ref.repo)
-                near = _close(ref.ref, [b["name"] for b in branches])
+                info = await queries.commitset_commit(self._pool, ref.repo, ref.ref)
+            if info is None:
+                branches = await queries.list_branches(self._pool, ref.repo)
+                near = _close(ref.ref, [b.name for b in branches])
                 raise BranchNotFound(
                     f"'{ref.ref}' is neither a branch nor a commit of repo '{ref.repo}'; "
                     + (f"did you mean the branch {near}? " if near else "")
@@ -484,50 +474,51 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
                     repo=ref.repo,
                     ref=ref.ref,
                 )
-        if ref.from_start is not None:
-            chain = await self._pool.fetch(
-                "WITH RECURSIVE chain AS (SELECT id, parent FROM commits WHERE id = $1 "
-                "UNION ALL SELECT c.id, c.parent FROM commits c JOIN chain ON c.id = chain.parent) "
-                "SELECT id FROM chain",
-                row["id"],
-            )
+        if info is not None and ref.from_start is not None:
+            chain = await queries.ancestry(self._pool, info.id)
             if not 1 <= ref.from_start <= len(chain):
                 raise CommitNotFound(
-                    f"'{commit_ref}': the branch has only {len(chain)} commits", repo=ref.repo, ref=commit_ref
+                    f"'{commit_ref}': the branch has only {len(chain)} commits",
+                    repo=ref.repo,
+                    ref=commit_ref,
                 )
-            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", chain[-ref.from_start]["id"])
+            info = await queries.commit(self._pool, chain[-ref.from_start])
         for step in range(ref.ancestry):
-            if row["parent"] is None:
+            if info is None or info.parent is None:
                 raise CommitNotFound(
                     f"'{commit_ref}' goes back {ref.ancestry} commits but the history ends "
                     f"after {step}",
                     repo=ref.repo,
                     ref=commit_ref,
                 )
-            row = await self._pool.fetchrow("SELECT * FROM commits WHERE id = $1", row["parent"])
-        return self._commit_info(row)
+            info = await queries.commit(self._pool, info.parent)
+        if info is None:
+            # A branch head or parent whose row is not materialized yet.
+            raise CommitNotFound(
+                f"'{commit_ref}' names a commit that is not readable yet; try again",
+                repo=ref.repo,
+                ref=commit_ref,
+            )
+        return info
 
     async def list_commit(self, repo_or_ref: str, *, limit: int | None = None) -> list[CommitInfo]:
         """Commits newest first: all of a repo, or the ancestry of ``repo@branch``."""
         if "@" not in repo_or_ref:
             parse_commit_ref(repo_or_ref)  # `images:master` is refused naming images@master
             await self._need_repo(repo_or_ref)
-            rows = await self._pool.fetch(
-                "SELECT * FROM commits WHERE repo = $1 ORDER BY started DESC, id LIMIT $2",
-                repo_or_ref,
-                limit,
-            )
-            return [self._commit_info(r) for r in rows]
+            return await queries.repo_commits(self._pool, repo_or_ref, limit)
         head = await self.inspect_commit(repo_or_ref)
-        rows = await self._pool.fetch(
-            "WITH RECURSIVE chain AS (SELECT *, 0 AS depth FROM commits WHERE id = $1 "
-            "UNION ALL SELECT c.*, chain.depth + 1 FROM commits c JOIN chain ON c.id = chain.parent "
-            "WHERE $2::int IS NULL OR chain.depth + 1 < $2) "
-            "SELECT * FROM chain ORDER BY depth",
-            head.id,
-            limit,
-        )
-        return [self._commit_info(r) for r in rows]
+        return await queries.commit_chain(self._pool, head.id, limit)
+
+    async def list_open_commits(self, description: str | None = None) -> list[CommitInfo]:
+        """Every commit not yet finished, in every repo, oldest first.
+
+        Args:
+            description: Only the open commits with this description (a server finding
+                the commits it opened and left open when it stopped, say).
+
+        """
+        return await queries.open_commits(self._pool, description)
 
     async def wait_commit(self, commit_ref: str, timeout_s: float | None = None) -> CommitInfo:
         """Block until the commit a reference names (a branch head, say) is finished."""
@@ -540,9 +531,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             except BranchNotFound:
                 # A pipeline's output branch exists from its first output commit on: wait.
                 ref = parse_commit_ref(commit_ref)
-                owner = await self._pool.fetchval(
-                    "SELECT pipeline FROM repos WHERE name = $1", ref.repo
-                )
+                owner = await queries.repo_owner(self._pool, ref.repo)
                 if owner is None or ref.ref != "master":
                     raise
                 return None
@@ -572,17 +561,18 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
         bref = parse_branch_ref(branch_ref)
         req = ModifyFiles(
-            request_id=self._rid(), repo=bref.repo, branch=bref.branch, time=time.time(), ops=tuple(ops)
+            request_id=self._rid(),
+            repo=bref.repo,
+            branch=bref.branch,
+            time=time.time(),
+            ops=tuple(ops),
         )
         cid = await self._request(req, what or f"put file {branch_ref}")
         assert cid is not None
         return cid
 
     async def _known_chunks(self, hashes: list[str]) -> dict[str, Chunk]:
-        from pachstream.model import Chunk
-
-        rows = await self._pool.fetch("SELECT * FROM blobs WHERE hash = ANY($1::text[])", hashes)
-        return {r["hash"]: Chunk(hash=r["hash"], size=r["size"], pack=r["pack"], offset=r["pack_offset"]) for r in rows}
+        return await queries.known_chunks(self._pool, hashes)
 
     async def put_file(
         self, branch_ref: str, path: str, data: bytes | str, *, append: bool = False
@@ -601,7 +591,8 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         progress: Progress | None = None,
     ) -> str:
         """Write many in-memory files as one commit (or into the branch's open commit);
-        ``str`` content is stored as UTF-8."""
+        ``str`` content is stored as UTF-8.
+        """
 
         async def batches() -> AsyncIterator[list[FileOp]]:
             pending: list[tuple[str, bytes]] = []
@@ -622,7 +613,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         from pachstream.model import FileOp
 
         entries = await self._writer.store_many(data for _, data in pending)
-        kind = "append" if append else "put"
+        kind: Literal["put", "append"] = "append" if append else "put"
         return [FileOp(op=kind, path=p, file=e) for (p, _), e in zip(pending, entries, strict=True)]
 
     async def put_local(
@@ -642,16 +633,20 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         target = normalize_path(path)
         if local.is_dir():
             if not recursive:
-                raise InvalidInput(f"'{local}' is a directory; pass -r to put it recursively", local=str(local))
+                raise InvalidInput(
+                    f"'{local}' is a directory; pass -r to put it recursively", local=str(local)
+                )
             sources = sorted(p for p in local.rglob("*") if p.is_file())
-            pairs = [(p, normalize_path(f"{target}/{p.relative_to(local).as_posix()}")) for p in sources]
+            pairs = [
+                (p, normalize_path(f"{target}/{p.relative_to(local).as_posix()}")) for p in sources
+            ]
         elif local.is_file():
             pairs = [(local, target)]
         else:
             raise FileNotFound(f"local file '{local}' does not exist", local=str(local))
         for _, dest in pairs:
             validate_file_path(dest)
-        kind = "append" if append else "put"
+        kind: Literal["put", "append"] = "append" if append else "put"
 
         async def batches() -> AsyncIterator[list[FileOp]]:
             pending: list[tuple[str, bytes]] = []
@@ -702,7 +697,9 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
                 progress(done_files, done_bytes)
 
         def modify(ops: list[FileOp]) -> ModifyFiles:
-            return ModifyFiles(request_id=self._rid(), repo=repo, branch=branch, time=time.time(), ops=tuple(ops))
+            return ModifyFiles(
+                request_id=self._rid(), repo=repo, branch=branch, time=time.time(), ops=tuple(ops)
+            )
 
         if second is None:
             cid = await self._request(modify(first), f"put file {branch_ref}")
@@ -778,26 +775,23 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
     async def _summary(self, info: CommitInfo, path: str) -> tuple[int, int]:
         """Files below a directory path as of a finished commit, and their bytes."""
-        from ._listing import SUMMARY_SQL, dir_prefix
+        from ._listing import dir_prefix
 
-        row = await self._pool.fetchrow(SUMMARY_SQL, info.id, dir_prefix(path))
-        return row["files"], row["size"]
+        return await queries.dir_summary(self._pool, info.id, dir_prefix(path))
 
     async def _file_at(self, info: CommitInfo, path: str) -> FileInfo | None:
-        from ._listing import FILE_SQL
-
-        row = await self._pool.fetchrow(FILE_SQL, info.id, path)
-        if row is None:
+        found = await queries.file_at(self._pool, info.id, path)
+        if found is None:
             return None
-        return FileInfo(info.repo, info.id, path, "file", row["size"], row["hash"])
+        return FileInfo(info.repo, info.id, path, "file", found.size, found.hash)
 
     async def _file_missing(self, commit_ref: str, info: CommitInfo, path: str) -> FileNotFound:
         """The error for a missing path, naming the closest entries of its directory."""
-        from ._listing import CHILDREN_SQL, dir_prefix
+        from ._listing import dir_prefix
 
         parent = path.rsplit("/", 1)[0] or "/"
-        rows = await self._pool.fetch(CHILDREN_SQL, info.id, dir_prefix(parent))
-        near = _close(path, [dir_prefix(parent) + r["name"] for r in rows])
+        entries = await queries.dir_entries(self._pool, info.id, dir_prefix(parent))
+        near = _close(path, [dir_prefix(parent) + e.name for e in entries])
         return FileNotFound(
             f"file '{path}' does not exist in {commit_ref} (commit {info.id}); "
             + (f"did you mean {near}? " if near else "")
@@ -813,25 +807,23 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         One Postgres query that returns one row per entry: the tree's shards are keyed by the
         hash of each path, so a directory's files lie in all of them.
         """
-        from ._listing import CHILDREN_SQL, children, dir_prefix
+        from ._listing import children, dir_prefix
 
         info = await self._finished(commit_ref)
         target = normalize_path(path)
         if target != "/" and (file := await self._file_at(info, target)) is not None:
             return [file]
-        rows = await self._pool.fetch(CHILDREN_SQL, info.id, dir_prefix(target))
-        if not rows and target != "/":
+        entries = await queries.dir_entries(self._pool, info.id, dir_prefix(target))
+        if not entries and target != "/":
             raise await self._file_missing(commit_ref, info, target)
-        return children(info.repo, info.id, target, rows)
+        return children(info.repo, info.id, target, entries)
 
     async def glob_file(self, commit_ref: str, pattern: str) -> list[FileInfo]:
         """Files and directories that a Pachyderm glob pattern matches."""
         from pachstream.glob import glob_paths
 
-        from ._listing import FILES_SQL
-
         info = await self._finished(commit_ref)
-        files = {r["path"]: (r["hash"], r["size"]) for r in await self._pool.fetch(FILES_SQL, info.id, "/")}
+        files = await queries.live_files(self._pool, info.id, "/")
         out = []
         for p in glob_paths(pattern, files):
             if p in files:
@@ -903,21 +895,6 @@ async def _read_pieces(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as fh:
         while piece := fh.read(CHUNK_BYTES):
             yield piece
-
-
-def _notify_channel(namespace: str) -> str:
-    # pachstream.lineage.notify_channel, without importing the materializer (a unit test
-    # checks that they agree).
-    return f"{namespace}_changes"
-
-
-def _lineage_migrations() -> list[str]:
-    """The lineage schema's migrations: plain data, imported without the materializer (the
-    package's names are imported on first use).
-    """
-    from pachstream.lineage._schema import MIGRATIONS
-
-    return MIGRATIONS
 
 
 def _close(word: str, candidates: Iterable[str]) -> str:

@@ -47,6 +47,10 @@ class Dag:
     edges: tuple[DagEdge, ...] = field(default=())
     """Every input edge."""
 
+    def draw(self) -> list[str]:
+        """The text drawing ``draw pipeline`` prints, one line per item (see :func:`draw`)."""
+        return draw(self)
+
     def to_json(self) -> dict[str, Any]:
         """``{"nodes": [...], "edges": [{"from", "to", "branches"}]}``."""
         return {
@@ -73,7 +77,9 @@ def build_dag(
 
 
 def draw(dag: Dag) -> list[str]:
-    """The DAG as an indented tree from each source repo, one node per line::
+    """The DAG as an indented tree from each source repo, one node per line.
+
+    For example::
 
         images
         └─▶ edges  (pipeline, running)

@@ -137,7 +137,25 @@ def _need(
         return
     if name not in known:
         raise SystemExit(f"{verb}: cannot tell where the annotation name {name!r} comes from")
+    module = known[name][0]
+    if _private_elsewhere(module):
+        raise SystemExit(
+            f"{verb}: the annotation name {name!r} is imported from {module}, a private module "
+            "of another package; import it from that package's public module instead"
+        )
     needed[name] = known[name]
+
+
+def _private_elsewhere(module: str) -> bool:
+    """Whether ``module`` is a private module of a pachstream package other than the client
+    (``pachstream.lineage._graph``): the generated code must not import such a module.
+    """
+    parts = module.split(".")
+    return (
+        parts[0] == "pachstream"
+        and parts[:2] != ["pachstream", "client"]
+        and any(p.startswith("_") for p in parts[1:])
+    )
 
 
 def render(client: type) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from pachstream.lineage import queries
+from pachstream.lineage.queries import FileChange
 from pachstream.paths import normalize_path
 from pachstream.refs import parse_branch_ref
 
@@ -29,26 +30,6 @@ DATUMS_GRACE_S = 5.0
 """After a job ends, how long ``follow_logs`` waits for datum rows still in flight."""
 
 
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    """One commit that changed a file (``find commit``)."""
-
-    commit: CommitInfo
-    """The commit."""
-    path: str
-    """The path it changed (the file itself, or one below the directory asked about)."""
-    change: str
-    """``added``, ``modified`` or ``deleted``."""
-    size_bytes: int | None
-    """The new size (None when deleted)."""
-    hash: str | None
-    """The new content hash (None when deleted)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain values for JSON output."""
-        return {**asdict(self), "commit": self.commit.to_json()}
-
-
 class HistoryVerbs:
     """subscribe_commit, find_commit, follow_logs."""
 
@@ -58,8 +39,6 @@ class HistoryVerbs:
     if TYPE_CHECKING:
 
         async def _listen(self) -> None: ...
-
-        def _commit_info(self, r: Any) -> CommitInfo: ...
 
         async def _need_repo(self, repo: str) -> None: ...
 
@@ -106,30 +85,20 @@ class HistoryVerbs:
             seen.add(start.id)
         since = float("-inf")
         if new:
-            rows = await self._pool.fetch(
-                "SELECT id, finished FROM commits WHERE repo = $1 AND branch = $2 "
-                "AND finished IS NOT NULL",
-                repo,
-                branch,
-            )
-            seen.update(r["id"] for r in rows)
-            since = max((r["finished"] for r in rows), default=since)
+            done = await queries.finished_commits(self._pool, repo, branch)
+            seen.update(c.id for c in done)
+            since = max((c.finished for c in done if c.finished is not None), default=since)
         while True:
             self._changed.clear()
-            rows = await self._pool.fetch(
-                "SELECT * FROM commits WHERE repo = $1 AND branch = $2 AND finished IS NOT NULL "
-                "AND started > $3 AND finished >= $4 ORDER BY finished, started, id",
-                repo,
-                branch,
-                after,
-                since - LATE_S,
+            landed = await queries.finished_commits(
+                self._pool, repo, branch, started_after=after, finished_since=since - LATE_S
             )
-            for r in rows:
-                if r["id"] in seen:
+            for c in landed:
+                if c.id in seen or c.finished is None:
                     continue
-                seen.add(r["id"])
-                since = max(since, r["finished"])
-                yield self._commit_info(r)
+                seen.add(c.id)
+                since = max(since, c.finished)
+                yield c
             await self._nap(POLL_S)
 
     # ------------------------------------------------------------------ find
@@ -142,26 +111,21 @@ class HistoryVerbs:
         the ``commit_files`` table along the parent chain.
         """
         head = await self.inspect_commit(commit_ref)
-        target = normalize_path(path)
-        prefix = "/" if target == "/" else target + "/"
-        rows = await self._pool.fetch(
-            "WITH RECURSIVE chain AS (SELECT id, parent, 0 AS depth FROM commits WHERE id = $1 "
-            "UNION ALL SELECT c.id, c.parent, chain.depth + 1 FROM commits c "
-            "JOIN chain ON c.id = chain.parent) "
-            "SELECT c.*, f.path AS f_path, f.change AS f_change, f.size AS f_size, "
-            "f.hash AS f_hash FROM chain JOIN commit_files f ON f.commit_id = chain.id "
-            "JOIN commits c ON c.id = chain.id "
-            "WHERE f.path = $2 OR starts_with(f.path, $3) "
-            "ORDER BY chain.depth, f.path LIMIT $4",
-            head.id,
-            target,
-            prefix,
-            limit,
-        )
-        return [
-            FileChange(self._commit_info(r), r["f_path"], r["f_change"], r["f_size"], r["f_hash"])
-            for r in rows
-        ]
+        return await queries.file_changes(self._pool, head.id, normalize_path(path), limit)
+
+    async def last_changed(self, commit_id: str, path: str | None = None) -> dict[str, float]:
+        """When files last changed, as of one commit: path → the finish time of the nearest
+        commit, from ``commit_id`` back through its parents, whose diff names the path (one
+        query of the ``commit_files`` table along the parent chain).
+
+        Args:
+            commit_id: A commit's id, as :meth:`inspect_commit` gives it (a server that has
+                resolved the reference already asks by id).
+            path: Only this file: the walk back stops at the first commit that names it.
+                A path no commit names is absent from the answer.
+
+        """
+        return await queries.last_changed(self._pool, commit_id, path)
 
     # ------------------------------------------------------------------ logs
 
@@ -180,12 +144,8 @@ class HistoryVerbs:
             watched = [(await self.inspect_job(job_id)).id]
         elif pipeline is not None:
             await self.inspect_pipeline(pipeline)
-            newest = await self._pool.fetchrow(
-                "SELECT id, started FROM started_jobs WHERE pipeline = $1 "
-                "ORDER BY started DESC, id LIMIT 1",
-                pipeline,
-            )
-            watched = [newest["id"]] if newest else []
+            newest = await queries.newest_job_id(self._pool, pipeline)
+            watched = [newest] if newest else []
         else:
             from pachstream.errors import InvalidInput
 
@@ -194,28 +154,16 @@ class HistoryVerbs:
         ended_at: float | None = None
         while True:
             self._changed.clear()
-            if job_id is None:
-                for r in await self._pool.fetch(
-                    "SELECT id FROM started_jobs WHERE pipeline = $1 AND started >= "
-                    "coalesce((SELECT started FROM started_jobs WHERE id = $2), 0) "
-                    "ORDER BY started, id",
-                    pipeline,
-                    watched[0] if watched else "",
-                ):
-                    if r["id"] not in watched:
-                        watched.append(r["id"])
-            rows = await self._pool.fetch(
-                "SELECT job_id, datum_id FROM datums WHERE job_id = ANY($1::text[]) "
-                "AND ($2::text IS NULL OR datum_id = $2) ORDER BY job_id, datum_id",
-                watched,
-                datum_id,
-            )
-            for r in rows:
-                key = (r["job_id"], r["datum_id"])
+            if job_id is None and pipeline is not None:
+                since = watched[0] if watched else ""
+                for later in await queries.job_ids_since(self._pool, pipeline, since):
+                    if later not in watched:
+                        watched.append(later)
+            for key in await queries.datum_keys(self._pool, watched, datum_id):
                 if key in seen:
                     continue
                 seen.add(key)
-                for entry in await self.logs(job_id=r["job_id"], datum_id=r["datum_id"]):
+                for entry in await self.logs(job_id=key[0], datum_id=key[1]):
                     yield entry
             if job_id is not None:
                 job = await self.inspect_job(job_id)

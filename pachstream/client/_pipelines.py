@@ -14,6 +14,8 @@ import orjson
 
 from pachstream.client._info import CommitSetInfo, DatumInfo, JobInfo, PipelineInfo
 from pachstream.errors import InvalidSpec, JobNotFound, NotFound, PachstreamError, PipelineNotFound
+from pachstream.lineage import queries
+from pachstream.lineage.queries import FINISHED_JOB_STATES
 
 # pachstream.dispatch and pachstream.commits are imported where used: importing either
 # package loads its processor, which a CLI read such as `list job` does not need.
@@ -22,17 +24,15 @@ if TYPE_CHECKING:
     from pachstream.dispatch.datums import Input
     from pachstream.dispatch.spec import PipelineSpec
 
-FINISHED_JOB_STATES = ("success", "failure", "killed")
-
 
 def spec_notes(spec: PipelineSpec) -> list[str]:
     """What a spec asks for that runs differently here, one sentence each. Pure."""
     notes = []
-    if spec.transform.image:
+    if not spec.transform.image:
         notes.append(
-            f"transform.image {spec.transform.image!r} is not used: the command runs on this "
-            "machine's own system (/usr) in a bubblewrap sandbox, so the programs it calls "
-            "must be installed here"
+            "no transform.image: the command runs on this machine's own system (/usr, "
+            "read-only) in a bubblewrap sandbox, so the programs it calls must be installed "
+            "here; name an image (see 'pachstream image load') to run it in one"
         )
     return notes
 
@@ -54,44 +54,6 @@ def describe_input(spec: Input) -> str:
     return "?"  # pragma: no cover
 
 
-def _job(r: Any) -> JobInfo:
-    return JobInfo(
-        id=r["id"],
-        pipeline=r["pipeline"],
-        version=r["version"],
-        state=r["state"],
-        inputs=orjson.loads(r["inputs"]),
-        output_commit=r["output_commit"],
-        datums=r["datums"],
-        to_run=r["to_run"],
-        processed=r["processed"],
-        skipped=r["skipped"],
-        failed=r["failed"],
-        recovered=r["recovered"],
-        started=r["started"],
-        finished=r["finished"],
-        reason=r["reason"],
-        rerun_of=r["rerun_of"],
-        commitset=r["commitset"],
-    )
-
-
-def _datum(r: Any) -> DatumInfo:
-    return DatumInfo(
-        job_id=r["job_id"],
-        id=r["datum_id"],
-        state=r["state"],
-        tries=r["tries"],
-        exit_code=r["exit_code"],
-        timed_out=r["timed_out"],
-        stderr_tail=r["stderr_tail"],
-        duration_s=r["duration_s"],
-        worker=r["worker"],
-        inputs=orjson.loads(r["inputs"]),
-        outputs=orjson.loads(r["outputs"]),
-    )
-
-
 class PipelineVerbs:
     """create/update/delete/stop/start pipeline, jobs, datums, logs, reruns."""
 
@@ -107,8 +69,6 @@ class PipelineVerbs:
             self, commit_ref: str, timeout_s: float | None = None
         ) -> CommitInfo: ...
 
-        def _commit_info(self, r: Any) -> CommitInfo: ...
-
         async def _wait_until(
             self, probe: Any, what: str, timeout_s: float | None = None
         ) -> Any: ...
@@ -122,12 +82,13 @@ class PipelineVerbs:
         self, spec: str | dict[str, Any], *, update: bool = False, reprocess: bool = False
     ) -> list[str]:
         """Create (or ``update``) every pipeline of a spec (text with one or more JSON/YAML
-        documents, or one parsed document). Refused at once when invalid. Returns the names."""
+        documents, or one parsed document). Refused at once when invalid. Returns the names.
+        """
         from pachstream.dispatch.events import CreatePipeline
         from pachstream.dispatch.spec import load_documents, parse_spec, parse_specs
 
         docs = load_documents(spec) if isinstance(spec, str) else [spec]
-        repos = {r["name"] for r in await self._pool.fetch("SELECT name FROM repos")}
+        repos = set(await queries.repo_names(self._pool))
         names = {
             d.get("pipeline", {}).get("name") for d in docs if isinstance(d.get("pipeline"), dict)
         }
@@ -148,17 +109,17 @@ class PipelineVerbs:
             )
             await self._request(req, f"{'update' if update else 'create'} pipeline {p.name}")
             if not update:
-                await self._wait_until(
-                    lambda n=p.name: self._pool.fetchrow(
-                        "SELECT name FROM repos WHERE name = $1", n
-                    ),
-                    f"output repo of pipeline {p.name}",
-                )
+
+                async def made(repo: str = p.name) -> bool | None:
+                    return True if await queries.repo_exists(self._pool, repo) else None
+
+                await self._wait_until(made, f"output repo of pipeline {p.name}")
         return [p.name for p in parsed]
 
     async def delete_pipeline(self, name: str, *, force: bool = False) -> list[str]:
         """Delete a pipeline and its output repo; refused while other pipelines read it,
-        unless ``force``, which stops them. Returns the pipelines it stopped."""
+        unless ``force``, which stops them. Returns the pipelines it stopped.
+        """
         from pachstream.dispatch.events import DeletePipeline
 
         readers = [r for r in await self.readers_of(name) if r != name]
@@ -172,18 +133,14 @@ class PipelineVerbs:
         """The pipelines (not deleted) with an input on ``repo``, by name."""
         from pachstream.dispatch.spec import parse_spec
 
-        rows = await self._pool.fetch(
-            "SELECT s.name, p.spec FROM pipeline_states s JOIN pipelines p ON p.name = s.name "
-            "AND p.version = s.version WHERE s.state <> 'deleted' ORDER BY s.name"
-        )
         out = []
-        for row in rows:
+        for pipeline in await queries.current_pipelines(self._pool):
             try:
-                spec = parse_spec(orjson.loads(row["spec"]))
+                spec = parse_spec(pipeline.spec)
             except PachstreamError:
                 continue
             if any(r == repo for r, _ in spec.repos()):
-                out.append(row["name"])
+                out.append(pipeline.name)
         return out
 
     async def stop_pipeline(self, name: str) -> None:
@@ -208,16 +165,9 @@ class PipelineVerbs:
         """Every pipeline that is not deleted, by name."""
         from pachstream.dispatch.spec import parse_spec
 
-        rows = await self._pool.fetch(
-            "SELECT s.name, s.version, s.state, p.created, p.spec, "
-            "(SELECT j.id FROM started_jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_job, "
-            "(SELECT j.state FROM started_jobs j WHERE j.pipeline = s.name ORDER BY j.started DESC, j.id LIMIT 1) AS last_state "
-            "FROM pipeline_states s JOIN pipelines p ON p.name = s.name AND p.version = s.version "
-            "WHERE s.state <> 'deleted' ORDER BY s.name"
-        )
         out = []
-        for r in rows:
-            raw = orjson.loads(r["spec"])
+        for p in await queries.current_pipelines(self._pool, last_jobs=True):
+            raw = p.spec
             try:
                 parsed = parse_spec(raw)
                 shown, notes = describe_input(parsed.input), spec_notes(parsed)
@@ -226,14 +176,14 @@ class PipelineVerbs:
                 shown, notes = "-", [f"the spec is refused by this version: {err.message}"]
             out.append(
                 PipelineInfo(
-                    name=r["name"],
-                    version=r["version"],
-                    state=r["state"],
-                    created=r["created"],
+                    name=p.name,
+                    version=p.version,
+                    state=p.state,
+                    created=p.created,
                     description=str(raw.get("description", "")),
                     input=shown,
-                    last_job=r["last_job"],
-                    last_job_state=r["last_state"],
+                    last_job=p.last_job,
+                    last_job_state=p.last_job_state,
                     spec=raw,
                     notes=notes,
                 )
@@ -257,45 +207,35 @@ class PipelineVerbs:
 
     async def list_job(self, pipeline: str | None = None) -> list[JobInfo]:
         """Jobs, newest first (of one pipeline when given)."""
-        if pipeline is None:
-            rows = await self._pool.fetch("SELECT * FROM started_jobs ORDER BY started DESC, id")
-        else:
-            rows = await self._pool.fetch(
-                "SELECT * FROM started_jobs WHERE pipeline = $1 ORDER BY started DESC, id", pipeline
-            )
-        return [_job(r) for r in rows]
+        return await queries.list_jobs(self._pool, pipeline)
 
     async def inspect_job(self, job_id: str) -> JobInfo:
         """One job; JobNotFound when absent."""
-        row = await self._pool.fetchrow("SELECT * FROM started_jobs WHERE id = $1", job_id)
-        if row is None:
+        found = await queries.job(self._pool, job_id)
+        if found is None:
             raise JobNotFound(
                 f"job {job_id} does not exist; see 'pachstream list job'", job_id=job_id
             )
-        return _job(row)
+        return found
 
     async def wait_job(self, job_id: str, timeout_s: float | None = None) -> JobInfo:
         """Block until the job has ended; its final state."""
 
-        async def probe() -> Any:
-            return await self._pool.fetchrow(
-                "SELECT * FROM started_jobs WHERE id = $1 AND state = ANY($2::text[])",
-                job_id,
-                list(FINISHED_JOB_STATES),
-            )
+        async def probe() -> JobInfo | None:
+            return await queries.ended_job(self._pool, job_id)
 
-        return _job(await self._wait_until(probe, f"job {job_id}", timeout_s))
+        ended: JobInfo = await self._wait_until(probe, f"job {job_id}", timeout_s)
+        return ended
 
     async def wait_commitset(
         self, commit_ref: str, timeout_s: float | None = None
     ) -> list[JobInfo]:
         """Wait for the jobs of the commit set of the commit ``repo@ref`` names (a branch: its
         head, once finished): one per pipeline the set reaches; the jobs, upstream first. A job
-        whose upstream failed is among them, failed, naming it."""
+        whose upstream failed is among them, failed, naming it.
+        """
         info = await self.wait_commit(commit_ref, timeout_s)
-        commitset = await self._pool.fetchval(
-            "SELECT commitset FROM commits WHERE id = $1 AND repo = $2", info.id, info.repo
-        )
+        commitset = await queries.commit_commitset(self._pool, info.repo, info.id)
         return await self.wait_commitset_id(commitset or info.id, timeout_s)
 
     async def flush(
@@ -303,22 +243,21 @@ class PipelineVerbs:
     ) -> list[JobInfo]:
         """Wait for every pipeline downstream of a commit to finish a job that read it (or a
         later commit of its branch); the jobs, upstream first. A failed job stops the walk
-        along its branch of the DAG."""
+        along its branch of the DAG.
+        """
         from pachstream.dispatch.spec import parse_spec
 
         jobs: list[JobInfo] = []
         frontier = [(repo, commit_id)]
         while frontier:
             r, c = frontier.pop(0)
-            states = await self._pool.fetch(
-                "SELECT s.name, p.spec FROM pipeline_states s JOIN pipelines p ON p.name = s.name "
-                "AND p.version = s.version WHERE s.state = 'running'"
-            )
-            for row in states:
-                spec = parse_spec(orjson.loads(row["spec"]))
+            for p in await queries.current_pipelines(self._pool):
+                if p.state != "running":
+                    continue
+                spec = parse_spec(p.spec)
                 if not any(repo_ == r for repo_, _ in spec.repos()):
                     continue
-                job = await self._wait_job_reading(row["name"], r, c, timeout_s)
+                job = await self._wait_job_reading(p.name, r, c, timeout_s)
                 jobs.append(job)
                 if job.state == "success":
                     frontier.append((job.pipeline, job.output_commit))
@@ -327,25 +266,13 @@ class PipelineVerbs:
     async def _wait_job_reading(
         self, pipeline: str, repo: str, commit_id: str, timeout_s: float | None
     ) -> JobInfo:
-        async def probe() -> Any:
-            return await self._pool.fetchrow(
-                "SELECT j.* FROM started_jobs j, jsonb_array_elements(j.inputs) i "
-                "WHERE j.pipeline = $1 AND j.state = ANY($4::text[]) AND i->>'repo' = $2 AND ("
-                "  i->>'commit' = $3 OR i->>'commit' IN ("
-                "    SELECT later.id FROM commits c JOIN commits later ON later.repo = c.repo "
-                "    AND later.branch = c.branch AND later.started > c.started WHERE c.id = $3)) "
-                "ORDER BY j.started LIMIT 1",
-                pipeline,
-                repo,
-                commit_id,
-                list(FINISHED_JOB_STATES),
-            )
+        async def probe() -> JobInfo | None:
+            return await queries.ended_job_reading(self._pool, pipeline, repo, commit_id)
 
-        return _job(
-            await self._wait_until(
-                probe, f"a job of {pipeline} reading {repo}@{commit_id}", timeout_s
-            )
+        found: JobInfo = await self._wait_until(
+            probe, f"a job of {pipeline} reading {repo}@{commit_id}", timeout_s
         )
+        return found
 
     async def wait_commitset_id(
         self, commitset: str, timeout_s: float | None = None
@@ -355,37 +282,23 @@ class PipelineVerbs:
         from pachstream.dispatch.spec import parse_spec
 
         async def probe() -> list[JobInfo] | None:
-            commits = await self._pool.fetch(
-                "SELECT repo, branch, id, started FROM commits WHERE commitset = $1", commitset
-            )
-            origin = min((c["started"] for c in commits), default=None)
+            commits = await queries.commitset_commits(self._pool, commitset)
+            origin = min((c.started for c in commits), default=None)
             # A pipeline created after the set's origin never gets a job of it (its first job
             # is a set of its own): only older pipelines are waited for.
-            rows = await self._pool.fetch(
-                "SELECT s.name, s.state, p.spec, "
-                "(SELECT min(created) FROM pipelines o WHERE o.name = s.name) AS since "
-                "FROM pipeline_states s JOIN pipelines p "
-                "ON p.name = s.name AND p.version = s.version WHERE s.state <> 'deleted'"
-            )
             producers: dict[str, list[str]] = {}
             running = []
-            for row in rows:
+            for p in await queries.current_pipelines(self._pool):
                 try:
-                    spec = parse_spec(orjson.loads(row["spec"]))
+                    spec = parse_spec(p.spec)
                 except PachstreamError:
                     continue
                 sources = list(dict.fromkeys(f"{r}@{b}" for r, b in spec.repos()))
-                producers[f"{row['name']}@master"] = sources
-                if row["state"] == "running" and (origin is None or row["since"] <= origin):
-                    running.append((row["name"], sources))
-            reached_set = CommitSet({f"{c['repo']}@{c['branch']}": (c["id"], None) for c in commits})
-            jobs = {
-                r["pipeline"]: _job(r)
-                for r in await self._pool.fetch(
-                    "SELECT * FROM started_jobs WHERE commitset = $1 ORDER BY started, id",
-                    commitset,
-                )
-            }
+                producers[f"{p.name}@master"] = sources
+                if p.state == "running" and (origin is None or p.first_created <= origin):
+                    running.append((p.name, sources))
+            reached_set = CommitSet({f"{c.repo}@{c.branch}": (c.id, None) for c in commits})
+            jobs = {j.pipeline: j for j in await queries.commitset_jobs(self._pool, commitset)}
             waited = [
                 name for name, sources in running
                 if any(reaches(s, reached_set, producers) for s in sources)
@@ -405,28 +318,20 @@ class PipelineVerbs:
 
     async def list_commitset(self, limit: int = 50) -> list[CommitSetInfo]:
         """Commit sets, newest first: each origin commit with every commit and job it caused."""
-        rows = await self._pool.fetch(
-            "SELECT commitset, min(started) AS started FROM commits GROUP BY commitset "
-            "ORDER BY min(started) DESC, commitset LIMIT $1",
-            limit,
-        )
-        return [await self.inspect_commitset(r["commitset"]) for r in rows]
+        return [
+            await self.inspect_commitset(s)
+            for s in await queries.recent_commitsets(self._pool, limit)
+        ]
 
     async def inspect_commitset(self, commitset: str) -> CommitSetInfo:
         """One commit set: its commits (origin first) and the jobs that ran for it."""
-        commits = await self._pool.fetch(
-            "SELECT * FROM commits WHERE commitset = $1 ORDER BY started, id", commitset
-        )
-        jobs = await self._pool.fetch(
-            "SELECT * FROM started_jobs WHERE commitset = $1 ORDER BY started, id", commitset
-        )
-        if not commits and not jobs:
+        infos = await queries.commitset_commits(self._pool, commitset)
+        job_infos = await queries.commitset_jobs(self._pool, commitset)
+        if not infos and not job_infos:
             raise NotFound(
                 f"commit set {commitset} does not exist; see 'pachstream list commitset'",
                 commitset=commitset,
             )
-        infos = [self._commit_info(c) for c in commits]
-        job_infos = [_job(j) for j in jobs]
         return CommitSetInfo(
             id=commitset,
             started=min([c.started for c in infos] + [j.started for j in job_infos]),
@@ -441,7 +346,9 @@ class PipelineVerbs:
         from pachstream.dispatch.events import StopJob
 
         job = await self.inspect_job(job_id)
-        req = StopJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job.id)
+        req = StopJob(
+            request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job.id
+        )
         await self._request(req, f"stop job {job_id}")
 
     async def rerun_job(self, job_id: str, *, failed_only: bool = True) -> str:
@@ -450,14 +357,18 @@ class PipelineVerbs:
 
     async def rerun_datum(self, job_id: str, datum_id: str) -> str:
         """Run one datum of a job again (the others keep their results); the new job's id."""
-        return await self._rerun(job_id, f"rerun datum {datum_id} of job {job_id}", datum_id=datum_id)
+        return await self._rerun(
+            job_id, f"rerun datum {datum_id} of job {job_id}", datum_id=datum_id
+        )
 
     async def _rerun(self, job_id: str, what: str, **how: Any) -> str:
         from pachstream.dispatch.events import RerunJob
         from pachstream.model import derive_id
 
         job = await self.inspect_job(job_id)
-        req = RerunJob(request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, **how)
+        req = RerunJob(
+            request_id=self._rid(), pipeline=job.pipeline, time=time.time(), job_id=job_id, **how
+        )
         await self._request(req, what)
         return derive_id("rerun", req.request_id)
 
@@ -466,29 +377,26 @@ class PipelineVerbs:
     async def list_datum(self, job_id: str) -> list[DatumInfo]:
         """The datums workers ran in a job (skipped ones are counted on the job)."""
         await self.inspect_job(job_id)
-        rows = await self._pool.fetch(
-            "SELECT * FROM datums WHERE job_id = $1 ORDER BY datum_id", job_id
-        )
-        return [_datum(r) for r in rows]
+        return await queries.datums(self._pool, job_id)
 
     async def inspect_datum(self, job_id: str, datum_id: str) -> DatumInfo:
         """One datum of a job."""
-        row = await self._pool.fetchrow(
-            "SELECT * FROM datums WHERE job_id = $1 AND datum_id = $2", job_id, datum_id
-        )
-        if row is None:
+        found = await queries.datum(self._pool, job_id, datum_id)
+        if found is None:
             raise NotFound(
-                f"datum {datum_id} did not run in job {job_id}; see 'pachstream list datum {job_id}'",
+                f"datum {datum_id} did not run in job {job_id}; "
+                f"see 'pachstream list datum {job_id}'",
                 job_id=job_id,
                 datum_id=datum_id,
             )
-        return _datum(row)
+        return found
 
     async def logs(
         self, *, pipeline: str | None = None, job_id: str | None = None, datum_id: str | None = None
     ) -> list[dict[str, Any]]:
         """Datum logs (stdout and stderr tails of the last attempt) of a job, or of a pipeline's
-        newest job; one datum's with ``datum_id``."""
+        newest job; one datum's with ``datum_id``.
+        """
         if job_id is None:
             if pipeline is None:
                 raise InvalidSpec("logs need a pipeline or a job: -p PIPELINE or --job JOB")
@@ -499,24 +407,19 @@ class PipelineVerbs:
             job_id = jobs[0].id
         else:
             await self.inspect_job(job_id)
-        sql = "SELECT datum_id, state, tries, stdout_tail, stderr_tail, log_ref FROM datums WHERE job_id = $1"
-        args: list[Any] = [job_id]
-        if datum_id is not None:
-            sql += " AND datum_id = $2"
-            args.append(datum_id)
         out = []
-        for r in await self._pool.fetch(sql + " ORDER BY datum_id", *args):
+        for d in await queries.datum_logs(self._pool, job_id, datum_id):
             entry = {
                 "job_id": job_id,
-                "datum_id": r["datum_id"],
-                "state": r["state"],
-                "tries": r["tries"],
-                "attempts": r["tries"],  # the old name of "tries" (docs/cli-json.md)
-                "stdout": r["stdout_tail"],
-                "stderr": r["stderr_tail"],
+                "datum_id": d.datum_id,
+                "state": d.state,
+                "tries": d.tries,
+                "attempts": d.tries,  # the old name of "tries" (docs/cli-json.md)
+                "stdout": d.stdout_tail,
+                "stderr": d.stderr_tail,
             }
-            if r["log_ref"]:
-                entry.update(orjson.loads(await self.objects.get(r["log_ref"])))
+            if d.log_ref:
+                entry.update(orjson.loads(await self.objects.get(d.log_ref)))
             out.append(entry)
         if datum_id is not None and not out:
             await self.inspect_datum(job_id, datum_id)

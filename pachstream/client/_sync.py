@@ -26,7 +26,9 @@ T = TypeVar("T")
 class SyncClient(SyncVerbs):
     """``with SyncClient.connect() as c: c.put_file("images@master", "/a.png", data)``."""
 
-    def __init__(self, client: Client, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    def __init__(
+        self, client: Client, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self._client = client
         self._loop = loop
         self._thread = thread
@@ -38,7 +40,8 @@ class SyncClient(SyncVerbs):
         thread = threading.Thread(target=loop.run_forever, name="pachstream-sync", daemon=True)
         thread.start()
         try:
-            client = asyncio.run_coroutine_threadsafe(Client.connect(settings, timeout_s=timeout_s), loop).result()
+            connecting = Client.connect(settings, timeout_s=timeout_s)
+            client = asyncio.run_coroutine_threadsafe(connecting, loop).result()
         except BaseException:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()

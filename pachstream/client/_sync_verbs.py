@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from pachstream.client._backup import ExtractSummary, RestoreSummary
     from pachstream.client._client import Client, Progress
     from pachstream.client._dag import Dag
-    from pachstream.client._history import FileChange
     from pachstream.client._info import (
         BranchInfo,
         CommitInfo,
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
         PipelineInfo,
         RepoInfo,
     )
-    from pachstream.lineage._query import CommitLineage, Lineage
+    from pachstream.lineage.queries import CommitLineage, FileChange, Lineage
     from pachstream.model import FileEntry, FileOp
 
 T = TypeVar("T")
@@ -209,6 +208,19 @@ class SyncVerbs:
         """A file's content, piece by piece (for large files)."""
         return self._iterate(self._client.iter_file(commit_ref, path))
 
+    def last_changed(self, commit_id: str, path: str | None = None) -> dict[str, float]:
+        """When files last changed, as of one commit: path → the finish time of the nearest
+        commit, from ``commit_id`` back through its parents, whose diff names the path (one
+        query of the ``commit_files`` table along the parent chain).
+
+        Args:
+            commit_id: A commit's id, as :meth:`inspect_commit` gives it (a server that has
+                resolved the reference already asks by id).
+            path: Only this file: the walk back stops at the first commit that names it.
+                A path no commit names is absent from the answer.
+        """
+        return self._run(self._client.last_changed(commit_id, path))
+
     def list_branch(self, repo: str) -> list[BranchInfo]:
         """Branches of a repo."""
         return self._run(self._client.list_branch(repo))
@@ -236,6 +248,15 @@ class SyncVerbs:
     def list_job(self, pipeline: str | None = None) -> list[JobInfo]:
         """Jobs, newest first (of one pipeline when given)."""
         return self._run(self._client.list_job(pipeline))
+
+    def list_open_commits(self, description: str | None = None) -> list[CommitInfo]:
+        """Every commit not yet finished, in every repo, oldest first.
+
+        Args:
+            description: Only the open commits with this description (a server finding
+                the commits it opened and left open when it stopped, say).
+        """
+        return self._run(self._client.list_open_commits(description))
 
     def list_pipeline(self) -> list[PipelineInfo]:
         """Every pipeline that is not deleted, by name."""

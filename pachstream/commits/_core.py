@@ -289,14 +289,14 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
                 )
             del repo.heads[req.branch]
             repo.open.pop(req.branch, None)
-            ev = BranchDeleted(
+            deleted = BranchDeleted(
                 event_id=derive_id(req.request_id, BranchDeleted.TYPE),
                 request_id=req.request_id,
                 repo=req.repo,
                 branch=req.branch,
                 time=req.time,
             )
-            return Step(facts=[ev, _done(req)])
+            return Step(facts=[deleted, _done(req)])
         case StartCommit():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
@@ -307,16 +307,17 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
         case FinishCommit():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
-            commit = repo.open.get(req.branch)
-            if commit is None:
+            open_commit = repo.open.get(req.branch)
+            if open_commit is None:
                 raise NoOpenCommit(
                     f"branch '{req.branch}' of repo '{req.repo}' has no open commit to finish; "
                     f"start one with 'pachstream start commit {req.repo}@{req.branch}'",
                     repo=req.repo,
                     branch=req.branch,
                 )
-            desc = req.description if req.description is not None else commit.description
-            return Step(finish=_plan(repo, req.branch, commit, req.request_id, req.time, desc))
+            desc = req.description if req.description is not None else open_commit.description
+            plan = _plan(repo, req.branch, open_commit, req.request_id, req.time, desc)
+            return Step(finish=plan)
         case ModifyFiles():
             return _modify(_need_repo(state, req), req)
         case DeleteCommit():
@@ -415,7 +416,9 @@ def _open(
     )
     repo.open[branch] = commit
     repo.heads[branch] = commit.commit_id
-    repo.commits[commit.commit_id] = CommitInfo(branch=branch, parent=parent, root=None, finished=False)
+    repo.commits[commit.commit_id] = CommitInfo(
+        branch=branch, parent=parent, root=None, finished=False
+    )
     repo.dirty_commits.add(commit.commit_id)
     facts.append(
         CommitStarted(
@@ -482,7 +485,9 @@ def complete_finish(
     repo = repos[plan.repo]
     repo.open.pop(plan.branch, None)
     cid = plan.commit.commit_id
-    repo.commits[cid] = CommitInfo(branch=plan.branch, parent=plan.commit.parent, root=root, finished=True)
+    repo.commits[cid] = CommitInfo(
+        branch=plan.branch, parent=plan.commit.parent, root=root, finished=True
+    )
     repo.dirty_commits.add(cid)
     counts = {"added": 0, "modified": 0, "deleted": 0}
     for change in changes:
@@ -580,7 +585,8 @@ def _squash_plan(repo: RepoState, req: SquashCommit) -> SquashPlan:
     where = f"commit '{req.commit_id}' of repo '{req.repo}'"
     if not info.finished:
         raise Conflict(
-            f"{where} is still open; finish it ('pachstream finish commit {req.repo}@{info.branch}') "
+            f"{where} is still open; finish it "
+            f"('pachstream finish commit {req.repo}@{info.branch}') "
             f"or drop it ('pachstream delete commit {req.repo}@{req.commit_id}')",
             repo=req.repo,
             commit_id=req.commit_id,
@@ -624,7 +630,8 @@ def complete_squash(
     repos: dict[str, RepoState], plan: SquashPlan, children: tuple[Reparented, ...]
 ) -> list[Any]:
     """Record a squash whose children's new diffs are built: re-parent them, drop the commit,
-    and emit the facts. Pure."""
+    and emit the facts. Pure.
+    """
     repo = repos[plan.repo]
     for child in children:
         repo.commits[child.commit_id].parent = plan.parent

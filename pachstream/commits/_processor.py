@@ -95,7 +95,10 @@ class CommitProcessor(LogProcessor):
         commits: dict[str, dict[str, _core.CommitInfo]] = {}
         for row in await conn.fetch("SELECT * FROM commits_commits"):
             commits.setdefault(row["repo"], {})[row["commit_id"]] = _core.CommitInfo(
-                branch=row["branch"], parent=row["parent"], root=row["root"], finished=row["finished"]
+                branch=row["branch"],
+                parent=row["parent"],
+                root=row["root"],
+                finished=row["finished"],
             )
         for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
             raw = orjson.loads(row["state"])
@@ -118,7 +121,9 @@ class CommitProcessor(LogProcessor):
             if req.TYPE in PIPELINE_REQUEST_TYPES:
                 continue  # the dispatcher's to answer
             if not isinstance(req, REQUEST_TYPES):
-                self.dead_letter(rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out)
+                self.dead_letter(
+                    rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out
+                )
                 continue
             if rec.key is not None and rec.key != req.repo.encode():
                 reason = (
@@ -152,7 +157,9 @@ class CommitProcessor(LogProcessor):
         if overlay is None:  # restored after a restart: fold the staged batches again
             overlay = Overlay()
             records = [
-                line for key in plan.commit.staged for line in (await self._objects.get(key)).splitlines()
+                line
+                for key in plan.commit.staged
+                for line in (await self._objects.get(key)).splitlines()
             ]
             for record in records + self._unstaged.get(plan.commit.commit_id, []):
                 overlay.apply(decode(record).ops)
@@ -161,7 +168,9 @@ class CommitProcessor(LogProcessor):
         built = await self._trees.build(parent, overlay)
         diff_ref = f"diffs/{plan.commit.commit_id}"
         await self._objects.put(diff_ref, orjson.dumps(built.diff))
-        inline = [to_diff_entry(d) for d in built.diff] if len(built.diff) <= INLINE_DIFF_LIMIT else None
+        inline = (
+            [to_diff_entry(d) for d in built.diff] if len(built.diff) <= INLINE_DIFF_LIMIT else None
+        )
         return _core.complete_finish(
             self.repos,
             plan,
@@ -185,9 +194,13 @@ class CommitProcessor(LogProcessor):
             counts = {"added": 0, "modified": 0, "deleted": 0}
             for row in diff:
                 counts[row[1]] += 1
-            inline = tuple(to_diff_entry(d) for d in diff) if len(diff) <= INLINE_DIFF_LIMIT else None
+            inline = (
+                tuple(to_diff_entry(d) for d in diff) if len(diff) <= INLINE_DIFF_LIMIT else None
+            )
             children.append(
-                Reparented(commit_id=child, parent=plan.parent, diff_ref=diff_ref, diff=inline, **counts)
+                Reparented(
+                    commit_id=child, parent=plan.parent, diff_ref=diff_ref, diff=inline, **counts
+                )
             )
         return _core.complete_squash(self.repos, plan, tuple(children))
 
@@ -223,7 +236,8 @@ class CommitProcessor(LogProcessor):
                     continue
                 if repo.removed_commits:
                     await conn.execute(
-                        "DELETE FROM commits_commits WHERE repo = $1 AND commit_id = ANY($2::text[])",
+                        "DELETE FROM commits_commits"
+                        " WHERE repo = $1 AND commit_id = ANY($2::text[])",
                         name,
                         sorted(repo.removed_commits),
                     )

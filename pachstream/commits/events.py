@@ -422,7 +422,9 @@ class RequestDone:
 
 def refused(req: Any, err: PachstreamError, repo: str | None = None) -> RequestDone:
     """The answer to a request that is not applied (``repo``: the key, when not ``req.repo``)."""
-    fields = {k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    fields = {
+        k: v for k, v in err.fields.items() if isinstance(v, (str, int, float, bool, type(None)))
+    }
     return RequestDone(
         event_id=derive_id(req.request_id, RequestDone.TYPE),
         request_id=req.request_id,

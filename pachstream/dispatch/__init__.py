@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from pachstream.dispatch.plan import (
         IndexEntry,
         JobPlan,
-        OutputConflict,
         merge_outputs,
         plan_job,
     )
     from pachstream.dispatch.spec import PipelineSpec, Transform, parse_specs
+    from pachstream.errors import OutputConflict
 
 _WHERE = {
     "CrossInput": "pachstream.dispatch.datums",
@@ -43,7 +43,7 @@ _WHERE = {
     "IndexEntry": "pachstream.dispatch.plan",
     "JobPlan": "pachstream.dispatch.plan",
     "JoinInput": "pachstream.dispatch.datums",
-    "OutputConflict": "pachstream.dispatch.plan",
+    "OutputConflict": "pachstream.errors",
     "PfsInput": "pachstream.dispatch.datums",
     "PipelineSpec": "pachstream.dispatch.spec",
     "Transform": "pachstream.dispatch.spec",

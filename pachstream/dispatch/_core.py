@@ -1,21 +1,22 @@
 """The dispatcher's pure decisions: job ids, the job's plan with reruns, tasks, job outcomes.
 
 No I/O and no clock: the shell (:mod:`._dispatcher`) loads trees and passes times in, so a
-replay of the same events gives the same jobs, tasks and facts.
+replay of the same events gives the same jobs, tasks and facts. :mod:`._handle` makes its
+decisions with these.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pachstream.dispatch.datums import Datum, datums
 from pachstream.dispatch.events import DatumFinished, DatumTask, InputCommit, StagedFile, TaskInput
 from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputDelta, plan_job
-from pachstream.dispatch.spec import PipelineSpec
-from pachstream.errors import PachstreamError
+from pachstream.dispatch.spec import PipelineSpec, parse_spec
+from pachstream.errors import InvalidSpec, PachstreamError
 from pachstream.model import FileEntry, FileOp, derive_id, output_commit_id
 from pachstream.tree import entry_to_raw, raw_to_entry
 
@@ -85,10 +86,7 @@ def task_for(
                 branch=i.branch,
                 commit_id=commits.get(i.source),
                 path=i.path,
-                files=tuple(
-                    StagedFile(path=p, file=entries[i.source][p])
-                    for p, _ in i.files
-                ),
+                files=tuple(StagedFile(path=p, file=entries[i.source][p]) for p, _ in i.files),
                 join_on=i.join_on,
                 group_by=i.group_by,
                 empty_files=i.empty_files,
@@ -104,6 +102,7 @@ def task_for(
         err_stdin=t.err_stdin,
         tries=spec.datum_tries,
         timeout_s=spec.datum_timeout_s,
+        image=t.image,
     )
 
 
@@ -119,50 +118,6 @@ class NewJob:
     """One task per datum to run, in datum order."""
 
 
-def plan_new_job(
-    spec: PipelineSpec,
-    version: int,
-    salt: str,
-    job: str,
-    index: Mapping[str, IndexEntry],
-    entries: Mapping[str, Mapping[str, FileEntry]],
-    commits: Mapping[str, str | None],
-    *,
-    earlier: Mapping[str, Result] | None = None,
-    every_job: bool = False,
-    force: frozenset[str] = frozenset(),
-) -> NewJob:
-    """Datums of the inputs' trees, planned against the index, as tasks. Pure.
-
-    ``entries`` and ``commits`` are keyed by :func:`source`. Anything raised here comes from
-    the pipeline's own spec or data: the shell fails this one job with it.
-    """
-    trees = {key: {p: e.hash for p, e in files.items()} for key, files in entries.items()}
-    successes = {
-        i: IndexEntry(i, r.hash, r.outputs)
-        for i, r in (earlier or {}).items()
-        if r.state == "success"
-    }
-    planned = plan_job(
-        index,
-        datums(spec.input, trees),
-        salt,
-        every_job=every_job or spec.reprocess == "every_job",
-        earlier=successes,
-        force=force,
-    )
-    carried = {
-        i: Result("success", e.hash, dict(e.outputs), carried=True)
-        for i, e in planned.carried.items()
-    }
-    output_commit = output_commit_id(spec.name, job)
-    tasks = [
-        task_for(d, spec, version, salt, job, output_commit, commits, entries)
-        for d in planned.run
-    ]
-    return NewJob(planned, carried, tasks)
-
-
 def plan_or_reason(
     spec: PipelineSpec,
     version: int,
@@ -176,17 +131,38 @@ def plan_or_reason(
     every_job: bool = False,
     force: frozenset[str] = frozenset(),
 ) -> NewJob | str:
-    """:func:`plan_new_job`, or why the job fails: nothing a spec or its data holds escapes.
+    """Datums of the inputs' trees, planned against the index, as tasks; or why the job fails.
 
-    The dispatcher serves every pipeline in one loop; whatever goes wrong while one job's
-    datums are made (a refused glob or template, a defect of pachstream's own planning
-    code) fails that job with a reason the user can act on, and the loop goes on.
+    ``entries`` and ``commits`` are keyed by :func:`source`. The dispatcher serves every
+    pipeline in one loop: whatever goes wrong while one job's datums are made (a refused glob
+    or template, a defect of pachstream's own planning code) fails that job with a reason the
+    user can act on, and the loop goes on.
     """
     try:
-        return plan_new_job(
-            spec, version, salt, job, index, entries, commits,
-            earlier=earlier, every_job=every_job, force=force,
-        )  # fmt: skip
+        trees = {key: {p: e.hash for p, e in files.items()} for key, files in entries.items()}
+        successes = {
+            i: IndexEntry(i, r.hash, r.outputs)
+            for i, r in (earlier or {}).items()
+            if r.state == "success"
+        }
+        planned = plan_job(
+            index,
+            datums(spec.input, trees),
+            salt,
+            every_job=every_job or spec.reprocess == "every_job",
+            earlier=successes,
+            force=force,
+        )
+        carried = {
+            i: Result("success", e.hash, dict(e.outputs), carried=True)
+            for i, e in planned.carried.items()
+        }
+        output_commit = output_commit_id(spec.name, job)
+        tasks = [
+            task_for(d, spec, version, salt, job, output_commit, commits, entries)
+            for d in planned.run
+        ]
+        return NewJob(planned, carried, tasks)
     except PachstreamError as err:
         return (
             f"its datums could not be made: {err.message}; fix the spec and "
@@ -201,6 +177,27 @@ def plan_or_reason(
         )
 
 
+def checked_spec(
+    pipeline: str, raw: dict[str, Any], known_repos: Callable[[str], bool] | None
+) -> PipelineSpec:
+    """Parse a spec; a defect of the parser refuses this spec, it never stops the loop."""
+    try:
+        return parse_spec(raw, known_repos)
+    except PachstreamError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the spec is user input
+        log.exception("dispatch: checking the spec of pipeline %r failed", pipeline)
+        raise InvalidSpec(
+            f"pipeline '{pipeline}': the spec could not be checked ({type(err).__name__}: {err}); "
+            "this is a pachstream defect, please report it with the spec",
+            pipeline=pipeline,
+        ) from err
+
+
+DETAIL_CHARS = 500
+"""Characters of a failed datum's last stderr line kept in its job's failure reason."""
+
+
 def result_of(fact: DatumFinished) -> Result:
     """A worker's report as a job's result."""
     detail = ""
@@ -209,7 +206,11 @@ def result_of(fact: DatumFinished) -> Result:
         if fact.exit_code is None and not fact.timed_out:
             how = "no exit status"
         tail = fact.stderr_tail.strip().splitlines()[-1:] if fact.stderr_tail.strip() else []
-        detail = f"{how} after {fact.tries} tries" + (f": {tail[0][:200]}" if tail else "")
+        # The last line in full up to a bound: a setup failure (an image that is missing)
+        # says what to do at the end of a long line.
+        detail = f"{how} after {fact.tries} tries" + (
+            f": {tail[0][:DETAIL_CHARS]}" if tail else ""
+        )
     return Result(fact.state, fact.hash, {o.path: o.file for o in fact.outputs}, detail=detail)
 
 
@@ -221,14 +222,16 @@ def failure_reason(job: str, results: Mapping[str, Result]) -> str | None:
     shown = "; ".join(f"datum {i} {r.detail}" for i, r in failed[:3])
     more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
     return (
-        f"{len(failed)} datum(s) failed: {shown}{more}; see 'pachstream logs --job {job} --datum ID', "
-        f"fix the code or data, then 'pachstream rerun job {job} --failed'"
+        f"{len(failed)} datum(s) failed: {shown}{more}; see "
+        f"'pachstream logs --job {job} --datum ID', fix the code or data, then "
+        f"'pachstream rerun job {job} --failed'"
     )
 
 
 def changes(results: Mapping[str, Result], vanished: Sequence[str]) -> dict[str, IndexEntry | None]:
     """How a successful job moves the pipeline's index: datums that succeeded get their new
-    entry; vanished ones and recovered ones (no outputs kept, so they run again) leave it."""
+    entry; vanished ones and recovered ones (no outputs kept, so they run again) leave it.
+    """
     out: dict[str, IndexEntry | None] = {i: None for i in vanished}
     for i, r in results.items():
         out[i] = IndexEntry(i, r.hash, r.outputs) if r.state == "success" else None

@@ -44,7 +44,8 @@ class CommitSet:
 
     def add(self, source: str, head: Head, seq: int, *, alias: bool = False) -> None:
         """The set's commit at ``source``: its own, or (``alias``) one a job of the set read,
-        as Pachyderm's sets hold: every later job of the set reads the same commit there."""
+        as Pachyderm's sets hold: every later job of the set reads the same commit there.
+        """
         self.commits[source] = head
         self.seq[source] = seq
         if alias:
@@ -82,7 +83,8 @@ class Ready:
 
     def older_than(self, read: Mapping[str, int]) -> str | None:
         """A source whose pick is older than what the pipeline's last job read, if any: such
-        a job would move the output back behind newer work."""
+        a job would move the output back behind newer work.
+        """
         return next((s for s, n in self.seqs.items() if n < read.get(s, 0)), None)
 
 

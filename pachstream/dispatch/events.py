@@ -281,6 +281,9 @@ class DatumTask:
     """Attempts before the datum fails."""
     timeout_s: float | None = None
     """Seconds per attempt."""
+    image: str | None = None
+    """The container image to run ``cmd`` in (its Entrypoint and Cmd when ``cmd`` is empty);
+    None: the worker's own system."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -134,7 +134,8 @@ def output_delta(
 ) -> OutputDelta:
     """The change to the output commit when ``changed`` datums get new entries (None: the datum
     leaves the index). ``owners`` maps every output path of ``index`` to its datum. O(outputs of
-    the changed datums); raises :class:`OutputConflict` naming both datums and the path."""
+    the changed datums); raises :class:`OutputConflict` naming both datums and the path.
+    """
     old_paths: dict[str, Any] = {}
     for datum_id in changed:
         prior = index.get(datum_id)

@@ -181,13 +181,15 @@ class Transform:
     """What runs for each datum."""
 
     cmd: tuple[str, ...]
-    """The command and its arguments."""
+    """The command and its arguments; empty only with an ``image``, whose Entrypoint and Cmd
+    run then (as Pachyderm does)."""
     stdin: tuple[str, ...] = ()
     """Lines fed to the command's standard input."""
     env: tuple[tuple[str, str], ...] = ()
     """Environment variables, sorted by name."""
     image: str | None = None
-    """Container image (Kubernetes workers); local workers run the command directly."""
+    """Container image the command runs in (:mod:`pachstream.images`); None: the host's own
+    system, read-only, in the sandbox."""
     working_dir: str | None = None
     """Working directory of the command."""
     err_cmd: tuple[str, ...] = ()
@@ -467,12 +469,15 @@ def parse_spec(
     t = spec.get("transform")
     if t is None:
         raise _fail(name, "'transform'", "is missing; give transform.cmd")
-    if not t.get("cmd"):
+    if not t.get("cmd") and not t.get("image"):
         raise _fail(
-            name, "'transform.cmd'", 'is missing or empty; give the command to run, e.g. ["sh"]'
+            name,
+            "'transform.cmd'",
+            'is missing or empty; give the command to run, e.g. ["sh"] (or a transform.image '
+            "whose Entrypoint runs)",
         )
     transform = Transform(
-        cmd=tuple(t["cmd"]),
+        cmd=tuple(t.get("cmd") or ()),
         stdin=tuple(t.get("stdin", ())),
         env=tuple(sorted(t.get("env", {}).items())),
         image=t.get("image"),

@@ -6,7 +6,8 @@
 from pachstream.gateway._core import Bucket, CommitTiming, key_to_path, parse_bucket
 from pachstream.gateway._cors import CorsPolicy
 from pachstream.gateway._errors import S3Error
-from pachstream.gateway._server import GATEWAY_DESCRIPTION, S3Gateway
+from pachstream.gateway._open_commit import GATEWAY_DESCRIPTION
+from pachstream.gateway._server import S3Gateway
 
 __all__ = [
     "GATEWAY_DESCRIPTION",

@@ -80,6 +80,29 @@ def parse_bucket(name: str) -> Bucket:
     return Bucket(repo=repo, branch=branch, commit=commit.lower() if commit else None)
 
 
+def no_bucket(bucket: Bucket) -> S3Error:
+    """NoSuchBucket for ``bucket``, saying how to create it."""
+    what = f"commit {bucket.commit} of " if bucket.commit else ""
+    return S3Error(
+        "NoSuchBucket",
+        f"bucket '{bucket.name}' does not exist: no {what}branch '{bucket.branch}' in repo "
+        f"'{bucket.repo}'; create it with 'aws s3 mb s3://{bucket.branch}.{bucket.repo}' or "
+        f"'pachstream create branch {bucket.branch_ref}'",
+        resource=bucket.name,
+    )
+
+
+def refuse_commit_bucket(bucket: Bucket) -> None:
+    """MethodNotAllowed when ``bucket`` names a commit (read-only) and a write is asked."""
+    if bucket.commit is not None:
+        raise S3Error(
+            "MethodNotAllowed",
+            f"bucket '{bucket.name}' names a commit and is read-only; "
+            f"write to {bucket.branch}.{bucket.repo}",
+            resource=bucket.name,
+        )
+
+
 def key_to_path(bucket: str, key: str) -> str:
     """The file path of an object key, or InvalidArgument/KeyTooLongError naming the key."""
     resource = f"/{bucket}/{key}"

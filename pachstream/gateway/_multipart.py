@@ -1,69 +1,40 @@
 """Multipart uploads of the S3 gateway: create, upload part (or copy one), complete, abort, list.
 
-Uploads in progress live in Postgres (``s3_uploads``, ``s3_parts``), so they survive a restart
-of the gateway and any replica can take the next part. A part's bytes are stored as content at
-once; completing joins the parts' chunks into one file entry, copying no bytes, and writes it
-like any PUT, with the metadata given at creation and the checksum composed from the parts'
-(:mod:`~._checksums`). A completed upload keeps its row (marked ``completed`` with its result)
-for a day, so that a client repeating CompleteMultipartUpload after a lost answer gets the
-same answer while the key still holds that object, as in S3.
+Uploads in progress live in the gateway's own tables (:mod:`~._uploads`), so they survive a
+restart of the gateway and any replica can take the next part. A part's bytes are stored as
+content at once; completing joins the parts' chunks into one file entry, copying no bytes,
+and writes it like any PUT, with the metadata given at creation and the checksum composed
+from the parts' (:mod:`~._checksums`). A completed upload keeps its row (marked
+``completed`` with its result) for a day, so that a client repeating CompleteMultipartUpload
+after a lost answer gets the same answer while the key still holds that object, as in S3.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from pachstream.gateway import _checksums as sums
 from pachstream.gateway import _s3xml as xml
+from pachstream.gateway._body import read_body, read_payload
 from pachstream.gateway._checksums import Checksum
 from pachstream.gateway._conditions import check_copy_source
 from pachstream.gateway._core import Bucket, key_to_path, parse_bucket, parse_copy_source
 from pachstream.gateway._errors import S3Error
-from pachstream.gateway._http import xml_response
+from pachstream.gateway._http import Call, xml_response
 from pachstream.gateway._listing import parse_copy_range, parse_max_keys, slice_chunks
 from pachstream.gateway._metadata import ObjectRecord, Part, parse_metadata
-from pachstream.gateway._sigv4 import SignedRequest
+from pachstream.gateway._writes import Writes
 from pachstream.model import Chunk, FileEntry, FileOp, file_hash
 
 MIN_PART = 5 * 1024 * 1024
 """Smallest part but the last, as in S3."""
 MAX_PARTS = 10000
-COMPLETED_KEPT_S = 86400.0
-"""How long a completed upload answers a repeated CompleteMultipartUpload."""
-
-MIGRATIONS = [
-    """
-    CREATE TABLE s3_uploads (
-        upload_id text PRIMARY KEY, bucket text NOT NULL, key text NOT NULL,
-        initiated double precision NOT NULL);
-    CREATE TABLE s3_parts (
-        upload_id text NOT NULL REFERENCES s3_uploads ON DELETE CASCADE,
-        part_number integer NOT NULL, etag text NOT NULL, size bigint NOT NULL,
-        chunks jsonb NOT NULL, last_modified double precision NOT NULL,
-        PRIMARY KEY (upload_id, part_number));
-    """,
-    # Object metadata and checksums (_records.py); an upload's metadata, checksum algorithm
-    # and, once completed, its result; each part's checksums.
-    """
-    CREATE TABLE s3_objects (
-        repo text NOT NULL, path text NOT NULL, hash text NOT NULL,
-        meta jsonb NOT NULL, checksum jsonb, parts jsonb,
-        PRIMARY KEY (repo, path, hash));
-    ALTER TABLE s3_uploads
-        ADD COLUMN meta jsonb NOT NULL DEFAULT '{}',
-        ADD COLUMN checksum_algorithm text,
-        ADD COLUMN checksum_type text,
-        ADD COLUMN completed double precision,
-        ADD COLUMN result jsonb;
-    ALTER TABLE s3_parts ADD COLUMN checksums jsonb NOT NULL DEFAULT '{}';
-    """,
-]
 
 
 def _part_number(value: str | None) -> int:
@@ -77,51 +48,14 @@ def _part_number(value: str | None) -> int:
     return number
 
 
-class MultipartVerbs:
-    """The multipart operations; :class:`~._server.S3Gateway` provides the rest."""
-
-    # Provided by S3Gateway.
-    client: Any
-    records: Any
-    if TYPE_CHECKING:
-
-        async def _writable(self, bucket: Bucket) -> None: ...
-
-        async def _bucket_head(self, bucket: Bucket) -> None: ...
-
-        async def _head(self, bucket: Bucket) -> tuple[Any, Any]: ...
-
-        async def _payload(
-            self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
-        ) -> tuple[bytes, dict[str, str]]: ...
-
-        async def _body(
-            self, request: web.Request, signed: SignedRequest | None, *, checksums: bool = True
-        ) -> bytes: ...
-
-        async def _store(self, body: bytes) -> FileEntry: ...
-
-        async def _entry(self, bucket: Bucket, key: str, path: str) -> tuple[Any, FileEntry]: ...
-
-        async def _last_modified(self, info: Any, path: str) -> float: ...
-
-        def _read(self, entry: FileEntry, start: int, end: int) -> AsyncIterator[bytes]: ...
-
-        async def _write_ops(self, bucket: Bucket, ops: list[FileOp]) -> str: ...
-
-        async def _write_checked(
-            self, bucket: Bucket, path: str, op: FileOp, request: web.Request
-        ) -> None: ...
+class MultipartVerbs(Writes):
+    """The multipart operations (and the reads and writes they build on)."""
 
     async def _upload(
         self, bucket: Bucket, key: str, upload_id: str, *, completed: bool = False
     ) -> Any:
         """The upload's row, or NoSuchUpload; a completed upload only when ``completed``."""
-        row = await self.client._pool.fetchrow(
-            "SELECT bucket, key, checksum_algorithm, checksum_type, meta, completed, result "
-            "FROM s3_uploads WHERE upload_id = $1",
-            upload_id,
-        )
+        row = await self.uploads.get(upload_id)
         if (
             row is None
             or row["bucket"] != bucket.name
@@ -136,7 +70,8 @@ class MultipartVerbs:
             )
         return row
 
-    async def _create_upload(self, bucket: Bucket, key: str, request: web.Request) -> web.Response:
+    async def _create_upload(self, call: Call) -> web.StreamResponse:
+        bucket, key, request = call.bucket_, call.key, call.request
         await self._writable(bucket)
         key_to_path(bucket.name, key)
         meta = parse_metadata(request.headers)
@@ -144,16 +79,14 @@ class MultipartVerbs:
         algorithm = sums.parse_algorithm(wanted, "x-amz-checksum-algorithm") if wanted else None
         kind = sums.upload_type(algorithm, request.headers.get("x-amz-checksum-type"))
         upload_id = uuid.uuid4().hex
-        await self.client._pool.execute(
-            "INSERT INTO s3_uploads (upload_id, bucket, key, initiated, meta, "
-            "checksum_algorithm, checksum_type) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        await self.uploads.create(
             upload_id,
             bucket.name,
             key,
-            time.time(),
-            orjson.dumps(meta).decode(),
-            algorithm,
-            kind,
+            initiated=time.time(),
+            meta=meta,
+            algorithm=algorithm,
+            kind=kind,
         )
         headers = {}
         if algorithm is not None and kind is not None:
@@ -162,13 +95,12 @@ class MultipartVerbs:
             xml.initiate_multipart_xml(bucket.name, key, upload_id), headers=headers
         )
 
-    async def _upload_part(
-        self, bucket: Bucket, key: str, request: web.Request, signed: SignedRequest | None
-    ) -> web.Response:
+    async def _upload_part(self, call: Call) -> web.StreamResponse:
+        bucket, key, request = call.bucket_, call.key, call.request
         upload_id = request.query.get("uploadId", "")
         number = _part_number(request.query.get("partNumber"))
         upload = await self._upload(bucket, key, upload_id)
-        body, trailers = await self._payload(request, signed)
+        body, trailers = await read_payload(request, call.signed)
         declared = sums.declared(request.headers, trailers)
         algorithm = upload["checksum_algorithm"]
         if algorithm is not None and declared and algorithm not in declared:
@@ -178,21 +110,20 @@ class MultipartVerbs:
                 f"{', '.join(declared)}; send x-amz-checksum-{algorithm.lower()}",
             )
         checksums = sums.Hasher.of(body, _part_algorithms(algorithm, declared))
-        entry = await self._store(body)
-        await self._save_part(upload_id, number, entry, checksums)
+        entry = await self.writer.store(body)
+        await self.uploads.save_part(upload_id, number, entry, checksums, time.time())
         headers = {"ETag": f'"{entry.hash}"'}
         shown = algorithm or (declared[0] if declared else None)
         if shown is not None:
             headers[sums.header_name(shown)] = checksums[shown]
         return web.Response(status=200, headers=headers)
 
-    async def _upload_part_copy(
-        self, bucket: Bucket, key: str, request: web.Request
-    ) -> web.Response:
+    async def _upload_part_copy(self, call: Call) -> web.StreamResponse:
         """UploadPartCopy: a part made of a byte range of an existing object. Whole chunks of
         the source are reused as they are; only the slices at the range's ends are stored
         anew. The bytes are read once, for the part's checksums.
         """
+        bucket, key, request = call.bucket_, call.key, call.request
         upload_id = request.query.get("uploadId", "")
         number = _part_number(request.query.get("partNumber"))
         upload = await self._upload(bucket, key, upload_id)
@@ -214,13 +145,13 @@ class MultipartVerbs:
             if offset == 0 and size == chunk.size:
                 chunks.append(chunk)  # a whole chunk of the source: shared, not stored again
             else:
-                chunks.extend((await self._store(data)).chunks)
+                chunks.extend((await self.writer.store(data)).chunks)
         if not chunks:
-            chunks = list((await self._store(b"")).chunks)
+            chunks = list((await self.writer.store(b"")).chunks)
         joined = tuple(chunks)
         entry = FileEntry(hash=file_hash(joined), size=end - start + 1, chunks=joined)
         checksums = hasher.values()
-        await self._save_part(upload_id, number, entry, checksums)
+        await self.uploads.save_part(upload_id, number, entry, checksums, time.time())
         shown = (
             None
             if algorithm is None
@@ -228,47 +159,16 @@ class MultipartVerbs:
         )
         return xml_response(xml.copy_part_xml(entry.hash, time.time(), shown))
 
-    async def _save_part(
-        self, upload_id: str, number: int, entry: FileEntry, checksums: dict[str, str]
-    ) -> None:
-        chunks = [[c.hash, c.size, c.pack, c.offset] for c in entry.chunks]
-        await self.client._pool.execute(
-            "INSERT INTO s3_parts (upload_id, part_number, etag, size, chunks, last_modified, "
-            "checksums) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-            "ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = $3, size = $4, "
-            "chunks = $5, last_modified = $6, checksums = $7",
-            upload_id,
-            number,
-            entry.hash,
-            entry.size,
-            orjson.dumps(chunks).decode(),
-            time.time(),
-            orjson.dumps(checksums).decode(),
-        )
-
-    async def _complete_upload(
-        self,
-        bucket: Bucket,
-        key: str,
-        path: str,
-        request: web.Request,
-        signed: SignedRequest | None,
-    ) -> web.Response:
+    async def _complete_upload(self, call: Call) -> web.StreamResponse:
+        bucket, key, path, request = call.bucket_, call.key, call.path_, call.request
         upload_id = request.query["uploadId"]
         upload = await self._upload(bucket, key, upload_id, completed=True)
-        body = await self._body(request, signed, checksums=False)
+        body = await read_body(request, call.signed, checksums=False)
         wanted = xml.parse_complete(body)
         if upload["completed"] is not None:
             return await self._completed_again(bucket, key, path, upload)
         claimed = xml.parse_complete_checksums(body)
-        rows = {
-            r["part_number"]: r
-            for r in await self.client._pool.fetch(
-                "SELECT part_number, etag, size, chunks, checksums FROM s3_parts "
-                "WHERE upload_id = $1",
-                upload_id,
-            )
-        }
+        rows = await self.uploads.parts(upload_id)
         chunks: list[Chunk] = []
         parts: list[Part] = []
         for i, (number, etag) in enumerate(wanted):
@@ -305,18 +205,7 @@ class MultipartVerbs:
         # If-None-Match / If-Match: S3's conditional writes apply to completing an upload too.
         await self._write_checked(bucket, path, FileOp(op="put", path=path, file=entry), request)
         result = {"hash": entry.hash, "checksum": None if checksum is None else checksum.to_json()}
-        now = time.time()
-        async with self.client._pool.acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM s3_parts WHERE upload_id = $1", upload_id)
-            await conn.execute(
-                "UPDATE s3_uploads SET completed = $2, result = $3 WHERE upload_id = $1",
-                upload_id,
-                now,
-                orjson.dumps(result).decode(),
-            )
-            await conn.execute(
-                "DELETE FROM s3_uploads WHERE completed < $1", now - COMPLETED_KEPT_S
-            )
+        await self.uploads.complete(upload_id, result, time.time())
         # The ETag is the file's hash, as HEAD and listings give it later (not S3's md5-of-md5s).
         return xml_response(
             xml.complete_multipart_xml(
@@ -348,19 +237,16 @@ class MultipartVerbs:
             )
         )
 
-    async def _abort_upload(self, bucket: Bucket, upload_id: str) -> web.Response:
-        done = await self.client._pool.execute(
-            "DELETE FROM s3_uploads WHERE upload_id = $1 AND bucket = $2 AND completed IS NULL",
-            upload_id,
-            bucket.name,
-        )
-        if done.endswith(" 0"):
+    async def _abort_upload(self, call: Call) -> web.StreamResponse:
+        bucket, upload_id = call.bucket_, call.request.query["uploadId"]
+        if not await self.uploads.abort(upload_id, bucket.name):
             raise S3Error(
                 "NoSuchUpload", f"upload '{upload_id}' does not exist in bucket '{bucket.name}'"
             )
         return web.Response(status=204)
 
-    async def _list_parts(self, bucket: Bucket, key: str, request: web.Request) -> web.Response:
+    async def _list_parts(self, call: Call) -> web.StreamResponse:
+        bucket, key, request = call.bucket_, call.key, call.request
         upload_id = request.query["uploadId"]
         upload = await self._upload(bucket, key, upload_id)
         max_parts = parse_max_keys(request.query.get("max-parts"), "max-parts")
@@ -368,13 +254,7 @@ class MultipartVerbs:
             marker = int(request.query.get("part-number-marker", "0") or 0)
         except ValueError as exc:
             raise S3Error("InvalidArgument", "part-number-marker must be an integer") from exc
-        rows = await self.client._pool.fetch(
-            "SELECT part_number, etag, size, last_modified, checksums FROM s3_parts "
-            "WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3",
-            upload_id,
-            marker,
-            max_parts + 1,
-        )
+        rows = await self.uploads.page_of_parts(upload_id, marker, max_parts + 1)
         truncated = len(rows) > max_parts
         rows = rows[:max_parts]
         parts = [(r["part_number"], r["etag"], r["size"], r["last_modified"]) for r in rows]
@@ -403,19 +283,11 @@ class MultipartVerbs:
             )
         )
 
-    async def _list_uploads(self, bucket: Bucket) -> web.Response:
+    async def _list_uploads(self, call: Call) -> web.StreamResponse:
+        bucket = call.bucket_
         await self._bucket_head(bucket)
-        rows = await self.client._pool.fetch(
-            "SELECT key, upload_id, initiated FROM s3_uploads "
-            "WHERE bucket = $1 AND completed IS NULL ORDER BY key, initiated",
-            bucket.name,
-        )
-        return xml_response(
-            xml.list_uploads_xml(
-                bucket=bucket.name,
-                uploads=[(r["key"], r["upload_id"], r["initiated"]) for r in rows],
-            )
-        )
+        uploads = await self.uploads.in_progress(bucket.name)
+        return xml_response(xml.list_uploads_xml(bucket=bucket.name, uploads=uploads))
 
 
 def _part_algorithms(upload: str | None, declared: Iterable[str]) -> list[str]:

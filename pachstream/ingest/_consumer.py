@@ -18,19 +18,19 @@ import time
 
 from pachstream.codec import encode
 from pachstream.commits.events import ModifyFiles
+from pachstream.config import CommitPolicy
 from pachstream.content import ContentWriter
 from pachstream.errors import EventDecodeError, NotFound, PachstreamError
 from pachstream.ingest._records import (
-    CommitPolicy,
     IngestItem,
     parse_notification,
-    parse_notify_config,
-    parse_policies,
     parse_record,
 )
 from pachstream.kafka import Record, ensure_topics
+from pachstream.lineage import queries
 from pachstream.model import FileOp, derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
+from pachstream.pg import UndefinedTable
 from pachstream.processor import LogProcessor, Outgoing, offsets_table
 from pachstream.settings import Settings
 
@@ -66,8 +66,8 @@ class IngestConsumer(LogProcessor):
 
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
         super().__init__(settings, objects=objects)
-        self.default_policy, self.policies = parse_policies(settings.ingest_policy)
-        self.notify = parse_notify_config(settings.notify)
+        self.default_policy, self.policies = settings.ingest_policies()
+        self.notify = settings.notify_config()
         self._writer = ContentWriter(self._objects)
         self._pending: dict[tuple[str, str], _Batch] = {}
         self._read: dict[tuple[str, int], int] = {}
@@ -173,7 +173,8 @@ class IngestConsumer(LogProcessor):
         self, rec: Record, item: IngestItem, dead: Outgoing, *, external: bool
     ) -> FileOp | None:
         """The object an item names, stored as content. ``external``: from the notifying
-        bucket's endpoint (PACHSTREAM_NOTIFY), else from the stack's S3."""
+        bucket's endpoint (PACHSTREAM_NOTIFY), else from the stack's S3.
+        """
         assert item.s3_bucket is not None and item.s3_key is not None
         _, _, s3 = self._settings.require()
         if external and self.notify is not None and self.notify.endpoint:
@@ -200,7 +201,8 @@ class IngestConsumer(LogProcessor):
 
     async def _send(self, due: list[tuple[tuple[str, str], _Batch]], dead: Outgoing) -> None:
         """Each due batch as one auto-commit request; batches for missing repos are
-        dead-lettered, record by record, with the fix."""
+        dead-lettered, record by record, with the fix.
+        """
         requests: Outgoing = []
         for (repo, branch), batch in due:
             if not await self._repo_exists(repo):
@@ -228,8 +230,8 @@ class IngestConsumer(LogProcessor):
 
     async def _repo_exists(self, repo: str) -> bool:
         try:
-            return bool(await self._pool.fetchval("SELECT 1 FROM repos WHERE name = $1", repo))
-        except Exception:  # the query tables are not there yet: let the commit processor say
+            return await queries.repo_exists(self._pool, repo)
+        except UndefinedTable:  # the query tables are not there yet: let the commit processor say
             return True
 
     def _safe_offsets(self) -> dict[tuple[str, int], int]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from pachstream.config import NotifyConfig
 from pachstream.errors import InvalidInput, PachstreamError
 from pachstream.names import validate_branch_name, validate_repo_name
 from pachstream.paths import validate_file_path
@@ -98,96 +99,6 @@ def parse_record(
 
 
 @dataclass(frozen=True, slots=True)
-class CommitPolicy:
-    """When the records gathered for one branch become a commit."""
-
-    records: int = 1000
-    """At most this many records per commit."""
-    seconds: float = 5.0
-    """At most this long between a branch's first pending record and its commit."""
-
-    def due(self, pending: int, age_s: float) -> bool:
-        """Whether a batch of ``pending`` records, the oldest ``age_s`` old, commits now."""
-        return pending >= self.records or (pending > 0 and age_s >= self.seconds)
-
-
-_POLICY = re.compile(r"^(?P<n>\d+)/(?P<t>\d+(?:\.\d+)?)s$")
-
-
-def parse_policies(text: str | None) -> tuple[CommitPolicy, dict[str, CommitPolicy]]:
-    """``PACHSTREAM_INGEST_POLICY``: ``N/Ts`` for every repo, and ``repo=N/Ts`` per repo,
-    separated by commas; e.g. ``1000/5s,logs=100/0.5s``. Returns (default, per repo)."""
-    default = CommitPolicy()
-    per_repo: dict[str, CommitPolicy] = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        repo, _, rule = part.rpartition("=")
-        m = _POLICY.match(rule)
-        if m is None or int(m["n"]) < 1 or float(m["t"]) <= 0:
-            raise InvalidInput(
-                f"PACHSTREAM_INGEST_POLICY: {part!r} is not N/Ts or repo=N/Ts with N ≥ 1 and "
-                "T > 0 (e.g. 1000/5s,logs=100/0.5s)",
-                policy=part,
-            )
-        policy = CommitPolicy(int(m["n"]), float(m["t"]))
-        if repo:
-            per_repo[validate_repo_name(repo)] = policy
-        else:
-            default = policy
-    return default, per_repo
-
-
-# ----------------------------------------------------------------------------- notifications
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyConfig:
-    """``PACHSTREAM_NOTIFY``: where S3 event notifications come from and where objects go."""
-
-    topic: str
-    """The Kafka topic the bucket's notifications are produced to."""
-    repo: str
-    branch: str = "master"
-    prefix: str = "/"
-    """Folder in the repo under which an object's key becomes the path."""
-    endpoint: str | None = None
-    """The external S3 endpoint to fetch objects from (None: the stack's own)."""
-    access_key: str | None = None
-    secret_key: str | None = None
-
-
-NOTIFY_FIELDS = ("topic", "repo", "branch", "prefix", "endpoint", "access_key", "secret_key")
-
-
-def parse_notify_config(text: str | None) -> NotifyConfig | None:
-    """``topic=T,repo=R[,branch=B][,prefix=/P][,endpoint=URL][,access_key=K,secret_key=S]``;
-    None when unset."""
-    if not text:
-        return None
-    fields: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep or name not in NOTIFY_FIELDS or not value:
-            raise InvalidInput(
-                f"PACHSTREAM_NOTIFY: {part!r} is not one of {', '.join(NOTIFY_FIELDS)} "
-                "given as name=value (e.g. topic=s3-events,repo=raw)",
-                part=part,
-            )
-        fields[name] = value
-    for required in ("topic", "repo"):
-        if required not in fields:
-            raise InvalidInput(
-                f"PACHSTREAM_NOTIFY needs {required}=... (e.g. topic=s3-events,repo=raw)"
-            )
-    try:
-        validate_repo_name(fields["repo"])
-        validate_branch_name(fields.get("branch", "master"))
-        prefix = "/" + fields.get("prefix", "/").strip("/")
-    except PachstreamError as err:
-        raise InvalidInput(f"PACHSTREAM_NOTIFY: {err.message}") from None
-    return NotifyConfig(**{**fields, "prefix": prefix})
-
-
-@dataclass(frozen=True, slots=True)
 class Notification:
     """One object event of a bucket notification."""
 
@@ -200,7 +111,8 @@ class Notification:
 def parse_notification(value: bytes | None, config: NotifyConfig) -> list[Notification]:
     """The object events of one notification record, AWS's shape (``{"Records": [...]}``) or
     MinIO's (``{"EventName", "Key", "Records": [one]}``); InvalidInput when it is neither.
-    Events other than created/removed (e.g. ``s3:TestEvent``) give nothing."""
+    Events other than created/removed (e.g. ``s3:TestEvent``) give nothing.
+    """
     import orjson
 
     try:

@@ -2,7 +2,8 @@
 
 The SQL functions ``lineage_upstream`` and ``lineage_downstream`` (migration 3, runnable by
 anyone with psql) return one row per edge: an output file, the datum that wrote it, and one
-of that datum's input files. Everything here is pure: rows in, records and trees out.
+of that datum's input files. Everything here is pure: rows in, records and trees out; the
+queries that fetch the rows are in :mod:`pachstream.lineage.queries`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
-
-UPSTREAM_SQL = "SELECT * FROM lineage_upstream($1, $2, $3, $4)"
-DOWNSTREAM_SQL = "SELECT * FROM lineage_downstream($1, $2, $3, $4)"
-FILE_AT_SQL = "SELECT * FROM file_at($1, $2)"
-COMMIT_UPSTREAM_SQL = "SELECT * FROM commit_upstream($1, $2)"
-COMMIT_DOWNSTREAM_SQL = "SELECT * FROM commit_downstream($1, $2)"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -63,7 +58,8 @@ class Lineage:
 
     def files(self) -> set[FileVersion]:
         """Every file on the far side of the queried one (inputs upstream, outputs
-        downstream), at any depth."""
+        downstream), at any depth.
+        """
         if self.direction == "upstream":
             return {e.input for e in self.edges}
         return {e.output for e in self.edges}
@@ -111,7 +107,8 @@ def _content(f: FileVersion) -> tuple[str, str, str]:
 @dataclass(frozen=True, slots=True)
 class TreeNode:
     """A file and the datums next to it, for rendering (upstream: the datum that made it and
-    that datum's inputs; downstream: the datums that read it and their outputs)."""
+    that datum's inputs; downstream: the datums that read it and their outputs).
+    """
 
     file: FileVersion
     datums: tuple[tuple[LineageEdge, tuple[TreeNode, ...]], ...]
@@ -166,7 +163,8 @@ class CommitEdge:
 @dataclass(frozen=True, slots=True)
 class CommitLineage:
     """A commit's provenance (the input commits behind it, transitively) and subvenance (the
-    output commits made from it, transitively)."""
+    output commits made from it, transitively).
+    """
 
     repo: str
     commit: str

@@ -21,6 +21,7 @@ from pachstream.errors import EventDecodeError, ObjectMissing
 from pachstream.kafka import Record
 from pachstream.lineage._rows import BULK, Statement, rows_for
 from pachstream.lineage._schema import MIGRATIONS
+from pachstream.lineage.queries import notify_channel
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor, Outgoing
 from pachstream.settings import Settings
@@ -48,11 +49,6 @@ BAD_ROWS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 dead-lettered (other errors stop the processor, and the supervisor restarts it)."""
 
 
-def notify_channel(namespace: str) -> str:
-    """The Postgres channel on which the materializer announces new rows."""
-    return f"{namespace}_changes"
-
-
 class Materializer(LogProcessor):
     """Consumes the events topic into the query tables."""
 
@@ -71,7 +67,8 @@ class Materializer(LogProcessor):
 
     def input_topic(self) -> str:
         """The events topic only: it holds every fact. Requests and tasks are intentions, and
-        each one's outcome is a fact there (a refused request is a ``request.done``)."""
+        each one's outcome is a fact there (a refused request is a ``request.done``).
+        """
         return self._topics.events
 
     async def _step(self) -> None:
@@ -141,7 +138,8 @@ class Materializer(LogProcessor):
         careful: bool,
     ) -> int:
         """One transaction: the facts' rows, the offsets, the notification; returns the
-        number of facts applied."""
+        number of facts applied.
+        """
         dead = list(dead)
         applied = len(facts)
         async with self._pool.acquire() as conn:
@@ -174,7 +172,8 @@ class Materializer(LogProcessor):
 
     async def _full_diff(self, fact: Any) -> Any:
         """A large commit's diff travels by reference: read it (raw rows) for the blob index;
-        for a squash, each child's new diff that did not travel inline."""
+        for a squash, each child's new diff that did not travel inline.
+        """
         if isinstance(fact, CommitSquashed):
             return {
                 c.commit_id: orjson.loads(await self._objects.get(c.diff_ref))
@@ -222,7 +221,8 @@ async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None
 async def _load(conn: Any, deferred: dict[str, list[tuple[Any, ...]]]) -> None:
     """Append-only rows, per table. Many go in by COPY: straight into the table when none is
     there yet (raw COPY speed), else COPY → staging table → one idempotent insert (~0.6 of
-    raw COPY, measured)."""
+    raw COPY, measured).
+    """
     for sql, rows in deferred.items():
         if len(rows) <= COPY_THRESHOLD:
             await conn.executemany(sql, rows)

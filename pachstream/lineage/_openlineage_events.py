@@ -12,15 +12,10 @@ time from the fact's clock, so replaying the events topic emits the same events 
 from __future__ import annotations
 
 import datetime
-import re
 import uuid
-from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Any, Final, TypeAlias
-from urllib.parse import urlsplit
+from typing import Any, Final
 
 from pachstream.dispatch.events import JobFinished, JobStarted
-from pachstream.errors import InvalidInput
 
 SPEC_URL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 """The OpenLineage spec version every event follows."""
@@ -53,11 +48,6 @@ RUN_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://pachstream.dev
 """Name space of run ids. Never change it: every run id already emitted derives from it (a
 unit test pins one derived id)."""
 
-ENV_VAR: Final = "PACHSTREAM_OPENLINEAGE"
-ACCEPTED_FORMS: Final = (
-    "http(s)://host:port[/path] (Marquez), file:///absolute/path.jsonl or kafka:TOPIC"
-)
-_TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
 def run_id(job_id: str) -> str:
@@ -203,92 +193,3 @@ def _dataset(ns: str, repo: str, commit_id: str | None, producer: str) -> dict[s
 
 def _facet(producer: str, schema_url: str, fields: dict[str, Any]) -> dict[str, Any]:
     return {"_producer": producer, "_schemaURL": schema_url, **fields}
-
-
-# ----------------------------------------------------------------------------- configuration
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HttpTarget:
-    """POST each event to an OpenLineage HTTP endpoint (Marquez: ``/api/v1/lineage``)."""
-
-    url: str
-    """``scheme://host:port`` of the server."""
-    endpoint: str
-    """Path the events are posted to, relative to ``url``."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FileTarget:
-    """Append each event to a local file, one JSON document a line."""
-
-    path: str
-    """Absolute path of the file."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KafkaTarget:
-    """Produce each event to a topic of pachstream's own broker."""
-
-    topic: str
-    """Topic name."""
-
-
-Target: TypeAlias = HttpTarget | FileTarget | KafkaTarget
-"""Where OpenLineage events go."""
-
-
-def parse_target(value: str | None) -> Target:
-    """Read a ``PACHSTREAM_OPENLINEAGE`` value.
-
-    Accepted: ``http(s)://host:port`` (events go to ``/api/v1/lineage``, Marquez's endpoint),
-    ``http(s)://host:port/some/path`` (events go to that path), ``file:///abs/path.jsonl``
-    and ``kafka:TOPIC``.
-
-    Raises:
-        InvalidInput: naming the variable, the value and the accepted forms.
-
-    """
-    if not value:
-        raise _invalid(value, "it is not set")
-    if value.startswith(("http://", "https://")):
-        parts = urlsplit(value)
-        try:
-            parts.port  # noqa: B018 - urlsplit checks the port only when asked
-        except ValueError as exc:
-            raise _invalid(value, f"the port is not a number from 0 to 65535 ({exc})") from exc
-        if not parts.hostname:
-            raise _invalid(value, "the URL has no host")
-        if parts.fragment:
-            raise _invalid(value, "the URL has a '#fragment'")
-        path = parts.path if parts.path not in ("", "/") else ""
-        query = f"?{parts.query}" if parts.query else ""
-        return HttpTarget(
-            url=f"{parts.scheme}://{parts.netloc}",
-            endpoint=(path + query) if path or query else "api/v1/lineage",
-        )
-    if value.startswith("file:"):
-        parts = urlsplit(value)
-        if not value.startswith("file://") or parts.netloc not in ("", "localhost"):
-            raise _invalid(value, "a file URL is file:// followed by an absolute path")
-        if not parts.path.startswith("/") or parts.path.endswith("/"):
-            raise _invalid(value, "the path must be absolute and name a file")
-        if parts.query or parts.fragment:
-            raise _invalid(value, "a file URL takes no '?query' or '#fragment'")
-        return FileTarget(path=str(PurePosixPath(parts.path)))
-    if value.startswith("kafka:"):
-        topic = value.removeprefix("kafka:")
-        if not _TOPIC_RE.match(topic) or topic in (".", ".."):
-            raise _invalid(
-                value, "a topic name is 1-249 letters, digits, '.', '_' or '-' (not '.' or '..')"
-            )
-        return KafkaTarget(topic=topic)
-    raise _invalid(value, "the scheme is not one of http, https, file or kafka")
-
-
-def _invalid(value: str | None, why: str) -> InvalidInput:
-    return InvalidInput(
-        f"{ENV_VAR}={value!r} is invalid: {why}; use {ACCEPTED_FORMS}",
-        variable=ENV_VAR,
-        value=value,
-    )

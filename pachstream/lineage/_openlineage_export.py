@@ -27,14 +27,10 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.transport.transport import Config, Transport
 
+from pachstream.config import FileTarget, HttpTarget, KafkaTarget, Target, parse_target
 from pachstream.errors import Unavailable
 from pachstream.kafka import Producer, ensure_topics
 from pachstream.lineage._openlineage_events import (
-    FileTarget,
-    HttpTarget,
-    KafkaTarget,
-    Target,
-    parse_target,
     run_events,
 )
 from pachstream.objectstore import ObjectStore

@@ -237,7 +237,9 @@ def commit_file_rows(commit_id: str, repo: str, diff: list[Any]) -> list[Stateme
 
 
 def _raw_diff(entries: Any) -> list[Any]:
-    return [[d.path, d.change, None if d.file is None else entry_to_raw(d.file), None] for d in entries]
+    return [
+        [d.path, d.change, None if d.file is None else entry_to_raw(d.file), None] for d in entries
+    ]
 
 
 def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
@@ -255,18 +257,19 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
             ]
         case CommitSquashed():
             # The delete first: it also loads any deferred rows that name the commit.
-            out: list[Statement] = [(DELETE_COMMIT_FILES, (fact.commit_id,))]
+            squashed: list[Statement] = [(DELETE_COMMIT_FILES, (fact.commit_id,))]
             for c in fact.children:
-                rows = _raw_diff(c.diff) if c.diff is not None else (diff or {}).get(c.commit_id, [])
-                out.append(
-                    (REPARENT_COMMIT, (c.commit_id, c.parent, c.added, c.modified, c.deleted, c.diff_ref))
+                rows = (
+                    _raw_diff(c.diff) if c.diff is not None else (diff or {}).get(c.commit_id, [])
                 )
-                out.append((DELETE_COMMIT_FILES, (c.commit_id,)))
-                out.extend(commit_file_rows(c.commit_id, fact.repo, rows))
+                counts = (c.added, c.modified, c.deleted, c.diff_ref)
+                squashed.append((REPARENT_COMMIT, (c.commit_id, c.parent, *counts)))
+                squashed.append((DELETE_COMMIT_FILES, (c.commit_id,)))
+                squashed.extend(commit_file_rows(c.commit_id, fact.repo, rows))
             if len(fact.children) == 1:
                 moved = (fact.commit_id, fact.children[0].commit_id)
-                out += [(REMAP_PROVENANCE, moved), (REMAP_DATUM_INPUTS, moved)]
-            return out + [(DELETE_COMMIT, (fact.commit_id,))]
+                squashed += [(REMAP_PROVENANCE, moved), (REMAP_DATUM_INPUTS, moved)]
+            return squashed + [(DELETE_COMMIT, (fact.commit_id,))]
         case RepoCreated():
             return [(UPSERT_REPO, (fact.repo, fact.description, fact.time, fact.pipeline))]
         case RepoDeleted():
@@ -412,7 +415,7 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
                 finished.append((DELETE_PROVENANCE, (fact.job_id,)))
             return finished
         case DatumFinished():
-            inputs = [
+            datum_inputs: list[dict[str, Any]] = [
                 {
                     "name": i.name,
                     "repo": i.repo,
@@ -473,7 +476,7 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
                         fact.started,
                         fact.duration_s,
                         fact.worker,
-                        orjson.dumps(inputs).decode(),
+                        orjson.dumps(datum_inputs).decode(),
                         orjson.dumps(outputs).decode(),
                         fact.stdout_tail,
                     ),

@@ -9,17 +9,13 @@ facet) and datum counts in the ``pachstream_datums`` run facet. See ``docs/openl
 - The shell (:class:`OpenLineageExporter` and its sinks) lives in ``_openlineage_export``.
 """
 
+from pachstream.config import FileTarget, HttpTarget, KafkaTarget, Target, parse_target
 from pachstream.lineage._openlineage_events import (
     DATUMS_FACET,
     JOB_FACET,
     RUN_EVENT_SCHEMA_URL,
-    FileTarget,
-    HttpTarget,
-    KafkaTarget,
-    Target,
     dataset_namespace,
     event_time,
-    parse_target,
     run_events,
     run_id,
 )

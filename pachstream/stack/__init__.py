@@ -3,11 +3,11 @@
 from pachstream.stack._supervisor import (
     PROCESSORS,
     Supervisor,
-    check_config,
     detach,
     down,
     read_state,
+    running,
     status,
 )
 
-__all__ = ["PROCESSORS", "Supervisor", "check_config", "detach", "down", "read_state", "status"]
+__all__ = ["PROCESSORS", "Supervisor", "detach", "down", "read_state", "running", "status"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from pachstream.errors import ConfigError, InvalidInput, StackError
+from pachstream.errors import StackError
 from pachstream.settings import (
     STACK_FILE,
     KafkaSettings,
@@ -37,10 +38,12 @@ from pachstream.stack.servers import (
     free_port,
     pid_alive,
     port_answers,
+    set_parent_death_signal,
     start_postgres,
     start_seaweedfs,
     start_tansu,
     stop_process,
+    stop_server,
     tail,
 )
 
@@ -99,13 +102,22 @@ def _ours(pid: int, comp: dict[str, Any], home: Path) -> bool:
     return f"PACHSTREAM_HOME={home}".encode() in env
 
 
+def running(home: Path) -> int | None:
+    """The pid of the supervisor running a stack in ``home``, or None."""
+    state = read_state(home)
+    pid = state.get("supervisor_pid") if state is not None else None
+    if isinstance(pid, int) and pid_alive(pid) and "pachstream" in _cmdline(pid):
+        return pid
+    return None
+
+
 def clear_stale(home: Path, say: Say) -> None:
     """Refuse when a supervisor runs here; else kill what a kill -9'd stack left behind."""
     state = read_state(home)
     if state is None:
         return
-    pid = state.get("supervisor_pid")
-    if pid_alive(pid) and "pachstream" in _cmdline(pid):
+    pid = running(home)
+    if pid is not None:
         raise StackError(
             f"a stack is already running in {home} (pid {pid}); run 'pachstream down' first"
         )
@@ -113,9 +125,13 @@ def clear_stale(home: Path, say: Say) -> None:
         cpid = comp.get("pid")
         if pid_alive(cpid) and _ours(cpid, comp, home):
             say(
-                f"stopping leftover {comp['name']} (pid {cpid}) of a stack that did not stop cleanly"
+                f"stopping leftover {comp['name']} (pid {cpid}) "
+                "of a stack that did not stop cleanly"
             )
             stop_process(cpid, signal.SIGKILL, 5)
+        if not pid_alive(cpid):
+            for leftover in comp.get("leftovers", []):
+                Path(leftover).unlink(missing_ok=True)
     (home / STACK_FILE).unlink(missing_ok=True)
 
 
@@ -129,28 +145,8 @@ class _Child:
     port: int | None = None
     restarts: int = 0
     next_try: float = 0.0
-
-
-def check_config(settings: Settings) -> None:
-    """Parse every setting the processors read later: ``up`` refuses a bad one at once.
-
-    Without it, the processor that reads the value exits on it and is restarted forever,
-    while ``up`` waits for it to be healthy.
-
-    Raises:
-        ConfigError: the variable, the bad value and the accepted forms.
-
-    """
-    from pachstream.ingest import parse_notify_config, parse_policies
-    from pachstream.lineage.openlineage import parse_target
-
-    try:
-        parse_policies(settings.ingest_policy)
-        parse_notify_config(settings.notify)
-        if settings.openlineage:
-            parse_target(settings.openlineage)
-    except InvalidInput as exc:
-        raise ConfigError(exc.message) from exc
+    leftovers: tuple[Path, ...] = ()
+    """An embedded server's files outside the home, removed when it stops (Server.leftovers)."""
 
 
 @dataclass
@@ -200,30 +196,31 @@ class Supervisor:
     def _start_servers(self, logs: Path) -> Settings:
         s = self.settings
         s3 = s.s3
+        home = self.home
         if s3 is None:
-            weed = start_seaweedfs(self.home / "seaweedfs", logs)
-            port = weed.port
-            self._servers.append(
-                self._child(weed, lambda: start_seaweedfs(self.home / "seaweedfs", logs, port))
+            weed = start_seaweedfs(home / "seaweedfs", logs, die_with_parent=True)
+            restart = functools.partial(
+                start_seaweedfs, home / "seaweedfs", logs, weed.port, die_with_parent=True
             )
+            self._servers.append(self._child(weed, restart))
             s3 = ObjectStoreSettings(endpoint=weed.address)
         buckets = [s3.bucket] + (["tansu"] if s.kafka is None and s.kafka_storage == "s3" else [])
         ensure_buckets(s3.endpoint, buckets, s3.access_key, s3.secret_key)
         kafka = s.kafka
         if kafka is None:
-            broker = start_tansu(logs, s.kafka_storage, s3.endpoint)
-            kport = broker.port
-            self._servers.append(
-                self._child(broker, lambda: start_tansu(logs, s.kafka_storage, s3.endpoint, kport))
+            broker = start_tansu(logs, s.kafka_storage, s3.endpoint, die_with_parent=True)
+            restart = functools.partial(
+                start_tansu, logs, s.kafka_storage, s3.endpoint, broker.port, die_with_parent=True
             )
+            self._servers.append(self._child(broker, restart))
             kafka = KafkaSettings(bootstrap=broker.address)
         pg = s.postgres
         if pg is None:
-            postgres = start_postgres(self.home / "postgres", logs)
-            pport = postgres.port
-            self._servers.append(
-                self._child(postgres, lambda: start_postgres(self.home / "postgres", logs, pport))
+            postgres = start_postgres(home / "postgres", logs, die_with_parent=True)
+            restart = functools.partial(
+                start_postgres, home / "postgres", logs, postgres.port, die_with_parent=True
             )
+            self._servers.append(self._child(postgres, restart))
             pg = PostgresSettings(dsn=postgres.address)
         # The gateway binds the port the supervisor picks, so stack.json can name it up front.
         gateway = s.gateway_address or f"127.0.0.1:{free_port()}"
@@ -231,14 +228,21 @@ class Supervisor:
 
     @staticmethod
     def _child(server: Server, restart: Callable[[], Server]) -> _Child:
-        return _Child(
+        def start() -> subprocess.Popen[bytes]:
+            again = restart()
+            child.leftovers = again.leftovers
+            return again.process
+
+        child = _Child(
             server.name,
-            lambda: restart().process,
+            start,
             server.process,
             server.address,
             str(server.log),
             server.port,
+            leftovers=server.leftovers,
         )
+        return child
 
     def _start_processor(self, name: str, full: Settings, logs: Path) -> _Child:
         log = logs / f"{name}.log"
@@ -252,6 +256,7 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     env=env,
+                    preexec_fn=set_parent_death_signal,
                 )
 
         if name == "s3gateway" and full.gateway_address:
@@ -317,6 +322,7 @@ class Supervisor:
                         "address": c.address,
                         "port": c.port,
                         "log": c.log,
+                        "leftovers": [str(f) for f in c.leftovers],
                     }
                     for c in self._servers + self._procs
                 ],
@@ -324,12 +330,17 @@ class Supervisor:
         )
 
     def _stop_all(self) -> None:
-        stopped = 0
-        for child in reversed(self._servers + self._procs):
+        stopped = sum(1 for c in self._servers + self._procs if c.process.poll() is None)
+        # The processors are independent consumers: all are asked at once, so `down` waits
+        # for the slowest, not for the sum. The servers then stop newest first (each
+        # processor needs all three until it is gone; Tansu keeps its log in SeaweedFS).
+        for child in self._procs:
             if child.process.poll() is None:
-                sig = signal.SIGINT if child.name == "postgres" else signal.SIGTERM
-                stop_process(child.process, sig, self.grace)
-                stopped += 1
+                child.process.send_signal(signal.SIGTERM)
+        for child in [*reversed(self._procs), *reversed(self._servers)]:
+            began = time.monotonic()
+            stop_server(child.name, child.process, self.grace, child.leftovers)
+            self.say(f"stopped {child.name} in {time.monotonic() - began:.1f} s")
         state = read_state(self.home)
         if state is not None and state.get("supervisor_pid") == os.getpid():
             (self.home / STACK_FILE).unlink(missing_ok=True)
@@ -434,6 +445,9 @@ def down(home: Path, grace: float, say: Say) -> int:
         if pid_alive(p):
             say(f"pid {p} did not stop in time: killing it")
             stop_process(p, signal.SIGKILL, 5)
+    for comp in state.get("components", []):
+        for leftover in comp.get("leftovers", []):
+            Path(leftover).unlink(missing_ok=True)
     (home / STACK_FILE).unlink(missing_ok=True)
     say(f"stack in {home} stopped")
     return len(running)

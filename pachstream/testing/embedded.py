@@ -8,7 +8,6 @@ every process it started, by PID, on exit (also after an exception). ``RunningSt
 from __future__ import annotations
 
 import shutil
-import signal
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +19,7 @@ from pachstream.stack.servers import (
     start_postgres,
     start_seaweedfs,
     start_tansu,
-    stop_process,
+    stop_server,
 )
 from pachstream.testing.services import RunningStack
 
@@ -63,8 +62,7 @@ class EmbeddedServers:
     def stop(self) -> None:
         """Stop every server started, newest first."""
         for server in reversed(self.servers):
-            sig = signal.SIGINT if server.name == "postgres" else signal.SIGTERM
-            stop_process(server.process, sig, 20)
+            stop_server(server.name, server.process, 20, server.leftovers)
         self.servers.clear()
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)

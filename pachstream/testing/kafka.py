@@ -45,6 +45,7 @@ from pachstream.stack.servers import (
     start_postgres,
     start_seaweedfs,
     stop_process,
+    stop_server,
     tail,
 )
 
@@ -492,8 +493,7 @@ class ApacheKafkaServers:
         """Stop Kafka, then the servers started here, newest first; idempotent."""
         self.kafka.stop()
         for server in reversed(self.servers):
-            sig = signal.SIGINT if server.name == "postgres" else signal.SIGTERM
-            stop_process(server.process, sig, 20)
+            stop_server(server.name, server.process, 20, server.leftovers)
         self.servers.clear()
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -117,7 +117,9 @@ async def read_dead_letters(
     try:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while len(found) < expected and asyncio.get_running_loop().time() < deadline:
-            found.extend(orjson.loads(r.value) for r in await reader.read(timeout_ms=300))
+            for r in await reader.read(timeout_ms=300):
+                assert r.value is not None, "a dead letter always has a value"
+                found.append(orjson.loads(r.value))
     finally:
         await reader.stop()
     return found

@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from pachstream.codec import decode, encode
 from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
 from pachstream.dispatch.spec import Transform, parse_spec
-from pachstream.errors import EventDecodeError, PachstreamError
+from pachstream.errors import EventDecodeError, ImageNotFound, InvalidSpec, PachstreamError
+from pachstream.images import ImageStore, RunPlan
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
+from pachstream.lineage import queries
 from pachstream.model import derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
@@ -101,6 +102,8 @@ class Worker(Service):
         self._reader = PartitionReader(self._kafka, max_records=20)
         self._pool: Any = None
         self._sandbox: Sandbox | None = None
+        self._plan: tuple[Any, Path, RunPlan] | None = None
+        """(task's image, cmd, env, working dir) → the image root and what runs in it."""
         self._offset: int | None = None
         self.id = f"{pipeline}.{version}.{shard}@{socket.gethostname()}:{os.getpid()}"
         self._parent = os.getppid()
@@ -139,17 +142,48 @@ class Worker(Service):
             await self._pool.close()
         await self._objects.close()
 
-    def _box(self, names: list[str]) -> Sandbox:
-        """The warm sandbox; rebuilt only when a task brings an input name it lacks (unions)."""
-        if self._sandbox is None or not set(names) <= set(self._sandbox.input_names):
-            have = self._sandbox.input_names if self._sandbox else []
-            old, self._sandbox = (
-                self._sandbox,
-                Sandbox(self._folder / "box", sorted(set(have) | set(names))),
+    def _box(
+        self,
+        names: list[str],
+        image_root: Path | None = None,
+        user: tuple[int, int] | None = None,
+    ) -> Sandbox:
+        """The warm sandbox; rebuilt only when a task brings an input name it lacks (unions)
+        or runs in another image (a pipeline's version changes it: a new worker then).
+        """
+        box = self._sandbox
+        same_root = box is not None and (box.image_root, box.user) == (image_root, user)
+        if box is None or not same_root or not set(names) <= set(box.input_names):
+            have = box.input_names if box is not None and same_root else []
+            fresh = Sandbox(
+                self._folder / "box",
+                sorted(set(have) | set(names)),
+                image_root=image_root,
+                user=user,
             )
-            if old is not None:
-                asyncio.ensure_future(old.stop())
-        return self._sandbox
+            if box is not None:
+                asyncio.ensure_future(box.stop())
+            self._sandbox = box = fresh
+        return box
+
+    async def _image(self, task: DatumTask) -> tuple[Path, RunPlan]:
+        """The unpacked root of the task's image and what runs in it (cached: one pipeline
+        version has one transform, so one plan).
+        """
+        assert task.image is not None
+        key = (task.image, task.cmd, task.env, task.working_dir)
+        if self._plan is None or self._plan[0] != key:
+            store = ImageStore(self._settings.images_dir)
+            # Loading, pulling and unpacking block on files and on skopeo: off the loop.
+            root, plan = await asyncio.to_thread(
+                store.plan,
+                task.image,
+                cmd=task.cmd or None,
+                env=dict(task.env),
+                working_dir=task.working_dir,
+            )
+            self._plan = (key, root, plan)
+        return self._plan[1], self._plan[2]
 
     async def _step(self) -> None:
         if os.getppid() != self._parent:
@@ -209,8 +243,9 @@ class Worker(Service):
         known = self._ended.get(job_id)
         if known is not None and (known[0] or now - known[1] < 1.0):
             return known[0]
+        state: str | None
         try:
-            state = await self._pool.fetchval("SELECT state FROM jobs WHERE id = $1", job_id)
+            state = await queries.job_state(self._pool, job_id)
         except asyncpg.UndefinedTableError:
             state = None  # no lineage tables in this namespace (yet): nothing was stopped
         if len(self._ended) > 1000:
@@ -227,10 +262,28 @@ class Worker(Service):
             empty, entry = entries[(name, path)]
             return b"" if empty else await read_file(self._objects, entry)
 
-        box = self._box([i.name for i in task.inputs])
+        names = [i.name for i in task.inputs]
         transform = Transform(
             cmd=task.cmd, stdin=task.stdin, env=task.env, working_dir=task.working_dir
         )
+        if task.image is None:
+            box = self._box(names)
+        else:
+            try:
+                root, plan = await self._image(task)
+            except (ImageNotFound, InvalidSpec) as err:
+                # Never the host instead: the datum fails at once, naming the image and how to
+                # provide it; so does every datum of the job, without running anything.
+                note = f"pachstream: {err.message}\n"
+                failed = Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {})
+                return failed, "failed", ""
+            box = self._box(names, root, (plan.uid, plan.gid))
+            transform = Transform(
+                cmd=plan.cmd,
+                stdin=task.stdin,
+                env=tuple(sorted(plan.env.items())),
+                working_dir=plan.working_dir,
+            )
         commits = {i.name: i.commit_id or "" for i in task.inputs}
         env = datum_env(datum, commits, task.job_id, task.output_commit)
         try:
@@ -243,13 +296,14 @@ class Worker(Service):
             log.warning("worker %s: datum %s could not run: %s", self.id, task.datum_id, err)
             note = f"pachstream: the datum could not be started: {type(err).__name__}: {err}\n"
             return Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {}), "failed", ""
-        state, err_log = attempted.state, ""
+        state: str = attempted.state
+        err_log = ""
         if state == "failed" and task.err_cmd:
-            err = await box.run(
-                task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(task.env), **env}
+            recovery = await box.run(
+                task.err_cmd, stdin="\n".join(task.err_stdin), env={**dict(transform.env), **env}
             )
-            err_log = f"\n[err_cmd exit {err.exit_code}]\n{err.stderr_tail}"
-            if err.exit_code == 0:
+            err_log = f"\n[err_cmd exit {recovery.exit_code}]\n{recovery.stderr_tail}"
+            if recovery.exit_code == 0:
                 state = "recovered"
         return attempted, state, err_log
 
@@ -294,20 +348,13 @@ class _Proc:
     next_try: float = 0.0
 
 
-CURRENT_PIPELINES = """
-    SELECT p.name, p.version, p.spec FROM pipeline_states s
-    JOIN pipelines p ON p.name = s.name AND p.version = s.version
-    WHERE s.state <> 'deleted'
-"""
-
-
 def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str, int, int]]:
     """(pipeline, version, shard) of every worker the current pipelines need. Pure.
 
     The parallelism is the parsed spec's, as the dispatcher shards by it (``parallelismSpec``,
     ``constant: 0`` meaning 1); a spec this version refuses gets no workers.
     """
-    out = set()
+    out: set[tuple[str, int, int]] = set()
     for name, version, raw in rows:
         try:
             shards = parse_spec(raw).parallelism
@@ -347,16 +394,14 @@ class WorkerPool(Service):
 
     async def _step(self) -> None:
         try:
-            rows = await self._pool.fetch(CURRENT_PIPELINES)
-        except Exception as exc:  # noqa: BLE001 - tables not migrated yet: look again later
-            if "does not exist" not in str(exc):
-                raise
-            rows = []
-        wanted = wanted_workers([(r["name"], r["version"], orjson.loads(r["spec"])) for r in rows])
+            current = await queries.current_pipelines(self._pool)
+        except asyncpg.UndefinedTableError:
+            current = []  # the lineage tables are not migrated yet: look again later
+        wanted = wanted_workers([(p.name, p.version, p.spec) for p in current])
         for key in [k for k in self.procs if k not in wanted]:
-            proc = self.procs.pop(key)
-            _terminate(proc.process)
-            _reap(proc.process)
+            gone = self.procs.pop(key)
+            _terminate(gone.process)
+            _reap(gone.process)
         now = time.monotonic()
         for key in sorted(wanted):
             proc = self.procs.get(key)

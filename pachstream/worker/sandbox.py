@@ -12,6 +12,15 @@ control folder, its id is sent to a small shell loop inside the sandbox, which r
 the datum's stdin and environment and answers with the id once the exit code is written. A
 command that outlives its timeout takes the sandbox down with it; the next run starts a new
 one.
+
+**With an image** (``image_root``, an unpacked root from :class:`pachstream.images.ImageStore`),
+the image's root replaces the host's system: every top-level entry of the image is bound
+read-only (a symlink stays a symlink) onto the sandbox's own root, with ``/proc``, ``/dev``,
+``/tmp``, ``/pfs`` and ``/ctl`` mounted over it as without an image. Each entry rather than the
+whole root at ``/``, because a read-only root cannot take mount points the image lacks (an
+image need not have ``/tmp`` or ``/pfs``). The control loop runs in a static busybox bound at
+:data:`SHELL_INSIDE` (the image may have no shell), and the command gets exactly the
+environment it is given, none of the worker's.
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pachstream.errors import Unavailable
+from pachstream.images import DEFAULT_PATH, resolve_in_root
 
 _ENDED = "pachstream: the sandbox ended while the command ran (did it kill its parent?)\n"
 
@@ -35,7 +46,7 @@ TAIL_BYTES = 4096
 """Bytes of stdout and stderr kept in a result."""
 
 _LOOP = (
-    'while read -r id; do '
+    "while read -r id; do "
     '( . "/ctl/$id/cmd.sh" ) < "/ctl/$id/stdin" > "/ctl/$id/stdout" 2> "/ctl/$id/stderr"; '
     'echo $? > "/ctl/$id/exit"; echo "$id"; '
     "done"
@@ -66,6 +77,50 @@ _SYSTEM = {
     "sbin": "usr/sbin",
 }
 """Top-level folders of the sandbox that are the host's, read-only (see ``Sandbox._args``)."""
+
+
+SHELL_INSIDE = "/.pachstream/busybox"
+"""Where the static busybox that runs the control loop appears inside an image sandbox."""
+
+STATIC_SHELLS = ("/usr/bin/busybox", "/bin/busybox")
+"""Where a static busybox is looked for (Debian's ``busybox-static``)."""
+
+_IMAGE_MOUNTS = frozenset({"proc", "dev", "tmp", "pfs", "ctl", SHELL_INSIDE.split("/")[1]})
+"""Top-level names of an image sandbox that are the sandbox's, not the image's."""
+
+
+def static_shell() -> Path:
+    """A statically linked busybox of the host, or Unavailable with the fix."""
+    for candidate in STATIC_SHELLS:
+        if is_static_elf(Path(candidate)):
+            return Path(candidate)
+    raise Unavailable(
+        "a static busybox is needed to run commands in an image (which may have no shell) and "
+        f"none is at {' or '.join(STATIC_SHELLS)}; run 'apt-get install busybox-static' "
+        "(make system-deps does it)"
+    )
+
+
+def is_static_elf(path: Path) -> bool:
+    """Whether ``path`` is an ELF executable without a program interpreter (static)."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(64)
+            if len(header) < 52 or header[:4] != b"\x7fELF" or header[4] not in (1, 2):
+                return False
+            order: Literal["little", "big"] = "little" if header[5] == 1 else "big"
+            wide = header[4] == 2
+            phoff = int.from_bytes(header[0x20:0x28] if wide else header[0x1C:0x20], order)
+            size = int.from_bytes(header[0x36:0x38] if wide else header[0x2A:0x2C], order)
+            count = int.from_bytes(header[0x38:0x3A] if wide else header[0x2C:0x2E], order)
+            f.seek(phoff)
+            table = f.read(size * count)
+    except OSError:
+        return False
+    pt_interp = 3
+    return len(table) == size * count and all(
+        int.from_bytes(table[i * size : i * size + 4], order) != pt_interp for i in range(count)
+    )
 
 
 def bwrap_path() -> str:
@@ -101,10 +156,61 @@ def command_script(cmd: Sequence[str], env: Mapping[str, str], working_dir: str 
     )
     assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
     return (
-        f"cd {shlex.quote(directory)} 2>/dev/null || {{ echo {shlex.quote(missing)} >&2; exit 126; }}\n"
+        f"cd {shlex.quote(directory)} 2>/dev/null"
+        f" || {{ echo {shlex.quote(missing)} >&2; exit 126; }}\n"
         + " ".join(["exec env --", *assignments, *(shlex.quote(c) for c in cmd)])
         + "\n"
     )
+
+
+def image_command_script(
+    cmd: Sequence[str], env: Mapping[str, str], working_dir: str | None
+) -> str:
+    """The script that runs one command in an image sandbox, with exactly ``env``. Pure.
+
+    As :func:`command_script`, but the control shell is a busybox that prefers its own
+    applets to the image's programs: the command is looked up in ``env``'s PATH (Docker's
+    default without one) by the script itself, and run by its path, so ``cat`` is the
+    image's ``cat``, never busybox's. The environment is cleared first (``env -i``): the
+    caller gives the whole of it (:attr:`pachstream.images.RunPlan.env` and the datum's
+    variables).
+    """
+    directory = working_dir or DEFAULT_WORKING_DIR
+    refusal = _refusal(cmd, env)
+    if refusal:
+        return f"echo {shlex.quote('pachstream: ' + refusal)} >&2\nexit 126\n"
+    missing = (
+        f"pachstream: working_dir {directory!r} does not exist in the image; set "
+        "transform.working_dir (or the image's WORKDIR) to an existing directory"
+    )
+    lines = [
+        f"cd {shlex.quote(directory)} 2>/dev/null"
+        f" || {{ echo {shlex.quote(missing)} >&2; exit 126; }}"
+    ]
+    program = shlex.quote(cmd[0])
+    if "/" in cmd[0]:
+        target = program
+    else:
+        path = env.get("PATH", DEFAULT_PATH)
+        dirs = " ".join(shlex.quote(d or ".") for d in path.split(":"))
+        not_found = (
+            f"pachstream: command {cmd[0]!r} is not in the image (PATH={path}); fix "
+            "transform.cmd or the image"
+        )
+        lines += [
+            f'p=; for d in {dirs}; do [ -f "$d"/{program} ] && [ -x "$d"/{program} ]'
+            f' && {{ p="$d"/{program}; break; }}; done',
+            f'[ -n "$p" ] || {{ echo {shlex.quote(not_found)} >&2; exit 127; }}',
+        ]
+        target = '"$p"'
+    assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
+    lines.append(
+        " ".join(
+            [f"exec {SHELL_INSIDE} env -i --", *assignments, target]
+            + [shlex.quote(c) for c in cmd[1:]]
+        )
+    )
+    return "\n".join(lines) + "\n"
 
 
 def _refusal(cmd: Sequence[str], env: Mapping[str, str]) -> str:
@@ -117,11 +223,32 @@ def _refusal(cmd: Sequence[str], env: Mapping[str, str]) -> str:
 
 
 class Sandbox:
-    """A long-lived bubblewrap process for one worker of one pipeline."""
+    """A long-lived bubblewrap process for one worker of one pipeline.
 
-    def __init__(self, root: Path, input_names: Sequence[str]) -> None:
+    Args:
+        root: The worker's folder for inputs, output and control files.
+        input_names: The inputs that appear under ``/pfs``.
+        image_root: An unpacked image root to run in instead of the host's system; None
+            keeps the host's ``/usr`` (see the module docstring).
+        user: ``(uid, gid)`` the commands run as in an image sandbox
+            (:attr:`pachstream.images.RunPlan.uid`); None: the worker's own.
+        shell: The static busybox of an image sandbox; default: :func:`static_shell`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        input_names: Sequence[str],
+        *,
+        image_root: Path | None = None,
+        user: tuple[int, int] | None = None,
+        shell: Path | None = None,
+    ) -> None:
         self.root = root
         self.input_names = list(input_names)
+        self.image_root = image_root
+        self.user = user
+        self._shell = shell
         self._proc: asyncio.subprocess.Process | None = None
         for d in [self.out_dir, self._ctl, *(self.input_dir(n) for n in self.input_names)]:
             d.mkdir(parents=True, exist_ok=True)
@@ -147,6 +274,13 @@ class Sandbox:
             return self.out_dir.joinpath(*parts[2:])
         if len(parts) >= 2 and parts[0] == "pfs" and parts[1] in self.input_names:
             return self.input_dir(parts[1]).joinpath(*parts[2:])
+        if self.image_root is not None:
+            if not parts or parts[0] in _IMAGE_MOUNTS:
+                return None
+            # The image's own symlinks resolve inside the image, never on the host.
+            found = resolve_in_root(self.image_root, parts)
+            where = found.relative_to(self.image_root).parts
+            return None if not where or where[0] in _IMAGE_MOUNTS else found
         if parts and parts[0] in _SYSTEM:
             return Path("/", _SYSTEM[parts[0]], *parts[1:])
         return None
@@ -156,6 +290,8 @@ class Sandbox:
         return self.root / "ctl"
 
     def _args(self) -> list[str]:
+        if self.image_root is not None:
+            return self._image_args(self.image_root)
         args = [
             bwrap_path(),
             "--ro-bind", "/usr", "/usr",
@@ -185,6 +321,33 @@ class Sandbox:
         ]
         return args
 
+    def _image_args(self, image_root: Path) -> list[str]:
+        shell = self._shell or static_shell()
+        args = [bwrap_path()]
+        for entry in sorted(image_root.iterdir()):
+            if entry.name in _IMAGE_MOUNTS:
+                continue
+            if entry.is_symlink():
+                args += ["--symlink", os.readlink(entry), f"/{entry.name}"]
+            elif entry.is_dir() or entry.is_file():
+                args += ["--ro-bind", str(entry), f"/{entry.name}"]
+        args += [
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--tmpfs", "/tmp",
+            "--dir", "/pfs",
+            "--ro-bind", str(shell), SHELL_INSIDE,
+            "--bind", str(self._ctl), "/ctl",
+            "--bind", str(self.out_dir), "/pfs/out",
+        ]  # fmt: skip
+        for name in self.input_names:
+            args += ["--ro-bind", str(self.input_dir(name)), f"/pfs/{name}"]
+        args += ["--remount-ro", "/", "--unshare-all", "--die-with-parent", "--new-session"]
+        args += ["--clearenv", "--setenv", "PATH", DEFAULT_PATH]
+        if self.user is not None:
+            args += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
+        return [*args, SHELL_INSIDE, "sh", "-c", _LOOP]
+
     async def start(self) -> None:
         """Start the sandbox (idempotent while it runs)."""
         if self._proc is not None and self._proc.returncode is None:
@@ -212,7 +375,8 @@ class Sandbox:
         run_id = uuid.uuid4().hex
         ctl = self._ctl / run_id
         ctl.mkdir()
-        (ctl / "cmd.sh").write_text(command_script(cmd, env or {}, working_dir))
+        script = image_command_script if self.image_root is not None else command_script
+        (ctl / "cmd.sh").write_text(script(cmd, env or {}, working_dir))
         (ctl / "stdin").write_text(stdin)
         started = time.monotonic()
         self._proc.stdin.write(f"{run_id}\n".encode())

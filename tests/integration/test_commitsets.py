@@ -22,16 +22,30 @@ EDGES = {
 # montage crosses images and edges: the diamond. Its one file lists both inputs' files.
 MONTAGE = {
     "pipeline": {"name": "montage"},
-    "input": {"cross": [{"pfs": {"repo": "images", "glob": "/"}}, {"pfs": {"repo": "edges", "glob": "/"}}]},
+    "input": {
+        "cross": [{"pfs": {"repo": "images", "glob": "/"}}, {"pfs": {"repo": "edges", "glob": "/"}}]
+    },
     "transform": {
-        "cmd": ["sh", "-c", "(cd /pfs/images && ls) > /pfs/out/images.txt; (cd /pfs/edges && ls) > /pfs/out/edges.txt"]
+        "cmd": [
+            "sh",
+            "-c",
+            "(cd /pfs/images && ls) > /pfs/out/images.txt; "
+            "(cd /pfs/edges && ls) > /pfs/out/edges.txt",
+        ]
     },
 }
 # A third level: summary reads montage and an independent repo.
 SUMMARY = {
     "pipeline": {"name": "summary"},
-    "input": {"cross": [{"pfs": {"repo": "montage", "glob": "/"}}, {"pfs": {"repo": "labels", "glob": "/"}}]},
-    "transform": {"cmd": ["sh", "-c", "cat /pfs/montage/images.txt /pfs/labels/* > /pfs/out/all.txt"]},
+    "input": {
+        "cross": [
+            {"pfs": {"repo": "montage", "glob": "/"}},
+            {"pfs": {"repo": "labels", "glob": "/"}},
+        ]
+    },
+    "transform": {
+        "cmd": ["sh", "-c", "cat /pfs/montage/images.txt /pfs/labels/* > /pfs/out/all.txt"]
+    },
 }
 
 
@@ -52,9 +66,12 @@ async def test_a_diamond_and_three_levels_run_once_per_origin_commit(stack: Runn
     for origin in origins:
         try:
             jobs = await c.wait_commitset_id(origin, 120)
-        except Exception:
-            dump = {n: [(j.commitset, j.state, j.inputs) for j in await c.list_job(n)] for n in ("edges", "montage", "summary")}
-            raise AssertionError((origin, origins, dump))
+        except Exception as exc:
+            dump = {
+                n: [(j.commitset, j.state, j.inputs) for j in await c.list_job(n)]
+                for n in ("edges", "montage", "summary")
+            }
+            raise AssertionError((origin, origins, dump)) from exc
         assert sorted(j.pipeline for j in jobs) == ["edges", "montage", "summary"], jobs
         assert {j.state for j in jobs} == {"success"}, jobs
         # The set's commit in every repo, by the origin's id (Pachyderm's global ids).
@@ -73,7 +90,11 @@ async def test_a_diamond_and_three_levels_run_once_per_origin_commit(stack: Runn
     for commit in await c.list_commit("montage"):
         assert await c.get_file(f"montage@{commit.id}", "/images.txt") == await c.get_file(
             f"montage@{commit.id}", "/edges.txt"
-        ), (commit, montage_jobs, [(j.commitset, j.inputs, j.output_commit) for j in await c.list_job("edges")])
+        ), (
+            commit,
+            montage_jobs,
+            [(j.commitset, j.inputs, j.output_commit) for j in await c.list_job("edges")],
+        )
     # A commit to the independent repo reaches only summary.
     other = await c.put_file("labels@master", "/m.txt", b"more\n")
     assert [j.pipeline for j in await c.wait_commitset_id(other, 120)] == ["summary"]
@@ -105,9 +126,13 @@ async def test_deletes_are_guarded_names_are_reusable_and_reruns_never_go_back(
     await c.create_pipeline(MONTAGE)
     first = (await c.wait_commitset_id((await c.inspect_commit("images@master")).id, 120))
     await c.wait_commit("montage@master", timeout_s=120)
-    with pytest.raises(Conflict, match="pipeline 'edges' is read by pipeline\\(s\\) 'montage'.*--force"):
+    with pytest.raises(
+        Conflict, match="pipeline 'edges' is read by pipeline\\(s\\) 'montage'.*--force"
+    ):
         await c.delete_pipeline("edges")
-    with pytest.raises(Conflict, match="repo 'images' is read by pipeline\\(s\\) 'edges', 'montage'"):
+    with pytest.raises(
+        Conflict, match="repo 'images' is read by pipeline\\(s\\) 'edges', 'montage'"
+    ):
         await c.delete_repo("images")
     with pytest.raises(OutputRepo, match="delete the pipeline"):
         await c.delete_repo("edges")

@@ -19,8 +19,9 @@ GARBAGE = [
         "schema_version",
     ),
     (
-        b'{"type": "file.modify", "schema_version": 1, "request_id": "r", "repo": "x", "branch": "m", '
-        b'"time": 1, "ops": [{"op": "put", "path": "/a", "file": {"hash": "h", "size": "12", "chunks": []}}]}',
+        b'{"type": "file.modify", "schema_version": 1, "request_id": "r", "repo": "x", '
+        b'"branch": "m", "time": 1, "ops": [{"op": "put", "path": "/a", '
+        b'"file": {"hash": "h", "size": "12", "chunks": []}}]}',
         "file.modify.ops.file.size: value '12' is not of type int",
     ),
 ]

@@ -32,7 +32,11 @@ def _env(home: Path, kafka: KafkaSettings | None) -> dict[str, str]:
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args], env=env, text=True, capture_output=True, timeout=timeout
+        [sys.executable, "-m", "pachstream", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
     )
 
 

@@ -34,7 +34,9 @@ async def _paths(c, ref: str) -> list[str]:
     return [f.path for f in await c.list_file(ref, "/")]
 
 
-async def test_delete_commit_moves_the_branch_back_and_downstream_follows(stack: RunningStack) -> None:
+async def test_delete_commit_moves_the_branch_back_and_downstream_follows(
+    stack: RunningStack,
+) -> None:
     c = stack.client
     await c.create_repo("data")
     await c.put_file("data@master", "/a", b"A")
@@ -76,7 +78,9 @@ async def test_delete_commit_moves_the_branch_back_and_downstream_follows(stack:
     assert await _paths(c, "copy@master") == ["/a", "/b", "/c"]
 
 
-async def test_squash_keeps_the_data_in_the_child_and_survives_a_restart(stack: RunningStack) -> None:
+async def test_squash_keeps_the_data_in_the_child_and_survives_a_restart(
+    stack: RunningStack,
+) -> None:
     c = stack.client
     await c.create_repo("data")
     one = await c.put_file("data@master", "/a", b"A")

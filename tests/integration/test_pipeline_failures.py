@@ -146,7 +146,10 @@ async def test_rerun_failed_datums_only(stack: RunningStack) -> None:
     await c.create_repo("raw")
     cid = await c.put_files("raw@master", [("/a", b"1"), ("/b", b"2"), ("/c", b"3")])
     # Fails on /b until the marker file exists in the worker's scratch (a flaky dependency).
-    flaky = 'f=$(ls /pfs/raw); if [ "$f" = b ] && [ ! -e /ctl/ok ]; then exit 7; fi; cp /pfs/raw/$f /pfs/out/'
+    flaky = (
+        'f=$(ls /pfs/raw); if [ "$f" = b ] && [ ! -e /ctl/ok ]; then exit 7; fi; '
+        "cp /pfs/raw/$f /pfs/out/"
+    )
     await c.create_pipeline(spec("flaky", flaky))
     job = (await c.flush("raw", cid, timeout_s=120))[0]
     assert (job.state, job.processed, job.failed) == ("failure", 2, 1)
@@ -207,7 +210,11 @@ def grouped(name: str, key: str) -> dict:
         "pipeline": {"name": name},
         "input": {"group": [{"pfs": {"repo": "raw", "glob": "/(*)-(*).csv", "group_by": key}}]},
         "transform": {
-            "cmd": ["sh", "-c", 'printf "%s" "$PACH_DATUM_raw_GROUP_BY" > "/pfs/out/$(ls /pfs/raw | head -1)"']
+            "cmd": [
+                "sh",
+                "-c",
+                'printf "%s" "$PACH_DATUM_raw_GROUP_BY" > "/pfs/out/$(ls /pfs/raw | head -1)"',
+            ]
         },
         "datum_tries": 1,
     }

@@ -34,7 +34,9 @@ async def _read_all(settings, topic: str, expected: int | None = None) -> list[R
             batch = await reader.read(timeout_ms=500)
             out.extend(batch)
             empty = 0 if batch else empty + 1
-            if (expected is not None and len(out) >= expected) or (expected is None and out and empty >= 2):
+            if (expected is not None and len(out) >= expected) or (
+                expected is None and out and empty >= 2
+            ):
                 break
     finally:
         await reader.stop()
@@ -86,7 +88,8 @@ async def test_replaying_the_request_log_rebuilds_identical_tables(servers):
         await producer.start()
         try:
             await producer.send_all(
-                (Topics(second.namespace).requests, r.key.decode() if r.key else None, r.value) for r in log
+                (Topics(second.namespace).requests, r.key.decode() if r.key else None, r.value)
+                for r in log
             )
         finally:
             await producer.stop()

@@ -14,7 +14,12 @@ TREES = {  # by source (repo@branch)
     "images@master": {"/cats/tom.png": "h1", "/cats/sub/kit.png": "h2", "/dogs/rex.png": "h3"},
     "labels@master": {"/cats.txt": "h4"},
 }
-CONTENT = {("images", "/cats/tom.png"): b"TOM", ("images", "/cats/sub/kit.png"): b"KIT", ("images", "/dogs/rex.png"): b"REX", ("labels", "/cats.txt"): b"feline\n"}
+CONTENT = {
+    ("images", "/cats/tom.png"): b"TOM",
+    ("images", "/cats/sub/kit.png"): b"KIT",
+    ("images", "/dogs/rex.png"): b"REX",
+    ("labels", "/cats.txt"): b"feline\n",
+}
 
 
 async def fetch(name: str, path: str) -> bytes:
@@ -57,13 +62,20 @@ async def test_a_datum_runs_with_its_inputs_staged_and_outputs_stored(sandbox):
         stdin=(
             'for f in $(find "$images" -type f | sort); do cat "$f"; done > /pfs/out/all.txt',
             'cat "$labels" >> /pfs/out/all.txt',
-            'mkdir -p /pfs/out/meta && echo "$PACH_DATUM_labels_JOIN_ON $GREETING" > /pfs/out/meta/key',
+            "mkdir -p /pfs/out/meta && "
+            'echo "$PACH_DATUM_labels_JOIN_ON $GREETING" > /pfs/out/meta/key',
             "test ! -e /pfs/images/dogs",
         ),
         env=(("GREETING", "hi"),),
     )
     result = await run_datum(
-        d, transform, sandbox, fetch, ContentWriter(objects), env=datum_env(d, {}, "j", "o"), tries=1
+        d,
+        transform,
+        sandbox,
+        fetch,
+        ContentWriter(objects),
+        env=datum_env(d, {}, "j", "o"),
+        tries=1,
     )
     assert result.state == "success", result.last.stderr_tail
     assert sorted(result.outputs) == ["/all.txt", "/meta/key"]
@@ -73,12 +85,28 @@ async def test_a_datum_runs_with_its_inputs_staged_and_outputs_stored(sandbox):
 
 async def test_retries_then_failure_keeps_the_exit_code_and_stderr(sandbox, tmp_path):
     d = joined()
-    flaky = Transform(cmd=("sh", "-c", "n=$(cat /tmp/n 2>/dev/null || echo 0); echo $((n+1)) > /tmp/n; [ $n -ge 1 ] || exit 7; echo ok > /pfs/out/x"))
-    ok = await run_datum(d, flaky, sandbox, fetch, ContentWriter(MemoryObjectStore()), env={}, tries=3)
+    flaky = Transform(
+        cmd=(
+            "sh",
+            "-c",
+            "n=$(cat /tmp/n 2>/dev/null || echo 0); echo $((n+1)) > /tmp/n; "
+            "[ $n -ge 1 ] || exit 7; echo ok > /pfs/out/x",
+        )
+    )
+    ok = await run_datum(
+        d, flaky, sandbox, fetch, ContentWriter(MemoryObjectStore()), env={}, tries=3
+    )
     assert (ok.state, ok.tries) == ("success", 2)
     broken = Transform(cmd=("sh", "-c", "echo 'no such model' >&2; exit 2"))
-    failed = await run_datum(d, broken, sandbox, fetch, ContentWriter(MemoryObjectStore()), env={}, tries=3)
-    assert (failed.state, failed.tries, failed.last.exit_code, failed.outputs) == ("failed", 3, 2, {})
+    failed = await run_datum(
+        d, broken, sandbox, fetch, ContentWriter(MemoryObjectStore()), env={}, tries=3
+    )
+    assert (failed.state, failed.tries, failed.last.exit_code, failed.outputs) == (
+        "failed",
+        3,
+        2,
+        {},
+    )
     assert "no such model" in failed.last.stderr_tail
 
 
@@ -115,9 +143,18 @@ async def test_symlinks_in_out_are_uploaded_as_their_targets_content(sandbox):
 @pytest.mark.parametrize(
     ("script", "said"),
     [
-        ("ln -s /pfs/out/nothing /pfs/out/x", "output '/x' is a symlink to '/pfs/out/nothing', which does not exist"),
-        ("echo hi > /tmp/t && ln -s /tmp/t /pfs/out/x", "output '/x' is a symlink to '/tmp/t', which the worker cannot read"),
-        ("ln -s /pfs/out/b /pfs/out/a && ln -s /pfs/out/a /pfs/out/b", "more than 40 symlinks in a row"),
+        (
+            "ln -s /pfs/out/nothing /pfs/out/x",
+            "output '/x' is a symlink to '/pfs/out/nothing', which does not exist",
+        ),
+        (
+            "echo hi > /tmp/t && ln -s /tmp/t /pfs/out/x",
+            "output '/x' is a symlink to '/tmp/t', which the worker cannot read",
+        ),
+        (
+            "ln -s /pfs/out/b /pfs/out/a && ln -s /pfs/out/a /pfs/out/b",
+            "more than 40 symlinks in a row",
+        ),
         ("mkdir /pfs/out/d && ln -s .. /pfs/out/d/loop", "directory links nest more than 40 deep"),
     ],
 )

@@ -139,7 +139,7 @@ async def test_aws_cp_starts_the_pipeline_and_sync_makes_few_commits(gw: Gw):
     before = len(await c.list_commit("raw@master"))
     jobs_before = len(await c.list_job("rows"))
     await gw.ok("s3", "sync", str(folder), "s3://master.raw/many/")
-    await gw.gateway._settle(gw.gateway._branches["raw@master"])
+    await gw.gateway.settle("raw@master")
     head = await c.inspect_commit("raw@master")
     commits = len(await c.list_commit("raw@master")) - before
     print(f"aws s3 sync of 1,000 files → {commits} commits")

@@ -25,14 +25,16 @@ SCRIPTS = [
         ["true"],
         {},
         "/pfs/out",
-        "cd /pfs/out 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/pfs/out'\"'\"' does not "
-        "exist in the sandbox; set transform.working_dir to an existing directory, such as "
-        "/pfs/out or /tmp' >&2; exit 126; }\nexec env -- true\n",
+        "cd /pfs/out 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/pfs/out'\"'\"' "
+        "does not exist in the sandbox; set transform.working_dir to an existing directory, "
+        "such as /pfs/out or /tmp' >&2; exit 126; }\nexec env -- true\n",
     ),
 ]
 
 
-@pytest.mark.parametrize(("what", "cmd", "env", "working_dir", "script"), SCRIPTS, ids=[c[0] for c in SCRIPTS])
+@pytest.mark.parametrize(
+    ("what", "cmd", "env", "working_dir", "script"), SCRIPTS, ids=[c[0] for c in SCRIPTS]
+)
 def test_command_script(what, cmd, env, working_dir, script):
     assert command_script(cmd, env, working_dir) == script
 
@@ -57,7 +59,8 @@ async def test_code_written_for_pachyderm_runs_unchanged(sandbox):
     (sandbox.input_dir("labels") / "cat.txt").write_text("cat\n")
     result = await sandbox.run(
         ["sh"],
-        stdin="cp /pfs/images/cat.png /pfs/out/ && cat /pfs/labels/cat.txt && echo \"$PACH_DATUM_ID\" >&2",
+        stdin="cp /pfs/images/cat.png /pfs/out/ && cat /pfs/labels/cat.txt"
+        ' && echo "$PACH_DATUM_ID" >&2',
         env={"PACH_DATUM_ID": "d1"},
     )
     assert (result.exit_code, result.stdout_tail, result.stderr_tail) == (0, "cat\n", "d1\n")
@@ -70,7 +73,9 @@ async def test_code_written_for_pachyderm_runs_unchanged(sandbox):
 async def test_writes_outside_out_and_tmp_fail(sandbox, target):
     result = await sandbox.run(["sh", "-c", f"echo x > {target}"])
     assert result.exit_code != 0 and result.stderr_tail
-    ok = await sandbox.run(["sh", "-c", "echo x > /tmp/scratch && cat /tmp/scratch > /pfs/out/fine"])
+    ok = await sandbox.run(
+        ["sh", "-c", "echo x > /tmp/scratch && cat /tmp/scratch > /pfs/out/fine"]
+    )
     assert ok.exit_code == 0 and (sandbox.out_dir / "fine").read_text() == "x\n"
 
 
@@ -99,7 +104,10 @@ async def test_no_network(sandbox):
 async def test_variables_with_names_no_shell_can_hold_reach_the_command(sandbox):
     # Pachyderm sets <input name>=<path> for every input; 'my-input' is no shell identifier,
     # but the process environment carries it (printenv, os.environ, Go's os.Getenv read it).
-    result = await sandbox.run(["printenv", "my-input", "my-input_COMMIT"], env={"my-input": "/pfs/my-input/a", "my-input_COMMIT": "c1"})
+    result = await sandbox.run(
+        ["printenv", "my-input", "my-input_COMMIT"],
+        env={"my-input": "/pfs/my-input/a", "my-input_COMMIT": "c1"},
+    )
     assert (result.exit_code, result.stdout_tail) == (0, "/pfs/my-input/a\nc1\n")
 
 
@@ -109,7 +117,10 @@ async def test_default_working_dir_is_pachyderms_and_a_missing_one_fails_saying_
     there = await sandbox.run(["pwd"], working_dir="/pfs/images")
     assert there.stdout_tail == "/pfs/images\n"
     missing = await sandbox.run(["pwd"], working_dir="/no/such/dir")
-    assert missing.exit_code == 126 and "working_dir '/no/such/dir' does not exist" in missing.stderr_tail
+    assert (
+        missing.exit_code == 126
+        and "working_dir '/no/such/dir' does not exist" in missing.stderr_tail
+    )
 
 
 async def test_a_command_that_kills_its_sandbox_fails_only_its_own_run(sandbox):

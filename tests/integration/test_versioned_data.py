@@ -31,7 +31,12 @@ async def test_repo_lifecycle(stack):
     await c.create_repo("images", "updated", update=True)
     await c.put_file("images@master", "/a.png", b"12345")
     info = await c.inspect_repo("images")
-    assert (info.name, info.description, info.size_bytes, info.branch_count) == ("images", "updated", 5, 1)
+    assert (info.name, info.description, info.size_bytes, info.branch_count) == (
+        "images",
+        "updated",
+        5,
+        1,
+    )
     assert {r.name for r in await c.list_repo()} == {"images", "labels"}
     await c.delete_repo("labels")
     assert [r.name for r in await c.list_repo()] == ["images"]
@@ -152,7 +157,9 @@ async def test_directories_list_glob_diff_delete(stack, tmp_path: Path):
         "/b/c/3.csv",
         "/données/été.csv",
     ]
-    assert [f.path for f in await c.glob_file("tree@master", r"/weird/f\*\?\[x].txt")] == ["/weird/f*?[x].txt"]
+    assert [f.path for f in await c.glob_file("tree@master", r"/weird/f\*\?\[x].txt")] == [
+        "/weird/f*?[x].txt"
+    ]
     assert [(f.path, f.type) for f in await c.glob_file("tree@master", "/*")] == [
         ("/a", "dir"),
         ("/b", "dir"),
@@ -162,8 +169,13 @@ async def test_directories_list_glob_diff_delete(stack, tmp_path: Path):
     await c.put_file("tree@master", "/a/1.csv", b"changed\n")
     await c.delete_file("tree@master", "/b")
     diff = await c.diff_file("tree@master", "tree@master~2")
-    assert [(d.path, d.change) for d in diff] == [("/a/1.csv", "modified"), ("/b/c/3.csv", "deleted")]
-    assert [(d.path, d.change) for d in await c.diff_file("tree@master")] == [("/b/c/3.csv", "deleted")]
+    assert [(d.path, d.change) for d in diff] == [
+        ("/a/1.csv", "modified"),
+        ("/b/c/3.csv", "deleted"),
+    ]
+    assert [(d.path, d.change) for d in await c.diff_file("tree@master")] == [
+        ("/b/c/3.csv", "deleted")
+    ]
     with pytest.raises(FileNotFound, match="'/b' does not exist"):
         await c.list_file("tree@master", "/b")
     f = await c.inspect_file("tree@master", "/a/1.csv")

@@ -2,8 +2,9 @@
 
     PACHSTREAM_S3TESTS_DIR=/tmp/s3-tests .venv/bin/python tests/s3compat/run.py [--areas core]
 
-Starts SeaweedFS, Tansu and PostgreSQL on free ports (``pachstream.testing.embedded.EmbeddedServers``,
-which stops each by its PID on exit), the processors of a fresh namespace and a gateway, then
+Starts SeaweedFS, Tansu and PostgreSQL on free ports
+(``pachstream.testing.embedded.EmbeddedServers``, which stops each by its PID on exit), the
+processors of a fresh namespace and a gateway, then
 the suite's pytest in its own venv (``PACHSTREAM_S3TESTS_VENV``, default /tmp/s3tests-venv,
 made on first use from the suite's requirements.txt: needs PyPI). Writes results.json,
 summary.txt, results.jsonl, pytest.log and gateway.log into ``--out``.

@@ -45,6 +45,7 @@ NOT_LISTING = (
     "pachstream.cli._parity",
     "pachstream.cli._backup",
     "pachstream.cli._commits",
+    "pachstream.images",
     "pachstream.dispatch",
     "pachstream.commits",
 )
@@ -85,17 +86,20 @@ def _heavy(loaded: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in names))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list", "--help"], ["list", "file", "--help"]])
-def test_help_loads_no_driver(argv):
+@pytest.mark.parametrize(
+    ("argv", "registers"),
+    [(["--help"], "_parity"), (["list", "--help"], "_data"), (["list", "file", "--help"], "_data")],
+)
+def test_help_loads_no_driver(argv, registers):
     loaded = _loaded_after(_run_main(argv))
-    assert "pachstream.cli._data" in loaded  # the commands were registered
+    assert f"pachstream.cli.{registers}" in loaded  # the commands were registered
     assert _heavy(loaded, DRIVERS + PROCESSORS + HELP_ONLY) == []
 
 
 def test_list_repo_loads_its_modules_only(tmp_path):
     """What `list repo` imports up to its Postgres connection: the `list` group's modules, the
     client and asyncpg. No stack here, so it stops at 'no running stack found', after the
-    imports (with a stack, it also imports `pachstream.lineage._schema` to check migrations).
+    imports (with a stack, it also imports `pachstream.lineage.queries` to read the tables).
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
     env["PACHSTREAM_HOME"] = str(tmp_path)
@@ -107,7 +111,7 @@ def test_list_repo_loads_its_modules_only(tmp_path):
 def test_lazy_packages_load_their_processors_on_first_use():
     """The client reads specs and lineage records from these packages without their servers."""
     loaded = _loaded_after(
-        "import pachstream.dispatch.spec, pachstream.dispatch.plan, pachstream.lineage._query\n"
+        "import pachstream.dispatch.spec, pachstream.dispatch.plan, pachstream.lineage.queries\n"
         "import pachstream.dispatch as d, pachstream.lineage as l\n"
         "assert callable(d.datums) and d.datums.__module__ == 'pachstream.dispatch.datums'\n"
         "assert 'pachstream.dispatch._dispatcher' not in sys.modules\n"
@@ -158,8 +162,9 @@ def test_module_table_names_every_registration():
 @pytest.mark.parametrize(
     ("argv", "env", "modules"),
     [
-        (["list", "repo"], {}, ["_data", "_commitsets", "_pipelines"]),
-        (["list", "--help"], {}, ["_data", "_commitsets", "_pipelines"]),
+        (["list", "repo"], {}, ["_data", "_commitsets", "_pipelines", "_images"]),
+        (["list", "--help"], {}, ["_data", "_commitsets", "_pipelines", "_images"]),
+        (["image", "load", "f.tar"], {}, ["_images"]),
         (["up"], {}, ["_stack"]),
         (["squash", "commit", "r@c"], {}, ["_commits"]),
         (["stop", "job", "j"], {}, ["_pipelines", "_commits"]),
@@ -193,22 +198,24 @@ def test_lazy_exports_resolve():
     assert "pachstream.client._client" in loaded
 
 
-def test_lineage_migrations_read_without_the_materializer():
+def test_lineage_queries_read_without_the_materializer():
+    """The client reads the lineage tables through `queries`, which loads neither the
+    materializer nor a driver, and knows the schema version the materializer migrates to."""
     loaded = _loaded_after(
-        "from pachstream.client._client import _lineage_migrations\n"
-        "mine = _lineage_migrations()\n"
+        "from pachstream.lineage import queries\n"
         "from pachstream.lineage._schema import MIGRATIONS\n"
-        "assert mine == MIGRATIONS"
+        "assert queries.SCHEMA_VERSION == len(MIGRATIONS)\n"
+        "import pachstream.client._client"
     )
-    assert "pachstream.lineage._schema" in loaded
+    assert "pachstream.lineage.queries" in loaded
     assert _heavy(loaded, DRIVERS + PROCESSORS) == []
 
 
 def test_notify_channel_agrees_with_the_materializer():
-    from pachstream.client._client import _notify_channel
-    from pachstream.lineage import notify_channel
+    from pachstream.lineage import Materializer, notify_channel, queries
 
-    assert _notify_channel("ns") == notify_channel("ns")
+    assert queries.notify_channel("ns") == notify_channel("ns") == "ns_changes"
+    assert Materializer.__module__ == "pachstream.lineage._materializer"
 
 
 def test_missing_values_keep_typer_semantics():

@@ -118,14 +118,18 @@ SAMPLES = [
     ),
     # Pipelines (issue 3).
     CreatePipeline(
-        request_id="r8", pipeline="edges", time=8.0, spec={"pipeline": {"name": "edges"}, "n": [1, 2.5]}, update=True
+        request_id="r8", pipeline="edges", time=8.0,
+        spec={"pipeline": {"name": "edges"}, "n": [1, 2.5]}, update=True,
     ),
     DeletePipeline(request_id="r9", pipeline="edges", time=9.0),
     SetPipelineState(request_id="r10", pipeline="edges", time=10.0, stopped=True),
-    RerunJob(request_id="r11", pipeline="edges", time=11.0, job_id="j" * 32, failed_only=False, datum_id="d" * 32),
+    RerunJob(
+        request_id="r11", pipeline="edges", time=11.0, job_id="j" * 32, failed_only=False,
+        datum_id="d" * 32,
+    ),
     PipelineCreated(
-        event_id="e8", request_id="r8", pipeline="edges", version=2, spec={"pipeline": {"name": "edges"}}, salt="s",
-        time=8.0,
+        event_id="e8", request_id="r8", pipeline="edges", version=2,
+        spec={"pipeline": {"name": "edges"}}, salt="s", time=8.0,
     ),
     PipelineStateSet(event_id="e9", request_id="r10", pipeline="edges", state="stopped", time=10.0),
     JobStarted(
@@ -138,26 +142,30 @@ SAMPLES = [
         inputs=(
             TaskInput(
                 name="images", repo="images", branch="master", commit_id="c" * 32, path="/été",
-                files=(StagedFile(path="/été/a*b.txt", file=F),), join_on="", group_by="g", empty_files=True,
+                files=(StagedFile(path="/été/a*b.txt", file=F),), join_on="", group_by="g",
+                empty_files=True,
             ),
         ),
-        output_commit="o" * 32, cmd=("sh", "-c", "cp -r /pfs/images /pfs/out"), stdin=("x",), env=(("A", "1"),),
-        working_dir="/pfs", err_cmd=("true",), err_stdin=(), tries=3, timeout_s=2.5,
+        output_commit="o" * 32, cmd=("sh", "-c", "cp -r /pfs/images /pfs/out"), stdin=("x",),
+        env=(("A", "1"),), working_dir="/pfs", err_cmd=("true",), err_stdin=(), tries=3,
+        timeout_s=2.5,
     ),
     DatumFinished(
-        event_id="e11", job_id="j" * 32, pipeline="edges", datum_id="d" * 32, hash="h" * 64, state="failed", tries=3,
-        exit_code=None, timed_out=True, stderr_tail="boom", log_ref="logs/j/d", started=13.0, duration_s=1.5,
-        worker="edges.2.0@h:1", inputs=(), outputs=(OutputFile(path="/x", file=F),),
+        event_id="e11", job_id="j" * 32, pipeline="edges", datum_id="d" * 32, hash="h" * 64,
+        state="failed", tries=3, exit_code=None, timed_out=True, stderr_tail="boom",
+        log_ref="logs/j/d", started=13.0, duration_s=1.5, worker="edges.2.0@h:1", inputs=(),
+        outputs=(OutputFile(path="/x", file=F),),
     ),
     JobFinished(
-        event_id="e12", job_id="j" * 32, pipeline="edges", state="failure", output_commit=None, processed=0,
-        skipped=2, failed=1, recovered=0, time=14.0, reason="1 datum(s) failed",
+        event_id="e12", job_id="j" * 32, pipeline="edges", state="failure", output_commit=None,
+        processed=0, skipped=2, failed=1, recovered=0, time=14.0, reason="1 datum(s) failed",
     ),
     # History changes and stopping a job (issue 12).
     DeleteCommit(request_id="r12", repo="images", commit_id="c" * 32, time=15.0),
     SquashCommit(request_id="r13", repo="images", commit_id="c" * 32, time=16.0),
     CommitDeleted(
-        event_id="e13", request_id="r12", repo="images", commit_id="c" * 32, parent="p" * 32, was_open=False,
+        event_id="e13", request_id="r12", repo="images", commit_id="c" * 32, parent="p" * 32,
+        was_open=False,
         moved=(HeadMove(branch="master", head="p" * 32, root="manifests/" + "d" * 64),),
         commitset="s" * 32, time=15.0,
     ),
@@ -165,7 +173,8 @@ SAMPLES = [
         event_id="e14", request_id="r13", repo="images", commit_id="c" * 32, parent=None,
         children=(
             Reparented(
-                commit_id="k" * 32, parent=None, added=1, modified=0, deleted=0, diff_ref="diffs/k.1",
+                commit_id="k" * 32, parent=None, added=1, modified=0, deleted=0,
+                diff_ref="diffs/k.1",
                 diff=(DiffEntry(path="/a", change="added", file=F, old=None),),
             ),
         ),

@@ -58,11 +58,20 @@ def apply(requests, repos=None):
         facts.extend(step.facts)
         if step.finish is not None:
             facts.extend(
-                _core.complete_finish(repos, step.finish, "manifests/x", 1, 1, ["added"], [], "diffs/x")
+                _core.complete_finish(
+                    repos, step.finish, "manifests/x", 1, 1, ["added"], [], "diffs/x"
+                )
             )
         if step.squash is not None:
             kids = tuple(
-                Reparented(commit_id=c, parent=step.squash.parent, added=0, modified=0, deleted=0, diff_ref="d")
+                Reparented(
+                    commit_id=c,
+                    parent=step.squash.parent,
+                    added=0,
+                    modified=0,
+                    deleted=0,
+                    diff_ref="d",
+                )
                 for c, _ in step.squash.children
             )
             facts.extend(_core.complete_squash(repos, step.squash, kids))
@@ -82,10 +91,20 @@ LINE = [C, put("m1"), put("m2"), put("m3")]
 
 CASES = [
     ("delete the head", [*LINE, drop("d", THREE)], "CommitDeleted ok", {"master": TWO}),
-    ("delete the only commit", [C, put("m1"), drop("d", ONE)], "CommitDeleted ok", {"master": None}),
+    (
+        "delete the only commit",
+        [C, put("m1"), drop("d", ONE)],
+        "CommitDeleted ok",
+        {"master": None},
+    ),
     ("delete a commit with a child", [*LINE, drop("d", TWO)], "Conflict", {"master": THREE}),
     ("delete an unknown commit", [*LINE, drop("d", "0" * 32)], "CommitNotFound", {"master": THREE}),
-    ("delete an open commit", [*LINE, start("s"), drop("d", cid("s"))], "CommitDeleted ok", {"master": THREE}),
+    (
+        "delete an open commit",
+        [*LINE, start("s"), drop("d", cid("s"))],
+        "CommitDeleted ok",
+        {"master": THREE},
+    ),
     (
         "delete a head two branches share",
         [*LINE, move("b", "dev", THREE), drop("d", THREE)],
@@ -94,8 +113,18 @@ CASES = [
     ),
     ("squash a middle commit", [*LINE, squash("q", TWO)], "CommitSquashed ok", {"master": THREE}),
     ("squash the first commit", [*LINE, squash("q", ONE)], "CommitSquashed ok", {"master": THREE}),
-    ("squash the head: no child keeps its data", [*LINE, squash("q", THREE)], "Conflict", {"master": THREE}),
-    ("squash an open commit", [*LINE, start("s"), squash("q", cid("s"))], "Conflict", {"master": cid("s")}),
+    (
+        "squash the head: no child keeps its data",
+        [*LINE, squash("q", THREE)],
+        "Conflict",
+        {"master": THREE},
+    ),
+    (
+        "squash an open commit",
+        [*LINE, start("s"), squash("q", cid("s"))],
+        "Conflict",
+        {"master": cid("s")},
+    ),
     (
         "squash a commit another branch points at",
         [*LINE, move("b", "dev", TWO), squash("q", TWO)],
@@ -111,7 +140,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "requests", "expected", "heads"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "requests", "expected", "heads"), CASES, ids=[c[0] for c in CASES]
+)
 def test_history_requests(name, requests, expected, heads):
     repos, facts = apply(requests)
     last = facts[-2:] if expected.endswith("ok") else facts[-1:]

@@ -419,21 +419,61 @@ def _owned():
 
 OUTPUT_WRITES = [
     # (request, who asks, refused?)
-    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/hack.txt", file=FILE),)), None, True),
+    (
+        ModifyFiles(
+            request_id="w",
+            repo="edges",
+            branch="master",
+            time=2.0,
+            ops=(FileOp(op="put", path="/hack.txt", file=FILE),),
+        ),
+        None,
+        True,
+    ),
     (StartCommit(request_id="w", repo="edges", branch="master", time=2.0), None, True),
     (FinishCommit(request_id="w", repo="edges", branch="master", time=2.0), None, True),
     (CreateBranch(request_id="w", repo="edges", branch="dev", time=2.0), None, True),
     (DeleteBranch(request_id="w", repo="edges", branch="master", time=2.0), None, True),
     (DeleteRepo(request_id="w", repo="edges", time=2.0), None, True),
     (DeleteRepo(request_id="w", repo="edges", time=2.0, force=True), None, True),
-    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/o", file=FILE),), pipeline="other"), "other", True),
-    (ModifyFiles(request_id="w", repo="edges", branch="master", time=2.0, ops=(FileOp(op="put", path="/o", file=FILE),), pipeline="edges"), "edges", False),
+    (
+        ModifyFiles(
+            request_id="w",
+            repo="edges",
+            branch="master",
+            time=2.0,
+            ops=(FileOp(op="put", path="/o", file=FILE),),
+            pipeline="other",
+        ),
+        "other",
+        True,
+    ),
+    (
+        ModifyFiles(
+            request_id="w",
+            repo="edges",
+            branch="master",
+            time=2.0,
+            ops=(FileOp(op="put", path="/o", file=FILE),),
+            pipeline="edges",
+        ),
+        "edges",
+        False,
+    ),
     (DeleteRepo(request_id="w", repo="edges", time=2.0, pipeline="edges"), "edges", False),
-    (CreateRepo(request_id="w", repo="edges", time=2.0, description="new", update=True), None, False),
+    (
+        CreateRepo(request_id="w", repo="edges", time=2.0, description="new", update=True),
+        None,
+        False,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("req", "who", "refused"), OUTPUT_WRITES, ids=lambda v: type(v).__name__ if not isinstance(v, (str, bool, type(None))) else str(v))
+@pytest.mark.parametrize(
+    ("req", "who", "refused"),
+    OUTPUT_WRITES,
+    ids=lambda v: type(v).__name__ if not isinstance(v, (str, bool, type(None))) else str(v),
+)
 def test_only_its_pipeline_writes_an_output_repo(req, who, refused):
     repos, facts = run([_owned(), req])
     done = facts[-1]
@@ -441,7 +481,11 @@ def test_only_its_pipeline_writes_an_output_repo(req, who, refused):
     if refused:
         assert done.error_code == "OutputRepo"
         assert "repo 'edges' is the output of pipeline 'edges'" in done.error_message
-        fix = "delete the pipeline instead" if isinstance(req, DeleteRepo) else "only its jobs write there"
+        fix = (
+            "delete the pipeline instead"
+            if isinstance(req, DeleteRepo)
+            else "only its jobs write there"
+        )
         assert fix in done.error_message
         assert repos["edges"].heads == {} and "edges" in repos
 
@@ -459,10 +503,24 @@ def test_the_owner_survives_a_restart_and_shows_in_the_fact():
 
 def test_a_commit_is_its_own_set_unless_it_joins_one():
     own = modify("m")
-    joined = ModifyFiles(request_id="j", repo="r", branch="master", time=4.0, ops=own.ops, commitset="origin")
+    joined = ModifyFiles(
+        request_id="j", repo="r", branch="master", time=4.0, ops=own.ops, commitset="origin"
+    )
     started = StartCommit(request_id="s", repo="r", branch="dev", time=2.0, commitset="origin2")
-    _, facts = run([create("c"), own, joined, started, FinishCommit(request_id="f", repo="r", branch="dev", time=3.0)])
-    sets = [(type(f).__name__, f.commit_id, f.commitset) for f in facts if isinstance(f, (CommitStarted, CommitFinished))]
+    _, facts = run(
+        [
+            create("c"),
+            own,
+            joined,
+            started,
+            FinishCommit(request_id="f", repo="r", branch="dev", time=3.0),
+        ]
+    )
+    sets = [
+        (type(f).__name__, f.commit_id, f.commitset)
+        for f in facts
+        if isinstance(f, (CommitStarted, CommitFinished))
+    ]
     assert sets == [
         ("CommitStarted", cid("m"), cid("m")), ("CommitFinished", cid("m"), cid("m")),
         ("CommitStarted", cid("j"), "origin"), ("CommitFinished", cid("j"), "origin"),

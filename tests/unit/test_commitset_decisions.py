@@ -37,22 +37,26 @@ CASES = [
     # (what, sources of the pipeline, the set, expected decision)
     (
         "a commit to images: edges reads it",
-        ["images@master"], cs([("images@master", "i1")]),
+        ["images@master"],
+        cs([("images@master", "i1")]),
         Ready({"images@master": ("i1", "root-i1")}),
     ),
     (
         "montage waits for edges' commit of the same set (the diamond)",
-        ["images@master", "edges@master"], cs([("images@master", "i1")]),
+        ["images@master", "edges@master"],
+        cs([("images@master", "i1")]),
         Wait("edges@master"),
     ),
     (
         "then reads both commits of the set",
-        ["images@master", "edges@master"], cs([("images@master", "i1"), ("edges@master", "e1")]),
+        ["images@master", "edges@master"],
+        cs([("images@master", "i1"), ("edges@master", "e1")]),
         Ready({"images@master": ("i1", "root-i1"), "edges@master": ("e1", "root-e1")}),
     ),
     (
         "three levels: summary waits for montage, reads the labels head",
-        ["montage@master", "labels@master"], cs([("images@master", "i1"), ("edges@master", "e1")]),
+        ["montage@master", "labels@master"],
+        cs([("images@master", "i1"), ("edges@master", "e1")]),
         Wait("montage@master"),
     ),
     (
@@ -63,18 +67,23 @@ CASES = [
     ),
     (
         "a set that starts at labels does not reach montage: its head",
-        ["montage@master", "labels@master"], cs([("labels@master", "l2")]),
+        ["montage@master", "labels@master"],
+        cs([("labels@master", "l2")]),
         Ready({"montage@master": ("m-old", "r3"), "labels@master": ("l2", "root-l2")}),
     ),
     (
         "a set of a new spec (no commits) reads every head",
-        ["images@master", "edges@master"], cs(),
+        ["images@master", "edges@master"],
+        cs(),
         Ready({"images@master": ("i-old", "r1"), "edges@master": ("e-old", "r2")}),
     ),
     (
         "a failed upstream job fails the job that waited for it",
         ["images@master", "edges@master"],
-        cs([("images@master", "i1")], [("edges@master", "job j1 of pipeline 'edges' ended in failure")]),
+        cs(
+            [("images@master", "i1")],
+            [("edges@master", "job j1 of pipeline 'edges' ended in failure")],
+        ),
         UpstreamFailed("edges@master", "job j1 of pipeline 'edges' ended in failure"),
     ),
     (
@@ -85,18 +94,22 @@ CASES = [
     ),
     (
         "an empty input branch reads as nothing",
-        ["new@master"], cs([("images@master", "i1")]),
+        ["new@master"],
+        cs([("images@master", "i1")]),
         Ready({"new@master": None}),
     ),
     (
         "a pipeline's output before its first commit is waited for",
-        ["images@master", "fresh@master"], cs(),
+        ["images@master", "fresh@master"],
+        cs(),
         Wait("fresh@master"),
     ),
 ]
 
 
-@pytest.mark.parametrize(("what", "sources", "commitset", "expected"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("what", "sources", "commitset", "expected"), CASES, ids=[c[0] for c in CASES]
+)
 def test_decide(what, sources, commitset, expected):
     assert decide(sources, commitset, HEADS, PRODUCERS) == expected
 
@@ -128,6 +141,8 @@ def test_a_head_newer_than_what_another_input_was_made_from_waits():
 
 
 def test_a_pick_older_than_what_the_pipeline_read_is_named():
-    ready = Ready({"a@master": ("a1", None), "b@master": ("b1", None)}, {"a@master": 3, "b@master": 1})
+    ready = Ready(
+        {"a@master": ("a1", None), "b@master": ("b1", None)}, {"a@master": 3, "b@master": 1}
+    )
     assert ready.older_than({"a@master": 3, "b@master": 1}) is None
     assert ready.older_than({"a@master": 2, "b@master": 2}) == "b@master"

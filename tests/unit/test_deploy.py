@@ -14,7 +14,12 @@ SETTINGS_SOURCE = (Path(__file__).parent.parent.parent / "pachstream" / "setting
 
 
 def _docs():
-    return [d for f in sorted((DEPLOY / "kubernetes").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    return [
+        d
+        for f in sorted((DEPLOY / "kubernetes").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
 
 
 def test_one_deployment_per_processor_running_it():
@@ -31,6 +36,12 @@ def test_every_configured_variable_is_one_settings_reads():
     for d in _docs():
         if d["kind"] in ("ConfigMap", "Secret"):
             data.update(d.get("data") or d.get("stringData") or {})
-    assert {"PACHSTREAM_KAFKA_BOOTSTRAP", "PACHSTREAM_POSTGRES_DSN", "PACHSTREAM_S3_ENDPOINT"} <= set(data)
+    assert {
+        "PACHSTREAM_KAFKA_BOOTSTRAP",
+        "PACHSTREAM_POSTGRES_DSN",
+        "PACHSTREAM_S3_ENDPOINT",
+    } <= set(data)
     for key in data:
-        assert re.search(rf"\b{key}\b", SETTINGS_SOURCE), f"{key} is not read by pachstream/settings.py"
+        assert re.search(rf"\b{key}\b", SETTINGS_SOURCE), (
+            f"{key} is not read by pachstream/settings.py"
+        )

@@ -178,16 +178,24 @@ def test_task_carries_entries_env_and_limits():
         }
     )
     d = datums(spec.input, {"in@master": {"/a": "ha"}})[0]
-    task = _core.task_for(d, spec, 1, "s", "j", "o", {"in@master": "c"}, {"in@master": {"/a": entry("ha")}})
+    task = _core.task_for(
+        d, spec, 1, "s", "j", "o", {"in@master": "c"}, {"in@master": {"/a": entry("ha")}}
+    )
     assert task.inputs[0].files[0].file == entry("ha") and task.inputs[0].empty_files
     assert (task.tries, task.timeout_s, task.env, task.hash) == (2, 5.0, (("A", "1"),), d.hash("s"))
 
 
-# ----------------------------------------------------------------------------- no spec stops the loop
+# -------------------------------------------------------------------------- no spec stops the loop
 
 
 def _spec_with(input_spec):
-    spec = parse_spec({"pipeline": {"name": "p"}, "input": {"pfs": {"repo": "in", "glob": "/*"}}, "transform": {"cmd": ["true"]}})
+    spec = parse_spec(
+        {
+            "pipeline": {"name": "p"},
+            "input": {"pfs": {"repo": "in", "glob": "/*"}},
+            "transform": {"cmd": ["true"]},
+        }
+    )
     # Built around parse_spec, as a spec stored by an older version (or a defect) would be.
     return dataclasses.replace(spec, input=input_spec)
 
@@ -209,6 +217,8 @@ def test_a_defect_while_planning_fails_the_job_as_a_defect():
 
 def test_a_plannable_job_is_planned():
     spec = _spec_with(SPEC)
-    made = _core.plan_or_reason(spec, 1, "s", "j", {}, {"in@master": {"/a": entry("h")}}, {"in@master": "c1"})
+    made = _core.plan_or_reason(
+        spec, 1, "s", "j", {}, {"in@master": {"/a": entry("h")}}, {"in@master": "c1"}
+    )
     assert isinstance(made, _core.NewJob)
     assert [t.inputs[0].commit_id for t in made.tasks] == ["c1"] and made.plan.total == 1

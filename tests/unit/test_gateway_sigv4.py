@@ -28,6 +28,7 @@ from botocore.credentials import Credentials
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha1Checksum, Sha256Checksum
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from pachstream.gateway._chunked import check_checksums, decode_aws_chunked, is_aws_chunked
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._metadata import parse_metadata
 from pachstream.gateway._sigv4 import (
@@ -36,10 +37,7 @@ from pachstream.gateway._sigv4 import (
     STREAMING_UNSIGNED_TRAILER,
     UNSIGNED_PAYLOAD,
     SignedRequest,
-    check_checksums,
     check_payload,
-    decode_aws_chunked,
-    is_aws_chunked,
     verify_request,
 )
 

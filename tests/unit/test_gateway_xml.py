@@ -23,7 +23,6 @@ from pachstream.gateway._s3xml import (
     MAX_BODY,
     NAMESPACE,
     OWNER,
-    _NoDoctype,
     acl_xml,
     complete_multipart_xml,
     copy_object_xml,
@@ -45,6 +44,7 @@ from pachstream.gateway._s3xml import (
     parse_delete_entries,
     parse_location_constraint,
 )
+from pachstream.gateway._s3xml_parse import _NoDoctype
 
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 NS = {"s": NAMESPACE}

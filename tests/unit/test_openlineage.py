@@ -371,10 +371,16 @@ def test_settings_carry_the_variable_to_children() -> None:
     assert unset.openlineage is None and "PACHSTREAM_OPENLINEAGE" not in unset.child_env()
 
 
-def test_exporter_refuses_a_bad_target_at_construction() -> None:
+def test_a_bad_target_is_refused_when_read_and_by_the_exporter() -> None:
+    import dataclasses
+
+    from pachstream.errors import ConfigError
     from pachstream.settings import Settings
 
-    s = Settings.from_env({"PACHSTREAM_OPENLINEAGE": "marquez"}, stack_file=False)
+    with pytest.raises(ConfigError, match="PACHSTREAM_OPENLINEAGE='marquez'"):
+        Settings.from_env({"PACHSTREAM_OPENLINEAGE": "marquez"}, stack_file=False)
+    # Settings built by hand are not read from the environment: the exporter still refuses.
+    s = dataclasses.replace(Settings.from_env({}, stack_file=False), openlineage="marquez")
     with pytest.raises(InvalidInput, match="PACHSTREAM_OPENLINEAGE='marquez'"):
         ol.OpenLineageExporter(s)
 

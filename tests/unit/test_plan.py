@@ -18,7 +18,9 @@ def files(n: int, changed: dict[int, str] | None = None) -> dict[str, str]:
 
 def index_of(tree: dict[str, str], salt: str = "s") -> dict[str, IndexEntry]:
     return {
-        d.id: IndexEntry(d.id, d.hash(salt), {f"/out{d.inputs[0].path}": (f"o{d.inputs[0].path}", 1)})
+        d.id: IndexEntry(
+            d.id, d.hash(salt), {f"/out{d.inputs[0].path}": (f"o{d.inputs[0].path}", 1)}
+        )
         for d in datums(SPEC, {SPEC.source: tree})
     }
 
@@ -52,9 +54,13 @@ def test_failed_datums_are_not_in_the_index_so_they_rerun():
     assert [d.id for d in plan.run] == [failed]
 
 
-@pytest.mark.parametrize(("salt", "every_job", "runs"), [("s", False, 0), ("new salt", False, 3), ("s", True, 3)])
+@pytest.mark.parametrize(
+    ("salt", "every_job", "runs"), [("s", False, 0), ("new salt", False, 3), ("s", True, 3)]
+)
 def test_salt_and_every_job(salt, every_job, runs):
-    plan = plan_job(index_of(files(3)), datums(SPEC, {SPEC.source: files(3)}), salt, every_job=every_job)
+    plan = plan_job(
+        index_of(files(3)), datums(SPEC, {SPEC.source: files(3)}), salt, every_job=every_job
+    )
     assert len(plan.run) == runs
 
 

@@ -439,8 +439,17 @@ BAD = [
         with_(transform__user="root"),
         "field 'transform.user' is not supported with value \"root\"",
     ),
-    ("missing cmd", with_(transform__cmd=DELETE), "'transform.cmd' is missing"),
-    ("empty cmd", with_(transform__cmd=[]), "'transform.cmd' is missing"),
+    # With an image, no cmd means the image's Entrypoint and Cmd (Pachyderm's rule).
+    (
+        "missing cmd, no image",
+        with_(transform__cmd=DELETE, transform__image=DELETE),
+        "'transform.cmd' is missing",
+    ),
+    (
+        "empty cmd, no image",
+        with_(transform__cmd=[], transform__image=DELETE),
+        "'transform.cmd' is missing",
+    ),
     ("missing transform", with_(transform=DELETE), "'transform' is missing"),
     ("null transform", with_(transform=None), "'transform' is missing"),
     ("missing input", with_(input=DELETE), "'input' is missing"),
@@ -775,3 +784,8 @@ def test_parse_spec_keeps_the_spec_as_given():
     )
     spec = parse_spec(raw, known("images"))
     assert spec.raw is raw and "datumTries" in spec.raw and spec.datum_tries == 3
+
+
+def test_an_image_without_cmd_runs_its_entrypoint():
+    spec = parse_specs(with_(transform__cmd=DELETE))[0]
+    assert spec.transform.cmd == () and spec.transform.image == "pachyderm/opencv"

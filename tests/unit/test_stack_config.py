@@ -10,7 +10,6 @@ import pytest
 
 from pachstream.errors import ConfigError
 from pachstream.settings import Settings
-from pachstream.stack import check_config
 
 CASES = [
     ({"PACHSTREAM_INGEST_POLICY": "1000/5s,logs=100/0.5s"}, None),
@@ -25,13 +24,13 @@ CASES = [
 
 
 @pytest.mark.parametrize(("env", "error"), CASES, ids=[str(c[0]) for c in CASES])
-def test_check_config(env, error, tmp_path):
-    settings = Settings.from_env({"PACHSTREAM_HOME": str(tmp_path), **env}, stack_file=False)
+def test_settings_parse_the_configuration_strings(env, error, tmp_path):
+    environ = {"PACHSTREAM_HOME": str(tmp_path), **env}
     if error is None:
-        check_config(settings)
+        Settings.from_env(environ, stack_file=False).check_config()
         return
     with pytest.raises(ConfigError) as info:
-        check_config(settings)
+        Settings.from_env(environ, stack_file=False)
     assert error in info.value.message
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pachstream.testing import kafka as testing_kafka
 from pachstream.errors import KafkaUnavailable
+from pachstream.testing import kafka as testing_kafka
 from pachstream.testing.kafka import fetch_jars, java_bin
 
 

@@ -1,0 +1,255 @@
+"""The dispatcher's tables: the only module with their SQL.
+
+``dispatch_pipelines`` (one state per pipeline, its running job's header included),
+``dispatch_index`` (each pipeline's datum index), ``dispatch_jobs`` (every job's header, for
+reruns and stops), ``dispatch_results`` (datum results per job), ``dispatch_meta`` (repos,
+heads, commit sets, retired versions) and ``dispatch_offsets`` (consumed offsets, written by
+the shell in the same transaction).
+
+A batch's persist steps gather in :class:`Changes`; :meth:`Changes.writes` turns them into
+rows, in the order the checkpoint applies them, and :func:`write` applies them. Inserts of
+jobs and results do nothing on a conflict: a replay of a batch writes the same rows again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pachstream.dispatch import _core
+from pachstream.dispatch._core import Result
+from pachstream.dispatch._state import DispatchState, Pipeline
+from pachstream.dispatch._steps import (
+    DropPipeline,
+    JobLoaded,
+    Persist,
+    SaveIndex,
+    SaveJob,
+    SaveMeta,
+    SavePipeline,
+    SaveResults,
+)
+from pachstream.dispatch.plan import IndexEntry, apply_delta
+from pachstream.errors import PachstreamError
+
+log = logging.getLogger("pachstream.dispatch")
+
+MIGRATIONS = [
+    """
+    CREATE TABLE dispatch_offsets (
+        topic text NOT NULL, partition integer NOT NULL, next_offset bigint NOT NULL,
+        PRIMARY KEY (topic, partition));
+    CREATE TABLE dispatch_pipelines (name text PRIMARY KEY, state jsonb NOT NULL);
+    CREATE TABLE dispatch_jobs (job_id text PRIMARY KEY, pipeline text NOT NULL, header jsonb NOT NULL);
+    CREATE TABLE dispatch_index (
+        pipeline text NOT NULL, datum_id text NOT NULL, hash text NOT NULL, outputs jsonb NOT NULL,
+        PRIMARY KEY (pipeline, datum_id));
+    CREATE TABLE dispatch_results (
+        job_id text NOT NULL, datum_id text NOT NULL, pipeline text NOT NULL, state text NOT NULL,
+        hash text NOT NULL, outputs jsonb NOT NULL, carried boolean NOT NULL, detail text NOT NULL,
+        PRIMARY KEY (job_id, datum_id));
+    CREATE TABLE dispatch_meta (key text PRIMARY KEY, value jsonb NOT NULL);
+    """,  # noqa: E501 - a migration is never edited
+]
+"""Append-only: a change is a new entry."""
+
+SQL = {
+    "delete_pipeline": "DELETE FROM dispatch_pipelines WHERE name = $1",
+    "delete_pipeline_index": "DELETE FROM dispatch_index WHERE pipeline = $1",
+    "insert_job": "INSERT INTO dispatch_jobs VALUES ($1, $2, $3) ON CONFLICT (job_id) DO NOTHING",
+    "insert_result": (
+        "INSERT INTO dispatch_results VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (job_id, datum_id) DO NOTHING"
+    ),
+    "delete_index": "DELETE FROM dispatch_index WHERE pipeline = $1 AND datum_id = $2",
+    "upsert_index": (
+        "INSERT INTO dispatch_index VALUES ($1, $2, $3, $4) ON CONFLICT (pipeline, datum_id) "
+        "DO UPDATE SET hash = EXCLUDED.hash, outputs = EXCLUDED.outputs"
+    ),
+    "upsert_pipeline": (
+        "INSERT INTO dispatch_pipelines VALUES ($1, $2) "
+        "ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state"
+    ),
+    "upsert_meta": (
+        "INSERT INTO dispatch_meta VALUES ($1, $2) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+    ),
+}
+"""Each write of a checkpoint, by kind; a kind's rows go in one ``executemany``."""
+
+Writes = list[tuple[str, list[tuple[Any, ...]]]]
+"""(kind in :data:`SQL`, rows), in the order they are applied."""
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+@dataclass
+class Changes:
+    """What one batch changed, from its persist steps."""
+
+    dirty: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    jobs: list[SaveJob] = field(default_factory=list)
+    results: list[SaveResults] = field(default_factory=list)
+    index: list[SaveIndex] = field(default_factory=list)
+    meta: bool = False
+
+    def add(self, step: Persist) -> None:
+        """Take one persist step."""
+        match step:
+            case SavePipeline():
+                self.dirty.add(step.pipeline)
+            case DropPipeline():
+                self.deleted.add(step.pipeline)
+            case SaveJob():
+                self.jobs.append(step)
+            case SaveResults():
+                self.results.append(step)
+            case SaveIndex():
+                self.index.append(step)
+            case SaveMeta():
+                self.meta = True
+
+    def writes(self, state: DispatchState) -> Writes:
+        """The rows to write, given the state at the checkpoint."""
+        out: Writes = []
+        # Deleted, and not created again in the same batch: its rows go.
+        gone = [(name,) for name in sorted(self.deleted) if name not in state.pipelines]
+        out += [("delete_pipeline", gone), ("delete_pipeline_index", gone)]
+        out.append(("insert_job", [(s.job_id, s.pipeline, _json(s.header)) for s in self.jobs]))
+        out.append(
+            (
+                "insert_result",
+                [
+                    (s.job_id, datum, s.pipeline, *result_row(r))
+                    for s in self.results
+                    for datum, r in s.results
+                ],
+            )
+        )
+        for s in self.index:
+            out.append(
+                ("delete_index", [(s.pipeline, i) for i, e in s.changed.items() if e is None])
+            )
+            out.append(
+                (
+                    "upsert_index",
+                    [
+                        (s.pipeline, i, e.hash, _json(_core.entry_json(e.outputs)))
+                        for i, e in s.changed.items()
+                        if e is not None
+                    ],
+                )
+            )
+        out.append(
+            (
+                "upsert_pipeline",
+                [
+                    (name, _json(p.state_json()))
+                    for name in sorted(self.dirty)
+                    if (p := state.pipelines.get(name)) is not None
+                ],
+            )
+        )
+        if self.meta:
+            out.append(("upsert_meta", [(k, _json(v)) for k, v in state.meta_json().items()]))
+        return [(kind, rows) for kind, rows in out if rows]
+
+
+def result_row(r: Result) -> tuple[str, str, str, bool, str]:
+    """A result's columns after (job_id, datum_id, pipeline)."""
+    return (r.state, r.hash, _json(_core.entry_json(r.outputs)), r.carried, r.detail)
+
+
+def result_from_row(state: str, hash_: str, outputs: str, carried: bool, detail: str) -> Result:
+    """Inverse of :func:`result_row`."""
+    return Result(state, hash_, _core.entry_from_json(orjson.loads(outputs)), carried, detail)
+
+
+def restore(
+    meta: list[tuple[str, str]],
+    pipelines: list[str],
+    index: list[tuple[str, str, str, str]],
+) -> DispatchState:
+    """The state from its rows (running jobs still lack their results: see :func:`load`).
+
+    A pipeline whose stored spec this version refuses stays out of the state (its rows
+    stay too), so every other pipeline runs; 'update pipeline' brings it back.
+    """
+    state = DispatchState()
+    for key, value in meta:
+        state.load_meta(key, orjson.loads(value))
+    for row in pipelines:
+        raw = orjson.loads(row)
+        try:
+            spec = _core.checked_spec(raw["name"], raw["raw"], None)
+        except PachstreamError as err:
+            log.error("dispatch: pipeline %r is not started: %s", raw["name"], err.message)
+            continue
+        state.pipelines[raw["name"]] = Pipeline.from_json(raw, spec)
+    for name, datum_id, hash_, outputs in index:
+        p = state.pipelines.get(name)
+        if p is not None:
+            entry = IndexEntry(datum_id, hash_, _core.entry_from_json(orjson.loads(outputs)))
+            apply_delta(p.index, p.owners, {datum_id: entry})
+    return state
+
+
+# ----------------------------------------------------------------------------- SQL
+
+
+async def load(conn: Any) -> DispatchState:
+    """Read the whole state."""
+    meta = [
+        (r["key"], r["value"]) for r in await conn.fetch("SELECT key, value FROM dispatch_meta")
+    ]
+    pipelines = [r["state"] for r in await conn.fetch("SELECT state FROM dispatch_pipelines")]
+    index = [
+        (r["pipeline"], r["datum_id"], r["hash"], r["outputs"])
+        for r in await conn.fetch("SELECT pipeline, datum_id, hash, outputs FROM dispatch_index")
+    ]
+    state = restore(meta, pipelines, index)
+    for p in state.pipelines.values():
+        if p.job is not None:
+            p.job.results = await load_results(conn, p.job.job_id)
+    return state
+
+
+async def load_results(conn: Any, job_id: str) -> dict[str, Result]:
+    """A job's stored datum results."""
+    rows = await conn.fetch(
+        "SELECT datum_id, state, hash, outputs, carried, detail FROM dispatch_results "
+        "WHERE job_id = $1",
+        job_id,
+    )
+    return {
+        r["datum_id"]: result_from_row(
+            r["state"], r["hash"], r["outputs"], r["carried"], r["detail"]
+        )
+        for r in rows
+    }
+
+
+async def load_job(conn: Any, job_id: str, *, results: bool) -> JobLoaded:
+    """A stored job (``pipeline`` None when there is none), with its results if asked."""
+    row = await conn.fetchrow(
+        "SELECT pipeline, header FROM dispatch_jobs WHERE job_id = $1", job_id
+    )
+    if row is None:
+        return JobLoaded(None)
+    return JobLoaded(
+        row["pipeline"],
+        orjson.loads(row["header"]),
+        await load_results(conn, job_id) if results else {},
+    )
+
+
+async def write(conn: Any, writes: Writes) -> None:
+    """Apply a checkpoint's writes, inside the caller's transaction."""
+    for kind, rows in writes:
+        await conn.executemany(SQL[kind], rows)

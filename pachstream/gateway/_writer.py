@@ -1,0 +1,205 @@
+"""The gateway's writes: content stored, file ops sent, commits opened and finished.
+
+Concurrent writes share round trips (:class:`~._batch.Batcher`): small bodies arriving
+together go into one pack object, and the ops of writes to one branch go in one request.
+Whether those ops are a commit of their own or go into a commit the gateway holds open,
+and when that commit finishes, is decided by the pure state machine of
+:mod:`~._open_commit`; this shell feeds it what happened (a batch, a write, the timer, a
+read, the outcome of a start or finish) and performs the one step each decision asks for.
+
+Invariant: a branch's lock is held from a decision to the outcome of its step, so the
+machine never sees an event in OPENING or FINISHING other than that outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pachstream.client import Client
+from pachstream.content import BLOB_MIN
+from pachstream.errors import CommitAlreadyOpen, NoOpenCommit, NotFound, PachstreamError
+from pachstream.gateway._batch import Batcher
+from pachstream.gateway._core import CommitTiming
+from pachstream.gateway._open_commit import (
+    GATEWAY_DESCRIPTION,
+    Action,
+    AlreadyOpen,
+    BranchCommit,
+    Event,
+    Finished,
+    FinishFailed,
+    Gone,
+    Settle,
+    Started,
+    StartFailed,
+    Tick,
+    Write,
+    Written,
+    decide,
+)
+from pachstream.model import FileEntry, FileOp
+
+log = logging.getLogger("pachstream.s3gateway")
+
+
+@dataclass
+class _Branch:
+    """The gateway's writes to one branch."""
+
+    ref: str
+    """``repo@branch``."""
+    ops: Batcher[list[FileOp], str] = field(init=False)
+    """Groups the ops of concurrent writes into one request."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held from a decision of the open-commit machine to the outcome of its step."""
+    conditional: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held across the check and the write of a conditional write."""
+    commit: BranchCommit = field(default_factory=BranchCommit)
+    """The state of the commit the gateway holds open on the branch."""
+
+
+class Writer:
+    """Stores content and writes file ops to branches, holding commits open under load."""
+
+    def __init__(self, client: Client, timing: Callable[[str], CommitTiming]) -> None:
+        """Write through ``client``; ``timing(repo)`` says when an open commit finishes."""
+        self._client = client
+        self._timing = timing
+        self._branches: dict[str, _Branch] = {}
+        self._contents: Batcher[bytes, FileEntry] = Batcher(client.store_contents, "s3gw-content")
+
+    def state(self, branch_ref: str) -> BranchCommit:
+        """The open-commit state of a branch (IDLE for one the gateway has not written)."""
+        branch = self._branches.get(branch_ref)
+        return branch.commit if branch is not None else BranchCommit()
+
+    async def store(self, body: bytes) -> FileEntry:
+        """Store one body; small ones arriving together share one pack object."""
+        if len(body) >= BLOB_MIN:
+            [entry] = await self._client.store_contents([body])  # its own object anyway
+            return entry
+        return await self._contents.submit(body)
+
+    async def write(self, branch_ref: str, ops: list[FileOp]) -> str:
+        """Write ``ops`` to the branch; the id of the commit they went into."""
+        return await self._branch(branch_ref).ops.submit(ops)
+
+    def conditional(self, branch_ref: str) -> asyncio.Lock:
+        """The lock conditional writes to the branch hold across their check and write."""
+        return self._branch(branch_ref).conditional
+
+    async def settle(self, branch_ref: str) -> None:
+        """Wait for the branch's queued writes and finish its open commit: a read that
+        follows sees every write answered before it.
+        """
+        branch = self._branches.get(branch_ref)
+        if branch is None:
+            return
+        await branch.ops.idle()
+        async with branch.lock:
+            await self._step(branch, Settle())
+
+    def forget(self, branch_ref: str) -> None:
+        """Drop what the gateway knows of a deleted branch (settled before)."""
+        self._branches.pop(branch_ref, None)
+
+    async def tick(self) -> None:
+        """The timer: finish the open commits that are due (full, old or quiet)."""
+        now = time.monotonic()
+        for branch in list(self._branches.values()):
+            if branch.lock.locked():
+                continue  # a write or a read is driving it
+            async with branch.lock:
+                try:
+                    await self._step(branch, Tick(now, busy=branch.ops.busy))
+                except NotFound:
+                    pass  # the repo or branch is gone, and the commit with it
+                except PachstreamError as err:
+                    # Tried again in a while (a restart would finish it too); the gateway
+                    # keeps serving meanwhile.
+                    log.warning("could not finish the commit on %s: %s", branch.ref, err.message)
+
+    async def settle_all(self) -> None:
+        """Finish every open commit (on stop); a failure is logged, not raised."""
+        for ref in list(self._branches):
+            try:
+                await self.settle(ref)
+            except PachstreamError as err:
+                log.warning("could not finish the open commit on %s: %s", ref, err.message)
+
+    async def finish_left_behind(self) -> None:
+        """Finish the open commits a previous gateway process left (it died holding them)."""
+        for info in await self._client.list_open_commits(GATEWAY_DESCRIPTION):
+            ref = f"{info.repo}@{info.branch}"
+            try:
+                await self._client.finish_commit(ref)
+                log.info("finished the gateway commit left open on %s", ref)
+            except PachstreamError as err:
+                log.warning("left-behind commit on %s: %s", ref, err.message)
+
+    # ------------------------------------------------------------------ the shell
+
+    def _branch(self, branch_ref: str) -> _Branch:
+        branch = self._branches.get(branch_ref)
+        if branch is None:
+            branch = _Branch(branch_ref)
+            branch.ops = Batcher(functools.partial(self._send, branch), f"s3gw-{branch_ref}")
+            self._branches[branch_ref] = branch
+        return branch
+
+    async def _send(self, branch: _Branch, batch: list[list[FileOp]]) -> list[str]:
+        """One request for the ops of concurrent writes (one batch)."""
+        ops = [op for group in batch for op in group]
+        async with branch.lock:
+            await self._step(branch, Write(len(batch), time.monotonic()))
+            cid = await self._client.modify_files(branch.ref, ops)
+            await self._step(branch, Written(len(ops), time.monotonic()))
+        return [cid] * len(batch)
+
+    def _decide(self, branch: _Branch, event: Event) -> Action:
+        decision = decide(branch.commit, event, self._timing(branch.ref.partition("@")[0]))
+        branch.commit = decision.state
+        return decision.action
+
+    async def _step(self, branch: _Branch, event: Event) -> None:
+        """Feed ``event`` to the machine and perform the step it asks for (the lock held).
+
+        A failed start or finish is reported to the machine, then raised to the caller.
+        """
+        action = self._decide(branch, event)
+        if action is Action.START:
+            outcome: Event
+            try:
+                cid = await self._client.start_commit(branch.ref, GATEWAY_DESCRIPTION)
+                outcome = Started(cid, time.monotonic())
+            except CommitAlreadyOpen:
+                try:
+                    info = await self._client.inspect_commit(branch.ref)
+                except BaseException:
+                    self._decide(branch, StartFailed())
+                    raise
+                outcome = AlreadyOpen(info.id, info.description, time.monotonic())
+            except BaseException:
+                self._decide(branch, StartFailed())
+                raise
+            self._decide(branch, outcome)
+        elif action is Action.FINISH:
+            try:
+                await self._client.finish_commit(branch.ref)
+            except NoOpenCommit:
+                pass  # finished by someone else; the writes are in it
+            except NotFound:
+                self._decide(branch, Gone())
+                raise
+            except BaseException:
+                self._decide(branch, FinishFailed(time.monotonic()))
+                raise
+            self._decide(branch, Finished())
+
+
+__all__ = ["Writer"]
