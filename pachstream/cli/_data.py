@@ -134,9 +134,14 @@ def inspect_branch(
 
 
 @delete_app.command("branch")
-def delete_branch(branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH")) -> None:
+def delete_branch(
+    branch_ref: str = typer.Argument(..., metavar="REPO@BRANCH"),
+    force: bool = typer.Option(
+        False, "--force", help="Drop the branch's open commit, with its writes, too."
+    ),
+) -> None:
     """Delete a branch (its commits stay reachable by id)."""
-    _call(lambda c: c.delete_branch(branch_ref))
+    _call(lambda c: c.delete_branch(branch_ref, force=force))
 
 
 # ----------------------------------------------------------------------------- commits

@@ -332,13 +332,19 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         )
         await self._request(req, f"create branch {branch_ref}")
 
-    async def delete_branch(self, branch_ref: str) -> None:
-        """Delete a branch; its commits stay reachable by id."""
+    async def delete_branch(self, branch_ref: str, *, force: bool = False) -> None:
+        """Delete a branch; its finished commits stay reachable by id.
+
+        A branch with an open commit is refused (finish the commit first), unless ``force``,
+        which drops that commit and its writes with the branch.
+        """
         from pachstream.commits.events import DeleteBranch
 
         bref = parse_branch_ref(branch_ref)
         repo, branch = bref.repo, bref.branch
-        req = DeleteBranch(request_id=self._rid(), repo=repo, branch=branch, time=time.time())
+        req = DeleteBranch(
+            request_id=self._rid(), repo=repo, branch=branch, time=time.time(), force=force
+        )
         await self._request(req, f"delete branch {branch_ref}")
 
     async def list_branch(self, repo: str) -> list[BranchInfo]:

@@ -81,9 +81,13 @@ class SyncVerbs:
         """Create a repo (or, with ``update``, change its description)."""
         return self._run(self._client.create_repo(repo, description, update=update))
 
-    def delete_branch(self, branch_ref: str) -> None:
-        """Delete a branch; its commits stay reachable by id."""
-        return self._run(self._client.delete_branch(branch_ref))
+    def delete_branch(self, branch_ref: str, *, force: bool = False) -> None:
+        """Delete a branch; its finished commits stay reachable by id.
+
+        A branch with an open commit is refused (finish the commit first), unless ``force``,
+        which drops that commit and its writes with the branch.
+        """
+        return self._run(self._client.delete_branch(branch_ref, force=force))
 
     def delete_commit(self, commit_ref: str) -> CommitInfo:
         """Delete a commit without children (``repo@id``, ``repo@master``...): an open one is

@@ -36,6 +36,7 @@ from pachstream.commits.events import (
     DeleteBranch,
     DeleteCommit,
     DeleteRepo,
+    Fact,
     FinishCommit,
     HeadMove,
     ModifyFiles,
@@ -287,8 +288,8 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
                     repo=req.repo,
                     branch=req.branch,
                 )
+            dropped = _drop_open(repo, req)
             del repo.heads[req.branch]
-            repo.open.pop(req.branch, None)
             deleted = BranchDeleted(
                 event_id=derive_id(req.request_id, BranchDeleted.TYPE),
                 request_id=req.request_id,
@@ -296,7 +297,7 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
                 branch=req.branch,
                 time=req.time,
             )
-            return Step(facts=[deleted, _done(req)])
+            return Step(facts=[*dropped, deleted, _done(req)])
         case StartCommit():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
@@ -544,6 +545,44 @@ def _forget(repo: RepoState, commit_id: str) -> None:
     del repo.commits[commit_id]
     repo.dirty_commits.discard(commit_id)
     repo.removed_commits.add(commit_id)
+
+
+def _drop_open(repo: RepoState, req: DeleteBranch) -> list[Fact]:
+    """The open commit of a branch being deleted: refused, or dropped with ``force``.
+
+    Without this, the commit stayed open with no branch to finish it through, forever.
+    """
+    open_commit = repo.open.get(req.branch)
+    if open_commit is None:
+        return []
+    commit_id = open_commit.commit_id
+    if not req.force:
+        raise Conflict(
+            f"branch '{req.branch}' of repo '{req.repo}' has open commit {commit_id}; finish it "
+            f"('pachstream finish commit {req.repo}@{req.branch}') and delete the branch then, "
+            f"or drop the commit's writes with the branch ('pachstream delete branch "
+            f"{req.repo}@{req.branch} --force')",
+            repo=req.repo,
+            branch=req.branch,
+            commit_id=commit_id,
+        )
+    info = repo.commits[commit_id]
+    repo.open.pop(req.branch)
+    _forget(repo, commit_id)
+    # No head moves: the branch goes in the same step, so nothing downstream reruns.
+    return [
+        CommitDeleted(
+            event_id=derive_id(req.request_id, CommitDeleted.TYPE),
+            request_id=req.request_id,
+            repo=req.repo,
+            commit_id=commit_id,
+            parent=info.parent,
+            was_open=True,
+            moved=(),
+            commitset=derive_id("commitset", req.request_id),
+            time=req.time,
+        )
+    ]
 
 
 def _delete_commit(repo: RepoState, req: DeleteCommit) -> Step:

@@ -100,6 +100,8 @@ class DeleteBranch:
     """Branch name."""
     time: float
     """Writer's clock, epoch seconds."""
+    force: bool = False
+    """Drop the branch's open commit, with its writes, instead of refusing."""
 
 
 @register

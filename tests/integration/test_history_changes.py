@@ -141,3 +141,28 @@ async def test_stop_job_kills_it_and_the_next_commit_runs(stack: RunningStack) -
         await asyncio.sleep(0.25)
     assert jobs and jobs[0].id != job.id
     await c.stop_job(jobs[0].id)
+
+
+async def test_a_branch_with_an_open_commit_is_deleted_only_with_force(
+    stack: RunningStack,
+) -> None:
+    """Deleting a branch used to leave its open commit open forever (issue 18)."""
+    c = stack.client
+    await c.create_repo("data")
+    first = await c.put_file("data@master", "/a", b"A")
+    opened = await c.start_commit("data@master")
+    await c.put_file("data@master", "/b", b"B")  # into the open commit
+    with pytest.raises(Conflict) as refused:
+        await c.delete_branch("data@master")
+    assert "finish commit data@master" in refused.value.message
+    assert "--force" in refused.value.message
+    assert [ci.id for ci in await c.list_open_commits()] == [opened]
+
+    await c.delete_branch("data@master", force=True)
+    assert await c.list_open_commits() == []  # nothing left open without a writer
+    with pytest.raises(NotFound):
+        await c.inspect_commit(f"data@{opened}")
+    assert [b.name for b in await c.list_branch("data")] == []
+    # The finished commit is still there, and a branch can be made at it again.
+    await c.create_branch("data@master", first)
+    assert await _paths(c, "data@master") == ["/a"]

@@ -198,3 +198,43 @@ def test_output_repos_refuse_history_changes_from_anyone_but_their_pipeline():
     assert summary(refused) == "OutputRepo" and "pipeline 'edges'" in refused[0].error_message
     assert summary(apply([squash("q", ONE)], repos)[1]) == "OutputRepo"
     assert summary(apply([drop("d2", ONE, pipeline="edges")], repos)[1]) == "CommitDeleted ok"
+
+
+# ----------------------------------------------------------------------------- delete branch
+
+
+def delete_branch(rid, force=False):
+    from pachstream.commits.events import DeleteBranch
+
+    return DeleteBranch(request_id=rid, repo="r", branch="master", time=9.0, force=force)
+
+
+def test_deleting_a_branch_with_an_open_commit_is_refused_naming_both_ways_out():
+    repos, _ = apply([C, start("s"), put("p")])
+    _, facts = apply([delete_branch("d")], repos)
+    done = facts[-1]
+    assert isinstance(done, RequestDone) and not done.ok and done.error_code == "Conflict"
+    assert "finish commit r@master" in done.error_message and "--force" in done.error_message
+    assert "master" in repos["r"].heads and "master" in repos["r"].open  # nothing changed
+
+
+def test_deleting_a_branch_with_force_drops_its_open_commit_and_leaves_nothing_open():
+    repos, _ = apply([C, put("p1"), start("s"), put("p2")])
+    first, opened = cid("p1"), repos["r"].open["master"].commit_id
+    _, facts = apply([delete_branch("d", force=True)], repos)
+    deleted = [f for f in facts if isinstance(f, CommitDeleted)]
+    assert [(d.commit_id, d.parent, d.was_open, d.moved) for d in deleted] == [
+        (opened, first, True, ())  # no head moves: nothing downstream reruns
+    ]
+    assert facts[-1].ok
+    assert repos["r"].open == {} and "master" not in repos["r"].heads
+    assert opened not in repos["r"].commits and first in repos["r"].commits
+    # The finished commit is still there to make a branch at again.
+    _, again = apply([move("b", "master", first)], repos)
+    assert again[-1].ok and repos["r"].heads["master"] == first
+
+
+def test_deleting_a_branch_without_an_open_commit_needs_no_force():
+    repos, _ = apply([C, put("p1")])
+    _, facts = apply([delete_branch("d")], repos)
+    assert facts[-1].ok and not [f for f in facts if isinstance(f, CommitDeleted)]
