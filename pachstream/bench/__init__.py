@@ -165,17 +165,52 @@ async def commit_scale(
     return out
 
 
-def _copy_pipeline(name: str, repo: str, parallelism: int = 2) -> dict[str, object]:
+def _copy_pipeline(
+    name: str, repo: str, parallelism: int = 2, image: str | None = None
+) -> dict[str, object]:
+    transform: dict[str, object] = {"cmd": ["sh", "-c", "cp /pfs/in/* /pfs/out/"]}
+    if image is not None:
+        transform["image"] = image
     return {
         "pipeline": {"name": name},
         "input": {"pfs": {"repo": repo, "name": "in", "glob": "/*"}},
-        "transform": {"cmd": ["sh", "-c", "cp /pfs/in/* /pfs/out/"]},
+        "transform": transform,
         "parallelism_spec": {"constant": parallelism},
     }
 
 
-async def _first_run(client: Client, prefix: str, files: int) -> tuple[str, list[JobInfo], float]:
-    """Make a repo of ``files`` small files and a copy pipeline on it.
+BENCH_IMAGE = "pachstream-bench/busybox:1"
+"""The image of ``bench datum-overhead --image``: the host's static busybox as its only program."""
+
+
+def load_bench_image(settings: Settings) -> str:
+    """Build :data:`BENCH_IMAGE` from the host's static busybox, load it into the image store
+    the workers use, and return its name.
+
+    Raises:
+        Unavailable: no static busybox here (the message says how to install one).
+
+    """
+    from pachstream.images import ImageStore, write_docker_archive
+    from pachstream.worker.sandbox import static_shell
+
+    busybox = static_shell()
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = write_docker_archive(
+            Path(tmp) / "bench.tar",
+            tags=[BENCH_IMAGE],
+            files={"bin/busybox": (busybox.read_bytes(), 0o755)},
+            links={"bin/sh": "bin/busybox"},
+            config={"Env": ["PATH=/bin"]},
+        )
+        ImageStore(settings.images_dir).load(archive)
+    return BENCH_IMAGE
+
+
+async def _first_run(
+    client: Client, prefix: str, files: int, image: str | None = None
+) -> tuple[str, list[JobInfo], float]:
+    """Make a repo of ``files`` small files and a copy pipeline on it (in ``image``, if given).
 
     Returns (repo, its first jobs, seconds from create pipeline to the end of its first job).
     """
@@ -185,7 +220,7 @@ async def _first_run(client: Client, prefix: str, files: int) -> tuple[str, list
         f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(files))
     )
     t0 = time.perf_counter()
-    await client.create_pipeline(_copy_pipeline(pipe, repo))
+    await client.create_pipeline(_copy_pipeline(pipe, repo, image=image))
     jobs = await client.flush(repo, cid, timeout_s=3600)
     return repo, jobs, time.perf_counter() - t0
 
@@ -215,8 +250,10 @@ async def incremental(client: Client, files: int, changed_pct: float) -> list[Fi
     ]
 
 
-async def datum_overhead(client: Client, datums: int) -> list[Figure]:
-    """Datums/s of a trivial ``cp`` pipeline, beside spawning the same command in a loop."""
+async def datum_overhead(client: Client, datums: int, image: str | None = None) -> list[Figure]:
+    """Datums/s of a trivial ``cp`` pipeline, beside spawning the same command in a loop;
+    with ``image`` (loaded, see :func:`load_bench_image`), the same pipeline in that image too.
+    """
     import subprocess
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,11 +265,19 @@ async def datum_overhead(client: Client, datums: int) -> list[Figure]:
         raw = datums / (time.perf_counter() - t0)
     _, jobs, seconds = await _first_run(client, "bench_ovh", datums)
     rate = datums / seconds
-    return [
+    figures = [
         Figure("raw: sh -c cp, spawned in a loop", raw, "spawns/s"),
         Figure(f"pipeline, 2 workers ({jobs[0].state})", rate, "datums/s"),
         Figure("ratio pipeline / raw", rate / raw, "", "≥ 0.5"),
     ]
+    if image is not None:
+        _, in_image, seconds = await _first_run(client, "bench_ovh_img", datums, image=image)
+        imaged = datums / seconds
+        figures += [
+            Figure(f"pipeline in an image, 2 workers ({in_image[0].state})", imaged, "datums/s"),
+            Figure("ratio image / host", imaged / rate, "", "≈ 1"),
+        ]
+    return figures
 
 
 async def latency(client: Client, puts: int) -> list[Figure]:

@@ -100,10 +100,20 @@ def incremental(
 @bench_app.command("datum-overhead")
 def datum_overhead(
     datums: int = typer.Option(500, "--datums", help="Datums (and spawns)."),
+    image: bool = typer.Option(
+        False, "--image", help="Also run the pipeline in a container image (built from busybox)."
+    ),
     kafka: str | None = KAFKA,
 ) -> None:
     """Datums/s of a trivial cp pipeline next to spawning cp in a loop, and their ratio."""
-    _report("bench datum-overhead", lambda s, c: _lib().datum_overhead(c, datums), kafka)
+
+    async def run(settings: Settings, client: Client) -> list[bench.Figure]:
+        from pachstream import bench
+
+        ref = bench.load_bench_image(settings) if image else None
+        return await bench.datum_overhead(client, datums, ref)
+
+    _report("bench datum-overhead", run, kafka)
 
 
 @bench_app.command("latency")

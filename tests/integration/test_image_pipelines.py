@@ -104,3 +104,45 @@ async def test_a_pipeline_runs_in_its_image(stack: RunningStack, tmp_path: Path)
 
     assert jobs["host"].state == "success", jobs["host"]
     assert await c.get_file("host@master", "/a.txt") == b"A"
+
+
+async def test_kill_9_of_a_worker_mid_datum_in_an_image(
+    stack: RunningStack, tmp_path: Path
+) -> None:
+    """The worker (the sidecar of the local runtime) killed while its image sandbox runs a
+    datum: the pool starts it again, the datum runs again, the output is the host's."""
+    import asyncio
+    import os
+    import signal
+    import time
+
+    code, out, err = await run_cli(stack.settings, "image", "load", str(_image(tmp_path / "t")))
+    assert code == 0, err
+    c = stack.client
+    await c.create_repo("raw")
+    n = 300
+    cid = await c.put_files("raw@master", ((f"/f{i:04d}", f"{i}\n".encode()) for i in range(n)))
+    body = 'for f in /pfs/raw/*; do sleep 0.02; sed s/^/x/ "$f" > /pfs/out/${f##*/}; done'
+    killed = _spec("killed", "pstest/tool:1", ["/bin/sh", "-c", body])
+    calm = _spec("calm", None, ["sh", "-c", body])
+    for s in (killed, calm):
+        s["input"] = {"pfs": {"repo": "raw", "glob": "/*"}}
+        s["parallelism_spec"] = {"constant": 2}
+        await c.create_pipeline(s)
+    deadline = time.monotonic() + 120
+    while True:
+        jobs = await c.list_job("killed")
+        if jobs and len(await c.list_datum(jobs[0].id)) >= 30:
+            break
+        assert time.monotonic() < deadline, "the job never got going"
+        await asyncio.sleep(0.1)
+    victim = next(pid for (name, _, _), pid in stack.workers.pids().items() if name == "killed")
+    os.kill(victim, signal.SIGKILL)
+    done = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=600)}
+    assert done["killed"].state == "success" and done["calm"].state == "success", done
+    assert done["killed"].processed == n
+    in_image = {f.path: f.hash for f in await c.list_file("killed@master", "/")}
+    on_host = {f.path: f.hash for f in await c.list_file("calm@master", "/")}
+    assert len(in_image) == n and in_image == on_host
+    procs = stack.workers.procs
+    assert sum(p.restarts for (name, _, _), p in procs.items() if name == "killed") >= 1
