@@ -102,8 +102,31 @@ def set_parent_death_signal() -> None:
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 
 
-def _parent_death(wanted: bool) -> Callable[[], None] | None:
-    return set_parent_death_signal if wanted else None
+def _spawn(
+    args: list[str],
+    log: Path,
+    die_with_parent: bool,
+    env: dict[str, str] | None = None,
+    drop: _Drop | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server with its output appended to ``log`` (``drop``: user and group)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=set_parent_death_signal if die_with_parent else None,
+            **(drop or {}),
+        )
+
+
+def stop_servers(servers: list[Server], grace: float) -> None:
+    """Stop ``servers`` newest first (see :func:`stop_server`) and empty the list."""
+    for server in reversed(servers):
+        stop_server(server.name, server.process, grace, server.leftovers)
+    servers.clear()
 
 
 def _clear_foreign_lock(pgdata: Path) -> None:
@@ -273,14 +296,7 @@ def start_seaweedfs(
         # default, for a cluster to route writes elsewhere): one server has nowhere else.
         "-volume.preStopSeconds=0",
     ]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_parent_death(die_with_parent),
-        )
+    proc = _spawn(args, log, die_with_parent)
     endpoint = f"http://127.0.0.1:{s3}"
 
     def ready() -> bool:
@@ -381,15 +397,7 @@ def start_tansu(
         "--storage-engine",
         url,
     ]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            preexec_fn=_parent_death(die_with_parent),
-        )
+    proc = _spawn(args, log, die_with_parent, env=env)
     _wait(lambda: port_answers(port), proc, "tansu", log, 60)
     return Server("tansu", proc, f"127.0.0.1:{port}", log, port)
 
@@ -493,15 +501,7 @@ def start_postgres(
         "-c",
         "max_connections=200",
     ]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_parent_death(die_with_parent),
-            **drop,
-        )
+    proc = _spawn(args, log, die_with_parent, drop=drop)
 
     def ready() -> bool:
         if not port_answers(port):

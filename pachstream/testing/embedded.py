@@ -19,7 +19,7 @@ from pachstream.stack.servers import (
     start_postgres,
     start_seaweedfs,
     start_tansu,
-    stop_server,
+    stop_servers,
 )
 from pachstream.testing.services import RunningStack
 
@@ -61,9 +61,7 @@ class EmbeddedServers:
 
     def stop(self) -> None:
         """Stop every server started, newest first."""
-        for server in reversed(self.servers):
-            stop_server(server.name, server.process, 20, server.leftovers)
-        self.servers.clear()
+        stop_servers(self.servers, 20)
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 

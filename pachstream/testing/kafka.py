@@ -45,7 +45,7 @@ from pachstream.stack.servers import (
     start_postgres,
     start_seaweedfs,
     stop_process,
-    stop_server,
+    stop_servers,
     tail,
 )
 
@@ -492,9 +492,7 @@ class ApacheKafkaServers:
     def stop(self) -> None:
         """Stop Kafka, then the servers started here, newest first; idempotent."""
         self.kafka.stop()
-        for server in reversed(self.servers):
-            stop_server(server.name, server.process, 20, server.leftovers)
-        self.servers.clear()
+        stop_servers(self.servers, 20)
         if self._own_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
