@@ -48,7 +48,7 @@ kafka-jars: install
 
 # The test Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok), built with Go at nice 19 from deploy/testing/kube/ into
-# ~/.cache/pachstream/kube-<version>/ (once per machine; a cold build takes about half an hour
+# ~/.cache/pachstream/kube-<version>/ (once per machine; a cold build takes 20 to 40 minutes
 # on 2 shared cores). Never failing: without Go or a build, its tests are skipped. Not part of
 # `make test` yet.
 kube-bins: install
