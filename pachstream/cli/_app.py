@@ -88,6 +88,9 @@ draw_app = typer.Typer(help="Draw the pipeline DAG.", no_args_is_help=True)
 squash_app = typer.Typer(
     help="Take a commit out of history; its children keep its data.", no_args_is_help=True
 )
+deploy_app = typer.Typer(
+    help="Run pachstream on Kubernetes: render its objects.", no_args_is_help=True
+)
 image_app = typer.Typer(
     help="Load container images into the local image store (list and delete them with "
     "'list image' and 'delete image').",
@@ -119,6 +122,7 @@ for _name, _sub in [
     ("draw", draw_app),
     ("squash", squash_app),
     ("image", image_app),
+    ("deploy", deploy_app),
 ]:
     app.add_typer(_sub, name=_name)
 
@@ -152,6 +156,7 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
     "draw": ("_parity",),
     "squash": ("_commits",),
     "image": ("_images",),
+    "deploy": ("_deploy",),
     # Top-level commands, and groups a module adds itself: the top-level help needs these.
     "up": ("_stack",),
     "down": ("_stack",),
@@ -164,7 +169,7 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
 }
 _COMMAND_MODULES = [
     "_stack", "_data", "_commitsets", "_pipelines", "_lineage", "_run", "_bench", "_parity",
-    "_backup", "_commits", "_images",
+    "_backup", "_commits", "_images", "_deploy",
 ]
 """Every module of the table, in the order they are imported: a group's help lists its
 commands in the order they were registered."""
