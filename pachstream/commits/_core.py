@@ -204,7 +204,10 @@ class Step:
     """When set, the request's facts come from :func:`complete_squash`."""
 
 
-def _done(req: Request, commit_id: str | None = None) -> RequestDone:
+def _done(
+    req: Request | FinishPlan | SquashPlan, commit_id: str | None = None
+) -> RequestDone:
+    """The success answer to a request, or to the request behind a plan the shell completed."""
     return RequestDone(
         event_id=derive_id(req.request_id, RequestDone.TYPE),
         request_id=req.request_id,
@@ -511,14 +514,7 @@ def complete_finish(
         commitset=plan.commit.commitset or cid,
         **counts,
     )
-    done = RequestDone(
-        event_id=derive_id(plan.request_id, RequestDone.TYPE),
-        request_id=plan.request_id,
-        repo=plan.repo,
-        ok=True,
-        commit_id=cid,
-    )
-    return [finished, done]
+    return [finished, _done(plan, cid)]
 
 
 # ----------------------------------------------------------------------------- history
@@ -685,11 +681,4 @@ def complete_squash(
         children=children,
         time=plan.time,
     )
-    done = RequestDone(
-        event_id=derive_id(plan.request_id, RequestDone.TYPE),
-        request_id=plan.request_id,
-        repo=plan.repo,
-        ok=True,
-        commit_id=plan.commit_id,
-    )
-    return [squashed, done]
+    return [squashed, _done(plan, plan.commit_id)]
