@@ -124,10 +124,16 @@ def _worker_rbac(namespace: str | None) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": meta,
-            # Least privilege: the worker StatefulSets of this namespace, their pods (to read
-            # their state) and ConfigMaps (to hand them settings); nothing cluster-wide.
+            # Least privilege: the worker StatefulSets of this namespace (and their scale, which
+            # a parallelism change or a stop patches), their pods (to read their state) and
+            # ConfigMaps (to hand them settings); nothing cluster-wide.
             "rules": [
                 {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": verbs},
+                {
+                    "apiGroups": ["apps"],
+                    "resources": ["statefulsets/scale"],
+                    "verbs": ["get", "update", "patch"],
+                },
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs},
             ],

@@ -29,6 +29,16 @@ Variables:
                                 (AWS Signature V4); unset, the gateway takes unsigned requests
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see :func:`pachstream.config.parse_target`
+    PACHSTREAM_WORKERS          where ``pachstream run workers`` runs the workers: ``local``
+                                (default; one process per shard on this machine) or
+                                ``kubernetes`` (one StatefulSet per pipeline; the Kubernetes
+                                connection is the pod's service account, else ``$KUBECONFIG``
+                                or ``~/.kube/config``)
+    PACHSTREAM_KUBE_NAMESPACE   Kubernetes namespace of the worker StatefulSets (default
+                                ``default``)
+    PACHSTREAM_KUBE_IMAGE       the pachstream image the worker pods run as their sidecar (and
+                                take the agent's static busybox from); required with
+                                ``PACHSTREAM_WORKERS=kubernetes``
 
 The three configuration strings (ingest policy, notify, OpenLineage) are parsed here, at once
 (:mod:`pachstream.config`), so a bad one fails whatever reads the environment first, ``up``
@@ -57,6 +67,7 @@ from pachstream.errors import ConfigError, InvalidInput
 
 STACK_FILE = "stack.json"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_KUBE_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +141,13 @@ class Settings:
     images: Path | None = None
     """``PACHSTREAM_IMAGES``: folder of the local image store; None: ``<home>/images``
     (see :attr:`images_dir`)."""
+    workers: str = "local"
+    """``PACHSTREAM_WORKERS``: ``local`` (processes here) or ``kubernetes`` (StatefulSets)."""
+    kube_namespace: str = "default"
+    """``PACHSTREAM_KUBE_NAMESPACE``: Kubernetes namespace of the worker StatefulSets."""
+    kube_image: str | None = None
+    """``PACHSTREAM_KUBE_IMAGE``: the pachstream image of the worker pods' sidecar; set
+    whenever :attr:`workers` is ``kubernetes``."""
 
     @property
     def images_dir(self) -> Path:
@@ -234,6 +252,26 @@ class Settings:
                 f"PACHSTREAM_KAFKA_REPLICATION={replication!r} is invalid; give the replication "
                 "factor of pachstream's topics, 1 to 32 (3 on a production cluster)"
             )
+        workers = env.get("PACHSTREAM_WORKERS") or "local"
+        if workers not in ("local", "kubernetes"):
+            raise ConfigError(
+                f"PACHSTREAM_WORKERS={workers!r} is invalid; use 'local' (processes on this "
+                "machine) or 'kubernetes' (StatefulSets)"
+            )
+        kube_namespace = env.get("PACHSTREAM_KUBE_NAMESPACE") or "default"
+        if not _KUBE_NAMESPACE_RE.match(kube_namespace):
+            raise ConfigError(
+                f"PACHSTREAM_KUBE_NAMESPACE={kube_namespace!r} is invalid; give a Kubernetes "
+                "namespace: 1-63 lowercase letters, digits or '-', starting and ending with a "
+                "letter or digit"
+            )
+        kube_image = (env.get("PACHSTREAM_KUBE_IMAGE") or "").strip() or None
+        if workers == "kubernetes" and kube_image is None:
+            raise ConfigError(
+                "PACHSTREAM_WORKERS=kubernetes needs PACHSTREAM_KUBE_IMAGE, the pachstream image "
+                "the worker pods run (e.g. registry.example/pachstream:0.1); set it, or use "
+                "PACHSTREAM_WORKERS=local"
+            )
         cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
         settings = cls(
             home=home,
@@ -253,6 +291,9 @@ class Settings:
             openlineage=env.get("PACHSTREAM_OPENLINEAGE") or None,
             ingest_policy=env.get("PACHSTREAM_INGEST_POLICY") or None,
             notify=env.get("PACHSTREAM_NOTIFY") or None,
+            workers=workers,
+            kube_namespace=kube_namespace,
+            kube_image=kube_image,
         )
         settings.check_config()
         return settings
@@ -291,6 +332,11 @@ class Settings:
             out["PACHSTREAM_INGEST_POLICY"] = self.ingest_policy
         if self.notify:
             out["PACHSTREAM_NOTIFY"] = self.notify
+        if self.workers != "local":
+            out["PACHSTREAM_WORKERS"] = self.workers
+            out["PACHSTREAM_KUBE_NAMESPACE"] = self.kube_namespace
+        if self.kube_image:
+            out["PACHSTREAM_KUBE_IMAGE"] = self.kube_image
         if self.gateway_address:
             out["PACHSTREAM_GATEWAY_ADDRESS"] = self.gateway_address
         if self.gateway_cors_origins is not None:

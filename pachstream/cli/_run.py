@@ -27,6 +27,10 @@ def _make(name: str, settings: Settings) -> Service:
 
         return Dispatcher(settings)
     if name == "workers":
+        if settings.workers == "kubernetes":
+            from pachstream.worker import KubernetesWorkerPool
+
+            return KubernetesWorkerPool(settings)
         from pachstream.worker import WorkerPool
 
         return WorkerPool(settings)
@@ -110,7 +114,9 @@ def run_dispatch() -> None:
 
 @run_app.command("workers")
 def run_workers() -> None:
-    """Run the local worker pool (one process per pipeline shard) in the foreground."""
+    """Run the worker pool in the foreground: local processes, one per pipeline shard, or
+    StatefulSets with PACHSTREAM_WORKERS=kubernetes.
+    """
     _run("workers")
 
 

@@ -61,11 +61,10 @@ UNSUPPORTED: dict[str, str] = {
     "salt": "remove it: pachstream salts datums itself and changes the salt on --reprocess",
     "job_timeout": "remove it; datum_timeout bounds each datum",
     "maximum_expected_uptime": "remove it",
-    "resource_requests": "remove it: local workers do not reserve resources",
-    "resource_limits": "remove it: local workers do not enforce resource limits",
+    "gpu": "remove it: workers are not given GPUs",
     "sidecar_resource_limits": "remove it",
     "sidecar_resource_requests": "remove it",
-    "scheduling_spec": "remove it",
+    "priority_class_name": "remove it: worker pods use the namespace's default priority",
     "pod_spec": "remove it",
     "pod_patch": "remove it",
     "tolerations": "remove it",
@@ -148,11 +147,14 @@ _MESSAGES: dict[str, dict[str, Kind]] = {
 SUPPORTED: dict[str, set[str]] = {
     "CreatePipelineRequest": {
         "pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries",
-        "reprocess_spec", "datum_timeout",
+        "reprocess_spec", "datum_timeout", "resource_requests", "resource_limits",
+        "scheduling_spec",
     },
     "Pipeline": {"name", "project"},
     "Transform": {"cmd", "stdin", "env", "image", "working_dir", "err_cmd", "err_stdin"},
     "ParallelismSpec": {"constant"},
+    "ResourceSpec": {"cpu", "memory", "disk"},
+    "SchedulingSpec": {"node_selector"},
     "Input": {"pfs", "join", "group", "cross", "union"},
     "PFSInput": {
         "project", "repo", "branch", "glob", "name", "join_on", "group_by", "outer_join",
@@ -199,6 +201,22 @@ class Transform:
 
 
 @dataclass(frozen=True, slots=True)
+class Resources:
+    """What a worker's user container asks for (``resource_requests``) or may use at most
+    (``resource_limits``). Only the Kubernetes backend applies them; local workers ignore
+    them. Each value is checked for form here; that requests do not exceed limits is the API
+    server's check, which the pool reports naming the pipeline.
+    """
+
+    cpu: float | None = None
+    """Cores (``0.5`` is half a core); None: not set."""
+    memory: str | None = None
+    """A Kubernetes quantity of bytes such as ``"64Mi"`` or ``"1G"``; None: not set."""
+    disk: str | None = None
+    """Ephemeral storage, a Kubernetes quantity like ``memory``; None: not set."""
+
+
+@dataclass(frozen=True, slots=True)
 class PipelineSpec:
     """A validated pipeline."""
 
@@ -220,6 +238,13 @@ class PipelineSpec:
     """Seconds a datum may run (``datum_timeout``, e.g. ``"30s"``)."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     """The spec as given, for display and history."""
+    resource_requests: Resources | None = None
+    """``resource_requests`` (Kubernetes backend only); None when absent or all zero."""
+    resource_limits: Resources | None = None
+    """``resource_limits`` (Kubernetes backend only); None when absent or all zero."""
+    node_selector: tuple[tuple[str, str], ...] = ()
+    """``scheduling_spec.node_selector``, sorted: the labels a node must have to run the
+    pipeline's workers (Kubernetes backend only)."""
 
     def repos(self) -> list[tuple[str, str]]:
         """(repo, branch) of every pfs input."""
@@ -526,7 +551,69 @@ def parse_spec(
         reprocess=reprocess,
         datum_timeout_s=_duration(name, spec.get("datum_timeout")),
         raw=raw,
+        resource_requests=_resources(name, "resource_requests", spec.get("resource_requests")),
+        resource_limits=_resources(name, "resource_limits", spec.get("resource_limits")),
+        node_selector=_node_selector(name, spec.get("scheduling_spec", {}).get("node_selector")),
     )
+
+
+# A Kubernetes quantity without exponents (resource.ParseQuantity's common forms): "64Mi",
+# "1.5G", "500000". Pachyderm hands the string to that parser, so "256MB" fails there too.
+_QUANTITY_RE = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[kMGTPE])?$")
+_LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def _resources(pipeline: str, path: str, body: dict[str, Any] | None) -> Resources | None:
+    """A resource spec's values, checked for form (zero values were dropped when decoding)."""
+    if not body:
+        return None
+    cpu: float | None = None
+    if body.get("cpu") is not None:
+        try:
+            cpu = float(body["cpu"])  # protojson also takes a float as a string
+        except ValueError:
+            cpu = float("nan")
+        # Kubernetes counts CPU in thousandths of a core: less than that reserves nothing.
+        if not 0.001 <= cpu <= 1_000_000:
+            raise _fail(
+                pipeline,
+                f"'{path}.cpu'",
+                f"must be a number of cores from 0.001 up, not {_show(body.get('cpu'))}; "
+                "write it like 0.5",
+            )
+    for key in ("memory", "disk"):
+        value = body.get(key)
+        if value is not None and not _QUANTITY_RE.match(value):
+            raise _fail(
+                pipeline,
+                f"'{path}.{key}'",
+                f"is {value!r}, not a Kubernetes quantity; write bytes with an optional "
+                'suffix, like "512Mi", "2Gi" or "1G" (not "MB")',
+            )
+    return Resources(cpu=cpu, memory=body.get("memory"), disk=body.get("disk"))
+
+
+def _node_selector(pipeline: str, labels: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """``scheduling_spec.node_selector``, each key and value checked as a Kubernetes label."""
+    for key, value in (labels or {}).items():
+        where = f"'scheduling_spec.node_selector.{key}'"
+        prefix, _, name = key.rpartition("/")
+        if (prefix and not _DNS_SUBDOMAIN_RE.match(prefix)) or not _LABEL_NAME_RE.match(name):
+            raise _fail(
+                pipeline,
+                where,
+                "is not a Kubernetes label key; write [dns.prefix/]name, the name up to 63 "
+                "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            )
+        if value and not _LABEL_NAME_RE.match(value):
+            raise _fail(
+                pipeline,
+                where,
+                f"has value {value!r}, which is not a Kubernetes label value; use up to 63 "
+                "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            )
+    return tuple(sorted((labels or {}).items()))
 
 
 def _project(pipeline: str, path: str, project: str) -> None:

@@ -79,7 +79,12 @@ def test_the_workers_get_least_privilege_in_their_namespace_only():
     assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
     (role,) = [o for o in objects if o["kind"] == "Role"]
     granted = {(r["apiGroups"][0], res) for r in role["rules"] for res in r["resources"]}
-    assert granted == {("apps", "statefulsets"), ("", "pods"), ("", "configmaps")}
+    assert granted == {
+        ("apps", "statefulsets"),
+        ("apps", "statefulsets/scale"),
+        ("", "pods"),
+        ("", "configmaps"),
+    }
     assert all("*" not in r["verbs"] for r in role["rules"])
     pods = next(r for r in role["rules"] if r["resources"] == ["pods"])
     assert set(pods["verbs"]) == {"get", "list", "watch"}  # read only

@@ -49,7 +49,7 @@ PACKAGES = {
         "key_to_path",
         "parse_bucket",
     },
-    "pachstream.worker": {"Worker", "WorkerPool"},
+    "pachstream.worker": {"KubernetesWorkerPool", "Worker", "WorkerPool"},
     "pachstream.images": {
         "DEFAULT_PATH",
         "Deleted",

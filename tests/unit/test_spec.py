@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pachstream.dispatch.datums import CrossInput, JoinInput, PfsInput, UnionInput
-from pachstream.dispatch.spec import _MESSAGES, json_name, parse_spec, parse_specs
+from pachstream.dispatch.spec import _MESSAGES, Resources, json_name, parse_spec, parse_specs
 from pachstream.errors import InvalidSpec
 
 EDGES = {
@@ -379,6 +379,38 @@ ACCEPTED = [
         )
         for t in ("$$", "${1}x", "${x", "$", "$1$0", "${9}")
     ],
+    # Resources and node selection, applied by the Kubernetes backend.
+    (
+        "resource requests",
+        with_(resource_requests={"cpu": 0.5, "memory": "64Mi", "disk": "1G"}),
+        lambda s: s.resource_requests,
+        Resources(cpu=0.5, memory="64Mi", disk="1G"),
+    ),
+    (
+        "resourceLimits camelCase, cpu as a string",
+        with_(resourceLimits={"cpu": "2", "memory": "1.5Gi"}),
+        lambda s: s.resource_limits,
+        Resources(cpu=2.0, memory="1.5Gi"),
+    ),
+    ("no resources", with_(), lambda s: (s.resource_requests, s.resource_limits), (None, None)),
+    (
+        "plain bytes",
+        with_(resource_limits={"memory": "1000"}),
+        lambda s: s.resource_limits.memory,
+        "1000",
+    ),
+    (
+        "node selector, sorted",
+        with_(scheduling_spec={"node_selector": {"zone": "a", "kubernetes.io/arch": "amd64"}}),
+        lambda s: s.node_selector,
+        (("kubernetes.io/arch", "amd64"), ("zone", "a")),
+    ),
+    (
+        "nodeSelector camelCase, empty value",
+        with_(schedulingSpec={"nodeSelector": {"gpu": ""}}),
+        lambda s: s.node_selector,
+        (("gpu", ""),),
+    ),
 ]
 
 
@@ -550,19 +582,70 @@ BAD = [
     ("standby true", with_(standby=True), "field 'standby' is not supported"),
     ("spec_commit set", with_(spec_commit={}), "field 'spec_commit' is not supported"),
     (
-        "resource requests",
-        with_(resource_requests={"cpu": 1}),
-        "field 'resource_requests' is not supported; remove it: local workers do not reserve",
-    ),
-    (
         "resource limits gpu",
         with_(resourceLimits={"gpu": {"number": 1}}),
-        "field 'resource_limits' is not supported",
+        "field 'resource_limits.gpu' is not supported; remove it: workers are not given GPUs",
     ),
     (
         "unknown field in resources",
         with_(resource_limits={"cores": 1}),
-        "field 'resource_limits.cores' is unknown; allowed here: cpu, disk, gpu, memory",
+        "field 'resource_limits.cores' is unknown; allowed here: cpu, disk, memory",
+    ),
+    (
+        "cpu below a thousandth",
+        with_(resource_requests={"cpu": 0.0001}),
+        "'resource_requests.cpu' must be a number of cores from 0.001 up, not 0.0001",
+    ),
+    (
+        "cpu not a number",
+        with_(resource_requests={"cpu": "lots"}),
+        "'resource_requests.cpu' must be a number of cores from 0.001 up, not \"lots\"",
+    ),
+    ("cpu negative", with_(resource_limits={"cpu": -1}), "'resource_limits.cpu' must be"),
+    (
+        "memory in MB",
+        with_(resource_limits={"memory": "256MB"}),
+        "'resource_limits.memory' is '256MB', not a Kubernetes quantity; write bytes",
+    ),
+    (
+        "disk not a quantity",
+        with_(resource_requests={"disk": "1 Gi"}),
+        "'resource_requests.disk' is '1 Gi', not a Kubernetes quantity",
+    ),
+    (
+        "memory a number",
+        with_(resource_requests={"memory": 64}),
+        "'resource_requests.memory' must be a string, not 64; put the value in quotes",
+    ),
+    (
+        "priority class",
+        with_(scheduling_spec={"priority_class_name": "high"}),
+        "field 'scheduling_spec.priority_class_name' is not supported with value \"high\"",
+    ),
+    (
+        "node selector key",
+        with_(scheduling_spec={"node_selector": {"bad key": "a"}}),
+        "'scheduling_spec.node_selector.bad key' is not a Kubernetes label key",
+    ),
+    (
+        "node selector key prefix",
+        with_(scheduling_spec={"node_selector": {"Bad_Prefix/zone": "a"}}),
+        "'scheduling_spec.node_selector.Bad_Prefix/zone' is not a Kubernetes label key",
+    ),
+    (
+        "node selector value",
+        with_(scheduling_spec={"node_selector": {"zone": "-a"}}),
+        "'scheduling_spec.node_selector.zone' has value '-a', which is not a Kubernetes label",
+    ),
+    (
+        "node selector value too long",
+        with_(scheduling_spec={"node_selector": {"zone": "a" * 64}}),
+        "is not a Kubernetes label value",
+    ),
+    (
+        "node selector not strings",
+        with_(scheduling_spec={"node_selector": {"zone": 1}}),
+        "'scheduling_spec.node_selector' must be an object of string values",
     ),
     ("salt", with_(salt="abc"), "field 'salt' is not supported"),
     (

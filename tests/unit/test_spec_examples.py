@@ -9,14 +9,14 @@ refused with a message naming the field that makes it unsupported:
 ==============================================================  ================================
 example                                                         refused for
 ==============================================================  ================================
-churn/churn.pipeline.json                                       resource_limits (also egress)
+churn/churn.pipeline.json                                       egress (and memory "256MB")
 db/query.pipeline.json                                          transform.secrets (also cron)
 deferred-processing/.../branch-mover-no-auth.pipeline.json      input.cron
 deferred-processing/.../branch-mover.pipeline.json              input.cron (also secrets)
 deferred-processing/.../edges_dp.pipeline.json                  output_branch "dev"
 opencv/edges-union.pipeline.json                                input.union[1].pfs.project
-ml/gpt-2/generate.pipeline.json, train.pipeline.json            resource_limits (also autoscaling)
-ml/tensorflow/training_and_export_gpu.pipeline.json             resource_limits (a gpu)
+ml/gpt-2/generate.pipeline.json, train.pipeline.json            resource_limits.gpu (also autoscaling)
+ml/tensorflow/training_and_export_gpu.pipeline.json             resource_limits.gpu
 redshift/pipeline.pipeline.json                                 transform.secrets (and no glob)
 scraper/scraper.pipeline.json                                   transform.accept_return_code
 word_count/pipelines/scraper.pipeline.json                      transform.accept_return_code
@@ -1221,7 +1221,7 @@ def test_examples_read_their_fields_as_pachyderm_does():
 
 # (example, spec or specs, the field the message names)
 REFUSED = [
-    ("churn", CHURN, "field 'resource_limits' is not supported"),
+    ("churn", CHURN, "field 'egress' is not supported"),
     ("db/query", DB_QUERY, "field 'transform.secrets' is not supported"),
     ("branch-mover-no-auth", BRANCH_MOVER_NO_AUTH, "field 'input.cron' is not supported"),
     ("branch-mover", BRANCH_MOVER, "field 'input.cron' is not supported"),
@@ -1231,12 +1231,12 @@ REFUSED = [
         OPENCV_EDGES_UNION,
         "'input.union[1].pfs.project' names project 'staging'",
     ),
-    ("gpt-2/generate", GPT2_GENERATE, "field 'resource_limits' is not supported"),
-    ("gpt-2/train", GPT2_TRAIN, "field 'resource_limits' is not supported"),
+    ("gpt-2/generate", GPT2_GENERATE, "field 'resource_limits.gpu' is not supported"),
+    ("gpt-2/train", GPT2_TRAIN, "field 'resource_limits.gpu' is not supported"),
     (
         "tensorflow/training_and_export_gpu",
         TENSORFLOW_TRAINING_AND_EXPORT_GPU,
-        "field 'resource_limits' is not supported",
+        "field 'resource_limits.gpu' is not supported",
     ),
     ("redshift", REDSHIFT, "field 'transform.secrets' is not supported"),
     ("scraper", SCRAPER, "field 'transform.accept_return_code' is not supported"),

@@ -1,0 +1,257 @@
+"""The Kubernetes backend of the worker pool: one StatefulSet per pipeline, kept in step.
+
+:class:`KubernetesWorkerPool` has :class:`~pachstream.worker.WorkerPool`'s lifecycle and job:
+it polls the current pipelines (:func:`pachstream.lineage.queries.current_pipelines`) every
+``poll_s`` (1 s; a poll rather than a watch on the pipeline facts, as the local pool does),
+and whenever they change, and every ``resync_s`` besides (to repair a StatefulSet changed
+or deleted by hand), reconciles: it lists the StatefulSets labelled with this pachstream
+namespace, asks the pure core (:mod:`._kube_objects`) for the actions and performs them. This
+is the only module of the package that imports kubernetes-asyncio.
+
+The connection is the pod's service account when the pool runs in a cluster, else the
+kubeconfig the driver finds (``$KUBECONFIG``, ``~/.kube/config``), or the one given.
+
+An object the API server refuses (422 Invalid: a request above its limit, an image name it
+cannot read) does not stop the pool: the pipeline's error (an
+:class:`~pachstream.errors.InvalidSpec` naming the pipeline, the StatefulSet and the
+server's causes) is logged once, kept in :attr:`KubernetesWorkerPool.refused` and returned by
+:meth:`KubernetesWorkerPool.reconcile`, and the other pipelines go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+import aiohttp
+import asyncpg
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from pachstream.errors import ConfigError, InvalidSpec
+from pachstream.lineage import queries
+from pachstream.pg import connect_pool
+from pachstream.service import Service
+from pachstream.settings import Settings
+from pachstream.worker._kube_objects import (
+    Create,
+    Delete,
+    KubeAction,
+    KubeDeployment,
+    Replace,
+    Scale,
+    WantedPipeline,
+    plan_actions,
+    selector,
+    wanted_pipelines,
+)
+
+log = logging.getLogger("pachstream.worker.kube")
+
+POD_HOME = "/var/lib/pachstream"
+"""``PACHSTREAM_HOME`` of the sidecar (the pool's own home is a path on another machine)."""
+
+
+def deployment_for(settings: Settings) -> KubeDeployment:
+    """The deployment the settings describe: the sidecar gets the servers' addresses."""
+    if settings.kube_image is None:
+        raise ConfigError(
+            "the Kubernetes worker pool needs PACHSTREAM_KUBE_IMAGE, the pachstream image its "
+            "pods run; set it"
+        )
+    # Paths of this machine and the pool's own knobs mean nothing in the pod.
+    local = {"PACHSTREAM_HOME", "PACHSTREAM_IMAGES", "PACHSTREAM_WORKERS"}
+    env = {
+        k: v
+        for k, v in settings.child_env().items()
+        if k not in local and not k.startswith("PACHSTREAM_KUBE_")
+    }
+    env["PACHSTREAM_HOME"] = POD_HOME
+    return KubeDeployment(
+        namespace=settings.kube_namespace,
+        image=settings.kube_image,
+        pachstream_namespace=settings.namespace,
+        env=tuple(sorted(env.items())),
+    )
+
+
+class KubernetesWorkerPool(Service):
+    """Keeps one StatefulSet per current pipeline, ``parallelism`` pods each (0 when stopped).
+
+    Args:
+        settings: The servers and ``PACHSTREAM_KUBE_*``.
+        kubeconfig: A kubeconfig file; None: in-cluster, else the driver's default.
+        deployment: Overrides what the settings give (tests).
+        poll_s: Seconds between reads of the pipelines table.
+        resync_s: Seconds after which the StatefulSets are compared again though the
+            pipelines did not change.
+    """
+
+    name = "workers"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kubeconfig: str | None = None,
+        deployment: KubeDeployment | None = None,
+        poll_s: float = 1.0,
+        resync_s: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self._settings = settings
+        self._deployment = deployment or deployment_for(settings)
+        self._kubeconfig = kubeconfig
+        self._poll_s = poll_s
+        self._resync_s = resync_s
+        self._pool: Any = None
+        self._api: client.ApiClient | None = None
+        self._seen: list[tuple[str, int, str, str]] | None = None
+        """The rows of the last complete reconcile (None: reconcile at the next poll)."""
+        self._synced = 0.0
+        self._conflicts = 0
+        self.refused: dict[str, InvalidSpec] = {}
+        """Pipeline → why the API server refused its StatefulSet, as of the last reconcile."""
+
+    async def _open(self) -> None:
+        self._api = await self.connect()
+        _, pg, _ = self._settings.require()
+        self._pool = await connect_pool(pg, self._settings.namespace)
+
+    async def connect(self) -> client.ApiClient:
+        """A client for the cluster (see the class's ``kubeconfig``); :meth:`reconcile` alone
+        needs only this, not Postgres (tests call it so).
+        """
+        conf = client.Configuration()
+        if self._kubeconfig is not None:
+            await config.load_kube_config(config_file=self._kubeconfig, client_configuration=conf)
+        else:
+            try:
+                config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+            except ConfigException:
+                await config.load_kube_config(client_configuration=conf)
+        self._api = client.ApiClient(configuration=conf)
+        return self._api
+
+    async def _close(self) -> None:
+        if self._api is not None:
+            await self._api.close()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def _step(self) -> None:
+        try:
+            current = await queries.current_pipelines(self._pool)
+        except asyncpg.UndefinedTableError:
+            current = []  # the lineage tables are not migrated yet: look again later
+        rows = [(p.name, p.version, p.state, p.spec) for p in current]
+        seen = [(n, v, s, json.dumps(r, sort_keys=True)) for n, v, s, r in rows]
+        if seen != self._seen or time.monotonic() - self._synced > self._resync_s:
+            conflicts = self._conflicts
+            try:
+                await self.reconcile(rows)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                # The API server is away (a restart, a network blip): the next poll tries again.
+                log.warning("workers: Kubernetes API unreachable, retrying: %s", exc)
+            except ApiException as exc:
+                if exc.status is None or not (exc.status == 429 or exc.status >= 500):
+                    raise  # not a passing state of the server: the pool fails loudly
+                log.warning("workers: Kubernetes API answered %s, retrying", exc.status)
+            else:
+                if self._conflicts == conflicts:  # else the next poll looks again
+                    self._seen, self._synced = seen, time.monotonic()
+        await asyncio.sleep(self._poll_s)
+
+    async def reconcile(
+        self, rows: Sequence[tuple[str, int, str, dict[str, Any]]]
+    ) -> list[InvalidSpec]:
+        """Bring the StatefulSets in line with ``rows`` (name, version, state, raw spec).
+
+        Returns the refusals of this round, one per pipeline whose object the server refused.
+        """
+        return await self.apply(wanted_pipelines(rows))
+
+    async def apply(self, wanted: Sequence[WantedPipeline]) -> list[InvalidSpec]:
+        """As :meth:`reconcile`, from already-parsed pipelines."""
+        assert self._api is not None, "start() or connect() first"
+        apps = client.AppsV1Api(self._api)
+        ns = self._deployment.namespace
+        # Plain JSON, as the core reads it (the models would rename every field).
+        response: Any = await apps.list_namespaced_stateful_set(
+            ns, label_selector=selector(self._deployment), _preload_content=False
+        )
+        existing = json.loads(await response.read())["items"]
+        refused: dict[str, InvalidSpec] = {}
+        for action in plan_actions(wanted, existing, self._deployment):
+            try:
+                await self._perform(apps, action)
+            except ApiException as exc:
+                if exc.status == 409:
+                    # Changed by someone else since the list: the next round sees the change.
+                    log.info("workers: %s changed meanwhile; retrying next round", action.pipeline)
+                    self._conflicts += 1
+                    continue
+                if exc.status in (400, 403, 422):
+                    refused[action.pipeline] = _refusal(action, ns, exc)
+                    continue
+                raise
+        for pipeline, err in refused.items():
+            if pipeline not in self.refused or self.refused[pipeline].message != err.message:
+                log.error("workers: %s", err.message)
+        self.refused = refused
+        return list(refused.values())
+
+    async def _perform(self, apps: client.AppsV1Api, action: KubeAction) -> None:
+        ns = self._deployment.namespace
+        # The driver sends a dict body as it is; its annotations name the model class only.
+        match action:
+            case Create(pipeline, body):
+                log.info("workers: creating %s for %s", body["metadata"]["name"], pipeline)
+                await apps.create_namespaced_stateful_set(
+                    ns, cast(Any, body), field_validation="Strict"
+                )
+            case Replace(pipeline, name, body):
+                log.info("workers: replacing %s for %s (rolls its pods)", name, pipeline)
+                await apps.replace_namespaced_stateful_set(
+                    name, ns, cast(Any, body), field_validation="Strict"
+                )
+            case Scale(pipeline, name, replicas):
+                log.info("workers: scaling %s for %s to %d", name, pipeline, replicas)
+                await apps.patch_namespaced_stateful_set_scale(
+                    name, ns, {"spec": {"replicas": replicas}}
+                )
+            case Delete(pipeline, name):
+                log.info("workers: deleting %s of deleted pipeline %s", name, pipeline)
+                try:
+                    await apps.delete_namespaced_stateful_set(
+                        name, ns, propagation_policy="Background"
+                    )
+                except ApiException as exc:
+                    if exc.status != 404:  # already gone: what was wanted
+                        raise
+
+
+def _refusal(action: KubeAction, namespace: str, exc: ApiException) -> InvalidSpec:
+    """The error naming the pipeline, its object and the server's causes, with the fix."""
+    name = action.name if not isinstance(action, Create) else action.body["metadata"]["name"]
+    try:
+        status = json.loads(exc.body or b"")
+        causes = (status.get("details") or {}).get("causes") or []
+        said = "; ".join(f"{c.get('field', '?')}: {c.get('message', '')}" for c in causes)
+        said = said or status.get("message", "")
+    except (TypeError, ValueError):
+        said = str(exc.body or exc.reason)
+    return InvalidSpec(
+        f"pipeline '{action.pipeline}': Kubernetes refused StatefulSet '{name}' in namespace "
+        f"'{namespace}' ({exc.status} {exc.reason}): {said}; fix the pipeline's "
+        "resource_requests, resource_limits, scheduling_spec or transform.image and update "
+        "it (or PACHSTREAM_KUBE_IMAGE)",
+        pipeline=action.pipeline,
+        statefulset=name,
+        status=exc.status,
+    )

@@ -1,0 +1,289 @@
+"""The Kubernetes worker pool against a real API server (pachstream.testing.kube, kwok):
+the rendered StatefulSets pass server-side validation (strict: an unknown field would be
+refused) and follow the pipelines through create, scale, update, stop, start and delete; an
+object the server refuses is an error naming the pipeline, and the others go on.
+
+The reconcile step is driven directly with pipeline rows (name, version, state, spec), as
+the pool's loop does with ``queries.current_pipelines``. kwok runs no containers: pods turn
+Running, which is what the StatefulSet controller needs to roll and scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from pachstream.errors import KubeUnavailable
+from pachstream.settings import Settings
+from pachstream.testing.kube import KubeControlPlane
+from pachstream.testing.services import RunningStack
+from pachstream.worker import KubernetesWorkerPool
+from pachstream.worker._kube_objects import AGENT_LOOP, KubeDeployment, object_name
+from pachstream.worker._kube_pool import deployment_for
+from pachstream.worker.sandbox import static_shell
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
+    plane = KubeControlPlane(tmp_path_factory.mktemp("kube"), build=False)
+    try:
+        plane.start()
+    except KubeUnavailable as exc:
+        pytest.skip(f"Kubernetes worker pool tests skipped: {exc}")
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
+async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f}s: {what}")
+        await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+async def kube_ns(plane: KubeControlPlane) -> AsyncIterator[str]:
+    """A Kubernetes namespace of this test's own, with its default ServiceAccount."""
+    ns = f"w-{uuid.uuid4().hex[:8]}"
+    conf = client.Configuration()
+    await config.load_kube_config(config_file=str(plane.kubeconfig_path), client_configuration=conf)
+    async with client.ApiClient(configuration=conf) as api:
+        core = client.CoreV1Api(api)
+        await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+
+        async def has_account() -> bool:
+            try:
+                await core.read_namespaced_service_account("default", ns)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        await _until("default ServiceAccount", has_account)
+        try:
+            yield ns
+        finally:
+            await core.delete_namespace(ns)
+
+
+@pytest.fixture
+async def pool(
+    plane: KubeControlPlane, kube_ns: str, tmp_path: Path
+) -> AsyncIterator[KubernetesWorkerPool]:
+    """A pool that is not started: the tests call its reconcile step with pipeline rows."""
+    settings = Settings(home=tmp_path, namespace="ps", kafka=None, postgres=None, s3=None)
+    deployment = KubeDeployment(
+        namespace=kube_ns,
+        image="registry.example/pachstream:test",
+        pachstream_namespace="ps",
+        env=(("PACHSTREAM_NAMESPACE", "ps"),),
+    )
+    pool = KubernetesWorkerPool(
+        settings, kubeconfig=str(plane.kubeconfig_path), deployment=deployment
+    )
+    api = await pool.connect()
+    try:
+        yield pool
+    finally:
+        await api.close()
+
+
+def spec(name: str, parallelism: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "pipeline": {"name": name},
+        "transform": {
+            "image": "docker.io/library/busybox:1.37",
+            "cmd": ["sh", "-c", "cp -r /pfs/in/. /pfs/out/"],
+        },
+        "input": {"pfs": {"repo": "in", "glob": "/*"}},
+        "parallelism_spec": {"constant": parallelism},
+        "resource_requests": {"cpu": 0.1, "memory": "32Mi"},
+        "scheduling_spec": {"node_selector": {"type": "kwok"}},
+        **extra,
+    }
+
+
+async def _pods(pool: KubernetesWorkerPool, ns: str, pipeline: str) -> list[Any]:
+    core = client.CoreV1Api(pool._api)
+    found = await core.list_namespaced_pod(ns, label_selector=f"pachstream.io/pipeline={pipeline}")
+    return sorted(found.items, key=lambda p: p.metadata.name)
+
+
+async def test_statefulsets_follow_the_pipelines(pool: KubernetesWorkerPool) -> None:
+    ns = pool._deployment.namespace
+    apps = client.AppsV1Api(pool._api)
+    name = object_name("ps", "edges")
+
+    async def running(count: int, version: int) -> bool:
+        pods = await _pods(pool, ns, "edges")
+        return [(p.status.phase, p.metadata.labels.get("pachstream.io/version")) for p in pods] == [
+            ("Running", str(version))
+        ] * count
+
+    # create: N pods, ordinal = shard
+    assert await pool.reconcile([("edges", 1, "running", spec("edges", 2))]) == []
+    await _until("2 pods of version 1 Running", lambda: running(2, 1))
+    pods = await _pods(pool, ns, "edges")
+    assert [p.metadata.name for p in pods] == [f"{name}-0", f"{name}-1"]
+    assert [p.metadata.labels["apps.kubernetes.io/pod-index"] for p in pods] == ["0", "1"]
+    worker = next(c for c in pods[0].spec.containers if c.name == "worker")
+    assert worker.args == [
+        "run",
+        "worker",
+        "edges",
+        "1",
+        "$(PACHSTREAM_SHARD)",
+        "/var/lib/pachstream/worker",
+    ]
+    user = next(c for c in pods[0].spec.containers if c.name == "user")
+    assert user.resources.requests == {"cpu": "100m", "memory": "32Mi"}
+    assert [c.name for c in pods[0].spec.init_containers] == ["agent"]
+
+    # the same rows again: nothing is written
+    before = (await apps.read_namespaced_stateful_set(name, ns)).metadata.resource_version
+    assert await pool.reconcile([("edges", 1, "running", spec("edges", 2))]) == []
+    assert (await apps.read_namespaced_stateful_set(name, ns)).metadata.resource_version == before
+
+    # parallelism change: scaled, same template
+    revision = (await apps.read_namespaced_stateful_set(name, ns)).status.update_revision
+    await pool.reconcile([("edges", 1, "running", spec("edges", 3))])
+    await _until("3 pods Running", lambda: running(3, 1))
+    assert (await apps.read_namespaced_stateful_set(name, ns)).status.update_revision == revision
+
+    # update (new version): the pods roll to the new template
+    await pool.reconcile([("edges", 2, "running", spec("edges", 3))])
+    await _until("3 pods of version 2 Running", lambda: running(3, 2), timeout_s=180)
+    sts = await apps.read_namespaced_stateful_set(name, ns)
+    assert sts.status.update_revision != revision
+    assert sts.spec.template.spec.containers[1].args[3] == "2"
+
+    # stop: no pods; start: back
+    await pool.reconcile([("edges", 2, "stopped", spec("edges", 3))])
+    await _until("no pods when stopped", lambda: running(0, 2))
+    assert (await apps.read_namespaced_stateful_set(name, ns)).spec.replicas == 0
+    await pool.reconcile([("edges", 2, "running", spec("edges", 3))])
+    await _until("3 pods again when started", lambda: running(3, 2))
+
+    # delete: every object goes
+    await pool.reconcile([])
+
+    async def gone() -> bool:
+        sets = await apps.list_namespaced_stateful_set(ns)
+        return not sets.items and not await _pods(pool, ns, "edges")
+
+    await _until("StatefulSet and pods gone", gone)
+
+
+async def test_a_refused_object_names_the_pipeline_and_the_others_go_on(
+    pool: KubernetesWorkerPool,
+) -> None:
+    ns = pool._deployment.namespace
+    greedy = spec("greedy", resource_requests={"cpu": 2}, resource_limits={"cpu": 1})
+    errors = await pool.reconcile(
+        [("greedy", 1, "running", greedy), ("fine", 1, "running", spec("fine"))]
+    )
+    (error,) = errors
+    assert error.pipeline == "greedy" and error.status == 422
+    assert error.message.startswith(
+        f"pipeline 'greedy': Kubernetes refused StatefulSet '{object_name('ps', 'greedy')}' "
+        f"in namespace '{ns}' (422 Unprocessable Entity)"
+    )
+    assert "resources.requests" in error.message and "cpu limit" in error.message
+    assert "fix the pipeline's resource_requests, resource_limits" in error.message
+    assert pool.refused == {"greedy": error}
+    sets = await client.AppsV1Api(pool._api).list_namespaced_stateful_set(ns)
+    assert [s.metadata.annotations["pachstream.io/pipeline"] for s in sets.items] == ["fine"]
+
+    # fixed by an update: created, and the refusal is forgotten
+    fixed = spec("greedy", resource_requests={"cpu": 1}, resource_limits={"cpu": 1})
+    assert (
+        await pool.reconcile(
+            [("greedy", 2, "running", fixed), ("fine", 1, "running", spec("fine"))]
+        )
+        == []
+    )
+    assert pool.refused == {}
+
+
+async def test_the_started_pool_follows_pipelines_made_through_the_client(
+    plane: KubeControlPlane, kube_ns: str, stack: RunningStack
+) -> None:
+    settings = replace(stack.settings, kube_namespace=kube_ns, kube_image="reg.example/ps:1")
+    deployment = deployment_for(settings)
+    env = dict(deployment.env)
+    assert env["PACHSTREAM_HOME"] == "/var/lib/pachstream"
+    assert env["PACHSTREAM_POSTGRES_DSN"] == settings.child_env()["PACHSTREAM_POSTGRES_DSN"]
+    name = object_name(settings.namespace, "copy")
+    c = stack.client
+    await c.create_repo("in")
+    async with KubernetesWorkerPool(
+        settings, kubeconfig=str(plane.kubeconfig_path), poll_s=0.2
+    ) as pool:
+        apps = client.AppsV1Api(pool._api)
+
+        async def replicas(count: int | None) -> bool:
+            sets = await apps.list_namespaced_stateful_set(kube_ns)
+            have = [(s.metadata.name, s.spec.replicas) for s in sets.items]
+            return have == ([] if count is None else [(name, count)])
+
+        await c.create_pipeline(spec("copy", 2, scheduling_spec=None))
+        await _until("a StatefulSet of 2 for the new pipeline", lambda: replicas(2))
+        await c.stop_pipeline("copy")
+        await _until("0 replicas once stopped", lambda: replicas(0))
+        await c.delete_pipeline("copy")
+        await _until("the StatefulSet gone with the pipeline", lambda: replicas(None))
+        assert pool.refused == {}
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+async def test_the_agent_loop_runs_commands_sent_over_the_fifos(tmp_path: Path) -> None:
+    """What the user container runs, with its /ctl and /.pachstream bound as in the pod."""
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    busybox = str(static_shell())
+    agent = await asyncio.create_subprocess_exec(
+        "bwrap", "--ro-bind", busybox, "/.pachstream/busybox", "--bind", str(ctl), "/ctl",
+        "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent",
+        "/.pachstream/busybox", "sh", "-c", AGENT_LOOP,
+    )  # fmt: skip
+    try:
+        for run, text in (("a1", "one"), ("b2", "two")):  # the sidecar comes back in between
+            (ctl / run).mkdir()
+            (ctl / run / "cmd.sh").write_text(f"echo {text}; exit 3\n")
+            (ctl / run / "stdin").write_text("")
+            await _until("the FIFOs", lambda: _fifos(ctl), timeout_s=10)
+            answer = await asyncio.to_thread(_send, ctl, run)
+            assert answer == run
+            assert (ctl / run / "stdout").read_text() == f"{text}\n"
+            assert (ctl / run / "exit").read_text().strip() == "3"
+    finally:
+        agent.kill()
+        await agent.wait()
+
+
+async def _fifos(ctl: Path) -> bool:
+    return all((ctl / f).is_fifo() for f in ("in", "out"))
+
+
+def _send(ctl: Path, run: str) -> str:
+    # The sidecar's side: write the id, read it back once the exit code is written.
+    with open(ctl / "in", "w") as to_agent, open(ctl / "out") as from_agent:
+        to_agent.write(f"{run}\n")
+        to_agent.flush()
+        return from_agent.readline().strip()
