@@ -47,6 +47,7 @@ from pachstream.commits.events import (
     RequestDone,
     SquashCommit,
     StartCommit,
+    accepted,
     refused,
 )
 from pachstream.errors import (
@@ -208,13 +209,7 @@ def _done(
     req: Request | FinishPlan | SquashPlan, commit_id: str | None = None
 ) -> RequestDone:
     """The success answer to a request, or to the request behind a plan the shell completed."""
-    return RequestDone(
-        event_id=derive_id(req.request_id, RequestDone.TYPE),
-        request_id=req.request_id,
-        repo=req.repo,
-        ok=True,
-        commit_id=commit_id,
-    )
+    return accepted(req, commit_id)
 
 
 def handle(repos: dict[str, RepoState], req: Request) -> Step:

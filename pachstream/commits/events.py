@@ -422,6 +422,17 @@ class RequestDone:
     """The error's fields."""
 
 
+def accepted(req: Any, commit_id: str | None = None, repo: str | None = None) -> RequestDone:
+    """The answer to a request that is applied (``repo``: the key, when not ``req.repo``)."""
+    return RequestDone(
+        event_id=derive_id(req.request_id, RequestDone.TYPE),
+        request_id=req.request_id,
+        repo=repo if repo is not None else req.repo,
+        ok=True,
+        commit_id=commit_id,
+    )
+
+
 def refused(req: Any, err: PachstreamError, repo: str | None = None) -> RequestDone:
     """The answer to a request that is not applied (``repo``: the key, when not ``req.repo``)."""
     fields = {

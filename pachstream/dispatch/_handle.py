@@ -31,6 +31,7 @@ from pachstream.commits.events import (
     RepoCreated,
     RepoDeleted,
     RequestDone,
+    accepted,
     refused,
 )
 from pachstream.dispatch import _core
@@ -135,15 +136,7 @@ def _request(s: DispatchState, req: Any, now: float) -> Flow:
     if after is not None:
         after.recent.append(req.request_id)
         yield SavePipeline(after.name)
-    yield emit_fact(
-        req.pipeline,
-        RequestDone(
-            event_id=derive_id(req.request_id, RequestDone.TYPE),
-            request_id=req.request_id,
-            repo=req.pipeline,
-            ok=True,
-        ),
-    )
+    yield emit_fact(req.pipeline, accepted(req, repo=req.pipeline))
 
 
 def _state_fact(req: Any, state: str) -> PipelineStateSet:
