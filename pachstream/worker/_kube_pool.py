@@ -28,13 +28,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import aiohttp
-import asyncpg
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from pachstream.errors import ConfigError, InvalidSpec
-from pachstream.lineage import queries
 from pachstream.pg import connect_pool
 from pachstream.service import Service
 from pachstream.settings import Settings
@@ -50,6 +48,7 @@ from pachstream.worker._kube_objects import (
     selector,
     wanted_pipelines,
 )
+from pachstream.worker._worker import current_pipelines
 
 log = logging.getLogger("pachstream.worker.kube")
 
@@ -145,10 +144,7 @@ class KubernetesWorkerPool(Service):
             await self._pool.close()
 
     async def _step(self) -> None:
-        try:
-            current = await queries.current_pipelines(self._pool)
-        except asyncpg.UndefinedTableError:
-            current = []  # the lineage tables are not migrated yet: look again later
+        current = await current_pipelines(self._pool)
         rows = [(p.name, p.version, p.state, p.spec) for p in current]
         seen = [(n, v, s, json.dumps(r, sort_keys=True)) for n, v, s, r in rows]
         if seen != self._seen or time.monotonic() - self._synced > self._resync_s:

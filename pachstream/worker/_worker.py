@@ -348,6 +348,16 @@ class _Proc:
     next_try: float = 0.0
 
 
+async def current_pipelines(pool: Any) -> list[queries.PipelineVersion]:
+    """The pipelines the pools serve now; none while the lineage tables are not migrated yet
+    (a pool may start before the lineage processor: it looks again at its next step).
+    """
+    try:
+        return await queries.current_pipelines(pool)
+    except asyncpg.UndefinedTableError:
+        return []
+
+
 def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str, int, int]]:
     """(pipeline, version, shard) of every worker the current pipelines need. Pure.
 
@@ -393,10 +403,7 @@ class WorkerPool(Service):
             await self._pool.close()
 
     async def _step(self) -> None:
-        try:
-            current = await queries.current_pipelines(self._pool)
-        except asyncpg.UndefinedTableError:
-            current = []  # the lineage tables are not migrated yet: look again later
+        current = await current_pipelines(self._pool)
         wanted = wanted_workers([(p.name, p.version, p.spec) for p in current])
         for key in [k for k in self.procs if k not in wanted]:
             gone = self.procs.pop(key)
