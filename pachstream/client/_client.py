@@ -355,9 +355,12 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
     async def inspect_branch(self, branch_ref: str) -> BranchInfo:
         """One branch and its head; BranchNotFound when absent."""
         bref = parse_branch_ref(branch_ref)
-        await self._need_repo(bref.repo)
+        validate_repo_name(bref.repo)
+        # The branch first: it exists on every S3 gateway request that names a bucket, so the
+        # repo is looked up only to say which is missing (a branch row goes with its repo).
         found = await queries.branch(self._pool, bref.repo, bref.branch)
         if found is None:
+            await self._need_repo(bref.repo)
             raise BranchNotFound(
                 f"branch '{bref.branch}' does not exist in repo '{bref.repo}'; "
                 f"see 'pachstream list branch {bref.repo}'",
