@@ -15,7 +15,6 @@ restart is their liveness.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -207,7 +206,7 @@ def render(
         if name == "workers":
             objects += _worker_rbac(namespace)
         files[f"{name}.yaml"] = objects
-    return copy.deepcopy(files)
+    return files
 
 
 def to_yaml(objects: Sequence[dict[str, Any]], about: str | None = None) -> str:
