@@ -194,6 +194,35 @@ def checked_spec(
         ) from err
 
 
+def refuse_what_local_workers_ignore(spec: PipelineSpec) -> None:
+    """Refuse the fields only Kubernetes workers apply, when the workers are local.
+
+    Local workers reserve and limit nothing and run on this machine: a resource or a node
+    selector would be accepted and silently ignored.
+
+    Raises:
+        InvalidSpec: naming the first such field and both ways out.
+
+    """
+    asked = [
+        name
+        for name, value in (
+            ("resource_requests", spec.resource_requests),
+            ("resource_limits", spec.resource_limits),
+            ("scheduling_spec.node_selector", spec.node_selector),
+        )
+        if value
+    ]
+    if asked:
+        raise InvalidSpec(
+            f"pipeline '{spec.name}': field '{asked[0]}' is applied only by Kubernetes workers, "
+            "and these workers are local (they reserve and limit nothing); remove it, or run "
+            "the workers on Kubernetes (PACHSTREAM_WORKERS=kubernetes)",
+            pipeline=spec.name,
+            field=asked[0],
+        )
+
+
 DETAIL_CHARS = 500
 """Characters of a failed datum's last stderr line kept in its job's failure reason."""
 

@@ -62,7 +62,7 @@ class Dispatcher(LogProcessor):
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
         super().__init__(settings, objects=objects)
         self._trees = TreeStore(self._objects)
-        self.dispatch_state = DispatchState()
+        self.dispatch_state = DispatchState(kubernetes_workers=settings.workers == "kubernetes")
         """What the core decides from; only :func:`handle` changes it."""
         self._tree_cache: dict[str, tuple[str | None, dict[str, FileEntry]]] = {}
         """``repo@branch`` → (root key, entries) of the tree a job read last there."""
@@ -82,6 +82,7 @@ class Dispatcher(LogProcessor):
 
     async def _restore(self, conn: Any) -> None:
         self.dispatch_state = await _store.load(conn)
+        self.dispatch_state.kubernetes_workers = self._settings.workers == "kubernetes"
         log.info(
             "dispatch: restored %d pipelines at offsets %s",
             len(self.dispatch_state.pipelines),

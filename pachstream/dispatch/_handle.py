@@ -153,6 +153,8 @@ def _create(s: DispatchState, req: CreatePipeline) -> Flow:
     spec = _core.checked_spec(
         req.pipeline, req.spec, lambda name: name in s.repos or name in s.pipelines
     )
+    if not s.kubernetes_workers:
+        _core.refuse_what_local_workers_ignore(spec)
     if spec.name != req.pipeline:
         raise InvalidSpec(
             f"the request names pipeline '{req.pipeline}' but its spec names '{spec.name}'",

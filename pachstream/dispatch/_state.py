@@ -192,6 +192,10 @@ class DispatchState:
     retired: dict[str, int] = field(default_factory=dict)
     """Deleted pipeline → its last version: a pipeline created again under the name
     continues the count, so its tasks, workers and rows are never the old version's."""
+    kubernetes_workers: bool = False
+    """Whether the workers are Kubernetes pods (``PACHSTREAM_WORKERS=kubernetes``), which apply
+    resources and node selectors; local workers cannot, so a spec asking for them is refused.
+    Configuration, not state: set by the shell, never persisted."""
     now: float = 0.0
     """The newest time the current batch has brought (requests, finished commits, datum
     results); jobs started at the batch's end take it. Not persisted: each batch starts at 0."""

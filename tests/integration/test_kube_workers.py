@@ -221,10 +221,22 @@ async def test_a_refused_object_names_the_pipeline_and_the_others_go_on(
     assert pool.refused == {}
 
 
+@pytest.fixture
+async def kube_stack(settings: Settings, kube_ns: str) -> AsyncIterator[RunningStack]:
+    """Processors told that the workers are Kubernetes pods (the dispatcher refuses resources
+    and node selectors otherwise)."""
+    kube = replace(
+        settings, workers="kubernetes", kube_namespace=kube_ns, kube_image="reg.example/ps:1"
+    )
+    async with RunningStack(kube) as running:
+        yield running
+
+
 async def test_the_started_pool_follows_pipelines_made_through_the_client(
-    plane: KubeControlPlane, kube_ns: str, stack: RunningStack
+    plane: KubeControlPlane, kube_ns: str, kube_stack: RunningStack
 ) -> None:
-    settings = replace(stack.settings, kube_namespace=kube_ns, kube_image="reg.example/ps:1")
+    stack = kube_stack
+    settings = stack.settings
     deployment = deployment_for(settings)
     env = dict(deployment.env)
     assert env["PACHSTREAM_HOME"] == "/var/lib/pachstream"

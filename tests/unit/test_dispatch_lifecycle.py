@@ -640,3 +640,41 @@ def test_the_stored_phase_comes_back() -> None:
     job = Job("j", 1, [], "o", 0.0, {"d"}, 0, [], phase=P.FINISHING, commitset="s")
     again = Job.from_header(job.header())
     assert again == dataclasses.replace(job) and again.phase is P.FINISHING
+
+
+# ----------------------------------------------------------------------------- local workers
+
+KUBE_ONLY = [
+    ("resource_limits", {"resource_limits": {"memory": "1Gi"}}),
+    ("resource_requests", {"resource_requests": {"cpu": 0.5}}),
+    ("scheduling_spec.node_selector", {"scheduling_spec": {"node_selector": {"disk": "ssd"}}}),
+]
+
+
+def _first_answer(kubernetes: bool, extra: dict[str, Any]) -> RequestDone | None:
+    """The answer the dispatcher gives a create request before it needs any I/O."""
+    state = DispatchState(repos={"raw"}, kubernetes_workers=kubernetes)
+    spec = {
+        "pipeline": {"name": "p"},
+        "input": {"pfs": {"repo": "raw", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+        **extra,
+    }
+    req = CreatePipeline(request_id="c", pipeline="p", time=1.0, spec=spec)
+    for step in handle(state, Requested(req, 1.0)):
+        if isinstance(step, Emit) and isinstance(step.event, RequestDone):
+            return step.event
+        if not isinstance(step, Emit):
+            return None  # accepted so far: the flow asks the shell for something
+    return None
+
+
+@pytest.mark.parametrize(("field", "extra"), KUBE_ONLY, ids=[k[0] for k in KUBE_ONLY])
+def test_local_workers_refuse_what_only_kubernetes_applies(field: str, extra: dict) -> None:
+    done = _first_answer(kubernetes=False, extra=extra)
+    assert done is not None and not done.ok, done
+    assert f"field '{field}'" in done.error_message
+    assert "PACHSTREAM_WORKERS=kubernetes" in done.error_message
+    # On Kubernetes workers the same spec is taken (they apply it).
+    taken = _first_answer(kubernetes=True, extra=extra)
+    assert taken is None or taken.ok, taken
