@@ -204,7 +204,8 @@ class Transform:
 class Resources:
     """What a worker's user container asks for (``resource_requests``) or may use at most
     (``resource_limits``). Only the Kubernetes backend applies them; with local workers the
-    dispatcher refuses a spec that sets them (``_core.refuse_what_local_workers_ignore``). Each value is checked for form here; that requests do not exceed limits is the API
+    dispatcher refuses a spec that sets them (``_core.refuse_what_local_workers_ignore``).
+    Each value is checked for form here; that requests do not exceed limits is the API
     server's check, which the pool reports naming the pipeline.
     """
 

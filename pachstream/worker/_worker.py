@@ -33,7 +33,7 @@ from pachstream.content import ContentWriter, read_file
 from pachstream.dispatch.datums import Datum, DatumInput
 from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
 from pachstream.dispatch.spec import Transform, parse_spec
-from pachstream.errors import EventDecodeError, ImageNotFound, InvalidSpec, PachstreamError
+from pachstream.errors import EventDecodeError, ImageNotFound, InvalidInput, PachstreamError
 from pachstream.images import ImageStore, RunPlan
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
 from pachstream.lineage import queries
@@ -271,9 +271,10 @@ class Worker(Service):
         else:
             try:
                 root, plan = await self._image(task)
-            except (ImageNotFound, InvalidSpec) as err:
+            except (ImageNotFound, InvalidInput) as err:
                 # Never the host instead: the datum fails at once, naming the image and how to
-                # provide it; so does every datum of the job, without running anything.
+                # provide it (or what is wrong with its name, its config or the spec's cmd);
+                # so does every datum of the job, without running anything.
                 note = f"pachstream: {err.message}\n"
                 failed = Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {})
                 return failed, "failed", ""

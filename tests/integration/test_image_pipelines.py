@@ -85,6 +85,8 @@ async def test_a_pipeline_runs_in_its_image(stack: RunningStack, tmp_path: Path)
     await c.create_pipeline(_spec("entry", "pstest/tool:1", None))
     # An image in neither the store nor a registry fails its own job; the others go on.
     await c.create_pipeline(_spec("absent", "pstest/absent:1", ["/bin/sh", "-c", "true"]))
+    # A name no registry could hold: its own job fails saying why; the worker goes on.
+    await c.create_pipeline(_spec("misnamed", "NOT a//ref", ["/bin/sh", "-c", "true"]))
     await c.create_pipeline(_spec("host", None, ["sh", "-c", "cp /pfs/raw/* /pfs/out/"]))
     jobs = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=180)}
 
@@ -101,6 +103,9 @@ async def test_a_pipeline_runs_in_its_image(stack: RunningStack, tmp_path: Path)
     assert jobs["absent"].state == "failure", jobs["absent"]
     reason = jobs["absent"].reason
     assert "pstest/absent:1" in reason and "pachstream image load" in reason, reason
+
+    assert jobs["misnamed"].state == "failure", jobs["misnamed"]
+    assert "'NOT a//ref'" in jobs["misnamed"].reason and "lower case" in jobs["misnamed"].reason
 
     assert jobs["host"].state == "success", jobs["host"]
     assert await c.get_file("host@master", "/a.txt") == b"A"
