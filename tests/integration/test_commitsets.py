@@ -104,10 +104,15 @@ async def test_a_diamond_and_three_levels_run_once_per_origin_commit(stack: Runn
 async def test_an_output_repo_takes_writes_only_from_its_pipeline(stack: RunningStack) -> None:
     c = stack.client
     await c.create_repo("images")
-    await c.put_file("images@master", "/a.png", b"A")
+    cid = await c.put_file("images@master", "/a.png", b"A")
     await c.create_pipeline(EDGES)
     # Right after create pipeline, waiting on the output branch waits for its first commit.
-    head = await c.wait_commit("edges@master", timeout_s=120)
+    await c.wait_commit("edges@master", timeout_s=120)
+    # The dispatcher reads the request and the commit from two topics: when it saw the request
+    # first, the commit makes a job of its own. The head the refused write must leave is the
+    # one after every job of the input commit.
+    await c.flush("images", cid, timeout_s=120)
+    head = await c.inspect_commit("edges@master")
     with pytest.raises(OutputRepo, match="repo 'edges' is the output of pipeline 'edges'"):
         await c.put_file("edges@master", "/hack.txt", b"x")
     assert [f.path for f in await c.list_file("edges@master", "/")] == ["/a.png"]
