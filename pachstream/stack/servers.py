@@ -245,13 +245,38 @@ def _short_dir(preferred: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="ps-run-"))
 
 
+PORT_TRIES = 3
+"""Starts of SeaweedFS when one of its ports was taken between picking and binding it."""
+
+
 def start_seaweedfs(
     data: Path, logs: Path, s3_port: int | None = None, *, die_with_parent: bool = False
 ) -> Server:
     """SeaweedFS with its S3 gateway; ready when the S3 port answers HTTP.
 
-    ``die_with_parent``: see :func:`set_parent_death_signal`.
+    Its eight ports are picked free, then bound by SeaweedFS a moment later; another process
+    can take one in between (it exits: "bind: address already in use"), so a start that fails
+    that way is tried again on other ports. ``die_with_parent``: see
+    :func:`set_parent_death_signal`.
     """
+    log = logs / "seaweedfs.log"
+    for attempt in range(1, PORT_TRIES + 1):
+        start = log.stat().st_size if log.exists() else 0
+        try:
+            return _start_seaweedfs(data, logs, s3_port, die_with_parent)
+        except StackError:
+            # The reason is in this attempt's part of the log, above the goroutine dump.
+            with log.open("rb") as f:
+                f.seek(start)
+                taken = b"bind: address already in use" in f.read()
+            if attempt == PORT_TRIES or not taken:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_seaweedfs(
+    data: Path, logs: Path, s3_port: int | None, die_with_parent: bool
+) -> Server:
     data.mkdir(parents=True, exist_ok=True)
     (logs / "weed").mkdir(parents=True, exist_ok=True)
     run = _short_dir(data / "run")

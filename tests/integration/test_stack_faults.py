@@ -107,3 +107,28 @@ def test_a_reused_pid_in_postmaster_pid_does_not_block_up(tmp_path: Path) -> Non
         _cli(env, "down")
         stranger.kill()
         stranger.wait()
+
+
+def test_seaweedfs_starts_again_on_other_ports_when_one_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port picked free and taken before SeaweedFS binds it (seen once in CI) is not fatal."""
+    import socket
+
+    from pachstream.stack import servers
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    real = servers.free_port
+    picks = iter([taken.getsockname()[1]])  # the first pick is a port someone holds
+    monkeypatch.setattr(servers, "free_port", lambda: next(picks, None) or real())
+    try:
+        weed = servers.start_seaweedfs(tmp_path / "data", tmp_path / "logs")
+    finally:
+        taken.close()
+    try:
+        assert b"bind: address already in use" in (tmp_path / "logs" / "seaweedfs.log").read_bytes()
+        assert weed.process.poll() is None
+    finally:
+        servers.stop_servers([weed], 5)
