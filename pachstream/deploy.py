@@ -6,11 +6,12 @@ kustomize base (a test keeps the two equal). Pure: plain dicts in, plain dicts a
 What runs: one Deployment per processor (:data:`pachstream.stack.PROCESSORS`), each a single
 replica (it owns every partition of its input topics), configured by one ConfigMap and one
 Secret whose keys are the environment variables :mod:`pachstream.settings` reads; a Service
-for the S3 gateway. The worker pool runs as ``pachstream run workers`` under its own
-ServiceAccount with the least privilege a worker controller needs in its namespace
-(StatefulSets, Pods, ConfigMaps). Health: the gateway has an HTTP port and a readiness probe
-on it; the processors have none to probe, and a processor that fails exits, so the kubelet's
-restart is their liveness.
+for the S3 gateway. The worker pool runs as ``pachstream run workers`` with
+``PACHSTREAM_WORKERS=kubernetes``: a controller that keeps one StatefulSet per pipeline
+(:mod:`pachstream.worker._kube_objects`), under its own ServiceAccount with the least
+privilege a worker controller needs in its namespace (StatefulSets, Pods, ConfigMaps).
+Health: the gateway has an HTTP port and a readiness probe on it; the processors have none to
+probe, and a processor that fails exits, so the kubelet's restart is their liveness.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ ABOUT = {
     "lineage": "The materializer: facts into the Postgres query tables.",
     "dispatch": "The dispatcher: pipeline requests and finished commits in; jobs, datum tasks "
     "and output commits out.",
-    "workers": "The worker pool: runs every pipeline's datums (bubblewrap sandboxes in this pod; "
-    "it needs unprivileged user namespaces on the node).",
+    "workers": "The worker controller: one StatefulSet per pipeline, whose pods run the "
+    "pipeline's image (the agent) beside the pachstream sidecar.",
     "ingest": "The ingest consumer: records of <ns>.ingest (any Kafka client) become commits.",
     "s3gateway": "The S3 gateway: buckets BRANCH.REPO over HTTP (aws-cli, boto3...), port 1600.",
     "openlineage": "The OpenLineage exporter: job facts as OpenLineage run events.",
@@ -100,6 +101,21 @@ def _deployment(name: str, image: str, namespace: str | None) -> dict[str, Any]:
         }
     if name == "workers":
         pod["serviceAccountName"] = "pachstream-workers"
+        # The controller of worker pods: a StatefulSet per pipeline in this namespace, whose
+        # sidecars get their credentials from this deployment's Secret by its name.
+        container["env"] = [
+            {"name": "PACHSTREAM_WORKERS", "value": "kubernetes"},
+            {"name": "PACHSTREAM_KUBE_IMAGE", "value": image},
+            {
+                "name": "PACHSTREAM_KUBE_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            },
+            {"name": "PACHSTREAM_KUBE_SECRET", "value": "pachstream-secrets"},
+        ]
+        container["resources"] = {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"memory": "512Mi"},
+        }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

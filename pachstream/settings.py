@@ -148,6 +148,9 @@ class Settings:
     kube_image: str | None = None
     """``PACHSTREAM_KUBE_IMAGE``: the pachstream image of the worker pods' sidecar; set
     whenever :attr:`workers` is ``kubernetes``."""
+    kube_secret: str = "pachstream-secrets"
+    """``PACHSTREAM_KUBE_SECRET``: the Secret (in :attr:`kube_namespace`) whose keys are the
+    worker pods' credential variables; ``deploy render``'s by default."""
 
     @property
     def images_dir(self) -> Path:
@@ -272,6 +275,13 @@ class Settings:
                 "the worker pods run (e.g. registry.example/pachstream:0.1); set it, or use "
                 "PACHSTREAM_WORKERS=local"
             )
+        kube_secret = env.get("PACHSTREAM_KUBE_SECRET") or "pachstream-secrets"
+        if not _KUBE_NAMESPACE_RE.match(kube_secret):
+            raise ConfigError(
+                f"PACHSTREAM_KUBE_SECRET={kube_secret!r} is invalid; give the name of a "
+                "Secret: 1-63 lowercase letters, digits or '-', starting and ending with a "
+                "letter or digit"
+            )
         cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
         settings = cls(
             home=home,
@@ -294,6 +304,7 @@ class Settings:
             workers=workers,
             kube_namespace=kube_namespace,
             kube_image=kube_image,
+            kube_secret=kube_secret,
         )
         settings.check_config()
         return settings
@@ -337,6 +348,8 @@ class Settings:
             out["PACHSTREAM_KUBE_NAMESPACE"] = self.kube_namespace
         if self.kube_image:
             out["PACHSTREAM_KUBE_IMAGE"] = self.kube_image
+        if self.kube_secret != "pachstream-secrets":
+            out["PACHSTREAM_KUBE_SECRET"] = self.kube_secret
         if self.gateway_address:
             out["PACHSTREAM_GATEWAY_ADDRESS"] = self.gateway_address
         if self.gateway_cors_origins is not None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -126,8 +127,18 @@ def run_worker(
     version: int = typer.Argument(..., help="Spec version."),
     shard: int = typer.Argument(..., help="Task topic partition."),
     folder: Path = typer.Argument(..., help="Scratch folder (sandbox, inputs, outputs)."),
+    agent: str = typer.Option(
+        "sandbox",
+        help="Where commands run: 'sandbox' (a bubblewrap agent this worker starts) or 'pod' "
+        "(the agent of the pod's user container, sharing FOLDER/box).",
+    ),
 ) -> None:
     """Run one worker of a pipeline (the pool starts these)."""
     from pachstream.worker import Worker
 
-    _run("worker", Worker(Settings.from_env(), pipeline, version, shard, folder))
+    if agent not in ("sandbox", "pod"):
+        raise typer.BadParameter(
+            f"{agent!r} is no agent; use 'sandbox' or 'pod'", param_hint="--agent"
+        )
+    kind: Literal["sandbox", "pod"] = "pod" if agent == "pod" else "sandbox"
+    _run("worker", Worker(Settings.from_env(), pipeline, version, shard, folder, agent=kind))

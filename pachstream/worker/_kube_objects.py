@@ -10,21 +10,25 @@ The pod, and what runs where:
 - init container ``agent`` (the pachstream image, :attr:`KubeDeployment.image`): the image's
   static busybox copies itself into the ``agent`` emptyDir, mounted at ``/.pachstream``.
 - container ``user`` (the pipeline's ``transform.image``): runs ``/.pachstream/busybox sh -c
-  AGENT_LOOP``, the sandbox's control loop (:data:`pachstream.worker.sandbox._LOOP`, the same
-  text) with its standard input and output on two FIFOs in ``/ctl`` (the ``ctl`` emptyDir),
-  so an image without a shell works, as in the local sandbox. Each id read names
-  ``/ctl/<id>/cmd.sh``; its exit code goes to ``/ctl/<id>/exit`` and the id is echoed back.
-  It sees ``/pfs/<input>`` read-only and ``/pfs/out`` writable (one emptyDir each), a scratch
-  ``/tmp``, and a read-only root; the spec's resource requests and limits are this
-  container's.
+  AGENT``, the agent of :mod:`pachstream.worker.agent` (the very text the local sandbox
+  runs), over the FIFOs in ``/ctl`` (the ``ctl`` emptyDir), so an image without a shell
+  works, as in the local sandbox. It sees ``/pfs/<input>`` read-only and ``/pfs/out``
+  writable (one emptyDir each), a scratch ``/tmp``, and a read-only root; the spec's resource
+  requests and limits are this container's. The container runtime runs it as the image's
+  ``USER`` and with its ``Env`` and ``WORKDIR``, which the commands inherit. The image's
+  ``Entrypoint`` is replaced by the agent, so a spec on this backend must give
+  ``transform.cmd`` (the sidecar fails its datums saying so).
 - container ``worker`` (the pachstream image, the sidecar): ``pachstream run worker PIPELINE
   VERSION $(PACHSTREAM_SHARD) /var/lib/pachstream/worker``, the shard being the pod's ordinal
   (the ``apps.kubernetes.io/pod-index`` label, through the downward API), with the
-  deployment's environment. It mounts the same emptyDirs where the sandbox keeps them
-  (``box/inputs/<input>``, ``box/out``, ``box/ctl``) to stage inputs, write scripts and read
-  outputs.
+  deployment's environment; its credentials come from the deployment's Secret
+  (:attr:`KubeDeployment.secret`), never as values in the StatefulSet. It mounts the same
+  emptyDirs where the sandbox keeps them (``box/inputs/<input>``, ``box/out``, ``box/ctl``)
+  to stage inputs, write scripts and read outputs.
 
-The pod mounts no service-account token: neither container talks to Kubernetes.
+The pod mounts no service-account token (neither container talks to Kubernetes), gets no
+service links in its environment, and its containers share no PID namespace: the agent's
+sweep of a run's processes (``kill -9 -1``) reaches only its own container.
 
 The actions (:func:`plan_actions`): a pipeline without a StatefulSet gets :class:`Create`;
 one whose rendered template (and settings) changed, a new version above all, gets
@@ -48,7 +52,7 @@ from typing import Any, TypeAlias
 from pachstream.dispatch.datums import PfsInput
 from pachstream.dispatch.spec import PipelineSpec, Resources, parse_spec
 from pachstream.errors import PachstreamError
-from pachstream.worker.sandbox import _LOOP, SHELL_INSIDE
+from pachstream.worker.agent import AGENT, SHELL_INSIDE
 
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -64,17 +68,6 @@ POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 WORK_DIR = "/var/lib/pachstream/worker"
 """The sidecar's worker folder (an emptyDir); the sandbox lives under ``box/``."""
 AGENT_DIR = SHELL_INSIDE.rsplit("/", 1)[0]
-
-AGENT_LOOP = (
-    "[ -p /ctl/in ] || /.pachstream/busybox mkfifo /ctl/in; "
-    "[ -p /ctl/out ] || /.pachstream/busybox mkfifo /ctl/out; "
-    # The sidecar closing its end ends one loop (EOF); the next waits for it to come back.
-    f"while true; do {_LOOP} < /ctl/in > /ctl/out; done"
-)
-"""What the user container's busybox runs: the sandbox's loop over the FIFOs in ``/ctl``.
-
-The sidecar opens ``/ctl/in`` for writing, then ``/ctl/out`` for reading: the order in which
-the loop opens them, or both sides wait for each other forever."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +87,9 @@ class KubeDeployment:
     """Where the pachstream image has its static busybox."""
     grace_s: int = 30
     """``terminationGracePeriodSeconds``: a worker finishes its batch within it."""
+    secret: str = "pachstream-secrets"
+    """The Secret whose keys become the sidecar's credential variables (``deploy render``'s
+    Secret by default): :attr:`env` holds none of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +264,7 @@ def render_statefulset(wanted: WantedPipeline, deployment: KubeDeployment) -> di
     user: dict[str, Any] = {
         "name": "user",
         "image": spec.transform.image or deployment.image,
-        "command": [SHELL_INSIDE, "sh", "-c", AGENT_LOOP],
+        "command": [SHELL_INSIDE, "sh", "-c", AGENT],
         "volumeMounts": user_mounts,
         "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False},
     }
@@ -287,6 +283,8 @@ def render_statefulset(wanted: WantedPipeline, deployment: KubeDeployment) -> di
             str(wanted.version),
             "$(PACHSTREAM_SHARD)",
             WORK_DIR,
+            "--agent",
+            "pod",
         ],
         "env": [
             {
@@ -295,6 +293,7 @@ def render_statefulset(wanted: WantedPipeline, deployment: KubeDeployment) -> di
             },
             *({"name": k, "value": v} for k, v in deployment.env),
         ],
+        "envFrom": [{"secretRef": {"name": deployment.secret}}],
         "volumeMounts": worker_mounts,
     }
     agent: dict[str, Any] = {
@@ -305,6 +304,7 @@ def render_statefulset(wanted: WantedPipeline, deployment: KubeDeployment) -> di
     }
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
         "terminationGracePeriodSeconds": deployment.grace_s,
         "initContainers": [agent],
         "containers": [user, worker],

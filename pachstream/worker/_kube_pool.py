@@ -56,6 +56,21 @@ POD_HOME = "/var/lib/pachstream"
 """``PACHSTREAM_HOME`` of the sidecar (the pool's own home is a path on another machine)."""
 
 
+SIDECAR_VARIABLES = frozenset(
+    {
+        "PACHSTREAM_NAMESPACE",
+        "PACHSTREAM_KAFKA_BOOTSTRAP",
+        "PACHSTREAM_S3_ENDPOINT",
+        "PACHSTREAM_S3_BUCKET",
+        "PACHSTREAM_S3_REGION",
+    }
+)
+"""The settings a worker pod gets as values: the servers' addresses. Its credentials
+(``PACHSTREAM_POSTGRES_DSN``, ``PACHSTREAM_S3_ACCESS_KEY``, ``PACHSTREAM_S3_SECRET_KEY``) come
+from the Secret ``PACHSTREAM_KUBE_SECRET`` names; the rest (the gateway's keys, the console's
+token, notifications...) are no worker's business."""
+
+
 def deployment_for(settings: Settings) -> KubeDeployment:
     """The deployment the settings describe: the sidecar gets the servers' addresses."""
     if settings.kube_image is None:
@@ -63,19 +78,15 @@ def deployment_for(settings: Settings) -> KubeDeployment:
             "the Kubernetes worker pool needs PACHSTREAM_KUBE_IMAGE, the pachstream image its "
             "pods run; set it"
         )
-    # Paths of this machine and the pool's own knobs mean nothing in the pod.
-    local = {"PACHSTREAM_HOME", "PACHSTREAM_IMAGES", "PACHSTREAM_WORKERS"}
-    env = {
-        k: v
-        for k, v in settings.child_env().items()
-        if k not in local and not k.startswith("PACHSTREAM_KUBE_")
-    }
+    # Only what a worker reads, and of that no credential: those come from the Secret.
+    env = {k: v for k, v in settings.child_env().items() if k in SIDECAR_VARIABLES}
     env["PACHSTREAM_HOME"] = POD_HOME
     return KubeDeployment(
         namespace=settings.kube_namespace,
         image=settings.kube_image,
         pachstream_namespace=settings.namespace,
         env=tuple(sorted(env.items())),
+        secret=settings.kube_secret,
     )
 
 

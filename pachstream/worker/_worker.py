@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -43,7 +43,7 @@ from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service
 from pachstream.settings import Settings
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
-from pachstream.worker.sandbox import RunResult, Sandbox
+from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox
 
 log = logging.getLogger("pachstream.worker")
 
@@ -88,9 +88,11 @@ class Worker(Service):
         folder: Path,
         *,
         objects: ObjectStore | None = None,
+        agent: Literal["sandbox", "pod"] = "sandbox",
     ) -> None:
         super().__init__()
         self._settings = settings
+        self._agent = agent
         self._kafka, self._pg, s3 = settings.require()
         self._topics = Topics(settings.namespace)
         self._topic = self._topics.tasks(pipeline, version)
@@ -101,7 +103,7 @@ class Worker(Service):
         self._producer = Producer(self._kafka)
         self._reader = PartitionReader(self._kafka, max_records=20)
         self._pool: Any = None
-        self._sandbox: Sandbox | None = None
+        self._sandbox: AgentBox | None = None
         self._plan: tuple[Any, Path, RunPlan] | None = None
         """(task's image, cmd, env, working dir) → the image root and what runs in it."""
         self._offset: int | None = None
@@ -147,20 +149,23 @@ class Worker(Service):
         names: list[str],
         image_root: Path | None = None,
         user: tuple[int, int] | None = None,
-    ) -> Sandbox:
-        """The warm sandbox; rebuilt only when a task brings an input name it lacks (unions)
-        or runs in another image (a pipeline's version changes it: a new worker then).
+    ) -> AgentBox:
+        """The warm sandbox (or the pod's agent); rebuilt only when a task brings an input
+        name it lacks (unions) or runs in another image (a pipeline's version changes it: a
+        new worker then).
         """
         box = self._sandbox
-        same_root = box is not None and (box.image_root, box.user) == (image_root, user)
+        same_root = box is not None and (
+            not isinstance(box, Sandbox) or (box.image_root, box.user) == (image_root, user)
+        )
         if box is None or not same_root or not set(names) <= set(box.input_names):
             have = box.input_names if box is not None and same_root else []
-            fresh = Sandbox(
-                self._folder / "box",
-                sorted(set(have) | set(names)),
-                image_root=image_root,
-                user=user,
-            )
+            wanted = sorted(set(have) | set(names))
+            fresh: AgentBox
+            if self._agent == "pod":
+                fresh = PodAgent(self._folder / "box", wanted)
+            else:
+                fresh = Sandbox(self._folder / "box", wanted, image_root=image_root, user=user)
             if box is not None:
                 asyncio.ensure_future(box.stop())
             self._sandbox = box = fresh
@@ -266,7 +271,19 @@ class Worker(Service):
         transform = Transform(
             cmd=task.cmd, stdin=task.stdin, env=task.env, working_dir=task.working_dir
         )
-        if task.image is None:
+        if self._agent == "pod":
+            if not task.cmd:
+                # The pod's runtime replaced the image's Entrypoint with the agent, and the
+                # sidecar cannot read the image's config: refuse rather than guess.
+                note = (
+                    f"pachstream: pipeline {task.pipeline!r} gives no transform.cmd; on the "
+                    "Kubernetes backend the image's Entrypoint cannot be used (the agent "
+                    "replaces it); set transform.cmd to the command to run\n"
+                )
+                failed = Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {})
+                return failed, "failed", ""
+            box = self._box(names)
+        elif task.image is None:
             box = self._box(names)
         else:
             try:

@@ -26,7 +26,7 @@ from pachstream.dispatch.datums import Datum
 from pachstream.dispatch.spec import Transform
 from pachstream.errors import InvalidOutput
 from pachstream.model import FileEntry
-from pachstream.worker.sandbox import RunResult, Sandbox
+from pachstream.worker.sandbox import AgentBox, RunResult
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
 """(input name, path) → the file's bytes."""
@@ -70,7 +70,7 @@ def _empty(folder: Path) -> None:
             child.unlink()
 
 
-async def stage(datum: Datum, sandbox: Sandbox, fetch: FetchContent) -> None:
+async def stage(datum: Datum, sandbox: AgentBox, fetch: FetchContent) -> None:
     """Write the datum's input files into the sandbox's input folders (fetched concurrently)."""
     for name in sandbox.input_names:
         _empty(sandbox.input_dir(name))
@@ -166,7 +166,7 @@ def _follow(
 async def run_datum(
     datum: Datum,
     transform: Transform,
-    sandbox: Sandbox,
+    sandbox: AgentBox,
     fetch: FetchContent,
     writer: ContentWriter,
     *,
@@ -199,7 +199,7 @@ class Attempted:
 async def attempt_datum(
     datum: Datum,
     transform: Transform,
-    sandbox: Sandbox,
+    sandbox: AgentBox,
     fetch: FetchContent,
     *,
     env: Mapping[str, str],

@@ -1,31 +1,33 @@
-"""A warm bubblewrap sandbox: user code sees a real ``/pfs`` and cannot write outside it.
+"""Where a datum's command runs: an agent (:mod:`.agent`) in a warm sandbox, or in a pod.
 
-One sandbox per worker stays up across datums (a fresh ``bwrap`` costs ~7 ms; a warm one
-costs only the user's own command). Inside, a read-only system (``/usr``), a scratch ``/tmp``,
-``/pfs/<input>`` read-only for each input name of the pipeline, ``/pfs/out`` writable; the
-root and ``/pfs`` itself are read-only, and there is no network. ``/ctl``, the control folder
-of this worker, is writable too: it carries each run's script, stdin and logs.
+:class:`AgentBox` is the sidecar's view of one agent: the folders it shares with it (inputs,
+output, control) and :meth:`AgentBox.run`, which hands a command over by the protocol of
+:mod:`pachstream.worker.agent`. Two kinds:
 
-The worker stages a datum's inputs into :meth:`Sandbox.input_dir` (the bind mounts follow the
-folder's contents), then calls :meth:`Sandbox.run`: the command is written as a script into a
-control folder, its id is sent to a small shell loop inside the sandbox, which runs it with
-the datum's stdin and environment and answers with the id once the exit code is written. A
-command that outlives its timeout takes the sandbox down with it; the next run starts a new
-one.
+- :class:`Sandbox`, the local runtime: one long-lived bubblewrap process per worker runs the
+  agent (a fresh ``bwrap`` costs ~7 ms; a warm one costs only the user's own command). Inside,
+  a read-only system (``/usr``, or an image's root), a scratch ``/tmp``, ``/pfs/<input>``
+  read-only for each input name of the pipeline, ``/pfs/out`` writable; the root and ``/pfs``
+  itself are read-only, there is no network and no environment but the one each command is
+  given (never the worker's, which holds the servers' credentials). ``/ctl``, the control
+  folder, is writable: it carries each run's script, stdin and logs.
+- :class:`PodAgent`, the Kubernetes runtime: the agent is the pod's user container
+  (:mod:`pachstream.worker._kube_objects`), which the sidecar neither starts nor stops; the
+  folders are emptyDirs both containers mount.
 
 **With an image** (``image_root``, an unpacked root from :class:`pachstream.images.ImageStore`),
 the image's root replaces the host's system: every top-level entry of the image is bound
 read-only (a symlink stays a symlink) onto the sandbox's own root, with ``/proc``, ``/dev``,
 ``/tmp``, ``/pfs`` and ``/ctl`` mounted over it as without an image. Each entry rather than the
 whole root at ``/``, because a read-only root cannot take mount points the image lacks (an
-image need not have ``/tmp`` or ``/pfs``). The control loop runs in a static busybox bound at
-:data:`SHELL_INSIDE` (the image may have no shell), and the command gets exactly the
-environment it is given, none of the worker's.
+image need not have ``/tmp`` or ``/pfs``). The agent is a static busybox bound at
+:data:`SHELL_INSIDE` in every sandbox (the image may have no shell).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shlex
 import shutil
@@ -39,18 +41,19 @@ from typing import Literal
 
 from pachstream.errors import Unavailable
 from pachstream.images import DEFAULT_PATH, resolve_in_root
+from pachstream.worker.agent import AGENT, PING, SHELL_INSIDE, AgentLink
 
-_ENDED = "pachstream: the sandbox ended while the command ran (did it kill its parent?)\n"
+log = logging.getLogger("pachstream.worker")
+
+_ENDED = "pachstream: the agent ended while the command ran (did it kill its parent?)\n"
+_LATE = "pachstream: the agent did not answer within the timeout and a grace period\n"
 
 TAIL_BYTES = 4096
 """Bytes of stdout and stderr kept in a result."""
 
-_LOOP = (
-    "while read -r id; do "
-    '( . "/ctl/$id/cmd.sh" ) < "/ctl/$id/stdin" > "/ctl/$id/stdout" 2> "/ctl/$id/stderr"; '
-    'echo $? > "/ctl/$id/exit"; echo "$id"; '
-    "done"
-)
+LATE_S = 10.0
+"""How long past a run's timeout the sidecar waits for the agent, which kills the run at the
+timeout itself, before it calls the agent lost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class RunResult:
     """How one command ended."""
 
     exit_code: int | None
-    """Exit status; None when it timed out or took the sandbox down with it."""
+    """Exit status; None when it timed out or the agent was lost during it."""
     stdout_tail: str
     """The end of its standard output."""
     stderr_tail: str
@@ -79,9 +82,6 @@ _SYSTEM = {
 """Top-level folders of the sandbox that are the host's, read-only (see ``Sandbox._args``)."""
 
 
-SHELL_INSIDE = "/.pachstream/busybox"
-"""Where the static busybox that runs the control loop appears inside an image sandbox."""
-
 STATIC_SHELLS = ("/usr/bin/busybox", "/bin/busybox")
 """Where a static busybox is looked for (Debian's ``busybox-static``)."""
 
@@ -95,7 +95,8 @@ def static_shell() -> Path:
         if is_static_elf(Path(candidate)):
             return Path(candidate)
     raise Unavailable(
-        "a static busybox is needed to run commands in an image (which may have no shell) and "
+        "a static busybox is needed to run the agent of every sandbox (an image may have no shell) "
+        "and "
         f"none is at {' or '.join(STATIC_SHELLS)}; run 'apt-get install busybox-static' "
         "(make system-deps does it)"
     )
@@ -138,75 +139,74 @@ DEFAULT_WORKING_DIR = "/"
 working directory, which is ``/`` unless the image says otherwise."""
 
 
-def command_script(cmd: Sequence[str], env: Mapping[str, str], working_dir: str | None) -> str:
-    """The shell script that runs one command with its environment. Pure.
-
-    Variables go through ``env(1)``, not ``export``: Pachyderm passes every input's variables,
-    also for names that are not shell identifiers (an input named ``my-input``), and only
-    ``env`` can set those. What cannot be passed at all (a name with ``=``, a command whose
-    name has ``=``, which ``env`` would read as a variable) fails the run with the reason.
-    """
-    directory = working_dir or DEFAULT_WORKING_DIR
-    refusal = _refusal(cmd, env)
-    if refusal:
-        return f"echo {shlex.quote('pachstream: ' + refusal)} >&2\nexit 126\n"
-    missing = (
-        f"pachstream: working_dir {directory!r} does not exist in the sandbox; set "
-        "transform.working_dir to an existing directory, such as /pfs/out or /tmp"
-    )
-    assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
-    return (
-        f"cd {shlex.quote(directory)} 2>/dev/null"
-        f" || {{ echo {shlex.quote(missing)} >&2; exit 126; }}\n"
-        + " ".join(["exec env --", *assignments, *(shlex.quote(c) for c in cmd)])
-        + "\n"
-    )
-
-
-def image_command_script(
-    cmd: Sequence[str], env: Mapping[str, str], working_dir: str | None
+def command_script(
+    cmd: Sequence[str],
+    env: Mapping[str, str],
+    working_dir: str | None,
+    *,
+    inherit_env: bool = False,
 ) -> str:
-    """The script that runs one command in an image sandbox, with exactly ``env``. Pure.
+    """The script the agent sources to run one command. Pure.
 
-    As :func:`command_script`, but the control shell is a busybox that prefers its own
-    applets to the image's programs: the command is looked up in ``env``'s PATH (Docker's
-    default without one) by the script itself, and run by its path, so ``cat`` is the
-    image's ``cat``, never busybox's. The environment is cleared first (``env -i``): the
-    caller gives the whole of it (:attr:`pachstream.images.RunPlan.env` and the datum's
-    variables).
+    The agent is a busybox that prefers its own applets to the image's programs, so the
+    command is looked up in PATH by the script itself and run by its path: ``cat`` is the
+    image's (or the host's) ``cat``, never busybox's. Variables go through ``env(1)``, not
+    ``export``: Pachyderm passes every input's variables, also for names that are not shell
+    identifiers (an input named ``my-input``), and only ``env`` can set those. What cannot be
+    passed at all (a name with ``=``, a command whose name has ``=``, which ``env`` would read
+    as a variable) fails the run with the reason.
+
+    In a sandbox (``inherit_env`` false) the command gets exactly ``env`` (``env -i``), with
+    Docker's default PATH when ``env`` has none, and starts in ``working_dir`` or ``/``. In a
+    pod (``inherit_env`` true) it gets the agent's environment, which the container runtime
+    built from the image's ``Env``, under ``env``; without a ``working_dir`` it starts where
+    the agent runs, the image's ``WORKDIR``.
     """
-    directory = working_dir or DEFAULT_WORKING_DIR
     refusal = _refusal(cmd, env)
     if refusal:
         return f"echo {shlex.quote('pachstream: ' + refusal)} >&2\nexit 126\n"
-    missing = (
-        f"pachstream: working_dir {directory!r} does not exist in the image; set "
-        "transform.working_dir (or the image's WORKDIR) to an existing directory"
-    )
-    lines = [
-        f"cd {shlex.quote(directory)} 2>/dev/null"
-        f" || {{ echo {shlex.quote(missing)} >&2; exit 126; }}"
-    ]
+    lines = []
+    directory = working_dir or (None if inherit_env else DEFAULT_WORKING_DIR)
+    if directory is not None:
+        missing = (
+            f"pachstream: working_dir {directory!r} does not exist; set transform.working_dir "
+            "(or the image's WORKDIR) to an existing directory, such as /pfs/out or /tmp"
+        )
+        lines.append(
+            f"cd {shlex.quote(directory)} 2>/dev/null"
+            f" || {{ echo {shlex.quote(missing)} >&2; exit 126; }}"
+        )
+    if not inherit_env and "PATH" not in env:
+        env = {**env, "PATH": DEFAULT_PATH}
     program = shlex.quote(cmd[0])
     if "/" in cmd[0]:
         target = program
     else:
-        path = env.get("PATH", DEFAULT_PATH)
-        dirs = " ".join(shlex.quote(d or ".") for d in path.split(":"))
-        not_found = (
-            f"pachstream: command {cmd[0]!r} is not in the image (PATH={path}); fix "
-            "transform.cmd or the image"
-        )
-        lines += [
-            f'p=; for d in {dirs}; do [ -f "$d"/{program} ] && [ -x "$d"/{program} ]'
-            f' && {{ p="$d"/{program}; break; }}; done',
-            f'[ -n "$p" ] || {{ echo {shlex.quote(not_found)} >&2; exit 127; }}',
-        ]
+        path = env.get("PATH")
+        head = f"pachstream: command {cmd[0]!r} is not found in PATH ("
+        foot = "); fix transform.cmd or the image"
+        if path is not None:
+            dirs = " ".join(shlex.quote(d or ".") for d in path.split(":"))
+            lines.append(
+                f'p=; for d in {dirs}; do [ -f "$d"/{program} ] && [ -x "$d"/{program} ]'
+                f' && {{ p="$d"/{program}; break; }}; done'
+            )
+            said = shlex.quote(f"{head}PATH={path}{foot}")
+        else:
+            # The agent's own PATH, split on ':' (an empty entry is '.').
+            lines.append(
+                f"p=; o=$IFS; IFS=:; for d in ${{PATH:-{DEFAULT_PATH}}}; do IFS=$o;"
+                f' [ -n "$d" ] || d=.; [ -f "$d"/{program} ] && [ -x "$d"/{program} ]'
+                f' && {{ p="$d"/{program}; break; }}; done; IFS=$o'
+            )
+            said = shlex.quote(f"{head}PATH=") + '"$PATH"' + shlex.quote(foot)
+        lines.append(f'[ -n "$p" ] || {{ echo {said} >&2; exit 127; }}')
         target = '"$p"'
     assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
+    clear = "-i " if not inherit_env else ""
     lines.append(
         " ".join(
-            [f"exec {SHELL_INSIDE} env -i --", *assignments, target]
+            [f"exec {SHELL_INSIDE} env {clear}--", *assignments, target]
             + [shlex.quote(c) for c in cmd[1:]]
         )
     )
@@ -222,34 +222,24 @@ def _refusal(cmd: Sequence[str], env: Mapping[str, str]) -> str:
     return ""
 
 
-class Sandbox:
-    """A long-lived bubblewrap process for one worker of one pipeline.
+class AgentBox:
+    """The sidecar's side of one agent: shared folders, and commands run by the protocol.
+
+    Subclasses say how the agent comes to be (:meth:`_launch`), whether it can be seen to end
+    (:meth:`_ended`) and what a lost agent costs (:meth:`_discard`).
 
     Args:
         root: The worker's folder for inputs, output and control files.
         input_names: The inputs that appear under ``/pfs``.
-        image_root: An unpacked image root to run in instead of the host's system; None
-            keeps the host's ``/usr`` (see the module docstring).
-        user: ``(uid, gid)`` the commands run as in an image sandbox
-            (:attr:`pachstream.images.RunPlan.uid`); None: the worker's own.
-        shell: The static busybox of an image sandbox; default: :func:`static_shell`.
     """
 
-    def __init__(
-        self,
-        root: Path,
-        input_names: Sequence[str],
-        *,
-        image_root: Path | None = None,
-        user: tuple[int, int] | None = None,
-        shell: Path | None = None,
-    ) -> None:
+    inherit_env = False
+    """Whether commands keep the agent's environment (see :func:`command_script`)."""
+
+    def __init__(self, root: Path, input_names: Sequence[str]) -> None:
         self.root = root
         self.input_names = list(input_names)
-        self.image_root = image_root
-        self.user = user
-        self._shell = shell
-        self._proc: asyncio.subprocess.Process | None = None
+        self._link: AgentLink | None = None
         for d in [self.out_dir, self._ctl, *(self.input_dir(n) for n in self.input_names)]:
             d.mkdir(parents=True, exist_ok=True)
 
@@ -262,18 +252,158 @@ class Sandbox:
         """What the command wrote under ``/pfs/out``."""
         return self.root / "out"
 
+    @property
+    def _ctl(self) -> Path:
+        return self.root / "ctl"
+
     def host_path(self, inside: str) -> Path | None:
-        """Where an absolute path as the command sees it lives on the host, or None.
+        """Where an absolute path as the command sees it lives for the sidecar, or None.
 
         Symlinks written to ``/pfs/out`` name paths inside the sandbox; this maps the ones
-        the worker can read: ``/pfs/out``, ``/pfs/<input>`` and the read-only system.
-        ``/tmp`` and ``/proc`` exist only inside, so their paths map to None.
+        the sidecar can read: ``/pfs/out`` and ``/pfs/<input>`` (and, in a :class:`Sandbox`,
+        the read-only system). ``/tmp`` and ``/proc`` exist only inside, so map to None.
         """
         parts = [p for p in inside.split("/") if p]
         if parts[:2] == ["pfs", "out"]:
             return self.out_dir.joinpath(*parts[2:])
         if len(parts) >= 2 and parts[0] == "pfs" and parts[1] in self.input_names:
             return self.input_dir(parts[1]).joinpath(*parts[2:])
+        return self._system_path(parts)
+
+    def _system_path(self, parts: list[str]) -> Path | None:
+        return None
+
+    async def _launch(self) -> None:
+        """Bring the agent up (a sandbox starts it; a pod's is started by the kubelet)."""
+
+    def _ended(self) -> asyncio.Future[object] | None:
+        """Completes when the agent is seen to end (None: it cannot be seen)."""
+        return None
+
+    async def _discard(self) -> None:
+        """After a lost or late run: the next run starts with an agent known to be idle."""
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+    async def start(self) -> bool:
+        """Bring the agent up and wait until it is idle (idempotent while it is).
+
+        False when it ended before answering (the sandbox could not start).
+        """
+        if self._link is not None:
+            return True
+        await self._launch()
+        link = AgentLink(self._ctl)
+        await link.open()
+        self._link = link
+        # The first run tells that the agent is up and idle: a run of a previous sidecar (a
+        # pod's, whose agent outlived it) has ended, so nothing of it can touch what is
+        # staged next.
+        ping = self._write_run(PING, "", None)
+        link.send(ping.name)
+        answer = await link.wait(ping.name, None, self._ended())
+        shutil.rmtree(ping, ignore_errors=True)
+        if answer.outcome != "done":
+            await self._discard()
+            return False
+        self._sweep()
+        return True
+
+    def _sweep(self) -> None:
+        # Runs of a previous sidecar left their folders: the agent is idle now, drop them.
+        for child in self._ctl.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+
+    def _write_run(self, script: str, stdin: str, timeout_s: float | None) -> Path:
+        run = self._ctl / uuid.uuid4().hex
+        run.mkdir()
+        (run / "cmd.sh").write_text(script)
+        (run / "stdin").write_text(stdin)
+        if timeout_s is not None:
+            (run / "timeout").write_text(f"{max(timeout_s, 0.001):.3f}\n")
+        return run
+
+    async def run(
+        self,
+        cmd: Sequence[str],
+        *,
+        stdin: str = "",
+        env: Mapping[str, str] | None = None,
+        working_dir: str | None = None,
+        timeout_s: float | None = None,
+    ) -> RunResult:
+        """Run one command by the agent and wait for it (the agent enforces the timeout)."""
+        started = time.monotonic()
+        if not await self.start():
+            return RunResult(None, "", self._start_failure(), False, 0.0)
+        assert self._link is not None
+        script = command_script(cmd, env or {}, working_dir, inherit_env=self.inherit_env)
+        run = self._write_run(script, stdin, timeout_s)
+        self._link.send(run.name)
+        late = None if timeout_s is None else timeout_s + LATE_S
+        answer = await self._link.wait(run.name, late, self._ended())
+        if answer.outcome == "done":
+            return self._result(run, answer.exit_code, started, timed_out=answer.timed_out)
+        # Lost (the command took the agent down: ``kill -9 -1``...) or late: this run fails;
+        # the next one finds the agent idle again (a new sandbox, or a pod's agent pinged).
+        await self._discard()
+        note = _ENDED if answer.outcome == "lost" else _LATE
+        return self._result(run, None, started, timed_out=answer.outcome == "late", note=note)
+
+    def _start_failure(self) -> str:
+        return "pachstream: the agent ended before it answered\n"
+
+    @staticmethod
+    def _result(
+        run: Path, code: int | None, started: float, *, timed_out: bool = False, note: str = ""
+    ) -> RunResult:
+        result = RunResult(
+            code,
+            _tail(run / "stdout"),
+            _tail(run / "stderr") + note,
+            timed_out,
+            time.monotonic() - started,
+        )
+        shutil.rmtree(run, ignore_errors=True)  # a worker runs millions of datums: keep no trail
+        return result
+
+    async def stop(self) -> None:
+        """Let go of the agent (a sandbox's is killed with everything in it). Idempotent."""
+        await self._discard()
+
+
+class Sandbox(AgentBox):
+    """The local runtime: a long-lived bubblewrap process runs the agent for one worker.
+
+    Args:
+        root: The worker's folder for inputs, output and control files.
+        input_names: The inputs that appear under ``/pfs``.
+        image_root: An unpacked image root to run in instead of the host's system; None
+            keeps the host's ``/usr`` (see the module docstring).
+        user: ``(uid, gid)`` the commands run as in an image sandbox
+            (:attr:`pachstream.images.RunPlan.uid`); None: the worker's own.
+        shell: The static busybox of the agent; default: :func:`static_shell`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        input_names: Sequence[str],
+        *,
+        image_root: Path | None = None,
+        user: tuple[int, int] | None = None,
+        shell: Path | None = None,
+    ) -> None:
+        super().__init__(root, input_names)
+        self.image_root = image_root
+        self.user = user
+        self._shell = shell
+        self._proc: asyncio.subprocess.Process | None = None
+        self._exit: asyncio.Future[int] | None = None
+
+    def _system_path(self, parts: list[str]) -> Path | None:
         if self.image_root is not None:
             if not parts or parts[0] in _IMAGE_MOUNTS:
                 return None
@@ -286,133 +416,78 @@ class Sandbox:
         return None
 
     @property
-    def _ctl(self) -> Path:
-        return self.root / "ctl"
+    def _agent_log(self) -> Path:
+        # Beside the control folder, not in it: user code cannot rewrite what it says.
+        return self.root / "agent.log"
 
-    def _args(self) -> list[str]:
-        if self.image_root is not None:
-            return self._image_args(self.image_root)
+    def _common_args(self) -> list[str]:
         args = [
-            bwrap_path(),
-            "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/bin", "/bin",
-            "--symlink", "usr/lib", "/lib",
-            "--symlink", "usr/lib64", "/lib64",
-            "--symlink", "usr/sbin", "/sbin",
             "--proc", "/proc",
             "--dev", "/dev",
             "--tmpfs", "/tmp",
             "--dir", "/pfs",
+            "--ro-bind", str(self._shell or static_shell()), SHELL_INSIDE,
             "--bind", str(self._ctl), "/ctl",
             "--bind", str(self.out_dir), "/pfs/out",
         ]  # fmt: skip
         for name in self.input_names:
             args += ["--ro-bind", str(self.input_dir(name)), f"/pfs/{name}"]
-        # Last: everything not bound writable above becomes read-only.
-        args += [
-            "--remount-ro",
-            "/",
-            "--unshare-all",
-            "--die-with-parent",
-            "--new-session",
-            "sh",
-            "-c",
-            _LOOP,
-        ]
-        return args
-
-    def _image_args(self, image_root: Path) -> list[str]:
-        shell = self._shell or static_shell()
-        args = [bwrap_path()]
-        for entry in sorted(image_root.iterdir()):
-            if entry.name in _IMAGE_MOUNTS:
-                continue
-            if entry.is_symlink():
-                args += ["--symlink", os.readlink(entry), f"/{entry.name}"]
-            elif entry.is_dir() or entry.is_file():
-                args += ["--ro-bind", str(entry), f"/{entry.name}"]
-        args += [
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--tmpfs", "/tmp",
-            "--dir", "/pfs",
-            "--ro-bind", str(shell), SHELL_INSIDE,
-            "--bind", str(self._ctl), "/ctl",
-            "--bind", str(self.out_dir), "/pfs/out",
-        ]  # fmt: skip
-        for name in self.input_names:
-            args += ["--ro-bind", str(self.input_dir(name)), f"/pfs/{name}"]
+        # Everything not bound writable above becomes read-only; the worker's environment
+        # (the servers' credentials) stays out.
         args += ["--remount-ro", "/", "--unshare-all", "--die-with-parent", "--new-session"]
         args += ["--clearenv", "--setenv", "PATH", DEFAULT_PATH]
-        if self.user is not None:
+        if self.image_root is not None and self.user is not None:
             args += ["--uid", str(self.user[0]), "--gid", str(self.user[1])]
-        return [*args, SHELL_INSIDE, "sh", "-c", _LOOP]
+        return [*args, SHELL_INSIDE, "sh", "-c", AGENT]
 
-    async def start(self) -> None:
-        """Start the sandbox (idempotent while it runs)."""
-        if self._proc is not None and self._proc.returncode is None:
-            return
-        self._proc = await asyncio.create_subprocess_exec(
-            *self._args(),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    def _args(self) -> list[str]:
+        args = [bwrap_path()]
+        if self.image_root is None:
+            args += [
+                "--ro-bind", "/usr", "/usr",
+                "--symlink", "usr/bin", "/bin",
+                "--symlink", "usr/lib", "/lib",
+                "--symlink", "usr/lib64", "/lib64",
+                "--symlink", "usr/sbin", "/sbin",
+            ]  # fmt: skip
+        else:
+            for entry in sorted(self.image_root.iterdir()):
+                if entry.name in _IMAGE_MOUNTS:
+                    continue
+                if entry.is_symlink():
+                    args += ["--symlink", os.readlink(entry), f"/{entry.name}"]
+                elif entry.is_dir() or entry.is_file():
+                    args += ["--ro-bind", str(entry), f"/{entry.name}"]
+        return args + self._common_args()
 
-    async def run(
-        self,
-        cmd: Sequence[str],
-        *,
-        stdin: str = "",
-        env: Mapping[str, str] | None = None,
-        working_dir: str | None = None,
-        timeout_s: float | None = None,
-    ) -> RunResult:
-        """Run one command in the sandbox and wait for it (or for its timeout)."""
-        await self.start()
-        assert self._proc is not None and self._proc.stdin and self._proc.stdout
-        run_id = uuid.uuid4().hex
-        ctl = self._ctl / run_id
-        ctl.mkdir()
-        script = image_command_script if self.image_root is not None else command_script
-        (ctl / "cmd.sh").write_text(script(cmd, env or {}, working_dir))
-        (ctl / "stdin").write_text(stdin)
-        started = time.monotonic()
-        self._proc.stdin.write(f"{run_id}\n".encode())
-        await self._proc.stdin.drain()
-        try:
-            while True:
-                line = await asyncio.wait_for(self._proc.stdout.readline(), timeout_s)
-                if not line:
-                    # The command took the sandbox down (``kill -9 -1``...): this run fails,
-                    # the next run starts a new sandbox; the worker itself goes on.
-                    await self.stop()
-                    return self._result(ctl, None, started, timed_out=False, note=_ENDED)
-                if line.strip().decode() == run_id:
-                    break
-        except TimeoutError:
-            await self.stop()
-            return self._result(ctl, None, started, timed_out=True)
-        return self._result(ctl, int((ctl / "exit").read_text().strip()), started)
+    async def _launch(self) -> None:
+        # Fresh FIFOs: ids a dead agent left unread must not reach the new one.
+        for name in ("in", "out"):
+            (self._ctl / name).unlink(missing_ok=True)
+        with self._agent_log.open("wb") as agent_log:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self._args(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=agent_log,
+                start_new_session=True,
+                # Not even bwrap gets the worker's environment: its own process is /proc/1
+                # inside, and /proc/1/environ is readable there.
+                env={"PATH": DEFAULT_PATH},
+            )
+        self._exit = asyncio.ensure_future(self._proc.wait())
 
-    @staticmethod
-    def _result(
-        ctl: Path, code: int | None, started: float, *, timed_out: bool = False, note: str = ""
-    ) -> RunResult:
-        result = RunResult(
-            code,
-            _tail(ctl / "stdout"),
-            _tail(ctl / "stderr") + note,
-            timed_out,
-            time.monotonic() - started,
-        )
-        shutil.rmtree(ctl, ignore_errors=True)  # a worker runs millions of datums: keep no trail
-        return result
+    def _ended(self) -> asyncio.Future[object] | None:
+        return self._exit  # type: ignore[return-value]  # only its completion matters
 
-    async def stop(self) -> None:
-        """Kill the sandbox and everything in it. Idempotent."""
+    def _start_failure(self) -> str:
+        said = _tail(self._agent_log).strip()
+        return f"pachstream: the sandbox did not start: {said or 'no reason given'}\n"
+
+    async def _discard(self) -> None:
+        await super()._discard()
         proc, self._proc = self._proc, None
+        self._exit = None
         if proc is None or proc.returncode is not None:
             return
         try:
@@ -420,6 +495,24 @@ class Sandbox:
         except ProcessLookupError:
             pass
         await proc.wait()
+
+
+class PodAgent(AgentBox):
+    """The Kubernetes runtime: the agent is the pod's user container, sharing ``root``'s
+    folders as emptyDirs (:mod:`pachstream.worker._kube_objects`).
+
+    The sidecar cannot see it end, nor kill it: the agent kills a run at its timeout itself,
+    and a restarted agent says ``ready``, which fails the run it lost. Its environment is the
+    image's, as the container runtime set it (``inherit_env``).
+    """
+
+    inherit_env = True
+
+    async def start(self) -> bool:
+        """Wait for the agent (the kubelet may still be pulling the user's image)."""
+        if self._link is None:
+            log.info("worker: waiting for the agent of the user container at %s", self._ctl)
+        return await super().start()
 
 
 def _tail(path: Path) -> str:

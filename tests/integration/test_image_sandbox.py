@@ -20,7 +20,7 @@ from pachstream.images import ImageStore
 from pachstream.worker.sandbox import (
     SHELL_INSIDE,
     Sandbox,
-    image_command_script,
+    command_script,
     is_static_elf,
     static_shell,
 )
@@ -144,7 +144,7 @@ async def test_programs_are_the_images_even_where_busybox_has_an_applet(image_bo
     assert (result.exit_code, result.stdout_tail) == (0, "the image's own true\n")
     missing = await box.run(["python3", "-V"], env=plan.env)
     assert missing.exit_code == 127
-    assert "command 'python3' is not in the image (PATH=/bin)" in missing.stderr_tail
+    assert "command 'python3' is not found in PATH (PATH=/bin)" in missing.stderr_tail
 
 
 async def test_no_network_and_a_warm_sandbox(image_box):
@@ -185,13 +185,13 @@ def test_host_paths_map_into_the_image_never_the_host(tmp_path):
 
 
 def test_image_scripts():
-    assert image_command_script(["/bin/tool", "a b"], {"PATH": "/bin:", "my-x": "1"}, None) == (
-        "cd / 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/'\"'\"' does not exist in "
-        "the image; set transform.working_dir (or the image'\"'\"'s WORKDIR) to an existing "
-        "directory' >&2; exit 126; }\n"
+    assert command_script(["/bin/tool", "a b"], {"PATH": "/bin:", "my-x": "1"}, None) == (
+        "cd / 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/'\"'\"' does not exist; "
+        "set transform.working_dir (or the image'\"'\"'s WORKDIR) to an existing directory, "
+        "such as /pfs/out or /tmp' >&2; exit 126; }\n"
         f"exec {SHELL_INSIDE} env -i -- PATH=/bin: my-x=1 /bin/tool 'a b'\n"
     )
-    script = image_command_script(["tool"], {"PATH": "/bin:"}, "/w")
+    script = command_script(["tool"], {"PATH": "/bin:"}, "/w")
     assert (
         "for d in /bin .; do" in script
         and 'exec /.pachstream/busybox env -i -- PATH=/bin: "$p"\n' in script

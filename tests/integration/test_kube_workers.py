@@ -11,7 +11,6 @@ Running, which is what the StatefulSet controller needs to roll and scale.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -28,9 +27,8 @@ from pachstream.settings import Settings
 from pachstream.testing.kube import KubeControlPlane
 from pachstream.testing.services import RunningStack
 from pachstream.worker import KubernetesWorkerPool
-from pachstream.worker._kube_objects import AGENT_LOOP, KubeDeployment, object_name
+from pachstream.worker._kube_objects import KubeDeployment, object_name
 from pachstream.worker._kube_pool import deployment_for
-from pachstream.worker.sandbox import static_shell
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +148,8 @@ async def test_statefulsets_follow_the_pipelines(pool: KubernetesWorkerPool) -> 
         "1",
         "$(PACHSTREAM_SHARD)",
         "/var/lib/pachstream/worker",
+        "--agent",
+        "pod",
     ]
     user = next(c for c in pods[0].spec.containers if c.name == "user")
     assert user.resources.requests == {"cpu": "100m", "memory": "32Mi"}
@@ -240,7 +240,9 @@ async def test_the_started_pool_follows_pipelines_made_through_the_client(
     deployment = deployment_for(settings)
     env = dict(deployment.env)
     assert env["PACHSTREAM_HOME"] == "/var/lib/pachstream"
-    assert env["PACHSTREAM_POSTGRES_DSN"] == settings.child_env()["PACHSTREAM_POSTGRES_DSN"]
+    # Addresses as values; the credentials only through the Secret.
+    assert env["PACHSTREAM_KAFKA_BOOTSTRAP"] == settings.child_env()["PACHSTREAM_KAFKA_BOOTSTRAP"]
+    assert "PACHSTREAM_POSTGRES_DSN" not in env and deployment.secret == "pachstream-secrets"
     name = object_name(settings.namespace, "copy")
     c = stack.client
     await c.create_repo("in")
@@ -261,41 +263,3 @@ async def test_the_started_pool_follows_pipelines_made_through_the_client(
         await c.delete_pipeline("copy")
         await _until("the StatefulSet gone with the pipeline", lambda: replicas(None))
         assert pool.refused == {}
-
-
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
-async def test_the_agent_loop_runs_commands_sent_over_the_fifos(tmp_path: Path) -> None:
-    """What the user container runs, with its /ctl and /.pachstream bound as in the pod."""
-    ctl = tmp_path / "ctl"
-    ctl.mkdir()
-    busybox = str(static_shell())
-    agent = await asyncio.create_subprocess_exec(
-        "bwrap", "--ro-bind", busybox, "/.pachstream/busybox", "--bind", str(ctl), "/ctl",
-        "--proc", "/proc", "--dev", "/dev", "--unshare-all", "--die-with-parent",
-        "/.pachstream/busybox", "sh", "-c", AGENT_LOOP,
-    )  # fmt: skip
-    try:
-        for run, text in (("a1", "one"), ("b2", "two")):  # the sidecar comes back in between
-            (ctl / run).mkdir()
-            (ctl / run / "cmd.sh").write_text(f"echo {text}; exit 3\n")
-            (ctl / run / "stdin").write_text("")
-            await _until("the FIFOs", lambda: _fifos(ctl), timeout_s=10)
-            answer = await asyncio.to_thread(_send, ctl, run)
-            assert answer == run
-            assert (ctl / run / "stdout").read_text() == f"{text}\n"
-            assert (ctl / run / "exit").read_text().strip() == "3"
-    finally:
-        agent.kill()
-        await agent.wait()
-
-
-async def _fifos(ctl: Path) -> bool:
-    return all((ctl / f).is_fifo() for f in ("in", "out"))
-
-
-def _send(ctl: Path, run: str) -> str:
-    # The sidecar's side: write the id, read it back once the exit code is written.
-    with open(ctl / "in", "w") as to_agent, open(ctl / "out") as from_agent:
-        to_agent.write(f"{run}\n")
-        to_agent.flush()
-        return from_agent.readline().strip()

@@ -8,35 +8,19 @@ import pytest
 
 from pachstream.worker.sandbox import command_script
 
-SCRIPTS = [
-    # (what, cmd, env, working_dir, expected script)
-    (
-        "every variable goes through env(1), a name that is no identifier too; quoting",
-        ["grep", "-c", "it's"],
-        {"B": "x y", "A": "$HOME", "my-input": "/pfs/my-input/a"},
-        None,
-        "cd / 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/'\"'\"' does not exist in the "
-        "sandbox; set transform.working_dir to an existing directory, such as /pfs/out or /tmp' "
-        ">&2; exit 126; }\n"
-        "exec env -- 'A=$HOME' 'B=x y' my-input=/pfs/my-input/a grep -c 'it'\"'\"'s'\n",
-    ),
-    (
-        "a working_dir is entered",
-        ["true"],
-        {},
-        "/pfs/out",
-        "cd /pfs/out 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/pfs/out'\"'\"' "
-        "does not exist in the sandbox; set transform.working_dir to an existing directory, "
-        "such as /pfs/out or /tmp' >&2; exit 126; }\nexec env -- true\n",
-    ),
-]
 
-
-@pytest.mark.parametrize(
-    ("what", "cmd", "env", "working_dir", "script"), SCRIPTS, ids=[c[0] for c in SCRIPTS]
-)
-def test_command_script(what, cmd, env, working_dir, script):
-    assert command_script(cmd, env, working_dir) == script
+def test_a_sandbox_command_gets_exactly_its_environment_and_a_pod_command_the_images():
+    sandboxed = command_script(["grep", "-c", "it's"], {"B": "x y", "my-input": "/pfs/a"}, None)
+    assert sandboxed.startswith("cd / 2>/dev/null || ")
+    assert sandboxed.endswith(
+        "exec /.pachstream/busybox env -i -- 'B=x y' PATH=/usr/local/sbin:/usr/local/bin:"
+        "/usr/sbin:/usr/bin:/sbin:/bin my-input=/pfs/a \"$p\" -c 'it'\"'\"'s'\n"
+    )
+    in_pod = command_script(["tool", "a"], {"X": "1"}, None, inherit_env=True)
+    assert not in_pod.startswith("cd ") and "${PATH:-" in in_pod
+    assert in_pod.endswith('exec /.pachstream/busybox env -- X=1 "$p" a\n')
+    given = command_script(["/opt/tool"], {"PATH": "/opt:"}, "/w", inherit_env=True)
+    assert given.startswith("cd /w ") and given.endswith("env -- PATH=/opt: /opt/tool\n")
 
 
 @pytest.mark.parametrize(
@@ -50,6 +34,7 @@ def test_command_script(what, cmd, env, working_dir, script):
 )
 def test_what_cannot_be_passed_fails_the_run_saying_why(cmd, env, said):
     script = command_script(cmd, env, None)
+    assert script == command_script(cmd, env, None, inherit_env=True)
     ran = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
     assert (ran.returncode, ran.stdout) == (126, "") and said in ran.stderr
 
@@ -90,10 +75,13 @@ async def test_the_sandbox_stays_warm_and_sees_newly_staged_files(sandbox):
 async def test_exit_codes_and_timeouts(sandbox):
     failed = await sandbox.run(["sh", "-c", "echo boom >&2; exit 3"])
     assert (failed.exit_code, failed.stderr_tail, failed.timed_out) == (3, "boom\n", False)
-    stuck = await sandbox.run(["sleep", "600"], timeout_s=1)
+    proc = sandbox._proc
+    stuck = await sandbox.run(["sh", "-c", "sleep 600 & sleep 600"], timeout_s=1)
     assert stuck.timed_out and stuck.exit_code is None
-    after = await sandbox.run(["true"])  # a new sandbox replaces the killed one
-    assert after.exit_code == 0
+    after = await sandbox.run(["sh", "-c", "ps -e -o comm= | grep -c sleep"])
+    # The agent killed the run at its timeout, and its background process with it; the
+    # sandbox stays warm.
+    assert (after.exit_code, after.stdout_tail) == (1, "0\n") and sandbox._proc is proc
 
 
 async def test_no_network(sandbox):
@@ -126,6 +114,70 @@ async def test_default_working_dir_is_pachyderms_and_a_missing_one_fails_saying_
 async def test_a_command_that_kills_its_sandbox_fails_only_its_own_run(sandbox):
     killed = await sandbox.run(["sh", "-c", "kill -9 -1"])
     assert killed.exit_code is None and not killed.timed_out
-    assert "the sandbox ended while the command ran" in killed.stderr_tail
+    assert "the agent ended while the command ran" in killed.stderr_tail
     after = await sandbox.run(["true"])
     assert after.exit_code == 0
+
+
+# Attacks of user code on the sandbox (issue 18): each must be refused.
+
+
+async def test_attack_a_run_cannot_outlive_itself_to_rewrite_the_next_datum(sandbox):
+    # A background process and one in a session of its own wait for the next datum and try
+    # to put a file into its /pfs/out.
+    planted = await sandbox.run(
+        [
+            "sh",
+            "-c",
+            "(sleep 1; echo forged > /pfs/out/forged) & "
+            "setsid sh -c 'sleep 1; echo forged > /pfs/out/forged2' & exit 0",
+        ]
+    )
+    assert planted.exit_code == 0
+    victim = await sandbox.run(["sh", "-c", "sleep 2; ls /pfs/out; ps -e -o comm= | grep -c sleep"])
+    assert (victim.exit_code, victim.stdout_tail) == (1, "0\n")
+    assert list(sandbox.out_dir.iterdir()) == []
+
+
+async def test_attack_forged_answers_on_the_control_fifo_do_not_end_a_run_early(sandbox):
+    # The code knows its own run id (its folder in /ctl) and answers for it, with a made-up
+    # key, then says the agent restarted; the sidecar must wait for the agent's real answer.
+    result = await sandbox.run(
+        [
+            "sh",
+            "-c",
+            'for d in /ctl/*/; do id=$(basename $d); echo "done $id 0000" > /ctl/out; done; '
+            "echo garbage > /ctl/out; sleep 1; echo real > /pfs/out/result",
+        ]
+    )
+    assert result.exit_code == 0 and result.duration_s >= 1.0
+    assert (sandbox.out_dir / "result").read_text() == "real\n"
+
+
+async def test_attack_the_workers_environment_and_other_folders_are_out_of_reach(
+    tmp_path, monkeypatch
+):
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (make installs it)")
+    from pachstream.worker.sandbox import Sandbox
+
+    monkeypatch.setenv("PACHSTREAM_S3_SECRET_KEY", "worker-only-secret")
+    other = tmp_path / "other-pipeline" / "box" / "inputs" / "private"
+    other.mkdir(parents=True)
+    (other / "data").write_text("private")
+    box = Sandbox(tmp_path / "mine" / "box", ["in"])
+    try:
+        seen = await box.run(["sh", "-c", "env; cat /proc/1/environ /proc/self/environ"])
+        assert "worker-only-secret" not in seen.stdout_tail + seen.stderr_tail
+        assert "PACHSTREAM" not in seen.stdout_tail
+        peek = await box.run(["cat", str(other / "data")])
+        assert peek.exit_code != 0 and "private" not in peek.stdout_tail
+        listing = await box.run(["ls", "-a", "/", "/pfs"])
+        assert listing.stdout_tail.split() == [
+            "/:", ".", "..", ".pachstream", "bin", "ctl", "dev", "lib", "lib64", "pfs", "proc",
+            "sbin", "tmp", "usr", "/pfs:", ".", "..", "in", "out",
+        ]  # fmt: skip
+    finally:
+        await box.stop()

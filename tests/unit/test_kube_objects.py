@@ -12,7 +12,6 @@ from pachstream.dispatch.spec import parse_spec
 from pachstream.errors import ConfigError
 from pachstream.settings import Settings
 from pachstream.worker._kube_objects import (
-    AGENT_LOOP,
     Create,
     Delete,
     KubeDeployment,
@@ -25,7 +24,7 @@ from pachstream.worker._kube_objects import (
     selector,
     wanted_pipelines,
 )
-from pachstream.worker.sandbox import _LOOP
+from pachstream.worker.agent import AGENT
 
 DEPLOY = KubeDeployment(
     namespace="pipelines",
@@ -135,10 +134,22 @@ RENDERED = [
         "docker.io/library/busybox:1.37",
     ),
     (
-        "user container runs the agent loop",
+        "user container runs the agent, the local sandbox's very text",
         wanted(),
         lambda b: container(b, "user")["command"],
-        ["/.pachstream/busybox", "sh", "-c", AGENT_LOOP],
+        ["/.pachstream/busybox", "sh", "-c", AGENT],
+    ),
+    (
+        "the sidecar talks to the pod's agent, with credentials from the Secret only",
+        wanted(),
+        lambda b: (container(b, "worker")["args"][-2:], container(b, "worker")["envFrom"]),
+        (["--agent", "pod"], [{"secretRef": {"name": "pachstream-secrets"}}]),
+    ),
+    (
+        "no service links in the user's environment",
+        wanted(),
+        lambda b: b["spec"]["template"]["spec"]["enableServiceLinks"],
+        False,
     ),
     (
         "user container mounts",
@@ -173,6 +184,8 @@ RENDERED = [
             "2",
             "$(PACHSTREAM_SHARD)",
             "/var/lib/pachstream/worker",
+            "--agent",
+            "pod",
         ],
     ),
     (
@@ -245,10 +258,6 @@ RENDERED = [
 )
 def test_rendered_statefulset(name, pipeline, read, expected):
     assert read(render_statefulset(pipeline, DEPLOY)) == expected
-
-
-def test_agent_loop_is_the_sandbox_loop_over_fifos():
-    assert _LOOP in AGENT_LOOP and "< /ctl/in > /ctl/out" in AGENT_LOOP
 
 
 @pytest.mark.parametrize(
@@ -454,3 +463,40 @@ def test_settings(name, env, expected, tmp_path):
     assert (s.workers, s.kube_namespace, s.kube_image) == expected
     again = Settings.from_env(s.child_env(), stack_file=False)
     assert (again.workers, again.kube_namespace, again.kube_image) == expected
+
+
+def test_worker_pods_get_addresses_as_values_and_credentials_only_from_the_secret(tmp_path):
+    from pachstream.worker._kube_pool import deployment_for
+
+    settings = Settings.from_env(
+        {
+            "PACHSTREAM_HOME": str(tmp_path),
+            "PACHSTREAM_KAFKA_BOOTSTRAP": "kafka:9092",
+            "PACHSTREAM_POSTGRES_DSN": "postgresql://ps:pg-Secret-1@db:5432/ps",
+            "PACHSTREAM_S3_ENDPOINT": "http://s3:9000",
+            "PACHSTREAM_S3_ACCESS_KEY": "s3-access-1",
+            "PACHSTREAM_S3_SECRET_KEY": "s3-Secret-1",
+            "PACHSTREAM_GATEWAY_ACCESS_KEY": "gw-access-1",
+            "PACHSTREAM_GATEWAY_SECRET_KEY": "gw-Secret-1",
+            "PACHSTREAM_WORKERS": "kubernetes",
+            "PACHSTREAM_KUBE_IMAGE": "registry.example/pachstream:1",
+            "PACHSTREAM_KUBE_SECRET": "ps-worker-credentials",
+        },
+        stack_file=False,
+    )
+    deployment = deployment_for(settings)
+    body = render_statefulset(wanted(), deployment)
+    text = str(body)
+    assert not any(s in text for s in ("pg-Secret-1", "s3-Secret-1", "s3-access-1", "gw-"))
+    names = {k for k, _ in deployment.env}
+    assert names == {
+        "PACHSTREAM_HOME",
+        "PACHSTREAM_KAFKA_BOOTSTRAP",
+        "PACHSTREAM_NAMESPACE",
+        "PACHSTREAM_S3_BUCKET",
+        "PACHSTREAM_S3_ENDPOINT",
+        "PACHSTREAM_S3_REGION",
+    }
+    assert container(body, "worker")["envFrom"] == [
+        {"secretRef": {"name": "ps-worker-credentials"}}
+    ]

@@ -1,0 +1,40 @@
+"""The worker protocol's pure parts: answer lines, and the agent's script text."""
+
+from __future__ import annotations
+
+import pytest
+
+from pachstream.worker.agent import AGENT, parse_line
+
+LINES = [
+    # (line, expected (word, id, key))
+    ("ready\n", ("ready", "", "")),
+    ("run 3f2a\n", ("run", "3f2a", "")),
+    ("done 3f2a 9c9c\n", ("done", "3f2a", "9c9c")),
+    ("done 3f2a\n", ("", "", "")),  # no key: never taken for an answer
+    ("done 3f2a 9c9c extra\n", ("", "", "")),
+    ("ready now\n", ("", "", "")),
+    ("run\n", ("", "", "")),
+    ("", ("", "", "")),
+    ("\x00\xff garbage", ("", "", "")),
+    ("RUN 3f2a\n", ("", "", "")),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), LINES, ids=[repr(c[0]) for c in LINES])
+def test_answer_lines(line, expected):
+    assert parse_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "exec 3<>/ctl/in 4<>/ctl/out",  # both ends held: no side blocks or sees EOF
+        "case $id in ''|*/*|.*) continue ;; esac",  # ids never leave /ctl
+        "setsid sh -c",  # each run in a session of its own, killed whole at its timeout
+        "[ $$ -le 2 ] && kill -9 -1",  # the sweep, only as the first process of a namespace
+        'echo "done $id $key"',  # the key travels back only with the real answer
+    ],
+)
+def test_the_agent_keeps_its_promises(needle):
+    assert needle in AGENT
