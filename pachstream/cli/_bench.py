@@ -87,6 +87,22 @@ def commit_scale(
     )
 
 
+@bench_app.command("job-start")
+def job_start(
+    small: int = typer.Option(1_000, "--small", min=2, help="Files of the small input."),
+    large: int = typer.Option(1_000_000, "--large", min=2, help="Files of the large input."),
+) -> None:
+    """Job start to first task after one file changed, on a small and a large input."""
+    from pachstream.bench import job_start as bench_job_start
+
+    _report(
+        "bench job-start",
+        lambda s, c: bench_job_start.job_start(
+            s, (small, large), lambda m: err.print(f"[dim]{m}[/]")
+        ),
+    )
+
+
 @bench_app.command("incremental")
 def incremental(
     files: int = typer.Option(10_000, "--files", help="Input files (one datum each)."),

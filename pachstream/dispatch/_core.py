@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pachstream.dispatch.datums import Datum, datums
+from pachstream.dispatch.datums import Datum, PfsInput, datums, pfs_datum_changes
 from pachstream.dispatch.events import DatumFinished, DatumTask, InputCommit, StagedFile, TaskInput
-from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputDelta, plan_job
+from pachstream.dispatch.plan import IndexEntry, JobPlan, OutputDelta, plan_changes, plan_job
 from pachstream.dispatch.spec import PipelineSpec, parse_spec
 from pachstream.errors import InvalidSpec, PachstreamError
 from pachstream.model import FileEntry, FileOp, derive_id, output_commit_id
@@ -133,12 +133,10 @@ def plan_or_reason(
 ) -> NewJob | str:
     """Datums of the inputs' trees, planned against the index, as tasks; or why the job fails.
 
-    ``entries`` and ``commits`` are keyed by :func:`source`. The dispatcher serves every
-    pipeline in one loop: whatever goes wrong while one job's datums are made (a refused glob
-    or template, a defect of pachstream's own planning code) fails that job with a reason the
-    user can act on, and the loop goes on.
+    ``entries`` and ``commits`` are keyed by :func:`source`.
     """
-    try:
+
+    def make() -> NewJob:
         trees = {key: {p: e.hash for p, e in files.items()} for key, files in entries.items()}
         successes = {
             i: IndexEntry(i, r.hash, r.outputs)
@@ -157,12 +155,109 @@ def plan_or_reason(
             i: Result("success", e.hash, dict(e.outputs), carried=True)
             for i, e in planned.carried.items()
         }
-        output_commit = output_commit_id(spec.name, job)
-        tasks = [
-            task_for(d, spec, version, salt, job, output_commit, commits, entries)
-            for d in planned.run
-        ]
-        return NewJob(planned, carried, tasks)
+        return _new_job(planned, carried, spec, version, salt, job, commits, entries)
+
+    made = _or_reason(spec, job, make)
+    assert made is not None
+    return made
+
+
+def since_index(
+    spec: PipelineSpec,
+    index_roots: Mapping[str, str] | None,
+    inputs: Sequence[Mapping[str, Any]],
+    *,
+    rerun: bool = False,
+    every_job: bool = False,
+    force: frozenset[str] = frozenset(),
+) -> tuple[str, str, str] | None:
+    """``(source, root the index reflects, root of the job's commit)`` when the job's datums
+    can be planned from the change between the two (:func:`plan_changes_or_reason`); None
+    when every datum must be made from the whole tree. Pure.
+
+    Only a single pfs input qualifies (a cross, join or group makes datums of several inputs
+    at once), and only when the index reflects a commit of that same branch
+    (``index_roots``: set when a job's output commit lands, cleared by every new spec version)
+    and nothing asks for datums beyond the change (a rerun, ``every_job``, forced datums).
+    """
+    if rerun or every_job or force or spec.reprocess == "every_job" or index_roots is None:
+        return None
+    if not isinstance(spec.input, PfsInput) or len(inputs) != 1:
+        return None
+    key = spec.input.source
+    old = index_roots.get(key)
+    new = inputs[0]["root"] if inputs[0]["commit"] else None
+    if old is None or new is None or set(index_roots) != {key}:
+        return None
+    return key, old, new
+
+
+def index_roots(
+    inputs: Sequence[Mapping[str, Any]], job_version: int, version: int
+) -> dict[str, str] | None:
+    """What the index reflects once a job's output commit lands: its inputs' roots (None when
+    the job ran under an older spec version, or read an empty branch). Pure.
+    """
+    if job_version != version:
+        return None
+    roots = {source(i["repo"], i["branch"]): i["root"] for i in inputs if i["commit"]}
+    return roots if roots and len(roots) == len(inputs) else None
+
+
+def plan_changes_or_reason(
+    spec: PipelineSpec,
+    version: int,
+    salt: str,
+    job: str,
+    index: Mapping[str, IndexEntry],
+    changed: Mapping[str, FileEntry | None],
+    commits: Mapping[str, str | None],
+) -> NewJob | str | None:
+    """As :func:`plan_or_reason`, from the files that changed since the commit the index
+    reflects (path → new entry, None: deleted); None when the change alone cannot tell the
+    datums (a directory datum holds a changed path): then the whole tree is needed.
+    """
+    assert isinstance(spec.input, PfsInput)
+    pfs = spec.input
+
+    def make() -> NewJob | None:
+        found = pfs_datum_changes(pfs, {p: e.hash if e else None for p, e in changed.items()})
+        if found is None:
+            return None
+        planned = plan_changes(index, found[0], found[1], salt)
+        entries = {pfs.source: {p: e for p, e in changed.items() if e is not None}}
+        return _new_job(planned, {}, spec, version, salt, job, commits, entries)
+
+    return _or_reason(spec, job, make)
+
+
+def _new_job(
+    planned: JobPlan,
+    carried: dict[str, Result],
+    spec: PipelineSpec,
+    version: int,
+    salt: str,
+    job: str,
+    commits: Mapping[str, str | None],
+    entries: Mapping[str, Mapping[str, FileEntry]],
+) -> NewJob:
+    output_commit = output_commit_id(spec.name, job)
+    tasks = [
+        task_for(d, spec, version, salt, job, output_commit, commits, entries) for d in planned.run
+    ]
+    return NewJob(planned, carried, tasks)
+
+
+def _or_reason(
+    spec: PipelineSpec, job: str, make: Callable[[], NewJob | None]
+) -> NewJob | str | None:
+    """``make()``, or why the job fails: the dispatcher serves every pipeline in one loop, so
+    whatever goes wrong while one job's datums are made (a refused glob or template, a defect
+    of pachstream's own planning code) fails that job with a reason the user can act on, and
+    the loop goes on.
+    """
+    try:
+        return make()
     except PachstreamError as err:
         return (
             f"its datums could not be made: {err.message}; fix the spec and "
@@ -237,9 +332,7 @@ def result_of(fact: DatumFinished) -> Result:
         tail = fact.stderr_tail.strip().splitlines()[-1:] if fact.stderr_tail.strip() else []
         # The last line in full up to a bound: a setup failure (an image that is missing)
         # says what to do at the end of a long line.
-        detail = f"{how} after {fact.tries} tries" + (
-            f": {tail[0][:DETAIL_CHARS]}" if tail else ""
-        )
+        detail = f"{how} after {fact.tries} tries" + (f": {tail[0][:DETAIL_CHARS]}" if tail else "")
     return Result(fact.state, fact.hash, {o.path: o.file for o in fact.outputs}, detail=detail)
 
 

@@ -32,22 +32,22 @@ from pachstream.dispatch._steps import (
     Emit,
     EnsureTaskTopic,
     Fact,
+    LoadDiff,
     LoadJob,
     LoadTrees,
     Observed,
     Requested,
     SendTask,
     Step,
-    TreesLoaded,
 )
 from pachstream.dispatch.events import PIPELINE_REQUESTS, JobFinished, JobStarted, PipelineStateSet
+from pachstream.dispatch.trees import TreeLoader
 from pachstream.errors import PachstreamError
 from pachstream.kafka import ensure_topics
-from pachstream.model import FileEntry
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
-from pachstream.tree import TreeStore, raw_to_entry
+from pachstream.tree import TreeStore
 
 log = logging.getLogger("pachstream.dispatch")
 
@@ -61,11 +61,9 @@ class Dispatcher(LogProcessor):
 
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
         super().__init__(settings, objects=objects)
-        self._trees = TreeStore(self._objects)
+        self._loader = TreeLoader(TreeStore(self._objects))
         self.dispatch_state = DispatchState(kubernetes_workers=settings.workers == "kubernetes")
         """What the core decides from; only :func:`handle` changes it."""
-        self._tree_cache: dict[str, tuple[str | None, dict[str, FileEntry]]] = {}
-        """``repo@branch`` → (root key, entries) of the tree a job read last there."""
         # The batch's outcome: produced (facts and requests, then tasks) before the
         # checkpoint writes the changes, so that offsets never run ahead of what they caused.
         self._out: list[tuple[str, str | None, bytes]] = []
@@ -154,27 +152,14 @@ class Dispatcher(LogProcessor):
                 await ensure_topics(
                     self._kafka, {self._topics.tasks(step.pipeline, step.version): step.partitions}
                 )
-            case LoadTrees():
-                return TreesLoaded({key: await self._tree(key, root) for key, root in step.roots})
+            case LoadTrees() | LoadDiff():
+                return await self._loader.answer(step)
             case LoadJob():
                 async with self._pool.acquire() as conn:
                     return await _store.load_job(conn, step.job_id, results=step.results)
             case _:
                 self._changes.add(step)
         return None
-
-    async def _tree(self, key: str, root_key: str | None) -> dict[str, FileEntry]:
-        """Entries of a branch head, cached per branch by root."""
-        cached = self._tree_cache.get(key)
-        if cached is not None and cached[0] == root_key:
-            return cached[1]
-        entries: dict[str, FileEntry] = {}
-        if root_key is not None:
-            root = await self._trees.root(root_key)
-            async for path, raw in self._trees.walk(root):
-                entries[path] = raw_to_entry(raw)
-        self._tree_cache[key] = (root_key, entries)
-        return entries
 
 
 def _log_fact(event: Any) -> None:

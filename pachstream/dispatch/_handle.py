@@ -365,6 +365,7 @@ def _observe(s: DispatchState, fact: Any, now: float) -> Flow:
             ):
                 changed = _core.changes(job.results, job.vanished)
                 apply_delta(owner.index, owner.owners, changed)
+                owner.index_roots = _core.index_roots(job.inputs, job.version, owner.version)
                 yield SaveIndex(owner.name, changed)
                 yield from end_job(s, owner, JobPhase.SUCCESS, job.output_commit, fact.finished, "")
         case CommitDeleted():

@@ -19,7 +19,9 @@ from pachstream.dispatch._core import OUTPUT_BRANCH, NewJob, Result
 from pachstream.dispatch._state import DispatchState, Job, JobPhase, Pipeline
 from pachstream.dispatch._steps import (
     Answer,
+    DiffLoaded,
     Emit,
+    LoadDiff,
     LoadTrees,
     SaveJob,
     SaveMeta,
@@ -261,20 +263,33 @@ def start_job(
         job = _core.job_id(p.name, p.version, p.salt, commits, commitset)
     heads: dict[str, str | None] = {}
     entries: dict[str, Any] = {}
+    outcome: NewJob | str | None = failure
     if failure is None and inputs:
-        roots = tuple(
-            (_core.source(i["repo"], i["branch"]), i["root"] if i["commit"] else None)
-            for i in inputs
-        )
-        loaded = yield LoadTrees(roots)
-        assert isinstance(loaded, TreesLoaded)
-        entries = loaded.entries
         heads = {_core.source(i["repo"], i["branch"]): i["commit"] for i in inputs}
+        since = _core.since_index(
+            p.spec, p.index_roots, inputs,
+            rerun=earlier is not None, every_job=every_job, force=force,
+        )  # fmt: skip
+        if since is not None:
+            diff = yield LoadDiff(*since)
+            assert isinstance(diff, DiffLoaded)
+            outcome = _core.plan_changes_or_reason(
+                p.spec, p.version, p.salt, job, p.index, diff.changed, heads
+            )
+        if outcome is None:
+            roots = tuple(
+                (_core.source(i["repo"], i["branch"]), i["root"] if i["commit"] else None)
+                for i in inputs
+            )
+            loaded = yield LoadTrees(roots)
+            assert isinstance(loaded, TreesLoaded)
+            entries = loaded.entries
     output_commit = output_commit_id(p.name, job)
-    outcome = failure or _core.plan_or_reason(
-        p.spec, p.version, p.salt, job, p.index, entries, heads,
-        earlier=earlier, every_job=every_job, force=force,
-    )  # fmt: skip
+    if outcome is None:
+        outcome = _core.plan_or_reason(
+            p.spec, p.version, p.salt, job, p.index, entries, heads,
+            earlier=earlier, every_job=every_job, force=force,
+        )  # fmt: skip
     made = outcome if isinstance(outcome, NewJob) else None
     planned = made.plan if made else JobPlan()
     carried = made.carried if made else {}
@@ -285,7 +300,7 @@ def start_job(
         output_commit=output_commit,
         started=now,
         expect={t.datum_id for t in made.tasks} if made else set(),
-        skipped=len(planned.skip),
+        skipped=planned.skipped,
         vanished=sorted(e.datum_id for e in planned.vanished),
         rerun_of=rerun_of,
         commitset=commitset,
@@ -308,7 +323,7 @@ def start_job(
             time=now,
             datums=planned.total,
             to_run=len(planned.run),
-            skipped=len(planned.skip) + len(carried),
+            skipped=planned.skipped + len(carried),
             rerun_of=rerun_of,
             commitset=commitset,
         ),

@@ -124,6 +124,11 @@ class Pipeline:
     index: dict[str, IndexEntry] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     """Output path → datum, for the index."""
+    index_roots: dict[str, str] | None = None
+    """``repo@branch`` → root key of the input commits the index reflects: those of the last
+    job whose output commit landed, under this spec version (None: unknown, e.g. a new
+    version, whose datums may differ). A job on a later commit plans from the change alone
+    (:func:`._core.since_index`)."""
 
     def state_json(self) -> dict[str, Any]:
         """Persisted form (the index is rows of its own)."""
@@ -138,6 +143,7 @@ class Pipeline:
             "done": list(self.done),
             "last_job": self.last_job,
             "read": self.read,
+            "index_roots": self.index_roots,
             "job": self.job.header() if self.job else None,
         }
 
@@ -154,6 +160,7 @@ class Pipeline:
             pending=list(raw.get("pending", [])),
             last_job=raw.get("last_job"),
             read=dict(raw.get("read", {})),
+            index_roots=raw.get("index_roots"),
             job=Job.from_header(raw["job"]) if raw["job"] else None,
         )
         p.recent.extend(raw["recent"])

@@ -2,8 +2,9 @@
 
 Into :func:`._handle.handle`: a :data:`Fact` (a request or event read with its record time,
 or the start and end of a batch). Out of it: :data:`Step` values, in order, which the shell
-performs. Two steps need an answer, sent back into the same flow: :class:`LoadTrees` is
-answered with :class:`TreesLoaded`, :class:`LoadJob` with :class:`JobLoaded`.
+performs. Three steps need an answer, sent back into the same flow: :class:`LoadTrees` is
+answered with :class:`TreesLoaded`, :class:`LoadDiff` with :class:`DiffLoaded`,
+:class:`LoadJob` with :class:`JobLoaded`.
 
 The persist steps only mark what the batch's checkpoint writes (in one Postgres
 transaction with the consumed offsets); ``SavePipeline`` and ``SaveMeta`` write the state as
@@ -96,6 +97,20 @@ class LoadTrees:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadDiff:
+    """Load what changed between two trees of one branch; answered with :class:`DiffLoaded`.
+    Opens only the shards whose references differ: O(change), not O(tree).
+    """
+
+    source: str
+    """``repo@branch``."""
+    old_root: str
+    """Root key of the commit the pipeline's index reflects."""
+    new_root: str
+    """Root key of the job's commit."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoadJob:
     """Read a stored job; answered with :class:`JobLoaded`."""
 
@@ -151,7 +166,7 @@ class SaveMeta:
 
 
 Persist: TypeAlias = SaveJob | SaveResults | SaveIndex | SavePipeline | DropPipeline | SaveMeta
-Step: TypeAlias = Emit | EnsureTaskTopic | SendTask | LoadTrees | LoadJob | Persist
+Step: TypeAlias = Emit | EnsureTaskTopic | SendTask | LoadTrees | LoadDiff | LoadJob | Persist
 
 # ----------------------------------------------------------------------------- answers
 
@@ -165,6 +180,14 @@ class TreesLoaded:
 
 
 @dataclass(frozen=True, slots=True)
+class DiffLoaded:
+    """The answer to :class:`LoadDiff`."""
+
+    changed: dict[str, FileEntry | None]
+    """Path → its entry in the new tree; None: deleted there."""
+
+
+@dataclass(frozen=True, slots=True)
 class JobLoaded:
     """The answer to :class:`LoadJob`."""
 
@@ -174,4 +197,4 @@ class JobLoaded:
     results: dict[str, Result] = field(default_factory=dict)
 
 
-Answer: TypeAlias = TreesLoaded | JobLoaded
+Answer: TypeAlias = TreesLoaded | DiffLoaded | JobLoaded

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from pachstream.glob import compile_glob, glob_paths, template
+from pachstream.glob import Glob, compile_glob, glob_paths, template
 
 Tree = Mapping[str, str]
 """A commit's files: path → content hash."""
@@ -179,6 +179,23 @@ def input_sources(spec: Input) -> list[str]:
     return list(dict.fromkeys(s for sub in spec.inputs for s in input_sources(sub)))
 
 
+def _datum_input(
+    spec: PfsInput, g: Glob, match: str, files: tuple[tuple[str, str], ...]
+) -> DatumInput:
+    groups = g.groups(match) or ()
+    return DatumInput(
+        name=spec.name,
+        repo=spec.repo,
+        branch=spec.branch,
+        path=match,
+        files=files,
+        join_on=template(spec.join_on, groups, match) if spec.join_on else "",
+        group_by=template(spec.group_by, groups, match) if spec.group_by else "",
+        outer_join=spec.outer_join,
+        empty_files=spec.empty_files,
+    )
+
+
 def pfs_datum_inputs(spec: PfsInput, tree: Tree) -> list[DatumInput]:
     """Return the glob's matches in one commit as datum inputs, sorted by path."""
     g = compile_glob(spec.glob)
@@ -193,21 +210,44 @@ def pfs_datum_inputs(spec: PfsInput, tree: Tree) -> list[DatumInput]:
             lo = bisect.bisect_left(paths, prefix)
             hi = bisect.bisect_left(paths, prefix + "\U0010ffff")
             files = tuple((p, tree[p]) for p in paths[lo:hi])
-        groups = g.groups(match) or ()
-        out.append(
-            DatumInput(
-                name=spec.name,
-                repo=spec.repo,
-                branch=spec.branch,
-                path=match,
-                files=files,
-                join_on=template(spec.join_on, groups, match) if spec.join_on else "",
-                group_by=template(spec.group_by, groups, match) if spec.group_by else "",
-                outer_join=spec.outer_join,
-                empty_files=spec.empty_files,
-            )
-        )
+        out.append(_datum_input(spec, g, match, files))
     return out
+
+
+def pfs_datum_changes(
+    spec: PfsInput, changed: Mapping[str, str | None]
+) -> tuple[list[Datum], list[str]] | None:
+    """The datums of one pfs input that a change of its files touches. Pure.
+
+    Args:
+        spec: The input.
+        changed: Every path whose content differs between two commits → its content hash in
+            the newer one (None: deleted there).
+
+    Returns:
+        (the datums the newer commit has for changed paths, sorted by path; the ids of the
+        datums it no longer has), or None when some changed path lies under a *directory*
+        the glob matches: that datum holds files the change does not list, so the caller
+        makes every datum from the whole tree instead. A datum the change does not touch is
+        the same in both commits. Cost: O(changed paths x depth), whatever the repo's size.
+
+    """
+    g = compile_glob(spec.glob)
+    made: list[Datum] = []
+    gone: list[str] = []
+    for path, content in sorted(changed.items()):
+        above = path
+        while above != "/":
+            above = above[: above.rindex("/")] or "/"
+            if g.match(above):
+                return None  # a directory datum: its other files are not in the change
+        if not g.match(path):
+            continue  # no datum holds this path (a datum is a match or a file under one)
+        if content is None:
+            gone.append(Datum((_datum_input(spec, g, path, ()),)).id)
+        else:
+            made.append(Datum((_datum_input(spec, g, path, ((path, content),)),)))
+    return made, gone
 
 
 def _unique(made: Iterable[Datum]) -> list[Datum]:

@@ -33,10 +33,12 @@ from pachstream.dispatch._state import DispatchState, Job, JobPhase
 from pachstream.dispatch._steps import (
     BatchEnded,
     BatchStarted,
+    DiffLoaded,
     Emit,
     EnsureTaskTopic,
     Fact,
     JobLoaded,
+    LoadDiff,
     LoadJob,
     LoadTrees,
     Observed,
@@ -154,6 +156,11 @@ def run_batch(
                 case LoadTrees():
                     answer = TreesLoaded(
                         {k: dict(trees[root]) if root else {} for k, root in step.roots}
+                    )
+                case LoadDiff():
+                    old, new = trees[step.old_root], trees[step.new_root]
+                    answer = DiffLoaded(
+                        {p: new.get(p) for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
                     )
                 case LoadJob():
                     answer = tables.load_job(step.job_id, step.results)
@@ -373,9 +380,15 @@ def _start(sim: Sim) -> None:
 def trigger(sim: Sim) -> None:
     """A new pipeline runs on the data there; a commit runs only its changed datum."""
     _start(sim)
+    before = len(all_steps(sim))
     sim.settle(sim.put("images", {"/b": "3"}, commit="c2"))
     job = last_job(sim)
     assert (job.datums, job.to_run, job.skipped) == (2, 1, 1)
+    # The second job was planned from the change alone, never from the whole tree.
+    loads = [
+        type(s).__name__ for s in all_steps(sim)[before:] if isinstance(s, LoadDiff | LoadTrees)
+    ]
+    assert loads == ["LoadDiff"]
     p = sim.state.pipelines["edges"]
     assert p.job is None and sorted(e.hash for e in p.index.values())  # index moved
     assert sorted(sim.branches["edges"]) == ["/a", "/b"]

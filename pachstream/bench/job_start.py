@@ -1,0 +1,105 @@
+"""``bench job-start``: time from a job's start to its first task, on a big and a small input.
+
+A one-stage pipeline over an input of N files (glob ``/*``, a datum per file) whose datum index
+holds all N datums, as after a job on the input; then one file changes. Timed: the core's job
+start on the new commit until its first task, with every tree read from the object store (no
+warm cache), twice per size:
+
+- **from the change** (the dispatcher now): the index knows the commit it reflects, so the
+  job reads only the shards the change touched and plans the touched datums;
+- **from the whole tree** (the dispatcher before): every entry of the input is read and every
+  datum made, then planned against the index.
+
+The trees are written straight with the tree store (through the commit processor a
+1,000,000-file commit takes minutes and is not what is timed here), and the index is made in
+memory as a finished job leaves it (through workers it would take hours). The broker hops
+around a job start are constant in the repo's size and are not timed (``bench latency``
+times a whole commit-to-output path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from pachstream.bench import Figure
+from pachstream.dispatch.trees import time_job_start
+from pachstream.model import Chunk, FileEntry, FileOp
+from pachstream.objectstore import S3ObjectStore
+from pachstream.settings import Settings
+from pachstream.tree import EMPTY_ROOT, Overlay, Root, TreeStore
+
+Say = Callable[[str], None]
+
+
+def _entry(text: str) -> FileEntry:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return FileEntry(hash=digest, size=len(text), chunks=(Chunk(hash=digest, size=len(text)),))
+
+
+async def _build(trees: TreeStore, parent: Root, files: dict[str, str]) -> Root:
+    overlay = Overlay().apply(
+        FileOp(op="put", path=p, file=_entry(text)) for p, text in files.items()
+    )
+    built = await trees.build(parent, overlay)
+    return built.root
+
+
+async def job_start(settings: Settings, sizes: tuple[int, ...], say: Say) -> list[Figure]:
+    """Figures for each size, and the ratio of the largest to the smallest."""
+    _, _, s3 = settings.require()
+    store = S3ObjectStore(s3, f"{settings.namespace}-bench-job-start")
+    await store.ensure_bucket()
+    out: list[Figure] = []
+    timed: dict[str, list[float]] = {"change": [], "tree": []}
+    try:
+        for n in sizes:
+            trees = TreeStore(store)
+            files = {f"/f{i:07d}": f"{i}" for i in range(n)}
+            t0 = time.perf_counter()
+            old = await _build(trees, EMPTY_ROOT, files)
+            new = await _build(trees, old, {f"/f{n // 2:07d}": "changed"})
+            say(f"{n:,} files: trees written in {time.perf_counter() - t0:.1f} s")
+            assert old.key is not None and new.key is not None
+            hashes = {p: _entry(text).hash for p, text in files.items()}
+            del files
+            for mode in ("change", "tree"):
+                # A fresh store each time: nothing of the build or the other mode is cached.
+                seconds, tasks = await time_job_start(
+                    TreeStore(store),
+                    "bench_in",
+                    ("c1", old.key, hashes),
+                    ("c2", new.key),
+                    from_change=mode == "change",
+                )
+                timed[mode].append(seconds)
+                how = "from the change" if mode == "change" else "from the whole tree (before)"
+                out.append(
+                    Figure(
+                        f"{n:,} files, 1 changed: job start to first task, {how}",
+                        seconds * 1000,
+                        "ms",
+                    )
+                )
+                if tasks != 1:
+                    raise AssertionError(f"{n:,} files, {mode}: {tasks} tasks, not 1")
+    finally:
+        await store.close()
+    big, small = sizes[-1], sizes[0]
+    out.append(
+        Figure(
+            f"ratio {big:,} / {small:,} files, from the change",
+            timed["change"][-1] / timed["change"][0],
+            "",
+            "≤ 2",
+        )
+    )
+    out.append(
+        Figure(
+            f"ratio {big:,} / {small:,} files, from the whole tree (before)",
+            timed["tree"][-1] / timed["tree"][0],
+            "",
+        )
+    )
+    return out
