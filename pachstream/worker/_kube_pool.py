@@ -1,12 +1,15 @@
 """The Kubernetes backend of the worker pool: one StatefulSet per pipeline, kept in step.
 
-:class:`KubernetesWorkerPool` has :class:`~pachstream.worker.WorkerPool`'s lifecycle and job:
-it polls the current pipelines (:func:`pachstream.lineage.queries.current_pipelines`) every
-``poll_s`` (1 s; a poll rather than a watch on the pipeline facts, as the local pool does),
-and whenever they change, and every ``resync_s`` besides (to repair a StatefulSet changed
-or deleted by hand), reconciles: it lists the StatefulSets labelled with this pachstream
-namespace, asks the pure core (:mod:`._kube_objects`) for the actions and performs them. This
-is the only module of the package that imports kubernetes-asyncio.
+:class:`KubernetesWorkerPool` has :class:`~pachstream.worker.WorkerPool`'s lifecycle and job.
+It reads the current pipelines (:func:`pachstream.lineage.queries.current_pipelines`) at
+start, and again each time the lineage processor announces committed rows (it notifies
+:func:`pachstream.lineage.notify_channel` after each batch with a pipeline fact; the pool
+listens, as the client's waits do): a watch on the facts, never a poll. Whenever they
+changed, and every ``resync_s`` besides (to repair a StatefulSet changed or deleted by hand),
+it reconciles: it lists the StatefulSets labelled with this pachstream namespace, asks the
+pure core (:mod:`._kube_objects`) for the actions and performs them. A lost listening
+connection is made again at the next step, which reads the pipelines then. This is the only
+module of the package that imports kubernetes-asyncio.
 
 The connection is the pod's service account when the pool runs in a cluster, else the
 kubeconfig the driver finds (``$KUBECONFIG``, ``~/.kube/config``), or the one given.
@@ -21,6 +24,7 @@ server's causes) is logged once, kept in :attr:`KubernetesWorkerPool.refused` an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -33,6 +37,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from pachstream.errors import ConfigError, InvalidSpec
+from pachstream.lineage import notify_channel
 from pachstream.pg import connect_pool
 from pachstream.service import Service
 from pachstream.settings import Settings
@@ -97,7 +102,8 @@ class KubernetesWorkerPool(Service):
         settings: The servers and ``PACHSTREAM_KUBE_*``.
         kubeconfig: A kubeconfig file; None: in-cluster, else the driver's default.
         deployment: Overrides what the settings give (tests).
-        poll_s: Seconds between reads of the pipelines table.
+        poll_s: Seconds to wait before trying again when the API server or the database is
+            away (pipeline changes are watched, never polled).
         resync_s: Seconds after which the StatefulSets are compared again though the
             pipelines did not change.
     """
@@ -125,6 +131,9 @@ class KubernetesWorkerPool(Service):
         """The rows of the last complete reconcile (None: reconcile at the next poll)."""
         self._synced = 0.0
         self._conflicts = 0
+        self._listener: Any = None
+        self._changed = asyncio.Event()
+        """Set by the watch: the pipelines changed (or the watch was lost)."""
         self.refused: dict[str, InvalidSpec] = {}
         """Pipeline → why the API server refused its StatefulSet, as of the last reconcile."""
 
@@ -132,6 +141,21 @@ class KubernetesWorkerPool(Service):
         self._api = await self.connect()
         _, pg, _ = self._settings.require()
         self._pool = await connect_pool(pg, self._settings.namespace)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        listener = await self._pool.acquire()
+        await listener.add_listener(notify_channel(self._settings.namespace), self._heard)
+        listener.add_termination_listener(self._lost)
+        self._listener = listener
+
+    def _heard(self, *_: Any) -> None:
+        self._changed.set()
+
+    def _lost(self, *_: Any) -> None:
+        # Listen again at the next step, which reads the pipelines meanwhile.
+        self._listener = None
+        self._changed.set()
 
     async def connect(self) -> client.ApiClient:
         """A client for the cluster (see the class's ``kubeconfig``); :meth:`reconcile` alone
@@ -151,27 +175,50 @@ class KubernetesWorkerPool(Service):
     async def _close(self) -> None:
         if self._api is not None:
             await self._api.close()
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.remove_termination_listener(self._lost)
+            await listener.remove_listener(notify_channel(self._settings.namespace), self._heard)
+            await self._pool.release(listener)
         if self._pool is not None:
             await self._pool.close()
 
     async def _step(self) -> None:
+        if self._listener is None:
+            try:
+                await self._listen()
+            except OSError as exc:
+                log.warning("workers: cannot listen for pipeline changes, retrying: %s", exc)
+        due = self._seen is None or time.monotonic() - self._synced > self._resync_s
+        if not due and not self._changed.is_set():
+            # Waits a second at most, so that stop() is seen at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 1.0)
+            if not self._changed.is_set():
+                return
+        # Cleared before the read: rows committed after it set the event again.
+        self._changed.clear()
         current = await current_pipelines(self._pool)
         rows = [(p.name, p.version, p.state, p.spec) for p in current]
         seen = [(n, v, s, json.dumps(r, sort_keys=True)) for n, v, s, r in rows]
-        if seen != self._seen or time.monotonic() - self._synced > self._resync_s:
-            conflicts = self._conflicts
-            try:
-                await self.reconcile(rows)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                # The API server is away (a restart, a network blip): the next poll tries again.
-                log.warning("workers: Kubernetes API unreachable, retrying: %s", exc)
-            except ApiException as exc:
-                if exc.status is None or not (exc.status == 429 or exc.status >= 500):
-                    raise  # not a passing state of the server: the pool fails loudly
-                log.warning("workers: Kubernetes API answered %s, retrying", exc.status)
-            else:
-                if self._conflicts == conflicts:  # else the next poll looks again
-                    self._seen, self._synced = seen, time.monotonic()
+        if seen == self._seen and not due:
+            return
+        conflicts = self._conflicts
+        try:
+            await self.reconcile(rows)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # The API server is away (a restart, a network blip): try again soon.
+            log.warning("workers: Kubernetes API unreachable, retrying: %s", exc)
+        except ApiException as exc:
+            if exc.status is None or not (exc.status == 429 or exc.status >= 500):
+                raise  # not a passing state of the server: the pool fails loudly
+            log.warning("workers: Kubernetes API answered %s, retrying", exc.status)
+        else:
+            if self._conflicts == conflicts:
+                self._seen, self._synced = seen, time.monotonic()
+                return
+        # Not in step yet: look again soon, changed or not.
+        self._seen = None
         await asyncio.sleep(self._poll_s)
 
     async def reconcile(

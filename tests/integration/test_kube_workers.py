@@ -233,8 +233,18 @@ async def kube_stack(settings: Settings, kube_ns: str) -> AsyncIterator[RunningS
 
 
 async def test_the_started_pool_follows_pipelines_made_through_the_client(
-    plane: KubeControlPlane, kube_ns: str, kube_stack: RunningStack
+    plane: KubeControlPlane, kube_ns: str, kube_stack: RunningStack, monkeypatch
 ) -> None:
+    import pachstream.worker._kube_pool as kube_pool
+
+    reads: list[float] = []
+    real_read = kube_pool.current_pipelines
+
+    async def counted(pool: Any) -> Any:
+        reads.append(time.monotonic())
+        return await real_read(pool)
+
+    monkeypatch.setattr(kube_pool, "current_pipelines", counted)
     stack = kube_stack
     settings = stack.settings
     deployment = deployment_for(settings)
@@ -263,3 +273,9 @@ async def test_the_started_pool_follows_pipelines_made_through_the_client(
         await c.delete_pipeline("copy")
         await _until("the StatefulSet gone with the pipeline", lambda: replicas(None))
         assert pool.refused == {}
+        # A watch, not a poll: with nothing changing, the pool reads no pipelines (a resync
+        # is 30 s away), while each change above was followed within seconds.
+        await asyncio.sleep(1.5)
+        quiet = len(reads)
+        await asyncio.sleep(3)
+        assert len(reads) == quiet, reads
