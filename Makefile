@@ -14,7 +14,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed system-deps
 
 # bubblewrap sandboxes pipeline code; kcat is the ingest tests' producer; busybox-static is
-# the shell of a sandbox that runs in an image, which may have none (Debian packages).
+# the shell of a sandbox that runs in an image, which may have none; chromium and
+# chromium-driver run the console's browser test (Debian packages).
 # Installed when absent and possible; without them those tests are skipped, not failed.
 system-deps:
 	@command -v bwrap >/dev/null 2>&1 || \
@@ -32,6 +33,12 @@ system-deps:
 	    { apt-get install -y -q busybox-static >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q busybox-static >/dev/null 2>&1; }; }; } || \
 	  echo "note: busybox-static could not be installed; image sandbox tests will be skipped"
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    { apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null 2>&1 && \
+	        apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }; } || \
+	  echo "note: chromium could not be installed; the console's browser test will be skipped"
 
 demo: install
 	$(BIN)/python -m pachstream.demo

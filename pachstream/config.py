@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pachstream.errors import InvalidInput, PachstreamError
 from pachstream.names import validate_branch_name, validate_repo_name
+from pachstream.security import redacted_repr
 
 # ----------------------------------------------------------------------------- ingest policy
 
@@ -66,6 +67,7 @@ def parse_policies(text: str | None) -> tuple[CommitPolicy, dict[str, CommitPoli
 # ----------------------------------------------------------------------------- notifications
 
 
+@redacted_repr
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
     """``PACHSTREAM_NOTIFY``: where S3 event notifications come from and where objects go."""

@@ -43,6 +43,8 @@ SECRETS: dict[str, str] = {
     "PACHSTREAM_S3_SECRET_KEY": "change-me",
     "PACHSTREAM_GATEWAY_ACCESS_KEY": "change-me",
     "PACHSTREAM_GATEWAY_SECRET_KEY": "change-me",
+    # The console listens beyond loopback in a pod, so it needs its token (/login).
+    "PACHSTREAM_CONSOLE_TOKEN": "change-me",
 }
 """Credentials: replace every ``change-me`` (remove both gateway keys for unsigned S3)."""
 
@@ -56,10 +58,13 @@ ABOUT = {
     "ingest": "The ingest consumer: records of <ns>.ingest (any Kafka client) become commits.",
     "s3gateway": "The S3 gateway: buckets BRANCH.REPO over HTTP (aws-cli, boto3...), port 1600.",
     "openlineage": "The OpenLineage exporter: job facts as OpenLineage run events.",
+    "console": "The web console: repos, DAG, jobs, lineage in a browser, port 1700 "
+    "(token: PACHSTREAM_CONSOLE_TOKEN).",
 }
 """One line per processor, written above its Deployment."""
 
 GATEWAY_PORT = 1600
+CONSOLE_PORT = 1700
 
 
 def _meta(name: str, component: str | None, namespace: str | None) -> dict[str, Any]:
@@ -99,6 +104,11 @@ def _deployment(name: str, image: str, namespace: str | None) -> dict[str, Any]:
             "requests": {"cpu": "500m", "memory": "512Mi"},
             "limits": {"memory": "4Gi"},
         }
+    if name == "console":
+        address = f"0.0.0.0:{CONSOLE_PORT}"
+        container["env"] = [{"name": "PACHSTREAM_CONSOLE_ADDRESS", "value": address}]
+        container["ports"] = [{"name": "http", "containerPort": CONSOLE_PORT}]
+        container["readinessProbe"] = {"tcpSocket": {"port": CONSOLE_PORT}}
     if name == "workers":
         pod["serviceAccountName"] = "pachstream-workers"
         # The controller of worker pods: a StatefulSet per pipeline in this namespace, whose
@@ -216,6 +226,21 @@ def render(
                     "spec": {
                         "selector": selector,
                         "ports": [{"name": "s3", "port": GATEWAY_PORT, "targetPort": GATEWAY_PORT}],
+                    },
+                }
+            )
+        if name == "console":
+            selector = {**LABEL, "app.kubernetes.io/component": name}
+            objects.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": _meta("pachstream-console", name, namespace),
+                    "spec": {
+                        "selector": selector,
+                        "ports": [
+                            {"name": "http", "port": CONSOLE_PORT, "targetPort": CONSOLE_PORT}
+                        ],
                     },
                 }
             )

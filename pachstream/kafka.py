@@ -36,6 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from pachstream.errors import Unavailable
+from pachstream.security import redact
 from pachstream.settings import KafkaSettings
 
 log = logging.getLogger("pachstream.kafka")
@@ -366,10 +367,13 @@ class PartitionReader:
 
 
 def dead_letter_value(record: Record, reason: str, component: str) -> bytes:
-    """The dead-letter record for ``record``: the reason and the original bytes, never lost."""
+    """The dead-letter record for ``record``: the reason and the original bytes, never lost.
+
+    The reason is redacted (:func:`~pachstream.security.redact`): it may quote a setting.
+    """
     return orjson.dumps(
         {
-            "reason": reason,
+            "reason": redact(reason),
             "component": component,
             "topic": record.topic,
             "partition": record.partition,

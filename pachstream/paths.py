@@ -16,6 +16,10 @@ A path is refused (:class:`~pachstream.errors.InvalidPath`) when it holds:
 - a lone surrogate, which is how Python carries bytes that are not UTF-8 (``surrogateescape``);
   the path could not be stored as UTF-8.
 
+A path written to (:func:`validate_file_path`) is also refused past :data:`MAX_PATH_BYTES`
+bytes of UTF-8: the lineage tables index paths, and Postgres refuses an index entry past
+~2.7 KB (a 10 MB path stopped the materializer). Reads and globs take any length.
+
 Everything else is accepted, including non-ASCII text (``/données/été.csv``, ``/数据/文件.txt``,
 emoji) and the glob characters ``* ? [ ] { } ( ) ! @ + ^ \``. Pachyderm refuses non-ASCII and
 glob characters in paths; pachstream accepts them and lets a glob match them literally by
@@ -29,6 +33,7 @@ from __future__ import annotations
 from pachstream.errors import InvalidPath
 
 __all__ = [
+    "MAX_PATH_BYTES",
     "ROOT",
     "ancestors",
     "basename",
@@ -42,6 +47,9 @@ __all__ = [
 
 ROOT = "/"
 """The canonical root directory."""
+
+MAX_PATH_BYTES = 2048
+"""The longest path, in UTF-8 bytes: twice S3's key limit, within what Postgres can index."""
 
 _CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
 
@@ -112,10 +120,20 @@ def validate_file_path(path: str) -> str:
         The canonical path.
 
     Raises:
-        InvalidPath: As for :func:`normalize_path`, and when the path is the root (``""``,
-            ``"/"``, ``"//"``), which cannot be a file.
+        InvalidPath: As for :func:`normalize_path`, when the path is the root (``""``,
+            ``"/"``, ``"//"``), which cannot be a file, and past :data:`MAX_PATH_BYTES`.
 
     """
+    # The length first: a 10 MB path is refused before anything walks its characters.
+    if isinstance(path, str) and (
+        len(path) > MAX_PATH_BYTES or len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES
+    ):
+        size = len(path.encode("utf-8", "surrogatepass"))
+        raise InvalidPath(
+            f"path {path[:64]!r}… is {size} bytes long (UTF-8); at most {MAX_PATH_BYTES} bytes "
+            "are allowed, so give the file a shorter name",
+            path=path[:64],
+        )
     canonical = normalize_path(path)
     if canonical == ROOT:
         raise InvalidPath(

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from pachstream.errors import ConfigError, Unavailable
+from pachstream.security import redact
 from pachstream.settings import PostgresSettings
 
 Pool = asyncpg.Pool
@@ -46,7 +47,8 @@ async def connect_pool(
             await asyncio.sleep(0.25)
     else:
         raise Unavailable(
-            f"PostgreSQL at {settings.dsn} did not answer: {last}; is 'pachstream up' running?"
+            f"PostgreSQL at {redact(settings.dsn)} did not answer: {last}; "
+            "is 'pachstream up' running?"
         ) from last
     try:
         await pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

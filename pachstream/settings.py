@@ -9,7 +9,9 @@ Variables:
     PACHSTREAM_IMAGES           image store folder (default ``$PACHSTREAM_HOME/images``)
     PACHSTREAM_NAMESPACE        prefix of topics, Postgres schema and S3 keys (default ``ps``)
     PACHSTREAM_KAFKA_BOOTSTRAP  ``host:port[,host:port]`` of a Kafka-protocol broker
-    PACHSTREAM_POSTGRES_DSN     ``postgresql://...``
+    PACHSTREAM_POSTGRES_DSN     ``postgresql://...`` (unset: ``up`` starts an embedded
+                                PostgreSQL on 127.0.0.1, its password kept in
+                                ``$PACHSTREAM_HOME/postgres.password``)
     PACHSTREAM_S3_ENDPOINT      ``http://host:port`` of an S3-compatible store
     PACHSTREAM_S3_BUCKET        bucket for content and manifests (default ``pachstream``)
     PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, PACHSTREAM_S3_REGION
@@ -27,6 +29,12 @@ Variables:
     PACHSTREAM_GATEWAY_ACCESS_KEY, PACHSTREAM_GATEWAY_SECRET_KEY
                                 when set, every S3 gateway request must be signed with them
                                 (AWS Signature V4); unset, the gateway takes unsigned requests
+                                and starts only on a loopback address
+    PACHSTREAM_CONSOLE_ADDRESS  ``host:port`` the web console listens on (default
+                                127.0.0.1:1700; ``pachstream up`` picks a free loopback port);
+                                an address that is not loopback needs PACHSTREAM_CONSOLE_TOKEN
+    PACHSTREAM_CONSOLE_TOKEN    the secret a browser gives once to use the console (required
+                                when the console listens beyond loopback)
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see :func:`pachstream.config.parse_target`
     PACHSTREAM_WORKERS          where ``pachstream run workers`` runs the workers: ``local``
@@ -50,8 +58,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -64,10 +73,22 @@ from pachstream.config import (
     parse_target,
 )
 from pachstream.errors import ConfigError, InvalidInput
+from pachstream.security import redacted_repr
 
 STACK_FILE = "stack.json"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-_KUBE_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_KUBE_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _kube_name(env: Mapping[str, str], variable: str, default: str, what: str) -> str:
+    """A Kubernetes name (a DNS label) from ``variable``, or ConfigError saying what fits."""
+    value = env.get(variable) or default
+    if not _KUBE_NAME_RE.match(value):
+        raise ConfigError(
+            f"{variable}={value!r} is invalid; give {what}: 1-63 lowercase letters, digits or "
+            "'-', starting and ending with a letter or digit"
+        )
+    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +102,7 @@ class KafkaSettings:
     3 on a production cluster of three or more brokers)."""
 
 
+@redacted_repr
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PostgresSettings:
     """Where the query side lives."""
@@ -89,6 +111,7 @@ class PostgresSettings:
     """A libpq URI."""
 
 
+@redacted_repr
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectStoreSettings:
     """Where content, packs and manifests are stored."""
@@ -105,6 +128,7 @@ class ObjectStoreSettings:
     """Signing region."""
 
 
+@redacted_repr
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Everything a pachstream process needs to reach its servers."""
@@ -130,11 +154,15 @@ class Settings:
     objects go, e.g. ``topic=s3-events,repo=raw,endpoint=http://minio:9000``."""
     gateway_address: str | None = None
     """``PACHSTREAM_GATEWAY_ADDRESS``: ``host:port`` of the S3 gateway (None: the default)."""
-    gateway_keys: tuple[tuple[str, str], ...] = ()
+    gateway_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """(access key, secret key) pairs the S3 gateway accepts; empty: unsigned requests pass."""
     gateway_cors_origins: tuple[str, ...] | None = None
     """``PACHSTREAM_GATEWAY_CORS_ORIGINS``, parsed: origins (or ``*``) that browsers may call
     the S3 gateway from; None: the gateway's default."""
+    console_address: str | None = None
+    """``PACHSTREAM_CONSOLE_ADDRESS``: ``host:port`` of the web console (None: the default)."""
+    console_token: str | None = None
+    """``PACHSTREAM_CONSOLE_TOKEN``: the console's access token (None: loopback only)."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go; None runs no
     exporter."""
@@ -261,13 +289,9 @@ class Settings:
                 f"PACHSTREAM_WORKERS={workers!r} is invalid; use 'local' (processes on this "
                 "machine) or 'kubernetes' (StatefulSets)"
             )
-        kube_namespace = env.get("PACHSTREAM_KUBE_NAMESPACE") or "default"
-        if not _KUBE_NAMESPACE_RE.match(kube_namespace):
-            raise ConfigError(
-                f"PACHSTREAM_KUBE_NAMESPACE={kube_namespace!r} is invalid; give a Kubernetes "
-                "namespace: 1-63 lowercase letters, digits or '-', starting and ending with a "
-                "letter or digit"
-            )
+        kube_namespace = _kube_name(
+            env, "PACHSTREAM_KUBE_NAMESPACE", "default", "a Kubernetes namespace"
+        )
         kube_image = (env.get("PACHSTREAM_KUBE_IMAGE") or "").strip() or None
         if workers == "kubernetes" and kube_image is None:
             raise ConfigError(
@@ -275,15 +299,17 @@ class Settings:
                 "the worker pods run (e.g. registry.example/pachstream:0.1); set it, or use "
                 "PACHSTREAM_WORKERS=local"
             )
-        kube_secret = env.get("PACHSTREAM_KUBE_SECRET") or "pachstream-secrets"
-        if not _KUBE_NAMESPACE_RE.match(kube_secret):
-            raise ConfigError(
-                f"PACHSTREAM_KUBE_SECRET={kube_secret!r} is invalid; give the name of a "
-                "Secret: 1-63 lowercase letters, digits or '-', starting and ending with a "
-                "letter or digit"
-            )
+        kube_secret = _kube_name(
+            env, "PACHSTREAM_KUBE_SECRET", "pachstream-secrets", "the name of a Secret"
+        )
         cors = env.get("PACHSTREAM_GATEWAY_CORS_ORIGINS")
+        console = env.get("PACHSTREAM_CONSOLE_ADDRESS") or None
+        console_token = env.get("PACHSTREAM_CONSOLE_TOKEN") or None
+        if console is not None:
+            check_console_address(console, console_token)
         settings = cls(
+            console_address=console,
+            console_token=console_token,
             home=home,
             images=None if images is None else Path(images).expanduser().absolute(),
             gateway_address=gateway,
@@ -308,6 +334,26 @@ class Settings:
         )
         settings.check_config()
         return settings
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values these settings hold, for :func:`pachstream.security.redact`:
+        the gateway's secret keys, the object store's secret key (unless it is the embedded
+        store's public default), the passwords of the Postgres DSN and the OpenLineage URL,
+        the notification bucket's secret key and the console's token.
+        """
+        found = [secret for _, secret in self.gateway_keys]
+        if self.s3 is not None and self.s3.secret_key != "pachstream":  # the public default
+            found.append(self.s3.secret_key)
+        for url in (self.postgres.dsn if self.postgres else None, self.openlineage):
+            password = urlsplit(url).password if url and "://" in url else None
+            if password:
+                found.extend({password, unquote(password)})
+        notify = self.notify_config()
+        if notify is not None and notify.secret_key:
+            found.append(notify.secret_key)
+        if self.console_token:
+            found.append(self.console_token)
+        return tuple(s for s in found if s)
 
     def with_namespace(self, namespace: str) -> Settings:
         """The same servers under another namespace (tests give each test its own)."""
@@ -352,6 +398,10 @@ class Settings:
             out["PACHSTREAM_KUBE_SECRET"] = self.kube_secret
         if self.gateway_address:
             out["PACHSTREAM_GATEWAY_ADDRESS"] = self.gateway_address
+        if self.console_address:
+            out["PACHSTREAM_CONSOLE_ADDRESS"] = self.console_address
+        if self.console_token:
+            out["PACHSTREAM_CONSOLE_TOKEN"] = self.console_token
         if self.gateway_cors_origins is not None:
             out["PACHSTREAM_GATEWAY_CORS_ORIGINS"] = ",".join(self.gateway_cors_origins)
         for access, secret in self.gateway_keys[:1]:
@@ -384,6 +434,32 @@ def read_stack_file(home: Path) -> dict[str, str]:
         ) from exc
     addresses = data.get("addresses", {}) if isinstance(data, dict) else {}
     return {k: v for k, v in addresses.items() if isinstance(v, str)}
+
+
+def check_console_address(address: str, token: str | None) -> tuple[str, int]:
+    """``PACHSTREAM_CONSOLE_ADDRESS`` as (host, port), or the ConfigError saying what is wrong:
+    not ``host:port``, or an address beyond loopback without ``PACHSTREAM_CONSOLE_TOKEN``.
+    """
+    import ipaddress
+
+    host, _, port = address.removeprefix("http://").rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(
+            f"PACHSTREAM_CONSOLE_ADDRESS={address!r} is invalid; give host:port, "
+            "e.g. 127.0.0.1:1700"
+        )
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False  # a host name may resolve anywhere
+    if not loopback and not token:
+        raise ConfigError(
+            f"PACHSTREAM_CONSOLE_ADDRESS={address!r} is not a loopback address, so anyone who "
+            "reaches it could stop pipelines; set PACHSTREAM_CONSOLE_TOKEN to a long random "
+            "secret (browsers give it once at /login), or listen on 127.0.0.1"
+        )
+    return host, int(port)
 
 
 def parse_cors_origins(text: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import typer.core
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from pachstream.errors import PachstreamError
+from pachstream.security import redact
 
 
 def _coerce_missing_values_without_pydantic() -> None:
@@ -166,10 +167,11 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
     "logs": ("_pipelines",),
     "extract": ("_backup",),
     "restore": ("_backup",),
+    "chaos": ("_chaos",),
 }
 _COMMAND_MODULES = [
     "_stack", "_data", "_commitsets", "_pipelines", "_lineage", "_run", "_bench", "_parity",
-    "_backup", "_commits", "_images", "_deploy",
+    "_backup", "_commits", "_images", "_deploy", "_chaos",
 ]
 """Every module of the table, in the order they are imported: a group's help lists its
 commands in the order they were registered."""
@@ -223,7 +225,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False, prog_name="pachstream")
     except PachstreamError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        # A message may quote a setting (a DSN, say): never its secret.
+        typer.echo(f"error: {redact(exc.message)}", err=True)
         sys.exit(1)
     except NoArgsIsHelpError as exc:
         # `pachstream`, `pachstream list`: the help is the answer (pachctl's too).

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Literal
 
 import typer
 
 from pachstream.cli._app import run_app
+from pachstream.security import RedactingFormatter
 from pachstream.service import Service
 from pachstream.settings import Settings
 
@@ -44,6 +46,10 @@ def _make(name: str, settings: Settings) -> Service:
 
         host, _, port = (settings.gateway_address or DEFAULT_GATEWAY).rpartition(":")
         return S3Gateway(settings, host=host, port=int(port))
+    if name == "console":
+        from pachstream.console import Console
+
+        return Console(settings)
     if name == "openlineage":
         from pachstream.lineage.openlineage import OpenLineageExporter
 
@@ -73,8 +79,20 @@ async def run_service(service: Service) -> None:
 
 
 def _run(name: str, service: Service | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(run_service(service or _make(name, Settings.from_env())))
+    settings = Settings.from_env()
+    # Every line of a processor's log, tracebacks included, with its secrets masked; an
+    # exception that ends the process goes through the same handler.
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        RedactingFormatter(
+            "%(asctime)s %(name)s %(levelname)s %(message)s", secrets=settings.secrets()
+        )
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    sys.excepthook = lambda *exc: logging.getLogger("pachstream").critical(
+        "%s exited", name, exc_info=exc
+    )
+    asyncio.run(run_service(service or _make(name, settings)))
 
 
 @run_app.command("commits")
@@ -99,6 +117,14 @@ def run_ingest() -> None:
 def run_s3gateway() -> None:
     """Run the S3 gateway (buckets BRANCH.REPO) on PACHSTREAM_GATEWAY_ADDRESS in the foreground."""
     _run("s3gateway")
+
+
+@run_app.command("console")
+def run_console() -> None:
+    """Run the web console on PACHSTREAM_CONSOLE_ADDRESS (default 127.0.0.1:1700) in the
+    foreground; beyond loopback it needs PACHSTREAM_CONSOLE_TOKEN.
+    """
+    _run("console")
 
 
 @run_app.command("openlineage")

@@ -11,18 +11,20 @@ from rich.console import Console
 from rich.table import Table
 
 from pachstream.cli._app import app
+from pachstream.security import check_gateway_bind, redact
 from pachstream.settings import Settings
 
 out = Console()
 err = Console(stderr=True)
 
 
-def _table(st: dict) -> Table:  # type: ignore[type-arg]
+def _table(st: dict, show_secrets: bool = False) -> Table:  # type: ignore[type-arg]
     table = Table("COMPONENT", "ADDRESS", "PID", "HEALTHY", box=None)
     for c in st["components"]:
         mark = "[green]yes[/]" if c["healthy"] else "[red]no[/]"
         pid = "external" if c.get("external") else str(c.get("pid") or "-")
-        table.add_row(c["name"], c.get("address") or "-", pid, mark)
+        address = c.get("address") or "-"  # the embedded Postgres's is a DSN with a password
+        table.add_row(c["name"], address if show_secrets else redact(address), pid, mark)
     return table
 
 
@@ -35,6 +37,9 @@ def up(
     from pachstream.stack import Supervisor, detach, running
 
     settings = Settings.from_env(stack_file=False)  # refuses a bad setting at once
+    if settings.gateway_address:  # else the supervisor picks a loopback port
+        host, _, port = settings.gateway_address.rpartition(":")
+        check_gateway_bind(host, port, keyed=bool(settings.gateway_keys))
     pid = running(settings.home)
     if pid is not None:
         # As `docker compose up -d` does: the stack asked for is there, which is success.
@@ -45,7 +50,8 @@ def up(
         out.print(_table(st))
         out.print(f"stack running in {settings.home}; stop it with 'pachstream down'")
         return
-    sup = Supervisor(settings, grace=grace, say=lambda s: print(s, flush=True))
+    secrets = settings.secrets()
+    sup = Supervisor(settings, grace=grace, say=lambda s: print(redact(s, secrets), flush=True))
     # Only this entry point installs signal handlers (STYLE.md §7).
     signal.signal(signal.SIGTERM, sup.request_stop)
     signal.signal(signal.SIGINT, sup.request_stop)
@@ -64,8 +70,15 @@ def down_cmd(
 @app.command("status")
 def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    show_secrets: bool = typer.Option(
+        False,
+        "--show-secrets",
+        help="Show the Postgres password and the S3 secret key instead of ***.",
+    ),
 ) -> None:
-    """Each component's address, pid and health."""
+    """Each component's address, pid and health (secrets shown as *** without
+    --show-secrets).
+    """
     from pachstream.stack import status
     home = Settings.from_env(stack_file=False).home
     st = status(home)
@@ -76,8 +89,9 @@ def status_cmd(
         )
         sys.exit(1)
     if as_json:
-        sys.stdout.write(orjson.dumps(st, option=orjson.OPT_INDENT_2).decode() + "\n")
+        text = orjson.dumps(st, option=orjson.OPT_INDENT_2).decode()
+        sys.stdout.write((text if show_secrets else redact(text)) + "\n")
         return
-    out.print(_table(st))
+    out.print(_table(st, show_secrets))
     if not st["supervisor_alive"]:
         err.print("warning: the supervisor is not running; components are not restarted")

@@ -22,6 +22,7 @@ JSON objects one after the other, with or without ``---`` between them (as
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -284,6 +285,12 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
+_TOO_DEEP = (
+    "the pipeline file is not a spec: its {what} nests too deep to read; a spec is a few "
+    "levels of 'pipeline', 'transform' and 'input'"
+)
+
+
 def load_documents(text: str) -> list[dict[str, Any]]:
     """Return the pipeline objects of a JSON or YAML file (one or several)."""
     stripped = text.lstrip()
@@ -306,15 +313,20 @@ def load_documents(text: str) -> list[dict[str, Any]]:
                     pos += 1
         except json.JSONDecodeError as exc:
             raise InvalidSpec(f"the pipeline file is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # '[[[[…' a hundred thousand deep: no spec is
+            raise InvalidSpec(_TOO_DEEP.format(what="JSON")) from exc
     else:
         try:
             docs = [d for d in yaml.load_all(text, Loader=_Yaml12Loader) if d is not None]  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise InvalidSpec(f"the pipeline file is not valid YAML: {exc}") from exc
+        except RecursionError as exc:
+            raise InvalidSpec(_TOO_DEEP.format(what="YAML")) from exc
     for i, d in enumerate(docs):
         if not isinstance(d, dict):
             raise InvalidSpec(
-                f"document {i + 1} of the pipeline file is a {type(d).__name__}, not an object"
+                f"document {i + 1} of the pipeline file is a {type(d).__name__}, not an object; "
+                "write each pipeline as an object with 'pipeline', 'transform' and 'input'"
             )
     return docs
 
@@ -338,11 +350,24 @@ def _fail(pipeline: str, path: str, problem: str) -> InvalidSpec:
 
 
 def _show(value: Any) -> str:
+    value = _clip(value)
     try:
         text = json.dumps(value, sort_keys=True)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _clip(value: Any, depth: int = 3) -> Any:
+    """A few items of a few levels of ``value``: enough for a 60-character message. A YAML
+    alias bomb is a small file whose value expands to gigabytes when rendered whole.
+    """
+    if isinstance(value, dict):
+        items = itertools.islice(value.items(), 8)
+        return {k: _clip(v, depth - 1) if depth else "..." for k, v in items}
+    if isinstance(value, list):
+        return [_clip(v, depth - 1) if depth else "..." for v in value[:8]]
+    return value
 
 
 # ---------------------------------------------------------------------------------- decoding

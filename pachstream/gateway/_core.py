@@ -109,7 +109,7 @@ def key_to_path(bucket: str, key: str) -> str:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise S3Error(
             "KeyTooLongError",
-            f"key '{key[:64]}…' is longer than {MAX_KEY_BYTES} bytes",
+            f"key '{key[:64]}…' is longer than {MAX_KEY_BYTES} bytes (UTF-8); use a shorter key",
             resource=resource,
         )
     if not key:

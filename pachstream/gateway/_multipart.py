@@ -161,6 +161,9 @@ class MultipartVerbs(Writes):
 
     async def _complete_upload(self, call: Call) -> web.StreamResponse:
         bucket, key, path, request = call.bucket_, call.key, call.path_, call.request
+        # The branch may have been deleted since the upload began: completing must not
+        # create it anew, holding only this object (a PutObject there is NoSuchBucket too).
+        await self._writable(bucket)
         upload_id = request.query["uploadId"]
         upload = await self._upload(bucket, key, upload_id, completed=True)
         body = await read_body(request, call.signed, checksums=False)

@@ -49,7 +49,10 @@ def _header(headers: list[tuple[str, bytes]], name: str) -> str | None:
             try:
                 return value.decode()
             except UnicodeDecodeError:
-                raise InvalidInput(f"header '{name}' is not UTF-8 text", header=name) from None
+                raise InvalidInput(
+                    f"header '{name}' is not UTF-8 text; send its value encoded as UTF-8",
+                    header=name,
+                ) from None
     return None
 
 
@@ -83,7 +86,9 @@ def parse_record(
         branch = validate_branch_name(branch or "master")
         path = validate_file_path(path)
     except PachstreamError as err:
-        raise InvalidInput(f"ingest record for {repo}@{branch}:{path}: {err.message}") from None
+        # The path cut short: the reason of a 10 MB key must not be 10 MB itself.
+        where = f"{repo}@{branch}:{path[:80]}"
+        raise InvalidInput(f"ingest record for {where}: {err.message}") from None
     op = _header(headers, "op") or "put"
     if op not in ("put", "append", "delete"):
         raise InvalidInput(f"header 'op' is {op!r}; use put, append or delete", op=op)
@@ -154,7 +159,7 @@ def _event(record: object, index: int, config: NotifyConfig) -> Notification | N
     try:
         path = validate_file_path(target)
     except PachstreamError as err:
-        raise InvalidInput(f"{where}: key {key!r} cannot be a path: {err.message}") from None
+        raise InvalidInput(f"{where}: key {key[:80]!r} cannot be a path: {err.message}") from None
     version = obj.get("versionId") or obj.get("eTag") or ""
     seen = "\x1f".join((bucket, key, str(version), str(obj.get("sequencer", "")), name))
     if removed:

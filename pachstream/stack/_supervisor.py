@@ -9,6 +9,7 @@ period, and removes ``stack.json``. Every other command finds the servers throug
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -25,6 +26,7 @@ from typing import Any
 import orjson
 
 from pachstream.errors import StackError
+from pachstream.security import redact
 from pachstream.settings import (
     STACK_FILE,
     KafkaSettings,
@@ -32,6 +34,7 @@ from pachstream.settings import (
     PostgresSettings,
     Settings,
 )
+from pachstream.stack._secrets import write_private
 from pachstream.stack.servers import (
     Server,
     ensure_buckets,
@@ -47,7 +50,7 @@ from pachstream.stack.servers import (
     tail,
 )
 
-PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest", "s3gateway")
+PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest", "s3gateway", "console")
 """pachstream's own processes, started after the servers: ``pachstream run NAME``."""
 
 
@@ -73,10 +76,10 @@ def read_state(home: Path) -> dict[str, Any] | None:
 
 
 def write_state(home: Path, state: dict[str, Any]) -> None:
-    """Replace ``stack.json`` atomically (readers never see half a file)."""
-    tmp = home / (STACK_FILE + ".tmp")
-    tmp.write_bytes(orjson.dumps(state, option=orjson.OPT_INDENT_2))
-    tmp.replace(home / STACK_FILE)
+    """Replace ``stack.json`` atomically (readers never see half a file), mode 0600 from
+    its creation: it holds the S3 keys and the Postgres password.
+    """
+    write_private(home / STACK_FILE, orjson.dumps(state, option=orjson.OPT_INDENT_2))
 
 
 def _cmdline(pid: int) -> str:
@@ -147,6 +150,30 @@ class _Child:
     next_try: float = 0.0
     leftovers: tuple[Path, ...] = ()
     """An embedded server's files outside the home, removed when it stops (Server.leftovers)."""
+    log_seen: int = 0
+    """Bytes of its log already read for :func:`asked_to_stop_smartly` (Postgres only)."""
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+SMART_SHUTDOWN = "received smart shutdown request"
+"""What Postgres logs when sent SIGTERM."""
+
+
+def asked_to_stop_smartly(log_text: str) -> bool:
+    """Whether a part of Postgres's log says it got SIGTERM (a "smart" shutdown). Pure.
+
+    Smart means waiting for every session to end, and the processors' pools never end theirs:
+    Postgres would refuse every new connection forever (found by ``pachstream chaos``). The
+    supervisor, which sent no such signal, turns it into a fast shutdown (SIGINT: sessions
+    are cut), and Postgres exits and is restarted like any server that died.
+    """
+    return SMART_SHUTDOWN in log_text
 
 
 @dataclass
@@ -185,7 +212,8 @@ class Supervisor:
                 self._procs.append(self._start_processor(name, full, logs))
             self._state(full, ready=True)
             for c in self._servers + self._procs:
-                self.say(f"{c.name:10} {c.address or '-':48} pid {c.process.pid}")
+                # The embedded Postgres's address is a DSN with its password.
+                self.say(redact(f"{c.name:10} {c.address or '-':48} pid {c.process.pid}"))
             self.say(f"stack ready in {self.home}")
             while not self._stop:
                 self._watch(full)
@@ -224,7 +252,15 @@ class Supervisor:
             pg = PostgresSettings(dsn=postgres.address)
         # The gateway binds the port the supervisor picks, so stack.json can name it up front.
         gateway = s.gateway_address or f"127.0.0.1:{free_port()}"
-        return dataclasses.replace(s, kafka=kafka, postgres=pg, s3=s3, gateway_address=gateway)
+        console = s.console_address or f"127.0.0.1:{free_port()}"
+        return dataclasses.replace(
+            s,
+            kafka=kafka,
+            postgres=pg,
+            s3=s3,
+            gateway_address=gateway,
+            console_address=console,
+        )
 
     @staticmethod
     def _child(server: Server, restart: Callable[[], Server]) -> _Child:
@@ -241,6 +277,7 @@ class Supervisor:
             str(server.log),
             server.port,
             leftovers=server.leftovers,
+            log_seen=_size(server.log),
         )
         return child
 
@@ -263,12 +300,17 @@ class Supervisor:
             # Healthy once its port answers, as for the servers.
             port = int(full.gateway_address.rpartition(":")[2])
             return _Child(name, start, start(), f"http://{full.gateway_address}", str(log), port)
+        if name == "console" and full.console_address:
+            port = int(full.console_address.rpartition(":")[2])
+            return _Child(name, start, start(), f"http://{full.console_address}", str(log), port)
         return _Child(name, start, start(), "", str(log))
 
     def _watch(self, full: Settings) -> None:
         changed = False
         for child in self._servers + self._procs:
             if child.process.poll() is None:
+                if child.name == "postgres" and child.log:
+                    self._unwedge_postgres(child)
                 continue
             now = time.monotonic()
             if now < child.next_try:
@@ -282,11 +324,25 @@ class Supervisor:
             )
             try:
                 child.process = child.start()
+                child.log_seen = _size(child.log) if child.log else 0  # earlier lines are read
                 changed = True
             except StackError as exc:
                 self.say(f"{child.name} did not restart: {exc.message}")
         if changed:
             self._state(full, ready=True)
+
+    def _unwedge_postgres(self, child: _Child) -> None:
+        try:
+            with open(child.log, "rb") as f:
+                f.seek(child.log_seen)
+                part = f.read()
+        except OSError:
+            return
+        child.log_seen += len(part)
+        if asked_to_stop_smartly(part.decode(errors="replace")) and not self._stop:
+            self.say("postgres was asked to stop (SIGTERM); stopping it fast to restart it")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.process.pid, signal.SIGINT)
 
     def _state(self, full: Settings, *, ready: bool) -> None:
         assert full.kafka and full.postgres and full.s3
@@ -302,6 +358,7 @@ class Supervisor:
                     "s3_endpoint": full.s3.endpoint,
                     "s3_bucket": full.s3.bucket,
                     "s3_gateway": full.gateway_address or "",
+                    "console": f"http://{full.console_address}" if full.console_address else "",
                     # The embedded store's keys, for aws-cli and friends; a user's own S3
                     # secret is never written to disk.
                     **(

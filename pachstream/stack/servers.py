@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TypedDict, TypeGuard
 
 from pachstream.errors import StackError
+from pachstream.stack._secrets import ensure_password, write_hba
 
 PG_USER = "embedded_postgres"
 """System user that runs PostgreSQL when pachstream runs as root (postgres refuses root)."""
@@ -478,7 +479,9 @@ def _open_tree(root: Path) -> None:
 def start_postgres(
     pgdata: Path, logs: Path, port: int | None = None, *, die_with_parent: bool = False
 ) -> Server:
-    """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start.
+    """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start; every
+    connection needs the password of the ``postgres`` role, which the returned DSN holds
+    (made on the folder's first start, kept beside it: see :mod:`._secrets`).
 
     A ``postmaster.pid`` naming a live process that is not this folder's postgres (pids are
     reused after a crash) is removed first: postgres would refuse to start on it.
@@ -493,7 +496,8 @@ def start_postgres(
         os.chown(pgdata, drop["user"], drop["group"])
         pgdata.chmod(0o700)
     log = logs / "postgres.log"
-    if not (pgdata / "PG_VERSION").exists():
+    fresh = not (pgdata / "PG_VERSION").exists()
+    if fresh:
         init = subprocess.run(
             [
                 str(bindir / "initdb"),
@@ -511,6 +515,8 @@ def start_postgres(
         if init.returncode != 0:
             raise StackError(f"initdb of {pgdata} failed: {init.stderr.strip()}")
     _clear_foreign_lock(pgdata)
+    password = ensure_password(pgdata, bindir / "postgres", drop, fresh=fresh)
+    write_hba(pgdata, (drop["user"], drop["group"]) if drop else None)
     port = port or free_port()
     args = [
         str(bindir / "postgres"),
@@ -538,4 +544,5 @@ def start_postgres(
         return check.returncode == 0
 
     _wait(ready, proc, "postgres", log, 60)
-    return Server("postgres", proc, f"postgresql://postgres@127.0.0.1:{port}/postgres", log, port)
+    dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+    return Server("postgres", proc, dsn, log, port)

@@ -22,6 +22,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from pachstream.errors import KubeUnavailable
+from pachstream.stack import PROCESSORS
 from pachstream.testing.kube import KubeControlPlane
 
 pytestmark = pytest.mark.slow
@@ -87,7 +88,7 @@ async def test_the_rendered_objects_apply_and_run(
         await _create(api, ns, obj)  # server-side validation: an invalid object raises 422
 
     deployments = [o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"]
-    assert len(deployments) == 6
+    assert len(deployments) == len(PROCESSORS)  # one per processor
     deadline = time.monotonic() + 120
     while True:
         listed = await apps.list_namespaced_deployment(ns)

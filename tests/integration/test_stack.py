@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -43,7 +44,8 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
     assert up.returncode == 0, up.stdout + up.stderr
     pids: list[int] = []
     try:
-        doc = orjson.loads(_cli(env, "status", "--json").stdout)
+        # The keys and the Postgres password, which status shows only when asked.
+        doc = orjson.loads(_cli(env, "status", "--json", "--show-secrets").stdout)
         names = [c["name"] for c in doc["components"]]
         assert names == [
             "seaweedfs",
@@ -55,10 +57,19 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
             "workers",
             "ingest",
             "s3gateway",
+            "console",
         ]
         assert all(c["healthy"] and isinstance(c["pid"], int) for c in doc["components"])
         pids = [c["pid"] for c in doc["components"]] + [doc["supervisor_pid"]]
         addresses = doc["addresses"]
+
+        # The web console `up` started, on loopback, and where `status` says.
+        console = next(c for c in doc["components"] if c["name"] == "console")
+        assert console["address"] == addresses["console"]
+        assert console["address"].startswith("http://127.0.0.1:")
+        assert console["address"] in _cli(env, "status").stdout
+        with urllib.request.urlopen(console["address"] + "/", timeout=30) as home:
+            assert home.status == 200 and b"<h2>Repos</h2>" in home.read()
 
         psql = subprocess.run(
             [str(_pg_bin() / "psql"), addresses["postgres_dsn"], "-tAc", "select 40 + 2"],

@@ -132,3 +132,30 @@ def test_seaweedfs_starts_again_on_other_ports_when_one_was_taken(
         assert weed.process.poll() is None
     finally:
         servers.stop_servers([weed], 5)
+
+
+def test_postgres_sent_sigterm_comes_back_instead_of_refusing_everyone(tmp_path: Path) -> None:
+    # SIGTERM is Postgres's smart shutdown: it waits for every session to end, which the
+    # processors' pools never do, and refuses new connections meanwhile ("the database system
+    # is shutting down") for ever. Found by `pachstream chaos`.
+    home = tmp_path / "home"
+    env = _env(home)
+    up = _cli(env, "up", "--detach")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        assert _cli(env, "create", "repo", "before").returncode == 0
+        postgres = next(c for c in _state(home)["components"] if c["name"] == "postgres")
+        os.kill(postgres["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + 90
+        while True:
+            listed = _cli(env, "list", "repo")
+            if listed.returncode == 0 and "before" in listed.stdout:
+                break
+            assert time.monotonic() < deadline, listed.stdout + listed.stderr
+            time.sleep(1)
+        assert not pid_alive(postgres["pid"])  # stopped fast, and a new one serves
+        log = (home / "logs" / "supervisor.log").read_text()
+        assert "postgres was asked to stop (SIGTERM)" in log
+    finally:
+        down = _cli(env, "down")
+        assert down.returncode == 0, down.stderr

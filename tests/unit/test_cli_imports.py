@@ -169,8 +169,8 @@ def test_module_table_names_every_registration():
         (["squash", "commit", "r@c"], {}, ["_commits"]),
         (["stop", "job", "j"], {}, ["_pipelines", "_commits"]),
         # The top-level help lists the top-level commands; group names need no import.
-        ([], {}, ["_stack", "_pipelines", "_parity", "_backup"]),
-        (["--help"], {}, ["_stack", "_pipelines", "_parity", "_backup"]),
+        ([], {}, ["_stack", "_pipelines", "_parity", "_backup", "_chaos"]),
+        (["--help"], {}, ["_stack", "_pipelines", "_parity", "_backup", "_chaos"]),
         # An unknown name gets "did you mean" from all names; completion's words are in the env.
         (["lst"], {}, _app._COMMAND_MODULES),
         ([], {"_PACHSTREAM_COMPLETE": "complete_bash"}, _app._COMMAND_MODULES),
