@@ -233,7 +233,12 @@ class TreeStore:
         self._cache_max = cache_objects
 
     async def _load(
-        self, key: str, offset: int = 0, length: int | None = None, sha: str | None = None
+        self,
+        key: str,
+        offset: int = 0,
+        length: int | None = None,
+        sha: str | None = None,
+        keep: bool = True,
     ) -> Any:
         cache_key = sha or key
         hit = self._cache.get(cache_key)
@@ -241,7 +246,8 @@ class TreeStore:
             self._cache.move_to_end(cache_key)
             return hit
         obj = orjson.loads(await self._objects.get(key, offset, length))
-        self._remember(cache_key, obj)
+        if keep:
+            self._remember(cache_key, obj)
         return obj
 
     def _remember(self, key: str, obj: Any) -> None:
@@ -267,13 +273,20 @@ class TreeStore:
             fanout=raw["fanout"],
         )
 
-    async def shard(self, root: Root, index: int) -> dict[str, RawEntry]:
-        """One shard's entries (empty when the tree has none there)."""
+    async def shard(
+        self, root: Root, index: int, *, keep_bytes: int | None = None
+    ) -> dict[str, RawEntry]:
+        """One shard's entries (empty when the tree has none there).
+
+        ``keep_bytes``: cache the shard only when it is stored in at most this many bytes
+        (a listing reads every shard of a big tree once and must not keep them all).
+        """
         ref = root.shards.get(index)
         if ref is None:
             return {}
         sha, pack, offset, length = ref
-        shard: dict[str, RawEntry] = await self._load(pack, offset, length, sha)
+        keep = keep_bytes is None or length <= keep_bytes
+        shard: dict[str, RawEntry] = await self._load(pack, offset, length, sha, keep)
         return shard
 
     async def build(self, parent: Root, overlay: Overlay) -> Built:

@@ -195,3 +195,19 @@ def s3_put(
         ),
         kafka,
     )
+
+
+@bench_app.command("list-rss")
+def list_rss(
+    files: int = typer.Option(1_000_000, "--files", min=1, help="Files in the listed repo."),
+    page: int = typer.Option(1000, "--page", min=1, max=1000, help="Keys per listing page."),
+    kafka: str | None = KAFKA,
+) -> None:
+    """Peak RSS of the S3 gateway and the time while listing a big repo fully (ListObjectsV2)."""
+    from pachstream.bench import s3_list
+
+    _report(
+        "bench list-rss",
+        lambda s, c: s3_list.list_rss(s, c, files, page, lambda m: err.print(f"[dim]{m}[/]")),
+        kafka,
+    )

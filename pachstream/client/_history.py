@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pachstream.lineage import queries
@@ -113,7 +113,9 @@ class HistoryVerbs:
         head = await self.inspect_commit(commit_ref)
         return await queries.file_changes(self._pool, head.id, normalize_path(path), limit)
 
-    async def last_changed(self, commit_id: str, path: str | None = None) -> dict[str, float]:
+    async def last_changed(
+        self, commit_id: str, path: str | None = None, *, paths: Sequence[str] | None = None
+    ) -> dict[str, float]:
         """When files last changed, as of one commit: path → the finish time of the nearest
         commit, from ``commit_id`` back through its parents, whose diff names the path (one
         query of the ``commit_files`` table along the parent chain).
@@ -123,9 +125,11 @@ class HistoryVerbs:
                 resolved the reference already asks by id).
             path: Only this file: the walk back stops at the first commit that names it.
                 A path no commit names is absent from the answer.
+            paths: Only these files (a listing page's, say): the answer's size is theirs,
+                not the repo's. Ignored when ``path`` is given.
 
         """
-        return await queries.last_changed(self._pool, commit_id, path)
+        return await queries.last_changed(self._pool, commit_id, path, paths=paths)
 
     # ------------------------------------------------------------------ logs
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
     from pathlib import Path
     from typing import IO
 
@@ -212,7 +212,9 @@ class SyncVerbs:
         """A file's content, piece by piece (for large files)."""
         return self._iterate(self._client.iter_file(commit_ref, path))
 
-    def last_changed(self, commit_id: str, path: str | None = None) -> dict[str, float]:
+    def last_changed(
+        self, commit_id: str, path: str | None = None, *, paths: Sequence[str] | None = None
+    ) -> dict[str, float]:
         """When files last changed, as of one commit: path → the finish time of the nearest
         commit, from ``commit_id`` back through its parents, whose diff names the path (one
         query of the ``commit_files`` table along the parent chain).
@@ -222,8 +224,10 @@ class SyncVerbs:
                 resolved the reference already asks by id).
             path: Only this file: the walk back stops at the first commit that names it.
                 A path no commit names is absent from the answer.
+            paths: Only these files (a listing page's, say): the answer's size is theirs,
+                not the repo's. Ignored when ``path`` is given.
         """
-        return self._run(self._client.last_changed(commit_id, path))
+        return self._run(self._client.last_changed(commit_id, path, paths=paths))
 
     def list_branch(self, repo: str) -> list[BranchInfo]:
         """Branches of a repo."""

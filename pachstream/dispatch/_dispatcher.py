@@ -41,6 +41,7 @@ from pachstream.dispatch._steps import (
     Step,
 )
 from pachstream.dispatch.events import PIPELINE_REQUESTS, JobFinished, JobStarted, PipelineStateSet
+from pachstream.dispatch.spill import spill_task
 from pachstream.dispatch.trees import TreeLoader
 from pachstream.errors import PachstreamError
 from pachstream.kafka import ensure_topics
@@ -147,7 +148,14 @@ class Dispatcher(LogProcessor):
                 _log_fact(step.event)
             case SendTask():
                 topic = self._topics.tasks(step.pipeline, step.version)
-                self._tasks.append((topic, step.task.datum_id, encode(step.task), step.partition))
+                data = encode(step.task)
+                spill = spill_task(step.task, data)
+                if spill is not None:
+                    # Stored before the reference is produced (at the batch's end): a
+                    # worker never reads a reference to nothing. Same bytes, same key.
+                    await self._objects.put(spill.ref.task.key, spill.data)
+                    data = encode(spill.ref)
+                self._tasks.append((topic, step.task.datum_id, data, step.partition))
             case EnsureTaskTopic():
                 await ensure_topics(
                     self._kafka, {self._topics.tasks(step.pipeline, step.version): step.partitions}

@@ -287,6 +287,40 @@ class DatumTask:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SpilledTask:
+    """Where a datum task too large for one record is stored (see :mod:`.spill`)."""
+
+    key: str
+    """Object key, ``tasks/<sha256>``: content-addressed, so a retried send writes the same
+    object."""
+    sha256: str
+    """Hex sha256 of the object (the encoded :class:`DatumTask`); checked on read."""
+    size: int
+    """Bytes of the object."""
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatumTaskRef:
+    """A datum task whose record would be too large (a ``/`` datum over many files): the
+    encoded :class:`DatumTask` is in the object store, this record points at it.
+    """
+
+    TYPE: ClassVar[str] = "datum.task_ref"
+    SCHEMA_VERSION: ClassVar[int] = 1
+    job_id: str
+    """The job."""
+    pipeline: str
+    """Pipeline name."""
+    datum_id: str
+    """The datum."""
+    hash: str
+    """The datum's hash."""
+    task: SpilledTask
+    """The stored task."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutputFile:
     """One file a datum wrote under /pfs/out."""
 
@@ -337,6 +371,9 @@ class DatumFinished:
     """What it wrote (when it succeeded)."""
     stdout_tail: str = ""
     """The end of the last attempt's standard output."""
+    inputs_ref: SpilledTask | None = None
+    """Set when the task was spilled: ``inputs`` then lists each input without its files,
+    and the full list is the stored task's (read by the lineage consumer)."""
 
 
 @register

@@ -8,6 +8,10 @@ Key order is UTF-8 byte order, as S3 lists keys. Python compares ``str`` by code
 UTF-8 byte order *is* code point order for every string UTF-8 can encode; the two differ only
 for lone surrogates, which :mod:`pachstream.paths` refuses in file names. So plain ``str``
 comparison gives S3's order here, with no ``encode()`` per comparison.
+
+The gateway no longer builds the sorted list of a whole tree to list it (hundreds of MB at
+1M files): :mod:`._pages` merges the tree's shards page by page in bounded memory, and
+:func:`list_page` stays the reference its tests compare every page with.
 """
 
 from __future__ import annotations

@@ -25,15 +25,14 @@ from pachstream.gateway import _s3xml as xml
 from pachstream.gateway._attributes import attributes_xml, parse_attributes, parse_parts_page
 from pachstream.gateway._checksums import Checksum
 from pachstream.gateway._conditions import check_read
-from pachstream.gateway._core import Bucket, no_bucket, path_to_key
+from pachstream.gateway._core import Bucket, no_bucket
 from pachstream.gateway._cors import CorsPolicy
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._http import Call, xml_response
+from pachstream.gateway._lister import Lister
 from pachstream.gateway._listing import (
-    ObjectInfo,
     decode_token,
     encode_token,
-    list_page,
     parse_max_keys,
     parse_range,
     slice_chunks,
@@ -52,8 +51,6 @@ from pachstream.tree import Root
 
 log = logging.getLogger("pachstream.s3gateway")
 
-LISTINGS_KEPT = 8
-"""Commits whose object listing is kept (a branch taking writes lists from its parent's)."""
 MTIMES_KEPT = 10000
 """(commit, path) → last-modified times kept."""
 
@@ -70,7 +67,7 @@ class Reads:
     writer: Writer
     """Content and file ops, and the commits the gateway holds open."""
     _cors: CorsPolicy
-    _listings: OrderedDict[str, list[ObjectInfo]]
+    _lister: Lister
     _mtimes: OrderedDict[tuple[str, str], float]
 
     async def _op_object_tagging(self, call: Call) -> web.StreamResponse:
@@ -167,36 +164,6 @@ class Reads:
             info = await self.client.inspect_commit(f"{bucket.repo}@{info.parent}")
         return info, await self.client.trees.root(info.root)
 
-    async def _objects(self, info: CommitInfo | None, root: Root | None) -> list[ObjectInfo]:
-        if info is None or root is None:
-            return []
-        cached = self._listings.get(info.id)
-        if cached is not None:
-            self._listings.move_to_end(info.id)
-            return cached
-        finished = float(info.finished or 0)
-        parent = self._listings.get(info.parent) if info.parent else None
-        if parent is not None:
-            # The usual case on a branch taking writes: the parent's times, and this
-            # commit's time for what it changed.
-            changed = {d.path for d in await self.client.diff_file(f"{info.repo}@{info.id}")}
-            before = {o.key: o.last_modified for o in parent}
-            times = {k: t for k, t in before.items() if "/" + k not in changed}
-        else:
-            times = {
-                path_to_key(p): t for p, t in (await self.client.last_changed(info.id)).items()
-            }
-        items = [
-            ObjectInfo(key, raw[1], raw[0], times.get(key, finished))
-            async for p, raw in self.client.trees.walk(root)
-            if (key := path_to_key(p)) is not None
-        ]
-        items.sort(key=lambda o: o.key.encode())
-        self._listings[info.id] = items
-        while len(self._listings) > LISTINGS_KEPT:
-            self._listings.popitem(last=False)
-        return items
-
     async def _last_modified(self, info: CommitInfo, path: str) -> float:
         """When ``path`` last changed: the finish time of the nearest commit, from ``info``
         back through its parents, whose diff names it (``info``'s own time if none does).
@@ -221,13 +188,12 @@ class Reads:
                 "InvalidArgument", f"encoding-type '{encoding}' is not supported; use 'url'"
             )
         info, root = await self._head(bucket)
-        objects = await self._objects(info, root)
         v2 = q.get("list-type") == "2"
         token = q.get("continuation-token") if v2 else None
         start = q.get("start-after", "") if v2 else q.get("marker", "")
         after = decode_token(token) if token else start
-        page = list_page(
-            objects, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+        page = await self._lister.page(
+            info, root, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
         )
         common: dict[str, Any] = {
             "bucket": bucket.name,

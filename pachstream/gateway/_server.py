@@ -41,6 +41,7 @@ from pachstream.gateway._core import CommitTiming, key_to_path, parse_bucket
 from pachstream.gateway._cors import CorsPolicy
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._http import Call, xml_response
+from pachstream.gateway._lister import Lister
 from pachstream.gateway._metadata import refuse_unsupported
 from pachstream.gateway._multipart import MultipartVerbs
 from pachstream.gateway._records import Records
@@ -51,6 +52,7 @@ from pachstream.gateway._uploads import Uploads
 from pachstream.gateway._writer import Writer
 from pachstream.ingest import parse_policies
 from pachstream.pg import connect_pool, migrate
+from pachstream.security import check_gateway_bind
 from pachstream.service import Service
 from pachstream.settings import Settings
 
@@ -114,11 +116,17 @@ class S3Gateway(MultipartVerbs, Service):
 
         ``cors``: which web pages may call the gateway from a browser; by default any
         origin when requests must be signed, none when they need not be (see ``_cors``).
+
+        Raises:
+            ConfigError: ``host`` is not loopback and ``settings`` has no gateway keys
+                (unsigned requests would be taken from the network).
+
         """
         super().__init__()
         self._settings = settings
         self._host, self._port = host, port
         self._keys = dict(settings.gateway_keys)
+        check_gateway_bind(host, port, keyed=bool(self._keys))
         if cors is None and settings.gateway_cors_origins is not None:
             cors = CorsPolicy(origins=settings.gateway_cors_origins)
         self._cors = cors if cors is not None else CorsPolicy.default(signed=bool(self._keys))
@@ -127,7 +135,6 @@ class S3Gateway(MultipartVerbs, Service):
         self._policy_default, self._policies = parse_policies(settings.ingest_policy)
         self._pool: Any = None
         self._runner: web.AppRunner | None = None
-        self._listings = OrderedDict()
         self._mtimes = OrderedDict()
 
     @property
@@ -164,6 +171,7 @@ class S3Gateway(MultipartVerbs, Service):
         self.records = Records(self._pool)
         self.uploads = Uploads(self._pool)
         self.writer = Writer(self.client, self.timing)
+        self._lister = Lister(self.client)
         await self.writer.finish_left_behind()
         app = web.Application(client_max_size=MAX_BODY + 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle, expect_handler=self._expect)

@@ -16,7 +16,14 @@ import asyncpg
 import orjson
 
 from pachstream.commits.events import CommitDeleted, CommitFinished, CommitSquashed, RequestDone
-from pachstream.dispatch.events import JobFinished, JobStarted, PipelineCreated, PipelineStateSet
+from pachstream.dispatch.events import (
+    DatumFinished,
+    JobFinished,
+    JobStarted,
+    PipelineCreated,
+    PipelineStateSet,
+)
+from pachstream.dispatch.spill import full_result, load_spilled
 from pachstream.errors import EventDecodeError, ObjectMissing
 from pachstream.kafka import Record
 from pachstream.lineage._rows import BULK, Statement, rows_for
@@ -86,9 +93,11 @@ class Materializer(LogProcessor):
             if fact is None:
                 continue
             try:
+                fact = await self._full_inputs(fact)
                 statements = rows_for(fact, await self._full_diff(fact))
-            except ObjectMissing as err:
-                # A commit whose diff object is gone cannot be materialized; keep the record.
+            except (ObjectMissing, EventDecodeError) as err:
+                # A commit whose diff object is gone (a datum result whose spilled task is
+                # gone or damaged) cannot be materialized; keep the record.
                 self.dead_letter(rec, EventDecodeError(f"cannot be materialized: {err}"), dead)
                 continue
             facts.append((rec, statements))
@@ -169,6 +178,14 @@ class Materializer(LogProcessor):
                 raise
             await tx.commit()
         return applied
+
+    async def _full_inputs(self, fact: Any) -> Any:
+        """A spilled datum's result names its input files by reference: the result with
+        them read back from the stored task (lineage records every input file).
+        """
+        if isinstance(fact, DatumFinished) and fact.inputs_ref is not None:
+            return full_result(fact, await load_spilled(self._objects, fact.inputs_ref))
+        return fact
 
     async def _full_diff(self, fact: Any) -> Any:
         """A large commit's diff travels by reference: read it (raw rows) for the blob index;

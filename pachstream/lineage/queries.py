@@ -290,12 +290,27 @@ async def file_changes(
     ]
 
 
-async def last_changed(db: Database, commit_id: str, path: str | None = None) -> dict[str, float]:
+async def last_changed(
+    db: Database, commit_id: str, path: str | None = None, *, paths: Sequence[str] | None = None
+) -> dict[str, float]:
     """When files last changed as of a commit: path → the finish time of the nearest commit
     on its ancestry whose diff names the path (only ``path`` when given: the walk stops at
-    the first commit naming it). Paths no finished commit names are absent.
+    the first commit naming it; only ``paths`` when given, each looked up by the
+    ``(repo, path)`` index). Paths no finished commit names are absent.
     """
-    if path is not None:
+    if path is None and paths is not None:
+        rows = await db.fetch(
+            "WITH RECURSIVE chain AS (SELECT id, parent, finished, 0 AS depth FROM commits "
+            "WHERE id = $1 UNION ALL SELECT c.id, c.parent, c.finished, chain.depth + 1 "
+            "FROM commits c JOIN chain ON c.id = chain.parent) "
+            "SELECT DISTINCT ON (f.path) f.path, chain.finished "
+            "FROM chain JOIN commit_files f ON f.commit_id = chain.id "
+            "WHERE f.repo = (SELECT repo FROM commits WHERE id = $1) "
+            "AND f.path = ANY($2::text[]) ORDER BY f.path, chain.depth",
+            commit_id,
+            list(paths),
+        )
+    elif path is not None:
         rows = await db.fetch(
             "WITH RECURSIVE chain AS ("
             "SELECT c.id, c.parent, c.finished, EXISTS (SELECT 1 FROM commit_files f "

@@ -29,11 +29,24 @@ from typing import Any, Literal
 import asyncpg
 
 from pachstream.codec import decode, encode
-from pachstream.content import ContentWriter, read_file
+from pachstream.content import ContentWriter
 from pachstream.dispatch.datums import Datum, DatumInput
-from pachstream.dispatch.events import DatumFinished, DatumTask, OutputFile
+from pachstream.dispatch.events import (
+    DatumFinished,
+    DatumTask,
+    DatumTaskRef,
+    OutputFile,
+    SpilledTask,
+)
 from pachstream.dispatch.spec import Transform, parse_spec
-from pachstream.errors import EventDecodeError, ImageNotFound, InvalidInput, PachstreamError
+from pachstream.dispatch.spill import load_spilled, slim_result, without_files
+from pachstream.errors import (
+    EventDecodeError,
+    ImageNotFound,
+    InvalidInput,
+    ObjectMissing,
+    PachstreamError,
+)
 from pachstream.images import ImageStore, RunPlan
 from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
 from pachstream.lineage import queries
@@ -42,6 +55,7 @@ from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service
 from pachstream.settings import Settings
+from pachstream.worker._reads import DatumReader
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
 from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox
 
@@ -200,10 +214,11 @@ class Worker(Service):
             return
         out: list[tuple[str, str | None, bytes]] = []
         ran: list[tuple[DatumTask, Attempted, str, str, float]] = []
+        spilled: dict[tuple[str, str], SpilledTask] = {}
         for rec in records:
             try:
                 task = decode(rec.value)
-                if not isinstance(task, DatumTask):
+                if not isinstance(task, (DatumTask, DatumTaskRef)):
                     raise EventDecodeError(f"a {task.TYPE!r} event is not a datum task")
             except EventDecodeError as exc:
                 out.append(
@@ -215,7 +230,16 @@ class Worker(Service):
                 self.skipped += 1  # `stop job`: its queued datums are not run
                 continue
             started = time.time()
+            if isinstance(task, DatumTaskRef):
+                loaded = await self._unspill(task, started)
+                if isinstance(loaded, DatumFinished):
+                    out.append((self._topics.events, task.pipeline, encode(loaded)))
+                    continue
+                spilled[(task.job_id, task.datum_id)] = task.task
+                task = loaded
             attempted, state, err_log = await self._run(task)
+            if (task.job_id, task.datum_id) in spilled:
+                task = without_files(task)  # the batch's later tasks need the memory
             ran.append((task, attempted, state, err_log, started))
             self.ran += 1
         # One store for the whole batch: small outputs share packs and a round trip.
@@ -223,13 +247,12 @@ class Worker(Service):
         entries = iter(await self._writer.store_many(files))
         for task, a, state, err_log, started in ran:
             outputs = tuple(OutputFile(path=p, file=next(entries)) for p in a.files)
-            out.append(
-                (
-                    self._topics.events,
-                    task.pipeline,
-                    encode(self._finished(task, a, state, err_log, started, outputs)),
-                )
-            )
+            finished = self._finished(task, a, state, err_log, started, outputs)
+            stored = spilled.get((task.job_id, task.datum_id))
+            if stored is not None:
+                # Echoing every staged file would pass the record limit as the task did.
+                finished = slim_result(finished, stored)
+            out.append((self._topics.events, task.pipeline, encode(finished)))
         await self._producer.send_all(out)
         if self._offset is not None:
             await self._pool.execute(
@@ -238,6 +261,38 @@ class Worker(Service):
                 self._topic,
                 self._shard,
                 self._offset,
+            )
+
+    async def _unspill(self, ref: DatumTaskRef, started: float) -> DatumTask | DatumFinished:
+        """The spilled task a reference points at, or, when it is gone or not the bytes
+        referenced, the datum's failed result saying so: the datum fails, never the worker.
+        An object store that does not answer (Unavailable) stops the worker, which reads the
+        task again after its restart.
+        """
+        try:
+            return await load_spilled(self._objects, ref.task)
+        except (ObjectMissing, EventDecodeError) as err:
+            log.warning("worker %s: datum %s: %s", self.id, ref.datum_id, err.message)
+            note = (
+                f"pachstream: datum {ref.datum_id}: its task, spilled to the object store at "
+                f"{ref.task.key!r}, cannot be read: {err.message}; rerun the job "
+                f"('pachstream rerun job {ref.job_id}') to store it again\n"
+            )
+            return DatumFinished(
+                event_id=derive_id(ref.job_id, ref.datum_id, DatumFinished.TYPE),
+                job_id=ref.job_id,
+                pipeline=ref.pipeline,
+                datum_id=ref.datum_id,
+                hash=ref.hash,
+                state="failed",
+                tries=1,
+                exit_code=None,
+                timed_out=False,
+                stderr_tail=note,
+                log_ref="",
+                started=started,
+                duration_s=time.time() - started,
+                worker=self.id,
             )
 
     async def _killed(self, job_id: str) -> bool:
@@ -262,10 +317,11 @@ class Worker(Service):
         """Run one task: (the attempt, its state, err_cmd's log)."""
         datum = task_datum(task)
         entries = {(i.name, f.path): (i.empty_files, f.file) for i in task.inputs for f in i.files}
+        reader = DatumReader(self._objects, (e for empty, e in entries.values() if not empty))
 
         async def fetch(name: str, path: str) -> bytes:
             empty, entry = entries[(name, path)]
-            return b"" if empty else await read_file(self._objects, entry)
+            return b"" if empty else await reader.read(entry)
 
         names = [i.name for i in task.inputs]
         transform = Transform(
@@ -280,8 +336,7 @@ class Worker(Service):
                     "Kubernetes backend the image's Entrypoint cannot be used (the agent "
                     "replaces it); set transform.cmd to the command to run\n"
                 )
-                failed = Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {})
-                return failed, "failed", ""
+                return _not_run(note)
             box = self._box(names)
         elif task.image is None:
             box = self._box(names)
@@ -293,8 +348,7 @@ class Worker(Service):
                 # provide it (or what is wrong with its name, its config or the spec's cmd);
                 # so does every datum of the job, without running anything.
                 note = f"pachstream: {err.message}\n"
-                failed = Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {})
-                return failed, "failed", ""
+                return _not_run(note)
             box = self._box(names, root, (plan.uid, plan.gid))
             transform = Transform(
                 cmd=plan.cmd,
@@ -313,7 +367,7 @@ class Worker(Service):
             # that cannot be encoded): the datum fails with the reason, the worker goes on.
             log.warning("worker %s: datum %s could not run: %s", self.id, task.datum_id, err)
             note = f"pachstream: the datum could not be started: {type(err).__name__}: {err}\n"
-            return Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {}), "failed", ""
+            return _not_run(note)
         state: str = attempted.state
         err_log = ""
         if state == "failed" and task.err_cmd:
@@ -353,6 +407,11 @@ class Worker(Service):
             outputs=outputs,
             stdout_tail=a.last.stdout_tail,
         )
+
+
+def _not_run(note: str) -> tuple[Attempted, str, str]:
+    """A datum failed before its command ran (no image, no cmd, no script), saying why."""
+    return Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {}), "failed", ""
 
 
 # ----------------------------------------------------------------------------- the pool

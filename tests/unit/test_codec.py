@@ -37,6 +37,7 @@ from pachstream.dispatch.events import (
     CreatePipeline,
     DatumFinished,
     DatumTask,
+    DatumTaskRef,
     DeletePipeline,
     InputCommit,
     JobFinished,
@@ -46,6 +47,7 @@ from pachstream.dispatch.events import (
     PipelineStateSet,
     RerunJob,
     SetPipelineState,
+    SpilledTask,
     StagedFile,
     StopJob,
     TaskInput,
@@ -181,6 +183,11 @@ SAMPLES = [
         time=16.0,
     ),
     StopJob(request_id="r14", pipeline="edges", time=17.0, job_id="j" * 32),
+    # Big datums spill their task to the object store (issue 17).
+    DatumTaskRef(
+        job_id="j" * 32, pipeline="edges", datum_id="d" * 32, hash="h" * 64,
+        task=SpilledTask(key="tasks/" + "5" * 64, sha256="5" * 64, size=60_000_000),
+    ),
 ]  # fmt: skip
 
 BLOB = Chunk(hash="e" * 64, size=2_000_000)
@@ -234,11 +241,26 @@ EXTRA = [
         error_message="path '/a\\x00': control character",
         error_fields={"path": "/a\x00", "n": 1, "f": 1.5, "b": True, "none": None},
     ),
+    # A spilled datum's result: inputs without their files, and the stored task's reference.
+    dataclasses.replace(
+        SAMPLES[22],
+        inputs=(
+            TaskInput(
+                name="images",
+                repo="images",
+                branch="master",
+                commit_id="c" * 32,
+                path="/",
+                files=(),
+            ),
+        ),
+        inputs_ref=SpilledTask(key="tasks/" + "5" * 64, sha256="5" * 64, size=9),
+    ),
 ]
 
 
 def test_samples_cover_every_registered_type():
-    assert len(SAMPLES) == len(_REGISTRY) == 29
+    assert len(SAMPLES) == len(_REGISTRY) == 30
     assert {s.TYPE for s in SAMPLES} == set(_REGISTRY)
 
 
