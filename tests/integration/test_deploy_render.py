@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_plane import plane_or_skip
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from pachstream.errors import KubeUnavailable
 from pachstream.stack import PROCESSORS
 from pachstream.testing.kube import KubeControlPlane
 
@@ -30,15 +30,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
-    plane = KubeControlPlane(tmp_path_factory.mktemp("kube"), build=False)
-    try:
-        plane.start()
-    except KubeUnavailable as exc:
-        pytest.skip(f"Kubernetes control plane tests skipped: {exc}")
-    try:
-        yield plane
-    finally:
-        plane.stop()
+    yield from plane_or_skip(tmp_path_factory.mktemp("kube"), "Kubernetes control plane tests")
 
 
 async def _api(kubeconfig: str, token: str | None = None) -> client.ApiClient:

@@ -14,10 +14,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+from kube_plane import has_default_account, plane_or_skip
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from pachstream.errors import KubeUnavailable
 from pachstream.testing.kube import KUBE_VERSION, KubeControlPlane
 
 pytestmark = pytest.mark.slow
@@ -27,18 +27,13 @@ WORKER_USER = "pachstream-worker-controller"
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
-    plane = KubeControlPlane(
-        tmp_path_factory.mktemp("kube"), build=False, extra_users={WORKER_USER: []}
-    )
-    try:
-        plane.start()
-    except KubeUnavailable as exc:
-        pytest.skip(f"Kubernetes control plane tests skipped: {exc}")
-    try:
+    for plane in plane_or_skip(
+        tmp_path_factory.mktemp("kube"),
+        "Kubernetes control plane tests",
+        extra_users={WORKER_USER: []},
+    ):
         print(f"\nKubernetes {KUBE_VERSION} at {plane.server_url}: ready {plane.started_in_s:.1f}s")
         yield plane
-    finally:
-        plane.stop()
 
 
 async def _api(kubeconfig: str) -> client.ApiClient:
@@ -92,7 +87,7 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
     await core.create_namespace(_namespace(ns))
     # The controller manager gives every namespace its default ServiceAccount, which the
     # ServiceAccount admission plugin needs before any pod is made.
-    await _until("default ServiceAccount", lambda: _has_service_account(core, ns))
+    await _until("default ServiceAccount", lambda: has_default_account(core, ns))
     await apps.create_namespaced_stateful_set(ns, _statefulset("workers", 2))
 
     async def running(count: int) -> bool:
@@ -126,16 +121,6 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
         return False
 
     await _until("namespace gone", ns_gone)
-
-
-async def _has_service_account(core: client.CoreV1Api, ns: str) -> bool:
-    try:
-        await core.read_namespaced_service_account("default", ns)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
 
 
 async def test_a_bad_object_is_refused_by_server_side_validation_with_422(

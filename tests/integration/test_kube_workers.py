@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_plane import has_default_account, plane_or_skip
 from kubernetes_asyncio import client, config
-from kubernetes_asyncio.client.exceptions import ApiException
 
-from pachstream.errors import KubeUnavailable
 from pachstream.settings import Settings
 from pachstream.testing.kube import KubeControlPlane
 from pachstream.testing.services import RunningStack
@@ -35,15 +34,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
-    plane = KubeControlPlane(tmp_path_factory.mktemp("kube"), build=False)
-    try:
-        plane.start()
-    except KubeUnavailable as exc:
-        pytest.skip(f"Kubernetes worker pool tests skipped: {exc}")
-    try:
-        yield plane
-    finally:
-        plane.stop()
+    yield from plane_or_skip(tmp_path_factory.mktemp("kube"), "Kubernetes worker pool tests")
 
 
 async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 120) -> None:
@@ -63,17 +54,7 @@ async def kube_ns(plane: KubeControlPlane) -> AsyncIterator[str]:
     async with client.ApiClient(configuration=conf) as api:
         core = client.CoreV1Api(api)
         await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-
-        async def has_account() -> bool:
-            try:
-                await core.read_namespaced_service_account("default", ns)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        await _until("default ServiceAccount", has_account)
+        await _until("default ServiceAccount", lambda: has_default_account(core, ns))
         try:
             yield ns
         finally:
