@@ -45,6 +45,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest record pachstream produces; content above this travels through the object store."""
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is aiokafka's word for a broker that cannot be reached. Pure."""
+    return isinstance(exc, KafkaConnectionError)
+
+
 @dataclass(frozen=True, slots=True)
 class Topics:
     """The topics of one namespace."""

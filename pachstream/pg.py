@@ -24,6 +24,22 @@ Connection = asyncpg.Connection
 UniqueViolation = asyncpg.UniqueViolationError
 UndefinedTable = asyncpg.UndefinedTableError
 
+_LOST = (
+    ConnectionError,  # refused, reset, broken pipe: the server is gone or restarting
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # connection was closed in the middle of operation
+    asyncpg.CannotConnectNowError,  # the database system is starting up
+    asyncpg.AdminShutdownError,  # terminating connection due to unexpected postmaster exit
+    asyncpg.InterfaceError,  # the underlying connection is closed
+)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection to PostgreSQL was lost or cannot be made yet (the
+    server restarts), as opposed to a statement PostgreSQL refused. Pure.
+    """
+    return isinstance(exc, _LOST)
+
 
 async def connect_pool(
     settings: PostgresSettings, schema: str, *, min_size: int = 1, max_size: int = 4

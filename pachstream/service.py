@@ -8,8 +8,11 @@ task whose death fails the service loudly (its exception is re-raised by :meth:`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -111,3 +114,74 @@ class Service:
 
     async def _close(self) -> None:
         raise NotImplementedError
+
+
+RESTART_BASE_S = 0.25
+"""Seconds before the first in-process restart of a service (see :func:`run_until_stopped`)."""
+RESTART_CAP_S = 4.0
+"""The longest wait between two in-process restarts: a server that comes back is used
+within this many seconds."""
+HEALTHY_AFTER_S = 30.0
+"""A service that ran this long before it failed starts its backoff over."""
+
+
+def restart_delay(failures: int) -> float:
+    """Seconds to wait before in-process restart number ``failures`` (1, 2, ...): doubling
+    from :data:`RESTART_BASE_S`, capped at :data:`RESTART_CAP_S`. Pure.
+    """
+    return min(RESTART_CAP_S, RESTART_BASE_S * 2.0 ** max(0, min(failures - 1, 16)))
+
+
+async def run_until_stopped(
+    service: Service,
+    stop: asyncio.Event,
+    *,
+    again: Callable[[], Service] | None = None,
+    transient: Callable[[BaseException], bool] = lambda exc: False,
+) -> None:
+    """Run ``service`` until ``stop`` is set (then stop it gracefully and return).
+
+    When its start or its loop fails with an error ``transient`` accepts (a server it needs
+    went away: PostgreSQL, the broker), the failed instance is closed and a fresh one from
+    ``again()`` starts after :func:`restart_delay`, in this process. A fresh instance
+    restores its state and offsets from what its last transaction committed, exactly as a
+    new process would, so a batch cut off by the failure is read and applied again once and
+    only once; what it saves is the new process (its interpreter, imports and connections)
+    and the supervisor's backoff. Any other error, or any error without ``again``, is raised.
+    """
+    failures = 0
+    while True:
+        began = time.monotonic()
+        try:
+            await service.start()
+            waiter = asyncio.create_task(service.wait(), name=f"{service.name}-wait")
+            stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+            try:
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+                await service.stop()
+            failed = waiter.exception() if waiter.done() and not waiter.cancelled() else None
+            if failed is not None:
+                raise failed
+            return
+        except Exception as exc:
+            if again is None or stop.is_set() or not transient(exc):
+                raise
+            # A run that was healthy for a while starts the backoff over: a server killed
+            # once an hour must not cost the maximum wait.
+            failures = 1 if time.monotonic() - began >= HEALTHY_AFTER_S else failures + 1
+            delay = restart_delay(failures)
+            log.warning(
+                "%s: %s: %s; starting it again in this process in %.2f s (restart %d)",
+                service.name,
+                type(exc).__name__,
+                exc,
+                delay,
+                failures,
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        if stop.is_set():
+            return
+        service = again()

@@ -531,6 +531,10 @@ def start_postgres(
         "unix_socket_directories=",
         "-c",
         "max_connections=200",
+        # After a crash, Postgres first fsyncs every file of the data folder one by one:
+        # 5.9 s of a 7.5 s restart under load (measured, issue 18); syncfs is one call.
+        "-c",
+        "recovery_init_sync_method=syncfs",
     ]
     proc = _spawn(args, log, die_with_parent, drop=drop)
 

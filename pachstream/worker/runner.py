@@ -26,6 +26,7 @@ from pachstream.dispatch.datums import Datum
 from pachstream.dispatch.spec import Transform
 from pachstream.errors import InvalidOutput
 from pachstream.model import FileEntry
+from pachstream.paths import MAX_PATH_BYTES
 from pachstream.worker.sandbox import AgentBox, RunResult
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
@@ -99,6 +100,16 @@ def read_outputs(
     """
     out: dict[str, bytes] = {}
     _collect(out_dir, "/pfs/out", "", out, host_path or (lambda _: None), 0)
+    for name in out:
+        # Nested folders make a path longer than any one name may be: checked here, as
+        # every written path is, or the datum's result would be refused after the upload.
+        raw = name.encode("utf-8", "surrogateescape")
+        if len(raw) > MAX_PATH_BYTES:
+            raise InvalidOutput(
+                f"output path {raw[:64].decode('utf-8', 'replace')!r}… is {len(raw)} bytes "
+                f"long; at most {MAX_PATH_BYTES} bytes; write shorter paths under /pfs/out",
+                path=raw[:64].decode("utf-8", "replace"),
+            )
     return dict(sorted(out.items()))
 
 

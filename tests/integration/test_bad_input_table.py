@@ -826,7 +826,7 @@ ROWS: list[tuple[str, str, object, Expect]] = [
         "gateway",
         "oversize header",
         Wire(_big_header, "X-Big: 64 KB"),
-        S3(400, "", ("Got more than 8190 bytes",)),
+        S3(400, "RequestHeaderSectionTooLarge", ("exceeds the maximum allowed size", "8190")),
     ),
     (
         "gateway",

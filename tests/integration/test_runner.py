@@ -156,6 +156,11 @@ async def test_symlinks_in_out_are_uploaded_as_their_targets_content(sandbox):
             "more than 40 symlinks in a row",
         ),
         ("mkdir /pfs/out/d && ln -s .. /pfs/out/d/loop", "directory links nest more than 40 deep"),
+        (  # folders of 250-byte names, 9 deep: a 2,260-byte path (issue 18)
+            "cd /pfs/out && for i in 1 2 3 4 5 6 7 8 9; do n=$(printf '%0250d' $i); "
+            "mkdir $n && cd $n; done && echo x > f",
+            "output path '/" + "0" * 63 + "'… is 2261 bytes long; at most 2048 bytes",
+        ),
     ],
 )
 async def test_a_link_that_cannot_be_uploaded_fails_the_datum_naming_it(sandbox, script, said):
