@@ -12,6 +12,12 @@ for the S3 gateway. The worker pool runs as ``pachstream run workers`` with
 privilege a worker controller needs in its namespace (StatefulSets, Pods, ConfigMaps).
 Health: the gateway has an HTTP port and a readiness probe on it; the processors have none to
 probe, and a processor that fails exits, so the kubelet's restart is their liveness.
+
+Metrics: every pod template carries Prometheus's scrape annotations (``prometheus.io/scrape``,
+``port``, ``path``), no ServiceMonitor needed. Each process serves ``/metrics`` on
+:data:`METRICS_PORT` (``PACHSTREAM_METRICS_ADDRESS``), except the console, whose own server
+has it (beyond loopback it asks for ``PACHSTREAM_CONSOLE_TOKEN``: give Prometheus that
+token as a bearer token for this pod).
 """
 
 from __future__ import annotations
@@ -65,6 +71,17 @@ ABOUT = {
 
 GATEWAY_PORT = 1600
 CONSOLE_PORT = 1700
+METRICS_PORT = 9464
+"""Where each processor's pod serves ``/metrics`` (Prometheus's customary exporter port)."""
+
+
+def scrape_annotations(port: int) -> dict[str, str]:
+    """Prometheus's pod annotations for ``/metrics`` on ``port``."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
 
 
 def _meta(name: str, component: str | None, namespace: str | None) -> dict[str, Any]:
@@ -126,6 +143,13 @@ def _deployment(name: str, image: str, namespace: str | None) -> dict[str, Any]:
             "requests": {"cpu": "100m", "memory": "128Mi"},
             "limits": {"memory": "512Mi"},
         }
+    metrics_port = CONSOLE_PORT if name == "console" else METRICS_PORT
+    if name != "console":
+        address = f"0.0.0.0:{METRICS_PORT}"
+        env = container.setdefault("env", [])
+        env.append({"name": "PACHSTREAM_METRICS_ADDRESS", "value": address})
+        ports = container.setdefault("ports", [])
+        ports.append({"name": "metrics", "containerPort": METRICS_PORT})
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -135,7 +159,10 @@ def _deployment(name: str, image: str, namespace: str | None) -> dict[str, Any]:
             "replicas": 1,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": selector}, "spec": pod},
+            "template": {
+                "metadata": {"labels": selector, "annotations": scrape_annotations(metrics_port)},
+                "spec": pod,
+            },
         },
     }
 

@@ -10,6 +10,8 @@ dead letters through :meth:`decode_or_dead_letter`.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pachstream.codec import decode
@@ -22,6 +24,7 @@ from pachstream.kafka import (
     dead_letter_value,
     ensure_topics,
 )
+from pachstream.metrics import process_metrics
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import Service
@@ -105,7 +108,18 @@ class LogProcessor(Service):
     def dead_letter(self, rec: Record, exc: EventDecodeError, out: Outgoing) -> None:
         """Queue a dead letter for ``rec``: the original bytes are kept, never lost."""
         log.warning("%s: dead-lettering %s@%d: %s", self.name, rec.topic, rec.offset, exc.message)
+        process_metrics().dead_letters.labels(self.name).inc()
         out.append((self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.name)))
+
+    def observe_batch(
+        self, records: Sequence[Record], offsets: dict[tuple[str, int], int], started: float
+    ) -> None:
+        """Count a handled batch in this process's metrics: its records, each partition's lag
+        behind the highwater of the last fetch, and the time since ``started`` (monotonic).
+        """
+        process_metrics().observe_batch(
+            self.name, records, offsets, self._reader.highwater, time.monotonic() - started
+        )
 
     async def save_offsets(self, conn: Any, offsets: dict[tuple[str, int], int]) -> None:
         """Record consumed offsets, inside the caller's transaction."""

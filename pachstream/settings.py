@@ -35,6 +35,9 @@ Variables:
                                 an address that is not loopback needs PACHSTREAM_CONSOLE_TOKEN
     PACHSTREAM_CONSOLE_TOKEN    the secret a browser gives once to use the console (required
                                 when the console listens beyond loopback)
+    PACHSTREAM_METRICS_ADDRESS  ``host:port`` where this one process serves ``GET /metrics``
+                                (unset: none; ``pachstream up`` gives each processor a free
+                                loopback port); never passed on to child processes
     PACHSTREAM_OPENLINEAGE      where the OpenLineage exporter sends events (unset: no exporter);
                                 see :func:`pachstream.config.parse_target`
     PACHSTREAM_WORKERS          where ``pachstream run workers`` runs the workers: ``local``
@@ -163,6 +166,9 @@ class Settings:
     """``PACHSTREAM_CONSOLE_ADDRESS``: ``host:port`` of the web console (None: the default)."""
     console_token: str | None = None
     """``PACHSTREAM_CONSOLE_TOKEN``: the console's access token (None: loopback only)."""
+    metrics_address: str | None = None
+    """``PACHSTREAM_METRICS_ADDRESS``: ``host:port`` of this process's ``/metrics`` (None: no
+    metrics server). Not in :meth:`child_env`: two processes cannot share one port."""
     openlineage: str | None = None
     """``PACHSTREAM_OPENLINEAGE`` as given: where OpenLineage events go; None runs no
     exporter."""
@@ -307,7 +313,16 @@ class Settings:
         console_token = env.get("PACHSTREAM_CONSOLE_TOKEN") or None
         if console is not None:
             check_console_address(console, console_token)
+        metrics = env.get("PACHSTREAM_METRICS_ADDRESS") or None
+        if metrics is not None:
+            m_host, _, m_port = metrics.removeprefix("http://").rpartition(":")
+            if not m_host or not m_port.isdigit() or not 0 <= int(m_port) < 65536:
+                raise ConfigError(
+                    f"PACHSTREAM_METRICS_ADDRESS={metrics!r} is invalid; give host:port, "
+                    "e.g. 127.0.0.1:9464 (port 0 for any free port), or unset it"
+                )
         settings = cls(
+            metrics_address=metrics,
             console_address=console,
             console_token=console_token,
             home=home,

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from pachstream.errors import InvalidRef
 from pachstream.refs import FileRef, looks_like_colon_branch, parse_file_ref
+from pachstream.units import human_bytes
 
 # The client is imported when a command runs, not when it is registered: `pachstream --help`
 # must not load the drivers (tests/unit/test_cli_imports.py).
@@ -49,15 +50,8 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(n)  # pragma: no cover
+# One way to show a size, shared with the console's pages (pachstream/units.py).
+_size = human_bytes
 
 
 def _file_ref(text: str) -> FileRef:

@@ -6,14 +6,16 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import typer
 
 from pachstream.cli._app import run_app
+from pachstream.errors import Unavailable
 from pachstream.security import RedactingFormatter
-from pachstream.service import Service
+from pachstream.service import Service, run_until_stopped
 from pachstream.settings import Settings
 
 DEFAULT_GATEWAY = "127.0.0.1:1600"
@@ -59,26 +61,45 @@ def _make(name: str, settings: Settings) -> Service:
     return Materializer(settings)
 
 
-async def run_service(service: Service) -> None:
-    """Run until the loop dies (re-raised) or a stop signal arrives (graceful stop)."""
+async def run_service(
+    service: Service,
+    metrics_address: str | None = None,
+    again: Callable[[], Service] | None = None,
+) -> None:
+    """Run until the loop dies (re-raised) or a stop signal arrives (graceful stop);
+    with ``metrics_address``, serve ``GET /metrics`` there meanwhile. With ``again``, a
+    failure because a server went away starts a fresh service in this process instead
+    (:func:`~pachstream.service.run_until_stopped`).
+    """
+    from pachstream.metrics import MetricsServer
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    waiter = asyncio.create_task(service.wait(), name=f"{service.name}-wait")
-    stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+    metrics = None
+    if metrics_address is not None:
+        # The local worker pool serves what its worker processes write (multiprocess files).
+        metrics = MetricsServer(metrics_address, getattr(service, "metrics_registry", None))
+        await metrics.start()
     try:
-        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await run_until_stopped(service, stop, again=again, transient=_server_gone)
     finally:
-        stopper.cancel()
-        await service.stop()
-    if waiter.done() and waiter.exception() is not None:
-        raise waiter.exception()  # type: ignore[misc]
+        if metrics is not None:
+            await metrics.stop()
     logging.getLogger("pachstream").info("%s stopped", service.name)
 
 
-def _run(name: str, service: Service | None = None) -> None:
+def _server_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says a server the service needs went away or is still restarting."""
+    from pachstream import kafka, pg
+
+    return isinstance(exc, Unavailable) or pg.connection_lost(exc) or kafka.connection_lost(exc)
+
+
+def _run(
+    name: str, service: Service | None = None, make: Callable[[], Service] | None = None
+) -> None:
     settings = Settings.from_env()
     # Every line of a processor's log, tracebacks included, with its secrets masked; an
     # exception that ends the process goes through the same handler.
@@ -92,7 +113,13 @@ def _run(name: str, service: Service | None = None) -> None:
     sys.excepthook = lambda *exc: logging.getLogger("pachstream").critical(
         "%s exited", name, exc_info=exc
     )
-    asyncio.run(run_service(service or _make(name, settings)))
+    # A worker's metrics go to its pool (a port each would be one per shard to find); the
+    # console serves its own /metrics.
+    metrics = None if name in ("worker", "console") else settings.metrics_address
+    # A processor made here is made again when a server it needs goes away (a Postgres
+    # restart cut its connections): in this process, at once, not by the supervisor.
+    again = make or (None if service is not None else lambda: _make(name, settings))
+    asyncio.run(run_service(service or _make(name, settings), metrics, again))
 
 
 @run_app.command("commits")
@@ -167,4 +194,8 @@ def run_worker(
             f"{agent!r} is no agent; use 'sandbox' or 'pod'", param_hint="--agent"
         )
     kind: Literal["sandbox", "pod"] = "pod" if agent == "pod" else "sandbox"
-    _run("worker", Worker(Settings.from_env(), pipeline, version, shard, folder, agent=kind))
+
+    def make() -> Service:
+        return Worker(Settings.from_env(), pipeline, version, shard, folder, agent=kind)
+
+    _run("worker", make(), make)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import signal
 import sys
+from pathlib import Path
+from typing import Any
 
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pachstream.cli._app import app
@@ -25,6 +30,32 @@ def _table(st: dict, show_secrets: bool = False) -> Table:  # type: ignore[type-
         pid = "external" if c.get("external") else str(c.get("pid") or "-")
         address = c.get("address") or "-"  # the embedded Postgres's is a DSN with a password
         table.add_row(c["name"], address if show_secrets else redact(address), pid, mark)
+    return table
+
+
+def _metrics(home: Path) -> dict[str, dict[str, Any]]:
+    """Each process's lag and records consumed, scraped from its /metrics (an error each
+    for those that do not answer).
+    """
+    from pachstream.metrics import metrics_addresses, report_all
+
+    addresses = metrics_addresses(home)
+    if not addresses:
+        return {}
+    return {k: dataclasses.asdict(v) for k, v in asyncio.run(report_all(addresses)).items()}
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _metrics_table(report: dict[str, dict[str, Any]]) -> Table:
+    table = Table("PROCESS", "LAG", "CONSUMED", "METRICS", box=None)
+    for name, r in report.items():
+        if r["error"] is not None:
+            table.add_row(name, "-", "-", f"[red]{escape(r['error'])}[/]")
+        else:
+            table.add_row(name, _number(r["lag"]), _number(r["consumed"]), r["url"])
     return table
 
 
@@ -64,6 +95,7 @@ def down_cmd(
 ) -> None:
     """Stop the stack: gracefully, then by force after the grace period."""
     from pachstream.stack import down
+
     down(Settings.from_env(stack_file=False).home, grace, lambda s: out.print(s))
 
 
@@ -80,6 +112,7 @@ def status_cmd(
     --show-secrets).
     """
     from pachstream.stack import status
+
     home = Settings.from_env(stack_file=False).home
     st = status(home)
     if st is None or not (st["supervisor_alive"] or any(c["healthy"] for c in st["components"])):
@@ -88,10 +121,13 @@ def status_cmd(
             f"error: no stack running in {home}; start one with 'pachstream up --detach'", err=True
         )
         sys.exit(1)
+    st["metrics"] = _metrics(home)
     if as_json:
         text = orjson.dumps(st, option=orjson.OPT_INDENT_2).decode()
         sys.stdout.write((text if show_secrets else redact(text)) + "\n")
         return
     out.print(_table(st, show_secrets))
+    if st["metrics"]:
+        out.print(_metrics_table(st["metrics"]))
     if not st["supervisor_alive"]:
         err.print("warning: the supervisor is not running; components are not restarted")

@@ -16,6 +16,7 @@ the committed offsets.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -109,6 +110,7 @@ class CommitProcessor(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records:
             return
+        started = time.monotonic()
         out: list[tuple[str, str | None, bytes]] = []
         touched: set[str] = set()
         deleted: set[str] = set()
@@ -156,6 +158,7 @@ class CommitProcessor(LogProcessor):
         await self._stage(touched)
         await self._checkpoint(touched, deleted, offsets)
         self._offsets = offsets
+        self.observe_batch(records, offsets, started)
 
     async def _finish(self, plan: _core.FinishPlan) -> list[Any]:
         """Build the commit's tree from its ops; then its facts."""

@@ -2,7 +2,10 @@
 
 ``pachstream run console`` serves it (``pachstream up`` starts it and ``pachstream status``
 shows its address). Pages are server-rendered HTML over the SDK client; one small vendored
-script polls a running job's progress. See :mod:`._access` for who may use it.
+script follows a running job by server-sent events (:mod:`._sse`, polling if they fail). The
+DAG draws input combinators as nodes (:mod:`._dag`); the home page's sparklines come from
+scraping every process's ``/metrics`` (:mod:`._sparks`). See :mod:`._access` for who may use
+it.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 from pachstream.console._access import CSRF_FIELD
 from pachstream.lineage.queries import CommitInfo, JobInfo
+from pachstream.units import human_bytes  # re-exported: the pages show sizes as the CLI does
 
 PREVIEW_BYTES = 64 * 1024
 """Files up to this size are shown inline when they are text (larger: download only)."""
@@ -37,6 +38,7 @@ pre{background:#fff;border:1px solid #ddd;padding:8px;overflow:auto;max-height:4
 .bar span{display:block;height:100%}.ok{background:#4a4}.skip{background:#9cd}.bad{background:#d44}
 .state-success,.state-running{color:#282}.state-failure,.state-killed{color:#b22}
 .state-stopped{color:#a60}.muted{color:#777}button{cursor:pointer}
+svg.spark{vertical-align:middle;background:#fff;border:1px solid #e4e4e4}
 """
 
 
@@ -98,18 +100,6 @@ def post_button(action: str, label: str, csrf: str, **fields: str) -> str:
     return (
         f'<form method="post" action="{esc(action)}">{hidden}<button>{esc(label)}</button></form>'
     )
-
-
-def human_bytes(n: int | None) -> str:
-    """``1.5 KiB``; ``-`` for None."""
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def human_duration(seconds: float) -> str:

@@ -6,20 +6,29 @@ Sugiyama's method, cut down to what a DAG of a few dozen pipelines needs:
    goes left to right. A cycle (which a DAG should not have, but a half-deleted spec can
    make) is broken by taking the smallest-named node that is left and ignoring its remaining
    incoming edges, so nothing is ever dropped.
-2. **Order** within a column: by the barycenter (mean row) of each node's neighbours in the
+2. **Long edges**: an edge that spans several columns gets a waypoint in each column it
+   crosses (Sugiyama's dummy nodes), ordered like the nodes, so it runs in a lane of its own
+   instead of across the boxes between its ends (:attr:`Layout.routes`).
+3. **Order** within a column: by the barycenter (mean row) of each node's neighbours in the
    previous column, sweeping right and then back left a few times; ties by name, so the same
    graph always gives the same picture.
-3. **Coordinates**: columns ``node_w + gap_x`` apart, rows ``node_h + gap_y`` apart, each
-   column centred vertically.
+4. **Coordinates**: each column as wide as its widest node plus ``gap_x``, nodes stacked
+   ``gap_y`` apart, each column centred vertically and each node centred in its column. Nodes
+   are ``node_w`` by ``node_h`` unless ``sizes`` says otherwise (the DAG's join, cross, union
+   and group shapes are smaller than its boxes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 SWEEPS = 4
 """Barycenter passes (each one right then left); more rarely changes a small DAG."""
+LANE_H = 6.0
+"""Height of a long edge's waypoint in a column it crosses (plus ``gap_y`` around it)."""
+_WAY = "\0"
+"""Starts a waypoint's name: no node name contains it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +45,10 @@ class Placed:
     """Left edge of its box."""
     y: float
     """Top edge of its box."""
+    w: float = 0.0
+    """Its width."""
+    h: float = 0.0
+    """Its height."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +62,20 @@ class Layout:
     height: float
     """Picture height."""
     node_w: float
-    """Box width."""
+    """Width of a node not in ``sizes``."""
     node_h: float
-    """Box height."""
+    """Height of a node not in ``sizes``."""
+
+    routes: tuple[tuple[str, str, tuple[Placed, ...]], ...] = ()
+    """(source, target, waypoints) of each edge spanning more than one column: a waypoint
+    is as wide as its column, and the edge crosses it horizontally at its middle."""
+
+    def route(self, source: str, target: str) -> tuple[Placed, ...]:
+        """The waypoints of the edge from ``source`` to ``target`` (none for a short one)."""
+        for s, d, points in self.routes:
+            if (s, d) == (source, target):
+                return points
+        return ()
 
     def at(self, name: str) -> Placed:
         """The placed node called ``name`` (KeyError when absent)."""
@@ -125,29 +149,57 @@ def layout(
     gap_x: float = 70.0,
     gap_y: float = 16.0,
     margin: float = 10.0,
+    sizes: Mapping[str, tuple[float, float]] | None = None,
 ) -> Layout:
     """Place ``nodes`` left to right so that every edge (source, target) points rightwards
-    (but those that close a cycle).
+    (but those that close a cycle); ``sizes`` gives (width, height) of nodes that are not
+    ``node_w`` by ``node_h``.
     """
-    columns = order_layers(assign_layers(nodes, edges), edges)
-    tallest = max((len(c) for c in columns), default=0)
-    height = 2 * margin + tallest * node_h + max(tallest - 1, 0) * gap_y
-    width = 2 * margin + len(columns) * node_w + max(len(columns) - 1, 0) * gap_x
-    placed = []
+    layer = assign_layers(nodes, edges)
+    # Long edges become chains through one waypoint per column crossed.
+    chains: dict[tuple[str, str], list[str]] = {}
+    short: list[tuple[str, str]] = []
+    for s, d in dict.fromkeys(edges):
+        if s == d or layer[d] - layer[s] <= 1:
+            short.append((s, d))
+            continue
+        chain = [f"{_WAY}{s}{_WAY}{d}{_WAY}{k:03d}" for k in range(layer[s] + 1, layer[d])]
+        for name, k in zip(chain, range(layer[s] + 1, layer[d]), strict=True):
+            layer[name] = k
+        chains[(s, d)] = chain
+        short += list(zip([s, *chain], [*chain, d], strict=True))
+    columns = order_layers(layer, short)
+    given = sizes or {}
+
+    def size(name: str) -> tuple[float, float]:
+        if name.startswith(_WAY):
+            return (0.0, LANE_H)
+        return given.get(name, (node_w, node_h))
+
+    col_w = [max((size(n)[0] for n in col), default=node_w) for col in columns]
+    spans = [sum(size(n)[1] for n in col) + max(len(col) - 1, 0) * gap_y for col in columns]
+    height = 2 * margin + max(spans, default=0.0)
+    width = 2 * margin + sum(col_w) + max(len(columns) - 1, 0) * gap_x
+    placed: dict[str, Placed] = {}
+    left = margin
     for i, col in enumerate(columns):
-        span = len(col) * node_h + max(len(col) - 1, 0) * gap_y
-        top = (height - span) / 2
-        for row, name in enumerate(col):
-            placed.append(
-                Placed(
-                    name=name,
-                    layer=i,
-                    row=row,
-                    x=margin + i * (node_w + gap_x),
-                    y=top + row * (node_h + gap_y),
-                )
-            )
-    return Layout(tuple(placed), width, height, node_w, node_h)
+        y = (height - spans[i]) / 2
+        row = 0
+        for name in col:
+            w, h = size(name)
+            if name.startswith(_WAY):
+                placed[name] = Placed(name=name, layer=i, row=-1, x=left, y=y, w=col_w[i], h=h)
+            else:
+                x = left + (col_w[i] - w) / 2
+                placed[name] = Placed(name=name, layer=i, row=row, x=x, y=y, w=w, h=h)
+                row += 1
+            y += h + gap_y
+        left += col_w[i] + gap_x
+    real = tuple(p for name, p in placed.items() if not name.startswith(_WAY))
+    routes = tuple(
+        (s, d, tuple(placed[n] for n in chain)) for (s, d), chain in sorted(chains.items())
+    )
+    return Layout(real, width, height, node_w, node_h, routes)
 
 
 def crossings(columns: Sequence[Sequence[str]], edges: Iterable[tuple[str, str]]) -> int:

@@ -7,15 +7,19 @@ middleware checks its CSRF token before it gets here) and answers with a redirec
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 from aiohttp import web
 
+from pachstream.console._dag import PipelineBox, dag_graph, input_rows
 from pachstream.console._html import (
     PREVIEW_BYTES,
+    Progress,
     commit_origin,
     esc,
     human_bytes,
@@ -33,11 +37,15 @@ from pachstream.console._html import (
     url,
     when,
 )
+from pachstream.console._sparks import Trends, trends_html
+from pachstream.console._sse import KEEPALIVE, RETRY_MS, changed, event, progress_doc
 from pachstream.console._svg import Edge, Node, graph_svg
-from pachstream.errors import InvalidInput
+from pachstream.dispatch.spec import parse_spec
+from pachstream.errors import InvalidInput, PachstreamError
 
 if TYPE_CHECKING:
     from pachstream.client import Client, FileInfo, FileVersion, JobInfo, Lineage
+    from pachstream.dispatch.datums import Input
 
 RECENT_JOBS = 20
 """Jobs on the home page."""
@@ -57,6 +65,10 @@ IMAGE_TYPES = {
     ".webp": "image/webp",
 }
 """Raster images the file page shows (never SVG: it may carry script)."""
+EVENTS_POLL_S = 0.5
+"""How often a job's event stream reads the job's counts."""
+KEEPALIVE_S = 15.0
+"""Seconds without an event after which the stream sends a comment line."""
 FAILED_LOGS_SHOWN = 20
 """Failed datums whose full logs a failed job's page loads."""
 CSRF_KEY = web.RequestKey("csrf", str)
@@ -106,8 +118,11 @@ def file_ref(f: FileVersion) -> str:
 class Pages:
     """The page handlers over one client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, trends: Callable[[], Trends] = Trends) -> None:
+        """Pages over ``client``; ``trends`` gives the sampled metrics for the home page."""
         self.client = client
+        self._trends = trends
+        self._closing = asyncio.Event()
 
     # ------------------------------------------------------------------ home, DAG, search
 
@@ -145,37 +160,36 @@ class Pages:
             ),
             empty="no pipelines",
         )
+        body += trends_html(self._trends())
         body += "<h2>Recent jobs</h2>" + _jobs_table(jobs, now)
         return _html(page("Console", body))
 
     async def dag(self, request: web.Request) -> web.Response:
-        """Repos and pipelines as a graph, laid out left to right."""
-        dag = await self.client.pipeline_dag()
-        pipelines = {p.name: p for p in await self.client.list_pipeline()}
-        nodes = []
-        for n in dag.nodes:
-            info = pipelines.get(n.name)
-            if info is not None:
-                last = info.last_job_state or "no job"
-                nodes.append(
-                    Node(
-                        n.name,
-                        "failure" if info.last_job_state == "failure" else info.state,
-                        f"/pipeline/{seg(n.name)}",
-                        detail=f"{info.state} · last job {last}",
-                        tooltip=f"pipeline {n.name} v{info.version}: {info.input}",
-                    )
-                )
-            else:
-                nodes.append(Node(n.name, "repo", f"/repo/{seg(n.name)}", detail="repo"))
-        edges = [
-            Edge(e.source, e.target, "" if e.branches == ("master",) else ",".join(e.branches))
-            for e in dag.edges
-        ]
+        """Repos, pipelines and their input combinators (join, cross, union, group) as a
+        graph, laid out left to right.
+        """
+        repos = [r.name for r in await self.client.list_repo()]
+        boxes = []
+        for p in await self.client.list_pipeline():
+            try:
+                parsed: Input | None = parse_spec(p.spec).input
+            except PachstreamError:
+                parsed = None  # a spec this version refuses: drawn without its edges
+            boxes.append(PipelineBox(p.name, p.state, p.version, p.input, parsed, p.last_job_state))
+        nodes, edges = dag_graph(repos, boxes)
         body = graph_svg(nodes, edges)
-        body += "<h2>Edges</h2>" + table(
-            ["from", "to", "branches"],
-            ([esc(e.source), esc(e.target), esc(", ".join(e.branches))] for e in dag.edges),
+        body += "<h2>Inputs</h2>" + table(
+            ["repo", "pipeline", "branch", "glob", "through"],
+            (
+                [
+                    link(f"/repo/{seg(r.repo)}", r.repo),
+                    link(f"/pipeline/{seg(r.pipeline)}", r.pipeline),
+                    esc(r.branch),
+                    f"<code>{esc(r.glob)}</code>",
+                    esc(r.via or "-"),
+                ]
+                for r in input_rows(boxes)
+            ),
             empty="no pipelines",
         )
         return _html(page("Pipeline DAG", body))
@@ -457,6 +471,7 @@ class Pages:
         p = progress(j, time.time(), [d.state for d in datums])
         body = (
             f'<div id="job" data-progress="{esc(url(f"/job/{seg(j.id)}/progress.json"))}" '
+            f'data-events="{esc(f"/jobs/{seg(j.id)}/events")}" data-started="{j.started}" '
             f'data-finished="{"1" if p.finished else "0"}">'
             f"<p>pipeline {link(f'/pipeline/{seg(j.pipeline)}', j.pipeline)} "
             f'v{j.version} · state <span id="state">{state(j.state)}</span>'
@@ -547,32 +562,74 @@ class Pages:
         body += '<script src="/static/console.js"></script>'
         return _html(page(f"Job {j.id}", body))
 
-    async def job_progress(self, request: web.Request) -> web.Response:
-        """The JSON the job page polls."""
-        j = await self.client.inspect_job(request.match_info["job"])
+    async def _progress(self, job_id: str) -> tuple[str, Progress]:
+        """A job's id and progress now."""
+        j = await self.client.inspect_job(job_id)
         # Counted from the datums only while it runs: an ended job's row has the counts.
         running = j.finished is None and j.state == "running"
         states = [d.state for d in await self.client.list_datum(j.id)] if running else []
-        p = progress(j, time.time(), states)
-        doc: dict[str, Any] = {
-            "id": j.id,
-            "state": p.state,
-            "total": p.total,
-            "processed": p.processed,
-            "skipped": p.skipped,
-            "failed": p.failed,
-            "done": p.done,
-            "percent": p.percent,
-            "elapsed_s": p.elapsed_s,
-            "elapsed": human_duration(p.elapsed_s),
-            "rate": p.rate,
-            "finished": p.finished,
-        }
+        return j.id, progress(j, time.time(), states)
+
+    async def job_progress(self, request: web.Request) -> web.Response:
+        """The JSON the job page polls when its event stream fails."""
+        job_id, p = await self._progress(request.match_info["job"])
         return web.Response(
-            body=orjson.dumps(doc),
+            body=orjson.dumps(progress_doc(job_id, p)),
             content_type="application/json",
             headers={"Cache-Control": "no-store"},
         )
+
+    async def job_events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: a ``progress`` event per change of the job's counts, then
+        ``end`` once the job has ended (see :mod:`._sse`).
+        """
+        job_id, p = await self._progress(request.match_info["job"])  # 404 before streaming
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",  # a proxy must not hold events back
+            }
+        )
+        sent: Progress | None = None
+        serial = 0
+        quiet_since = time.monotonic()
+        try:
+            await response.prepare(request)  # inside: the browser may have left already
+            while True:
+                if changed(sent, p):
+                    serial += 1
+                    retry = RETRY_MS if sent is None else None
+                    doc = progress_doc(job_id, p)
+                    await response.write(event("progress", doc, event_id=serial, retry_ms=retry))
+                    sent, quiet_since = p, time.monotonic()
+                if p.finished:
+                    await response.write(event("end", progress_doc(job_id, p)))
+                    break
+                if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                    await response.write(KEEPALIVE)
+                    quiet_since = time.monotonic()
+                if await self._closing_within(EVENTS_POLL_S):
+                    break  # the console is stopping: the page falls back to polling
+                try:
+                    _, p = await self._progress(job_id)
+                except PachstreamError as err:
+                    await response.write(event("error", {"message": err.message}))
+                    break
+        except ConnectionResetError:
+            pass  # the browser left; nothing more to send
+        return response
+
+    async def _closing_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """End the open event streams (before the server stops, so it need not wait)."""
+        self._closing.set()
 
     async def rerun(self, request: web.Request) -> web.Response:
         """POST: rerun a job's failed datums; on to the new job's page."""

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -31,6 +31,7 @@ from pachstream.console._access import (
 from pachstream.console._html import esc, page, url
 from pachstream.console._metrics import CONTENT_TYPE, ConsoleMetrics
 from pachstream.console._pages import CSRF_KEY, Pages
+from pachstream.console._sparks import SAMPLE_S, Trends, fold, merge
 from pachstream.errors import (
     Conflict,
     InvalidInput,
@@ -38,6 +39,7 @@ from pachstream.errors import (
     PachstreamError,
     Unavailable,
 )
+from pachstream.metrics import metrics_addresses, parse_samples, scrape_results, summarize
 from pachstream.service import Service
 from pachstream.settings import Settings, check_console_address
 
@@ -45,10 +47,12 @@ log = logging.getLogger("pachstream.console")
 
 DEFAULT_ADDRESS = "127.0.0.1:1700"
 """Where the console listens without PACHSTREAM_CONSOLE_ADDRESS."""
+SCRAPE_TIMEOUT_S = 2.0
+"""How long one process's /metrics may take to answer the sampler."""
 CLIENT_POOL = 6
 """Postgres connections of the console's client (pages run a few queries each)."""
 JS = (Path(__file__).parent / "static" / "console.js").read_text(encoding="utf-8")
-"""The one script (the job page's polling), vendored: no CDN, no build step."""
+"""The one script (the job page's live progress), vendored: no CDN, no build step."""
 OPEN_PATHS = frozenset({"/login", "/static/console.js"})
 """Reachable without the access token (the login form and what it loads)."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -75,10 +79,17 @@ class Console(Service):
     name = "console"
 
     def __init__(
-        self, settings: Settings, *, host: str | None = None, port: int | None = None
+        self,
+        settings: Settings,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        metrics: Mapping[str, str] | None = None,
     ) -> None:
         """Serve ``settings``' namespace on ``host:port`` (default: PACHSTREAM_CONSOLE_ADDRESS,
-        else 127.0.0.1:1700; port 0: any free port).
+        else 127.0.0.1:1700; port 0: any free port). The home page's sparklines sample the
+        ``/metrics`` URLs of ``metrics`` (process name → URL), by default those that
+        ``pachstream up`` records in stack.json.
 
         Raises:
             ConfigError: the address is not loopback and no PACHSTREAM_CONSOLE_TOKEN is set.
@@ -97,6 +108,10 @@ class Console(Service):
         self._secret = secrets.token_bytes(32)
         self.metrics = ConsoleMetrics()
         self._runner: web.AppRunner | None = None
+        self._pages: Pages | None = None
+        self._given_metrics = dict(metrics) if metrics is not None else None
+        self.trends = Trends()
+        self._next_sample = 0.0
         self.client: Client | None = None
 
     @property
@@ -113,7 +128,8 @@ class Console(Service):
         # 0.3 s): done here, so the first file page is as quick as the others.
         await self.client.objects.exists("console/warm-up")
         self.client.trees  # noqa: B018 - made on first use; this is the first use
-        pages = Pages(self.client)
+        self.trends = Trends(addresses=self._metrics_addresses())
+        pages = self._pages = Pages(self.client, lambda: self.trends)
         routes: list[tuple[str, str, Handler]] = [
             ("GET", "/", pages.home),
             ("GET", "/dag", pages.dag),
@@ -128,6 +144,7 @@ class Console(Service):
             ("POST", "/pipeline/{name}/start", pages.start_pipeline),
             ("GET", "/job/{job}", pages.job),
             ("GET", "/job/{job}/progress.json", pages.job_progress),
+            ("GET", "/jobs/{job}/events", pages.job_events),
             ("POST", "/job/{job}/rerun", pages.rerun),
             ("GET", "/lineage", pages.lineage),
             ("GET", "/metrics", self._metrics),
@@ -150,10 +167,45 @@ class Console(Service):
         log.info("console listening on %s", self.endpoint)
 
     async def _step(self) -> None:
-        # Requests are served by aiohttp's own tasks; the loop only keeps the service alive.
+        # Requests are served by aiohttp's own tasks; the loop samples the metrics.
+        if time.monotonic() >= self._next_sample:
+            self._next_sample = time.monotonic() + SAMPLE_S
+            await self._sample()
         await asyncio.sleep(0.5)
 
+    def _metrics_addresses(self) -> dict[str, str]:
+        found = (
+            dict(self._given_metrics)
+            if self._given_metrics is not None
+            else metrics_addresses(self._settings)
+        )
+        # Its own /metrics has no processor in it, and each scrape queries every pipeline.
+        found.pop(self.name, None)
+        return found
+
+    async def _sample(self) -> None:
+        """Scrape every process's /metrics once and fold the result into the trends."""
+        addresses = self._metrics_addresses()  # re-read: `up` may restart a process elsewhere
+        if not addresses:
+            self.trends = Trends()
+            return
+        loads = []
+        unavailable: dict[str, str] = {}
+        for name, answer in (await scrape_results(addresses, SCRAPE_TIMEOUT_S)).items():
+            if isinstance(answer, Unavailable):
+                unavailable[name] = answer.message
+                continue
+            try:
+                loads.append(summarize(parse_samples(answer)))
+            except InvalidInput as err:
+                unavailable[name] = err.message
+        now = time.time()
+        history = fold(self.trends.history, now, merge(loads))
+        self.trends = Trends(addresses, history, now, unavailable)
+
     async def _close(self) -> None:
+        if self._pages is not None:
+            self._pages.close()  # open event streams end now, not at the runner's timeout
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -40,7 +41,7 @@ from pachstream.gateway._body import MAX_BODY
 from pachstream.gateway._core import CommitTiming, key_to_path, parse_bucket
 from pachstream.gateway._cors import CorsPolicy
 from pachstream.gateway._errors import S3Error
-from pachstream.gateway._http import Call, xml_response
+from pachstream.gateway._http import Call, S3Runner, xml_response
 from pachstream.gateway._lister import Lister
 from pachstream.gateway._metadata import refuse_unsupported
 from pachstream.gateway._multipart import MultipartVerbs
@@ -51,10 +52,14 @@ from pachstream.gateway._sigv4 import SignedRequest, verify_request
 from pachstream.gateway._uploads import Uploads
 from pachstream.gateway._writer import Writer
 from pachstream.ingest import parse_policies
+from pachstream.metrics import process_metrics
 from pachstream.pg import connect_pool, migrate
 from pachstream.security import check_gateway_bind
 from pachstream.service import Service
 from pachstream.settings import Settings
+
+OPERATION = web.RequestKey("operation", str)
+"""The S3 operation a request was routed to, kept on the request for its metrics."""
 
 log = logging.getLogger("pachstream.s3gateway")
 
@@ -177,9 +182,8 @@ class S3Gateway(MultipartVerbs, Service):
         app.router.add_route("*", "/{tail:.*}", self._handle, expect_handler=self._expect)
         # auto_decompress=False: a body sent with Content-Encoding: gzip is the object's bytes,
         # stored as sent (S3 keeps the encoding as metadata); aiohttp would inflate it.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, auto_decompress=False
-        )
+        # S3Runner: an oversize header section is answered in S3 XML, not aiohttp's text.
+        self._runner = S3Runner(app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
         await site.start()
@@ -206,6 +210,7 @@ class S3Gateway(MultipartVerbs, Service):
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rid = uuid.uuid4().hex[:16].upper()
+        started = time.monotonic()
         try:
             response = await self._route(request)
         except S3Error as err:
@@ -236,6 +241,11 @@ class S3Gateway(MultipartVerbs, Service):
             response.headers["x-amz-request-id"] = rid
             if request.method != "OPTIONS":
                 response.headers.update(self._cors.actual(request.headers, request.method))
+        # "Unrouted": refused before an operation was found (an unknown route, a preflight).
+        op = request.get(OPERATION, "Unrouted")
+        metrics = process_metrics()
+        metrics.gateway_requests.labels(op, str(response.status)).inc()
+        metrics.gateway_seconds.labels(op).observe(time.monotonic() - started)
         return response
 
     async def _expect(self, request: web.Request) -> web.StreamResponse | None:
@@ -292,6 +302,7 @@ class S3Gateway(MultipartVerbs, Service):
             request.query,
             copy_source="x-amz-copy-source" in request.headers,
         ).operation
+        request[OPERATION] = op  # for the metrics, whatever the answer
         refuse_unsupported(request.headers, op)
         call = Call(request, signed, op)
         if target != "service":

@@ -91,6 +91,7 @@ class IngestConsumer(LogProcessor):
 
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=100)
+        started = time.monotonic()
         dead: Outgoing = []
         items: list[tuple[Record, IngestItem, str | None]] = []
         for rec in records:
@@ -131,6 +132,8 @@ class IngestConsumer(LogProcessor):
                         "INSERT INTO ingest_seen VALUES ($1) ON CONFLICT DO NOTHING", seen_keys
                     )
                 await self.save_offsets(conn, self._safe_offsets())
+        if records:
+            self.observe_batch(records, self._read, started)
 
     async def _unseen(
         self, items: list[tuple[Record, IngestItem, str | None]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import asyncpg
@@ -83,6 +84,7 @@ class Materializer(LogProcessor):
         if not records:
             await self._drain()
             return
+        started = time.monotonic()
         dead: Outgoing = []
         offsets = dict(self._read_offsets or self._offsets)
         facts: list[tuple[Record, list[Statement]]] = []
@@ -107,6 +109,9 @@ class Materializer(LogProcessor):
         # two overlap (measured: rows/s up by about half). Batches still commit in order.
         await self._drain()
         self._pending = asyncio.create_task(self._commit(facts, offsets, notify, dead))
+        # Decoding this batch and writing the one before: the write of this one overlaps
+        # the next read.
+        self.observe_batch(records, offsets, started)
 
     async def _drain(self) -> None:
         """Wait for the batch being written (and raise what stopped it)."""

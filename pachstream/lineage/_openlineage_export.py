@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -244,6 +245,7 @@ class OpenLineageExporter(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records:
             return
+        started = time.monotonic()
         dead: Outgoing = []
         offsets = dict(self._offsets)
         events: list[dict[str, Any]] = []
@@ -264,6 +266,7 @@ class OpenLineageExporter(LogProcessor):
             await self.save_offsets(conn, offsets)
         self._offsets = offsets
         self.emitted += len(events)
+        self.observe_batch(records, offsets, started)
 
     async def _deliver(self, events: list[dict[str, Any]]) -> bool:
         """Emit the batch, retrying while the sink is unavailable; False if asked to stop first.

@@ -152,6 +152,27 @@ class _Child:
     """An embedded server's files outside the home, removed when it stops (Server.leftovers)."""
     log_seen: int = 0
     """Bytes of its log already read for :func:`asked_to_stop_smartly` (Postgres only)."""
+    started: float = field(default_factory=time.monotonic)
+    """When its current process was started (monotonic)."""
+
+
+HEALTHY_AFTER_S = 30.0
+"""A child that ran this long before it died counts as healthy: its backoff starts over."""
+RESTART_CAP_S = 30.0
+"""The longest wait between two restarts of a child that keeps dying at once."""
+
+
+def restart_plan(restarts: int, ran_s: float) -> tuple[int, float]:
+    """For a child that died after running ``ran_s`` seconds, having been restarted
+    ``restarts`` times in a row before: its new restart count and the seconds before it may
+    be restarted again after this restart. Pure.
+
+    The count starts over when the child had run for :data:`HEALTHY_AFTER_S`: without that, a
+    server killed now and then paid a longer wait each time, up to half a minute (found by
+    ``pachstream chaos``), though only a child that dies at once needs the backoff.
+    """
+    count = 1 if ran_s >= HEALTHY_AFTER_S else restarts + 1
+    return count, min(RESTART_CAP_S, 2.0 ** min(count - 1, 5))
 
 
 def _size(path: str | Path) -> int:
@@ -189,6 +210,8 @@ class Supervisor:
     _servers: list[_Child] = field(default_factory=list)
     _procs: list[_Child] = field(default_factory=list)
     _stop: bool = False
+    _metrics: dict[str, str] = field(default_factory=dict)
+    """Each processor's ``/metrics`` URL (stack.json's ``"metrics"``)."""
 
     @property
     def home(self) -> Path:
@@ -284,6 +307,14 @@ class Supervisor:
     def _start_processor(self, name: str, full: Settings, logs: Path) -> _Child:
         log = logs / f"{name}.log"
         env = {**os.environ, **full.child_env()}
+        env.pop("PACHSTREAM_METRICS_ADDRESS", None)  # one port each, never a shared one
+        if name == "console" and full.console_address:
+            self._metrics[name] = f"http://{full.console_address}/metrics"  # its own server
+        else:
+            # Fixed for the child's life, restarts included, so stack.json stays right.
+            address = f"127.0.0.1:{free_port()}"
+            env["PACHSTREAM_METRICS_ADDRESS"] = address
+            self._metrics[name] = f"http://{address}/metrics"
 
         def start() -> subprocess.Popen[bytes]:
             with log.open("ab") as out:
@@ -315,8 +346,7 @@ class Supervisor:
             now = time.monotonic()
             if now < child.next_try:
                 continue
-            child.restarts += 1
-            backoff = min(30.0, 2.0 ** min(child.restarts - 1, 5))
+            child.restarts, backoff = restart_plan(child.restarts, now - child.started)
             child.next_try = now + backoff
             self.say(
                 f"{child.name} exited with code {child.process.returncode}; restarting "
@@ -324,6 +354,7 @@ class Supervisor:
             )
             try:
                 child.process = child.start()
+                child.started = time.monotonic()
                 child.log_seen = _size(child.log) if child.log else 0  # earlier lines are read
                 changed = True
             except StackError as exc:
@@ -367,6 +398,7 @@ class Supervisor:
                         else {}
                     ),
                 },
+                "metrics": dict(self._metrics),
                 "external": {
                     "kafka": self.settings.kafka is not None,
                     "postgres": self.settings.postgres is not None,

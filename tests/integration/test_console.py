@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import shutil
 import time
@@ -21,6 +22,7 @@ import pytest
 
 from pachstream.client import Client, JobInfo
 from pachstream.console import Console
+from pachstream.metrics import MetricsServer
 from pachstream.testing.services import RunningStack
 
 pytestmark = pytest.mark.skipif(
@@ -48,6 +50,22 @@ PICKY = (
 )
 
 
+# Joins raw's and copy's files of one name (the DAG draws a join node between them and pair).
+PAIR = {
+    "pipeline": {"name": "pair"},
+    "input": {
+        "join": [
+            {"pfs": {"repo": "raw", "glob": "/(*).txt", "join_on": "$1"}},
+            {"pfs": {"repo": "copy", "glob": "/(*).txt", "join_on": "$1"}},
+        ]
+    },
+    "transform": {
+        "cmd": ["sh", "-c", "f=$(ls /pfs/raw); cat /pfs/raw/$f /pfs/copy/$f > /pfs/out/$f.pair"]
+    },
+    "datum_tries": 1,
+}
+
+
 @dataclass
 class Demo:
     client: Client
@@ -58,7 +76,7 @@ class Demo:
 
 
 async def _demo(stack: RunningStack) -> Demo:
-    """raw → copy → upper, and raw → picky (fails on one datum)."""
+    """raw → copy → upper, raw → picky (fails on one datum), and join(raw, copy) → pair."""
     c = stack.client
     await c.create_repo("raw", "input files")
     cid = await c.put_files(
@@ -70,8 +88,10 @@ async def _demo(stack: RunningStack) -> Demo:
         | {"input": {"pfs": {"repo": "copy", "glob": "/*"}}}
     )
     await c.create_pipeline(spec("picky", PICKY))
+    await c.create_pipeline(PAIR)
     jobs = {j.pipeline: j for j in await c.flush("raw", cid, timeout_s=180)}
     assert jobs["copy"].state == "success" and jobs["upper"].state == "success", jobs
+    assert (jobs["pair"].state, jobs["pair"].processed) == ("success", 3), jobs["pair"]
     assert (jobs["picky"].state, jobs["picky"].failed) == ("failure", 1), jobs["picky"]
     return Demo(c, cid, jobs["copy"], jobs["upper"], jobs["picky"])
 
@@ -85,8 +105,17 @@ def _fix_picky(stack: RunningStack) -> None:
 
 @pytest.fixture
 async def console(stack: RunningStack) -> AsyncIterator[Console]:
-    async with Console(stack.settings, host="127.0.0.1", port=0) as running:
-        yield running
+    # The stack's processors run in this process: one /metrics serves them all, as the
+    # console would find it in stack.json under `pachstream up`.
+    server = MetricsServer("127.0.0.1:0")
+    await server.start()
+    try:
+        async with Console(
+            stack.settings, host="127.0.0.1", port=0, metrics={"stack": server.url}
+        ) as running:
+            yield running
+    finally:
+        await server.stop()
 
 
 class Browser:
@@ -121,7 +150,8 @@ async def test_pages_show_what_the_sdk_says(stack: RunningStack, console: Consol
         b = Browser(console.endpoint, session)
 
         home = await b.get("/")
-        for name in ("raw", "copy", "upper", "picky"):
+        assert 'id="trends"' in home and 'id="no-metrics"' not in home
+        for name in ("raw", "copy", "upper", "picky", "pair"):
             assert f">{name}</a>" in home
         for job in (demo.copy, demo.upper, demo.picky):
             assert job.id[:12] in home
@@ -213,6 +243,19 @@ async def test_pages_show_what_the_sdk_says(stack: RunningStack, console: Consol
         assert "rerun failed datums" in failed_page
         r = await b.post(f"/job/{demo.picky.id}/rerun", {})
         assert r.status == 403
+        # An ended job's event stream: its counts once, then the end, then it closes.
+        async with session.get(f"{console.endpoint}/jobs/{demo.copy.id}/events") as r:
+            assert r.headers["Content-Type"] == "text/event-stream"
+            stream = await r.text()
+        events = re.findall(r"event: (\w+)\n(?:id: \d+\n)?(?:retry: \d+\n)?data: (.*)\n\n", stream)
+        assert [name for name, _ in events] == ["progress", "end"], stream
+        sent = json.loads(events[0][1])
+        assert (sent["processed"], sent["total"], sent["finished"]) == (
+            demo.copy.processed,
+            demo.copy.datums,
+            True,
+        )
+        await b.get("/jobs/nope/events", status=404)
         assert [j.id for j in await c.list_job("picky")] == [demo.picky.id]
 
         # Lineage: the edges are those of the SDK's upstream/downstream.
@@ -229,14 +272,19 @@ async def test_pages_show_what_the_sdk_says(stack: RunningStack, console: Consol
             {(e.input, e.output) for e in up.edges + down.edges}
         )
 
-        # The DAG: one box per repo and pipeline, one arrow per input edge.
+        # The DAG: one box per repo and pipeline, one arrow per pfs input; pair's join is a
+        # node of its own between raw, copy and pair.
         dag = await b.get("/dag")
         sdk_dag = await c.pipeline_dag()
         for n in sdk_dag.nodes:
             assert f'data-name="{n.name}"' in dag
         for e in sdk_dag.edges:
-            assert f'data-source="{e.source}" data-target="{e.target}"' in dag
-        assert dag.count('class="edge"') == len(sdk_dag.edges)
+            target = "pair:input" if e.target == "pair" else e.target
+            assert f'data-source="{e.source}" data-target="{target}"' in dag
+        assert 'data-name="pair:input" data-kind="join"' in dag
+        assert 'data-source="pair:input" data-target="pair"' in dag
+        assert "raw@master /(*).txt join_on $1" in dag  # the join's tooltip
+        assert dag.count('class="edge"') == len(sdk_dag.edges) + 1
 
         # Search by path, across repos.
         found = await b.get("/search?q=b.txt")
@@ -244,7 +292,7 @@ async def test_pages_show_what_the_sdk_says(stack: RunningStack, console: Consol
             assert f'href="/repo/{repo}/file?commit=' in found, repo
         assert found.count(">/b.txt</a>") == 3 and "bad.txt" not in found
         metrics = await b.get("/metrics")
-        assert 'pachstream_pipelines{state="running"} 3.0' in metrics
+        assert 'pachstream_pipelines{state="running"} 4.0' in metrics
         assert 'pachstream_last_job_datums{outcome="failed",pipeline="picky"} 1.0' in metrics
         assert "pachstream_console_requests_total{" in metrics
 
@@ -289,6 +337,9 @@ async def test_a_console_with_a_token_wants_it(stack: RunningStack) -> None:
                 assert (r.status, r.headers["Location"]) == (303, "/dag")
             async with session.get(base + "/dag") as r:
                 assert r.status == 200 and "Pipeline DAG" in await r.text()
+            # No stack.json with metrics addresses: the home page says so.
+            async with session.get(base + "/") as r:
+                assert 'id="no-metrics"' in await r.text()
 
 
 def _chrome_driver():  # type: ignore[no-untyped-def]
@@ -314,6 +365,14 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
     base = console.endpoint
     shots = tmp_path / "screenshots"
     shots.mkdir()
+    # Three scrapes give a throughput line (two rates); they came while the demo ran. Waited
+    # for before the slow job starts, so the browser sees that job before its last change
+    # but one.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(
+        len(points) >= 3 for points in console.trends.history.values()
+    ):
+        await asyncio.sleep(0.5)
     # A job slow enough to watch: its 3 datums end 1, 4 and 7 s after they start, each on a
     # worker of its own (a worker reports the datums of a batch of tasks together).
     wait = "case $(ls /pfs/raw) in a.txt) sleep 1;; b.txt) sleep 4;; *) sleep 7;; esac"
@@ -354,6 +413,9 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
                     f"browser log: {driver.get_log('browser')}"
                 ) from exc
             seen["live_moved"] = f"{first} -> {driver.find_element(By.ID, 'done').text}"
+            seen["feed"] = str(
+                driver.execute_script("return document.getElementById('job').dataset.feed;")
+            )
             driver.save_screenshot(str(shots / "live_job.png"))
             WebDriverWait(driver, 90, poll_frequency=0.5).until(
                 lambda d: "success" in d.find_element(By.ID, "state").text
@@ -373,6 +435,17 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
                 driver.get(base + path)
                 driver.save_screenshot(str(shots / f"{name}.png"))
                 seen[name] = driver.find_element(By.TAG_NAME, "main").text
+                if name == "home":
+                    trends = driver.find_element(By.ID, "trends")
+                    driver.execute_script("arguments[0].scrollIntoView();", trends)
+                    driver.save_screenshot(str(shots / "sparklines.png"))
+                    seen["sparks"] = str(
+                        len(driver.find_elements(By.CSS_SELECTOR, "svg.spark polyline"))
+                    )
+                if name == "dag":
+                    join = driver.find_element(By.CSS_SELECTOR, 'a[data-kind="join"]')
+                    # Drawn on screen, and its tooltip (<title>) names the joined inputs.
+                    seen["join"] = f"{join.is_displayed()} | {join.get_attribute('textContent')}"
             # The failed job's button, clicked as a user would.
             driver.get(base + pages["failed_job"])
             driver.find_element(By.XPATH, "//button[text()='rerun failed datums']").click()
@@ -389,6 +462,10 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
     _fix_picky(stack)
     seen = await asyncio.to_thread(visit)
     assert seen["live_reloaded"] == "None", seen  # reloaded once the job ended
+    assert seen["feed"] == "events", seen  # server-sent events, not the polling fallback
+    assert int(seen["sparks"]) >= 2, seen  # a throughput and a lag line at least
+    assert seen["join"].startswith("True | pair: join of"), seen["join"]
+    assert "copy@master /(*).txt join_on $1" in seen["join"], seen["join"]
     assert (await demo.client.inspect_job(live.id)).state == "success"
     assert demo.picky.id[:12] in seen["home"]
     assert "raw" in seen["dag"] and "upper" in seen["dag"]
@@ -399,7 +476,8 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
     assert new_id != demo.picky.id
     rerun = await demo.client.wait_job(new_id, timeout_s=120)
     assert (rerun.state, rerun.rerun_of) == ("success", demo.picky.id)
-    names = ("home", "dag", "files", "file", "lineage", "job", "failed_job", "rerun_job")
+    names = ("home", "sparklines", "dag", "files", "file", "lineage", "job", "failed_job")
+    names += ("rerun_job",)
     for name in (*names, "live_job"):
         assert (shots / f"{name}.png").stat().st_size > 5000, name
     print(f"live job: {seen['live_moved']} datums done without a reload; screenshots in {shots}")
