@@ -65,7 +65,7 @@ kube-bins: install
 # The suite once, and the tests of KAFKA_SUBSET (tests/conftest.py) again on Apache Kafka.
 # `check` first: a lint or type error fails the run before any server starts.
 test: install check kafka-jars
-	$(BIN)/pytest -q -p no:cacheprovider --broker both
+	$(BIN)/pytest -q -p no:cacheprovider --broker both --durations=30
 
 lint: install
 	$(BIN)/ruff check pachstream tests

@@ -149,21 +149,33 @@ def apply_to_shard(
     means all of them (for small overlays and tests).
     """
     new = dict(base)
+    touched: list[str] = []
     if overlay.cleared:
-        for path in [p for p in new if overlay.is_cleared(p)]:
+        touched = [p for p in new if overlay.is_cleared(p)]
+        for path in touched:
             del new[path]
-    for path, (mode, entry) in (overlay.puts if puts is None else puts).items():
+    puts = overlay.puts if puts is None else puts
+    for path, (mode, entry) in puts.items():
         if mode == "append" and path in new:
             new[path] = entry_to_raw(concat(raw_to_entry(new[path]), entry))
         else:
             new[path] = entry_to_raw(entry)
-    return new, diff_shards(base, new)
+    # Only the paths written or removed can differ: comparing the whole shard made a 10-file
+    # commit on a 1M-file repo walk ~10,000 entries (a third of its tree build, measured).
+    return new, _diff_paths(base, new, touched + list(puts))
 
 
 def diff_shards(a: dict[str, RawEntry], b: dict[str, RawEntry]) -> list[RawDiff]:
     """Paths that differ between two shards, from ``a`` to ``b``, sorted. Pure."""
+    return _diff_paths(a, b, a.keys() | b.keys())
+
+
+def _diff_paths(
+    a: dict[str, RawEntry], b: dict[str, RawEntry], paths: Iterable[str]
+) -> list[RawDiff]:
+    """Those of ``paths`` that differ between two shards, from ``a`` to ``b``, sorted."""
     out: list[RawDiff] = []
-    for path in sorted(a.keys() | b.keys()):
+    for path in sorted(set(paths)):
         old, cur = a.get(path), b.get(path)
         if old != cur:
             change = "added" if old is None else "deleted" if cur is None else "modified"
@@ -364,6 +376,7 @@ class TreeStore:
         """Changes from tree ``a`` to tree ``b``: opens only shards whose keys differ."""
         if a.fanout != b.fanout:
             raise ValueError("trees of different fanout")
+
         def sha(root: Root, i: int) -> str | None:
             ref = root.shards.get(i)
             return ref[0] if ref else None

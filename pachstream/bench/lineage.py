@@ -110,11 +110,16 @@ async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figur
         await consumer.start()
         started = time.perf_counter()
         try:
-            while await _count(pool, "datums") < datums:
-                await asyncio.sleep(0.02)
+            # Watched in this process, not by polling count(*) (a scan of the growing table
+            # every 20 ms took Postgres time from the writes being measured).
+            while consumer.applied < len(facts):
+                await asyncio.sleep(0.005)
             elapsed = time.perf_counter() - started
         finally:
             await consumer.stop()
+        written = await _count(pool, "datums")
+        if written != datums:  # a wrong answer is a failed bench, not a fast one
+            raise AssertionError(f"{written:,} datum rows after {datums:,} datum facts")
         raw = await _raw_copy_rate(pool, facts)
     finally:
         await pool.execute(f"DROP SCHEMA {ns.namespace} CASCADE")
@@ -124,7 +129,7 @@ async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figur
         Figure(f"materialize {datums:,} datums ({rows:,} rows)", elapsed, "s"),
         Figure("lineage rows materialized", rate, "rows/s"),
         Figure("raw COPY of the same rows into tables like the same ones", raw, "rows/s"),
-        Figure("ratio materialized / raw COPY", rate / raw, "", "≥ 0.5"),
+        Figure("ratio materialized / raw COPY", rate / raw, "", "≥ 0.8"),
     ]
 
 

@@ -36,6 +36,9 @@ async def _put_all(endpoint: str, bucket: str, keys: list[str], body: bytes, con
         max_pool_connections=concurrency,
         retries={"max_attempts": 1},
         request_checksum_calculation="when_required",
+        # A PUT through the gateway is answered at its commit: on a loaded machine (the soak,
+        # the broker on S3) that took over botocore's default minute.
+        read_timeout=600,
     )
     async with session.create_client(
         "s3", endpoint_url=endpoint, aws_access_key_id=access, aws_secret_access_key=secret,

@@ -50,7 +50,11 @@ def _report(
             return lib.broker_label(settings, kafka), await run(settings, client)
 
     broker, figures = asyncio.run(main())
-    table = Table(title=f"{title} ({broker})", box=None)
+    _print_figures(f"{title} ({broker})", figures)
+
+
+def _print_figures(title: str, figures: list[bench.Figure]) -> None:
+    table = Table(title=title, box=None)
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("unit")
@@ -211,3 +215,22 @@ def list_rss(
         lambda s, c: s3_list.list_rss(s, c, files, page, lambda m: err.print(f"[dim]{m}[/]")),
         kafka,
     )
+
+
+@bench_app.command("soak")
+def soak(
+    rounds: int = typer.Option(10, "--rounds", min=2, help="Rounds of PUTs."),
+    objects: int = typer.Option(2_000, "--objects", min=1, help="PUTs of 1 KiB per round."),
+    concurrency: int = typer.Option(32, "--concurrency", min=1, help="PUTs in flight."),
+) -> None:
+    """Gateway PUTs/s round after round with the broker on S3 storage, and last ÷ first."""
+    from pachstream.bench import soak as bench_soak
+
+    def say(m: str) -> None:
+        err.print(f"[dim]{m}[/]")
+
+    async def main() -> list[bench.Figure]:
+        async with _lib().bench_client(say, storage="s3") as (settings, client):
+            return await bench_soak.soak(settings, client, rounds, objects, concurrency, say)
+
+    _print_figures("bench soak (broker on S3 storage)", asyncio.run(main()))

@@ -13,13 +13,14 @@ References are pachctl's: ``repo@branch``, ``repo@<commit id>``, ``repo@master^`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pachstream.client._lineage import LineageVerbs
 from pachstream.errors import (
@@ -64,6 +65,7 @@ BATCH_BYTES = 32 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
+T = TypeVar("T")
 SCHEMA_POLL_S = 0.1
 """How often a connecting client looks whether the lineage processor has migrated its tables."""
 
@@ -616,7 +618,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             if pending:
                 yield await self._store(pending, append)
 
-        return await self._put_batches(branch_ref, batches(), progress)
+        return await self._put_batches(branch_ref, _prefetch(batches()), progress)
 
     async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
         from pachstream.model import FileOp
@@ -674,7 +676,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             if pending:
                 yield await self._store(pending, append)
 
-        return await self._put_batches(branch_ref, batches(), progress)
+        return await self._put_batches(branch_ref, _prefetch(batches()), progress)
 
     async def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
@@ -896,6 +898,25 @@ class OpenCommit:
     async def delete_file(self, path: str) -> None:
         """Delete a file or directory in the open commit."""
         await self.client.delete_file(self.branch_ref, path)
+
+
+async def _prefetch(items: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``items``, with the next one made while the caller works on the current one: a put's
+    next batch is hashed, packed and uploaded while the last one's request is acknowledged
+    (one after the other, the two round trips added up: bench ingest).
+    """
+    upcoming = asyncio.ensure_future(anext(items, None))
+    try:
+        while (item := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(anext(items, None))
+            yield item
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upcoming
+        elif not upcoming.cancelled():
+            upcoming.exception()  # the caller left first: its error is the one that counts
 
 
 async def _read_pieces(path: Path) -> AsyncIterator[bytes]:

@@ -19,9 +19,10 @@ led to them is committed, and a replay of the batch yields the same ids.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from pachstream.codec import decode, encode
+from pachstream.codec import decode, encode, peek_type
 from pachstream.dispatch import _store
 from pachstream.dispatch._handle import handle, startable
 from pachstream.dispatch._state import DispatchState
@@ -45,12 +46,15 @@ from pachstream.dispatch.spill import spill_task
 from pachstream.dispatch.trees import TreeLoader
 from pachstream.errors import PachstreamError
 from pachstream.kafka import ensure_topics
+from pachstream.metrics import process_metrics
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
 from pachstream.tree import TreeStore
 
 log = logging.getLogger("pachstream.dispatch")
+
+_PIPELINE_REQUEST_TYPES = frozenset(cls.TYPE for cls in PIPELINE_REQUESTS)
 
 
 class Dispatcher(LogProcessor):
@@ -70,6 +74,9 @@ class Dispatcher(LogProcessor):
         self._out: list[tuple[str, str | None, bytes]] = []
         self._tasks: list[tuple[str, str, bytes, int]] = []
         self._changes = _store.Changes()
+        self._job_started: dict[str, tuple[str, float]] = {}
+        """Running jobs' (pipeline, start time), for ``pachstream_job_seconds``; a job
+        started before a restart is not timed."""
 
     def input_topic(self) -> str:
         """Facts: commits, repos, datum results."""
@@ -92,6 +99,7 @@ class Dispatcher(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records and not startable(self.dispatch_state):
             return
+        started = time.monotonic()
         self._out, self._tasks, self._changes = [], [], _store.Changes()
         offsets = dict(self._offsets)
         await self._run(BatchStarted())
@@ -100,6 +108,8 @@ class Dispatcher(LogProcessor):
             now = rec.timestamp_ms / 1000 if rec.timestamp_ms else 0.0
             if rec.topic == self._topics.requests:
                 # The commit processor answers the other requests; garbage is its to dead-letter.
+                if peek_type(rec.value) not in _PIPELINE_REQUEST_TYPES:
+                    continue  # not built: file.modify records carry up to 2,000 ops each
                 try:
                     event = decode(rec.value)
                 except PachstreamError:
@@ -121,6 +131,7 @@ class Dispatcher(LogProcessor):
             await _store.write(conn, writes)
             await self.save_offsets(conn, offsets)
         self._offsets = offsets
+        self.observe_batch(records, offsets, started)
 
     async def _run(self, fact: Fact) -> None:
         """Drive the core's flow for ``fact``: perform each step, send answers back, and throw
@@ -140,12 +151,30 @@ class Dispatcher(LogProcessor):
             except PachstreamError as err:
                 error = err
 
+    def _count_fact(self, event: Any) -> None:
+        """Skipped datums when a job starts (workers count the datums they run), a job's
+        duration when it ends.
+        """
+        metrics = process_metrics()
+        match event:
+            case JobStarted():
+                self._job_started[event.job_id] = (event.pipeline, event.time)
+                if event.skipped:
+                    metrics.datums.labels(event.pipeline, "skipped").inc(event.skipped)
+            case JobFinished():
+                began = self._job_started.pop(event.job_id, None)
+                if began is not None:
+                    metrics.job_seconds.labels(event.pipeline).observe(
+                        max(0.0, event.time - began[1])
+                    )
+
     async def _perform(self, step: Step) -> Answer | None:
         match step:
             case Emit():
                 topic = self._topics.events if step.topic == "events" else self._topics.requests
                 self._out.append((topic, step.key, encode(step.event)))
                 _log_fact(step.event)
+                self._count_fact(step.event)
             case SendTask():
                 topic = self._topics.tasks(step.pipeline, step.version)
                 data = encode(step.task)

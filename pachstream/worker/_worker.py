@@ -9,12 +9,16 @@ the dispatcher keeps the first result of each datum.
 
 The :class:`WorkerPool` is the local backend (Kubernetes replicas would be the other): it reads
 the current pipelines from Postgres and keeps ``parallelism`` worker processes per pipeline,
-restarting dead ones and stopping those of deleted or replaced versions.
+restarting dead ones and stopping those of deleted or replaced versions. It keeps
+:data:`STANDBY` processes with the worker's code already loaded (:mod:`pachstream.cli._standby`)
+and hands a new shard to one of them: a new pipeline's workers pay no interpreter start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import signal
@@ -48,8 +52,9 @@ from pachstream.errors import (
     PachstreamError,
 )
 from pachstream.images import ImageStore, RunPlan
-from pachstream.kafka import PartitionReader, Producer, Topics, dead_letter_value
+from pachstream.kafka import PartitionReader, Producer, Record, Topics, dead_letter_value
 from pachstream.lineage import queries
+from pachstream.metrics import MULTIPROC_ENV, child_exited, collect_children, process_metrics
 from pachstream.model import derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
@@ -60,6 +65,9 @@ from pachstream.worker.runner import Attempted, attempt_datum, datum_env
 from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox
 
 log = logging.getLogger("pachstream.worker")
+
+_OUTCOME = {"success": "processed", "failed": "failed", "recovered": "recovered"}
+"""A datum result's state → its ``pachstream_datums_total`` outcome."""
 
 WORKER_MIGRATIONS = [
     """
@@ -212,18 +220,15 @@ class Worker(Service):
         records = await self._reader.read(timeout_ms=300)
         if not records:
             return
+        began = time.monotonic()
         out: list[tuple[str, str | None, bytes]] = []
         ran: list[tuple[DatumTask, Attempted, str, str, float]] = []
         spilled: dict[tuple[str, str], SpilledTask] = {}
-        for rec in records:
-            try:
-                task = decode(rec.value)
-                if not isinstance(task, (DatumTask, DatumTaskRef)):
-                    raise EventDecodeError(f"a {task.TYPE!r} event is not a datum task")
-            except EventDecodeError as exc:
-                out.append(
-                    (self._topics.deadletter, None, dead_letter_value(rec, exc.message, self.id))
-                )
+        decoded = [_decode_task(rec) for rec in records]
+        shared = await self._prepare([t for t in decoded if not isinstance(t, str)])
+        for rec, task in zip(records, decoded, strict=True):
+            if isinstance(task, str):
+                out.append((self._topics.deadletter, None, dead_letter_value(rec, task, self.id)))
                 continue
             self._offset = rec.offset + 1
             if await self._killed(task.job_id):
@@ -237,7 +242,11 @@ class Worker(Service):
                     continue
                 spilled[(task.job_id, task.datum_id)] = task.task
                 task = loaded
-            attempted, state, err_log = await self._run(task)
+            unspilled = (task.job_id, task.datum_id) not in spilled
+            attempted, state, err_log = await self._run(task, shared if unspilled else None)
+            metrics = process_metrics()
+            metrics.datums.labels(task.pipeline, _OUTCOME.get(state, state)).inc()
+            metrics.datum_seconds.labels(task.pipeline).observe(time.time() - started)
             if (task.job_id, task.datum_id) in spilled:
                 task = without_files(task)  # the batch's later tasks need the memory
             ran.append((task, attempted, state, err_log, started))
@@ -262,6 +271,35 @@ class Worker(Service):
                 self._shard,
                 self._offset,
             )
+            # Under the pool's name: its /metrics is where the workers' metrics are served.
+            process_metrics().observe_batch(
+                "workers",
+                records,
+                {(self._topic, self._shard): self._offset},
+                self._reader.highwater,
+                time.monotonic() - began,
+            )
+
+    async def _prepare(self, tasks: list[DatumTask | DatumTaskRef]) -> DatumReader:
+        """Before a batch runs: one reader of all its (unspilled) tasks' inputs, already
+        fetching, so that neighbouring files come in one GET while the first datum runs; and
+        whether each of its jobs was stopped, asked meanwhile (cached for the batch's loop).
+        """
+        shared = DatumReader(
+            self._objects,
+            (
+                f.file
+                for t in tasks
+                if isinstance(t, DatumTask)
+                for i in t.inputs
+                if not i.empty_files
+                for f in i.files
+            ),
+        )
+        shared.prefetch()
+        for job_id in dict.fromkeys(t.job_id for t in tasks):
+            await self._killed(job_id)
+        return shared
 
     async def _unspill(self, ref: DatumTaskRef, started: float) -> DatumTask | DatumFinished:
         """The spilled task a reference points at, or, when it is gone or not the bytes
@@ -313,11 +351,19 @@ class Worker(Service):
         self._ended[job_id] = (state == "killed", now)
         return state == "killed"
 
-    async def _run(self, task: DatumTask) -> tuple[Attempted, str, str]:
-        """Run one task: (the attempt, its state, err_cmd's log)."""
+    async def _run(
+        self, task: DatumTask, shared: DatumReader | None = None
+    ) -> tuple[Attempted, str, str]:
+        """Run one task: (the attempt, its state, err_cmd's log); ``shared``: the batch's
+        reader, which holds this task's inputs (a spilled task's are read on their own).
+        """
         datum = task_datum(task)
         entries = {(i.name, f.path): (i.empty_files, f.file) for i in task.inputs for f in i.files}
-        reader = DatumReader(self._objects, (e for empty, e in entries.values() if not empty))
+        reader = (
+            shared
+            if shared is not None
+            else DatumReader(self._objects, (e for empty, e in entries.values() if not empty))
+        )
 
         async def fetch(name: str, path: str) -> bytes:
             empty, entry = entries[(name, path)]
@@ -409,6 +455,17 @@ class Worker(Service):
         )
 
 
+def _decode_task(rec: Record) -> DatumTask | DatumTaskRef | str:
+    """A record's task, or why it is not one (for the dead-letter topic)."""
+    try:
+        task = decode(rec.value)
+    except EventDecodeError as exc:
+        return exc.message
+    if not isinstance(task, (DatumTask, DatumTaskRef)):
+        return f"a {task.TYPE!r} event is not a datum task"
+    return task
+
+
 def _not_run(note: str) -> tuple[Attempted, str, str]:
     """A datum failed before its command ran (no image, no cmd, no script), saying why."""
     return Attempted("failed", 1, RunResult(None, "", note, False, 0.0), {}), "failed", ""
@@ -451,26 +508,47 @@ def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str
     return out
 
 
+STANDBY = 2
+"""Standby workers a local pool keeps (:mod:`pachstream.cli._standby`): a pipeline of up to
+this many shards starts with no interpreter start of its own."""
+
+
 class WorkerPool(Service):
-    """Keeps one local worker process per (pipeline, version, shard) that the pipelines need."""
+    """Keeps one local worker process per (pipeline, version, shard) that the pipelines need,
+    and ``standby`` processes that have loaded a worker's code, ready to become one.
+    """
 
     name = "workers"
 
     def __init__(
-        self, settings: Settings, *, folder: Path | None = None, poll_s: float = 0.5
+        self,
+        settings: Settings,
+        *,
+        folder: Path | None = None,
+        poll_s: float = 0.5,
+        standby: int = STANDBY,
     ) -> None:
         super().__init__()
+        self._standby_n = standby
+        self._standby: list[subprocess.Popen[bytes]] = []
         self._settings = settings
         _, self._pg, _ = settings.require()
         self._folder = folder or settings.home / "workers" / settings.namespace
         self._poll_s = poll_s
         self._pool: Any = None
         self.procs: dict[tuple[str, int, int], _Proc] = {}
+        self.metrics_dir = self._folder / ".metrics"
+        """Where the workers write their metrics (prometheus-client's multiprocess files)."""
+        self.metrics_registry = collect_children(self.metrics_dir)
+        """The workers' metrics, which ``pachstream run workers`` serves."""
 
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self._settings.namespace)
 
     async def _close(self) -> None:
+        for spare in self._standby:
+            _drop(spare)
+        self._standby.clear()
         for proc in self.procs.values():
             _terminate(proc.process)
         for proc in self.procs.values():
@@ -486,7 +564,9 @@ class WorkerPool(Service):
             gone = self.procs.pop(key)
             _terminate(gone.process)
             _reap(gone.process)
+            child_exited(self.metrics_dir, gone.process.pid)
         now = time.monotonic()
+        spawned = False
         for key in sorted(wanted):
             proc = self.procs.get(key)
             if proc is not None and proc.process.poll() is None:
@@ -496,35 +576,80 @@ class WorkerPool(Service):
             restarts = 0 if proc is None else proc.restarts + 1
             if proc is not None:
                 log.warning("workers: %s exited (%s); restarting", key, proc.process.returncode)
+                child_exited(self.metrics_dir, proc.process.pid)
             self.procs[key] = _Proc(
                 key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts)
             )
+            spawned = True
+        if not spawned:
+            # Not in a step that started workers: a new standby's imports would slow theirs.
+            self._refill()
         await asyncio.sleep(self._poll_s)
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, **self._settings.child_env(), MULTIPROC_ENV: str(self.metrics_dir)}
+
+    def _refill(self) -> None:
+        """Start standby workers up to the pool's number (dead ones are dropped)."""
+        for spare in [p for p in self._standby if p.poll() is not None]:
+            self._standby.remove(spare)
+            _drop(spare)
+        while len(self._standby) < self._standby_n:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            with open(self._folder / "standby.log", "ab") as logf:
+                self._standby.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "pachstream.cli._standby"],
+                        env=self._env(),
+                        stdin=subprocess.PIPE,
+                        stdout=logf,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+
+    def _assign(self, argv: list[str], log_file: Path) -> subprocess.Popen[bytes] | None:
+        """Hand a worker's command to a standby; None when none is alive to take it."""
+        order = json.dumps({"argv": argv, "log": str(log_file)}).encode() + b"\n"
+        while self._standby:
+            spare = self._standby.pop(0)
+            if spare.poll() is None and spare.stdin is not None:
+                try:
+                    spare.stdin.write(order)
+                    spare.stdin.close()
+                except OSError:  # it died meanwhile
+                    pass
+                else:
+                    return spare
+            _drop(spare)
+        return None
 
     def _spawn(self, key: tuple[str, int, int]) -> subprocess.Popen[bytes]:
         name, version, shard = key
         folder = self._folder / f"{name}.{version}.{shard}"
         folder.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self._settings.child_env()}
-        cmd = [
-            sys.executable,
-            "-m",
-            "pachstream",
-            "run",
-            "worker",
-            name,
-            str(version),
-            str(shard),
-            str(folder),
-        ]
+        argv = ["run", "worker", name, str(version), str(shard), str(folder)]
+        warm = self._assign(argv, folder / "worker.log")
+        if warm is not None:
+            return warm
+        cmd = [sys.executable, "-m", "pachstream", *argv]
         with open(folder / "worker.log", "ab") as logf:
             return subprocess.Popen(
-                cmd, env=env, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+                cmd, env=self._env(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
             )
 
     def pids(self) -> dict[tuple[str, int, int], int]:
         """Running workers' pids (tests kill them)."""
         return {k: p.process.pid for k, p in self.procs.items() if p.process.poll() is None}
+
+
+def _drop(spare: subprocess.Popen[bytes]) -> None:
+    """Stop a standby and let go of its pipe."""
+    if spare.stdin is not None:
+        with contextlib.suppress(OSError):
+            spare.stdin.close()
+    _terminate(spare)
+    _reap(spare)
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:

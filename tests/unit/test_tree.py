@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 
@@ -197,6 +198,35 @@ def test_apply_to_shard(name, base, ops, after, changes):
         assert cur == new.get(path) and old == raw_base.get(path), change
     assert diff == diff_shards(raw_base, new)
     assert raw_base == frozen  # the parent's shard (maybe cached) is not mutated
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_apply_to_shard_diffs_only_what_changed(seed):
+    """The diff from the touched paths alone equals the diff of the whole shards, for random
+    bases and ops: same-content puts, appends, file and directory deletes, puts after deletes;
+    over all the overlay's puts and over one shard's (as ``TreeStore.build`` calls it).
+    """
+    rng = random.Random(seed)
+    paths = [f"/{d}/{f}" for d in "abc" for f in ("x", "y", "z", "w/v")] + ["/a", "/q"]
+    base = {p: entry_to_raw(entry(rng.choice("01"))) for p in paths if rng.random() < 0.6}
+    ops = []
+    for _ in range(rng.randrange(1, 8)):
+        kind, path = rng.random(), rng.choice([*paths, "/b", "/c/w"])
+        if kind < 0.5:
+            ops.append(put(path, rng.choice("01")))  # "0"/"1": often the content already there
+        elif kind < 0.7:
+            ops.append(append(path, rng.choice("01")))
+        else:
+            ops.append(delete(path))
+    overlay = Overlay().apply(ops)
+    frozen = {p: list(r) for p, r in base.items()}
+    new, diff = apply_to_shard(base, overlay)
+    assert diff == diff_shards(base, new)
+    for index, puts in overlay.by_shard(4).items():
+        shard = {p: r for p, r in base.items() if shard_of(p, 4) == index}
+        new, diff = apply_to_shard(shard, overlay, puts)
+        assert diff == diff_shards(shard, new)
+    assert base == frozen
 
 
 def test_raw_entry_round_trip():

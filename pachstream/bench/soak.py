@@ -1,0 +1,92 @@
+"""``pachstream bench soak``: gateway PUTs/s over many rounds, with the broker on S3 storage.
+
+Issue 17 §4: with Tansu keeping its log in SeaweedFS (the default ``pachstream up``), the rate
+of gateway PUTs fell round after round (74 → 55 → 23/s over three rounds of 2,000). This bench
+repeats rounds of small PUTs through the S3 gateway into one repo and prints the rate of each
+round and last ÷ first; a rate that holds is a ratio near 1. With no running stack it starts a
+throwaway one on S3 storage (the memory broker would hide the effect). After each round it also
+counts the objects under the broker's bucket, the figure the slowdown was traced to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+from pachstream.bench import Figure
+from pachstream.bench.s3 import _put_all
+from pachstream.client import Client
+from pachstream.errors import ConfigError
+from pachstream.settings import Settings
+
+Say = Callable[[str], None]
+
+
+async def _count_objects(settings: Settings, bucket: str) -> int:
+    """Objects in ``bucket`` of the stack's object store (0 if it has no such bucket)."""
+    _, _, s3 = settings.require()
+    config = AioConfig(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+    async with get_session().create_client(
+        "s3", endpoint_url=s3.endpoint, aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key, region_name="us-east-1", config=config,
+    ) as client:  # fmt: skip
+        count = 0
+        with contextlib.suppress(client.exceptions.NoSuchBucket):
+            async for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                count += page.get("KeyCount", 0)
+        return count
+
+
+async def soak(
+    settings: Settings, client: Client, rounds: int, objects: int, concurrency: int, say: Say
+) -> list[Figure]:
+    """PUT ``objects`` small objects through the gateway ``rounds`` times; each round's rate."""
+    if not settings.gateway_address:
+        raise ConfigError(
+            "no S3 gateway address: run the bench against a stack started by 'pachstream up' "
+            "(it records one) or set PACHSTREAM_GATEWAY_ADDRESS"
+        )
+    keys, secret = settings.gateway_keys[0] if settings.gateway_keys else ("bench", "bench")
+    repo = f"soak{uuid.uuid4().hex[:8]}"
+    await client.create_repo(repo)
+    gateway = f"http://{settings.gateway_address}"
+    body = os.urandom(1024)
+    rates: list[float] = []
+    figures: list[Figure] = []
+    for r in range(rounds):
+        names = [f"r{r:02d}/d{i % 100:02d}/obj{i:06d}.bin" for i in range(objects)]
+        seconds = await _put_all(gateway, f"master.{repo}", names, body, concurrency, keys, secret)
+        rates.append(objects / seconds)
+        broker_objects = await _count_objects(settings, "tansu")
+        load = os.getloadavg()[0]
+        say(
+            f"round {r + 1}: {rates[-1]:,.0f} PUTs/s; {broker_objects:,} objects in the "
+            f"broker's bucket; load {load:.1f}"
+        )
+        figures.append(
+            Figure(f"round {r + 1}: {objects:,} PUTs (load {load:.1f})", rates[-1], "PUTs/s")
+        )
+        figures.append(Figure(f"round {r + 1}: objects in the broker's bucket", broker_objects, ""))
+    total = rounds * objects
+
+    async def all_there() -> object:
+        info = await client.inspect_commit(f"{repo}@master")
+        return info if info.finished is not None and info.file_count == total else None
+
+    started = time.perf_counter()
+    await client._wait_until(all_there, f"{total} objects in {repo}@master", 300)
+    say(f"{repo}@master holds all {total:,} objects ({time.perf_counter() - started:.1f} s)")
+    await client.delete_repo(repo)
+    figures.append(Figure("ratio last round / first", rates[-1] / rates[0], "×", "≈ 1"))
+    if rounds >= 6:
+        # One round is noisy on a shared machine (a soak run here went 98, 86, ..., 37, 90).
+        late, early = statistics.median(rates[-3:]), statistics.median(rates[:3])
+        figures.append(Figure("ratio median of the last 3 rounds / first 3", late / early, "×"))
+    return figures

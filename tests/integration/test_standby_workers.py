@@ -1,0 +1,66 @@
+"""A local pool keeps standby workers (interpreters with the worker's code loaded): a new
+pipeline's workers are those processes, they run the job, and the pool makes new standbys;
+a pool that stops leaves no standby behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+
+from pachstream.testing.services import RunningStack
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
+)
+
+SPEC = """
+pipeline: {name: warm}
+input: {pfs: {repo: cold, glob: "/*"}}
+transform:
+  cmd: [sh, -c, 'cp /pfs/cold/* /pfs/out/']
+parallelism_spec: {constant: 2}
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie the pool has not reaped yet counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_a_new_pipeline_runs_on_the_standby_workers(stack: RunningStack) -> None:
+    pool = stack.workers
+    for _ in range(100):  # the pool makes its standbys at its first idle step
+        if len(pool._standby) == 2:
+            break
+        await asyncio.sleep(0.1)
+    spares = {p.pid for p in pool._standby}
+    assert len(spares) == 2 and all(_alive(p) for p in spares), spares
+
+    c = stack.client
+    await c.create_repo("cold")
+    cid = await c.put_files("cold@master", [(f"/f{i}", f"{i}\n".encode()) for i in range(6)])
+    await c.create_pipeline(SPEC)
+    (job,) = await c.flush("cold", cid, timeout_s=120)
+    assert (job.state, job.processed) == ("success", 6), job
+    assert await c.get_file("warm@master", "/f4") == b"4\n"
+    workers = {pid for (name, _, _), pid in pool.pids().items() if name == "warm"}
+    assert workers == spares, "the pipeline's workers were not the standbys"
+
+    for _ in range(100):  # and the pool makes new ones
+        fresh = {p.pid for p in pool._standby}
+        if len(fresh) == 2 and not fresh & spares:
+            break
+        await asyncio.sleep(0.1)
+    assert len(fresh) == 2 and not fresh & spares, (fresh, spares)
+
+    await pool.stop()
+    assert not any(_alive(p) for p in fresh | workers), "a standby or worker outlived its pool"
