@@ -153,8 +153,9 @@ async def test_rerun_failed_datums_only(stack: RunningStack) -> None:
     await c.create_pipeline(spec("flaky", flaky))
     job = (await c.flush("raw", cid, timeout_s=120))[0]
     assert (job.state, job.processed, job.failed) == ("failure", 2, 1)
-    for folder in (stack.settings.home / "workers" / stack.settings.namespace).iterdir():
-        (folder / "box" / "ctl" / "ok").touch()
+    # Every worker's sandbox (the pool's folder also holds its metrics files, no sandbox).
+    for box in (stack.settings.home / "workers" / stack.settings.namespace).glob("*/box"):
+        (box / "ctl" / "ok").touch()
     rerun = await c.rerun_job(job.id)
     done = await c.wait_job(rerun, timeout_s=120)
     assert (done.state, done.processed, done.skipped, done.rerun_of) == ("success", 1, 2, job.id), (
