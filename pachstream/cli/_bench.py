@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pachstream.client import Client
 
 err = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _lib() -> ModuleType:
@@ -49,8 +51,26 @@ def _report(
         async with stack as (settings, client):
             return lib.broker_label(settings, kafka), await run(settings, client)
 
-    broker, figures = asyncio.run(main())
+    broker, figures = _run(main())
     _print_figures(f"{title} ({broker})", figures)
+
+
+def _run(bench: Coroutine[Any, Any, T]) -> T:
+    """Run ``bench``; SIGTERM (``timeout``, a CI's limit) cancels it like Ctrl-C, so the
+    throwaway stack it started is stopped instead of left running detached.
+    """
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await bench
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        err.print("bench: stopped by SIGTERM; its throwaway stack, if any, was stopped")
+        raise typer.Exit(143) from None
 
 
 def _print_figures(title: str, figures: list[bench.Figure]) -> None:
@@ -233,4 +253,4 @@ def soak(
         async with _lib().bench_client(say, storage="s3") as (settings, client):
             return await bench_soak.soak(settings, client, rounds, objects, concurrency, say)
 
-    _print_figures("bench soak (broker on S3 storage)", asyncio.run(main()))
+    _print_figures("bench soak (broker on S3 storage)", _run(main()))

@@ -87,7 +87,7 @@ def _cmdline(pid: int) -> str:
         return (
             Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         )
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # ESRCH: it died while being read
         return ""
 
 
@@ -100,7 +100,8 @@ def _ours(pid: int, comp: dict[str, Any], home: Path) -> bool:
         return "tansu" in cmd and f":{comp.get('port')}" in cmd
     try:
         env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except (FileNotFoundError, PermissionError):
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        # Gone since it was seen alive (a child dying with its killed supervisor), or not ours.
         return False
     return f"PACHSTREAM_HOME={home}".encode() in env
 
