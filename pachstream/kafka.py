@@ -12,7 +12,9 @@
 
 Tansu gaps this layer respects (EMBEDDED-STACK.md): no idempotent or transactional producer
 (so consumers are idempotent), ``end_offsets`` answers wrongly (readers use the fetch
-``highwater``), and a fetch beyond the end of the log blocks (offsets never run ahead).
+``highwater``), a fetch beyond the end of the log blocks (offsets never run ahead), and on S3
+storage a fetch answers nothing when listing the partition's objects outlasts the fetch's wait
+(a reader behind its high watermark fetches with a long deadline: :func:`fetch_wait_ms`).
 
 Where the broker gives it (Apache Kafka), producers are idempotent: a retried send is never
 written twice. One capability check decides: the first producer of a process asks the broker
@@ -29,6 +31,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -283,8 +286,83 @@ class Producer:
                 raise Unavailable(f"broker did not acknowledge: {exc}") from exc
 
 
+FETCH_WAIT_IDLE_MS = 10
+"""Fetch wait when every partition is caught up. Tansu holds an empty fetch for the whole
+wait, so this bounds each topic hop (bench latency p50: 301 ms at 100, 226 ms at 10, memory
+broker); the price is more empty fetches on an idle stack."""
+
+FETCH_WAIT_BEHIND_MS = 2_000
+"""Fetch wait when a partition is behind its high watermark: the broker answers as soon as it
+has read data, so this is a deadline, not a hold. Tansu on S3 lists every record object of
+the partition within the fetch's wait and drops what it has not listed when the wait runs
+out: at 10 ms a partition of ~3,000 batch objects (SeaweedFS, quiet) never returned a record."""
+
+FETCH_WAIT_MAX_MS = 30_000
+"""The wait never grows past this (aiokafka's request timeout is 40 s)."""
+
+
+def fetch_wait_ms(behind: bool, stalled_s: float) -> int:
+    """The fetch wait for the next fetch request. Pure.
+
+    ``behind``: some partition of the request has records past its position; ``stalled_s``:
+    seconds since such a partition last moved. Caught up, a short wait keeps hops fast;
+    behind, the wait is the broker's listing deadline, and it grows by twice the time stalled,
+    so no log is too long to read.
+    """
+    if not behind:
+        return FETCH_WAIT_IDLE_MS
+    return int(min(FETCH_WAIT_MAX_MS, FETCH_WAIT_BEHIND_MS + 2_000 * max(0.0, stalled_s)))
+
+
+class _FetchWaitPolicy:
+    """Sets the consumer's fetch wait each time aiokafka plans its fetch requests.
+
+    aiokafka reads one ``fetch_max_wait_ms`` for every request; the wait wanted depends on
+    whether a partition is behind when the request is built, so the policy wraps the
+    fetcher's request planning (a private method of aiokafka 0.11 to 0.14; if it is missing,
+    the reader uses the behind-wait for every fetch: slower hops, never a stall).
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        fetcher: Any = getattr(consumer, "_fetcher", None)
+        self._fetcher = fetcher
+        self._positions: dict[TopicPartition, int] = {}
+        self._moved_at = time.monotonic()
+        plan = getattr(fetcher, "_get_actions_per_node", None)
+        if plan is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
+            log.warning(
+                "kafka: aiokafka's fetcher changed; fetching with a %d ms wait",
+                FETCH_WAIT_BEHIND_MS,
+            )
+            if fetcher is not None:
+                fetcher._fetch_max_wait_ms = FETCH_WAIT_BEHIND_MS
+            return
+        self._plan = plan
+        fetcher._get_actions_per_node = self._plan_with_wait
+
+    def _plan_with_wait(self, assignment: Any) -> Any:
+        behind: dict[TopicPartition, int] = {}
+        buffered = self._fetcher._records
+        for tp in assignment.tps:
+            state = assignment.state_value(tp)
+            if tp in buffered or not state.has_valid_position or state.highwater is None:
+                continue
+            if state.position < state.highwater:
+                behind[tp] = state.position
+        now = time.monotonic()
+        if not behind or any(self._positions.get(tp) != at for tp, at in behind.items()):
+            self._moved_at = now
+        self._positions = behind
+        self._fetcher._fetch_max_wait_ms = fetch_wait_ms(bool(behind), now - self._moved_at)
+        return self._plan(assignment)
+
+
 class PartitionReader:
-    """Reads every partition of some topics from caller-kept offsets (no consumer group)."""
+    """Reads every partition of some topics from caller-kept offsets (no consumer group).
+
+    Its fetch wait adapts (:func:`fetch_wait_ms`): short while caught up, a generous deadline
+    while behind (Tansu on S3 needs it to list a long partition).
+    """
 
     def __init__(self, settings: KafkaSettings, *, max_records: int = 2000) -> None:
         self._settings = settings
@@ -316,12 +394,10 @@ class PartitionReader:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES + 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,
-            # A pipeline's put → output commit crosses ~7 topic hops; Tansu holds an empty fetch
-            # for the whole wait, so this bounds each hop (bench latency p50: 301 ms at 100,
-            # 226 ms at 10, memory broker). The price is more empty fetches on an idle stack.
-            fetch_max_wait_ms=10,
+            fetch_max_wait_ms=FETCH_WAIT_IDLE_MS,
         )
         await _retry_connect(self._consumer.start, self._settings)
+        _FetchWaitPolicy(self._consumer)
         self._started = True
         topics = list(topics)
         counts = await partition_counts(self._settings, topics)

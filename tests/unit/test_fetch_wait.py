@@ -1,0 +1,35 @@
+"""The reader's fetch wait: short when caught up, a growing deadline when behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from pachstream.kafka import (
+    FETCH_WAIT_BEHIND_MS,
+    FETCH_WAIT_IDLE_MS,
+    FETCH_WAIT_MAX_MS,
+    fetch_wait_ms,
+)
+
+
+@pytest.mark.parametrize(
+    ("behind", "stalled", "wait"),
+    [
+        (False, 0.0, FETCH_WAIT_IDLE_MS),
+        (False, 60.0, FETCH_WAIT_IDLE_MS),  # caught up: time since a move means nothing
+        (True, 0.0, FETCH_WAIT_BEHIND_MS),
+        (True, -1.0, FETCH_WAIT_BEHIND_MS),  # a clock step back never shortens it
+        (True, 1.0, FETCH_WAIT_BEHIND_MS + 2_000),
+        (True, 5.5, FETCH_WAIT_BEHIND_MS + 11_000),
+        (True, 14.0, FETCH_WAIT_MAX_MS),
+        (True, 1e9, FETCH_WAIT_MAX_MS),  # never past the request timeout
+    ],
+)
+def test_fetch_wait(behind: bool, stalled: float, wait: int) -> None:
+    assert fetch_wait_ms(behind, stalled) == wait
+
+
+def test_the_behind_wait_is_a_deadline_not_a_hold() -> None:
+    # Behind, data is there and the broker answers once it has read it: the wait only bounds
+    # the broker's listing. It must exceed the idle wait, or a long partition stalls.
+    assert FETCH_WAIT_IDLE_MS < FETCH_WAIT_BEHIND_MS <= FETCH_WAIT_MAX_MS < 40_000
