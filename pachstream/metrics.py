@@ -43,7 +43,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.parser import text_string_to_metric_families
 
 from pachstream.errors import ConfigError, InvalidInput, Unavailable
-from pachstream.settings import STACK_FILE, Settings
+from pachstream.settings import STACK_FILE, Settings, join_host_port, parse_host_port
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus-client's variable: a child process started with it writes its metrics to files
@@ -194,22 +194,6 @@ def child_exited(folder: Path, pid: int) -> None:
     mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
 
 
-def parse_address(address: str, variable: str = "PACHSTREAM_METRICS_ADDRESS") -> tuple[str, int]:
-    """``host:port`` as (host, port); port 0 picks a free one.
-
-    Raises:
-        ConfigError: Not ``host:port`` (names ``variable`` and an example).
-    """
-    host, _, port = address.removeprefix("http://").rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(
-            f"{variable}={address!r} is invalid; give host:port, e.g. 127.0.0.1:9464 "
-            "(port 0 for any free port)"
-        )
-    return host, int(port)
-
-
 class MetricsServer:
     """``GET /metrics`` of this process on ``address`` (aiohttp).
 
@@ -217,7 +201,9 @@ class MetricsServer:
     """
 
     def __init__(self, address: str, registry: CollectorRegistry | None = None) -> None:
-        self._host, self._port = parse_address(address)
+        self._host, self._port = parse_host_port(
+            address, "PACHSTREAM_METRICS_ADDRESS", "127.0.0.1:9464"
+        )
         self._registry = registry or process_metrics().registry
         self._runner: web.AppRunner | None = None
         self._started = False
@@ -225,7 +211,7 @@ class MetricsServer:
     @property
     def url(self) -> str:
         """Where the metrics are, once started (the bound port, if 0 was asked)."""
-        return f"http://{self._host}:{self._port}/metrics"
+        return f"http://{join_host_port(self._host, self._port)}/metrics"
 
     async def _handle(self, _: web.Request) -> web.Response:
         body = generate_latest(self._registry)
@@ -429,7 +415,6 @@ __all__ = [
     "child_exited",
     "collect_children",
     "metrics_addresses",
-    "parse_address",
     "parse_samples",
     "process_metrics",
     "process_report",

@@ -58,6 +58,7 @@ included, with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -76,7 +77,7 @@ from pachstream.config import (
     parse_target,
 )
 from pachstream.errors import ConfigError, InvalidInput
-from pachstream.security import redacted_repr
+from pachstream.security import is_loopback, redacted_repr
 
 STACK_FILE = "stack.json"
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -277,12 +278,7 @@ class Settings:
         gateway = env.get("PACHSTREAM_GATEWAY_ADDRESS") or recorded.get("s3_gateway") or None
         if gateway is not None:
             gateway = gateway.removeprefix("http://")
-            host, _, port = gateway.rpartition(":")
-            if not host or not port.isdigit():
-                raise ConfigError(
-                    f"PACHSTREAM_GATEWAY_ADDRESS={gateway!r} is invalid; "
-                    "give host:port, e.g. 127.0.0.1:1600"
-                )
+            parse_host_port(gateway, "PACHSTREAM_GATEWAY_ADDRESS", "127.0.0.1:1600")
         replication = env.get("PACHSTREAM_KAFKA_REPLICATION", "1")
         if not replication.isdigit() or not 1 <= int(replication) <= 32:
             raise ConfigError(
@@ -315,12 +311,7 @@ class Settings:
             check_console_address(console, console_token)
         metrics = env.get("PACHSTREAM_METRICS_ADDRESS") or None
         if metrics is not None:
-            m_host, _, m_port = metrics.removeprefix("http://").rpartition(":")
-            if not m_host or not m_port.isdigit() or not 0 <= int(m_port) < 65536:
-                raise ConfigError(
-                    f"PACHSTREAM_METRICS_ADDRESS={metrics!r} is invalid; give host:port, "
-                    "e.g. 127.0.0.1:9464 (port 0 for any free port), or unset it"
-                )
+            parse_host_port(metrics, "PACHSTREAM_METRICS_ADDRESS", "127.0.0.1:9464")
         settings = cls(
             metrics_address=metrics,
             console_address=console,
@@ -451,30 +442,64 @@ def read_stack_file(home: Path) -> dict[str, str]:
     return {k: v for k, v in addresses.items() if isinstance(v, str)}
 
 
+def parse_host_port(address: str, variable: str, example: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` (either after an optional ``http://``) as (host, port),
+    the host without brackets; port 0 asks for any free port.
+
+    Pure; every ``PACHSTREAM_*_ADDRESS`` is read through it, so all take the same forms.
+
+    Raises:
+        ConfigError: Not ``host:port`` with a port from 0 to 65535, or an IPv6 host without
+            brackets (``::1:80`` reads two ways); the message names ``variable``, the value
+            and ``example``.
+
+    """
+    host, colon, port = address.removeprefix("http://").rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]
+        good_host = _is_ipv6(host)
+    else:
+        good_host = bool(host) and not any(c in host for c in ":[]/@ ")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    good_port = port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535
+    if not (colon and good_host and good_port):
+        unbracketed_v6 = not bracketed and host.count(":") > 1
+        v6 = " (an IPv6 host goes in brackets: [::1]:port)" if unbracketed_v6 else ""
+        raise ConfigError(
+            f"{variable}={address!r} is invalid; give host:port with a port from 0 to 65535 "
+            f"(0: any free port){v6}, e.g. {example}",
+            variable=variable,
+            value=address,
+        )
+    return host, int(port)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def join_host_port(host: str, port: int) -> str:
+    """``host:port`` from :func:`parse_host_port`'s parts, with brackets around an IPv6 host."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def check_console_address(address: str, token: str | None) -> tuple[str, int]:
     """``PACHSTREAM_CONSOLE_ADDRESS`` as (host, port), or the ConfigError saying what is wrong:
     not ``host:port``, or an address beyond loopback without ``PACHSTREAM_CONSOLE_TOKEN``.
     """
-    import ipaddress
-
-    host, _, port = address.removeprefix("http://").rpartition(":")
-    host = host.strip("[]")
-    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(
-            f"PACHSTREAM_CONSOLE_ADDRESS={address!r} is invalid; give host:port, "
-            "e.g. 127.0.0.1:1700"
-        )
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False  # a host name may resolve anywhere
-    if not loopback and not token:
+    host, port = parse_host_port(address, "PACHSTREAM_CONSOLE_ADDRESS", "127.0.0.1:1700")
+    if not is_loopback(host) and not token:  # a host name may resolve anywhere
         raise ConfigError(
             f"PACHSTREAM_CONSOLE_ADDRESS={address!r} is not a loopback address, so anyone who "
             "reaches it could stop pipelines; set PACHSTREAM_CONSOLE_TOKEN to a long random "
             "secret (browsers give it once at /login), or listen on 127.0.0.1"
         )
-    return host, int(port)
+    return host, port
 
 
 def parse_cors_origins(text: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from pachstream.cli._app import app
 from pachstream.security import check_gateway_bind, redact
-from pachstream.settings import Settings
+from pachstream.settings import Settings, parse_host_port
 
 out = Console()
 err = Console(stderr=True)
@@ -69,7 +69,9 @@ def up(
 
     settings = Settings.from_env(stack_file=False)  # refuses a bad setting at once
     if settings.gateway_address:  # else the supervisor picks a loopback port
-        host, _, port = settings.gateway_address.rpartition(":")
+        host, port = parse_host_port(
+            settings.gateway_address, "PACHSTREAM_GATEWAY_ADDRESS", "127.0.0.1:1600"
+        )
         check_gateway_bind(host, port, keyed=bool(settings.gateway_keys))
     pid = running(settings.home)
     if pid is not None:

@@ -53,10 +53,13 @@ class ConsoleMetrics:
         )
         self.repos = Gauge("pachstream_repos", "Repos.", registry=self.registry)
 
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+    def observe(self, route: str, method: str, status: int, seconds: float | None) -> None:
+        """Count one answered request, and time it unless ``seconds`` is None (a streamed
+        answer, whose life is its reader's: an event stream lasts as long as its page).
+        """
         self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        if seconds is not None:
+            self.latency.labels(route).observe(seconds)
 
     async def scrape(self, client: Client) -> bytes:
         """Refresh the gauges from the query tables, then the exposition text."""

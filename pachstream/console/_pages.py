@@ -557,8 +557,14 @@ class Pages:
                 ]
                 for d in ran
             ),
-            empty="none (skipped datums kept their outputs)",
+            empty=_none_ran(p),
         )
+        if ran and not p.finished:
+            # Rendered once: the counts above move with the job, this list at its end.
+            body += (
+                f'<p class="muted" id="ran-so-far">{len(ran)} so far; the counts above are '
+                "live, and the page reloads with the whole list when the job ends</p>"
+            )
         body += '<script src="/static/console.js"></script>'
         return _html(page(f"Job {j.id}", body))
 
@@ -679,6 +685,20 @@ class Pages:
         body += "<h2>Upstream</h2>" + _lineage_table(up)
         body += "<h2>Downstream</h2>" + _lineage_table(down)
         return _html(page(f"Lineage of {up.file.repo}:{up.file.path}", body))
+
+
+def _none_ran(p: Progress) -> str:
+    """What an empty "Datums run" table of a job with progress ``p`` stands for. Pure."""
+    if not p.finished:
+        return (
+            "none finished yet; the counts above are live, and the page reloads with the "
+            "whole list when the job ends"
+        )
+    if p.total == 0:
+        return "none: the job had no datums"
+    if p.failed and not p.skipped:
+        return "none succeeded (the failed datums are above)"
+    return "none (skipped datums kept their outputs)"
 
 
 def _logs_cell(entry: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ from pachstream.errors import (
 )
 from pachstream.metrics import metrics_addresses, parse_samples, scrape_results, summarize
 from pachstream.service import Service
-from pachstream.settings import Settings, check_console_address
+from pachstream.settings import Settings, check_console_address, join_host_port
 
 log = logging.getLogger("pachstream.console")
 
@@ -101,7 +101,7 @@ class Console(Service):
         )
         self._host = host if host is not None else given_host
         self._port = port if port is not None else given_port
-        check_console_address(f"{self._host}:{self._port}", settings.console_token)
+        check_console_address(join_host_port(self._host, self._port), settings.console_token)
         self._settings = settings
         self._token = settings.console_token
         # Per process: a restart invalidates open forms, which is harmless (reload the page).
@@ -117,8 +117,7 @@ class Console(Service):
     @property
     def endpoint(self) -> str:
         """``http://host:port``."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        return f"http://{join_host_port(self._host, self._port)}"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -219,9 +218,13 @@ class Console(Service):
     async def _observe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         began = time.perf_counter()
         status = 500
+        streamed = False
         try:
             response = await handler(request)
             status = response.status
+            # Written piece by piece (server-sent events, file downloads): its duration is
+            # the reader's stay or bandwidth, not the console's time to answer.
+            streamed = not isinstance(response, web.Response)
             return response
         except web.HTTPException as exc:
             status = exc.status
@@ -229,7 +232,8 @@ class Console(Service):
         finally:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
-            self.metrics.observe(route, request.method, status, time.perf_counter() - began)
+            seconds = None if streamed else time.perf_counter() - began
+            self.metrics.observe(route, request.method, status, seconds)
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:

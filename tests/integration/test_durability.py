@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
+from stack_cli import cli as _cli
 
 from pachstream.client import Client
 from pachstream.settings import KafkaSettings, Settings
@@ -28,16 +27,6 @@ def _env(home: Path, kafka: KafkaSettings | None) -> dict[str, str]:
         env["PACHSTREAM_KAFKA_BOOTSTRAP"] = kafka.bootstrap
         env["PACHSTREAM_NAMESPACE"] = "d" + uuid.uuid4().hex[:12]
     return env
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
 
 
 def _alive(pid: int) -> bool:

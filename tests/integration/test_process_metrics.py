@@ -9,11 +9,8 @@ starts only pachstream's own processes.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import boto3
 import orjson
 import pytest
 from botocore.config import Config
+from stack_cli import cli, down, stack_env, up
 
 from pachstream.client import Client
 from pachstream.metrics import Sample, metrics_addresses, parse_samples, scrape
@@ -36,16 +34,6 @@ pipeline: {name: copy}
 input: {pfs: {repo: raw, glob: "/*"}}
 transform: {cmd: [sh, -c, 'cp /pfs/raw/* /pfs/out/']}
 """
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=180,
-    )
 
 
 def _value(samples: list[Sample], name: str, **labels: str) -> float:
@@ -73,18 +61,16 @@ async def _wait_for_datum(client: Client, pipeline: str) -> int:
 
 async def test_every_process_serves_its_metrics(settings: Settings, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
-    # A variable meant for one process must not reach the stack's: each gets its own port.
-    env.update(settings.child_env(), PACHSTREAM_HOME=str(home))
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
-    env["PACHSTREAM_METRICS_ADDRESS"] = f"127.0.0.1:{taken.getsockname()[1]}"
+    # A variable meant for one process must not reach the stack's: each gets its own port.
+    taken_address = f"127.0.0.1:{taken.getsockname()[1]}"
+    env = stack_env(home, settings, PACHSTREAM_METRICS_ADDRESS=taken_address)
     try:
-        up = await asyncio.to_thread(_cli, env, "up", "--detach")
+        await asyncio.to_thread(up, env)
     finally:
         taken.close()
-    assert up.returncode == 0, up.stdout + up.stderr
     client = await Client.connect(settings)
     try:
         addresses = metrics_addresses(home)
@@ -145,17 +131,16 @@ async def test_every_process_serves_its_metrics(settings: Settings, tmp_path: Pa
         assert _value(got["console"], "pachstream_repos") == 2  # raw and copy
 
         # `status`: each process's lag and records consumed, the same in --json.
-        doc = orjson.loads((await asyncio.to_thread(_cli, env, "status", "--json")).stdout)
+        doc = orjson.loads((await asyncio.to_thread(cli, env, "status", "--json")).stdout)
         report = doc["metrics"]
         assert set(report) == set(PROCESSORS)
         assert report["commits"]["error"] is None
         assert report["commits"]["lag"] is not None and report["commits"]["consumed"] > 0
         assert report["s3gateway"]["lag"] is None  # consumes nothing
-        text = (await asyncio.to_thread(_cli, env, "status")).stdout
+        text = (await asyncio.to_thread(cli, env, "status")).stdout
         table = text[text.index("PROCESS") :]  # the metrics table, after the components
         (line,) = [row for row in table.splitlines() if row.split()[:1] == ["commits"]]
         assert line.split()[1] == f"{report['commits']['lag']:,.0f}", text
     finally:
         await client.close()
-        down = await asyncio.to_thread(_cli, env, "down")
-        assert down.returncode == 0, down.stdout + down.stderr
+        await asyncio.to_thread(down, env)

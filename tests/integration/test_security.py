@@ -12,7 +12,6 @@ import secrets
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -21,6 +20,7 @@ import orjson
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from stack_cli import cli as _cli
 
 from pachstream.errors import ConfigError
 from pachstream.gateway import S3Gateway
@@ -44,16 +44,6 @@ AK = "sec-access"
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACHSTREAM_", "PG"))}
     return {**env, "PACHSTREAM_HOME": str(home), "PACHSTREAM_KAFKA_STORAGE": "memory", **extra}
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
 
 
 def _psql(dsn: str, sql: str) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from stack_cli import cli, down, stack_env, up
 
 from pachstream.kafka import PartitionReader
 from pachstream.settings import KafkaSettings
@@ -19,33 +20,15 @@ from pachstream.stack.servers import _pg_bin, pid_alive
 pytestmark = pytest.mark.slow
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
-    env["PACHSTREAM_HOME"] = str(home)
-    env["PACHSTREAM_KAFKA_STORAGE"] = "memory"
-    return env
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=240,
-    )
-
-
 async def test_up_status_down_with_real_clients(tmp_path: Path):
-    env = _env(tmp_path / "home")
-    none = _cli(env, "status")
+    env = stack_env(tmp_path / "home")
+    none = cli(env, "status")
     assert none.returncode == 1 and "no stack running" in none.stderr
-    up = _cli(env, "up", "--detach")
-    assert up.returncode == 0, up.stdout + up.stderr
+    up(env)
     pids: list[int] = []
     try:
         # The keys and the Postgres password, which status shows only when asked.
-        doc = orjson.loads(_cli(env, "status", "--json", "--show-secrets").stdout)
+        doc = orjson.loads(cli(env, "status", "--json", "--show-secrets").stdout)
         names = [c["name"] for c in doc["components"]]
         assert names == [
             "seaweedfs",
@@ -67,7 +50,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
         console = next(c for c in doc["components"] if c["name"] == "console")
         assert console["address"] == addresses["console"]
         assert console["address"].startswith("http://127.0.0.1:")
-        assert console["address"] in _cli(env, "status").stdout
+        assert console["address"] in cli(env, "status").stdout
         with urllib.request.urlopen(console["address"] + "/", timeout=30) as home:
             assert home.status == 200 and b"<h2>Repos</h2>" in home.read()
 
@@ -106,7 +89,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
             assert "probe.txt" in ls.stdout
 
             # The S3 gateway `up` started: an upload there is a file in a repo.
-            assert _cli(env, "create", "repo", "probe").returncode == 0
+            assert cli(env, "create", "repo", "probe").returncode == 0
             gateway = f"http://{addresses['s3_gateway']}"
             put = subprocess.run(
                 [
@@ -124,14 +107,14 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
                 env=aws_env,
             )
             assert put.returncode == 0, put.stderr
-            got = _cli(env, "get", "file", "probe@master:/p.txt")
+            got = cli(env, "get", "file", "probe@master:/p.txt")
             assert got.stdout == "from aws-cli", got.stderr
 
         reader = PartitionReader(KafkaSettings(bootstrap=addresses["kafka_bootstrap"]))
         await reader.start(["ps.requests"], {})  # the processors created it with 8 partitions
         await reader.stop()
 
-        again = _cli(env, "up", "--detach")
+        again = cli(env, "up", "--detach")
         assert again.returncode == 0, again.stderr  # as `docker compose up -d`: already up
         assert "already running" in again.stdout
 
@@ -141,7 +124,7 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
         deadline = time.monotonic() + 30
         restarted = None
         while time.monotonic() < deadline:
-            st = orjson.loads(_cli(env, "status", "--json").stdout)
+            st = orjson.loads(cli(env, "status", "--json").stdout)
             now = next(c for c in st["components"] if c["name"] == "commits")
             if now["pid"] != commits_pid and now["healthy"]:
                 restarted = now["pid"]
@@ -150,11 +133,10 @@ async def test_up_status_down_with_real_clients(tmp_path: Path):
         assert restarted is not None, "the supervisor did not restart a killed processor"
         pids.append(restarted)
     finally:
-        down = _cli(env, "down")
-        assert down.returncode == 0, down.stderr
+        down(env)
     assert not [p for p in pids if pid_alive(p)], "down left processes running"
     assert not (tmp_path / "home" / "stack.json").exists()
-    twice = _cli(env, "down")
+    twice = cli(env, "down")
     assert twice.returncode == 0 and "no stack running" in twice.stdout
-    gone = _cli(env, "status")
+    gone = cli(env, "status")
     assert gone.returncode == 1

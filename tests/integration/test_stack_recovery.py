@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import orjson
 import pytest
+from stack_cli import cli, down, stack_env, stack_pids, up
 
 from pachstream.stack.servers import pid_alive
 
@@ -22,48 +20,28 @@ PROCESSORS = ("commits", "lineage", "dispatch", "workers", "ingest", "s3gateway"
 """Processors that hold PostgreSQL connections and must outlive its restart."""
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
-    env["PACHSTREAM_HOME"] = str(home)
-    env["PACHSTREAM_KAFKA_STORAGE"] = "memory"
-    return env
-
-
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
-        env=env, text=True, capture_output=True, timeout=240,
-    )  # fmt: skip
-
-
-def _pids(home: Path) -> dict[str, int]:
-    state = orjson.loads((home / "stack.json").read_bytes())
-    return {c["name"]: c["pid"] for c in state["components"]}
-
-
 def test_processors_outlive_a_postgres_kill_and_serve_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = _env(home)
-    up = _cli(env, "up", "--detach")
-    assert up.returncode == 0, up.stdout + up.stderr
+    env = stack_env(home)
+    up(env)
     try:
-        assert _cli(env, "create", "repo", "before").returncode == 0
-        pids = _pids(home)
+        assert cli(env, "create", "repo", "before").returncode == 0
+        pids = stack_pids(home)
         os.kill(pids["postgres"], signal.SIGKILL)
         killed = time.monotonic()
         deadline = killed + 90
         n = 0
         while True:  # a write crosses the broker, the commit processor and the materializer
             n += 1
-            made = _cli(env, "create", "repo", f"after{n}")
+            made = cli(env, "create", "repo", f"after{n}")
             if made.returncode == 0:
                 break
             assert time.monotonic() < deadline, made.stdout + made.stderr
             time.sleep(0.5)
         print(f"a write succeeded {time.monotonic() - killed:.1f} s after the kill")
-        listed = _cli(env, "list", "repo")
+        listed = cli(env, "list", "repo")
         assert "before" in listed.stdout and f"after{n}" in listed.stdout, listed.stdout
-        now = _pids(home)
+        now = stack_pids(home)
         assert now["postgres"] != pids["postgres"]
         # Same processes: each started its service again in place (its state and offsets
         # from Postgres, as a new process would) instead of exiting for the supervisor.
@@ -75,5 +53,4 @@ def test_processors_outlive_a_postgres_kill_and_serve_again(tmp_path: Path) -> N
         log = (home / "logs" / "workers.log").read_text()
         assert "starting it again in this process" in log, log[-3000:]
     finally:
-        down = _cli(env, "down")
-        assert down.returncode == 0, down.stderr
+        down(env)

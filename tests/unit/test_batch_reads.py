@@ -9,37 +9,22 @@ from __future__ import annotations
 import asyncio
 import os
 
+from fake_packs import CountingStore, packed
+
 from pachstream.content import ContentWriter, read_file
-from pachstream.model import Chunk, FileEntry
-from pachstream.objectstore import MemoryObjectStore
 from pachstream.worker._reads import GAP_MAX, DatumReader, pack_runs
-
-
-class CountingStore(MemoryObjectStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.gets: list[tuple[str, int, int | None]] = []
-
-    async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
-        self.gets.append((key, offset, length))
-        return await super().get(key, offset, length)
-
-
-def _at(pack: str | None, offset: int, size: int) -> FileEntry:
-    chunk = Chunk(hash=f"{pack}{offset:060x}"[-64:], size=size, pack=pack, offset=offset)
-    return FileEntry(hash=chunk.hash, size=size, chunks=(chunk,))
 
 
 def test_runs_join_chunks_up_to_the_gap_per_pack() -> None:
     entries = [
-        _at("packs/a", 0, 10),
-        _at("packs/a", 10, 5),  # touching
-        _at("packs/a", 15 + GAP_MAX, 1),  # exactly the gap away: same run
-        _at("packs/a", 16 + 2 * GAP_MAX + 1, 2),  # one byte more than the gap: a new run
-        _at("packs/b", 7, 3),
-        _at("packs/a", 0, 10),  # the same chunk twice (two datums of one file)
-        _at(None, 0, 99),  # a blob: no run
-        _at("packs/c", 0, 0),  # empty: nothing to read
+        packed("packs/a", 0, 10),
+        packed("packs/a", 10, 5),  # touching
+        packed("packs/a", 15 + GAP_MAX, 1),  # exactly the gap away: same run
+        packed("packs/a", 16 + 2 * GAP_MAX + 1, 2),  # one byte more than the gap: a new run
+        packed("packs/b", 7, 3),
+        packed("packs/a", 0, 10),  # the same chunk twice (two datums of one file)
+        packed(None, 0, 99),  # a blob: no run
+        packed("packs/c", 0, 0),  # empty: nothing to read
     ]
     assert pack_runs(entries) == [
         ("packs/a", 0, 16 + GAP_MAX),

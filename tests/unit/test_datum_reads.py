@@ -6,31 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
+from fake_packs import CountingStore, packed
+
 from pachstream.content import ContentWriter, read_file
-from pachstream.model import Chunk, FileEntry
-from pachstream.objectstore import MemoryObjectStore
 from pachstream.worker._reads import WHOLE_PACK_MIN, DatumReader, whole_packs
 
 
-class CountingStore(MemoryObjectStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.gets: list[tuple[str, int, int | None]] = []
-
-    async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
-        self.gets.append((key, offset, length))
-        return await super().get(key, offset, length)
-
-
-def _entry(pack: str | None, i: int) -> FileEntry:
-    chunk = Chunk(hash=f"{i:064x}", size=1, pack=pack, offset=i)
-    return FileEntry(hash=chunk.hash, size=1, chunks=(chunk,))
-
-
 def test_whole_packs_are_those_with_enough_wanted_chunks() -> None:
-    entries = [_entry("packs/a", i) for i in range(WHOLE_PACK_MIN)]
-    entries += [_entry("packs/b", i) for i in range(WHOLE_PACK_MIN - 1)]
-    entries += [_entry(None, i) for i in range(50)]  # blobs are never "packs"
+    entries = [packed("packs/a", i) for i in range(WHOLE_PACK_MIN)]
+    entries += [packed("packs/b", i) for i in range(WHOLE_PACK_MIN - 1)]
+    entries += [packed(None, i) for i in range(50)]  # blobs are never "packs"
     assert whole_packs(entries) == {"packs/a"}
     assert whole_packs(entries, least=1) == {"packs/a", "packs/b"}
     assert whole_packs([]) == set()

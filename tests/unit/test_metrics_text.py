@@ -20,13 +20,12 @@ from pachstream.metrics import (
     ProcessReport,
     Sample,
     metrics_addresses,
-    parse_address,
     parse_samples,
     process_report,
     scrape,
     summarize,
 )
-from pachstream.settings import STACK_FILE, Settings
+from pachstream.settings import STACK_FILE, Settings, parse_host_port
 
 COUNTER = """\
 # HELP pachstream_records_consumed_total Records consumed.
@@ -160,13 +159,13 @@ def test_process_report(answer: str | Unavailable, expected: ProcessReport) -> N
     ],
 )
 def test_parse_address(address: str, expected: tuple[str, int]) -> None:
-    assert parse_address(address) == expected
+    assert parse_host_port(address, "PACHSTREAM_METRICS_ADDRESS", "127.0.0.1:9464") == expected
 
 
 @pytest.mark.parametrize("address", ["9464", ":9464", "host:", "host:port", "host:70000"])
 def test_parse_address_names_the_variable(address: str) -> None:
     with pytest.raises(ConfigError, match=r"PACHSTREAM_METRICS_ADDRESS=.*host:port"):
-        parse_address(address)
+        MetricsServer(address)  # the server reads its address with the shared parser
 
 
 @pytest.mark.parametrize(("value", "ok"), [("127.0.0.1:9464", True), ("nonsense", False)])
