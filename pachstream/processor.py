@@ -47,6 +47,21 @@ def offsets_table(name: str) -> str:
     )
 
 
+def outbox_table(name: str) -> str:
+    """The migration that creates processor ``name``'s outbox (:meth:`LogProcessor.save_outbox`).
+
+    Append it to a migration list once, never change it: migrations are append-only.
+    """
+    return (
+        f"CREATE TABLE {name}_outbox (seq integer PRIMARY KEY, topic text NOT NULL, "
+        "key text, value bytea NOT NULL, partition integer)"
+    )
+
+
+Outbox = list[tuple[str, str | None, bytes, int | None]]
+"""Records a batch decided to produce: (topic, key, value, partition or None for by key)."""
+
+
 class LogProcessor(Service):
     """Base of the commit processor and the materializer."""
 
@@ -65,6 +80,7 @@ class LogProcessor(Service):
         self._producer = Producer(self._kafka)
         self._reader = PartitionReader(self._kafka, max_records=self.max_records)
         self._offsets: dict[tuple[str, int], int] = {}
+        self._outbox_kept = False
 
     def input_topic(self) -> str:
         """The topic this processor consumes."""
@@ -120,6 +136,39 @@ class LogProcessor(Service):
         process_metrics().observe_batch(
             self.name, records, offsets, self._reader.highwater, time.monotonic() - started
         )
+
+    async def save_outbox(self, conn: Any, records: Outbox) -> None:
+        """Keep a batch's records in ``<name>_outbox``, inside the transaction that commits the
+        batch's state and offsets, in place of the previous batch's (already produced).
+
+        For a processor whose decisions depend on timing (the dispatcher: which records of
+        several partitions a batch holds, which jobs ended), a batch replayed after a crash
+        may decide differently; records produced before the commit could then describe a
+        job the restarted processor never knew. Committed first and produced after (again by
+        :meth:`send_outbox` after a restart), every record produced is one the state holds.
+        """
+        if self._outbox_kept:
+            await conn.execute(f"DELETE FROM {self.name}_outbox")
+        if records:
+            await conn.copy_records_to_table(
+                f"{self.name}_outbox",
+                records=[(i, t, k, v, p) for i, (t, k, v, p) in enumerate(records)],
+            )
+        self._outbox_kept = bool(records)
+
+    async def load_outbox(self, conn: Any) -> Outbox:
+        """The last committed batch's records (to produce again after a restart)."""
+        rows = await conn.fetch(
+            f"SELECT topic, key, value, partition FROM {self.name}_outbox ORDER BY seq"
+        )
+        self._outbox_kept = bool(rows)
+        return [(r["topic"], r["key"], bytes(r["value"]), r["partition"]) for r in rows]
+
+    async def send_outbox(self, records: Outbox) -> None:
+        """Produce ``records`` in order and wait for every acknowledgement."""
+        futures = [await self._producer.send(t, k, v, p) for t, k, v, p in records]
+        for f in futures:
+            await f
 
     async def save_offsets(self, conn: Any, offsets: dict[tuple[str, int], int]) -> None:
         """Record consumed offsets, inside the caller's transaction."""

@@ -4,16 +4,20 @@ The shell around :func:`._handle.handle`. One batch at a time::
 
     read requests (pipeline ones only) and facts → for each, the core's steps: records to
     produce, task topics to create, trees and stored jobs to load (their answers go back into
-    the core), rows to write → at the batch's end, the jobs that can start → records produced
-    (acks=all) → one Postgres transaction (:mod:`._store`): changed pipelines, jobs, results,
-    index rows, heads, consumed offsets.
+    the core), rows to write → at the batch's end, the jobs that can start → one Postgres
+    transaction (:mod:`._store`): changed pipelines, jobs, results, index rows, heads,
+    consumed offsets, and the records to produce (the outbox) → records produced (acks=all).
 
 A job that has every result writes its output commit as one request to the commit processor
 and succeeds when that commit's ``commit.finished`` arrives; only then does the pipeline's
 datum index move, so the index always describes the last output commit.
 
-Exactness after kill -9 is the commit processor's: facts are produced before the state that
-led to them is committed, and a replay of the batch yields the same ids.
+The dispatcher's decisions depend on timing (which records of several partitions one batch
+holds; which jobs ended before a commit arrived), so a batch replayed after a crash may decide
+otherwise: its records are committed with the state first and produced after (again, after a
+restart, from the outbox; consumers are idempotent). A record produced is always one the
+state holds: no job the dispatcher does not know is ever announced (the chaos campaign found
+one, forever running, when facts were produced before the commit).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from pachstream.errors import PachstreamError
 from pachstream.kafka import ensure_topics
 from pachstream.metrics import process_metrics
 from pachstream.objectstore import ObjectStore
-from pachstream.processor import LogProcessor
+from pachstream.processor import LogProcessor, Outbox
 from pachstream.settings import Settings
 from pachstream.tree import TreeStore
 
@@ -74,6 +78,8 @@ class Dispatcher(LogProcessor):
         self._out: list[tuple[str, str | None, bytes]] = []
         self._tasks: list[tuple[str, str, bytes, int]] = []
         self._changes = _store.Changes()
+        self._unsent: Outbox = []
+        """The last committed batch's records, produced again after a restart."""
         self._job_started: dict[str, tuple[str, float]] = {}
         """Running jobs' (pipeline, start time), for ``pachstream_job_seconds``; a job
         started before a restart is not timed."""
@@ -88,6 +94,7 @@ class Dispatcher(LogProcessor):
 
     async def _restore(self, conn: Any) -> None:
         self.dispatch_state = await _store.load(conn)
+        self._unsent = await self.load_outbox(conn)
         self.dispatch_state.kubernetes_workers = self._settings.workers == "kubernetes"
         log.info(
             "dispatch: restored %d pipelines at offsets %s",
@@ -96,6 +103,9 @@ class Dispatcher(LogProcessor):
         )
 
     async def _step(self) -> None:
+        if self._unsent:
+            await self._send(self._unsent)
+            self._unsent = []
         records = await self._reader.read(timeout_ms=200)
         if not records and not startable(self.dispatch_state):
             return
@@ -121,17 +131,26 @@ class Dispatcher(LogProcessor):
             if event is not None:
                 await self._run(Observed(event, now))
         await self._run(BatchEnded())
-        await self._producer.send_all(self._out)
-        if self._tasks:
-            futures = [await self._producer.send(t, k, v, part) for t, k, v, part in self._tasks]
-            for f in futures:
-                await f
+        outbox: Outbox = [(t, k, v, None) for t, k, v in self._out]
+        outbox += [(t, k, v, part) for t, k, v, part in self._tasks]
         writes = self._changes.writes(self.dispatch_state)
         async with self._pool.acquire() as conn, conn.transaction():
             await _store.write(conn, writes)
             await self.save_offsets(conn, offsets)
+            await self.save_outbox(conn, outbox)
         self._offsets = offsets
+        # A crash from here on: the restarted dispatcher produces the outbox again.
+        self._unsent = outbox
+        await self._send(outbox)
+        self._unsent = []
         self.observe_batch(records, offsets, started)
+
+    async def _send(self, outbox: Outbox) -> None:
+        """Facts and requests (by key) acknowledged first, then tasks (to a partition): a
+        worker's result never reaches the log before the job it belongs to.
+        """
+        await self.send_outbox([r for r in outbox if r[3] is None])
+        await self.send_outbox([r for r in outbox if r[3] is not None])
 
     async def _run(self, fact: Fact) -> None:
         """Drive the core's flow for ``fact``: perform each step, send answers back, and throw

@@ -34,6 +34,7 @@ from pachstream.dispatch._steps import (
 )
 from pachstream.dispatch.plan import IndexEntry, apply_delta
 from pachstream.errors import PachstreamError
+from pachstream.processor import outbox_table
 
 log = logging.getLogger("pachstream.dispatch")
 
@@ -53,6 +54,7 @@ MIGRATIONS = [
         PRIMARY KEY (job_id, datum_id));
     CREATE TABLE dispatch_meta (key text PRIMARY KEY, value jsonb NOT NULL);
     """,  # noqa: E501 - a migration is never edited
+    outbox_table("dispatch"),
 ]
 """Append-only: a change is a new entry."""
 
