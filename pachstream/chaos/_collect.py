@@ -20,7 +20,7 @@ from pachstream.chaos._invariants import Fingerprint
 from pachstream.chaos._load import job_fact, sha
 from pachstream.client import Client
 from pachstream.errors import InvalidSpec, PachstreamError, Unavailable
-from pachstream.kafka import PartitionReader, Topics
+from pachstream.kafka import PartitionReader, Topics, partition_counts
 from pachstream.lineage import Materializer
 from pachstream.pg import connect_pool
 from pachstream.settings import PostgresSettings, Settings
@@ -82,21 +82,33 @@ async def open_commit_facts(c: Client) -> list[OpenCommitFact]:
     ]
 
 
-async def read_topic(settings: Settings, topic: str, quiet_reads: int = 3) -> list[Any]:
-    """Every record of ``topic`` now: read until ``quiet_reads`` reads in a row bring none."""
+async def read_topic(settings: Settings, topic: str, timeout_s: float = 300) -> list[Any]:
+    """Every record of ``topic`` now: read until each partition reached the high watermark its
+    fetches report (no "some quiet reads" guess: a broker slow to list a long partition
+    answers nothing for a while, and the records after that were missed).
+    """
     kafka, _, _ = settings.require()
+    partitions = (await partition_counts(kafka, [topic]))[topic]
     reader = PartitionReader(kafka)
     await reader.start([topic], {})
     out = []
+    next_offset = dict.fromkeys(range(partitions), 0)
+    deadline = time.monotonic() + timeout_s
     try:
-        empty = 0
-        while empty < quiet_reads:
-            batch = await reader.read(timeout_ms=300)
-            out.extend(batch)
-            empty = 0 if batch else empty + 1
+        while True:
+            for r in await reader.read(timeout_ms=300):
+                out.append(r)
+                next_offset[r.partition] = r.offset + 1
+            ends = {p: reader.highwater(topic, p) for p in range(partitions)}
+            if all(end is not None and next_offset[p] >= end for p, end in ends.items()):
+                return out
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"reading topic {topic} did not reach its end in {timeout_s:.0f} s; "
+                    f"partition: (read up to, end) {[(p, next_offset[p], ends[p]) for p in ends]}"
+                )
     finally:
         await reader.stop()
-    return out
 
 
 async def dead_letters(settings: Settings) -> list[DeadLetter]:
