@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 import sys
@@ -16,7 +17,7 @@ from pachstream.cli._app import run_app
 from pachstream.errors import Unavailable
 from pachstream.security import RedactingFormatter
 from pachstream.service import Service, run_until_stopped
-from pachstream.settings import Settings
+from pachstream.settings import Settings, parse_host_port
 
 DEFAULT_GATEWAY = "127.0.0.1:1600"
 """Where ``pachstream run s3gateway`` listens without PACHSTREAM_GATEWAY_ADDRESS."""
@@ -46,8 +47,9 @@ def _make(name: str, settings: Settings) -> Service:
     if name == "s3gateway":
         from pachstream.gateway import S3Gateway
 
-        host, _, port = (settings.gateway_address or DEFAULT_GATEWAY).rpartition(":")
-        return S3Gateway(settings, host=host, port=int(port))
+        address = settings.gateway_address or DEFAULT_GATEWAY
+        host, port = parse_host_port(address, "PACHSTREAM_GATEWAY_ADDRESS", DEFAULT_GATEWAY)
+        return S3Gateway(settings, host=host, port=port)
     if name == "console":
         from pachstream.console import Console
 
@@ -97,9 +99,41 @@ def _server_gone(exc: BaseException) -> bool:
     return isinstance(exc, Unavailable) or pg.connection_lost(exc) or kafka.connection_lost(exc)
 
 
+_CODE = {
+    "commits": ("pachstream.commits", "CommitProcessor"),
+    "lineage": ("pachstream.lineage", "Materializer"),
+    "dispatch": ("pachstream.dispatch", "Dispatcher"),
+    "workers": ("pachstream.worker", "WorkerPool"),
+    "ingest": ("pachstream.ingest", "IngestConsumer"),
+    "s3gateway": ("pachstream.gateway", "S3Gateway"),
+    "console": ("pachstream.console", "Console"),
+    "openlineage": ("pachstream.lineage.openlineage", "OpenLineageExporter"),
+}
+"""Where each processor's class is, imported before its servers answer (see :func:`_released`):
+by name, as some packages import their classes only when asked for them."""
+
+
+def _released(name: str) -> bool:
+    """True once this processor may read its settings: at once, unless ``up`` started it
+    with its servers, to import its code meanwhile (pachstream.stack._release); then when
+    the supervisor sent the servers' addresses. False: the supervisor stopped first.
+    """
+    from pachstream.stack import await_release, waits_for_release
+
+    if not waits_for_release():
+        return True
+    module, cls = _CODE.get(name, _CODE["lineage"])
+    getattr(importlib.import_module(module), cls)
+    for other in ("pachstream.metrics", "pachstream.pg", "pachstream.kafka"):
+        importlib.import_module(other)
+    return await_release()
+
+
 def _run(
     name: str, service: Service | None = None, make: Callable[[], Service] | None = None
 ) -> None:
+    if not _released(name):
+        return
     settings = Settings.from_env()
     # Every line of a processor's log, tracebacks included, with its secrets masked; an
     # exception that ends the process goes through the same handler.

@@ -34,14 +34,18 @@ from pachstream.settings import (
     PostgresSettings,
     Settings,
 )
+from pachstream.stack._release import SETTINGS_ON_STDIN, release_line
 from pachstream.stack._secrets import write_private
 from pachstream.stack.servers import (
     Server,
+    Starting,
     ensure_buckets,
     free_port,
+    lock_held_by_zombie,
     pid_alive,
     port_answers,
     set_parent_death_signal,
+    spawn_postgres,
     start_postgres,
     start_seaweedfs,
     start_tansu,
@@ -64,6 +68,8 @@ def processors_for(settings: Settings) -> tuple[str, ...]:
 
 
 Say = Callable[[str], None]
+SERVER_ORDER = ("seaweedfs", "tansu", "postgres")
+"""The embedded servers in the order ``status`` lists them; stopped in reverse."""
 
 
 def read_state(home: Path) -> dict[str, Any] | None:
@@ -125,14 +131,23 @@ def clear_stale(home: Path, say: Say) -> None:
         raise StackError(
             f"a stack is already running in {home} (pid {pid}); run 'pachstream down' first"
         )
-    for comp in state.get("components", []):
+    components = state.get("components", [])
+    leftover = []
+    for comp in components:
         cpid = comp.get("pid")
         if pid_alive(cpid) and _ours(cpid, comp, home):
             say(
                 f"stopping leftover {comp['name']} (pid {cpid}) "
                 "of a stack that did not stop cleanly"
             )
-            stop_process(cpid, signal.SIGKILL, 5)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(cpid, signal.SIGKILL)
+            leftover.append(cpid)
+    # All killed first, then waited for: one wait, not one per process.
+    for cpid in leftover:
+        stop_process(cpid, signal.SIGKILL, 5)
+    for comp in components:
+        cpid = comp.get("pid")
         if not pid_alive(cpid):
             for leftover in comp.get("leftovers", []):
                 Path(leftover).unlink(missing_ok=True)
@@ -152,7 +167,7 @@ class _Child:
     leftovers: tuple[Path, ...] = ()
     """An embedded server's files outside the home, removed when it stops (Server.leftovers)."""
     log_seen: int = 0
-    """Bytes of its log already read for :func:`asked_to_stop_smartly` (Postgres only)."""
+    """Bytes of its log already read for :func:`hurry_signal` (servers only)."""
     started: float = field(default_factory=time.monotonic)
     """When its current process was started (monotonic)."""
 
@@ -185,6 +200,8 @@ def _size(path: str | Path) -> int:
 
 SMART_SHUTDOWN = "received smart shutdown request"
 """What Postgres logs when sent SIGTERM."""
+SEAWEEDFS_STOPPING = "Gracefully stopping gRPC server"
+"""What SeaweedFS's filer logs when the process got SIGTERM or SIGINT."""
 
 
 def asked_to_stop_smartly(log_text: str) -> bool:
@@ -196,6 +213,24 @@ def asked_to_stop_smartly(log_text: str) -> bool:
     are cut), and Postgres exits and is restarted like any server that died.
     """
     return SMART_SHUTDOWN in log_text
+
+
+def hurry_signal(name: str, log_text: str) -> signal.Signals | None:
+    """The signal that ends at once a server whose new log lines (``log_text``) say it was
+    asked to stop by someone else than the supervisor, or None. Pure.
+
+    - Postgres on SIGTERM: SIGINT (see :func:`asked_to_stop_smartly`).
+    - SeaweedFS on SIGTERM: SIGKILL. Its filer waits a fixed 15 s for the metadata
+      subscription of its own S3 server, which ends only after the filer: 15 s of S3 answering
+      errors before it exits and can be restarted (21 s recoveries in ``pachstream chaos``).
+      What it acknowledged is on disk (it survives SIGKILL faults), so nothing is lost; this
+      is what :func:`~pachstream.stack.servers.stop_server` does for ``down`` too.
+    """
+    if name == "postgres" and asked_to_stop_smartly(log_text):
+        return signal.SIGINT
+    if name == "seaweedfs" and SEAWEEDFS_STOPPING in log_text:
+        return signal.SIGKILL
+    return None
 
 
 @dataclass
@@ -213,6 +248,10 @@ class Supervisor:
     _stop: bool = False
     _metrics: dict[str, str] = field(default_factory=dict)
     """Each processor's ``/metrics`` URL (stack.json's ``"metrics"``)."""
+    _envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each processor's environment, completed by :meth:`_release`."""
+    _released: set[str] = field(default_factory=set)
+    """Processors sent their addresses: their restarts find them in their environment."""
 
     @property
     def home(self) -> Path:
@@ -230,10 +269,22 @@ class Supervisor:
         logs.mkdir(exist_ok=True)
         clear_stale(self.home, self.say)
         try:
-            full = self._start_servers(logs)
-            self._state(full, ready=False)
+            # The gateway and the console bind the ports picked here, so stack.json can name
+            # them up front.
+            addresses = dataclasses.replace(
+                self.settings,
+                gateway_address=self.settings.gateway_address or f"127.0.0.1:{free_port()}",
+                console_address=self.settings.console_address or f"127.0.0.1:{free_port()}",
+            )
+            # Processors start first and import their code while the servers start (after a
+            # supervisor's kill -9, `up` took ~5 s more for seven processors' imports at
+            # once); each waits for the servers' addresses on its stdin (see ._release).
             for name in processors_for(self.settings):
-                self._procs.append(self._start_processor(name, full, logs))
+                self._procs.append(self._start_processor(name, addresses, logs))
+            full = self._start_servers(addresses, logs)
+            self._state(full, ready=False)
+            for child in self._procs:
+                self._release(child, full)
             self._state(full, ready=True)
             for c in self._servers + self._procs:
                 # The embedded Postgres's address is a DSN with its password.
@@ -245,10 +296,16 @@ class Supervisor:
         finally:
             self._stop_all()
 
-    def _start_servers(self, logs: Path) -> Settings:
-        s = self.settings
+    def _start_servers(self, s: Settings, logs: Path) -> Settings:
         s3 = s.s3
         home = self.home
+        postgres = None
+        # Postgres needs neither S3 nor the broker: it starts (a crash recovery after a kill)
+        # while SeaweedFS does, and is waited for last. Unless the postmaster `up` just killed
+        # is not reaped yet (init does it, within ~1.5 s here): its pid still answers, and
+        # Postgres refuses to start on a lock file naming it; then it starts after the others.
+        if s.postgres is None and not lock_held_by_zombie(home / "postgres"):
+            postgres = self._spawn_postgres(logs)
         if s3 is None:
             weed = start_seaweedfs(home / "seaweedfs", logs, die_with_parent=True)
             restart = functools.partial(
@@ -267,24 +324,22 @@ class Supervisor:
             self._servers.append(self._child(broker, restart))
             kafka = KafkaSettings(bootstrap=broker.address)
         pg = s.postgres
-        if pg is None:
-            postgres = start_postgres(home / "postgres", logs, die_with_parent=True)
-            restart = functools.partial(
-                start_postgres, home / "postgres", logs, postgres.port, die_with_parent=True
-            )
-            self._servers.append(self._child(postgres, restart))
-            pg = PostgresSettings(dsn=postgres.address)
-        # The gateway binds the port the supervisor picks, so stack.json can name it up front.
-        gateway = s.gateway_address or f"127.0.0.1:{free_port()}"
-        console = s.console_address or f"127.0.0.1:{free_port()}"
-        return dataclasses.replace(
-            s,
-            kafka=kafka,
-            postgres=pg,
-            s3=s3,
-            gateway_address=gateway,
-            console_address=console,
+        if s.postgres is None:
+            postgres = postgres or self._spawn_postgres(logs)
+            pg = PostgresSettings(dsn=postgres.wait().address)
+        # Listed (status, stack.json) in one order whichever started first, and stopped in
+        # reverse: Postgres, the broker, then S3, which holds the broker's log.
+        self._servers.sort(key=lambda c: SERVER_ORDER.index(c.name))
+        return dataclasses.replace(s, kafka=kafka, postgres=pg, s3=s3)
+
+    def _spawn_postgres(self, logs: Path) -> Starting:
+        data = self.home / "postgres"
+        postgres = spawn_postgres(data, logs, die_with_parent=True)
+        restart = functools.partial(
+            start_postgres, data, logs, postgres.server.port, die_with_parent=True
         )
+        self._servers.append(self._child(postgres.server, restart))
+        return postgres
 
     @staticmethod
     def _child(server: Server, restart: Callable[[], Server]) -> _Child:
@@ -306,8 +361,13 @@ class Supervisor:
         return child
 
     def _start_processor(self, name: str, full: Settings, logs: Path) -> _Child:
+        """Start processor ``name`` waiting for its servers' addresses (:meth:`_release`);
+        ``full``: the settings known before the servers start (gateway and console addresses).
+        """
         log = logs / f"{name}.log"
-        env = {**os.environ, **full.child_env()}
+        # The servers' addresses come later, by _release; the home names the stack's
+        # processes for `up` (clear_stale) and `pachstream chaos` from the start.
+        env = {**os.environ, "PACHSTREAM_HOME": str(self.home)}
         env.pop("PACHSTREAM_METRICS_ADDRESS", None)  # one port each, never a shared one
         if name == "console" and full.console_address:
             self._metrics[name] = f"http://{full.console_address}/metrics"  # its own server
@@ -318,15 +378,19 @@ class Supervisor:
             self._metrics[name] = f"http://{address}/metrics"
 
         def start() -> subprocess.Popen[bytes]:
+            # Waits for its addresses until released; a restart gets them in its environment.
+            waits = name not in self._released
             with log.open("ab") as out:
                 return subprocess.Popen(
                     [sys.executable, "-m", "pachstream", "run", name],
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
+                    stdin=subprocess.PIPE if waits else subprocess.DEVNULL,
+                    env={**env, SETTINGS_ON_STDIN: "1"} if waits else env,
                     preexec_fn=set_parent_death_signal,
                 )
+
+        self._envs[name] = env
 
         if name == "s3gateway" and full.gateway_address:
             # Healthy once its port answers, as for the servers.
@@ -337,12 +401,28 @@ class Supervisor:
             return _Child(name, start, start(), f"http://{full.console_address}", str(log), port)
         return _Child(name, start, start(), "", str(log))
 
+    def _release(self, child: _Child, full: Settings) -> None:
+        """Send a processor started by :meth:`_start_processor` its servers' addresses; its
+        restarts get them in their environment.
+        """
+        self._envs[child.name].update(full.child_env())
+        self._released.add(child.name)
+        stdin = child.process.stdin
+        if stdin is None:
+            return
+        # A processor that died meanwhile (a broken pipe) is restarted by _watch.
+        with contextlib.suppress(OSError):
+            stdin.write(release_line(full.child_env()))
+            stdin.flush()
+        with contextlib.suppress(OSError):
+            stdin.close()
+
     def _watch(self, full: Settings) -> None:
         changed = False
         for child in self._servers + self._procs:
             if child.process.poll() is None:
-                if child.name == "postgres" and child.log:
-                    self._unwedge_postgres(child)
+                if child in self._servers and child.log:
+                    self._hurry(child)
                 continue
             now = time.monotonic()
             if now < child.next_try:
@@ -363,7 +443,8 @@ class Supervisor:
         if changed:
             self._state(full, ready=True)
 
-    def _unwedge_postgres(self, child: _Child) -> None:
+    def _hurry(self, child: _Child) -> None:
+        """End at once a server that someone else asked to stop (see :func:`hurry_signal`)."""
         try:
             with open(child.log, "rb") as f:
                 f.seek(child.log_seen)
@@ -371,10 +452,14 @@ class Supervisor:
         except OSError:
             return
         child.log_seen += len(part)
-        if asked_to_stop_smartly(part.decode(errors="replace")) and not self._stop:
-            self.say("postgres was asked to stop (SIGTERM); stopping it fast to restart it")
+        sig = hurry_signal(child.name, part.decode(errors="replace"))
+        if sig is not None and not self._stop:
+            self.say(
+                f"{child.name} was asked to stop (SIGTERM); sending {sig.name} to restart it "
+                "at once"
+            )
             with contextlib.suppress(ProcessLookupError):
-                os.kill(child.process.pid, signal.SIGINT)
+                os.kill(child.process.pid, sig)
 
     def _state(self, full: Settings, *, ready: bool) -> None:
         assert full.kafka and full.postgres and full.s3
@@ -427,9 +512,14 @@ class Supervisor:
         for child in self._procs:
             if child.process.poll() is None:
                 child.process.send_signal(signal.SIGTERM)
+        # One grace period for them all: a grace each made two processors that hold on to
+        # their clients (the gateway and the console, under `pachstream chaos` load) cost
+        # 5 s + 5 s, not 5 s.
+        together = time.monotonic() + self.grace
         for child in [*reversed(self._procs), *reversed(self._servers)]:
             began = time.monotonic()
-            stop_server(child.name, child.process, self.grace, child.leftovers)
+            grace = max(0.0, together - began) if child in self._procs else self.grace
+            stop_server(child.name, child.process, grace, child.leftovers)
             self.say(f"stopped {child.name} in {time.monotonic() - began:.1f} s")
         state = read_state(self.home)
         if state is not None and state.get("supervisor_pid") == os.getpid():

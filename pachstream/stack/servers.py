@@ -147,6 +147,18 @@ def _clear_foreign_lock(pgdata: Path) -> None:
         lock.unlink(missing_ok=True)
 
 
+def lock_held_by_zombie(pgdata: Path) -> bool:
+    """Whether ``postmaster.pid`` names a postmaster that died but is not reaped yet: Postgres
+    would refuse to start until it is (its pid still answers).
+    """
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        state = Path(f"/proc/{first}/stat").read_text().split(") ")[-1].split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return False
+    return first.isdigit() and state == "Z"
+
+
 def free_port() -> int:
     """A loopback port free right now."""
     with socket.socket() as s:
@@ -275,9 +287,7 @@ def start_seaweedfs(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _start_seaweedfs(
-    data: Path, logs: Path, s3_port: int | None, die_with_parent: bool
-) -> Server:
+def _start_seaweedfs(data: Path, logs: Path, s3_port: int | None, die_with_parent: bool) -> Server:
     data.mkdir(parents=True, exist_ok=True)
     (logs / "weed").mkdir(parents=True, exist_ok=True)
     run = _short_dir(data / "run")
@@ -476,11 +486,37 @@ def _open_tree(root: Path) -> None:
             f.chmod(f.stat().st_mode | (0o055 if os.access(f, os.X_OK) else 0o044))
 
 
+@dataclass
+class Starting:
+    """A server spawned but perhaps not answering yet: :meth:`wait` until it does, while
+    other servers start (``up`` starts Postgres before SeaweedFS, which needs neither).
+    """
+
+    server: Server
+    """The server, its address known before it answers."""
+    ready: Callable[[], bool]
+    """Whether it answers now."""
+    timeout: float
+    """Seconds it gets to answer."""
+
+    def wait(self) -> Server:
+        """The server once it answers; StackError when it exits or does not answer in time."""
+        _wait(self.ready, self.server.process, self.server.name, self.server.log, self.timeout)
+        return self.server
+
+
 def start_postgres(
     pgdata: Path, logs: Path, port: int | None = None, *, die_with_parent: bool = False
 ) -> Server:
+    """PostgreSQL, once it answers (see :func:`spawn_postgres`)."""
+    return spawn_postgres(pgdata, logs, port, die_with_parent=die_with_parent).wait()
+
+
+def spawn_postgres(
+    pgdata: Path, logs: Path, port: int | None = None, *, die_with_parent: bool = False
+) -> Starting:
     """PostgreSQL on 127.0.0.1 (TCP only), initializing ``pgdata`` on first start; every
-    connection needs the password of the ``postgres`` role, which the returned DSN holds
+    connection needs the password of the ``postgres`` role, which the server's DSN holds
     (made on the folder's first start, kept beside it: see :mod:`._secrets`).
 
     A ``postmaster.pid`` naming a live process that is not this folder's postgres (pids are
@@ -547,6 +583,5 @@ def start_postgres(
         )
         return check.returncode == 0
 
-    _wait(ready, proc, "postgres", log, 60)
     dsn = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
-    return Server("postgres", proc, dsn, log, port)
+    return Starting(Server("postgres", proc, dsn, log, port), ready, 60)
