@@ -31,6 +31,9 @@ _LOST = (
     asyncpg.CannotConnectNowError,  # the database system is starting up
     asyncpg.AdminShutdownError,  # terminating connection due to unexpected postmaster exit
     asyncpg.InterfaceError,  # the underlying connection is closed
+    # "another operation is in progress": a pooled connection left mid-operation by a lost
+    # server (seen after Postgres SIGKILL in the chaos campaign); a fresh instance clears it.
+    asyncpg.InternalClientError,
 )
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
+from pachstream import pg
 from pachstream.service import RESTART_CAP_S, Service, restart_delay, run_until_stopped
 from pachstream.stack._supervisor import HEALTHY_AFTER_S, restart_plan
 
@@ -97,3 +99,21 @@ async def test_other_errors_and_no_factory_end_the_run() -> None:
     with pytest.raises(ConnectionResetError):
         await run_until_stopped(_Flaky(made, lost, 1), asyncio.Event(), transient=lambda e: True)
     assert len(made) == 2  # no second instance in either case
+
+
+@pytest.mark.parametrize(
+    ("exc", "lost"),
+    [
+        (ConnectionRefusedError(111, "refused"), True),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), True),
+        (asyncpg.InterfaceError("the underlying connection is closed"), True),
+        # A pooled connection left mid-operation by a lost server (chaos: Postgres SIGKILL).
+        (asyncpg.InternalClientError("another operation is in progress"), True),
+        (asyncpg.UniqueViolationError("duplicate key"), False),  # a refused statement
+        (ValueError("a bug"), False),
+    ],
+)
+def test_which_postgres_errors_mean_the_connection_was_lost(
+    exc: BaseException, lost: bool
+) -> None:
+    assert pg.connection_lost(exc) is lost
