@@ -44,6 +44,7 @@ from pachstream.gateway._metadata import (
     response_overrides,
 )
 from pachstream.gateway._records import Records
+from pachstream.gateway._singleflight import SingleFlight
 from pachstream.gateway._uploads import Uploads
 from pachstream.gateway._writer import Writer
 from pachstream.model import Chunk, FileEntry
@@ -68,6 +69,8 @@ class Reads:
     """Content and file ops, and the commits the gateway holds open."""
     _cors: CorsPolicy
     _lister: Lister
+    _checks: SingleFlight
+    """Bucket checks in flight, shared by the writes that arrive meanwhile."""
     _mtimes: OrderedDict[tuple[str, str], float]
 
     async def _op_object_tagging(self, call: Call) -> web.StreamResponse:

@@ -49,6 +49,7 @@ from pachstream.gateway._records import Records
 from pachstream.gateway._routes import NONE_CONFIGURED, Target, route
 from pachstream.gateway._schema import MIGRATIONS
 from pachstream.gateway._sigv4 import SignedRequest, verify_request
+from pachstream.gateway._singleflight import SingleFlight
 from pachstream.gateway._uploads import Uploads
 from pachstream.gateway._writer import Writer
 from pachstream.ingest import parse_policies
@@ -141,6 +142,7 @@ class S3Gateway(MultipartVerbs, Service):
         self._pool: Any = None
         self._runner: web.AppRunner | None = None
         self._mtimes = OrderedDict()
+        self._checks = SingleFlight()
 
     @property
     def port(self) -> int:

@@ -176,7 +176,8 @@ class Writes(Reads):
 
     async def _writable(self, bucket: Bucket) -> None:
         refuse_commit_bucket(bucket)
-        await self._bucket_head(bucket)
+        # Concurrent writes to one bucket share one check (see _singleflight).
+        await self._checks.run(bucket.name, lambda: self._bucket_head(bucket))
 
     async def _write_ops(self, bucket: Bucket, ops: list[FileOp]) -> str:
         try:
