@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -40,10 +41,10 @@ from pachstream.stack.servers import (
     Server,
     Starting,
     ensure_buckets,
-    free_port,
     lock_held_by_zombie,
     pid_alive,
     port_answers,
+    port_or_free,
     set_parent_death_signal,
     spawn_postgres,
     start_postgres,
@@ -79,6 +80,39 @@ def read_state(home: Path) -> dict[str, Any] | None:
         return data
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
+
+
+PORTS_FILE = "ports.json"
+"""The loopback ports of a home's last run (:func:`kept_ports`), kept when ``stack.json`` goes:
+no secrets, only numbers."""
+
+
+def forget_state(home: Path) -> None:
+    """Remove ``stack.json``, keeping its ports in :data:`PORTS_FILE` for the next ``up``."""
+    ports = kept_ports(read_state(home))
+    if ports:
+        write_private(home / PORTS_FILE, orjson.dumps(ports))
+    (home / STACK_FILE).unlink(missing_ok=True)
+
+
+def last_ports(home: Path) -> dict[str, int]:
+    """The ports to ask for again: those of ``stack.json`` (a crashed run) or of
+    :data:`PORTS_FILE` (a run that stopped); unreadable files give none, never an error.
+    """
+    ports = kept_ports(read_state(home))
+    if ports:
+        return ports
+    try:
+        data = orjson.loads((home / PORTS_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        k: v
+        for k, v in data.items()
+        if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536
+    }
 
 
 def write_state(home: Path, state: dict[str, Any]) -> None:
@@ -121,6 +155,44 @@ def running(home: Path) -> int | None:
     return None
 
 
+def kept_ports(state: dict[str, Any] | None) -> dict[str, int]:
+    """The loopback ports a previous run of a home used, by component (``metrics:NAME`` for
+    a processor's metrics port), from its ``stack.json``. Pure.
+
+    ``up`` after a crash or a kill -9 of the supervisor asks for them again: clients that
+    know the stack's addresses (a kcat on the broker, aws-cli on the gateway, the SDK's
+    connections) reconnect where they were instead of waiting out a timeout (a supervisor
+    kill took 25 s to recover in the chaos campaign, most of it an SDK request's 20 s wait
+    on the old broker address). Servers the user runs (``external``) are not ours to place.
+    """
+    if not state:
+        return {}
+    addresses = state.get("addresses") or {}
+    external = state.get("external") or {}
+    found: dict[str, str] = {
+        "s3gateway": f"//{addresses.get('s3_gateway') or ''}",
+        "console": addresses.get("console") or "",
+    }
+    if not external.get("s3", True):
+        found["seaweedfs"] = addresses.get("s3_endpoint") or ""
+    if not external.get("kafka", True):
+        found["tansu"] = f"//{addresses.get('kafka_bootstrap') or ''}"
+    if not external.get("postgres", True):
+        found["postgres"] = addresses.get("postgres_dsn") or ""
+    for name, url in (state.get("metrics") or {}).items():
+        found[f"metrics:{name}"] = url or ""
+    ports: dict[str, int] = {}
+    for name, url in found.items():
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            continue
+        if port and parts.hostname in ("127.0.0.1", "localhost"):
+            ports[name] = port
+    return ports
+
+
 def clear_stale(home: Path, say: Say) -> None:
     """Refuse when a supervisor runs here; else kill what a kill -9'd stack left behind."""
     state = read_state(home)
@@ -151,7 +223,7 @@ def clear_stale(home: Path, say: Say) -> None:
         if not pid_alive(cpid):
             for leftover in comp.get("leftovers", []):
                 Path(leftover).unlink(missing_ok=True)
-    (home / STACK_FILE).unlink(missing_ok=True)
+    forget_state(home)
 
 
 @dataclass
@@ -250,6 +322,8 @@ class Supervisor:
     """Each processor's ``/metrics`` URL (stack.json's ``"metrics"``)."""
     _envs: dict[str, dict[str, str]] = field(default_factory=dict)
     """Each processor's environment, completed by :meth:`_release`."""
+    _kept: dict[str, int] = field(default_factory=dict)
+    """Ports of the previous run of this home (:func:`kept_ports`), asked for again."""
     _released: set[str] = field(default_factory=set)
     """Processors sent their addresses: their restarts find them in their environment."""
 
@@ -267,14 +341,15 @@ class Supervisor:
         self.home.mkdir(parents=True, exist_ok=True)
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
+        self._kept = last_ports(self.home)
         clear_stale(self.home, self.say)
         try:
             # The gateway and the console bind the ports picked here, so stack.json can name
             # them up front.
             addresses = dataclasses.replace(
                 self.settings,
-                gateway_address=self.settings.gateway_address or f"127.0.0.1:{free_port()}",
-                console_address=self.settings.console_address or f"127.0.0.1:{free_port()}",
+                gateway_address=self.settings.gateway_address or self._loopback("s3gateway"),
+                console_address=self.settings.console_address or self._loopback("console"),
             )
             # Processors start first and import their code while the servers start (after a
             # supervisor's kill -9, `up` took ~5 s more for seven processors' imports at
@@ -296,6 +371,10 @@ class Supervisor:
         finally:
             self._stop_all()
 
+    def _loopback(self, name: str) -> str:
+        """``127.0.0.1:PORT`` for ``name``: its port of the previous run when free."""
+        return f"127.0.0.1:{port_or_free(self._kept.get(name))}"
+
     def _start_servers(self, s: Settings, logs: Path) -> Settings:
         s3 = s.s3
         home = self.home
@@ -307,7 +386,18 @@ class Supervisor:
         if s.postgres is None and not lock_held_by_zombie(home / "postgres"):
             postgres = self._spawn_postgres(logs)
         if s3 is None:
-            weed = start_seaweedfs(home / "seaweedfs", logs, die_with_parent=True)
+            try:
+                weed = start_seaweedfs(
+                    home / "seaweedfs",
+                    logs,
+                    port_or_free(self._kept.get("seaweedfs")),
+                    die_with_parent=True,
+                )
+            except StackError:
+                if "seaweedfs" not in self._kept:
+                    raise
+                # Its old S3 port was taken between the check and the bind: any port.
+                weed = start_seaweedfs(home / "seaweedfs", logs, die_with_parent=True)
             restart = functools.partial(
                 start_seaweedfs, home / "seaweedfs", logs, weed.port, die_with_parent=True
             )
@@ -317,7 +407,13 @@ class Supervisor:
         ensure_buckets(s3.endpoint, buckets, s3.access_key, s3.secret_key)
         kafka = s.kafka
         if kafka is None:
-            broker = start_tansu(logs, s.kafka_storage, s3.endpoint, die_with_parent=True)
+            broker = start_tansu(
+                logs,
+                s.kafka_storage,
+                s3.endpoint,
+                port_or_free(self._kept.get("tansu")),
+                die_with_parent=True,
+            )
             restart = functools.partial(
                 start_tansu, logs, s.kafka_storage, s3.endpoint, broker.port, die_with_parent=True
             )
@@ -334,7 +430,9 @@ class Supervisor:
 
     def _spawn_postgres(self, logs: Path) -> Starting:
         data = self.home / "postgres"
-        postgres = spawn_postgres(data, logs, die_with_parent=True)
+        postgres = spawn_postgres(
+            data, logs, port_or_free(self._kept.get("postgres")), die_with_parent=True
+        )
         restart = functools.partial(
             start_postgres, data, logs, postgres.server.port, die_with_parent=True
         )
@@ -373,7 +471,7 @@ class Supervisor:
             self._metrics[name] = f"http://{full.console_address}/metrics"  # its own server
         else:
             # Fixed for the child's life, restarts included, so stack.json stays right.
-            address = f"127.0.0.1:{free_port()}"
+            address = self._loopback(f"metrics:{name}")
             env["PACHSTREAM_METRICS_ADDRESS"] = address
             self._metrics[name] = f"http://{address}/metrics"
 
@@ -523,7 +621,7 @@ class Supervisor:
             self.say(f"stopped {child.name} in {time.monotonic() - began:.1f} s")
         state = read_state(self.home)
         if state is not None and state.get("supervisor_pid") == os.getpid():
-            (self.home / STACK_FILE).unlink(missing_ok=True)
+            forget_state(self.home)
         self.say(f"stack stopped: {stopped} processes")
 
 
@@ -612,7 +710,7 @@ def down(home: Path, grace: float, say: Say) -> int:
     pids = [c["pid"] for c in state.get("components", []) if c.get("pid")]
     running = [p for p in [sup, *pids] if pid_alive(p)]
     if not running:
-        (home / STACK_FILE).unlink(missing_ok=True)
+        forget_state(home)
         say(f"no stack running in {home} (removed a stale {STACK_FILE})")
         return 0
     if pid_alive(sup):
@@ -628,6 +726,6 @@ def down(home: Path, grace: float, say: Say) -> int:
     for comp in state.get("components", []):
         for leftover in comp.get("leftovers", []):
             Path(leftover).unlink(missing_ok=True)
-    (home / STACK_FILE).unlink(missing_ok=True)
+    forget_state(home)
     say(f"stack in {home} stopped")
     return len(running)

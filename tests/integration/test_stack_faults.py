@@ -181,9 +181,14 @@ def test_up_at_once_after_a_supervisor_kill_starts_processors_with_the_servers(
     up(env)
     try:
         assert cli(env, "create", "repo", "kept").returncode == 0
-        os.kill(stack_state(home)["supervisor_pid"], signal.SIGKILL)
+        before = stack_state(home)
+        os.kill(before["supervisor_pid"], signal.SIGKILL)
         up(env)
-        pids = {c["name"]: c["pid"] for c in stack_state(home)["components"]}
+        after = stack_state(home)
+        # The same addresses as before: clients that knew them reconnect where they were.
+        assert after["addresses"] == before["addresses"]
+        assert after["metrics"] == before["metrics"]
+        pids = {c["name"]: c["pid"] for c in after["components"]}
         # The processors imported their code while the servers started: spawned before
         # SeaweedFS (and before Postgres), not after every server answered.
         servers = {name: _started(pids.pop(name)) for name in ("seaweedfs", "postgres", "tansu")}
