@@ -125,9 +125,11 @@ class CampaignStack:
         """Whether the stack's supervisor is gone (nothing restarts its children then)."""
         return running(self.home) is None
 
-    def restart(self, timeout_s: float = 60.0) -> None:
+    def restart(self, timeout_s: float = 60.0) -> float:
         """Start the stack again after its supervisor died. A supervisor stopping on SIGTERM
         is waited for (it stops its children); what a SIGKILL'd one left, ``up`` kills.
+        Returns when (epoch seconds) the old supervisor was gone: writes and jobs that ended
+        before, during a graceful stop, do not show a recovery.
         """
         deadline = time.monotonic() + timeout_s
         state = read_state(self.home) or {}
@@ -136,7 +138,9 @@ class CampaignStack:
             time.sleep(0.2)
         if pid_alive(sup):
             raise StackError(f"the supervisor (pid {sup}) did not stop within {timeout_s:.0f}s")
+        gone = time.time()
         self.up()
+        return gone
 
     def down(self) -> None:
         """Stop the stack, then every process of this home still alive (workers the pool left
