@@ -45,6 +45,7 @@ from pachstream.stack.servers import (
     pid_alive,
     port_answers,
     port_or_free,
+    promise,
     set_parent_death_signal,
     spawn_postgres,
     start_postgres,
@@ -373,7 +374,7 @@ class Supervisor:
 
     def _loopback(self, name: str) -> str:
         """``127.0.0.1:PORT`` for ``name``: its port of the previous run when free."""
-        return f"127.0.0.1:{port_or_free(self._kept.get(name))}"
+        return f"127.0.0.1:{promise(port_or_free(self._kept.get(name)))}"
 
     def _start_servers(self, s: Settings, logs: Path) -> Settings:
         s3 = s.s3

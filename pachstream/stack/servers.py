@@ -165,18 +165,34 @@ def lock_held_by_zombie(pgdata: Path) -> bool:
     return first.isdigit() and state == "Z"
 
 
+PROMISED: set[int] = set()
+"""Ports this process gave to processors that bind them later (``up`` starts the processors
+before the servers): :func:`free_port` never hands them to a server meanwhile. Seen in the
+chaos campaign: SeaweedFS took a worker pool's metrics port, and the pool, unable to serve
+it, exited at every restart."""
+
+
+def promise(port: int) -> int:
+    """Keep ``port`` out of :func:`free_port`'s answers in this process; returns it."""
+    PROMISED.add(port)
+    return port
+
+
 def free_port() -> int:
-    """A loopback port free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free right now (and not promised: :data:`PROMISED`)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in PROMISED:
+            return port
 
 
 def port_or_free(port: int | None) -> int:
     """``port`` when it can be bound on loopback right now, else a free one: a stack started
     again keeps the ports its clients know (see ``_supervisor.kept_ports``).
     """
-    if port:
+    if port and port not in PROMISED:
         try:
             with socket.socket() as s:
                 # As the servers bind (Go, Rust's std, Postgres and aiohttp set it): the

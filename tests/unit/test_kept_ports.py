@@ -14,6 +14,7 @@ from pachstream.stack._supervisor import (
     last_ports,
     write_state,
 )
+from pachstream.stack.servers import PROMISED, free_port, port_or_free, promise
 
 EMBEDDED: dict[str, Any] = {
     "addresses": {
@@ -88,3 +89,15 @@ def test_a_stopped_runs_ports_outlive_its_stack_json(tmp_path: Path) -> None:
 def test_an_unreadable_ports_file_gives_no_ports(tmp_path: Path, text: bytes) -> None:
     (tmp_path / PORTS_FILE).write_bytes(text)
     assert last_ports(tmp_path) == {}
+
+
+def test_a_promised_port_is_never_handed_to_a_server() -> None:
+    # A processor's port, given before the servers start and bound only once it is released:
+    # SeaweedFS's free ports must not include it (seen: the worker pool's metrics port).
+    port = free_port()
+    try:
+        promise(port)
+        assert port_or_free(port) != port
+        assert port not in {free_port() for _ in range(200)}
+    finally:
+        PROMISED.discard(port)
