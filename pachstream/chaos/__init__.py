@@ -37,6 +37,8 @@ from pachstream.chaos._plan import (
     TARGETS,
     Shot,
     fault_classes,
+    first_job,
+    first_write,
     percentile,
     plan_faults,
     recovered_at,
@@ -66,6 +68,8 @@ __all__ = [
     "fault_classes",
     "percentile",
     "plan_faults",
+    "first_job",
+    "first_write",
     "recovered_at",
     "run_campaign",
 ]

@@ -27,7 +27,13 @@ from pachstream.chaos._invariants import (
     downstream_of,
 )
 from pachstream.chaos._load import Load, Recorder, settings_source
-from pachstream.chaos._plan import fault_classes, percentile, plan_faults, recovered_at
+from pachstream.chaos._plan import (
+    fault_classes,
+    first_job,
+    first_write,
+    percentile,
+    plan_faults,
+)
 from pachstream.chaos._procs import CampaignStack, send
 from pachstream.client import Client
 from pachstream.errors import PachstreamError
@@ -229,40 +235,61 @@ async def _inject(
         send(pid, shot.signal)
         say(f"  {at - report.began:6.1f} s: {shot.signal} {shot.target} (pid {pid})")
         since = at
+        ready: float | None = None
         if shot.target == "supervisor":
             since = await asyncio.to_thread(stack.restart)
-        recovery = await _recovery(at, shot.target, rec, cfg.recovery_timeout_s, since=since)
+            ready = time.time() - at
+        recovery, write_s, job_s = await _recovery(
+            at, shot.target, rec, cfg.recovery_timeout_s, since=since
+        )
         if recovery is None and stack.supervisor_down():
             report.notes.append(f"the supervisor died after {shot.signal} of {shot.target}")
             await asyncio.to_thread(stack.restart)
         report.faults.append(
-            Fault(at=at, target=shot.target, signal=shot.signal, pid=pid, recovery_s=recovery)
+            Fault(
+                at=at,
+                target=shot.target,
+                signal=shot.signal,
+                pid=pid,
+                recovery_s=recovery,
+                write_s=write_s,
+                job_s=job_s,
+                restart_s=ready,
+            )
         )
         shown = "not recovered" if recovery is None else f"recovered in {recovery:.1f} s"
+        shown += f" (first write {_s(write_s)} s, first job {_s(job_s)} s)"
         say(f"  {time.time() - report.began:6.1f} s: {shown}")
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}"
 
 
 async def _recovery(
     at: float, target: str, rec: Recorder, timeout_s: float, *, since: float | None = None
-) -> float | None:
+) -> tuple[float | None, float | None, float | None]:
     """Seconds from ``at`` until the stack recovered (see :func:`recovered_at`), counting
     writes and jobs begun from ``since`` (default ``at``; a stopped supervisor: once it was
     gone); None when it did not within ``timeout_s``. The gateway's also needs a gateway write.
+    Then the seconds until the first write and until the first job (None: not seen), which
+    show which of the two the recovery waited for.
     """
     deadline = time.monotonic() + timeout_s
     begun = at if since is None else since
+    kinds = [frozenset({"sdk-put", "sdk-commit"})]
+    if target == "s3gateway":
+        kinds.append(frozenset({"gateway-put", "gateway-multipart"}))
+    write: float | None = None
+    job: float | None = None
     while time.monotonic() < deadline:
-        jobs = list(rec.jobs.values())
-        done = recovered_at(begun, rec.acks, jobs)
-        if done is not None and target == "s3gateway":
-            gw = recovered_at(
-                begun, rec.acks, jobs, write_kinds=frozenset({"gateway-put", "gateway-multipart"})
-            )
-            done = None if gw is None else max(done, gw)
-        if done is not None:
-            return done - at
+        writes = [first_write(begun, rec.acks, k) for k in kinds]
+        write = None if None in writes else max(w for w in writes if w is not None)
+        job = first_job(begun, rec.jobs.values())
+        if write is not None and job is not None:
+            return max(write, job) - at, write - at, job - at
         await asyncio.sleep(0.25)
-    return None
+    return None, None if write is None else write - at, None if job is None else job - at
 
 
 async def _retrying(call: Callable[[], Awaitable[T]], timeout_s: float = 60) -> T:

@@ -130,3 +130,9 @@ class Fault:
     recovery_s: float | None = None
     """Seconds until the next write succeeded and the next job ran; None: not within the
     recovery timeout."""
+    write_s: float | None = None
+    """Seconds until the first write sent after it was acknowledged (None: not seen)."""
+    job_s: float | None = None
+    """Seconds until the first job started after it ended (None: not seen)."""
+    restart_s: float | None = None
+    """The supervisor's: seconds until ``up`` had the stack healthy again."""

@@ -108,6 +108,29 @@ def plan_faults(
     return shots
 
 
+def first_write(
+    fault_at: float,
+    acks: Iterable[Ack],
+    write_kinds: frozenset[str] = frozenset({"sdk-put", "sdk-commit"}),
+) -> float | None:
+    """When the first write of ``write_kinds`` sent after ``fault_at`` was acknowledged."""
+    return min(
+        (a.acked for a in acks if a.kind in write_kinds and a.sent >= fault_at), default=None
+    )
+
+
+def first_job(fault_at: float, jobs: Iterable[JobFact]) -> float | None:
+    """When the first job started after ``fault_at`` ended successfully."""
+    return min(
+        (
+            j.finished
+            for j in jobs
+            if j.state == "success" and j.started >= fault_at and j.finished is not None
+        ),
+        default=None,
+    )
+
+
 def recovered_at(
     fault_at: float,
     acks: Iterable[Ack],
@@ -116,23 +139,15 @@ def recovered_at(
     write_kinds: frozenset[str] = frozenset({"sdk-put", "sdk-commit"}),
 ) -> float | None:
     """When the stack recovered from a fault at ``fault_at``: once a write of
-    ``write_kinds`` sent after the fault was acknowledged and a job started after the fault
-    ended successfully (the later of the two); None before both.
+    ``write_kinds`` sent after the fault was acknowledged (:func:`first_write`) and a job
+    started after the fault ended successfully (:func:`first_job`), the later of the two;
+    None before both.
 
     SDK writes are the default witness: they cross the broker, the commit processor, the
     materializer and Postgres, where an ingest record's acknowledgement is the broker's alone.
     """
-    write = min(
-        (a.acked for a in acks if a.kind in write_kinds and a.sent >= fault_at), default=None
-    )
-    job = min(
-        (
-            j.finished
-            for j in jobs
-            if j.state == "success" and j.started >= fault_at and j.finished is not None
-        ),
-        default=None,
-    )
+    write = first_write(fault_at, acks, write_kinds)
+    job = first_job(fault_at, jobs)
     if write is None or job is None:
         return None
     return max(write, job)

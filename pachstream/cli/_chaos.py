@@ -48,13 +48,19 @@ def render(report: Report) -> list[Table]:
             _s(percentile(times, 50)), _s(max(times, default=None)),
         )  # fmt: skip
 
-    each = Table(title="recovery per fault (next write acknowledged and next job done)", box=None)
-    for col in ("#", "at (s)", "process", "signal", "pid", "recovery (s)"):
+    each = Table(
+        title="recovery per fault (next write acknowledged and next job done; write, job: "
+        "seconds to each; up: the stack healthy again after its supervisor)",
+        box=None,
+    )
+    cols = ("#", "at (s)", "process", "signal", "pid", "recovery (s)", "write", "job", "up")
+    for col in cols:
         each.add_column(col, justify="right" if col != "process" else "left")
     for i, f in enumerate(report.faults, start=1):
         each.add_row(
             str(i), f"{f.at - report.began:.1f}", f.target, f.signal, str(f.pid),
             _s(f.recovery_s) if f.recovery_s is not None else "[red]not recovered[/]",
+            _s(f.write_s), _s(f.job_s), _s(f.restart_s),
         )  # fmt: skip
 
     inv = Table(title="invariants", box=None)

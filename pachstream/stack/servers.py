@@ -10,6 +10,7 @@ found by binding port 0. No server is ever assumed to be running already.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -23,7 +24,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict, TypeGuard
@@ -51,7 +52,7 @@ class Server:
     """The port that answers when it is healthy."""
     leftovers: tuple[Path, ...] = ()
     """Files it makes outside its folders, which it does not remove itself (SeaweedFS's gRPC
-    sockets, at a fixed ``/tmp`` path no option moves); :func:`stop_server` removes them."""
+    sockets, at a fixed ``/tmp`` path no option moves); :func:`stop_together` removes them."""
 
     @property
     def pid(self) -> int:
@@ -60,7 +61,7 @@ class Server:
 
 
 SEAWEEDFS_STOP_S = 1.0
-"""Seconds SeaweedFS gets after SIGTERM before SIGKILL (see :func:`stop_server`)."""
+"""Seconds SeaweedFS gets after SIGTERM before SIGKILL (see :func:`stop_together`)."""
 
 QUICK_STOP_S = {
     # Its filer waits a fixed 15 s for the metadata subscription of its own S3 server to end,
@@ -75,19 +76,42 @@ QUICK_STOP_S = {
 """Servers whose clean stop only waits: SIGKILL after this many seconds, whatever the grace."""
 
 
-def stop_server(
-    name: str,
-    process: subprocess.Popen[bytes],
-    grace: float,
-    leftovers: tuple[Path, ...] = (),
-) -> None:
-    """Stop the server ``name`` the way it stops cleanly (PostgreSQL: SIGINT, a fast shutdown;
-    others: SIGTERM), SIGKILL after ``grace`` seconds, then remove its ``leftovers``.
+@dataclass(frozen=True, slots=True)
+class Stopping:
+    """One child for :func:`stop_together`."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    grace: float
+    leftovers: tuple[Path, ...] = ()
+
+
+def stop_together(children: Sequence[Stopping]) -> dict[str, float]:
+    """Ask every child to stop at once, each the way it stops cleanly (PostgreSQL: SIGINT, a
+    fast shutdown; others: SIGTERM), SIGKILL each still alive after its own grace (shortened by
+    :data:`QUICK_STOP_S`), reap it and remove its leftovers. Returns the seconds until each
+    was seen gone. One wait for them all: a stop costs the slowest child, not the sum.
     """
-    sig = signal.SIGINT if name == "postgres" else signal.SIGTERM
-    stop_process(process, sig, min(grace, QUICK_STOP_S.get(name, grace)))
-    for path in leftovers:
-        path.unlink(missing_ok=True)
+    began = time.monotonic()
+    for child in children:
+        if child.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.send_signal(
+                    signal.SIGINT if child.name == "postgres" else signal.SIGTERM
+                )
+    took: dict[str, float] = {}
+    for child in children:
+        deadline = began + min(child.grace, QUICK_STOP_S.get(child.name, child.grace))
+        while child.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if child.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.process.kill()
+            child.process.wait(timeout=10)
+        took[child.name] = time.monotonic() - began
+        for path in child.leftovers:
+            path.unlink(missing_ok=True)
+    return took
 
 
 _PR_SET_PDEATHSIG = 1
@@ -130,9 +154,8 @@ def _spawn(
 
 
 def stop_servers(servers: list[Server], grace: float) -> None:
-    """Stop ``servers`` newest first (see :func:`stop_server`) and empty the list."""
-    for server in reversed(servers):
-        stop_server(server.name, server.process, grace, server.leftovers)
+    """Stop ``servers`` together (see :func:`stop_together`) and empty the list."""
+    stop_together([Stopping(s.name, s.process, grace, s.leftovers) for s in servers])
     servers.clear()
 
 

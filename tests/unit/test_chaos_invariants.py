@@ -21,6 +21,8 @@ from pachstream.chaos import (
     check_outputs,
     downstream_of,
     fault_classes,
+    first_job,
+    first_write,
     percentile,
     plan_faults,
     recovered_at,
@@ -217,6 +219,12 @@ def test_recovery_needs_a_write_sent_after_the_fault_and_a_job_started_after_it(
                         state="success", started=10.0, finished=10.5)]) == 12.0  # fmt: skip
     gw = frozenset({"ingest"})
     assert recovered_at(fault, [ingest], [new_job], write_kinds=gw) == 15.0
+    # Each part on its own: the report shows which one the recovery waited for.
+    assert first_write(fault, [before, write, ingest]) == 12.0
+    assert first_write(fault, [ingest], gw) == 10.2
+    assert first_write(fault, [before]) is None
+    assert first_job(fault, [old_job, failed, new_job]) == 15.0
+    assert first_job(fault, [old_job, failed]) is None
 
 
 @pytest.mark.parametrize(
