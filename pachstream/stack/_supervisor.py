@@ -41,7 +41,9 @@ from pachstream.stack.servers import (
     Server,
     Starting,
     Stopping,
+    bindable,
     ensure_buckets,
+    free_port,
     lock_held_by_zombie,
     pid_alive,
     port_answers,
@@ -480,6 +482,8 @@ class Supervisor:
         def start() -> subprocess.Popen[bytes]:
             # Waits for its addresses until released; a restart gets them in its environment.
             waits = name not in self._released
+            if not waits:
+                self._metrics_port_kept(name, env)
             with log.open("ab") as out:
                 return subprocess.Popen(
                     [sys.executable, "-m", "pachstream", "run", name],
@@ -500,6 +504,19 @@ class Supervisor:
             port = int(full.console_address.rpartition(":")[2])
             return _Child(name, start, start(), f"http://{full.console_address}", str(log), port)
         return _Child(name, start, start(), "", str(log))
+
+    def _metrics_port_kept(self, name: str, env: dict[str, str]) -> None:
+        """Before a processor's restart: a new metrics port when another process took its
+        own meanwhile (it would exit at once, at every restart: metrics must never stop a
+        processor); the next stack.json names it.
+        """
+        address = env.get("PACHSTREAM_METRICS_ADDRESS")
+        if address is None or bindable(int(address.rpartition(":")[2])):
+            return
+        again = f"127.0.0.1:{promise(free_port())}"
+        self.say(f"{name}'s metrics port {address} was taken by another process; now {again}")
+        env["PACHSTREAM_METRICS_ADDRESS"] = again
+        self._metrics[name] = f"http://{again}/metrics"
 
     def _release(self, child: _Child, full: Settings) -> None:
         """Send a processor started by :meth:`_start_processor` its servers' addresses; its

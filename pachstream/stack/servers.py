@@ -215,17 +215,22 @@ def port_or_free(port: int | None) -> int:
     """``port`` when it can be bound on loopback right now, else a free one: a stack started
     again keeps the ports its clients know (see ``_supervisor.kept_ports``).
     """
-    if port and port not in PROMISED:
-        try:
-            with socket.socket() as s:
-                # As the servers bind (Go, Rust's std, Postgres and aiohttp set it): the
-                # killed stack's connections in TIME_WAIT do not hold the port.
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            pass
+    if port and port not in PROMISED and bindable(port):
+        return port
     return free_port()
+
+
+def bindable(port: int) -> bool:
+    """Whether ``port`` can be bound on loopback right now."""
+    try:
+        with socket.socket() as s:
+            # As the servers bind (Go, Rust's std, Postgres and aiohttp set it): the killed
+            # stack's connections in TIME_WAIT do not hold the port.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
 
 
 def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

@@ -199,3 +199,50 @@ def test_up_at_once_after_a_supervisor_kill_starts_processors_with_the_servers(
         assert cli(env, "create", "repo", "after").returncode == 0
     finally:
         down(env)
+
+
+def test_a_processor_whose_metrics_port_was_taken_restarts_on_another(tmp_path: Path) -> None:
+    """Between a processor's death and its restart another process binds its metrics port:
+    the restart gets a new one (it would exit at every restart otherwise, metrics stopping a
+    processor), and stack.json names the new one."""
+    import socket
+    import urllib.request
+
+    home = tmp_path / "home"
+    env = stack_env(home)
+    up(env)
+    taker = socket.socket()
+    try:
+        state = stack_state(home)
+        old = state["metrics"]["dispatch"]
+        port = int(old.rsplit(":", 1)[1].split("/")[0])
+        pid = {c["name"]: c["pid"] for c in state["components"]}["dispatch"]
+        os.kill(pid, signal.SIGKILL)
+        assert not _wait_gone([pid], 30)
+        # Taken while the supervisor waits to restart it (its backoff, ~1 s at the first).
+        taker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taker.bind(("127.0.0.1", port))
+        taker.listen()
+        deadline = time.monotonic() + 60
+        new = old
+        while time.monotonic() < deadline and new == old:
+            time.sleep(0.5)
+            new = stack_state(home)["metrics"]["dispatch"]
+        assert new != old, "stack.json still names the taken metrics port"
+        again = {c["name"]: c["pid"] for c in stack_state(home)["components"]}["dispatch"]
+        assert again != pid
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(new, timeout=2) as answer:
+                    assert b"pachstream" in answer.read()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the restarted dispatcher serves no metrics at {new}")
+        assert pid_alive(again), "the dispatcher exited again"
+        log = (home / "logs" / "supervisor.log").read_text()
+        assert f"metrics port 127.0.0.1:{port} was taken" in log
+    finally:
+        taker.close()
+        down(env)
