@@ -71,3 +71,16 @@ def stack_state(home: Path) -> dict[str, Any]:
 def stack_pids(home: Path) -> dict[str, int]:
     """Each component's pid, by name, as stack.json records it."""
     return {c["name"]: c["pid"] for c in stack_state(home)["components"]}
+
+
+def put_text(env: dict[str, str], file_ref: str, text: str) -> None:
+    """``pachstream put file FILE_REF`` of ``text``, which must succeed."""
+    put = cli(env, "put", "file", file_ref, "-f", "-", stdin=text)
+    assert put.returncode == 0, put.stdout + put.stderr
+
+
+def seeded(env: dict[str, str]) -> None:
+    """Repo ``kept`` with ``/a.txt`` = ``before``: what a fault test reads back afterwards."""
+    made = cli(env, "create", "repo", "kept")
+    assert made.returncode == 0, made.stdout + made.stderr
+    put_text(env, "kept@master:/a.txt", "before")

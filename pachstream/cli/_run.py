@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 
@@ -24,43 +24,14 @@ DEFAULT_GATEWAY = "127.0.0.1:1600"
 
 
 def _make(name: str, settings: Settings) -> Service:
-    if name == "commits":
-        from pachstream.commits import CommitProcessor
-
-        return CommitProcessor(settings)
-    if name == "dispatch":
-        from pachstream.dispatch import Dispatcher
-
-        return Dispatcher(settings)
-    if name == "workers":
-        if settings.workers == "kubernetes":
-            from pachstream.worker import KubernetesWorkerPool
-
-            return KubernetesWorkerPool(settings)
-        from pachstream.worker import WorkerPool
-
-        return WorkerPool(settings)
-    if name == "ingest":
-        from pachstream.ingest import IngestConsumer
-
-        return IngestConsumer(settings)
+    cls = _service_class(name, settings)
     if name == "s3gateway":
-        from pachstream.gateway import S3Gateway
-
         address = settings.gateway_address or DEFAULT_GATEWAY
         host, port = parse_host_port(address, "PACHSTREAM_GATEWAY_ADDRESS", DEFAULT_GATEWAY)
-        return S3Gateway(settings, host=host, port=port)
-    if name == "console":
-        from pachstream.console import Console
-
-        return Console(settings)
-    if name == "openlineage":
-        from pachstream.lineage.openlineage import OpenLineageExporter
-
-        return OpenLineageExporter(settings)
-    from pachstream.lineage import Materializer
-
-    return Materializer(settings)
+        service: Service = cls(settings, host=host, port=port)
+        return service
+    made: Service = cls(settings)
+    return made
 
 
 async def run_service(
@@ -108,9 +79,20 @@ _CODE = {
     "s3gateway": ("pachstream.gateway", "S3Gateway"),
     "console": ("pachstream.console", "Console"),
     "openlineage": ("pachstream.lineage.openlineage", "OpenLineageExporter"),
+    "worker": ("pachstream.worker", "Worker"),  # started by its pool, made by run_worker
 }
-"""Where each processor's class is, imported before its servers answer (see :func:`_released`):
-by name, as some packages import their classes only when asked for them."""
+"""Where each processor's class is: by name, imported when asked for (some packages import
+their classes only then), and before its servers answer (see :func:`_released`)."""
+
+
+def _service_class(name: str, settings: Settings | None = None) -> Any:
+    """Processor ``name``'s class (the pool of Kubernetes workers with
+    ``PACHSTREAM_WORKERS=kubernetes``).
+    """
+    module, cls = _CODE[name]
+    if name == "workers" and settings is not None and settings.workers == "kubernetes":
+        cls = "KubernetesWorkerPool"
+    return getattr(importlib.import_module(module), cls)
 
 
 def _released(name: str) -> bool:
@@ -122,8 +104,7 @@ def _released(name: str) -> bool:
 
     if not waits_for_release():
         return True
-    module, cls = _CODE.get(name, _CODE["lineage"])
-    getattr(importlib.import_module(module), cls)
+    _service_class(name)
     for other in ("pachstream.metrics", "pachstream.pg", "pachstream.kafka"):
         importlib.import_module(other)
     return await_release()

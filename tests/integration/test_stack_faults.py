@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from stack_cli import cli, down, stack_env, stack_state, up
+from stack_cli import cli, down, put_text, seeded, stack_env, stack_state, up
 
 from pachstream.stack.servers import pid_alive
 
@@ -62,9 +62,7 @@ def test_a_reused_pid_in_postmaster_pid_does_not_block_up(tmp_path: Path) -> Non
     env = stack_env(home)
     up(env)
     try:
-        assert cli(env, "create", "repo", "kept").returncode == 0
-        put = cli(env, "put", "file", "kept@master:/a.txt", "-f", "-", stdin="before")
-        assert put.returncode == 0, put.stderr
+        seeded(env)
     finally:
         down(env)
     # After a crash, postgres's lock file may name a pid that the system has since given to
@@ -141,9 +139,7 @@ def test_seaweedfs_sent_sigterm_is_restarted_without_its_15_s_grace(tmp_path: Pa
     env = stack_env(home)
     up(env)
     try:
-        assert cli(env, "create", "repo", "kept").returncode == 0
-        put = cli(env, "put", "file", "kept@master:/a.txt", "-f", "-", stdin="before")
-        assert put.returncode == 0, put.stderr
+        seeded(env)
         weed = next(c for c in stack_state(home)["components"] if c["name"] == "seaweedfs")
         os.kill(weed["pid"], signal.SIGTERM)
         assert not _wait_gone([weed["pid"]], 60)
@@ -159,8 +155,7 @@ def test_seaweedfs_sent_sigterm_is_restarted_without_its_15_s_grace(tmp_path: Pa
         assert "seaweedfs was asked to stop (SIGTERM); sending SIGKILL" in log
         assert "seaweedfs exited with code -9" in log  # killed, not stopped by its own grace
         assert "graceful stop timed out" not in (home / "logs" / "seaweedfs.log").read_text()
-        put = cli(env, "put", "file", "kept@master:/b.txt", "-f", "-", stdin="after")
-        assert put.returncode == 0, put.stderr
+        put_text(env, "kept@master:/b.txt", "after")
     finally:
         down(env)
 
