@@ -1,32 +1,48 @@
 """Commit trees: the manifest format, the pure fold of file operations, and its store.
 
-A tree maps paths to :class:`~pachstream.model.FileEntry`. It is stored as
-content-addressed objects so that finishing a commit costs O(changed paths), whatever the
-size of the repo:
+A tree maps paths to :class:`~pachstream.model.FileEntry`. It is stored as content-addressed
+objects so that finishing a commit costs O(changed paths), whatever the size of the repo.
 
-- a **shard** holds the entries of the paths whose ``shard_of(path)`` is its index
-  (``{path: [hash, size, [[chunk_hash, chunk_size, pack, offset], ...]]}``, keys sorted);
-- the **root** lists, by index, each shard's reference ``[sha256, pack key, offset, length]``
-  with the file count and total bytes; it is stored at ``manifests/<sha256 of its bytes>``.
+**Version 3** (written since issue 17): the entries in path order, cut into nodes whose
+boundaries are set by the paths alone (a path ends its leaf when the low :data:`LEAF_BITS`
+bits of its hash are zero; each index level up needs :data:`NODE_BITS` more), as in a
+"prolly tree":
 
-The shards a commit rewrites are written together as one pack object
-(``manifests/packs/<sha256>``): a commit costs two PUTs (pack and root) however many shards it
-touches, since object stores answer small PUTs in milliseconds each. Unchanged shards keep
-their references, so they are shared by every commit that has them (as git shares trees), and
-comparing two trees only opens the shards whose sha256 differ. Directories are implicit: a
-directory exists while a file lies under it.
+- a **leaf** holds ~32 entries (``{path: [hash, size, [[chunk_hash, chunk_size, pack,
+  offset], ...]]}``, keys sorted);
+- an **index node** lists ~16 children as ``[last path under it, pack key, offset, length]``;
+- the **root** object (``manifests/<sha256 of its bytes>``) holds the count, the total size,
+  the height and the top node inline.
 
-The fold (:class:`Overlay`) is pure: operations in order in, puts and deletes out. Resolving an
-overlay against a parent tree (:func:`apply_to_shard`) is pure too; :class:`TreeStore` is the
-thin shell that reads and writes the objects.
+The nodes a commit rewrites (the leaves of its paths and the index nodes above them: about
+``changed × height``) are written together as one pack object (``manifests/packs/<sha256>``),
+so a commit costs two PUTs (pack and root) of a size that does not grow with the repo: a
+10-file commit writes ~150 KB on 1,000 files and ~180 KB on 1,000,000 (version 2: 110 KB and
+2.4 MB). Since boundaries depend only on the paths, the nodes are a function of the set of
+files (the same files give the same nodes, whatever the history), an edit moves only the
+boundaries of the paths it adds or removes, unchanged nodes are shared by every tree that has
+them, and comparing two trees opens only the nodes they do not share. Path order also makes a
+directory a range: deleting or listing it reads only its files.
+
+**Version 2** (read, and written only for tests): ``FANOUT`` hash shards (``shard_of``) listed
+by index in the root. Its shards grow with the repo (~1,000 entries at 1M files), and the first
+commit on a version-2 tree rewrites it as version 3 (once, O(files)).
+
+Directories are implicit: a directory exists while a file lies under it. The fold
+(:class:`Overlay`) is pure: operations in order in, puts and deletes out; so are chunking and
+merging a node (:func:`chunk_items`, :func:`merge_leaf`, :func:`merge_index`) and resolving an
+overlay against a version-2 shard (:func:`apply_to_shard`). :class:`TreeStore` is the shell
+that reads and writes the objects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +51,18 @@ import orjson
 from pachstream.model import Chunk, DiffEntry, FileEntry, FileOp, file_hash
 from pachstream.objectstore import ObjectStore
 
-MANIFEST_VERSION = 2
-"""Format of root objects this code writes and reads (1: shards as separate objects)."""
+MANIFEST_VERSION = 3
+"""Format of root objects this code writes (1: shards as separate objects, 2: hash shards in
+packs, 3: a tree of nodes in path order). Versions 2 and 3 are read."""
+
+READ_VERSIONS = (2, 3)
+"""Manifest versions this code reads: homes made by earlier versions keep working."""
+
+LEAF_BITS = 5
+"""Version 3: a path ends its leaf when the low ``LEAF_BITS`` bits of its key hash are zero
+(leaves of ~32 entries, ~6 KB)."""
+NODE_BITS = 4
+"""Version 3: each level up needs ``NODE_BITS`` more zero bits (index nodes of ~16 children)."""
 
 FANOUT = 1024
 """Shards per tree. With 1M files a shard holds ~1,000 entries (~100 KB); a 10-file commit
@@ -201,7 +227,94 @@ def encode_object(obj: Any) -> tuple[str, bytes]:
 
 
 ShardRef = list[Any]
-"""Where a shard lives: ``[sha256, pack key, offset, length]``."""
+"""Where a version-2 shard lives: ``[sha256, pack key, offset, length]``."""
+NodeRef = list[Any]
+"""Where a version-3 node lives: ``[last path under it, pack key, offset, length]``. A pack key
+of ``""`` inside a stored index node means the pack that node is stored in (a pack's key is
+the hash of its bytes, so its nodes cannot name it)."""
+NodeBody = dict[str, RawEntry] | list[NodeRef]
+"""A version-3 node: a leaf (path → entry, in path order) or an index node (child refs)."""
+Edit = tuple[str, RawEntry] | None
+"""A level-0 change: ``("put" | "append", raw entry)``, or None to delete the path."""
+
+
+# ----------------------------------------------------------------------------- version 3, pure
+
+
+def key_hash(key: str) -> int:
+    """The 64-bit hash that places node boundaries (bytes 8..16 of the path's sha256)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[8:16], "big")
+
+
+def is_boundary(key: str, level: int) -> bool:
+    """Whether ``key`` ends its node at ``level`` (0: leaves).
+
+    A property of the key alone, so the nodes are a function of the set of paths (whatever
+    the history that made it) and an edit moves only the boundaries of the keys it adds or
+    removes. Boundaries of a level are boundaries of every level below it.
+    """
+    bits = LEAF_BITS + level * NODE_BITS
+    return key_hash(key) & ((1 << bits) - 1) == 0
+
+
+def chunk_items(items: Iterable[tuple[str, Any]], level: int) -> list[list[tuple[str, Any]]]:
+    """Sorted items cut into the nodes of ``level``: each ends at a boundary key (the last
+    node at the end of the items). Pure.
+    """
+    out: list[list[tuple[str, Any]]] = []
+    buf: list[tuple[str, Any]] = []
+    for item in items:
+        buf.append(item)
+        if is_boundary(item[0], level):
+            out.append(buf)
+            buf = []
+    if buf:
+        out.append(buf)
+    return out
+
+
+def merge_leaf(
+    old: list[tuple[str, RawEntry]], keys: list[str], edits: Mapping[str, Edit]
+) -> tuple[list[tuple[str, RawEntry]], list[RawDiff]]:
+    """A leaf's entries with the edits of ``keys`` applied, and the diff. Pure."""
+    entries = dict(old)
+    diff: list[RawDiff] = []
+    for key in keys:
+        edit, prev = edits[key], entries.get(key)
+        cur: RawEntry | None
+        if edit is None:
+            cur = None
+        elif edit[0] == "append" and prev is not None:
+            cur = entry_to_raw(concat(raw_to_entry(prev), raw_to_entry(edit[1])))
+        else:
+            cur = edit[1]
+        if cur == prev:
+            continue
+        change = "added" if prev is None else "deleted" if cur is None else "modified"
+        diff.append((key, change, cur, prev))
+        if cur is None:
+            del entries[key]
+        else:
+            entries[key] = cur
+    return sorted(entries.items()), diff
+
+
+def merge_index(
+    old: list[tuple[str, NodeRef]], keys: list[str], edits: Mapping[str, NodeRef | None]
+) -> list[tuple[str, NodeRef]]:
+    """An index level's child refs with the edits of ``keys`` applied. Pure."""
+    refs = dict(old)
+    for key in keys:
+        ref = edits[key]
+        if ref is None:
+            refs.pop(key, None)
+        else:
+            refs[key] = ref
+    return sorted(refs.items())
+
+
+def _items(body: NodeBody) -> list[tuple[str, Any]]:
+    return list(body.items()) if isinstance(body, dict) else [(r[0], r) for r in body]
 
 
 # ----------------------------------------------------------------------------- the shell
@@ -209,18 +322,24 @@ ShardRef = list[Any]
 
 @dataclass(frozen=True, slots=True)
 class Root:
-    """A tree's root object."""
+    """A tree's root object (version 2: hash shards; version 3: a node tree in path order)."""
 
     key: str | None
     """Its object key; None for the empty tree."""
     shards: dict[int, ShardRef]
-    """Shard index → where the shard lives."""
+    """Version 2: shard index → where the shard lives (empty in version 3)."""
     count: int
     """Files in the tree."""
     size: int
     """Sum of file sizes."""
     fanout: int = FANOUT
-    """Shards per tree."""
+    """Version 2: shards per tree."""
+    version: int = MANIFEST_VERSION
+    """The manifest version of the root object."""
+    height: int = 0
+    """Version 3: the level of the top node (0: the root holds the entries itself)."""
+    node: NodeBody | None = None
+    """Version 3: the top node, stored inline in the root object (None: no files)."""
 
 
 EMPTY_ROOT = Root(key=None, shards={}, count=0, size=0)
@@ -236,13 +355,46 @@ class Built:
     """Changes against the parent tree, sorted by path."""
 
 
-class TreeStore:
-    """Reads and writes trees in an object store; caches immutable objects by key."""
+@dataclass
+class _Pack:
+    """The nodes one build writes, in order, as one object."""
 
-    def __init__(self, objects: ObjectStore, cache_objects: int = 4096) -> None:
+    pieces: list[bytes] = field(default_factory=list)
+    bodies: list[NodeBody] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, body: NodeBody) -> NodeRef:
+        last = next(reversed(body)) if isinstance(body, dict) else body[-1][0]
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        ref = [last, "", self.size, len(data)]
+        self.pieces.append(data)
+        self.bodies.append(body)
+        self.offsets.append(self.size)
+        self.size += len(data)
+        return ref
+
+
+class TreeStore:
+    """Reads and writes trees in an object store; caches immutable objects by key.
+
+    Args:
+        objects: Where the manifests are.
+        cache_objects: Decoded objects kept (roots, shards, nodes).
+        write_version: Manifest version of the trees :meth:`build` writes (2 only for tests
+            of homes made before version 3).
+    """
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        cache_objects: int = 4096,
+        write_version: int = MANIFEST_VERSION,
+    ) -> None:
         self._objects = objects
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._cache_max = cache_objects
+        self._write_version = write_version
 
     async def _load(
         self,
@@ -272,10 +424,21 @@ class TreeStore:
         if key is None:
             return EMPTY_ROOT
         raw = await self._load(key)
-        if raw.get("v") != MANIFEST_VERSION:
+        version = raw.get("v")
+        if version not in READ_VERSIONS:
             raise ValueError(
-                f"tree root {key} has manifest version {raw.get('v')!r}; this pachstream reads "
-                f"version {MANIFEST_VERSION}: upgrade pachstream"
+                f"tree root {key} has manifest version {version!r}; this pachstream reads "
+                f"versions {' and '.join(map(str, READ_VERSIONS))}: upgrade pachstream"
+            )
+        if version == 3:
+            return Root(
+                key=key,
+                shards={},
+                count=raw["count"],
+                size=raw["size"],
+                version=3,
+                height=raw["height"],
+                node=raw["node"],
             )
         return Root(
             key=key,
@@ -283,12 +446,15 @@ class TreeStore:
             count=raw["count"],
             size=raw["size"],
             fanout=raw["fanout"],
+            version=2,
         )
+
+    # ------------------------------------------------------------------ version 2 shards
 
     async def shard(
         self, root: Root, index: int, *, keep_bytes: int | None = None
     ) -> dict[str, RawEntry]:
-        """One shard's entries (empty when the tree has none there).
+        """One version-2 shard's entries (empty when the tree has none there).
 
         ``keep_bytes``: cache the shard only when it is stored in at most this many bytes
         (a listing reads every shard of a big tree once and must not keep them all).
@@ -301,8 +467,188 @@ class TreeStore:
         shard: dict[str, RawEntry] = await self._load(pack, offset, length, sha, keep)
         return shard
 
+    # ------------------------------------------------------------------ version 3 nodes
+
+    async def _node(self, ref: NodeRef, keep: bool = True) -> NodeBody:
+        """A stored node, its children's refs made absolute."""
+        _, pack, offset, length = ref
+        body: NodeBody = await self._load(pack, offset, length, f"{pack}#{offset}", keep)
+        if isinstance(body, list):
+            for child in body:
+                if not child[1]:
+                    child[1] = pack
+        return body
+
+    async def _descend(
+        self, root: Root, level: int, key: str, *, after: bool = False
+    ) -> list[tuple[str, Any]] | None:
+        """The items of the node at ``level`` that holds ``key`` (the last node when none
+        reaches it), or with ``after`` the first node whose last key is past ``key``.
+        """
+        body, height = root.node, root.height
+        if body is None or level > height:
+            return None
+        while True:
+            if height == level:
+                items = _items(body)
+                return None if after and items[-1][0] <= key else items
+            assert isinstance(body, list)
+            lasts = [ref[0] for ref in body]
+            at = bisect_right(lasts, key) if after else bisect_left(lasts, key)
+            if at == len(body):
+                if after:
+                    return None
+                at -= 1
+            body, height = await self._node(body[at]), height - 1
+
+    async def _step(
+        self, parent: Root, level: int, edits: Mapping[str, Any], diff: list[RawDiff] | None
+    ) -> tuple[list[list[tuple[str, Any]]], list[str]]:
+        """Apply one level's edits: the new nodes of the stretches they touch, and the last
+        keys of the parent's nodes those replace. Level 0 adds its changes to ``diff``.
+
+        A stretch starts at the parent's node holding the first edit not yet applied and
+        takes the next node of the parent while its new nodes do not end where a node of
+        the parent ended (a removed boundary joins two nodes, an added one splits one).
+        """
+        keys = sorted(edits)
+        made: list[list[tuple[str, Any]]] = []
+        replaced: list[str] = []
+        at = 0
+        while at < len(keys):
+            node = await self._descend(parent, level, keys[at])
+            buf: list[tuple[str, Any]] = []
+            while True:
+                following = None
+                end = len(keys)
+                if node is not None:
+                    last = node[-1][0]
+                    following = await self._descend(parent, level, last, after=True)
+                    if following is not None:
+                        end = bisect_right(keys, last, at)
+                taken = keys[at:end]
+                at = end
+                if level == 0:
+                    merged, part = merge_leaf(node or [], taken, edits)
+                    if not part and not buf and node is not None:
+                        break  # nothing changed here: the parent's node stays
+                    assert diff is not None
+                    diff.extend(part)
+                else:
+                    merged = merge_index(node or [], taken, edits)
+                # Of the parent's items only its node's last can end a node (the others did
+                # not): hashing just the edited keys and that one saves most of the CPU.
+                check = set(taken)
+                if node is not None:
+                    replaced.append(node[-1][0])
+                    check.add(node[-1][0])
+                for item in merged:
+                    buf.append(item)
+                    if item[0] in check and is_boundary(item[0], level):
+                        made.append(buf)
+                        buf = []
+                if following is None or not buf:
+                    if buf:
+                        made.append(buf)
+                    break
+                node = following
+        return made, replaced
+
+    async def _build_v3(self, parent: Root, edits: dict[str, Edit]) -> Built:
+        """The tree of ``parent`` (version 3 or empty) with level-0 ``edits``."""
+        diff: list[RawDiff] = []
+        pack = _Pack()
+        level = 0
+        made, replaced = await self._step(parent, 0, edits, diff)
+        if not diff:
+            return Built(root=parent, diff=[])
+        count, size = parent.count, parent.size
+        for _, _, cur, old in diff:
+            count += (cur is not None) - (old is not None)
+            size += (cur[1] if cur else 0) - (old[1] if old else 0)
+        top: NodeBody | None = None
+        while True:
+            whole = parent.node is None or level >= parent.height
+            if whole and len(made) <= 1:
+                if made:
+                    top = _body(made[0], level)
+                break
+            upper: dict[str, NodeRef | None] = dict.fromkeys(replaced)
+            for items in made:
+                ref = pack.add(_body(items, level))
+                upper[ref[0]] = ref
+            level += 1
+            made, replaced = await self._step(parent, level, upper, None)
+        # One child under the top: the child is the top (the tree is as if built anew).
+        fresh = {off: body for off, body in zip(pack.offsets, pack.bodies, strict=True)}
+        while level > 0 and isinstance(top, list) and len(top) == 1:
+            ref = top[0]
+            top = fresh[ref[2]] if not ref[1] else await self._node(ref)
+            level -= 1
+        key_of_pack = ""
+        if pack.pieces:
+            data = b"".join(pack.pieces)
+            key_of_pack = f"manifests/packs/{hashlib.sha256(data).hexdigest()}"
+            await self._objects.put(key_of_pack, data)
+            for off, body in fresh.items():
+                self._remember(f"{key_of_pack}#{off}", body)
+        if isinstance(top, list):
+            top = [[r[0], r[1] or key_of_pack, r[2], r[3]] for r in top]
+        for body in pack.bodies:  # cached as loaded: children's packs made absolute
+            if isinstance(body, list):
+                for child in body:
+                    if not child[1]:
+                        child[1] = key_of_pack
+        raw_root = {"v": 3, "count": count, "size": size, "height": level, "node": top}
+        sha, data = encode_object(raw_root)
+        root_key = f"manifests/{sha}"
+        await self._objects.put(root_key, data)
+        self._remember(root_key, raw_root)
+        root = Root(root_key, {}, count, size, version=3, height=level, node=top)
+        return Built(root, diff)
+
+    async def _edits(self, parent: Root, overlay: Overlay) -> dict[str, Edit]:
+        """The overlay as level-0 edits on ``parent``: a deleted directory is the range of
+        paths under it (one ordered scan, not a pass over the tree).
+        """
+        edits: dict[str, Edit] = {}
+        for path in sorted(overlay.cleared):
+            if path != "/":
+                edits[path] = None
+            async for p, _ in self.under(parent, "/" if path == "/" else path + "/"):
+                edits[p] = None
+        for path, (mode, entry) in overlay.puts.items():
+            edits[path] = (mode, entry_to_raw(entry))
+        return edits
+
+    # ------------------------------------------------------------------ both versions
+
     async def build(self, parent: Root, overlay: Overlay) -> Built:
-        """Write the tree of ``parent`` with ``overlay`` applied: O(touched shards)."""
+        """Write the tree of ``parent`` with ``overlay`` applied: O(changed paths).
+
+        New trees are version 3. A version-2 parent is read whole once and written as
+        version 3 (the first commit of a home made before version 3).
+        """
+        if self._write_version == 2:
+            return await self._build_v2(parent, overlay)
+        if parent.version == 2 and parent.shards:
+            if not len(overlay):
+                return Built(root=parent, diff=[])
+            entries = {p: raw async for p, raw in self.walk(parent)}
+            new, diff = apply_to_shard(entries, overlay)
+            if not diff:
+                return Built(root=parent, diff=[])
+            built = await self._build_v3(EMPTY_ROOT, {p: ("put", r) for p, r in new.items()})
+            return Built(built.root, sorted(diff, key=lambda d: d[0]))
+        return await self._build_v3(parent, await self._edits(parent, overlay))
+
+    async def _build_v2(self, parent: Root, overlay: Overlay) -> Built:
+        """Version 2: write the touched hash shards and the whole shard list."""
+        if parent.version != 2 and parent.node is not None:
+            raise ValueError(
+                f"tree root {parent.key} is version {parent.version}; a version-2 writer "
+                "cannot extend it: write with the default version"
+            )
         grouped = overlay.by_shard(parent.fanout)
         indexes = set(grouped) | {shard_of(p, parent.fanout) for p in overlay.cleared}
         # A deleted path that is no file of the parent may be a directory, whose files can lie
@@ -345,7 +691,7 @@ class TreeStore:
                 self._remember(sha, new)
         diff.sort(key=lambda d: d[0])
         raw_root = {
-            "v": MANIFEST_VERSION,
+            "v": 2,
             "fanout": parent.fanout,
             "shards": {str(i): ref for i, ref in sorted(shards.items())},
             "count": count,
@@ -355,15 +701,23 @@ class TreeStore:
         root_key = f"manifests/{sha}"
         await self._objects.put(root_key, data)
         self._remember(root_key, raw_root)
-        return Built(Root(root_key, shards, count, size, parent.fanout), diff)
+        return Built(Root(root_key, shards, count, size, parent.fanout, version=2), diff)
 
     async def lookup(self, root: Root, path: str) -> FileEntry | None:
         """The entry of one file, or None."""
-        raw = (await self.shard(root, shard_of(path, root.fanout))).get(path)
+        if root.version == 2:
+            raw = (await self.shard(root, shard_of(path, root.fanout))).get(path)
+        else:
+            leaf = await self._descend(root, 0, path)
+            raw = dict(leaf).get(path) if leaf else None
         return raw_to_entry(raw) if raw is not None else None
 
     async def walk(self, root: Root) -> AsyncIterator[tuple[str, RawEntry]]:
-        """Every (path, raw entry) of the tree, shard by shard (not sorted)."""
+        """Every (path, raw entry) of the tree (version 3: in path order; 2: by shard)."""
+        if root.version != 2:
+            async for item in self.scan(root):
+                yield item
+            return
         indexes = sorted(root.shards)
         for start in range(0, len(indexes), 64):
             batch = indexes[start : start + 64]
@@ -372,11 +726,102 @@ class TreeStore:
                 for item in shard.items():
                     yield item
 
-    async def diff(self, a: Root, b: Root) -> list[RawDiff]:
-        """Changes from tree ``a`` to tree ``b``: opens only shards whose keys differ."""
-        if a.fanout != b.fanout:
-            raise ValueError("trees of different fanout")
+    async def under(self, root: Root, prefix: str) -> AsyncIterator[tuple[str, RawEntry]]:
+        """The (path, raw entry) of the files whose path starts with ``prefix`` (a directory
+        with its trailing '/', or '/'): version 3 reads only them, in path order; version 2
+        reads every shard.
+        """
+        if root.version == 2:
+            async for path, raw in self.walk(root):
+                if path.startswith(prefix):
+                    yield path, raw
+            return
+        entries = self.scan(root, start=prefix)
+        async with aclosing(entries):
+            async for path, raw in entries:
+                if not path.startswith(prefix):
+                    break
+                yield path, raw
 
+    async def scan(
+        self, root: Root, *, start: str = "", after: str | None = None, keep: bool = True
+    ) -> AsyncGenerator[tuple[str, RawEntry], None]:
+        """The (path, raw entry) of a version-3 tree in path order, from ``start`` (included)
+        and past ``after`` (excluded): O(log files) to the first, then node by node.
+
+        ``keep``: cache the leaves read (a listing of a big tree passes False).
+        """
+        if root.version == 2:
+            raise ValueError(f"tree root {root.key} is version 2, which has no path order: walk it")
+        if root.node is None:
+            return
+        async for item in self._scan(root.node, root.height, start, after, keep):
+            yield item
+
+    async def _scan(
+        self, body: NodeBody, height: int, start: str, after: str | None, keep: bool
+    ) -> AsyncIterator[tuple[str, RawEntry]]:
+        if isinstance(body, dict):
+            for path, raw in body.items():
+                if path >= start and (after is None or path > after):
+                    yield path, raw
+            return
+        refs = [r for r in body if r[0] >= start and (after is None or r[0] > after)]
+        for lo in range(0, len(refs), 16):
+            batch = refs[lo : lo + 16]
+            # Index nodes are few and small: they stay cached, so a seek costs no GET.
+            children = await asyncio.gather(*(self._node(r, keep or height > 1) for r in batch))
+            for child in children:
+                async for item in self._scan(child, height - 1, start, after, keep):
+                    yield item
+
+    async def diff(self, a: Root, b: Root) -> list[RawDiff]:
+        """Changes from tree ``a`` to tree ``b``: opens only the nodes (or shards) that are
+        not shared. Trees of two layouts (a version-2 home's last tree and its first version-3
+        tree) are compared entry by entry.
+        """
+        if a.version == 2 and b.version == 2 and a.fanout == b.fanout:
+            return await self._diff_v2(a, b)
+        if a.version == 2 or b.version == 2:
+            old = {p: raw async for p, raw in self.walk(a)}
+            new = {p: raw async for p, raw in self.walk(b)}
+            return diff_shards(old, new)
+        return await self._diff_v3(a, b)
+
+    async def _diff_v3(self, a: Root, b: Root) -> list[RawDiff]:
+        # Each side as spans (level, identity, body or ref) covering its entries: drop the
+        # spans both sides share, open the highest of the rest, until only leaves are left.
+        Span = tuple[int, str | None, Any]
+        sides: list[list[Span]] = [
+            [(r.height, None, r.node)] if r.node is not None else [] for r in (a, b)
+        ]
+        while True:
+            shared = {s[1] for s in sides[0]} & {s[1] for s in sides[1]}
+            shared.discard(None)
+            sides = [[s for s in side if s[1] not in shared] for side in sides]
+            top = max((s[0] for side in sides for s in side), default=0)
+            if top == 0:
+                break
+            for n, side in enumerate(sides):
+                opening = [s for s in side if s[0] == top]
+                bodies = await asyncio.gather(*(self._open(s) for s in opening))
+                kept = [s for s in side if s[0] != top]
+                for body in bodies:
+                    assert isinstance(body, list)
+                    kept.extend((top - 1, f"{r[1]}#{r[2]}", r) for r in body)
+                sides[n] = kept
+        entries: list[dict[str, RawEntry]] = [{}, {}]
+        for n, side in enumerate(sides):
+            for body in await asyncio.gather(*(self._open(s) for s in side)):
+                assert isinstance(body, dict)
+                entries[n].update(body)
+        return diff_shards(entries[0], entries[1])
+
+    async def _open(self, span: tuple[int, str | None, Any]) -> NodeBody:
+        body: NodeBody = span[2] if span[1] is None else await self._node(span[2])
+        return body
+
+    async def _diff_v2(self, a: Root, b: Root) -> list[RawDiff]:
         def sha(root: Root, i: int) -> str | None:
             ref = root.shards.get(i)
             return ref[0] if ref else None
@@ -388,3 +833,26 @@ class TreeStore:
             out.extend(diff_shards(sa, sb))
         out.sort(key=lambda d: d[0])
         return out
+
+    async def levels(self, root: Root) -> list[list[list[str]]]:
+        """The keys of every node, level by level from the leaves (version 3; for tests and
+        ``pachstream bench``): shows the layout without reading the bytes.
+        """
+        if root.node is None:
+            return []
+        out: list[list[list[str]]] = [[] for _ in range(root.height + 1)]
+        todo: list[tuple[int, NodeBody]] = [(root.height, root.node)]
+        while todo:
+            level, body = todo.pop(0)
+            out[level].append([k for k, _ in _items(body)])
+            if isinstance(body, list):
+                for ref in body:
+                    todo.append((level - 1, await self._node(ref)))
+        return out
+
+
+def _body(items: list[tuple[str, Any]], level: int) -> NodeBody:
+    """A node's stored form from its items."""
+    if level == 0:
+        return dict(items)
+    return [ref for _, ref in items]

@@ -6,7 +6,8 @@ start on the new commit until its first task, with every tree read from the obje
 warm cache), twice per size:
 
 - **from the change** (the dispatcher now): the index knows the commit it reflects, so the
-  job reads only the shards the change touched and plans the touched datums;
+  job reads only the tree nodes on the paths to the change (version 3; version 2: the
+  shards it touched) and plans the touched datums;
 - **from the whole tree** (the dispatcher before): every entry of the input is read and every
   datum made, then planned against the index.
 

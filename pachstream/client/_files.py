@@ -262,8 +262,7 @@ class FileVerbs:
                         path=validate_file_path(f"{base}/{p[len(prefix) :]}"),
                         file=raw_to_entry(raw),
                     )
-                    async for p, raw in self._trees.walk(root)
-                    if p.startswith(prefix)
+                    async for p, raw in self._trees.under(root, prefix)
                 ],
                 key=lambda op: op.path,
             )
@@ -300,8 +299,7 @@ class FileVerbs:
             pairs = sorted(
                 [
                     (local.joinpath(*p[len(prefix) :].split("/")), raw_to_entry(raw))
-                    async for p, raw in self._trees.walk(root)
-                    if p.startswith(prefix)
+                    async for p, raw in self._trees.under(root, prefix)
                 ],
                 key=lambda pair: pair[0],
             )

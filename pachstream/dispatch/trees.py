@@ -3,9 +3,10 @@
 :class:`TreeLoader` answers the core's two tree steps (:mod:`._steps`) from the object store:
 ``LoadTrees`` with every entry of each input's commit (cached per branch by root: the cost of
 a job that needs its whole input), ``LoadDiff`` with only what changed between two commits of
-one branch (:meth:`pachstream.tree.TreeStore.diff` opens only the shards whose references
-differ: the cost of a job planned from its change). The dispatcher's shell uses it, and so
-does :func:`time_job_start`, which ``pachstream bench job-start`` runs.
+one branch (:meth:`pachstream.tree.TreeStore.diff` opens only the nodes, or version-2 shards,
+that the two trees do not share: the cost of a job planned from its change). The
+dispatcher's shell uses it, and so does :func:`time_job_start`, which ``pachstream bench
+job-start`` runs.
 """
 
 from __future__ import annotations

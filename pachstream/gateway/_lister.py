@@ -1,5 +1,10 @@
-"""The shell of the gateway's object listings: drives a :class:`~._pages.Merge` over a
-commit's shards and keeps a few merges between pages.
+"""The shell of the gateway's object listings.
+
+A tree of manifest version 3 keeps its paths in order: a page is read straight from its start
+key (:meth:`~pachstream.tree.TreeStore.scan`, O(log files) to get there), a common prefix is
+skipped by seeking past it, and nothing is kept between pages. What follows is for the hash
+shards of version 2 (trees written before it): the lister drives a :class:`~._pages.Merge`
+over a commit's shards and keeps a few merges between pages.
 
 A page reads the shards its merge asks for (a few at a time, so that only that many decoded
 shards are alive at once), feeds them in, and renders the page's keys with their
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from contextlib import aclosing
 
 from pachstream.client import Client, CommitInfo
 from pachstream.gateway._listing import ListPage, ObjectInfo, encode_token
@@ -69,6 +75,8 @@ class Lister:
         """
         if info is None or root is None or max_keys <= 0:
             return ListPage([], [], is_truncated=False, next_token=None, next_marker=None)
+        if root.version >= 3:
+            return await self._page_in_order(info, root, prefix, delimiter, after, max_keys)
         # Tree paths are the keys with a leading '/': the same order, the same roll-ups.
         merge = self._cursors.pop((info.id, prefix, delimiter, after), None)
         if merge is None:
@@ -93,21 +101,74 @@ class Lister:
             self._cursors[(info.id, prefix, delimiter, last)] = merge
             while len(self._cursors) > CURSORS_KEPT:
                 self._cursors.popitem(last=False)
+        return await self._render(info, merge.contents, merge.prefixes, merge.truncated, last)
+
+    async def _page_in_order(
+        self,
+        info: CommitInfo,
+        root: Root,
+        prefix: str,
+        delimiter: str,
+        after: str,
+        max_keys: int,
+    ) -> ListPage:
+        """A page of a tree stored in path order (manifest version 3): read on from the start,
+        a common prefix skipped by seeking past it. No merge, nothing kept between pages.
+        """
+        start, floor = "/" + prefix, "/" + after
+        items: list[tuple[str, str, int]] = []
+        prefixes: list[str] = []
+        last, truncated = floor, False
+        seek: str | None = start
+        while seek is not None:
+            rolled: str | None = None
+            entries = self._client.trees.scan(root, start=seek, after=floor, keep=False)
+            async with aclosing(entries):
+                async for path, raw in entries:
+                    if not path.startswith(start):
+                        break
+                    found = path.find(delimiter, len(start)) if delimiter else -1
+                    common = path[: found + len(delimiter)] if found >= 0 else None
+                    if common is None or common > floor:  # else an earlier page had it
+                        if len(items) + len(prefixes) >= max_keys:
+                            truncated = True
+                            break
+                        if common is None:
+                            items.append((path, raw[0], raw[1]))
+                        else:
+                            prefixes.append(common)
+                        last = common or path
+                    if common is not None:
+                        rolled = common
+                        break
+            # Past every path under the common prefix: its last character, one up.
+            seek = None if rolled is None else rolled[:-1] + chr(ord(rolled[-1]) + 1)
+        return await self._render(info, items, prefixes, truncated, last[1:])
+
+    async def _render(
+        self,
+        info: CommitInfo,
+        items: list[tuple[str, str, int]],
+        prefixes: list[str],
+        truncated: bool,
+        last: str,
+    ) -> ListPage:
+        """The page of these entries (tree paths), with the keys' last-modified times."""
         finished = float(info.finished or 0)
         times = (
-            await self._client.last_changed(info.id, paths=[k for k, _, _ in merge.contents])
-            if merge.contents
+            await self._client.last_changed(info.id, paths=[k for k, _, _ in items])
+            if items
             else {}
         )
         contents = [
             ObjectInfo(path[1:], size, etag, times.get(path, finished))
-            for path, etag, size in merge.contents
+            for path, etag, size in items
             if size != PREFIX_SIZE
         ]
         return ListPage(
             contents,
-            [p[1:] for p in merge.prefixes],
-            is_truncated=merge.truncated,
-            next_token=encode_token(last) if merge.truncated else None,
-            next_marker=last if merge.truncated else None,
+            [p[1:] for p in prefixes],
+            is_truncated=truncated,
+            next_token=encode_token(last) if truncated else None,
+            next_marker=last if truncated else None,
         )

@@ -1,5 +1,5 @@
 """``bench job-start`` end to end at small sizes: both plans make the one task of the change,
-and the plan from the change reads only the shards it touched (counted, not timed)."""
+and the plan from the change reads only the nodes it touched (counted, not timed)."""
 
 from __future__ import annotations
 
@@ -39,5 +39,6 @@ async def test_the_plan_from_the_change_reads_a_few_objects_the_tree_plan_every_
 
     monkeypatch.setattr(bench, "time_job_start", counted)
     await job_start(settings, (2_000,) * 2, lambda _: None)
-    # Two roots and the one or two shards that differ, against every shard of the tree.
-    assert read["change"] <= 4 and read["tree"] > 500, read
+    # Two roots and, in each tree, the one node per level on the path to the change (three
+    # levels under the root at 2,000 files), against every node of the tree (~66 leaves).
+    assert read["change"] <= 8 and read["tree"] > 50, read

@@ -1,0 +1,306 @@
+"""Version-3 trees (nodes in path order, boundaries by key hash): pure chunking, builds over
+an in-memory store against a model dict, diffs across layouts, and the cost of a commit."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+
+from pachstream.model import Chunk, FileEntry, FileOp
+from pachstream.objectstore import MemoryObjectStore
+from pachstream.tree import (
+    EMPTY_ROOT,
+    LEAF_BITS,
+    NODE_BITS,
+    Overlay,
+    TreeStore,
+    apply_to_shard,
+    chunk_items,
+    diff_shards,
+    entry_to_raw,
+    is_boundary,
+    key_hash,
+    merge_index,
+    merge_leaf,
+    raw_to_entry,
+)
+
+
+def entry(text: str) -> FileEntry:
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return FileEntry(hash=h, size=len(text), chunks=(Chunk(hash=h, size=len(text), pack="p"),))
+
+
+def raw(text: str) -> list:
+    return entry_to_raw(entry(text))
+
+
+def put(path: str, text: str) -> FileOp:
+    return FileOp(op="put", path=path, file=entry(text))
+
+
+def delete(path: str) -> FileOp:
+    return FileOp(op="delete", path=path)
+
+
+def append(path: str, text: str) -> FileOp:
+    return FileOp(op="append", path=path, file=entry(text))
+
+
+# ----------------------------------------------------------------------------- pure parts
+
+# Keys that are (or are not) boundaries at each level: part of the stored format.
+BOUNDARY_KEYS = sorted(
+    (f"/k{i}" for i in range(5000)), key=lambda k: -((key_hash(k) & 0xFFFF) == 0)
+)
+
+
+def test_boundaries_nest_and_have_the_documented_rate():
+    keys = [f"/k{i}" for i in range(20_000)]
+    at0 = {k for k in keys if is_boundary(k, 0)}
+    at1 = {k for k in keys if is_boundary(k, 1)}
+    assert at1 <= at0  # a boundary of a level is one of every level below
+    assert 20_000 / len(at0) == pytest.approx(2**LEAF_BITS, rel=0.2)
+    assert len(at0) / len(at1) == pytest.approx(2**NODE_BITS, rel=0.35)
+    assert key_hash("/a") == int.from_bytes(hashlib.sha256(b"/a").digest()[8:16], "big")
+
+
+CHUNK_CASES = [
+    ("nothing", [], []),
+    ("no boundary: one node", ["/x"], [["/x"]]),
+]
+
+
+@pytest.mark.parametrize(("name", "keys", "nodes"), CHUNK_CASES, ids=[c[0] for c in CHUNK_CASES])
+def test_chunk_items_table(name, keys, nodes):
+    assert [[k for k, _ in n] for n in chunk_items([(k, 0) for k in keys], 0)] == nodes
+
+
+def test_chunk_items_cuts_after_each_boundary_only():
+    keys = sorted(f"/k{i}" for i in range(3000))
+    nodes = chunk_items([(k, None) for k in keys], 0)
+    assert [k for n in nodes for k, _ in n] == keys
+    assert all(is_boundary(n[-1][0], 0) for n in nodes[:-1])
+    assert not any(is_boundary(k, 0) for n in nodes for k, _ in n[:-1])
+
+
+MERGE_LEAF_CASES = [
+    # (name, old entries, edits, new entries, diff as (path, change))
+    ("add", {"/a": "1"}, {"/b": ("put", "2")}, {"/a": "1", "/b": "2"}, [("/b", "added")]),
+    ("modify", {"/a": "1"}, {"/a": ("put", "2")}, {"/a": "2"}, [("/a", "modified")]),
+    ("same content", {"/a": "1"}, {"/a": ("put", "1")}, {"/a": "1"}, []),
+    ("delete", {"/a": "1", "/b": "2"}, {"/a": None}, {"/b": "2"}, [("/a", "deleted")]),
+    ("delete a missing path", {"/a": "1"}, {"/z": None}, {"/a": "1"}, []),
+    ("append to nothing", {}, {"/a": ("append", "x")}, {"/a": "x"}, [("/a", "added")]),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "edits", "new", "changes"),
+    MERGE_LEAF_CASES,
+    ids=[c[0] for c in MERGE_LEAF_CASES],
+)
+def test_merge_leaf_table(name, old, edits, new, changes):
+    raw_old = [(p, raw(t)) for p, t in sorted(old.items())]
+    raw_edits = {p: None if e is None else (e[0], raw(e[1])) for p, e in edits.items()}
+    merged, diff = merge_leaf(raw_old, sorted(raw_edits), raw_edits)
+    assert merged == [(p, raw(t)) for p, t in sorted(new.items())]
+    assert [(d[0], d[1]) for d in diff] == changes
+
+
+def test_merge_leaf_appends_chunks_to_the_old_entry():
+    merged, diff = merge_leaf([("/a", raw("1"))], ["/a"], {"/a": ("append", raw("2"))})
+    ((_, cur),) = merged
+    assert cur[1] == 2 and len(cur[2]) == 2 and diff[0][1] == "modified"
+
+
+def test_merge_index_puts_and_removes_refs():
+    old = [("/b", ["/b", "p", 0, 1]), ("/d", ["/d", "p", 1, 1])]
+    edits = {"/b": None, "/c": ["/c", "", 0, 5], "/x": None}
+    assert merge_index(old, sorted(edits), edits) == [
+        ("/c", ["/c", "", 0, 5]),
+        ("/d", ["/d", "p", 1, 1]),
+    ]
+
+
+# ----------------------------------------------------------------------------- builds
+
+
+async def contents(trees: TreeStore, root) -> dict[str, list]:
+    return {p: r async for p, r in trees.walk(root)}
+
+
+def random_ops(rng: random.Random, model: dict[str, list], n: int) -> list[FileOp]:
+    ops: list[FileOp] = []
+    for _ in range(n):
+        roll = rng.random()
+        if roll < 0.55 or not model:
+            ops.append(put(f"/d{rng.randrange(12)}/f{rng.randrange(3000)}", str(rng.random())))
+        elif roll < 0.8:
+            ops.append(delete(rng.choice(sorted(model))))
+        elif roll < 0.9:
+            ops.append(append(rng.choice(sorted(model)), "+"))
+        elif roll < 0.97:
+            ops.append(delete(f"/d{rng.randrange(12)}"))
+        else:
+            ops.append(put(f"/d{rng.randrange(12)}", "file where a directory was"))
+    return ops
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_builds_match_a_model_and_a_build_from_scratch(seed):
+    """Over commits of random puts, appends, file and directory deletes: the tree holds what a
+    plain dict says, its nodes are those of the same files built at once (the layout is a
+    function of the files, not the history), and build, diff, lookup and scan agree."""
+    rng = random.Random(seed)
+    store = MemoryObjectStore()
+    trees = TreeStore(store, cache_objects=64)  # small: reads go to the store too
+    model: dict[str, list] = {}  # the whole tree as one dict: apply_to_shard is the rule
+    root = EMPTY_ROOT
+    heights = set()
+    for step in range(8):
+        ops = random_ops(rng, model, 3000 if step == 0 else 40)
+        built = await trees.build(root, Overlay().apply(ops))
+        model, expected = apply_to_shard(model, Overlay().apply(ops))
+        assert built.diff == expected
+        new = await contents(trees, built.root)
+        assert new == model
+        assert list(new) == sorted(new)  # walk is in path order
+        assert (built.root.count, built.root.size) == (len(new), sum(r[1] for r in new.values()))
+        assert await TreeStore(store).diff(root, built.root) == built.diff
+        assert await trees.diff(built.root, root) == [
+            (p, {"added": "deleted", "deleted": "added"}.get(c, c), o, n)
+            for p, c, n, o in built.diff
+        ]
+        fresh = TreeStore(MemoryObjectStore())
+        scratch = await fresh.build(
+            EMPTY_ROOT, Overlay().apply(put_raw(p, r) for p, r in new.items())
+        )
+        assert await trees.levels(built.root) == await fresh.levels(scratch.root)
+        for path in rng.sample(sorted(new), min(20, len(new))) + ["/nope", "/d3"]:
+            got = await trees.lookup(built.root, path)
+            assert (entry_to_raw(got) if got else None) == new.get(path)
+        start = rng.choice(sorted(new)) if new else ""
+        scanned = [p async for p, _ in trees.scan(built.root, start=start, after=start)]
+        assert scanned == [p for p in sorted(new) if p > start]
+        root = built.root
+        heights.add(root.height)
+    assert max(heights) >= 2  # the cases cross index levels
+
+
+def put_raw(path: str, r: list) -> FileOp:
+    return FileOp(op="put", path=path, file=raw_to_entry(r))
+
+
+async def test_no_change_and_emptying_and_regrowing():
+    store = MemoryObjectStore()
+    trees = TreeStore(store)
+    base = await trees.build(EMPTY_ROOT, Overlay().apply(put(f"/f{i}", "1") for i in range(500)))
+    before = dict(store.objects)
+    same = await trees.build(base.root, Overlay().apply([put("/f1", "1"), delete("/zz")]))
+    assert same.root is base.root and same.diff == [] and store.objects == before
+    emptied = await trees.build(base.root, Overlay().apply([delete("/")]))
+    assert (emptied.root.count, emptied.root.node, len(emptied.diff)) == (0, None, 500)
+    again = await trees.build(emptied.root, Overlay().apply([put("/f1", "1")]))
+    assert await contents(trees, again.root) == {"/f1": raw("1")} and again.root.height == 0
+    assert await trees.root(again.root.key) == again.root
+
+
+async def test_shrinking_lowers_the_top():
+    trees = TreeStore(MemoryObjectStore())
+    big = await trees.build(EMPTY_ROOT, Overlay().apply(put(f"/f{i}", "1") for i in range(3000)))
+    assert big.root.height >= 2
+    keep = sorted(f"/f{i}" for i in range(3000))[:3]
+    small = await trees.build(
+        big.root, Overlay().apply(delete(f"/f{i}") for i in range(3000) if f"/f{i}" not in keep)
+    )
+    assert small.root.height == 0 and list(await contents(trees, small.root)) == keep
+
+
+# ----------------------------------------------------------------------------- across layouts
+
+
+async def test_a_version_2_home_is_read_then_written_as_version_3():
+    """A tree written by the version-2 code (hash shards) reads the same through the new
+    code, its next commit writes version 3, and diffs across the two layouts are right."""
+    store = MemoryObjectStore()
+    old = TreeStore(store, write_version=2)
+    files = {f"/d{i % 7}/f{i}": str(i) for i in range(1500)}
+    v2 = (await old.build(EMPTY_ROOT, Overlay().apply(put(p, t) for p, t in files.items()))).root
+    trees = TreeStore(store)  # the new code, cold
+    v2 = await trees.root(v2.key)
+    assert v2.version == 2 and len(v2.shards) > 500
+    assert await contents(trees, v2) == {p: raw(t) for p, t in files.items()}
+    assert entry_to_raw(await trees.lookup(v2, "/d3/f3")) == raw("3")
+
+    ops = [put("/d1/f1", "new"), delete("/d2"), put("/e/g", "x"), append("/d0/f0", "+")]
+    v3 = await trees.build(v2, Overlay().apply(ops))
+    assert v3.root.version == 3 and (await trees.root(v3.root.key)).version == 3
+    expected = await old.build(v2, Overlay().apply(ops))
+    assert v3.diff == expected.diff and len(v3.diff) == 3 + len([p for p in files if "/d2/" in p])
+    assert await contents(trees, v3.root) == await contents(trees, expected.root)
+    assert await trees.diff(v2, v3.root) == v3.diff
+    assert await trees.diff(v3.root, v2) == diff_shards(
+        await contents(trees, v3.root), await contents(trees, v2)
+    )
+    # And on from there in version 3 only.
+    nxt = await trees.build(v3.root, Overlay().apply([put("/d4/f4", "again")]))
+    assert [(d[0], d[1]) for d in await trees.diff(v3.root, nxt.root)] == [("/d4/f4", "modified")]
+
+
+async def test_an_emptied_version_2_tree_takes_deletes_and_puts():
+    store = MemoryObjectStore()
+    old = TreeStore(store, write_version=2)
+    full = await old.build(EMPTY_ROOT, Overlay().apply([put("/a/b", "1"), put("/c", "2")]))
+    empty = (await old.build(full.root, Overlay().apply([delete("/")]))).root
+    assert empty.version == 2 and empty.key is not None and not empty.shards
+    trees = TreeStore(store)
+    built = await trees.build(empty, Overlay().apply([delete("/"), delete("/a"), put("/x", "3")]))
+    assert built.root.version == 3 and [(d[0], d[1]) for d in built.diff] == [("/x", "added")]
+    assert await contents(trees, built.root) == {"/x": raw("3")}
+
+
+async def test_unknown_version_is_refused_and_v2_writer_refuses_v3_parent():
+    store = MemoryObjectStore()
+    store.objects["manifests/x"] = b'{"v": 4, "count": 0, "size": 0}'
+    with pytest.raises(ValueError, match="manifest version 4; this pachstream reads versions"):
+        await TreeStore(store).root("manifests/x")
+    v3 = (await TreeStore(store).build(EMPTY_ROOT, Overlay().apply([put("/a", "1")]))).root
+    with pytest.raises(ValueError, match="version-2 writer cannot extend it"):
+        await TreeStore(store, write_version=2).build(v3, Overlay().apply([put("/b", "1")]))
+    with pytest.raises(ValueError, match="no path order"):
+        v2 = await TreeStore(store, write_version=2).build(
+            EMPTY_ROOT, Overlay().apply([put("/a", "1")])
+        )
+        [x async for x in TreeStore(store).scan(v2.root)]
+
+
+# ----------------------------------------------------------------------------- cost
+
+
+async def written_by_small_commits(n: int) -> tuple[int, int]:
+    """(bytes, objects) written by a 10-file commit on an ``n``-file tree (median of 9)."""
+    store = MemoryObjectStore()
+    trees = TreeStore(store)
+    paths = [f"/d{i // 1000:04d}/f{i:07d}" for i in range(n)]
+    root = (await trees.build(EMPTY_ROOT, Overlay().apply(put(p, "0") for p in paths))).root
+    sizes, counts = [], []
+    for r in range(9):
+        before = dict(store.objects)
+        ops = [put(paths[i], f"{r}") for i in range(r, n, n // 10)]
+        root = (await trees.build(root, Overlay().apply(ops))).root
+        new = set(store.objects) - set(before)
+        sizes.append(sum(len(store.objects[k]) for k in new))
+        counts.append(len(new))
+    return sorted(sizes)[4], max(counts)
+
+
+async def test_a_small_commit_writes_about_the_same_on_a_big_tree():
+    """O(changed), not O(files / shards): a 10-file commit writes one pack and one root, and
+    about as many bytes on 60,000 files as on 1,000 (version 2: 9x as many)."""
+    small, objects_small = await written_by_small_commits(1000)
+    big, objects_big = await written_by_small_commits(60_000)
+    assert objects_small == objects_big == 2
+    assert big < 2 * small, (small, big)
