@@ -62,7 +62,7 @@ from pachstream.service import Service
 from pachstream.settings import Settings
 from pachstream.worker._reads import DatumReader
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
-from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox
+from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox, free_ctl
 
 log = logging.getLogger("pachstream.worker")
 
@@ -189,7 +189,8 @@ class Worker(Service):
             else:
                 fresh = Sandbox(self._folder / "box", wanted, image_root=image_root, user=user)
             if box is not None:
-                asyncio.ensure_future(box.stop())
+                # Same root, same control folder: the new box keeps it.
+                asyncio.ensure_future(box.stop(release=False))
             self._sandbox = box = fresh
         return box
 
@@ -525,10 +526,12 @@ class WorkerPool(Service):
         settings: Settings,
         *,
         folder: Path | None = None,
-        poll_s: float = 0.5,
+        poll_s: float = 0.2,
         standby: int = STANDBY,
     ) -> None:
         super().__init__()
+        # poll_s: a new pipeline waits half of it on average for its workers; one query of
+        # the pipelines table per poll costs ~1 ms.
         self._standby_n = standby
         self._standby: list[subprocess.Popen[bytes]] = []
         self._settings = settings
@@ -564,6 +567,8 @@ class WorkerPool(Service):
             gone = self.procs.pop(key)
             _terminate(gone.process)
             _reap(gone.process)
+            # A worker killed before its own stop leaves its control folder in memory.
+            free_ctl(self._folder / f"{key[0]}.{key[1]}.{key[2]}" / "box")
             child_exited(self.metrics_dir, gone.process.pid)
         now = time.monotonic()
         spawned = False

@@ -9,27 +9,28 @@ and reads the result. Locally the sandbox (:class:`pachstream.worker.sandbox.San
 the agent itself; on Kubernetes the pod's user container runs it
 (:mod:`pachstream.worker._kube_objects`). The protocol is the same text over the same files.
 
-**Files of one run**, ``/ctl/<id>/``: ``cmd.sh`` (sourced by a fresh busybox shell),
-``stdin``, optional ``timeout`` (seconds) written by the sidecar; ``stdout``, ``stderr``,
-``exit`` (the status) and, when the timeout fired, ``timedout`` written by the agent.
+**Files of one run**, ``/ctl/<id>/``: ``cmd.sh`` (sourced by a fork of the agent), and
+``stdin`` when there is any, written by the sidecar; ``stdout`` and ``stderr`` written by
+the agent. The outcome travels on the FIFO, never in a file: user code can write there.
 
-**Lines**: the sidecar writes ``<id> <key>`` lines into the FIFO ``/ctl/in``; the agent
-answers on the FIFO ``/ctl/out`` with ``ready`` when it (re)starts, ``run <id>`` when it takes
-a run and ``done <id> <key>`` once ``exit`` is written. The key is a fresh random word per run
-that only the FIFO carried: user code can write to ``/ctl/out`` but cannot know it, so it
-cannot end its run early in the sidecar's eyes (and have the next datum staged while it still
-runs). A ``ready`` after ``run <id>`` and before ``done`` means the agent died and came back:
-that run is lost (the sidecar fails the attempt, and pings the agent before the next one).
-Both sides hold both FIFOs open read-write, so neither ever blocks opening them, whichever
-starts first, nor sees the other's end close: ids written before the agent is up wait in the
-FIFO for it, and a sidecar that restarts finds the same agent, which never exits on its own
-(a container that exits is restarted with a growing back-off).
+**Lines**: the sidecar writes ``<id> <key> [<timeout seconds>]`` lines into the FIFO
+``/ctl/in``; the agent answers on the FIFO ``/ctl/out`` with ``ready`` when it (re)starts,
+``run <id>`` when it takes a run and ``done <id> <key> <exit status> <1 if timed out, else
+0>`` once it ended (``done <id> <key>`` alone for an id it cannot run). The key is a fresh
+random word per run that only the FIFO carried: user code can write to ``/ctl/out`` but
+cannot know it, so it cannot end its run early in the sidecar's eyes (and have the next datum
+staged while it still runs), nor forge its status, which travels on the same line. A
+``ready`` after ``run <id>`` and before ``done`` means the agent died and came back: that run
+is lost (the sidecar fails the attempt, and pings the agent before the next one). Both sides
+hold both FIFOs open read-write, so neither ever blocks opening them, whichever starts first,
+nor sees the other's end close: ids written before the agent is up wait in the FIFO for it,
+and a sidecar that restarts finds the same agent, which never exits on its own (a container
+that exits is restarted with a growing back-off).
 
-**Each run is swept**: it runs in its own session (``setsid``); at its timeout the agent kills
-that session; when it ends, the agent kills every other process it can see (``kill -9 -1``,
-only where it is the first process of its own PID namespace, as in a sandbox or a container).
-Nothing of one datum lives on into the next: no background process of user code can rewrite
-another datum's files or results.
+**Each run is swept**: at its timeout the agent kills it; when it ends, the agent kills every
+other process it can see (``kill -9 -1``, only where it is the first process of its own PID
+namespace, as in a sandbox or a container). Nothing of one datum lives on into the next: no
+background process of user code can rewrite another datum's files or results.
 """
 
 from __future__ import annotations
@@ -52,33 +53,50 @@ CTL_IN = "in"
 CTL_OUT = "out"
 """The FIFO of answers, agent → sidecar."""
 
-AGENT = """\
+AGENT = (
+    """\
 for f in /ctl/in /ctl/out; do [ -p $f ] || mkfifo $f 2>/dev/null || [ -p $f ] || exit 1; done
 exec 3<>/ctl/in 4<>/ctl/out
+S=; [ $$ -le 2 ] || S='"""
+    + SHELL_INSIDE
+    + """ setsid'
 echo ready >&4
-while read -r id key <&3; do
+l=
+while read -r id key t <&3; do
   case $id in ''|*/*|.*) continue ;; esac
-  d=/ctl/$id
+  [ "$id" = "$l" ] && continue
+  l=$id d=/ctl/$id
   [ -f "$d/cmd.sh" ] || { echo "done $id $key" >&4; continue; }
   echo "run $id" >&4
-  setsid sh -c '. "$0/cmd.sh"' "$d" <"$d/stdin" >"$d/stdout" 2>"$d/stderr" &
-  p=$! w= t=
-  [ -f "$d/timeout" ] && read -r t <"$d/timeout"
-  [ -n "$t" ] && { (sleep "$t"; : >"$d/timedout"; kill -9 -$p) 2>/dev/null & w=$!; }
-  wait $p; c=$?
-  [ -n "$w" ] && kill -9 $w 2>/dev/null
-  [ $$ -le 2 ] && kill -9 -1 2>/dev/null
-  echo $c >"$d/exit"
-  echo "done $id $key" >&4
+  i=/dev/null; [ -f "$d/stdin" ] && i=$d/stdin
+  . "$d/cmd.sh" <"$i" >"$d/stdout" 2>"$d/stderr" &
+  p=$! w=
+  case $t in *[!0-9.]*) t= ;; esac
+  f=$d/.t$key
+  [ -n "$t" ] && { (sleep "$t"; : >"$f"; kill -9 -$p || kill -9 $p) 2>/dev/null & w=$!; }
+  wait $p; c=$? o=0
+  [ -n "$w" ] && { kill -9 $w 2>/dev/null; [ -f "$f" ] && o=1; rm -f "$f"; }
+  [ -z "$S" ] && kill -9 -1 2>/dev/null
+  echo "done $id $key $c $o" >&4
 done
 """
+)
 """The agent: ``SHELL_INSIDE sh -c AGENT``, with ``/ctl`` shared with the sidecar.
 
 Ids are plain names (no ``/``, no leading ``.``): a line cannot point the agent outside
 ``/ctl``. An id without ``cmd.sh`` (a stale one, left in the FIFO by an agent that died) is
-answered at once. The sweep (``kill -9 -1``) runs only when the agent is process 1 or 2 of
-its PID namespace (a container's first process, or bwrap's child): run by hand on a host, the
-agent must never kill the user's other processes."""
+answered at once; the id just run is never run again (user code knows its own id and can
+write to ``/ctl/in``: a replay would run beside the next datum). The sweep (``kill -9 -1``)
+runs only when the agent is process 1 or 2 of its PID namespace (a container's first
+process, or bwrap's child): run by hand on a host, the agent must never kill the user's
+other processes, and there each run gets a session of its own instead (``$S``, which
+``cmd.sh`` puts before the command), killed whole at its timeout.
+
+A run is the agent's own fork sourcing ``cmd.sh``, which ends by exec'ing the command (through
+``env``): no shell of its own is started per datum (each exec costs about as much as the
+user's whole ``cp``). At the timeout the run's process is killed (its session where it has
+one); whatever it started dies in the sweep as the agent sees it end. The timer timed the run
+out when it left its flag, named after the key: user code cannot make it before it exists."""
 
 PING = ":\n"
 """The script of a run that does nothing: the sidecar's first run tells it the agent is up
@@ -111,9 +129,16 @@ def parse_line(line: str) -> tuple[str, str, str]:
         return "ready", "", ""
     if len(parts) == 2 and parts[0] == "run":
         return "run", parts[1], ""
-    if len(parts) == 3 and parts[0] == "done":
+    if parts[:1] == ["done"] and (len(parts) == 3 or _status(parts) is not None):
         return "done", parts[1], parts[2]
     return "", "", ""
+
+
+def _status(parts: list[str]) -> tuple[int, bool] | None:
+    """(exit status, timed out) of a ``done`` line's words, None when it carries none."""
+    if len(parts) != 5 or not parts[3].isdigit() or parts[4] not in ("0", "1"):
+        return None
+    return int(parts[3]), parts[4] == "1"
 
 
 def _fifo(path: Path) -> None:
@@ -160,11 +185,14 @@ class AgentLink:
         )
         self._reader = reader
 
-    def send(self, run_id: str) -> None:
-        """Hand the agent a run (its files written first), under a fresh key."""
+    def send(self, run_id: str, timeout_s: float | None = None) -> None:
+        """Hand the agent a run (its files written first), under a fresh key; the agent kills
+        it after ``timeout_s``.
+        """
         assert self._in is not None, "open() first"
         self._keys[run_id] = key = secrets.token_hex(16)
-        os.write(self._in, f"{run_id} {key}\n".encode())
+        limit = "" if timeout_s is None else f" {max(timeout_s, 0.001):.3f}"
+        os.write(self._in, f"{run_id} {key}{limit}\n".encode())
 
     async def wait(
         self,
@@ -193,7 +221,8 @@ class AgentLink:
                     await line
                 self._keys.pop(run_id, None)
                 return Answer("lost" if done else "late", None, False)
-            word, which, key = parse_line(line.result().decode(errors="replace"))
+            text = line.result().decode(errors="replace")
+            word, which, key = parse_line(text)
             if word == "ready" and started:
                 return Answer("lost", None, False)
             if which != run_id:
@@ -202,16 +231,9 @@ class AgentLink:
                 started = True
             elif word == "done" and key == self._keys.get(run_id):
                 del self._keys[run_id]
-                return self._answer(run_id)
-
-    def _answer(self, run_id: str) -> Answer:
-        run = self.ctl / run_id
-        timed_out = (run / "timedout").exists()
-        try:
-            code: int | None = int((run / "exit").read_text().strip())
-        except (FileNotFoundError, ValueError):
-            code = None  # a stale id answered at once, or an exit file user code spoiled
-        return Answer("done", None if timed_out else code, timed_out)
+                # No status: the agent found no run under this id (a stale one).
+                code, timed_out = _status(text.split()) or (None, False)
+                return Answer("done", None if timed_out else code, timed_out)
 
     def close(self) -> None:
         """Close the sidecar's ends (the agent, if alive, keeps its own). Idempotent."""

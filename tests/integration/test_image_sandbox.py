@@ -189,12 +189,12 @@ def test_image_scripts():
         "cd / 2>/dev/null || { echo 'pachstream: working_dir '\"'\"'/'\"'\"' does not exist; "
         "set transform.working_dir (or the image'\"'\"'s WORKDIR) to an existing directory, "
         "such as /pfs/out or /tmp' >&2; exit 126; }\n"
-        f"exec {SHELL_INSIDE} env -i -- PATH=/bin: my-x=1 /bin/tool 'a b'\n"
+        f"exec $S {SHELL_INSIDE} env -i -- PATH=/bin: my-x=1 /bin/tool 'a b'\n"
     )
     script = command_script(["tool"], {"PATH": "/bin:"}, "/w")
     assert (
         "for d in /bin .; do" in script
-        and 'exec /.pachstream/busybox env -i -- PATH=/bin: "$p"\n' in script
+        and 'exec $S /.pachstream/busybox env -i -- PATH=/bin: "$p"\n' in script
     )
 
 

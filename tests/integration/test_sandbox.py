@@ -13,12 +13,12 @@ def test_a_sandbox_command_gets_exactly_its_environment_and_a_pod_command_the_im
     sandboxed = command_script(["grep", "-c", "it's"], {"B": "x y", "my-input": "/pfs/a"}, None)
     assert sandboxed.startswith("cd / 2>/dev/null || ")
     assert sandboxed.endswith(
-        "exec /.pachstream/busybox env -i -- 'B=x y' PATH=/usr/local/sbin:/usr/local/bin:"
+        "exec $S /.pachstream/busybox env -i -- 'B=x y' PATH=/usr/local/sbin:/usr/local/bin:"
         "/usr/sbin:/usr/bin:/sbin:/bin my-input=/pfs/a \"$p\" -c 'it'\"'\"'s'\n"
     )
     in_pod = command_script(["tool", "a"], {"X": "1"}, None, inherit_env=True)
     assert not in_pod.startswith("cd ") and "${PATH:-" in in_pod
-    assert in_pod.endswith('exec /.pachstream/busybox env -- X=1 "$p" a\n')
+    assert in_pod.endswith('exec $S /.pachstream/busybox env -- X=1 "$p" a\n')
     given = command_script(["/opt/tool"], {"PATH": "/opt:"}, "/w", inherit_env=True)
     assert given.startswith("cd /w ") and given.endswith("env -- PATH=/opt: /opt/tool\n")
 

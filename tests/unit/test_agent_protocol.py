@@ -13,6 +13,10 @@ LINES = [
     ("done 3f2a 9c9c\n", ("done", "3f2a", "9c9c")),
     ("done 3f2a\n", ("", "", "")),  # no key: never taken for an answer
     ("done 3f2a 9c9c extra\n", ("", "", "")),
+    ("done 3f2a 9c9c 0 0\n", ("done", "3f2a", "9c9c")),  # with its status and timeout flag
+    ("done 3f2a 9c9c 137 1\n", ("done", "3f2a", "9c9c")),
+    ("done 3f2a 9c9c -1 0\n", ("", "", "")),
+    ("done 3f2a 9c9c 0 2\n", ("", "", "")),
     ("ready now\n", ("", "", "")),
     ("run\n", ("", "", "")),
     ("", ("", "", "")),
@@ -31,9 +35,11 @@ def test_answer_lines(line, expected):
     [
         "exec 3<>/ctl/in 4<>/ctl/out",  # both ends held: no side blocks or sees EOF
         "case $id in ''|*/*|.*) continue ;; esac",  # ids never leave /ctl
-        "setsid sh -c",  # each run in a session of its own, killed whole at its timeout
-        "[ $$ -le 2 ] && kill -9 -1",  # the sweep, only as the first process of a namespace
-        'echo "done $id $key"',  # the key travels back only with the real answer
+        "kill -9 -$p || kill -9 $p",  # at its timeout the run is killed (its session too)
+        '[ "$id" = "$l" ] && continue',  # a run is never replayed by a line user code wrote
+        "S=; [ $$ -le 2 ] || S=",  # the sweep, only as the first process of a namespace
+        '[ -z "$S" ] && kill -9 -1',
+        'echo "done $id $key $c $o"',  # key and status travel back only with the real answer
     ],
 )
 def test_the_agent_keeps_its_promises(needle):

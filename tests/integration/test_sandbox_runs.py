@@ -1,0 +1,78 @@
+"""A run's control files: in memory, never followed through links, never replayed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pachstream.worker.sandbox import MEMORY_DIR, Sandbox
+
+# The run's own folder: the only folder in /ctl while it runs.
+OWN_RUN = "d=$(ls -d /ctl/*/); d=${d%/}"
+
+
+async def test_the_control_folder_lives_in_memory_privately_and_goes_at_stop(sandbox):
+    link = sandbox.root / "ctl"
+    assert link.is_symlink()
+    target = Path(os.readlink(link))
+    assert target.parent == MEMORY_DIR / f"pachstream-{os.getuid()}"
+    assert target.parent.stat().st_mode & 0o777 == 0o700
+    ran = await sandbox.run(["sh", "-c", "echo hi; ls /ctl"])
+    assert (ran.exit_code, ran.stdout_tail.split()[0]) == (0, "hi")
+    # The run's folder is gone once it is answered: only the FIFOs stay.
+    assert sorted(p.name for p in target.iterdir()) == ["in", "out"]
+    await sandbox.stop()
+    assert not target.exists()
+    # Started again, the sandbox makes its folder again behind the same link.
+    assert (await sandbox.run(["true"])).exit_code == 0
+    assert target.is_dir()
+
+
+async def test_a_control_folder_made_before_is_kept_on_disk(tmp_path):
+    (tmp_path / "box" / "ctl").mkdir(parents=True)
+    (tmp_path / "box" / "ctl" / "marker").write_text("kept")
+    box = Sandbox(tmp_path / "box", ["in"])
+    try:
+        seen = await box.run(["cat", "/ctl/marker"])
+        assert (seen.exit_code, seen.stdout_tail) == (0, "kept")
+        assert not (tmp_path / "box" / "ctl").is_symlink()
+    finally:
+        await box.stop()
+
+
+async def test_attack_a_run_cannot_read_worker_files_by_swapping_its_output_for_a_link(
+    sandbox, tmp_path
+):
+    # The link's target is resolved by the worker, on the host: it must never be followed.
+    secret = tmp_path / "secret"
+    secret.write_text("worker-only")
+    result = await sandbox.run(
+        [
+            "sh",
+            "-c",
+            f"{OWN_RUN}; echo out; echo err >&2; "
+            f"rm $d/stdout $d/stderr; ln -s {secret} $d/stdout; ln -s {secret} $d/stderr",
+        ]
+    )
+    assert result.exit_code == 0
+    assert "worker-only" not in result.stdout_tail + result.stderr_tail
+
+
+async def test_attack_a_run_cannot_have_itself_replayed_beside_the_next_datum(sandbox):
+    # The code hands its own id back to the agent: a replay would run it again, after the
+    # answer, while the worker stages the next datum.
+    first = await sandbox.run(
+        ["sh", "-c", f'{OWN_RUN}; echo x >> /tmp/ran; echo "${{d#/ctl/}} k" > /ctl/in']
+    )
+    assert first.exit_code == 0
+    second = await sandbox.run(["sh", "-c", "sleep 0.5; wc -l < /tmp/ran"])
+    assert second.stdout_tail.strip() == "1"
+
+
+async def test_status_comes_from_the_agent_not_from_files_the_code_writes(sandbox):
+    forged = await sandbox.run(
+        ["sh", "-c", f"{OWN_RUN}; echo 0 > $d/exit; : > $d/timedout; exit 5"], timeout_s=30
+    )
+    assert (forged.exit_code, forged.timed_out) == (5, False)
+    late = await sandbox.run(["sh", "-c", "sleep 30"], timeout_s=0.5)
+    assert (late.exit_code, late.timed_out) == (None, True) and late.duration_s < 10
