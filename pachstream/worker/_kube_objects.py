@@ -52,7 +52,7 @@ from typing import Any, TypeAlias
 from pachstream.dispatch.datums import PfsInput
 from pachstream.dispatch.spec import PipelineSpec, Resources, parse_spec
 from pachstream.errors import PachstreamError
-from pachstream.worker.agent import AGENT, SHELL_INSIDE
+from pachstream.worker.agent import AGENT, CTL_RUNS, SHELL_INSIDE
 
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
@@ -245,6 +245,8 @@ def render_statefulset(wanted: WantedPipeline, deployment: KubeDeployment) -> di
     user_mounts: list[dict[str, Any]] = [
         {"name": "agent", "mountPath": AGENT_DIR, "readOnly": True},
         {"name": "ctl", "mountPath": "/ctl"},
+        # Only the sidecar writes run scripts (see pachstream.worker.agent).
+        {"name": "ctl", "mountPath": f"/ctl/{CTL_RUNS}", "subPath": CTL_RUNS, "readOnly": True},
         {"name": "out", "mountPath": "/pfs/out"},
         {"name": "tmp", "mountPath": "/tmp"},
     ]

@@ -9,9 +9,14 @@ and reads the result. Locally the sandbox (:class:`pachstream.worker.sandbox.San
 the agent itself; on Kubernetes the pod's user container runs it
 (:mod:`pachstream.worker._kube_objects`). The protocol is the same text over the same files.
 
-**Files of one run**, ``/ctl/<id>/``: ``cmd.sh`` (sourced by a fork of the agent), and
-``stdin`` when there is any, written by the sidecar; ``stdout`` and ``stderr`` written by
-the agent. The outcome travels on the FIFO, never in a file: user code can write there.
+**Files of one run**: ``/ctl/runs/<id>/cmd.sh`` (sourced by a fork of the agent), and
+``stdin`` there when there is any, written by the sidecar; ``stdout`` and ``stderr`` in
+``/ctl/<id>/``, written by the agent. ``/ctl/runs`` is read-only where the agent and user
+code run (a read-only bind in a sandbox, a read-only mount of the same emptyDir in a pod): user
+code can write to ``/ctl`` and to the FIFOs, so it could otherwise queue a script of its own
+under an id of its own, which the agent would run beside the next datum's staging, writing
+into that datum's ``/pfs/out``. The agent runs only what the sidecar wrote there. The outcome
+travels on the FIFO, never in a file: user code can write there.
 
 **Lines**: the sidecar writes ``<id> <key> [<timeout seconds>]`` lines into the FIFO
 ``/ctl/in``; the agent answers on the FIFO ``/ctl/out`` with ``ready`` when it (re)starts,
@@ -52,6 +57,8 @@ CTL_IN = "in"
 """The FIFO of ids, sidecar → agent."""
 CTL_OUT = "out"
 """The FIFO of answers, agent → sidecar."""
+CTL_RUNS = "runs"
+"""The folder of run scripts, read-only where the agent runs (see the module docstring)."""
 
 AGENT = (
     """\
@@ -65,11 +72,11 @@ l=
 while read -r id key t <&3; do
   case $id in ''|*/*|.*) continue ;; esac
   [ "$id" = "$l" ] && continue
-  l=$id d=/ctl/$id
-  [ -f "$d/cmd.sh" ] || { echo "done $id $key" >&4; continue; }
+  l=$id r=/ctl/runs/$id d=/ctl/$id
+  [ -f "$r/cmd.sh" ] && [ -d "$d" ] || { echo "done $id $key" >&4; continue; }
   echo "run $id" >&4
-  i=/dev/null; [ -f "$d/stdin" ] && i=$d/stdin
-  . "$d/cmd.sh" <"$i" >"$d/stdout" 2>"$d/stderr" &
+  i=/dev/null; [ -f "$r/stdin" ] && i=$r/stdin
+  . "$r/cmd.sh" <"$i" >"$d/stdout" 2>"$d/stderr" &
   p=$! w=
   case $t in *[!0-9.]*) t= ;; esac
   f=$d/.t$key
@@ -84,9 +91,10 @@ done
 """The agent: ``SHELL_INSIDE sh -c AGENT``, with ``/ctl`` shared with the sidecar.
 
 Ids are plain names (no ``/``, no leading ``.``): a line cannot point the agent outside
-``/ctl``. An id without ``cmd.sh`` (a stale one, left in the FIFO by an agent that died) is
-answered at once; the id just run is never run again (user code knows its own id and can
-write to ``/ctl/in``: a replay would run beside the next datum). The sweep (``kill -9 -1``)
+``/ctl``. An id without ``runs/<id>/cmd.sh`` and its output folder ``<id>`` (a stale one,
+left in the FIFO by an agent that died, or one user code made up) is answered at once; the
+id just run is never run again (user code knows its own id and can write to ``/ctl/in``: a
+replay would run beside the next datum). The sweep (``kill -9 -1``)
 runs only when the agent is process 1 or 2 of its PID namespace (a container's first
 process, or bwrap's child): run by hand on a host, the agent must never kill the user's
 other processes, and there each run gets a session of its own instead (``$S``, which
@@ -173,6 +181,7 @@ class AgentLink:
         if self._in is not None:
             return
         self.ctl.mkdir(parents=True, exist_ok=True)
+        (self.ctl / CTL_RUNS).mkdir(exist_ok=True)  # the scripts (read-only for the agent)
         for name in (CTL_IN, CTL_OUT):
             _fifo(self.ctl / name)
         # Read-write: an open never blocks, whichever side comes first, and ids sent before

@@ -44,7 +44,7 @@ from typing import Literal
 
 from pachstream.errors import Unavailable
 from pachstream.images import DEFAULT_PATH, resolve_in_root
-from pachstream.worker.agent import AGENT, PING, SHELL_INSIDE, AgentLink
+from pachstream.worker.agent import AGENT, CTL_RUNS, PING, SHELL_INSIDE, AgentLink
 
 log = logging.getLogger("pachstream.worker")
 
@@ -316,17 +316,25 @@ class AgentBox:
 
     def _sweep(self) -> None:
         # Runs of a previous sidecar left their folders: the agent is idle now, drop them.
-        for child in self._ctl.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child, ignore_errors=True)
+        scripts = self._ctl / CTL_RUNS
+        for folder in (self._ctl, scripts):
+            for child in folder.iterdir():
+                if child != scripts and child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
 
     def _write_run(self, script: str, stdin: str) -> Path:
-        # A fresh name per run, which user code cannot guess before it exists.
-        run = self._ctl / uuid.uuid4().hex
-        run.mkdir()
-        _write_new(run / "cmd.sh", script)
+        """Write a run's script (and stdin) under ``runs/<id>``, read-only where the agent
+        runs, and make its output folder ``<id>``, which is returned. A fresh name per run,
+        which user code cannot guess before it exists.
+        """
+        name = uuid.uuid4().hex
+        scripts = self._ctl / CTL_RUNS / name
+        scripts.mkdir()
+        _write_new(scripts / "cmd.sh", script)
         if stdin:  # none: the agent gives the command /dev/null
-            _write_new(run / "stdin", stdin)
+            _write_new(scripts / "stdin", stdin)
+        run = self._ctl / name
+        run.mkdir()
         return run
 
     async def run(
@@ -442,6 +450,8 @@ class Sandbox(AgentBox):
             "--dir", "/pfs",
             "--ro-bind", str(self._shell or static_shell()), SHELL_INSIDE,
             "--bind", str(self._ctl), "/ctl",
+            # Only the sidecar writes scripts (see pachstream.worker.agent).
+            "--ro-bind", str(self._ctl / CTL_RUNS), f"/ctl/{CTL_RUNS}",
             "--bind", str(self.out_dir), "/pfs/out",
         ]  # fmt: skip
         for name in self.input_names:
@@ -476,6 +486,7 @@ class Sandbox(AgentBox):
 
     async def _launch(self) -> None:
         _ctl_in_memory(self.root)  # its memory was freed at a stop
+        (self._ctl / CTL_RUNS).mkdir(parents=True, exist_ok=True)  # bound read-only
         # Fresh FIFOs: ids a dead agent left unread must not reach the new one.
         for name in ("in", "out"):
             (self._ctl / name).unlink(missing_ok=True)
@@ -605,8 +616,14 @@ def _write_new(path: Path, text: str) -> None:
 
 
 def _remove_run(run: Path) -> None:
-    """Remove a run's folder: its known files and itself (a few syscalls: a worker does this
-    per datum), or, when user code left more there or swapped it, the whole tree, safely.
+    """Remove a run's output folder and its script folder (``runs/<id>``)."""
+    _remove_folder(run.parent / CTL_RUNS / run.name)
+    _remove_folder(run)
+
+
+def _remove_folder(run: Path) -> None:
+    """Remove one folder of a run: its known files and itself (a few syscalls: a worker does
+    this per datum), or, when user code left more there or swapped it, the whole tree, safely.
     """
     try:
         folder = os.open(run, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

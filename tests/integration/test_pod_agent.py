@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from agent_attacks import queue_a_script_of_its_own
 
 from pachstream.worker.agent import AGENT, SHELL_INSIDE
 from pachstream.worker.sandbox import PodAgent, static_shell
@@ -34,6 +35,9 @@ class UserContainer:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
+        # The kubelet makes a subPath that does not exist yet (the StatefulSet's read-only
+        # mount of the scripts' folder, see pachstream.worker._kube_objects).
+        (self.box / "ctl" / "runs").mkdir(parents=True, exist_ok=True)
         args = [
             "bwrap",
             "--ro-bind", "/usr", "/usr",
@@ -45,6 +49,7 @@ class UserContainer:
             "--tmpfs", "/tmp",
             "--ro-bind", str(static_shell()), SHELL_INSIDE,
             "--bind", str(self.box / "ctl"), "/ctl",
+            "--ro-bind", str(self.box / "ctl" / "runs"), "/ctl/runs",
             "--bind", str(self.box / "out"), "/pfs/out",
             "--ro-bind", str(self.box / "inputs" / self.input_name), f"/pfs/{self.input_name}",
             "--unshare-all", "--as-pid-1", "--die-with-parent",
@@ -124,7 +129,9 @@ async def test_a_restarted_sidecar_waits_for_the_run_of_the_one_before(pod, tmp_
         # Its first run waited for the stale one to end: nothing stale was left to confuse
         # it, and the stale run's folder was swept.
         assert ran.exit_code == 0
-        assert sorted(p.name for p in (tmp_path / "box" / "ctl").iterdir()) == ["in", "out"]
+        ctl = tmp_path / "box" / "ctl"
+        assert sorted(p.name for p in ctl.iterdir()) == ["in", "out", "runs"]
+        assert not list((ctl / "runs").iterdir())
     finally:
         await second.stop()
 
@@ -229,3 +236,8 @@ async def test_kill_9_of_a_pod_sidecar_mid_datum_the_agent_lives_on(stack, tmp_p
                 proc.terminate()
                 proc.wait(30)
         await user.kill()
+
+
+async def test_attack_a_run_in_a_pod_cannot_queue_a_script_of_its_own(pod) -> None:
+    sidecar, _ = pod
+    await queue_a_script_of_its_own(sidecar)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from agent_attacks import queue_a_script_of_its_own
+
 from pachstream.worker.sandbox import MEMORY_DIR, Sandbox
 
-# The run's own folder: the only folder in /ctl while it runs.
-OWN_RUN = "d=$(ls -d /ctl/*/); d=${d%/}"
+# The run's own output folder: the only folder in /ctl while it runs, beside the scripts'.
+OWN_RUN = "d=$(ls -d /ctl/*/ | grep -v '^/ctl/runs/$'); d=${d%/}"
 
 
 async def test_the_control_folder_lives_in_memory_privately_and_goes_at_stop(sandbox):
@@ -19,8 +21,9 @@ async def test_the_control_folder_lives_in_memory_privately_and_goes_at_stop(san
     assert target.parent.stat().st_mode & 0o777 == 0o700
     ran = await sandbox.run(["sh", "-c", "echo hi; ls /ctl"])
     assert (ran.exit_code, ran.stdout_tail.split()[0]) == (0, "hi")
-    # The run's folder is gone once it is answered: only the FIFOs stay.
-    assert sorted(p.name for p in target.iterdir()) == ["in", "out"]
+    # The run's folders are gone once it is answered: only the FIFOs and the scripts' folder.
+    assert sorted(p.name for p in target.iterdir()) == ["in", "out", "runs"]
+    assert not list((target / "runs").iterdir())
     await sandbox.stop()
     assert not target.exists()
     # Started again, the sandbox makes its folder again behind the same link.
@@ -76,3 +79,7 @@ async def test_status_comes_from_the_agent_not_from_files_the_code_writes(sandbo
     assert (forged.exit_code, forged.timed_out) == (5, False)
     late = await sandbox.run(["sh", "-c", "sleep 30"], timeout_s=0.5)
     assert (late.exit_code, late.timed_out) == (None, True) and late.duration_s < 10
+
+
+async def test_attack_a_run_cannot_queue_a_script_of_its_own_for_the_next_datum(sandbox):
+    await queue_a_script_of_its_own(sandbox)

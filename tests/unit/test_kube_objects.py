@@ -160,6 +160,7 @@ RENDERED = [
         {
             "/.pachstream": True,
             "/ctl": False,
+            "/ctl/runs": True,
             "/pfs/out": False,
             "/tmp": False,
             "/pfs/images": True,
