@@ -386,9 +386,28 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
     assert live.state == "running", live
 
     def visit() -> dict[str, str]:
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import TimeoutException, WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
+
+        def text_of(d, element_id: str) -> str:  # type: ignore[no-untyped-def]
+            # Read in one script: the page swaps these nodes as events arrive and reloads
+            # itself when the job ends, so a found element may be gone by the time its
+            # text is asked for ("Node with given id does not belong to the document").
+            return str(
+                d.execute_script(
+                    "const e = document.getElementById(arguments[0]);"
+                    " return e ? e.textContent : '';",
+                    element_id,
+                )
+            )
+
+        def wait(d, seconds: float, ready) -> None:  # type: ignore[no-untyped-def]
+            # A script run while the page reloads can fail; that is a reason to look again,
+            # and a page that never gets there still ends in TimeoutException.
+            WebDriverWait(
+                d, seconds, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)
+            ).until(ready)
 
         driver = _chrome_driver()
         seen: dict[str, str] = {}
@@ -396,14 +415,16 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
             # The live job: its counts move without a reload (a marker set on the page
             # survives), and once it ends the page reloads showing success.
             driver.get(f"{base}/job/{live.id}")
-            first = driver.find_element(By.ID, "done").text
+            first = text_of(driver, "done")
             driver.execute_script("window.stillHere = true;")
             try:
-                WebDriverWait(driver, 60, poll_frequency=0.2).until(
+                wait(
+                    driver,
+                    60,
                     lambda d: (
                         d.execute_script("return window.stillHere === true;")
-                        and d.find_element(By.ID, "done").text != first
-                    )
+                        and text_of(d, "done") != first
+                    ),
                 )
             except TimeoutException as exc:
                 raise AssertionError(
@@ -412,14 +433,12 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
                     f"still here: {driver.execute_script('return window.stillHere;')}, "
                     f"browser log: {driver.get_log('browser')}"
                 ) from exc
-            seen["live_moved"] = f"{first} -> {driver.find_element(By.ID, 'done').text}"
+            seen["live_moved"] = f"{first} -> {text_of(driver, 'done')}"
             seen["feed"] = str(
                 driver.execute_script("return document.getElementById('job').dataset.feed;")
             )
             driver.save_screenshot(str(shots / "live_job.png"))
-            WebDriverWait(driver, 90, poll_frequency=0.5).until(
-                lambda d: "success" in d.find_element(By.ID, "state").text
-            )
+            wait(driver, 90, lambda d: "success" in text_of(d, "state"))
             seen["live_reloaded"] = str(driver.execute_script("return window.stillHere;"))
             pages = {
                 "home": "/",
@@ -450,9 +469,7 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
             driver.get(base + pages["failed_job"])
             driver.find_element(By.XPATH, "//button[text()='rerun failed datums']").click()
             # The POST answers with a redirect to the new job: wait for the navigation.
-            WebDriverWait(driver, 60, poll_frequency=0.2).until(
-                lambda d: not d.current_url.endswith(pages["failed_job"])
-            )
+            wait(driver, 60, lambda d: not d.current_url.endswith(pages["failed_job"]))
             seen["rerun_url"] = driver.current_url
             driver.save_screenshot(str(shots / "rerun_job.png"))
         finally:
