@@ -64,6 +64,9 @@ LEAF_BITS = 5
 NODE_BITS = 4
 """Version 3: each level up needs ``NODE_BITS`` more zero bits (index nodes of ~16 children)."""
 
+SCAN_AHEAD = 16
+"""Version 3: most children of a node a scan reads at once (it starts at one and doubles)."""
+
 FANOUT = 1024
 """Shards per tree. With 1M files a shard holds ~1,000 entries (~100 KB); a 10-file commit
 rewrites at most 10 shards and the root."""
@@ -767,8 +770,12 @@ class TreeStore:
                     yield path, raw
             return
         refs = [r for r in body if r[0] >= start and (after is None or r[0] > after)]
-        for lo in range(0, len(refs), 16):
-            batch = refs[lo : lo + 16]
+        lo, ahead = 0, 1
+        while lo < len(refs):
+            # Read ahead 1, 2, 4 ... 16 children: a reader that stops after a few entries (a
+            # listing seeking past each common prefix) pays one GET, not sixteen.
+            batch = refs[lo : lo + ahead]
+            lo, ahead = lo + len(batch), min(ahead * 2, SCAN_AHEAD)
             # Index nodes are few and small: they stay cached, so a seek costs no GET.
             children = await asyncio.gather(*(self._node(r, keep or height > 1) for r in batch))
             for child in children:

@@ -304,3 +304,32 @@ async def test_a_small_commit_writes_about_the_same_on_a_big_tree():
     big, objects_big = await written_by_small_commits(60_000)
     assert objects_small == objects_big == 2
     assert big < 2 * small, (small, big)
+
+
+class CountingStore(MemoryObjectStore):
+    """A memory store that counts its reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
+        self.gets += 1
+        return await super().get(key, offset, length)
+
+
+async def test_a_scan_that_stops_early_reads_one_node_a_level():
+    """A listing that seeks past each common prefix takes one entry per scan: the scan reads
+    one node on each level down to it, not a read-ahead batch of sixteen."""
+    store = CountingStore()
+    built = await TreeStore(store).build(
+        EMPTY_ROOT, Overlay().apply(put(f"/d{i // 1000:02}/f{i:05}", "x") for i in range(20_000))
+    )
+    assert built.root.height >= 2
+    for start in ("/d00/", "/d07/", "/d19/"):
+        store.gets = 0
+        scan = TreeStore(store).scan(built.root, start=start)  # a cold cache
+        first = await anext(scan)
+        await scan.aclose()
+        assert first[0].startswith(start)
+        assert store.gets <= built.root.height, (start, store.gets)
