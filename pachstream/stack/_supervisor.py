@@ -34,6 +34,7 @@ from pachstream.settings import (
     ObjectStoreSettings,
     PostgresSettings,
     Settings,
+    parse_host_port,
 )
 from pachstream.stack._release import SETTINGS_ON_STDIN, release_line
 from pachstream.stack._secrets import write_private
@@ -43,7 +44,6 @@ from pachstream.stack.servers import (
     Stopping,
     bindable,
     ensure_buckets,
-    free_port,
     lock_held_by_zombie,
     pid_alive,
     port_answers,
@@ -377,7 +377,7 @@ class Supervisor:
 
     def _loopback(self, name: str) -> str:
         """``127.0.0.1:PORT`` for ``name``: its port of the previous run when free."""
-        return f"127.0.0.1:{promise(port_or_free(self._kept.get(name)))}"
+        return _promised_loopback(self._kept.get(name))
 
     def _start_servers(self, s: Settings, logs: Path) -> Settings:
         s3 = s.s3
@@ -498,10 +498,10 @@ class Supervisor:
 
         if name == "s3gateway" and full.gateway_address:
             # Healthy once its port answers, as for the servers.
-            port = int(full.gateway_address.rpartition(":")[2])
+            port = _port_of(full.gateway_address)
             return _Child(name, start, start(), f"http://{full.gateway_address}", str(log), port)
         if name == "console" and full.console_address:
-            port = int(full.console_address.rpartition(":")[2])
+            port = _port_of(full.console_address)
             return _Child(name, start, start(), f"http://{full.console_address}", str(log), port)
         return _Child(name, start, start(), "", str(log))
 
@@ -511,9 +511,9 @@ class Supervisor:
         processor); the next stack.json names it.
         """
         address = env.get("PACHSTREAM_METRICS_ADDRESS")
-        if address is None or bindable(int(address.rpartition(":")[2])):
+        if address is None or bindable(_port_of(address)):
             return
-        again = f"127.0.0.1:{promise(free_port())}"
+        again = _promised_loopback(None)
         self.say(f"{name}'s metrics port {address} was taken by another process; now {again}")
         env["PACHSTREAM_METRICS_ADDRESS"] = again
         self._metrics[name] = f"http://{again}/metrics"
@@ -746,3 +746,15 @@ def down(home: Path, grace: float, say: Say) -> int:
     forget_state(home)
     say(f"stack in {home} stopped")
     return len(running)
+
+
+def _promised_loopback(port: int | None) -> str:
+    """``127.0.0.1:PORT``: ``port`` when it is free, else any free port; promised, so no
+    other server of this stack is given it.
+    """
+    return f"127.0.0.1:{promise(port_or_free(port))}"
+
+
+def _port_of(address: str) -> int:
+    """The port of an address this supervisor wrote (``host:port``)."""
+    return parse_host_port(address, "address", "127.0.0.1:8080")[1]
