@@ -99,7 +99,8 @@ class LoadTrees:
 @dataclass(frozen=True, slots=True)
 class LoadDiff:
     """Load what changed between two trees of one branch; answered with :class:`DiffLoaded`.
-    Opens only the shards whose references differ: O(change), not O(tree).
+    Opens only the nodes the two trees do not share (shards, in a version-2 tree): O(change),
+    not O(tree).
     """
 
     source: str
