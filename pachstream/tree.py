@@ -65,7 +65,7 @@ NODE_BITS = 4
 """Version 3: each level up needs ``NODE_BITS`` more zero bits (index nodes of ~16 children)."""
 
 SCAN_AHEAD = 16
-"""Version 3: most children of a node a scan reads at once (it starts at one and doubles)."""
+"""Version 3: most children of a node a scan reads at once."""
 
 FANOUT = 1024
 """Shards per tree. With 1M files a shard holds ~1,000 entries (~100 KB); a 10-file commit
@@ -747,22 +747,38 @@ class TreeStore:
                 yield path, raw
 
     async def scan(
-        self, root: Root, *, start: str = "", after: str | None = None, keep: bool = True
+        self,
+        root: Root,
+        *,
+        start: str = "",
+        after: str | None = None,
+        keep: bool = True,
+        ahead: int = SCAN_AHEAD,
     ) -> AsyncGenerator[tuple[str, RawEntry], None]:
         """The (path, raw entry) of a version-3 tree in path order, from ``start`` (included)
         and past ``after`` (excluded): O(log files) to the first, then node by node.
 
-        ``keep``: cache the leaves read (a listing of a big tree passes False).
+        ``keep``: cache the leaves read (a listing of a big tree passes False). ``ahead``:
+        children of a node read at once at first, doubling on each level up to
+        :data:`SCAN_AHEAD`; a reader that will take one entry and stop (a listing seeking past
+        each common prefix) passes 1 and pays one read a level, not sixteen.
         """
         if root.version == 2:
             raise ValueError(f"tree root {root.key} is version 2, which has no path order: walk it")
         if root.node is None:
             return
-        async for item in self._scan(root.node, root.height, start, after, keep):
+        aheads = dict.fromkeys(range(root.height + 1), max(1, min(ahead, SCAN_AHEAD)))
+        async for item in self._scan(root.node, root.height, start, after, keep, aheads):
             yield item
 
     async def _scan(
-        self, body: NodeBody, height: int, start: str, after: str | None, keep: bool
+        self,
+        body: NodeBody,
+        height: int,
+        start: str,
+        after: str | None,
+        keep: bool,
+        aheads: dict[int, int],
     ) -> AsyncIterator[tuple[str, RawEntry]]:
         if isinstance(body, dict):
             for path, raw in body.items():
@@ -770,16 +786,15 @@ class TreeStore:
                     yield path, raw
             return
         refs = [r for r in body if r[0] >= start and (after is None or r[0] > after)]
-        lo, ahead = 0, 1
+        lo = 0
         while lo < len(refs):
-            # Read ahead 1, 2, 4 ... 16 children: a reader that stops after a few entries (a
-            # listing seeking past each common prefix) pays one GET, not sixteen.
-            batch = refs[lo : lo + ahead]
-            lo, ahead = lo + len(batch), min(ahead * 2, SCAN_AHEAD)
+            batch = refs[lo : lo + aheads[height]]
+            lo += len(batch)
+            aheads[height] = min(aheads[height] * 2, SCAN_AHEAD)  # for the whole scan
             # Index nodes are few and small: they stay cached, so a seek costs no GET.
             children = await asyncio.gather(*(self._node(r, keep or height > 1) for r in batch))
             for child in children:
-                async for item in self._scan(child, height - 1, start, after, keep):
+                async for item in self._scan(child, height - 1, start, after, keep, aheads):
                     yield item
 
     async def diff(self, a: Root, b: Root) -> list[RawDiff]:

@@ -30,7 +30,7 @@ from contextlib import aclosing
 from pachstream.client import Client, CommitInfo
 from pachstream.gateway._listing import ListPage, ObjectInfo, encode_token
 from pachstream.gateway._pages import PREFIX_SIZE, Merge, sorted_keys
-from pachstream.tree import Root
+from pachstream.tree import SCAN_AHEAD, Root
 
 __all__ = ["BUDGET", "CURSORS_KEPT", "KEEP_BYTES", "READ_AHEAD", "Lister"]
 
@@ -122,7 +122,11 @@ class Lister:
         seek: str | None = start
         while seek is not None:
             rolled: str | None = None
-            entries = self._client.trees.scan(root, start=seek, after=floor, keep=False)
+            # With a delimiter a scan may end at its first entry (a common prefix): read ahead
+            # from one child, not sixteen.
+            entries = self._client.trees.scan(
+                root, start=seek, after=floor, keep=False, ahead=1 if delimiter else SCAN_AHEAD
+            )
             async with aclosing(entries):
                 async for path, raw in entries:
                     if not path.startswith(start):

@@ -3,6 +3,7 @@ an in-memory store against a model dict, diffs across layouts, and the cost of a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 
@@ -14,6 +15,7 @@ from pachstream.tree import (
     EMPTY_ROOT,
     LEAF_BITS,
     NODE_BITS,
+    SCAN_AHEAD,
     Overlay,
     TreeStore,
     apply_to_shard,
@@ -311,11 +313,17 @@ class CountingStore(MemoryObjectStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.gets = 0
+        self.gets = self.flying = self.most = 0
 
     async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         self.gets += 1
-        return await super().get(key, offset, length)
+        self.flying += 1
+        self.most = max(self.most, self.flying)
+        try:
+            await asyncio.sleep(0)  # let reads asked for together overlap, as on a network
+            return await super().get(key, offset, length)
+        finally:
+            self.flying -= 1
 
 
 async def test_a_scan_that_stops_early_reads_one_node_a_level():
@@ -328,8 +336,14 @@ async def test_a_scan_that_stops_early_reads_one_node_a_level():
     assert built.root.height >= 2
     for start in ("/d00/", "/d07/", "/d19/"):
         store.gets = 0
-        scan = TreeStore(store).scan(built.root, start=start)  # a cold cache
+        scan = TreeStore(store).scan(built.root, start=start, ahead=1)  # a cold cache
         first = await anext(scan)
         await scan.aclose()
         assert first[0].startswith(start)
         assert store.gets <= built.root.height, (start, store.gets)
+        assert store.most == 1
+    # A whole walk still reads sixteen children at once (a round trip per sixteen reads).
+    store.most = 0
+    walked = [p async for p, _ in TreeStore(store).walk(built.root)]
+    assert len(walked) == 20_000
+    assert store.most == SCAN_AHEAD
