@@ -16,12 +16,19 @@ never the processor's, so a replay gives the same facts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, TypeAlias
 
-from pachstream.codec import register
+from pachstream.codec import (
+    WireError,
+    build_plain,
+    from_plain,
+    register,
+    register_upcaster,
+    register_wire,
+)
 from pachstream.errors import PachstreamError
-from pachstream.model import DiffEntry, FileOp, derive_id
+from pachstream.model import Chunk, DiffEntry, FileEntry, FileOp, derive_id
 
 # ----------------------------------------------------------------------------- requests
 
@@ -159,10 +166,14 @@ class ModifyFiles:
     A batch of file operations travels as one record so that a writer of many small files pays
     one broker round trip per batch, not per file. The content itself is already stored
     (packs or blobs) when the request is produced.
+
+    Version 2 of the record carries the ops as arrays, each pack key once (see
+    :func:`modify_to_wire`): ~95 bytes per small file instead of ~320, and decoded ~7 times
+    faster. Version 1 records still decode (:func:`_modify_v1_to_v2`).
     """
 
     TYPE: ClassVar[str] = "file.modify"
-    SCHEMA_VERSION: ClassVar[int] = 1
+    SCHEMA_VERSION: ClassVar[int] = 2
     request_id: str
     """Writer-chosen idempotency key; an auto-commit's id derives from it."""
     repo: str
@@ -545,3 +556,213 @@ Fact: TypeAlias = (
 
 INLINE_DIFF_LIMIT = 1000
 """A commit whose diff has more entries carries only ``diff_ref``: events stay small."""
+
+
+# ----------------------------------------------------------------------------- file.modify v2
+#
+# Version 1 spelled every op as nested objects ({"op", "path", "file": {"hash", "size",
+# "chunks": [{"hash", "size", "pack", "offset"}]}}), repeating the chunk's hash and its 71-byte
+# pack key in each of a record's up to 2,000 ops, and decoding it built the three dataclasses
+# of each op through the generic codec: ~65 % of the commit processor's time per file
+# (profile in briefs/profiles/ingest.md). Version 2's record:
+#
+#   {"type": "file.modify", "schema_version": 2, ...the other fields as in version 1,
+#    "packs": [pack key, ...], "ops": [row, ...]}
+#
+# with one row per op:
+#   ["delete", path]
+#   [op, path, hash, size, pack, offset]  one chunk that is the whole file (chunk hash = hash,
+#                                         chunk size = size); pack: index into "packs", or
+#                                         null for a blob
+#   [op, path, hash, size, [[chunk hash, chunk size, pack, offset], ...]]  any other content
+#
+# where op is "put" or "append".
+
+_WRITE_OPS = frozenset(("put", "append"))
+_new = object.__new__
+# The slots' own setters: building a frozen dataclass through __init__ costs an
+# object.__setattr__ call per field (measured: 2.0 µs per op for FileOp + FileEntry + Chunk;
+# 0.8 µs this way). None of the three classes has a __post_init__ (tests/unit/
+# test_codec_modify_v2.py checks), so the objects are the ones __init__ would make.
+_chunk_hash = Chunk.__dict__["hash"].__set__
+_chunk_size = Chunk.__dict__["size"].__set__
+_chunk_pack = Chunk.__dict__["pack"].__set__
+_chunk_offset = Chunk.__dict__["offset"].__set__
+_entry_hash = FileEntry.__dict__["hash"].__set__
+_entry_size = FileEntry.__dict__["size"].__set__
+_entry_chunks = FileEntry.__dict__["chunks"].__set__
+_op_op = FileOp.__dict__["op"].__set__
+_op_path = FileOp.__dict__["path"].__set__
+_op_file = FileOp.__dict__["file"].__set__
+
+
+def modify_to_wire(req: ModifyFiles) -> dict[str, Any]:
+    """The fields of a version-2 ``file.modify`` record."""
+    packs, rows = _rows(req.ops)
+    return {
+        "request_id": req.request_id,
+        "repo": req.repo,
+        "branch": req.branch,
+        "time": req.time,
+        "description": req.description,
+        "commitset": req.commitset,
+        "pipeline": req.pipeline,
+        "packs": packs,
+        "ops": rows,
+    }
+
+
+def _rows(ops: tuple[FileOp, ...]) -> tuple[list[str], list[list[Any]]]:
+    """Ops as version 2's rows, and the pack keys the rows index."""
+    packs: dict[str, int] = {}
+    rows: list[list[Any]] = []
+    for op in ops:
+        entry = op.file
+        if op.op == "delete":
+            rows.append(["delete", op.path])  # a delete's content (none is sent) is ignored
+            continue
+        if entry is None:
+            # Refused by the processor with its own clear error: keep it visible as such.
+            rows.append([op.op, op.path, None])
+            continue
+        chunks = entry.chunks
+        if len(chunks) == 1:
+            c = chunks[0]
+            if c.hash == entry.hash and c.size == entry.size:
+                pack = None if c.pack is None else packs.setdefault(c.pack, len(packs))
+                rows.append([op.op, op.path, entry.hash, entry.size, pack, c.offset])
+                continue
+        listed = [
+            [
+                c.hash,
+                c.size,
+                None if c.pack is None else packs.setdefault(c.pack, len(packs)),
+                c.offset,
+            ]
+            for c in chunks
+        ]
+        rows.append([op.op, op.path, entry.hash, entry.size, listed])
+    return list(packs), rows
+
+
+def _bad_row(i: int, row: Any) -> WireError:
+    """Why one row does not fit, found the slow way (only for a record that is refused)."""
+    if not isinstance(row, list):
+        return WireError(f"ops.{i}", f"expected an array, got {type(row).__name__}")
+    if not row or row[0] not in ("put", "append", "delete"):
+        return WireError(
+            f"ops.{i}.op", f"value {row[0] if row else None!r:.60} is not put, append or delete"
+        )
+    if not isinstance(row[1] if len(row) > 1 else None, str):
+        return WireError(f"ops.{i}.path", "missing, or not a string")
+    return WireError(
+        f"ops.{i}",
+        f"value {row!r:.120} is not [op, path], [op, path, hash, size, pack, offset] or "
+        "[op, path, hash, size, chunks] (hash a string; size, offset integers; pack an index "
+        "into packs or null)",
+    )
+
+
+def _chunk(raw: Any, packs: list[str], i: int) -> Chunk:
+    if not (isinstance(raw, list) and len(raw) == 4):
+        raise WireError(f"ops.{i}.chunks", f"value {raw!r:.60} is not [hash, size, pack, offset]")
+    h, size, pack, offset = raw
+    if not (type(h) is str and type(size) is int and type(offset) is int):
+        raise WireError(f"ops.{i}.chunks", f"value {raw!r:.60} is not [hash, size, pack, offset]")
+    return Chunk(hash=h, size=size, pack=_pack(pack, packs, i), offset=offset)
+
+
+def _pack(pack: Any, packs: list[str], i: int) -> str | None:
+    if pack is None:
+        return None
+    if type(pack) is int and 0 <= pack < len(packs):
+        return packs[pack]
+    raise WireError(f"ops.{i}.pack", f"value {pack!r:.60} is no index into packs ({len(packs)})")
+
+
+def modify_from_wire(raw: dict[str, Any]) -> ModifyFiles:
+    """A version-2 ``file.modify`` record's fields as the request; WireError when they do not
+    fit. Every value is checked as strictly as the generic codec checks version 1.
+    """
+    rows = raw.pop("ops", None)
+    packs = raw.pop("packs", [])
+    if rows is None:
+        raise WireError("", "missing field 'ops'")
+    if not isinstance(rows, list):
+        raise WireError("ops", f"expected an array, got {type(rows).__name__}")
+    if not (isinstance(packs, list) and all(type(p) is str for p in packs)):
+        raise WireError("packs", f"value {packs!r:.60} is not a list of strings")
+    ops: list[FileOp] = []
+    append = ops.append
+    n_packs = len(packs)
+    for i, row in enumerate(rows):
+        # The hot path: one type check per value, no call but the slot setters.
+        if type(row) is not list:
+            raise _bad_row(i, row)
+        n = len(row)
+        if n == 6:
+            kind, path, h, size, pack, offset = row
+            if not (
+                kind in _WRITE_OPS
+                and type(path) is str
+                and type(h) is str
+                and type(size) is int
+                and type(offset) is int
+            ):
+                raise _bad_row(i, row)
+            if pack is None:
+                key = None
+            elif type(pack) is int and 0 <= pack < n_packs:
+                key = packs[pack]
+            else:
+                key = _pack(pack, packs, i)  # raises: no index into packs
+            c = _new(Chunk)
+            _chunk_hash(c, h)
+            _chunk_size(c, size)
+            _chunk_pack(c, key)
+            _chunk_offset(c, offset)
+            e = _new(FileEntry)
+            _entry_hash(e, h)
+            _entry_size(e, size)
+            _entry_chunks(e, (c,))
+        elif n == 2:
+            kind, path = row
+            if kind != "delete" or type(path) is not str:
+                raise _bad_row(i, row)
+            e = None
+        elif n == 5:
+            kind, path, h, size, chunks = row
+            if not (
+                kind in _WRITE_OPS
+                and type(path) is str
+                and type(h) is str
+                and type(size) is int
+                and isinstance(chunks, list)
+            ):
+                raise _bad_row(i, row)
+            e = FileEntry(hash=h, size=size, chunks=tuple(_chunk(c, packs, i) for c in chunks))
+        elif n == 3 and row[0] in _WRITE_OPS and row[2] is None and type(row[1]) is str:
+            kind, path, e = row[0], row[1], None  # refused by the processor, by name
+        else:
+            raise _bad_row(i, row)
+        op = _new(FileOp)
+        _op_op(op, kind)
+        _op_path(op, path)
+        _op_file(op, e)
+        append(op)
+    # The few other fields through the generic codec: the same checks and messages as v1.
+    head: ModifyFiles = build_plain(ModifyFiles, {**raw, "ops": []}, "file.modify")
+    return replace(head, ops=tuple(ops))
+
+
+@register_upcaster("file.modify", 1)
+def _modify_v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 record (ops as nested objects) in version 2's form."""
+    if "ops" not in raw:
+        return raw  # refused as missing by the version-2 decoder
+    # The generic codec checks version 1's ops, with its messages ("file.modify.ops.file...").
+    packs, rows = _rows(from_plain(tuple[FileOp, ...], raw["ops"], where="file.modify.ops"))
+    return {**raw, "packs": packs, "ops": rows}
+
+
+register_wire(ModifyFiles, modify_to_wire, modify_from_wire)
