@@ -24,6 +24,11 @@ GARBAGE = [
         b'"file": {"hash": "h", "size": "12", "chunks": []}}]}',
         "file.modify.ops.file.size: value '12' is not of type int",
     ),
+    (  # version 2's compact rows: a pack index past the record's packs
+        b'{"type": "file.modify", "schema_version": 2, "request_id": "r", "repo": "x", '
+        b'"branch": "m", "time": 1, "packs": [], "ops": [["put", "/a", "h", 12, 0, 0]]}',
+        "file.modify.ops.0.pack: value 0 is no index into packs (0)",
+    ),
 ]
 
 
