@@ -83,7 +83,8 @@ while read -r id key t <&3; do
   [ -n "$t" ] && { (sleep "$t"; : >"$f"; kill -9 -$p || kill -9 $p) 2>/dev/null & w=$!; }
   wait $p; c=$? o=0
   [ -n "$w" ] && { kill -9 $w 2>/dev/null; [ -f "$f" ] && o=1; rm -f "$f"; }
-  [ -z "$S" ] && kill -9 -1 2>/dev/null
+  [ -z "$S" ] && kill -9 -1 2>/dev/null && { n=0
+    while kill -0 -1 2>/dev/null && [ $n -lt 200 ]; do n=$((n+1)); sleep 0.01 & wait $!; done; }
   echo "done $id $key $c $o" >&4
 done
 """
@@ -103,8 +104,11 @@ other processes, and there each run gets a session of its own instead (``$S``, w
 A run is the agent's own fork sourcing ``cmd.sh``, which ends by exec'ing the command (through
 ``env``): no shell of its own is started per datum (each exec costs about as much as the
 user's whole ``cp``). At the timeout the run's process is killed (its session where it has
-one); whatever it started dies in the sweep as the agent sees it end. The timer timed the run
-out when it left its flag, named after the key: user code cannot make it before it exists."""
+one); whatever it started dies in the sweep as the agent sees it end, and the agent answers
+once it is gone (a SIGKILL is delivered, not waited for: on a loaded machine the next run saw
+processes of the last; each wait reaps what the agent inherited; 2 s at most). The timer
+timed the run out when it left its flag, named after the key: user code cannot make it before
+it exists."""
 
 PING = ":\n"
 """The script of a run that does nothing: the sidecar's first run tells it the agent is up

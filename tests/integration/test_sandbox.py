@@ -181,3 +181,14 @@ async def test_attack_the_workers_environment_and_other_folders_are_out_of_reach
         ]  # fmt: skip
     finally:
         await box.stop()
+
+
+async def test_a_timed_out_run_is_gone_before_the_next_one_starts(sandbox):
+    """The sweep's SIGKILLs are delivered, not waited for: the agent answers only once the
+    processes of the run are gone (before, the next run saw 26 of these 300 still there)."""
+    for _ in range(2):
+        many = "for i in $(seq 300); do sleep 600 & done; sleep 600"
+        stuck = await sandbox.run(["sh", "-c", many], timeout_s=1)
+        assert stuck.timed_out
+        after = await sandbox.run(["sh", "-c", "ps -e -o comm= | grep -c sleep"])
+        assert (after.exit_code, after.stdout_tail) == (1, "0\n"), after

@@ -39,6 +39,7 @@ def test_answer_lines(line, expected):
         '[ "$id" = "$l" ] && continue',  # a run is never replayed by a line user code wrote
         "S=; [ $$ -le 2 ] || S=",  # the sweep, only as the first process of a namespace
         '[ -z "$S" ] && kill -9 -1',
+        "while kill -0 -1",  # and answers once what it killed is gone
         'echo "done $id $key $c $o"',  # key and status travel back only with the real answer
     ],
 )
