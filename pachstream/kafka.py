@@ -206,7 +206,11 @@ once per process)."""
 class Producer:
     """Sends records with ``acks=all``; started and stopped explicitly."""
 
-    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 2) -> None:
+    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 0) -> None:
+        # No linger by default: every topic hop of a job waits for a produce, and a linger of
+        # 2 ms cost ~3 ms of each (produce ack 4.9 vs 1.9 ms on Apache Kafka, 9.3 vs 6.1 on
+        # Tansu; bench latency p50 138 -> 97 ms). Records sent while a request is in flight
+        # still go together in the next one, so batches form under load without it.
         self._settings = settings
         self._linger_ms = linger_ms
         self._producer: AIOKafkaProducer | None = None

@@ -205,7 +205,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
                     # Before any metadata request: a broker that auto-creates (Tansu) would
                     # otherwise make the topic with its own partition count.
                     await ensure_topics(self._kafka, topics.all())
-                    self._producer = Producer(self._kafka, linger_ms=1)
+                    self._producer = Producer(self._kafka)
                     await self._producer.start()
                     self._producing = True
         assert self._producer is not None
