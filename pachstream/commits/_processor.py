@@ -19,7 +19,7 @@ import contextlib
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -183,11 +183,10 @@ class CommitProcessor(LogProcessor):
         self._unstaged.pop(plan.commit.commit_id, None)
         parent = await self._trees.root(plan.parent_root)
         built = await self._trees.build(parent, overlay)
-        diff_ref = f"diffs/{plan.commit.commit_id}"
-        await self._objects.put(diff_ref, orjson.dumps(built.diff))
         inline = (
             [to_diff_entry(d) for d in built.diff] if len(built.diff) <= INLINE_DIFF_LIMIT else None
         )
+        diff_ref = await self._store_diff(f"diffs/{plan.commit.commit_id}", built.diff, inline)
         return _core.complete_finish(
             self.repos,
             plan,
@@ -206,20 +205,30 @@ class CommitProcessor(LogProcessor):
         for child, root in plan.children:
             diff = await self._trees.diff(parent, await self._trees.root(root))
             # A key of its own: the child's first diff stays readable by whoever holds it.
-            diff_ref = f"diffs/{child}.{derive_id(plan.request_id, child)[:12]}"
-            await self._objects.put(diff_ref, orjson.dumps(diff))
             counts = {"added": 0, "modified": 0, "deleted": 0}
             for row in diff:
                 counts[row[1]] += 1
             inline = (
                 tuple(to_diff_entry(d) for d in diff) if len(diff) <= INLINE_DIFF_LIMIT else None
             )
+            key = f"diffs/{child}.{derive_id(plan.request_id, child)[:12]}"
+            diff_ref = await self._store_diff(key, diff, inline)
             children.append(
                 Reparented(
                     commit_id=child, parent=plan.parent, diff_ref=diff_ref, diff=inline, **counts
                 )
             )
         return _core.complete_squash(self.repos, plan, tuple(children))
+
+    async def _store_diff(self, key: str, diff: list[Any], inline: Sequence[Any] | None) -> str:
+        """The ``diff_ref`` of a commit's fact: ``key``, written, when the diff is too large to
+        travel inline; "" when it travels inline (no reader follows the reference then, and
+        the write was one object-store round trip on the path of every small commit).
+        """
+        if inline is not None:
+            return ""
+        await self._objects.put(key, orjson.dumps(diff))
+        return key
 
     async def _stage(self, touched: set[str]) -> None:
         """Write the new requests of still-open commits to the object store, in order."""

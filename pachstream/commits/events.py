@@ -400,7 +400,8 @@ class CommitFinished:
     deleted: int
     """Paths removed."""
     diff_ref: str
-    """Object key of the full diff (a JSON list of DiffEntry)."""
+    """Object key of the full diff (a JSON list of DiffEntry) when it is not inline; "" when
+    it is (facts written before 2026-12-01 name an object in both cases)."""
     diff: tuple[DiffEntry, ...] | None = None
     """The diff inline when it is small (see ``INLINE_DIFF_LIMIT``); else read ``diff_ref``."""
     commitset: str | None = None
@@ -514,7 +515,7 @@ class Reparented:
     deleted: int
     """Paths removed."""
     diff_ref: str
-    """Object key of the full new diff."""
+    """Object key of the full new diff when it is not inline; "" when it is."""
     diff: tuple[DiffEntry, ...] | None = None
     """The new diff inline when small; else read ``diff_ref``."""
 
