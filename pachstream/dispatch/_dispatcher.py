@@ -60,6 +60,10 @@ log = logging.getLogger("pachstream.dispatch")
 
 _PIPELINE_REQUEST_TYPES = frozenset(cls.TYPE for cls in PIPELINE_REQUESTS)
 
+OFFSETS_SAVE_EVERY_S = 5.0
+"""Longest a batch that changed nothing waits to have its offsets saved: bounds what a
+restarted dispatcher reads again."""
+
 
 class Dispatcher(LogProcessor):
     """Turns finished input commits into jobs, tasks and output commits."""
@@ -78,6 +82,7 @@ class Dispatcher(LogProcessor):
         self._out: list[tuple[str, str | None, bytes]] = []
         self._tasks: list[tuple[str, str, bytes, int]] = []
         self._changes = _store.Changes()
+        self._offsets_saved_at = -OFFSETS_SAVE_EVERY_S
         self._unsent: Outbox = []
         """The last committed batch's records, produced again after a restart."""
         self._job_started: dict[str, tuple[str, float]] = {}
@@ -134,10 +139,18 @@ class Dispatcher(LogProcessor):
         outbox: Outbox = [(t, k, v, None) for t, k, v in self._out]
         outbox += [(t, k, v, part) for t, k, v, part in self._tasks]
         writes = self._changes.writes(self.dispatch_state)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await _store.write(conn, writes)
-            await self.save_offsets(conn, offsets)
-            await self.save_outbox(conn, outbox)
+        if writes or outbox or started - self._offsets_saved_at >= OFFSETS_SAVE_EVERY_S:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await _store.write(conn, writes)
+                await self.save_offsets(conn, offsets)
+                await self.save_outbox(conn, outbox)
+            self._offsets_saved_at = started
+        # Else the batch changed nothing and sends nothing (the records it read were the
+        # commit processor's requests, its own facts read back): no transaction, which was
+        # a Postgres round trip in front of the next record on every hop of a job. Its
+        # offsets are saved with the next batch that writes (or within
+        # OFFSETS_SAVE_EVERY_S); after a crash those records are read again, to the same
+        # nothing. The last outbox stays kept, as after any batch until the next one.
         self._offsets = offsets
         # A crash from here on: the restarted dispatcher produces the outbox again.
         self._unsent = outbox
