@@ -295,6 +295,16 @@ FETCH_WAIT_IDLE_MS = 10
 wait, so this bounds each topic hop (bench latency p50: 301 ms at 100, 226 ms at 10, memory
 broker); the price is more empty fetches on an idle stack."""
 
+FETCH_WAIT_HOT_MS = 2
+"""Fetch wait when caught up but records came within ``HOT_WINDOW_S``: a job's next record
+is likely on its way. A record produced to Tansu (memory) was consumed 4.4 ms after its
+acknowledgement at a 10 ms wait, 1.3 ms at 2 ms; each empty fetch at 2 ms costs ~5 % of a
+core in the reader and ~4 % in the broker, paid only inside the window."""
+
+HOT_WINDOW_S = 0.5
+"""How long after its last records a reader keeps the hot wait (a job's hops come every few
+tens of milliseconds; an idle stack goes back to the idle wait)."""
+
 FETCH_WAIT_BEHIND_MS = 2_000
 """Fetch wait when a partition is behind its high watermark: the broker answers as soon as it
 has read data, so this is a deadline, not a hold. Tansu on S3 lists every record object of
@@ -305,16 +315,17 @@ FETCH_WAIT_MAX_MS = 30_000
 """The wait never grows past this (aiokafka's request timeout is 40 s)."""
 
 
-def fetch_wait_ms(behind: bool, stalled_s: float) -> int:
+def fetch_wait_ms(behind: bool, stalled_s: float, quiet_s: float = float("inf")) -> int:
     """The fetch wait for the next fetch request. Pure.
 
     ``behind``: some partition of the request has records past its position; ``stalled_s``:
-    seconds since such a partition last moved. Caught up, a short wait keeps hops fast;
-    behind, the wait is the broker's listing deadline, and it grows by twice the time stalled,
-    so no log is too long to read.
+    seconds since such a partition last moved; ``quiet_s``: seconds since the reader last
+    got records. Caught up, a short wait keeps hops fast, shorter still while records are
+    flowing; behind, the wait is the broker's listing deadline, and it grows by twice the
+    time stalled, so no log is too long to read.
     """
     if not behind:
-        return FETCH_WAIT_IDLE_MS
+        return FETCH_WAIT_HOT_MS if 0.0 <= quiet_s < HOT_WINDOW_S else FETCH_WAIT_IDLE_MS
     return int(min(FETCH_WAIT_MAX_MS, FETCH_WAIT_BEHIND_MS + 2_000 * max(0.0, stalled_s)))
 
 
@@ -332,6 +343,8 @@ class _FetchWaitPolicy:
         self._fetcher = fetcher
         self._positions: dict[TopicPartition, int] = {}
         self._moved_at = time.monotonic()
+        self._read: dict[TopicPartition, int] = {}
+        self._got_at = -HOT_WINDOW_S
         plan = getattr(fetcher, "_get_actions_per_node", None)
         if plan is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
             log.warning(
@@ -347,17 +360,22 @@ class _FetchWaitPolicy:
     def _plan_with_wait(self, assignment: Any) -> Any:
         behind: dict[TopicPartition, int] = {}
         buffered = self._fetcher._records
+        now = time.monotonic()
         for tp in assignment.tps:
             state = assignment.state_value(tp)
-            if tp in buffered or not state.has_valid_position or state.highwater is None:
+            if tp in buffered or not state.has_valid_position:
                 continue
-            if state.position < state.highwater:
+            if self._read.get(tp, state.position) != state.position:
+                self._got_at = now  # the reader consumed records of tp since the last plan
+            self._read[tp] = state.position
+            if state.highwater is not None and state.position < state.highwater:
                 behind[tp] = state.position
-        now = time.monotonic()
         if not behind or any(self._positions.get(tp) != at for tp, at in behind.items()):
             self._moved_at = now
         self._positions = behind
-        self._fetcher._fetch_max_wait_ms = fetch_wait_ms(bool(behind), now - self._moved_at)
+        self._fetcher._fetch_max_wait_ms = fetch_wait_ms(
+            bool(behind), now - self._moved_at, now - self._got_at
+        )
         return self._plan(assignment)
 
 

@@ -6,8 +6,10 @@ import pytest
 
 from pachstream.kafka import (
     FETCH_WAIT_BEHIND_MS,
+    FETCH_WAIT_HOT_MS,
     FETCH_WAIT_IDLE_MS,
     FETCH_WAIT_MAX_MS,
+    HOT_WINDOW_S,
     fetch_wait_ms,
 )
 
@@ -33,3 +35,23 @@ def test_the_behind_wait_is_a_deadline_not_a_hold() -> None:
     # Behind, data is there and the broker answers once it has read it: the wait only bounds
     # the broker's listing. It must exceed the idle wait, or a long partition stalls.
     assert FETCH_WAIT_IDLE_MS < FETCH_WAIT_BEHIND_MS <= FETCH_WAIT_MAX_MS < 40_000
+
+
+@pytest.mark.parametrize(
+    ("behind", "quiet", "wait"),
+    [
+        (False, 0.0, FETCH_WAIT_HOT_MS),  # records just came: the next hop is near
+        (False, HOT_WINDOW_S / 2, FETCH_WAIT_HOT_MS),
+        (False, HOT_WINDOW_S, FETCH_WAIT_IDLE_MS),  # quiet for the window: back to idle
+        (False, 3600.0, FETCH_WAIT_IDLE_MS),
+        (False, float("inf"), FETCH_WAIT_IDLE_MS),  # never got a record
+        (False, -1.0, FETCH_WAIT_IDLE_MS),  # a clock step back does not make a reader hot
+        (True, 0.0, FETCH_WAIT_BEHIND_MS),  # behind: the listing deadline, hot or not
+    ],
+)
+def test_a_reader_that_just_got_records_waits_less(behind: bool, quiet: float, wait: int) -> None:
+    assert fetch_wait_ms(behind, 0.0, quiet) == wait
+
+
+def test_the_hot_wait_is_the_shortest() -> None:
+    assert 0 < FETCH_WAIT_HOT_MS < FETCH_WAIT_IDLE_MS < FETCH_WAIT_BEHIND_MS
