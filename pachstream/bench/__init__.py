@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pachstream.bench.hops import hop_medians, topic_records
 from pachstream.client import Client, JobInfo
 from pachstream.errors import ConfigError
-from pachstream.kafka import raw_produce_rate
+from pachstream.kafka import Topics, raw_produce_rate
 from pachstream.settings import Settings
 
 
@@ -315,13 +316,16 @@ async def datum_overhead(client: Client, datums: int, image: str | None = None) 
     return figures
 
 
-async def latency(client: Client, puts: int) -> list[Figure]:
-    """Time put file → output commit of a one-stage pipeline, per put."""
+async def latency(client: Client, puts: int, settings: Settings | None = None) -> list[Figure]:
+    """Time put file → output commit of a one-stage pipeline, per put; with ``settings``,
+    also the median of each hop between the job's records (read from the topics after).
+    """
     repo, pipe = f"bench_lat_{_tag()}", f"bench_lat_out_{_tag()}"
     await client.create_repo(repo)
     cid = await client.put_file(f"{repo}@master", "/warm", b"w")
     await client.create_pipeline(_copy_pipeline(pipe, repo, 1))
     await client.flush(repo, cid, timeout_s=600)
+    since_ms = int(time.time() * 1000)
     times = []
     for i in range(puts):
         t0 = time.perf_counter()
@@ -330,7 +334,7 @@ async def latency(client: Client, puts: int) -> list[Figure]:
         assert jobs and jobs[0].state == "success", jobs
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    return [
+    figures = [
         Figure(
             f"put file → output commit, p50 of {puts}", statistics.median(times), "ms", "≤ 50 ms"
         ),
@@ -338,3 +342,18 @@ async def latency(client: Client, puts: int) -> list[Figure]:
             f"put file → output commit, p95 of {puts}", times[int(0.95 * (len(times) - 1))], "ms"
         ),
     ]
+    if settings is not None:
+        topics = Topics(settings.namespace)
+        records = await topic_records(
+            settings,
+            [topics.requests, topics.events],
+            [topics.tasks(pipe, 1)],
+            {repo.encode(), pipe.encode()},
+            since_ms,
+        )
+        figures += [
+            Figure(f"hop {label} (median of {n})", median, "ms")
+            for label, n, median in hop_medians(records)
+            if n >= puts // 2
+        ]
+    return figures

@@ -161,7 +161,7 @@ def latency(
     puts: int = typer.Option(100, "--puts", help="Timed puts."), kafka: str | None = KAFKA
 ) -> None:
     """Time put file → output commit of a one-stage pipeline: p50 and p95."""
-    _report("bench latency", lambda s, c: _lib().latency(c, puts), kafka)
+    _report("bench latency", lambda s, c: _lib().latency(c, puts, s), kafka)
 
 
 @bench_app.command("lineage-write")
