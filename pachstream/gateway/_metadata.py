@@ -12,6 +12,7 @@ Pure: parsing request headers, rendering answer headers, the stored form; no I/O
 
 from __future__ import annotations
 
+import os.path
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -328,6 +329,8 @@ UNSUPPORTED_HEADERS: tuple[HeaderRule, ...] = (
     ),
 )
 """Request headers the gateway refuses (501 NotImplemented) rather than ignore."""
+_UNSUPPORTED_PREFIX = os.path.commonprefix([rule.name for rule in UNSUPPORTED_HEADERS])
+"""What every refused header starts with (``x-amz-``): the rest are passed at a glance."""
 
 
 def refuse_unsupported(headers: Mapping[str, str], operation: str) -> None:
@@ -340,6 +343,8 @@ def refuse_unsupported(headers: Mapping[str, str], operation: str) -> None:
     """
     for name, value in headers.items():
         lowered = name.lower()
+        if not lowered.startswith(_UNSUPPORTED_PREFIX):
+            continue
         for rule in UNSUPPORTED_HEADERS:
             if operation not in rule.operations:
                 continue

@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
@@ -61,6 +61,9 @@ from pachstream.settings import Settings
 
 OPERATION = web.RequestKey("operation", str)
 """The S3 operation a request was routed to, kept on the request for its metrics."""
+SIGNED = web.RequestKey[SignedRequest | None]("signed")
+"""The verified signature of a request that sent ``Expect: 100-continue`` (checked once,
+before its body, and not again when it is routed): a :class:`SignedRequest` or None."""
 
 log = logging.getLogger("pachstream.s3gateway")
 
@@ -143,6 +146,7 @@ class S3Gateway(MultipartVerbs, Service):
         self._runner: web.AppRunner | None = None
         self._mtimes = OrderedDict()
         self._checks = SingleFlight()
+        self._metrics: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     @property
     def port(self) -> int:
@@ -211,7 +215,7 @@ class S3Gateway(MultipartVerbs, Service):
     # ------------------------------------------------------------------ HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        rid = uuid.uuid4().hex[:16].upper()
+        rid = _request_id()
         started = time.monotonic()
         try:
             response = await self._route(request)
@@ -245,10 +249,24 @@ class S3Gateway(MultipartVerbs, Service):
                 response.headers.update(self._cors.actual(request.headers, request.method))
         # "Unrouted": refused before an operation was found (an unknown route, a preflight).
         op = request.get(OPERATION, "Unrouted")
-        metrics = process_metrics()
-        metrics.gateway_requests.labels(op, str(response.status)).inc()
-        metrics.gateway_seconds.labels(op).observe(time.monotonic() - started)
+        count, seconds = self._metrics_of(op, response.status)
+        count.inc()
+        seconds.observe(time.monotonic() - started)
         return response
+
+    def _metrics_of(self, op: str, status: int) -> tuple[Any, Any]:
+        """The request counter and the latency histogram of ``op`` answered ``status``
+        (looked up once per pair: a label lookup costs as much as the rest of the count).
+        """
+        found = self._metrics.get((op, status))
+        if found is None:
+            metrics = process_metrics()
+            found = (
+                metrics.gateway_requests.labels(op, str(status)),
+                metrics.gateway_seconds.labels(op),
+            )
+            self._metrics[(op, status)] = found
+        return found
 
     async def _expect(self, request: web.Request) -> web.StreamResponse | None:
         """Answer ``Expect: 100-continue`` only once the request's signature holds.
@@ -260,9 +278,9 @@ class S3Gateway(MultipartVerbs, Service):
         expect = request.headers.get("Expect", "")
         if request.version == HttpVersion11 and expect.lower() == "100-continue":
             try:
-                self._authenticate(request)
+                request[SIGNED] = self._authenticate(request)
             except S3Error as err:
-                rid = uuid.uuid4().hex[:16].upper()
+                rid = _request_id()
                 response = _error(err, rid, request)
                 response.headers["x-amz-request-id"] = rid
                 response.headers.update(self._cors.actual(request.headers, request.method))
@@ -297,7 +315,7 @@ class S3Gateway(MultipartVerbs, Service):
             return web.Response(
                 status=200, headers=self._cors.preflight(request.headers, request.path)
             )
-        signed = self._authenticate(request)
+        signed = request[SIGNED] if SIGNED in request else self._authenticate(request)
         op = route(
             request.method,
             target,
@@ -344,6 +362,11 @@ class S3Gateway(MultipartVerbs, Service):
             "setting one is not supported",
             resource=f"/{bucket.name}",
         )
+
+
+def _request_id() -> str:
+    """A request id as S3 writes them: 16 upper-case hex digits."""
+    return os.urandom(8).hex().upper()
 
 
 def _client_gone(request: web.Request) -> bool:
