@@ -21,10 +21,15 @@ from pachstream.gateway._metadata import ObjectRecord
 __all__ = ["Records"]
 
 _UPSERT = """
-INSERT INTO s3_objects (repo, path, hash, meta, checksum, parts) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO s3_objects (repo, path, hash, meta, checksum, parts)
+SELECT r, p, h, m::jsonb, c::jsonb, s::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS t(r, p, h, m, c, s)
 ON CONFLICT (repo, path, hash)
 DO UPDATE SET meta = EXCLUDED.meta, checksum = EXCLUDED.checksum, parts = EXCLUDED.parts
 """
+"""One statement for a batch of rows, as columns: an ``executemany`` runs the statement once
+per row (Postgres's executor set up and torn down each time)."""
 
 _Row = tuple[str, str, str, str, str | None, str | None]
 
@@ -74,6 +79,8 @@ class Records:
 
     async def _write(self, rows: list[_Row]) -> list[None]:
         # The same key twice in one batch: the last write wins, as it would one by one.
+        # (One statement cannot update a row twice either.)
         last = {row[:3]: row for row in rows}
-        await self._pool.executemany(_UPSERT, list(last.values()))
+        columns = [list(column) for column in zip(*last.values(), strict=True)]
+        await self._pool.execute(_UPSERT, *columns)
         return [None] * len(rows)

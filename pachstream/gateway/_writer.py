@@ -2,6 +2,11 @@
 
 Concurrent writes share round trips (:class:`~._batch.Batcher`): small bodies arriving
 together go into one pack object, and the ops of writes to one branch go in one request.
+A PutObject is one step for its whole batch (:meth:`Writer.put`): the batch's bodies in one
+pack, their records in one statement, then their ops in one request. Were content and ops
+two batchers, the PUTs in flight would split between them, each batch half the size, with
+twice the requests, packs and statements for the processors, the broker and Postgres to
+handle per PUT; and a PUT would wait for a batch of each kind before its own.
 Whether those ops are a commit of their own or go into a commit the gateway holds open,
 and when that commit finishes, is decided by the pure state machine of
 :mod:`~._open_commit`; this shell feeds it what happened (a batch, a write, the timer, a
@@ -17,7 +22,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from pachstream.client import Client
@@ -47,6 +52,18 @@ from pachstream.model import FileEntry, FileOp
 log = logging.getLogger("pachstream.s3gateway")
 
 
+@dataclass(frozen=True, slots=True)
+class Put:
+    """One object to store and write (a PutObject)."""
+
+    path: str
+    """Its file path."""
+    body: bytes
+    """Its bytes."""
+    record: Callable[[], Awaitable[None]]
+    """Writes what is kept beside the bytes; done before the file op is sent."""
+
+
 @dataclass
 class _Branch:
     """The gateway's writes to one branch."""
@@ -55,6 +72,8 @@ class _Branch:
     """``repo@branch``."""
     ops: Batcher[list[FileOp], str] = field(init=False)
     """Groups the ops of concurrent writes into one request."""
+    puts: Batcher[Put, tuple[FileEntry, str]] = field(init=False)
+    """Groups concurrent PutObjects: one pack, one records statement, one request."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held from a decision of the open-commit machine to the outcome of its step."""
     conditional: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -89,6 +108,12 @@ class Writer:
         """Write ``ops`` to the branch; the id of the commit they went into."""
         return await self._branch(branch_ref).ops.submit(ops)
 
+    async def put(self, branch_ref: str, put: Put) -> tuple[FileEntry, str]:
+        """Store ``put``'s body, run its ``record``, then write the file: its entry, and the
+        id of the commit it went into. Concurrent puts to the branch go together.
+        """
+        return await self._branch(branch_ref).puts.submit(put)
+
     def conditional(self, branch_ref: str) -> asyncio.Lock:
         """The lock conditional writes to the branch hold across their check and write."""
         return self._branch(branch_ref).conditional
@@ -100,6 +125,7 @@ class Writer:
         branch = self._branches.get(branch_ref)
         if branch is None:
             return
+        await branch.puts.idle()
         await branch.ops.idle()
         async with branch.lock:
             await self._step(branch, Settle())
@@ -116,7 +142,8 @@ class Writer:
                 continue  # a write or a read is driving it
             async with branch.lock:
                 try:
-                    await self._step(branch, Tick(now, busy=branch.ops.busy))
+                    busy = branch.ops.busy or branch.puts.busy
+                    await self._step(branch, Tick(now, busy=busy))
                 except NotFound:
                     pass  # the repo or branch is gone, and the commit with it
                 except PachstreamError as err:
@@ -149,6 +176,7 @@ class Writer:
         if branch is None:
             branch = _Branch(branch_ref)
             branch.ops = Batcher(functools.partial(self._send, branch), f"s3gw-{branch_ref}")
+            branch.puts = Batcher(functools.partial(self._put, branch), f"s3gw-puts-{branch_ref}")
             self._branches[branch_ref] = branch
         return branch
 
@@ -160,6 +188,18 @@ class Writer:
             cid = await self._client.modify_files(branch.ref, ops)
             await self._step(branch, Written(len(ops), time.monotonic()))
         return [cid] * len(batch)
+
+    async def _put(self, branch: _Branch, puts: list[Put]) -> list[tuple[FileEntry, str]]:
+        """One batch of PutObjects: the bodies stored (one pack for the small ones) while
+        their records are written, then their ops in one request.
+        """
+        entries, _ = await asyncio.gather(
+            self._client.store_contents([p.body for p in puts]),
+            asyncio.gather(*(p.record() for p in puts)),
+        )
+        ops = [[FileOp(op="put", path=p.path, file=e)] for p, e in zip(puts, entries, strict=True)]
+        cids = await self._send(branch, ops)
+        return list(zip(entries, cids, strict=True))
 
     def _decide(self, branch: _Branch, event: Event) -> Action:
         decision = decide(branch.commit, event, self._timing(branch.ref.partition("@")[0]))
@@ -202,4 +242,4 @@ class Writer:
             self._decide(branch, Finished())
 
 
-__all__ = ["Writer"]
+__all__ = ["Put", "Writer"]

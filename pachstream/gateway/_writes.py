@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -39,6 +40,7 @@ from pachstream.gateway._errors import S3Error
 from pachstream.gateway._http import Call, xml_response
 from pachstream.gateway._metadata import ObjectRecord, metadata_directive, parse_metadata
 from pachstream.gateway._reads import Reads
+from pachstream.gateway._writer import Put
 from pachstream.model import FileOp
 
 
@@ -128,9 +130,18 @@ class Writes(Reads):
 
     async def _put_object(self, call: Call) -> web.StreamResponse:
         bucket, path, request = call.bucket_, call.path_, call.request
-        await self._writable(bucket)
-        meta = parse_metadata(request.headers)
-        body, trailers = await read_payload(request, call.signed)
+        # The body is read while the bucket is checked: a client that sent Expect:
+        # 100-continue sends it only now, and the check's round trip to Postgres would
+        # otherwise come before that one. The check still answers first: a PUT to a missing
+        # bucket is NoSuchBucket, whatever its body.
+        payload = asyncio.ensure_future(read_payload(request, call.signed))
+        try:
+            await self._writable(bucket)
+            meta = parse_metadata(request.headers)
+        except BaseException:
+            _drop(payload)
+            raise
+        body, trailers = await payload
         declared = sums.declared(request.headers, trailers)
         algorithm = declared[0] if declared else sums.DEFAULT_ALGORITHM
         checksum = Checksum(
@@ -140,6 +151,16 @@ class Writes(Reads):
         # A body of one chunk is stored under its sha256: its record is written while the
         # bytes are stored, so the PUT pays no extra round trip, and before the file op.
         content_hash = sha256(body)
+        if not has_write_condition(request.headers):
+            # Store, record and write in one step with the PUTs to the branch alongside.
+            put = Put(path, body, lambda: self.records.put(bucket.repo, path, content_hash, record))
+            try:
+                entry, _ = await self.writer.put(bucket.branch_ref, put)
+            except (RepoNotFound, BranchNotFound) as err:
+                raise no_bucket(bucket) from err
+            return web.Response(
+                status=200, headers={"ETag": f'"{entry.hash}"', **checksum.headers()}
+            )
         entry, _ = await asyncio.gather(
             self.writer.store(body), self.records.put(bucket.repo, path, content_hash, record)
         )
@@ -284,6 +305,16 @@ class Writes(Reads):
         return xml_response(
             xml.delete_result_xml([k for k, _ in entries if k not in failed], errors, quiet)
         )
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    """Give up on ``task``: cancel it, or take its exception if it already failed (so that
+    asyncio logs no "exception was never retrieved").
+    """
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _copied_checksum(source: ObjectRecord | None, algorithm: str | None) -> Checksum | None:
