@@ -5,12 +5,17 @@ Both sides get the same client (aiobotocore), the same objects and the same conc
 gateway PUT is answered once its object is in a commit of the branch, so its figure includes
 storing the content and the request round trip through the commit processor; at the end the
 repo is checked to hold every object.
+
+Beside the rates it prints the CPU each PUT cost, summed over every process of the stack
+(and its children: Postgres's backends) and the bench's own, with what they burn at rest
+taken off: on a shared machine the rates follow the load, the CPU per PUT much less.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +61,52 @@ async def _put_all(endpoint: str, bucket: str, keys: list[str], body: bytes, con
         return time.perf_counter() - start
 
 
+class CpuMeter:
+    """CPU seconds used by the stack's processes (with their children) and by this one."""
+
+    def __init__(self, settings: Settings) -> None:
+        from pachstream.stack import read_state
+
+        state = read_state(settings.home) or {}
+        self._pids = {c["name"]: int(c["pid"]) for c in state.get("components", []) if c.get("pid")}
+        self._idle: dict[str, float] = {}
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds so far, per process (``bench``: this one, processors run in it)."""
+        out = {name: _tree_cpu_s(pid) for name, pid in self._pids.items()}
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        out["bench"] = me.ru_utime + me.ru_stime
+        return out
+
+    async def measure_idle(self, seconds: float) -> None:
+        """What each process burns at rest (polling), to take off the figures."""
+        before, start = self.read(), time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - start
+        self._idle = {k: max(0.0, v - before[k]) / elapsed for k, v in self.read().items()}
+
+    def used(self, before: dict[str, float], seconds: float) -> dict[str, float]:
+        """CPU seconds each process used since ``before``, ``seconds`` ago, beyond its rest."""
+        return {
+            k: max(0.0, v - before.get(k, v) - self._idle.get(k, 0.0) * seconds)
+            for k, v in self.read().items()
+        }
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                total += sum(_tree_cpu_s(int(c)) for c in children.read().split())
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return total
+
+
 async def s3_put(settings: Settings, client: Client, objects: int, size: int, concurrency: int,
                  say: Say) -> list[Figure]:  # fmt: skip
     """Objects/s of ``objects`` PUTs of ``size`` bytes through the gateway and straight to S3."""
@@ -72,14 +123,27 @@ async def s3_put(settings: Settings, client: Client, objects: int, size: int, co
     names = [f"d{i % 100:02d}/obj{i:06d}.bin" for i in range(objects)]
     await client.create_repo(repo)  # its master is a bucket before its first commit
 
+    meter = CpuMeter(settings)
+    await meter.measure_idle(3.0)
     say(f"{objects:,} PUTs of {size} bytes, {concurrency} in flight, straight to {s3.endpoint}")
+    before = meter.read()
     direct = await _put_all(
         s3.endpoint, s3.bucket, [f"bench-s3put/{tag}/{n}" for n in names], body, concurrency,
         s3.access_key, s3.secret_key,
     )  # fmt: skip
+    direct_cpu = meter.used(before, direct)
     gateway = f"http://{settings.gateway_address}"
     say(f"the same through the gateway {gateway} into {repo}@master")
+    before = meter.read()
     through = await _put_all(gateway, f"master.{repo}", names, body, concurrency, keys, secret)
+    through_cpu = meter.used(before, through)
+    say(
+        "CPU per PUT through the gateway, ms: "
+        + ", ".join(
+            f"{k} {v / objects * 1e3:.3f}"
+            for k, v in sorted(through_cpu.items(), key=lambda kv: -kv[1])
+        )
+    )
 
     async def all_there() -> Any:
         info = await client.inspect_commit(f"{repo}@master")
@@ -89,9 +153,13 @@ async def s3_put(settings: Settings, client: Client, objects: int, size: int, co
     commits = len(await client.list_commit(f"{repo}@master"))
     await client.delete_repo(repo)
     gw_rate, direct_rate = objects / through, objects / direct
+    gw_ms, direct_ms = (sum(cpu.values()) / objects * 1e3 for cpu in (through_cpu, direct_cpu))
     return [
         Figure("objects/s through the gateway", gw_rate, "objects/s"),
         Figure("objects/s straight to the object store", direct_rate, "objects/s"),
         Figure("ratio gateway / direct", gw_rate / direct_rate, "×"),
         Figure("commits made by the gateway", commits, "commits", f"few, not {objects:,}"),
+        Figure("CPU per PUT through the gateway, all processes", gw_ms, "ms"),
+        Figure("CPU per PUT straight to the object store, all processes", direct_ms, "ms"),
+        Figure("CPU ratio direct / gateway", direct_ms / gw_ms if gw_ms else 0.0, "×"),
     ]
