@@ -9,8 +9,11 @@ at any point leaves tables that a restart completes exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -105,7 +108,8 @@ class Materializer(LogProcessor):
         # holds the loop, so between two the write in flight takes its next step.
         while records:
             batch += records
-            notify = await self._decode(records, offsets, facts, dead) or notify
+            with _collector_paused():
+                notify = await self._decode(records, offsets, facts, dead) or notify
             if len(batch) >= self.batch_records:
                 break
             if self._pending is not None:
@@ -253,6 +257,25 @@ class Materializer(LogProcessor):
         return rows
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while records are decoded, back on (and due) after.
+
+    What a decode builds lives on until its batch is written: a large commit's diff alone is
+    ~1.5 million lists and strings for 100,000 files. With the collector on, every young
+    collection meanwhile walked the survivors and the old generation kept growing: parsing
+    that diff cost 0.41 s of CPU instead of 0.10 (measured in one process; the commit
+    processor pauses it for its batches for the same reason).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None:
     """Run statements in order, consecutive equal ones as one ``executemany``.
 
@@ -291,15 +314,17 @@ async def _load(conn: Any, deferred: dict[str, list[tuple[Any, ...]]]) -> None:
             await conn.executemany(sql, rows)
             continue
         spec = BULK[sql]
-        if not spec.smallest:
-            # New rows, the usual case: straight in. A row already there (a replay, a
-            # redelivered fact) fails the whole COPY, and then the staged upsert below runs.
-            try:
-                async with conn.transaction():
-                    await conn.copy_records_to_table(spec.table, records=rows, columns=spec.columns)
-                continue
-            except asyncpg.UniqueViolationError:
-                pass
+        # New rows, the usual case: straight in. A row already there (a replay, a redelivered
+        # fact) fails the whole COPY, and then the staged upsert below runs. This holds for a
+        # table whose smallest row wins too: the COPY succeeds only when no key of its rows is
+        # in the table or twice among them, and then each key has one candidate, the one the
+        # upsert would choose (measured on 100,000 new blobs: Postgres CPU 0.77 -> 0.51 s).
+        try:
+            async with conn.transaction():
+                await conn.copy_records_to_table(spec.table, records=rows, columns=spec.columns)
+            continue
+        except asyncpg.UniqueViolationError:
+            pass
         stage = f"stage_{spec.table}"
         await conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {spec.table}) ON COMMIT DELETE ROWS"
