@@ -26,6 +26,7 @@ import orjson
 
 from pachstream.codec import decode, encode
 from pachstream.commits import _core
+from pachstream.commits._puts import PutsInFlight
 from pachstream.commits.events import (
     INLINE_DIFF_LIMIT,
     CreateBranch,
@@ -46,7 +47,7 @@ from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor
 from pachstream.settings import Settings
-from pachstream.tree import Overlay, TreeStore, to_diff_entry
+from pachstream.tree import Overlay, Root, TreeStore, to_diff_entry
 
 log = logging.getLogger("pachstream.commits")
 
@@ -84,7 +85,9 @@ class CommitProcessor(LogProcessor):
 
     def __init__(self, settings: Settings, *, objects: ObjectStore | None = None) -> None:
         super().__init__(settings, objects=objects)
-        self._trees = TreeStore(self._objects)
+        self._puts = PutsInFlight(self._objects)
+        """The tree's and the diff's writes of a finish, sent together."""
+        self._trees = TreeStore(self._puts)
         self.repos: dict[str, _core.RepoState] = {}
         self._unstaged: dict[str, list[bytes]] = {}
         """Open commit id → raw request records taken since the last checkpoint. Staged as
@@ -182,11 +185,17 @@ class CommitProcessor(LogProcessor):
                 overlay.apply(decode(record).ops)
         self._unstaged.pop(plan.commit.commit_id, None)
         parent = await self._trees.root(plan.parent_root)
-        built = await self._trees.build(parent, overlay)
-        inline = (
-            [to_diff_entry(d) for d in built.diff] if len(built.diff) <= INLINE_DIFF_LIMIT else None
-        )
-        diff_ref = await self._store_diff(f"diffs/{plan.commit.commit_id}", built.diff, inline)
+        try:
+            built = await self._trees.build(parent, overlay)
+            inline = (
+                [to_diff_entry(d) for d in built.diff]
+                if len(built.diff) <= INLINE_DIFF_LIMIT
+                else None
+            )
+            diff_ref = await self._store_diff(f"diffs/{plan.commit.commit_id}", built.diff, inline)
+        finally:
+            # The pack, the root and the diff stored before any fact names them.
+            await self._puts.settle()
         return _core.complete_finish(
             self.repos,
             plan,
@@ -201,6 +210,14 @@ class CommitProcessor(LogProcessor):
     async def _squash(self, plan: _core.SquashPlan) -> list[Any]:
         """Diff each child of a squashed commit against its new parent; then the facts."""
         parent = await self._trees.root(plan.parent_root)
+        try:
+            children = await self._reparent(plan, parent)
+        finally:
+            await self._puts.settle()  # every new diff stored before the fact names it
+        return _core.complete_squash(self.repos, plan, tuple(children))
+
+    async def _reparent(self, plan: _core.SquashPlan, parent: Root) -> list[Reparented]:
+        """Each child of a squashed commit diffed against its new parent (large diffs put)."""
         children = []
         for child, root in plan.children:
             diff = await self._trees.diff(parent, await self._trees.root(root))
@@ -218,7 +235,7 @@ class CommitProcessor(LogProcessor):
                     commit_id=child, parent=plan.parent, diff_ref=diff_ref, diff=inline, **counts
                 )
             )
-        return _core.complete_squash(self.repos, plan, tuple(children))
+        return children
 
     async def _store_diff(self, key: str, diff: list[Any], inline: Sequence[Any] | None) -> str:
         """The ``diff_ref`` of a commit's fact: ``key``, written, when the diff is too large to
@@ -227,7 +244,7 @@ class CommitProcessor(LogProcessor):
         """
         if inline is not None:
             return ""
-        await self._objects.put(key, orjson.dumps(diff))
+        await self._puts.put(key, orjson.dumps(diff))
         return key
 
     async def _stage(self, touched: set[str]) -> None:
