@@ -63,12 +63,14 @@ def datum_env(
 
 
 def _empty(folder: Path) -> None:
-    # Empty, never replace: the sandbox's bind mount follows this very directory.
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
+    # Empty, never replace: the sandbox's bind mount follows this very directory. scandir:
+    # the entries' types come with the listing (this runs twice per datum).
+    with os.scandir(folder) as entries:
+        for child in entries:
+            if child.is_dir(follow_symlinks=False):
+                shutil.rmtree(child.path)
+            else:
+                os.unlink(child.path)
 
 
 async def stage(datum: Datum, sandbox: AgentBox, fetch: FetchContent) -> None:
@@ -76,10 +78,15 @@ async def stage(datum: Datum, sandbox: AgentBox, fetch: FetchContent) -> None:
     for name in sandbox.input_names:
         _empty(sandbox.input_dir(name))
     wanted = [(i.name, path) for i in datum.inputs for path, _ in i.files]
-    contents = await asyncio.gather(*(fetch(name, path) for name, path in wanted))
+    if len(wanted) == 1:  # the usual datum (glob /*): no task of its own
+        contents = [await fetch(*wanted[0])]
+    else:
+        contents = await asyncio.gather(*(fetch(name, path) for name, path in wanted))
     for (name, path), data in zip(wanted, contents, strict=True):
-        target = sandbox.input_dir(name) / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        relative = path.lstrip("/")
+        target = sandbox.input_dir(name) / relative
+        if "/" in relative:  # a top-level file's folder is the input's own
+            target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
 
 
@@ -122,9 +129,13 @@ def _collect(
     depth: int,
 ) -> None:
     """Add the files below ``folder`` (seen as ``inside`` in the sandbox) under ``prefix``."""
-    for child in sorted(folder.iterdir()):
-        name, seen = f"{prefix}/{child.name}", f"{inside}/{child.name}"
-        if child.is_symlink():
+    with os.scandir(folder) as listing:
+        # The entries' types come with the listing: no stat per file for the usual output.
+        entries = sorted(listing, key=lambda e: e.name)
+    for entry in entries:
+        child = folder / entry.name
+        name, seen = f"{prefix}/{entry.name}", f"{inside}/{entry.name}"
+        if entry.is_symlink():
             target, target_inside = _follow(child, seen, name, host_path)
             if target.is_dir():
                 if depth >= MAX_LINK_HOPS:
@@ -136,9 +147,9 @@ def _collect(
                 _collect(target, target_inside, name, out, host_path, depth + 1)
             else:
                 out[name] = target.read_bytes()
-        elif child.is_dir():
+        elif entry.is_dir(follow_symlinks=False):
             _collect(child, seen, name, out, host_path, depth)
-        elif child.is_file():
+        elif entry.is_file(follow_symlinks=False):
             out[name] = child.read_bytes()
 
 

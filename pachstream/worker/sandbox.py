@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -207,14 +208,36 @@ def command_script(
         lines.append(f'[ -n "$p" ] || {{ echo {said} >&2; exit 127; }}')
         target = '"$p"'
     assignments = [shlex.quote(f"{k}={v}") for k, v in sorted(env.items())]
-    clear = "-i " if not inherit_env else ""
-    lines.append(
-        " ".join(
-            [f"exec $S {SHELL_INSIDE} env {clear}--", *assignments, target]
-            + [shlex.quote(c) for c in cmd[1:]]
-        )
-    )
+    command = [target, *(shlex.quote(c) for c in cmd[1:])]
+    if all(_SHELL_NAME.fullmatch(name) and name not in _ASH_SPECIAL for name in env):
+        # The usual case: the fork's shell exports the variables itself, which saves an
+        # ``env`` exec per datum (~0.4 ms of CPU, an eighth of a small datum's). In a sandbox
+        # the agent's shell exports only PATH (bwrap's --clearenv) and what it sets itself
+        # (``cd`` exports PWD and OLDPWD again): unset, so the command gets exactly ``env``.
+        if not inherit_env:
+            lines.append(f"unset {' '.join(_ASH_EXPORTS)}")
+        if assignments:
+            lines.append(" ".join(["export", *assignments]))
+        lines.append(" ".join(["exec $S", *command]))
+    else:
+        clear = "-i " if not inherit_env else ""
+        lines.append(" ".join([f"exec $S {SHELL_INSIDE} env {clear}--", *assignments, *command]))
     return "\n".join(lines) + "\n"
+
+
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""A name ``export`` can set (others, such as an input named ``my-input``, go through ``env``)."""
+
+_ASH_SPECIAL = frozenset(
+    "IFS PS1 PS2 PS4 OPTIND OPTARG LINENO RANDOM SECONDS HISTFILE HISTSIZE ENV MAIL MAILPATH "
+    "MAILCHECK PPID FUNCNAME HOSTNAME EPOCHSECONDS EPOCHREALTIME p d o S".split()
+)
+"""Names busybox ash gives a meaning or a value of its own (a random number, the line, how to
+split words), and the script's own (``p``, ``d``, ``o``; the agent's ``S``), which the exec
+line reads: set through ``env``, never by the shell that runs the script."""
+
+_ASH_EXPORTS = ("PWD", "OLDPWD", "SHLVL")
+"""What busybox ash exports of its own accord (``env -i`` dropped them)."""
 
 
 def _refusal(cmd: Sequence[str], env: Mapping[str, str]) -> str:
@@ -328,14 +351,16 @@ class AgentBox:
         which user code cannot guess before it exists.
         """
         name = uuid.uuid4().hex
-        scripts = self._ctl / CTL_RUNS / name
-        scripts.mkdir()
-        _write_new(scripts / "cmd.sh", script)
+        ctl = str(self._ctl)
+        # Plain strings and os calls: this runs per datum (pathlib's objects cost more than
+        # the syscalls here).
+        scripts = f"{ctl}/{CTL_RUNS}/{name}"
+        os.mkdir(scripts)
+        _write_new(f"{scripts}/cmd.sh", script)
         if stdin:  # none: the agent gives the command /dev/null
-            _write_new(scripts / "stdin", stdin)
-        run = self._ctl / name
-        run.mkdir()
-        return run
+            _write_new(f"{scripts}/stdin", stdin)
+        os.mkdir(f"{ctl}/{name}")
+        return self._ctl / name
 
     async def run(
         self,
@@ -371,19 +396,24 @@ class AgentBox:
     def _result(
         run: Path, code: int | None, started: float, *, timed_out: bool = False, note: str = ""
     ) -> RunResult:
+        out, err = "", ""
+        emptied = False
         try:
             # Never through a link: user code can replace its run's folder or files with
             # symlinks to the worker's own files.
             folder = os.open(run, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
-            out, err = "", ""
+            pass
         else:
             try:
                 out, err = _tail_at(folder, "stdout"), _tail_at(folder, "stderr")
+                # What the agent made, dropped through the same fd (a worker runs millions
+                # of datums: keep no trail); anything else there is _remove_run's.
+                emptied = _unlink_at(folder, _AGENT_FILES)
             finally:
                 os.close(folder)
         result = RunResult(code, out, err + note, timed_out, time.monotonic() - started)
-        _remove_run(run)  # a worker runs millions of datums: keep no trail
+        _remove_run(run, emptied)
         return result
 
     async def stop(self, *, release: bool = True) -> None:
@@ -604,26 +634,53 @@ def _private(folder: Path) -> bool:
     return stat.S_ISDIR(held.st_mode) and held.st_uid == os.getuid() and not held.st_mode & 0o077
 
 
-_RUN_FILES = ("cmd.sh", "stdin", "stdout", "stderr")
-"""What a run's folder holds when user code left it alone."""
+_SCRIPT_FILES = ("cmd.sh", "stdin")
+"""What the sidecar writes in a run's script folder (``runs/<id>``)."""
+_AGENT_FILES = ("stdout", "stderr")
+"""What the agent writes in a run's output folder (``<id>``)."""
 
 
-def _write_new(path: Path, text: str) -> None:
+def _write_new(path: str, text: str) -> None:
     """Write a file that must not exist yet (never through a link planted meanwhile)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
 
 
-def _remove_run(run: Path) -> None:
-    """Remove a run's output folder and its script folder (``runs/<id>``)."""
-    _remove_folder(run.parent / CTL_RUNS / run.name)
-    _remove_folder(run)
+def _unlink_at(folder: int, names: Sequence[str]) -> bool:
+    """Unlink the files ``names`` of an open folder (absent ones are fine); False when one
+    could not be (user code put a folder under its name).
+    """
+    for name in names:
+        try:
+            os.unlink(name, dir_fd=folder)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return True
 
 
-def _remove_folder(run: Path) -> None:
-    """Remove one folder of a run: its known files and itself (a few syscalls: a worker does
-    this per datum), or, when user code left more there or swapped it, the whole tree, safely.
+def _remove_run(run: Path, emptied: bool = False) -> None:
+    """Remove a run's output folder and its script folder (``runs/<id>``); ``emptied``: the
+    agent's files are already gone from the output folder (:meth:`AgentBox._result`).
+    """
+    _remove_folder(run.parent / CTL_RUNS / run.name, _SCRIPT_FILES)
+    if emptied:
+        with contextlib.suppress(OSError):
+            os.rmdir(run)
+            return  # the usual case: two syscalls
+    _remove_folder(run, _AGENT_FILES)
+
+
+def _remove_folder(run: Path, names: Sequence[str]) -> None:
+    """Remove one folder of a run: the files ``names`` that belong there and itself (a few
+    syscalls: a worker does this per datum), or, when user code left more there or swapped
+    it, the whole tree, safely.
     """
     try:
         folder = os.open(run, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -631,11 +688,7 @@ def _remove_folder(run: Path) -> None:
         folder = None
     if folder is not None:
         try:
-            for name in _RUN_FILES:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=folder)
-        except OSError:
-            pass  # a directory under a file's name: the tree goes below
+            _unlink_at(folder, names)  # a folder under a file's name: the tree goes below
         finally:
             os.close(folder)
         with contextlib.suppress(OSError):
@@ -653,13 +706,14 @@ def _tail_at(folder: int, name: str) -> str:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
     except OSError:
         return ""
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        held = os.fstat(fd)
+        if not stat.S_ISREG(held.st_mode) or held.st_size == 0:
             return ""
-        size = os.fstat(fd).st_size
-        if size > TAIL_BYTES:
-            f.seek(size - TAIL_BYTES)
-        return f.read().decode(errors="replace")
+        # One read of a plain file returns all it asks for that is there.
+        return os.pread(fd, TAIL_BYTES, max(0, held.st_size - TAIL_BYTES)).decode(errors="replace")
+    finally:
+        os.close(fd)
 
 
 def _tail(path: Path) -> str:

@@ -16,11 +16,24 @@ def test_a_sandbox_command_gets_exactly_its_environment_and_a_pod_command_the_im
         "exec $S /.pachstream/busybox env -i -- 'B=x y' PATH=/usr/local/sbin:/usr/local/bin:"
         "/usr/sbin:/usr/bin:/sbin:/bin my-input=/pfs/a \"$p\" -c 'it'\"'\"'s'\n"
     )
-    in_pod = command_script(["tool", "a"], {"X": "1"}, None, inherit_env=True)
+    in_pod = command_script(["tool", "a"], {"X": "1", "my-input": "/pfs/a"}, None, inherit_env=True)
     assert not in_pod.startswith("cd ") and "${PATH:-" in in_pod
-    assert in_pod.endswith('exec $S /.pachstream/busybox env -- X=1 "$p" a\n')
-    given = command_script(["/opt/tool"], {"PATH": "/opt:"}, "/w", inherit_env=True)
-    assert given.startswith("cd /w ") and given.endswith("env -- PATH=/opt: /opt/tool\n")
+    assert in_pod.endswith('exec $S /.pachstream/busybox env -- X=1 my-input=/pfs/a "$p" a\n')
+    given = command_script(["/opt/tool"], {"PATH": "/opt:", "a-b": "1"}, "/w", inherit_env=True)
+    assert given.startswith("cd /w ") and given.endswith("env -- PATH=/opt: a-b=1 /opt/tool\n")
+
+
+def test_names_the_shell_can_export_are_exported_by_the_script_without_an_env_exec():
+    sandboxed = command_script(["cp", "a b", "c"], {"in": "/pfs/in/f", "B": "x y"}, None)
+    assert sandboxed.endswith(
+        "unset PWD OLDPWD SHLVL\nexport 'B=x y' PATH=/usr/local/sbin:/usr/local/bin:"
+        "/usr/sbin:/usr/bin:/sbin:/bin in=/pfs/in/f\nexec $S \"$p\" 'a b' c\n"
+    )
+    in_pod = command_script(["/opt/tool"], {"X": "1"}, "/w", inherit_env=True)
+    assert in_pod.endswith("\nexport X=1\nexec $S /opt/tool\n") and "unset" not in in_pod
+    # Names ash gives a value of its own, and the script's own variables, go through env.
+    for name in ("RANDOM", "IFS", "p", "S"):
+        assert "env -i --" in command_script(["true"], {name: "1"}, None), name
 
 
 @pytest.mark.parametrize(
