@@ -17,13 +17,22 @@ import sys
 
 
 def preload() -> None:
-    """Import what ``pachstream run worker`` imports (the point of being a standby)."""
+    """Import what ``pachstream run worker`` imports, and decode what its S3 client reads
+    (the point of being a standby: a profile of a new pipeline's workers found typer's
+    argument parsing importing pydantic, ``_released`` importing the stack, and the first
+    S3 client decoding botocore's JSON, ~0.3 s of CPU each worker, all after the shard came).
+    """
+    import typer._adapters  # noqa: F401 (parsing the worker's arguments imports pydantic)
+
     import pachstream.cli._app
     import pachstream.cli._run
     import pachstream.lineage.queries
+    import pachstream.stack  # noqa: F401 (cli._run._released)
     import pachstream.worker
+    from pachstream.objectstore import preload_s3
 
     pachstream.worker.Worker  # noqa: B018 (loads the worker module and its drivers)
+    preload_s3()
 
 
 def main() -> None:
