@@ -53,7 +53,7 @@ from pachstream.errors import (
 )
 from pachstream.images import ImageStore, RunPlan
 from pachstream.kafka import PartitionReader, Producer, Record, Topics, dead_letter_value
-from pachstream.lineage import queries
+from pachstream.lineage import notify_channel, queries
 from pachstream.metrics import MULTIPROC_ENV, child_exited, collect_children, process_metrics
 from pachstream.model import derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
@@ -509,6 +509,37 @@ def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str
     return out
 
 
+BUSY_SHARE = 0.05
+"""A worker using more than this share of a core is busy: no standby is made meanwhile."""
+
+REFILL_AFTER_SPAWN_S = 1.0
+"""No standby is made so soon after a worker started."""
+
+REFILL_DEFER_MAX_S = 60.0
+"""Standbys are made after this long even while workers stay busy (a long job): the next new
+pipeline's workers then start warm, the standbys' imports slowing that job a little."""
+
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def workers_busy(before: dict[int, int], after: dict[int, int], elapsed_s: float) -> bool:
+    """Whether a process used more than :data:`BUSY_SHARE` of a core in ``elapsed_s``, from
+    its CPU ticks (pid → ticks) at the start and the end; one seen once counts as idle. Pure.
+    """
+    limit = BUSY_SHARE * elapsed_s * _TICKS_PER_S
+    return any(used - before.get(pid, used) > limit for pid, used in after.items())
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User and system CPU of a process, in clock ticks; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
 STANDBY = 2
 """Standby workers a local pool keeps (:mod:`pachstream.cli._standby`): a pipeline of up to
 this many shards starts with no interpreter start of its own."""
@@ -539,6 +570,12 @@ class WorkerPool(Service):
         self._folder = folder or settings.home / "workers" / settings.namespace
         self._poll_s = poll_s
         self._pool: Any = None
+        self._listener: Any = None
+        self._ticks: dict[int, int] = {}
+        """Worker pid → its CPU ticks at the last step (see :meth:`_workers_busy`)."""
+        self._looked = self._spawned = self._idle = time.monotonic()
+        self._changed = asyncio.Event()
+        """Set when the lineage processor announced new facts (see :meth:`_listen`)."""
         self.procs: dict[tuple[str, int, int], _Proc] = {}
         self.metrics_dir = self._folder / ".metrics"
         """Where the workers write their metrics (prometheus-client's multiprocess files)."""
@@ -547,8 +584,42 @@ class WorkerPool(Service):
 
     async def _open(self) -> None:
         self._pool = await connect_pool(self._pg, self._settings.namespace)
+        await self._listen()
+
+    async def _listen(self) -> None:
+        """Wake at the lineage processor's announcements (a pipeline created, a job started):
+        a new pipeline's workers start then, not at the next poll (0.1 s later on average);
+        the poll stays for the workers that died. Retried at each step when it fails.
+        """
+        try:
+            listener = await self._pool.acquire()
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("workers: cannot listen for pipeline changes, retrying: %s", exc)
+            return
+        try:
+            await listener.add_listener(notify_channel(self._settings.namespace), self._heard)
+        except (OSError, asyncpg.PostgresError) as exc:
+            await self._pool.release(listener)
+            log.warning("workers: cannot listen for pipeline changes, retrying: %s", exc)
+            return
+        listener.add_termination_listener(self._lost)
+        self._listener = listener
+
+    def _heard(self, *_: Any) -> None:
+        self._changed.set()
+
+    def _lost(self, *_: Any) -> None:
+        self._listener = None  # listened to again at the next step
 
     async def _close(self) -> None:
+        if self._listener is not None:
+            listener, self._listener = self._listener, None
+            listener.remove_termination_listener(self._lost)
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await listener.remove_listener(
+                    notify_channel(self._settings.namespace), self._heard
+                )
+            await self._pool.release(listener)
         for spare in self._standby:
             _drop(spare)
         self._standby.clear()
@@ -561,6 +632,10 @@ class WorkerPool(Service):
             await self._pool.close()
 
     async def _step(self) -> None:
+        if self._listener is None:
+            await self._listen()
+        # Cleared before the read: facts committed after it wake the next step.
+        self._changed.clear()
         current = await current_pipelines(self._pool)
         wanted = wanted_workers([(p.name, p.version, p.spec) for p in current])
         for key in [k for k in self.procs if k not in wanted]:
@@ -586,10 +661,32 @@ class WorkerPool(Service):
                 key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts)
             )
             spawned = True
-        if not spawned:
-            # Not in a step that started workers: a new standby's imports would slow theirs.
+        busy = self._workers_busy(now)
+        if spawned:
+            self._spawned = now
+        if not spawned and (not busy or now - self._idle > REFILL_DEFER_MAX_S):
+            # Not while workers start or run datums: a standby's imports take ~1 s of CPU
+            # each, which a job on a small machine would wait for (bench datum-overhead: two
+            # standbys made during its job were a fifth of the whole stack's CPU).
             self._refill()
-        await asyncio.sleep(self._poll_s)
+        if not busy and now - self._spawned > REFILL_AFTER_SPAWN_S:
+            self._idle = now
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), self._poll_s)
+
+    def _workers_busy(self, now: float) -> bool:
+        """Whether a worker used more than :data:`BUSY_SHARE` of a core since the last look,
+        or one started less than :data:`REFILL_AFTER_SPAWN_S` ago (it opens its connections,
+        then reads its first tasks). An idle worker's fetches cost ~2% of a core.
+        """
+        ticks = {}
+        for proc in self.procs.values():
+            used = _cpu_ticks(proc.process.pid)
+            if used is not None:
+                ticks[proc.process.pid] = used
+        seen, self._ticks = self._ticks, ticks
+        elapsed, self._looked = now - self._looked, now
+        return now - self._spawned < REFILL_AFTER_SPAWN_S or workers_busy(seen, ticks, elapsed)
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self._settings.child_env(), MULTIPROC_ENV: str(self.metrics_dir)}
