@@ -512,6 +512,9 @@ def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str
 BUSY_SHARE = 0.05
 """A worker using more than this share of a core is busy: no standby is made meanwhile."""
 
+BUSY_WINDOW_S = 0.5
+"""The shortest time over which a worker's CPU is judged."""
+
 REFILL_AFTER_SPAWN_S = 1.0
 """No standby is made so soon after a worker started."""
 
@@ -572,6 +575,7 @@ class WorkerPool(Service):
         self._pool: Any = None
         self._listener: Any = None
         self._ticks: dict[int, int] = {}
+        self._busy = False
         """Worker pid → its CPU ticks at the last step (see :meth:`_workers_busy`)."""
         self._looked = self._spawned = self._idle = time.monotonic()
         self._changed = asyncio.Event()
@@ -679,6 +683,10 @@ class WorkerPool(Service):
         or one started less than :data:`REFILL_AFTER_SPAWN_S` ago (it opens its connections,
         then reads its first tasks). An idle worker's fetches cost ~2% of a core.
         """
+        if now - self._looked < BUSY_WINDOW_S:
+            # CPU time comes in 10 ms ticks: over a shorter window a busy worker can show
+            # none (the pool's steps come closer when announcements wake it).
+            return self._busy or now - self._spawned < REFILL_AFTER_SPAWN_S
         ticks = {}
         for proc in self.procs.values():
             used = _cpu_ticks(proc.process.pid)
@@ -686,7 +694,8 @@ class WorkerPool(Service):
                 ticks[proc.process.pid] = used
         seen, self._ticks = self._ticks, ticks
         elapsed, self._looked = now - self._looked, now
-        return now - self._spawned < REFILL_AFTER_SPAWN_S or workers_busy(seen, ticks, elapsed)
+        self._busy = workers_busy(seen, ticks, elapsed)
+        return self._busy or now - self._spawned < REFILL_AFTER_SPAWN_S
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self._settings.child_env(), MULTIPROC_ENV: str(self.metrics_dir)}
