@@ -192,9 +192,8 @@ def test_image_scripts():
         f"exec $S {SHELL_INSIDE} env -i -- PATH=/bin: my-x=1 /bin/tool 'a b'\n"
     )
     script = command_script(["tool"], {"PATH": "/bin:"}, "/w")
-    assert (
-        "for d in /bin .; do" in script
-        and script.endswith('\nunset PWD OLDPWD SHLVL\nexport PATH=/bin:\nexec $S "$p"\n')
+    assert "for d in /bin .; do" in script and script.endswith(
+        '\nunset PWD OLDPWD SHLVL\nexport PATH=/bin:\nexec $S "$p"\n'
     )
 
 
