@@ -19,7 +19,7 @@ from pachstream.chaos._facts import Ack, CommitFact, DeadLetter, JobFact, OpenCo
 from pachstream.chaos._invariants import Fingerprint
 from pachstream.chaos._load import job_fact, sha
 from pachstream.client import Client
-from pachstream.errors import InvalidSpec, PachstreamError, Unavailable
+from pachstream.errors import PachstreamError, Unavailable
 from pachstream.kafka import PartitionReader, Topics, partition_counts
 from pachstream.lineage import Materializer
 from pachstream.pg import connect_pool
@@ -153,7 +153,7 @@ async def scratch_outputs(
         c = stack.client
         for repo in inputs:
             await c.create_repo(repo)
-        await _create_pipelines(c, specs, say)
+        await c.create_pipeline(specs)
         heads: list[tuple[str, str]] = []
         for repo in inputs:
             files = await tree(live, repo)
@@ -172,23 +172,6 @@ async def scratch_outputs(
         out = {p: await tree(c, p) for p in outputs}
     say(f"from-scratch run in namespace {fresh.namespace}: {time.monotonic() - began:.1f} s")
     return out
-
-
-async def _create_pipelines(c: Client, specs: str, say: Say, timeout_s: float = 30) -> None:
-    """Create the pipelines; a refusal naming an input repo that was just created is tried
-    again, and said (seen once under load: ``create repo`` answered before ``create pipeline``
-    could see the repo).
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            await c.create_pipeline(specs)
-            return
-        except InvalidSpec as exc:
-            if "which does not exist" not in exc.message or time.monotonic() > deadline:
-                raise
-            say(f"note: create pipeline refused right after create repo, tried again: {exc}")
-            await asyncio.sleep(0.5)
 
 
 async def _fingerprint(pool: Any, tables: Sequence[str]) -> dict[str, tuple[int, str]]:

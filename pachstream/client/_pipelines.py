@@ -59,6 +59,7 @@ class PipelineVerbs:
 
     # Provided by Client.
     _pool: Any
+    settings: Any
     objects: Any
     timeout_s: float
     if TYPE_CHECKING:
@@ -86,9 +87,13 @@ class PipelineVerbs:
         """
         from pachstream.dispatch.events import CreatePipeline
         from pachstream.dispatch.spec import load_documents, parse_spec, parse_specs
+        from pachstream.kafka import Topics
 
         docs = load_documents(spec) if isinstance(spec, str) else [spec]
         repos = set(await queries.repo_names(self._pool))
+        # Read after the repos, so at least as far as they reflect: the dispatcher waits
+        # until it has read the events topic this far before it decides (it may lag).
+        after = await queries.events_applied(self._pool, Topics(self.settings.namespace).events)
         names = {
             d.get("pipeline", {}).get("name") for d in docs if isinstance(d.get("pipeline"), dict)
         }
@@ -106,6 +111,7 @@ class PipelineVerbs:
                 spec=p.raw,
                 update=update,
                 reprocess=reprocess,
+                after=after,
             )
             await self._request(req, f"{'update' if update else 'create'} pipeline {p.name}")
             if not update:

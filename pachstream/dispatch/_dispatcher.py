@@ -130,7 +130,8 @@ class Dispatcher(LogProcessor):
                 except PachstreamError:
                     continue
                 if isinstance(event, PIPELINE_REQUESTS):
-                    await self._run(Requested(event, now))
+                    read = {p: o for (t, p), o in offsets.items() if t == self._topics.events}
+                    await self._run(Requested(event, now, read))
                 continue
             event = self.decode_or_dead_letter(rec, self._out)
             if event is not None:

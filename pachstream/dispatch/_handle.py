@@ -96,7 +96,7 @@ def handle(state: DispatchState, fact: Fact) -> Flow:
         case BatchStarted():
             state.now = 0.0
         case Requested():
-            yield from _request(state, fact.request, fact.time)
+            yield from _request(state, fact.request, fact.time, fact.events_read)
         case Observed():
             yield from _observe(state, fact.event, fact.time)
         case BatchEnded():
@@ -110,11 +110,23 @@ def handle(state: DispatchState, fact: Fact) -> Flow:
 # ----------------------------------------------------------------------------- requests
 
 
-def _request(s: DispatchState, req: Any, now: float) -> Flow:
+AFTER_WAIT_S = 60.0
+"""How long a create request waits for the dispatcher to read the events its writer saw;
+past it, the request is decided on what the dispatcher knows (a position that never comes:
+a topic made again under a database that remembers the old one)."""
+
+
+def _request(s: DispatchState, req: Any, now: float, events_read: dict[int, int]) -> Flow:
     s.now = max(s.now, now)
     p = s.pipelines.get(req.pipeline)
     if p is not None and req.request_id in p.recent:
         return  # a writer's retry of a request already answered
+    if isinstance(req, CreatePipeline) and waits_for_events(req, events_read, now):
+        # Requests and facts are two topics: the writer saw its repo created (lineage had
+        # the fact), but this reader may not have read that fact yet. The request goes to
+        # the back of its partition, to be read again after more of the events topic.
+        yield emit_request(req.pipeline, req)
+        return
     try:
         match req:
             case CreatePipeline():
@@ -137,6 +149,15 @@ def _request(s: DispatchState, req: Any, now: float) -> Flow:
         after.recent.append(req.request_id)
         yield SavePipeline(after.name)
     yield emit_fact(req.pipeline, accepted(req, repo=req.pipeline))
+
+
+def waits_for_events(req: CreatePipeline, events_read: dict[int, int], now: float) -> bool:
+    """Whether ``req`` names events (``req.after``) this reader has not read yet, and may
+    still wait for them (:data:`AFTER_WAIT_S` from its writing, by the record's clock).
+    """
+    if not now or now - req.time >= AFTER_WAIT_S:
+        return False
+    return any(events_read.get(partition, 0) < offset for partition, offset in req.after)
 
 
 def _state_fact(req: Any, state: str) -> PipelineStateSet:

@@ -37,6 +37,8 @@ class Requested:
     """One of ``dispatch.events.PIPELINE_REQUESTS``."""
     time: float
     """The record's timestamp, in seconds (0 when it has none)."""
+    events_read: dict[int, int] = field(default_factory=dict)
+    """Partition → next offset: how far the dispatcher has read the events topic."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,10 @@ class CreatePipeline:
     """Replace an existing pipeline's spec (keeping its salt unless ``reprocess``)."""
     reprocess: bool = False
     """With ``update``: draw a new salt, so every datum runs again."""
+    after: tuple[tuple[int, int], ...] = ()
+    """The events topic's positions (partition, next offset) that the writer's view of repos
+    reflected: the dispatcher decides only once it has read that far, so a repo the writer
+    saw created is one the dispatcher knows (read your writes across two topics)."""
 
 
 @register

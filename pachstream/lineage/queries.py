@@ -154,6 +154,15 @@ async def repo_names(db: Database) -> list[str]:
     return [r["name"] for r in await db.fetch("SELECT name FROM repos")]
 
 
+async def events_applied(db: Database, topic: str) -> tuple[tuple[int, int], ...]:
+    """How far these tables reflect the events topic ``topic``: (partition, next offset)."""
+    rows = await db.fetch(
+        "SELECT partition, next_offset FROM lineage_offsets WHERE topic = $1 ORDER BY partition",
+        topic,
+    )
+    return tuple((int(r["partition"]), int(r["next_offset"])) for r in rows)
+
+
 async def repo_owner(db: Database, repo: str) -> str | None:
     """The pipeline whose output the repo is; None for a repo users write (or none)."""
     owner: str | None = await db.fetchval("SELECT pipeline FROM repos WHERE name = $1", repo)

@@ -691,3 +691,55 @@ def test_local_workers_refuse_what_only_kubernetes_applies(field: str, extra: di
     # On Kubernetes workers the same spec is taken (they apply it).
     taken = _first_answer(kubernetes=True, extra=extra)
     assert taken is None or taken.ok, taken
+
+
+# ----------------------------------------------------------------------------- read your writes
+
+AFTER_CASES = [
+    # (after: the writer's view, events_read: the dispatcher's, seconds since written, waits)
+    ((), {}, 1.0, False),
+    (((0, 5),), {0: 5}, 1.0, False),
+    (((0, 5),), {0: 9}, 1.0, False),
+    (((0, 5), (1, 3)), {0: 5, 1: 2}, 1.0, True),
+    (((0, 5), (1, 3)), {0: 5}, 1.0, True),  # a partition not read at all is at 0
+    (((0, 5),), {0: 4}, 59.0, True),
+    (((0, 5),), {0: 4}, 60.0, False),  # waited long enough: decided on what it knows
+]
+
+
+@pytest.mark.parametrize(("after", "read", "age", "waits"), AFTER_CASES)
+def test_a_create_waits_for_the_events_its_writer_saw(
+    after: tuple[tuple[int, int], ...], read: dict[int, int], age: float, waits: bool
+) -> None:
+    state = DispatchState(repos={"raw"})
+    spec = {
+        "pipeline": {"name": "p"},
+        "input": {"pfs": {"repo": "fresh", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+    }
+    req = CreatePipeline(request_id="c", pipeline="p", time=100.0, spec=spec, after=after)
+    steps = list(handle(state, Requested(req, 100.0 + age, read)))
+    if waits:
+        # Sent to the back of its partition, unchanged, and not answered.
+        assert steps == [Emit("requests", "p", req)]
+        assert "p" not in state.pipelines
+    else:
+        (done,) = events(steps, RequestDone)
+        assert not done.ok and "names repo 'fresh', which does not exist" in done.error_message
+
+
+def test_a_waiting_create_is_taken_once_the_repo_is_read() -> None:
+    state = DispatchState(repos={"raw"})
+    spec = {
+        "pipeline": {"name": "p"},
+        "input": {"pfs": {"repo": "fresh", "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+    }
+    req = CreatePipeline(request_id="c", pipeline="p", time=1.0, spec=spec, after=((2, 8),))
+    assert list(handle(state, Requested(req, 1.5, {2: 7}))) == [Emit("requests", "p", req)]
+    made = RepoCreated(event_id="e", request_id="r", repo="fresh", time=1.0, description="")
+    list(handle(state, Observed(made, 1.6)))
+    steps = list(handle(state, Requested(req, 1.7, {2: 8})))
+    assert [e.repo for e in events(steps, CreateRepo)] == ["p"]  # its output repo
+    (done,) = events(steps, RequestDone)
+    assert done.ok and "p" in state.pipelines
