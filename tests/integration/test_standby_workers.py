@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from pachstream.testing.services import RunningStack
+from pachstream.worker._worker import REFILL_DEFER_MAX_S
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
@@ -55,7 +56,11 @@ async def test_a_new_pipeline_runs_on_the_standby_workers(stack: RunningStack) -
     workers = {pid for (name, _, _), pid in pool.pids().items() if name == "warm"}
     assert workers == spares, "the pipeline's workers were not the standbys"
 
-    for _ in range(100):  # and the pool makes new ones
+    # And the pool makes new ones: once its workers look idle (their CPU under BUSY_SHARE),
+    # or REFILL_DEFER_MAX_S after, however busy they look. On a loaded machine an idle
+    # worker's fetches can pass the share (a CI run waited 10 s here, and failed).
+    deadline = asyncio.get_running_loop().time() + REFILL_DEFER_MAX_S + 20
+    while asyncio.get_running_loop().time() < deadline:
         fresh = {p.pid for p in pool._standby}
         if len(fresh) == 2 and not fresh & spares:
             break
