@@ -337,3 +337,12 @@ MIGRATIONS.append(
         FROM jobs j LEFT JOIN pipelines p ON p.name = j.pipeline AND p.version = j.version;
     """
 )
+
+# Version 5: jobs by end time (running ones have none). The local worker pool asks whether a
+# job runs or ended lately before it makes standby workers (their imports take a core for a
+# second).
+MIGRATIONS.append(
+    """
+    CREATE INDEX jobs_finished ON jobs (finished);
+    """
+)

@@ -573,6 +573,18 @@ async def job_state(db: Database, job_id: str) -> str | None:
     return state
 
 
+async def jobs_active(db: Database, since: float) -> bool:
+    """Whether a job has started and not ended, or ended after ``since`` (epoch seconds);
+    both by the index ``jobs_finished``.
+    """
+    active: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE finished IS NULL AND started IS NOT NULL) "
+        "OR EXISTS (SELECT 1 FROM jobs WHERE finished > $1)",
+        since,
+    )
+    return active
+
+
 # ----------------------------------------------------------------------------- datums
 
 
@@ -694,6 +706,7 @@ __all__ = [
     "dir_summary",
     "ended_job",
     "ended_job_reading",
+    "events_applied",
     "file_at",
     "file_changes",
     "file_lineage",
@@ -701,6 +714,7 @@ __all__ = [
     "job",
     "job_ids_since",
     "job_state",
+    "jobs_active",
     "known_chunks",
     "last_changed",
     "list_branches",

@@ -509,39 +509,16 @@ def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str
     return out
 
 
-BUSY_SHARE = 0.05
-"""A worker using more than this share of a core is busy: no standby is made meanwhile."""
-
-BUSY_WINDOW_S = 0.5
-"""The shortest time over which a worker's CPU is judged."""
-
 REFILL_AFTER_SPAWN_S = 1.0
 """No standby is made so soon after a worker started."""
+
+REFILL_QUIET_S = 2.0
+"""No standby is made while a job runs or within this long of one's end: jobs that follow each
+other (a stream of commits, bench latency) are one busy spell, not gaps to fill."""
 
 REFILL_DEFER_MAX_S = 60.0
 """Standbys are made after this long even while workers stay busy (a long job): the next new
 pipeline's workers then start warm, the standbys' imports slowing that job a little."""
-
-_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def workers_busy(before: dict[int, int], after: dict[int, int], elapsed_s: float) -> bool:
-    """Whether a process used more than :data:`BUSY_SHARE` of a core in ``elapsed_s``, from
-    its CPU ticks (pid → ticks) at the start and the end; one seen once counts as idle. Pure.
-    """
-    limit = BUSY_SHARE * elapsed_s * _TICKS_PER_S
-    return any(used - before.get(pid, used) > limit for pid, used in after.items())
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """User and system CPU of a process, in clock ticks; None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[11]) + int(fields[12])
-
 
 STANDBY = 2
 """Standby workers a local pool keeps (:mod:`pachstream.cli._standby`): a pipeline of up to
@@ -574,10 +551,7 @@ class WorkerPool(Service):
         self._poll_s = poll_s
         self._pool: Any = None
         self._listener: Any = None
-        self._ticks: dict[int, int] = {}
-        self._busy = False
-        """Worker pid → its CPU ticks at the last step (see :meth:`_workers_busy`)."""
-        self._looked = self._spawned = self._idle = time.monotonic()
+        self._spawned = self._idle = time.monotonic()
         self._changed = asyncio.Event()
         """Set when the lineage processor announced new facts (see :meth:`_listen`)."""
         self.procs: dict[tuple[str, int, int], _Proc] = {}
@@ -665,7 +639,7 @@ class WorkerPool(Service):
                 key, self._spawn(key), restarts, now + min(10.0, 0.5 * 2**restarts)
             )
             spawned = True
-        busy = self._workers_busy(now)
+        busy = await self._workers_busy(now)
         if spawned:
             self._spawned = now
         if not spawned and (not busy or now - self._idle > REFILL_DEFER_MAX_S):
@@ -678,24 +652,24 @@ class WorkerPool(Service):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), self._poll_s)
 
-    def _workers_busy(self, now: float) -> bool:
-        """Whether a worker used more than :data:`BUSY_SHARE` of a core since the last look,
-        or one started less than :data:`REFILL_AFTER_SPAWN_S` ago (it opens its connections,
-        then reads its first tasks). An idle worker's fetches cost ~2% of a core.
+    async def _workers_busy(self, now: float) -> bool:
+        """Whether standbys made now would take CPU from work: a worker started less than
+        :data:`REFILL_AFTER_SPAWN_S` ago (it opens its connections, then reads its first
+        tasks), or a job is running or ended less than :data:`REFILL_QUIET_S` ago. Asked of
+        the jobs table only while standbys are missing.
+
+        A worker's CPU share was the sign before: an idle worker's fetches cost ~2% of a core
+        on a quiet machine, but passed the 5% line on a loaded one, where standbys then came
+        only after REFILL_DEFER_MAX_S (60 s, every time, in a CI run).
         """
-        if now - self._looked < BUSY_WINDOW_S:
-            # CPU time comes in 10 ms ticks: over a shorter window a busy worker can show
-            # none (the pool's steps come closer when announcements wake it).
-            return self._busy or now - self._spawned < REFILL_AFTER_SPAWN_S
-        ticks = {}
-        for proc in self.procs.values():
-            used = _cpu_ticks(proc.process.pid)
-            if used is not None:
-                ticks[proc.process.pid] = used
-        seen, self._ticks = self._ticks, ticks
-        elapsed, self._looked = now - self._looked, now
-        self._busy = workers_busy(seen, ticks, elapsed)
-        return self._busy or now - self._spawned < REFILL_AFTER_SPAWN_S
+        if now - self._spawned < REFILL_AFTER_SPAWN_S:
+            return True
+        if sum(1 for p in self._standby if p.poll() is None) >= self._standby_n:
+            return False  # nothing to make: no question to ask
+        try:
+            return await queries.jobs_active(self._pool, time.time() - REFILL_QUIET_S)
+        except asyncpg.UndefinedTableError:
+            return False  # no lineage tables yet: no job either
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, **self._settings.child_env(), MULTIPROC_ENV: str(self.metrics_dir)}

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 
 import pytest
 
+from pachstream.lineage import queries
 from pachstream.testing.services import RunningStack
 from pachstream.worker._worker import REFILL_DEFER_MAX_S
 
@@ -56,9 +58,8 @@ async def test_a_new_pipeline_runs_on_the_standby_workers(stack: RunningStack) -
     workers = {pid for (name, _, _), pid in pool.pids().items() if name == "warm"}
     assert workers == spares, "the pipeline's workers were not the standbys"
 
-    # And the pool makes new ones: once its workers look idle (their CPU under BUSY_SHARE),
-    # or REFILL_DEFER_MAX_S after, however busy they look. On a loaded machine an idle
-    # worker's fetches can pass the share (a CI run waited 10 s here, and failed).
+    # And the pool makes new ones once no job runs or ended lately (REFILL_QUIET_S), at the
+    # latest REFILL_DEFER_MAX_S after.
     deadline = asyncio.get_running_loop().time() + REFILL_DEFER_MAX_S + 20
     while asyncio.get_running_loop().time() < deadline:
         fresh = {p.pid for p in pool._standby}
@@ -69,3 +70,33 @@ async def test_a_new_pipeline_runs_on_the_standby_workers(stack: RunningStack) -
 
     await pool.stop()
     assert not any(_alive(p) for p in fresh | workers), "a standby or worker outlived its pool"
+
+
+async def test_standbys_wait_while_a_job_runs(stack: RunningStack) -> None:
+    """The sign the pool makes standbys by: no job running or ended lately (their imports
+    take a core for a second). A worker's CPU share was the sign before, and on a loaded
+    machine an idle worker passed it: standbys then came only after REFILL_DEFER_MAX_S.
+    """
+    c = stack.client
+    assert not await queries.jobs_active(c._pool, time.time())
+    await c.create_repo("slow")
+    cid = await c.put_file("slow@master", "/a", b"a")
+    await c.create_pipeline(
+        {
+            "pipeline": {"name": "sleeper"},
+            "input": {"pfs": {"repo": "slow", "glob": "/*"}},
+            "transform": {"cmd": ["sh", "-c", "sleep 3; cp /pfs/slow/* /pfs/out/"]},
+        }
+    )
+    running = False
+    for _ in range(200):
+        jobs = await c.list_job("sleeper")
+        if jobs and jobs[0].state == "running":
+            running = await queries.jobs_active(c._pool, time.time())
+            break
+        await asyncio.sleep(0.05)
+    assert running, "a running job was not seen as running"
+    (job,) = await c.flush("slow", cid, timeout_s=120)
+    assert job.state == "success" and job.finished is not None
+    assert await queries.jobs_active(c._pool, job.finished - 1)  # ended lately
+    assert not await queries.jobs_active(c._pool, job.finished)
