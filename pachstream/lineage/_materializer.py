@@ -59,6 +59,12 @@ written. Its write is a dozen round trips (begin, a COPY per table, offsets, com
 waiting on this loop: decoding without a pause held each one until the decode ended
 (measured: batches written one after another, not beside the next decode)."""
 
+GATHER_WAIT_MS = 2
+"""Longest wait for more records while the batch before is being written: at most this late
+does the next batch start after that write ends. Without it, batches alternated between
+5,000 facts and the ~1,150 of one fetch, each small one paying a whole transaction (measured,
+50,000 facts: 10 transactions instead of about 16; rows/s ratio to raw COPY 0.60 -> 0.69)."""
+
 BAD_ROWS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 """Postgres refusing a value: the fact's fault, not the database's; such a fact is
 dead-lettered (other errors stop the processor, and the supervisor restarts it)."""
@@ -112,6 +118,11 @@ class Materializer(LogProcessor):
             if self._pending is not None:
                 await asyncio.sleep(0)
             records = await self._reader.read(timeout_ms=0)  # only what has arrived
+            # While the batch before is still being written, this one could not go anyway:
+            # it gathers what arrives meanwhile instead of waiting for the write with a few
+            # records in hand (one fetch's worth: the next is asked only once that is read).
+            while not records and self._pending is not None and not self._pending.done():
+                records = await self._reader.read(timeout_ms=GATHER_WAIT_MS)
         self._read_offsets = offsets
         # Postgres applies a batch in its own process while this one decodes the next: the
         # two overlap (measured: rows/s up by about half). Batches still commit in order.
