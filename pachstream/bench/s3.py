@@ -24,7 +24,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from pachstream.bench import Figure
+from pachstream.bench import Figure, tree_cpu_s
 from pachstream.client import Client
 from pachstream.errors import ConfigError
 from pachstream.settings import Settings
@@ -73,7 +73,7 @@ class CpuMeter:
 
     def read(self) -> dict[str, float]:
         """CPU seconds so far, per process (``bench``: this one, processors run in it)."""
-        out = {name: _tree_cpu_s(pid) for name, pid in self._pids.items()}
+        out = {name: tree_cpu_s(pid) for name, pid in self._pids.items()}
         me = resource.getrusage(resource.RUSAGE_SELF)
         out["bench"] = me.ru_utime + me.ru_stime
         return out
@@ -91,20 +91,6 @@ class CpuMeter:
             k: max(0.0, v - before.get(k, v) - self._idle.get(k, 0.0) * seconds)
             for k, v in self.read().items()
         }
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                total += sum(_tree_cpu_s(int(c)) for c in children.read().split())
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return total
 
 
 async def s3_put(settings: Settings, client: Client, objects: int, size: int, concurrency: int,
