@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pachstream.kafka import (
+    ASLEEP_AFTER_S,
+    FETCH_WAIT_ASLEEP_MS,
     FETCH_WAIT_BEHIND_MS,
     FETCH_WAIT_HOT_MS,
     FETCH_WAIT_IDLE_MS,
@@ -17,8 +19,9 @@ from pachstream.kafka import (
 @pytest.mark.parametrize(
     ("behind", "stalled", "wait"),
     [
-        (False, 0.0, FETCH_WAIT_IDLE_MS),
-        (False, 60.0, FETCH_WAIT_IDLE_MS),  # caught up: time since a move means nothing
+        # Caught up, no record ever got: the time since a move means nothing.
+        (False, 0.0, FETCH_WAIT_ASLEEP_MS),
+        (False, 60.0, FETCH_WAIT_ASLEEP_MS),
         (True, 0.0, FETCH_WAIT_BEHIND_MS),
         (True, -1.0, FETCH_WAIT_BEHIND_MS),  # a clock step back never shortens it
         (True, 1.0, FETCH_WAIT_BEHIND_MS + 2_000),
@@ -43,8 +46,10 @@ def test_the_behind_wait_is_a_deadline_not_a_hold() -> None:
         (False, 0.0, FETCH_WAIT_HOT_MS),  # records just came: the next hop is near
         (False, HOT_WINDOW_S / 2, FETCH_WAIT_HOT_MS),
         (False, HOT_WINDOW_S, FETCH_WAIT_IDLE_MS),  # quiet for the window: back to idle
-        (False, 3600.0, FETCH_WAIT_IDLE_MS),
-        (False, float("inf"), FETCH_WAIT_IDLE_MS),  # never got a record
+        (False, ASLEEP_AFTER_S / 2, FETCH_WAIT_IDLE_MS),
+        (False, ASLEEP_AFTER_S, FETCH_WAIT_ASLEEP_MS),  # a quiet spell: poll less often
+        (False, 3600.0, FETCH_WAIT_ASLEEP_MS),
+        (False, float("inf"), FETCH_WAIT_ASLEEP_MS),  # never got a record
         (False, -1.0, FETCH_WAIT_IDLE_MS),  # a clock step back does not make a reader hot
         (True, 0.0, FETCH_WAIT_BEHIND_MS),  # behind: the listing deadline, hot or not
     ],
@@ -54,4 +59,5 @@ def test_a_reader_that_just_got_records_waits_less(behind: bool, quiet: float, w
 
 
 def test_the_hot_wait_is_the_shortest() -> None:
-    assert 0 < FETCH_WAIT_HOT_MS < FETCH_WAIT_IDLE_MS < FETCH_WAIT_BEHIND_MS
+    assert 0 < FETCH_WAIT_HOT_MS < FETCH_WAIT_IDLE_MS < FETCH_WAIT_ASLEEP_MS < FETCH_WAIT_BEHIND_MS
+    assert HOT_WINDOW_S < ASLEEP_AFTER_S
