@@ -64,6 +64,15 @@ from pachstream.model import Chunk, FileEntry, derive_id
 # ----------------------------------------------------------------------------- the world
 
 
+def one_input_spec(name: str, repo: str) -> dict[str, Any]:
+    """A pipeline spec with one ``/*`` input on ``repo`` whose command does nothing."""
+    return {
+        "pipeline": {"name": name},
+        "input": {"pfs": {"repo": repo, "glob": "/*"}},
+        "transform": {"cmd": ["true"]},
+    }
+
+
 def entry(h: str) -> FileEntry:
     return FileEntry(hash=h, size=1, chunks=(Chunk(hash=h, size=1),))
 
@@ -247,11 +256,7 @@ class Sim:
         )  # fmt: skip
 
     def create(self, name: str, repo: str, rid: str, **kw: Any) -> Fact:
-        spec = {
-            "pipeline": {"name": name},
-            "input": {"pfs": {"repo": repo, "glob": "/*"}},
-            "transform": {"cmd": ["true"]},
-        }
+        spec = one_input_spec(name, repo)
         return Requested(
             CreatePipeline(request_id=rid, pipeline=name, time=self.tick(), spec=spec, **kw),
             self.clock,
@@ -667,12 +672,7 @@ KUBE_ONLY = [
 def _first_answer(kubernetes: bool, extra: dict[str, Any]) -> RequestDone | None:
     """The answer the dispatcher gives a create request before it needs any I/O."""
     state = DispatchState(repos={"raw"}, kubernetes_workers=kubernetes)
-    spec = {
-        "pipeline": {"name": "p"},
-        "input": {"pfs": {"repo": "raw", "glob": "/*"}},
-        "transform": {"cmd": ["true"]},
-        **extra,
-    }
+    spec = {**one_input_spec("p", "raw"), **extra}
     req = CreatePipeline(request_id="c", pipeline="p", time=1.0, spec=spec)
     for step in handle(state, Requested(req, 1.0)):
         if isinstance(step, Emit) and isinstance(step.event, RequestDone):
@@ -712,11 +712,7 @@ def test_a_create_waits_for_the_events_its_writer_saw(
     after: tuple[tuple[int, int], ...], read: dict[int, int], age: float, waits: bool
 ) -> None:
     state = DispatchState(repos={"raw"})
-    spec = {
-        "pipeline": {"name": "p"},
-        "input": {"pfs": {"repo": "fresh", "glob": "/*"}},
-        "transform": {"cmd": ["true"]},
-    }
+    spec = one_input_spec("p", "fresh")
     req = CreatePipeline(request_id="c", pipeline="p", time=100.0, spec=spec, after=after)
     steps = list(handle(state, Requested(req, 100.0 + age, read)))
     if waits:
@@ -730,11 +726,7 @@ def test_a_create_waits_for_the_events_its_writer_saw(
 
 def test_a_waiting_create_is_taken_once_the_repo_is_read() -> None:
     state = DispatchState(repos={"raw"})
-    spec = {
-        "pipeline": {"name": "p"},
-        "input": {"pfs": {"repo": "fresh", "glob": "/*"}},
-        "transform": {"cmd": ["true"]},
-    }
+    spec = one_input_spec("p", "fresh")
     req = CreatePipeline(request_id="c", pipeline="p", time=1.0, spec=spec, after=((2, 8),))
     assert list(handle(state, Requested(req, 1.5, {2: 7}))) == [Emit("requests", "p", req)]
     made = RepoCreated(event_id="e", request_id="r", repo="fresh", time=1.0, description="")
