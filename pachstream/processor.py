@@ -185,6 +185,11 @@ class LogProcessor(Service):
 RECLAIM_FLOOR = 1_000_000
 """Memory blocks held by Python objects below which no full collection is run."""
 
+RECLAIM_GROWTH = 1.25
+"""Growth of those blocks since the last full collection that runs the next one: CPython's
+own rule for its oldest generation (a quarter more than it held), so full collections come
+no later, and pause no longer, than they would without the set-aside."""
+
 
 class _SetAside:
     """Python's memory blocks in use just after the last full collection (0: none yet)."""
@@ -209,10 +214,8 @@ def collector_paused() -> Iterator[None]:
 
     Set aside, those objects still die by their reference counts, as nearly all of them do.
     Only garbage *cycles* among them wait: all set-aside objects go back to the collector and
-    one full collection runs when the memory blocks Python objects hold have doubled since the
-    last one (CPython itself runs a full collection only when its old generation grew by a
-    quarter), so cycles never hold more than the live heap, and each object is walked O(1)
-    times.
+    one full collection runs when the memory blocks Python objects hold have grown by
+    :data:`RECLAIM_GROWTH` since the last one, as CPython runs its own full collections.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -231,7 +234,7 @@ def _set_aside() -> None:
     blocks = sys.getallocatedblocks()
     if not _SetAside.after_reclaim:  # the first batch: what is there is the base
         _SetAside.after_reclaim = blocks
-    elif blocks > RECLAIM_FLOOR and blocks > 2 * _SetAside.after_reclaim:
+    elif blocks > RECLAIM_FLOOR and blocks > RECLAIM_GROWTH * _SetAside.after_reclaim:
         gc.unfreeze()
         gc.collect()
         gc.freeze()

@@ -1,5 +1,5 @@
 """The processors pause Python's cycle collector while they handle a batch, always restore it,
-and set what a batch left alive aside until the heap has doubled."""
+and set what a batch left alive aside until the heap has grown."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_what_a_batch_left_alive_is_not_walked_again_and_dies_by_its_count() -> 
 
 
 @pytest.mark.usefixtures("set_aside")
-def test_a_cycle_set_aside_is_collected_once_the_heap_has_doubled() -> None:
+def test_a_cycle_set_aside_is_collected_once_the_heap_has_grown() -> None:
     with collector_paused():
         pass  # the base
     with collector_paused():
@@ -82,5 +82,5 @@ def test_a_cycle_set_aside_is_collected_once_the_heap_has_doubled() -> None:
     assert cycle() is not None  # set aside: the collector does not look at it yet
     with collector_paused():
         grown = [[i] for i in range(2 * sys.getallocatedblocks())]
-    assert cycle() is None  # the heap doubled: everything went back and was collected
+    assert cycle() is None  # the heap grew: everything went back and was collected
     del grown
