@@ -219,6 +219,15 @@ class _Bad(Exception):
         self.path: list[str] = []
 
 
+def _bad_at(problem: str, path: list[str]) -> _Bad:
+    """A new ``_Bad`` saying ``problem`` at ``path`` (one built in the frame that raises it
+    would be one of that frame's locals: a cycle through its traceback).
+    """
+    bad = _Bad(problem)
+    bad.path = path
+    return bad
+
+
 def _fail(hint: Any, value: Any) -> _Bad:
     name = getattr(hint, "__name__", str(hint))
     return _Bad(f"value {value!r:.60} is not of type {name}")
@@ -229,19 +238,26 @@ def _converter(hint: Any) -> Converter:  # noqa: C901 - one branch per kind of h
     """A function checking and converting plain values into ``hint``, built once per hint."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [_converter(o) for o in typing.get_args(hint)]
         optional = type(None) in typing.get_args(hint)
+        options = [_converter(o) for o in typing.get_args(hint) if o is not type(None)]
 
         def union(value: Any) -> Any:
-            errors = []
+            if value is None and optional:
+                return None  # an optional field left empty, the usual case: nothing raised
+            first: tuple[str, list[str]] | None = None
             for option in options:
                 try:
                     return option(value)
                 except _Bad as bad:
-                    errors.append(bad)
-            if optional and value is not None and len(options) == 2:
+                    # Its words only: the exception holds its traceback, the traceback this
+                    # frame and every caller's; were the exception kept in a local here, the
+                    # cycle would keep their locals alive until a full collection (measured:
+                    # a finished commit's 100,000 staged ops, 600,000 objects, in the
+                    # commit processor).
+                    first = first or (bad.problem, bad.path)
+            if optional and len(options) == 1 and first is not None:
                 # The value was meant as the non-null kind: say what is wrong inside.
-                raise errors[0]
+                raise _bad_at(*first)
             raise _Bad(f"value {value!r:.60} fits none of {hint}")
 
         return union
