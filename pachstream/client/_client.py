@@ -568,6 +568,14 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         """One request of file ops: a commit of its own, or into the branch's open commit;
         the id of the commit they landed in. ``what`` names the call in a timeout's message.
         """
+        request_id = await self.send_modify_files(branch_ref, ops)
+        return await self.commit_of(request_id, what or f"put file {branch_ref}")
+
+    async def send_modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+        """Send one request of file ops (:meth:`modify_files` without the wait for its
+        answer); returns once the broker has it, with its request id for :meth:`commit_of`.
+        Requests sent one after the other to a repo are applied in that order.
+        """
         from pachstream.commits.events import ModifyFiles
 
         bref = parse_branch_ref(branch_ref)
@@ -578,7 +586,14 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             time=time.time(),
             ops=tuple(ops),
         )
-        cid = await self._request(req, what or f"put file {branch_ref}")
+        await self._send([req])
+        return req.request_id
+
+    async def commit_of(self, request_id: str, what: str) -> str:
+        """The id of the commit a sent request of file ops landed in, once it is applied (or
+        the refusal, raised); ``what`` names the call in a timeout's message.
+        """
+        cid = await self._answer(request_id, what)
         assert cid is not None
         return cid
 

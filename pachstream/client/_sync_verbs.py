@@ -49,6 +49,12 @@ class SyncVerbs:
         """The input commits behind a commit and the output commits made from it."""
         return self._run(self._client.commit_lineage(commit_ref, depth))
 
+    def commit_of(self, request_id: str, what: str) -> str:
+        """The id of the commit a sent request of file ops landed in, once it is applied (or
+        the refusal, raised); ``what`` names the call in a timeout's message.
+        """
+        return self._run(self._client.commit_of(request_id, what))
+
     def copy_file(
         self,
         src_ref: str,
@@ -368,6 +374,13 @@ class SyncVerbs:
         pipelines yet. Commit contents, messages and branch heads match; ids are new.
         """
         return self._run(self._client.restore(source))
+
+    def send_modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+        """Send one request of file ops (:meth:`modify_files` without the wait for its
+        answer); returns once the broker has it, with its request id for :meth:`commit_of`.
+        Requests sent one after the other to a repo are applied in that order.
+        """
+        return self._run(self._client.send_modify_files(branch_ref, ops))
 
     def squash_commit(self, commit_ref: str) -> CommitInfo:
         """Take a finished commit with children out of history: its data stays in them (their

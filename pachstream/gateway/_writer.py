@@ -3,7 +3,12 @@
 Concurrent writes share round trips (:class:`~._batch.Batcher`): small bodies arriving
 together go into one pack object, and the ops of writes to one branch go in one request.
 A PutObject is one step for its whole batch (:meth:`Writer.put`): the batch's bodies in one
-pack, their records in one statement, then their ops in one request. Were content and ops
+pack, their records in one statement, then their ops in one request.
+A batch is done once its request is sent; its writers then wait for the answer while the
+next batch is stored and sent (requests to a branch still go in the order they were
+batched). Waiting for the answer inside the batch kept one batch in flight per branch, so
+a PUT's wait was its batch's store plus the whole round trip through the broker, the commit
+processor and lineage, and the PUTs arriving meanwhile queued behind it. Were content and ops
 two batchers, the PUTs in flight would split between them, each batch half the size, with
 twice the requests, packs and statements for the processors, the broker and Postgres to
 handle per PUT; and a PUT would wait for a batch of each kind before its own.
@@ -13,7 +18,8 @@ and when that commit finishes, is decided by the pure state machine of
 read, the outcome of a start or finish) and performs the one step each decision asks for.
 
 Invariant: a branch's lock is held from a decision to the outcome of its step, so the
-machine never sees an event in OPENING or FINISHING other than that outcome.
+machine never sees an event in OPENING or FINISHING other than that outcome. A request is
+sent under the lock (after its Write), and its Written is fed under the lock once answered.
 """
 
 from __future__ import annotations
@@ -70,10 +76,12 @@ class _Branch:
 
     ref: str
     """``repo@branch``."""
-    ops: Batcher[list[FileOp], str] = field(init=False)
-    """Groups the ops of concurrent writes into one request."""
-    puts: Batcher[Put, tuple[FileEntry, str]] = field(init=False)
+    ops: Batcher[list[FileOp], asyncio.Task[str]] = field(init=False)
+    """Groups the ops of concurrent writes into one request (each gets its answer to await)."""
+    puts: Batcher[Put, tuple[FileEntry, asyncio.Task[str]]] = field(init=False)
     """Groups concurrent PutObjects: one pack, one records statement, one request."""
+    answers: set[asyncio.Task[str]] = field(default_factory=set)
+    """Requests sent and not answered yet: each task ends with its commit's id."""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     """Held from a decision of the open-commit machine to the outcome of its step."""
     conditional: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -106,13 +114,15 @@ class Writer:
 
     async def write(self, branch_ref: str, ops: list[FileOp]) -> str:
         """Write ``ops`` to the branch; the id of the commit they went into."""
-        return await self._branch(branch_ref).ops.submit(ops)
+        answer = await self._branch(branch_ref).ops.submit(ops)
+        return await asyncio.shield(answer)  # shared with the batch: one writer gone stops none
 
     async def put(self, branch_ref: str, put: Put) -> tuple[FileEntry, str]:
         """Store ``put``'s body, run its ``record``, then write the file: its entry, and the
         id of the commit it went into. Concurrent puts to the branch go together.
         """
-        return await self._branch(branch_ref).puts.submit(put)
+        entry, answer = await self._branch(branch_ref).puts.submit(put)
+        return entry, await asyncio.shield(answer)
 
     def conditional(self, branch_ref: str) -> asyncio.Lock:
         """The lock conditional writes to the branch hold across their check and write."""
@@ -127,6 +137,8 @@ class Writer:
             return
         await branch.puts.idle()
         await branch.ops.idle()
+        while branch.answers:
+            await asyncio.wait(list(branch.answers))
         async with branch.lock:
             await self._step(branch, Settle())
 
@@ -142,7 +154,7 @@ class Writer:
                 continue  # a write or a read is driving it
             async with branch.lock:
                 try:
-                    busy = branch.ops.busy or branch.puts.busy
+                    busy = branch.ops.busy or branch.puts.busy or bool(branch.answers)
                     await self._step(branch, Tick(now, busy=busy))
                 except NotFound:
                     pass  # the repo or branch is gone, and the commit with it
@@ -180,16 +192,14 @@ class Writer:
             self._branches[branch_ref] = branch
         return branch
 
-    async def _send(self, branch: _Branch, batch: list[list[FileOp]]) -> list[str]:
+    async def _send(self, branch: _Branch, batch: list[list[FileOp]]) -> list[asyncio.Task[str]]:
         """One request for the ops of concurrent writes (one batch)."""
-        ops = [op for group in batch for op in group]
-        async with branch.lock:
-            await self._step(branch, Write(len(batch), time.monotonic()))
-            cid = await self._client.modify_files(branch.ref, ops)
-            await self._step(branch, Written(len(ops), time.monotonic()))
-        return [cid] * len(batch)
+        answer = await self._request(branch, [op for group in batch for op in group], len(batch))
+        return [answer] * len(batch)
 
-    async def _put(self, branch: _Branch, puts: list[Put]) -> list[tuple[FileEntry, str]]:
+    async def _put(
+        self, branch: _Branch, puts: list[Put]
+    ) -> list[tuple[FileEntry, asyncio.Task[str]]]:
         """One batch of PutObjects: the bodies stored (one pack for the small ones) while
         their records are written, then their ops in one request.
         """
@@ -197,9 +207,27 @@ class Writer:
             self._client.store_contents([p.body for p in puts]),
             asyncio.gather(*(p.record() for p in puts)),
         )
-        ops = [[FileOp(op="put", path=p.path, file=e)] for p, e in zip(puts, entries, strict=True)]
-        cids = await self._send(branch, ops)
-        return list(zip(entries, cids, strict=True))
+        ops = [FileOp(op="put", path=p.path, file=e) for p, e in zip(puts, entries, strict=True)]
+        answer = await self._request(branch, ops, len(puts))
+        return [(e, answer) for e in entries]
+
+    async def _request(self, branch: _Branch, ops: list[FileOp], writes: int) -> asyncio.Task[str]:
+        """Send ``ops`` (``writes`` writes') to the branch in one request; the task that
+        awaits its answer, then tells the machine.
+        """
+        async with branch.lock:
+            await self._step(branch, Write(writes, time.monotonic()))
+            request_id = await self._client.send_modify_files(branch.ref, ops)
+        answer = asyncio.create_task(self._answered(branch, request_id, len(ops)))
+        branch.answers.add(answer)
+        answer.add_done_callback(_forget(branch.answers))
+        return answer
+
+    async def _answered(self, branch: _Branch, request_id: str, ops: int) -> str:
+        cid = await self._client.commit_of(request_id, f"put file {branch.ref}")
+        async with branch.lock:
+            await self._step(branch, Written(ops, time.monotonic()))
+        return cid
 
     def _decide(self, branch: _Branch, event: Event) -> Action:
         decision = decide(branch.commit, event, self._timing(branch.ref.partition("@")[0]))
@@ -240,6 +268,19 @@ class Writer:
                 self._decide(branch, FinishFailed(time.monotonic()))
                 raise
             self._decide(branch, Finished())
+
+
+def _forget(answers: set[asyncio.Task[str]]) -> Callable[[asyncio.Task[str]], None]:
+    """Done callback: the answer leaves ``answers``; its error counts as seen (each writer
+    that waits for it gets it; if all of them left, no one is there to see it).
+    """
+
+    def done(task: asyncio.Task[str]) -> None:
+        answers.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done
 
 
 __all__ = ["Put", "Writer"]

@@ -13,6 +13,7 @@ import pytest
 from pachstream.client import Client
 from pachstream.errors import Unavailable
 from pachstream.gateway._core import CommitTiming
+from pachstream.gateway._open_commit import CommitState
 from pachstream.gateway._writer import Put, Writer
 from pachstream.model import Chunk, FileEntry, FileOp
 
@@ -39,10 +40,19 @@ class LogClient:
             for b in bodies
         ]
 
-    async def modify_files(self, ref: str, ops: list[FileOp]) -> str:
-        await asyncio.sleep(0.01)  # a round trip: PUTs that arrive meanwhile queue
+    answers: dict[str, str] = field(default_factory=dict)
+    """Request id → the commit its ops went into."""
+
+    async def send_modify_files(self, ref: str, ops: list[FileOp]) -> str:
+        await asyncio.sleep(0.01)  # the broker's ack: PUTs that arrive meanwhile queue
         self.log.append(("modify", [op.path for op in ops]))
-        return self.open or f"auto{len(self.log)}"
+        request_id = f"r{len(self.answers)}"
+        self.answers[request_id] = self.open or f"auto{len(self.log)}"
+        return request_id
+
+    async def commit_of(self, request_id: str, what: str) -> str:
+        await asyncio.sleep(0.01)  # the round trip through the commit processor
+        return self.answers[request_id]
 
     async def start_commit(self, ref: str, description: str = "") -> str:
         self.open = "c1"
@@ -118,3 +128,53 @@ async def test_a_read_settles_the_puts_in_flight() -> None:
     assert sorted(x for m in c.verbs("modify") for x in cast(list[str], m)) == sorted(
         f"/p{i}" for i in range(5)
     )
+
+
+class SlowAnswers(LogClient):
+    """Answers only when ``release`` is set: the round trip through the processors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def commit_of(self, request_id: str, what: str) -> str:
+        await self.release.wait()
+        return self.answers[request_id]
+
+
+async def test_the_next_batch_is_sent_while_the_last_awaits_its_answer() -> None:
+    # One batch in flight per branch made each PUT wait for the whole round trip of the
+    # batch before it, and the PUTs arriving meanwhile queued behind it.
+    c = SlowAnswers()
+    w = writer(c)
+    first = asyncio.ensure_future(w.put(REF, put(c, "first")))
+    while not c.verbs("modify"):
+        await asyncio.sleep(0.001)
+    later = [asyncio.ensure_future(w.put(REF, put(c, f"k{i}"))) for i in range(3)]
+    while len(c.verbs("modify")) < 2:
+        await asyncio.sleep(0.001)
+    assert not first.done()  # sent, still unanswered
+    assert c.verbs("modify") == [["/first"], ["/k0", "/k1", "/k2"]]  # in the order batched
+    assert w.state(REF).state is CommitState.OPEN  # the second batch came under load
+    c.release.set()
+    (_, alone), *together = await asyncio.gather(first, *later)
+    assert alone.startswith("auto")  # a commit of its own
+    assert {cid for _, cid in together} == {"c1"}
+    await w.settle(REF)
+    assert c.finished == 1
+
+
+async def test_a_writer_gone_while_awaiting_the_answer_leaves_the_others_theirs() -> None:
+    c = SlowAnswers()
+    w = writer(c)
+    gone = asyncio.ensure_future(w.put(REF, put(c, "a")))
+    stays = asyncio.ensure_future(w.put(REF, put(c, "b")))
+    while not c.verbs("modify"):
+        await asyncio.sleep(0.001)
+    gone.cancel()  # a client that hung up: its PUT's request is sent already
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    c.release.set()
+    entry, _ = await stays
+    assert entry.hash == "hb"
+    await w.settle(REF)

@@ -38,14 +38,26 @@ class FakeClient:
     fail_finish: Exception | None = None
     started: int = 0
 
-    async def modify_files(self, ref: str, ops: list[FileOp]) -> str:
+    answers: dict[str, str] = field(default_factory=dict)
+    """Request id → the commit its ops went into."""
+
+    async def send_modify_files(self, ref: str, ops: list[FileOp]) -> str:
+        # Applied in the order sent, as the commit processor applies a partition's requests.
         await asyncio.sleep(0)
         paths = [op.path for op in ops]
         if self.open is None:
             self.finished.append(paths)  # auto-commit
-            return f"auto{len(self.finished)}"
-        self.open_paths.extend(paths)
-        return self.open.id
+            cid = f"auto{len(self.finished)}"
+        else:
+            self.open_paths.extend(paths)
+            cid = self.open.id
+        request_id = f"r{len(self.answers)}"
+        self.answers[request_id] = cid
+        return request_id
+
+    async def commit_of(self, request_id: str, what: str) -> str:
+        await asyncio.sleep(0)
+        return self.answers[request_id]
 
     async def start_commit(self, ref: str, description: str = "") -> str:
         if self.fail_start is not None:
