@@ -161,6 +161,12 @@ class ObjectMissing(NotFound):
     """No object under that key."""
 
 
+class ObjectStoreRefused(PachstreamError):
+    """The object store answered a request with an error other than a missing key (access
+    denied, no such bucket, a range past the end).
+    """
+
+
 class ImageNotFound(NotFound):
     """An image is neither in the local image store nor pullable from a registry.
 

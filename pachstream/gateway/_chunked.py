@@ -16,7 +16,6 @@ from functools import partial
 from pachstream.gateway import _checksums as sums
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._sigv4 import (
-    _EMPTY_SHA256,
     _FIX_SIGNING,
     _HEX,
     STREAMING_SIGNED,
@@ -24,6 +23,7 @@ from pachstream.gateway._sigv4 import (
     SignedRequest,
     _lower_headers,
 )
+from pachstream.sigv4 import EMPTY_SHA256
 
 __all__ = ["check_checksums", "decode_aws_chunked", "is_aws_chunked"]
 
@@ -179,7 +179,7 @@ def _check_chunk(
             signed.amz_date,
             signed.scope,
             previous,
-            _EMPTY_SHA256,
+            EMPTY_SHA256,
             hashlib.sha256(data).hexdigest(),
         )
     )

@@ -20,27 +20,28 @@ Version 4)"):
   ``X-Amz-Expires``, ``X-Amz-SignedHeaders`` and ``X-Amz-Signature`` query parameters, with
   the payload unsigned.
 
-The signature covers the canonical request::
-
-    method \n path \n query \n name:value\n per signed header \n signed names \n payload
-
-which is hashed into the string to sign ``AWS4-HMAC-SHA256\n date \n scope \n hash`` and
-signed with a key derived from the secret, the date, the region and the service ``s3``.
-Every failure raises :class:`S3Error` with the code Amazon S3 answers in that case.
+The canonical request, the string to sign and the key derivation are
+:mod:`pachstream.sigv4`'s, which the object store signs with. Every failure raises
+:class:`S3Error` with the code Amazon S3 answers in that case.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import hmac
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pachstream.gateway._errors import S3Error
+from pachstream.sigv4 import (
+    ALGORITHM,
+    canonical_query,
+    canonical_uri,
+    signature,
+    signing_key,
+)
 
 __all__ = [
     "ALGORITHM",
@@ -55,8 +56,6 @@ __all__ = [
     "verify_request",
 ]
 
-ALGORITHM = "AWS4-HMAC-SHA256"
-"""The only signing algorithm the gateway accepts (SigV4 with HMAC-SHA256)."""
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 """Payload hash of a request whose body is not signed (every presigned URL)."""
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
@@ -84,7 +83,6 @@ _AMZ_DATE_DIGITS = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z", r
 """The X-Amz-Date every client sends (``strptime`` takes other spellings too, and is slow)."""
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _HEX = frozenset("0123456789abcdefABCDEF")
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _FIX_SIGNING = "check your secret access key and signing method"
 
 
@@ -197,18 +195,15 @@ def verify_request(
     canonical = "\n".join(
         (
             method,
-            _canonical_uri(path),
-            _canonical_query(signed_query),
+            canonical_uri(path),
+            canonical_query(signed_query),
             _canonical_headers(claim.signed_headers, lowered, claim.malformed_code, path),
             ";".join(claim.signed_headers),
             claim.payload,
         )
     )
-    string_to_sign = "\n".join(
-        (ALGORITHM, claim.amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest())
-    )
-    key = _signing_key(secret, claim.amz_date[:8], claim.region)
-    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+    key = signing_key(secret, claim.amz_date[:8], claim.region)
+    expected = signature(key, claim.amz_date, scope, canonical)
     if not hmac.compare_digest(expected.encode(), claim.signature.encode()):
         raise S3Error(
             "SignatureDoesNotMatch",
@@ -439,22 +434,6 @@ def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return lowered
 
 
-def _canonical_uri(path: str) -> str:
-    # S3 signs the path as sent, without normalising or double-encoding it; only characters a
-    # client left unencoded get the SigV4 encoding ('/' and existing %XX escapes stay).
-    return urllib.parse.quote(path, safe="/%") or "/"
-
-
-def _canonical_query(query: list[tuple[str, str]]) -> str:
-    # quote() keeps exactly SigV4's unreserved set (A-Z a-z 0-9 - _ . ~) and writes
-    # uppercase %XX of the UTF-8 bytes, space as %20.
-    encoded = sorted(
-        (urllib.parse.quote(name, safe=""), urllib.parse.quote(value, safe=""))
-        for name, value in query
-    )
-    return "&".join(f"{name}={value}" for name, value in encoded)
-
-
 def _canonical_headers(
     names: tuple[str, ...], headers: dict[str, str], code: str, path: str
 ) -> str:
@@ -470,16 +449,6 @@ def _canonical_headers(
             )
         lines.append(f"{name}:{' '.join(value.split())}\n")
     return "".join(lines)
-
-
-@functools.lru_cache(maxsize=64)
-def _signing_key(secret: str, date: str, region: str) -> bytes:
-    # Cached: the key depends only on the secret, the day and the region, so one derivation
-    # (four HMACs) serves every request of a client that day.
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, "s3", "aws4_request"):
-        key = hmac.digest(key, part.encode(), "sha256")
-    return key
 
 
 def _is_sha256_hex(value: str) -> bool:

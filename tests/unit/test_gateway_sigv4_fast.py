@@ -12,6 +12,7 @@ import pytest
 
 from pachstream.gateway import _sigv4
 from pachstream.gateway._errors import S3Error
+from pachstream.sigv4 import signing_key
 
 DATES = [
     "20261201T075127Z",
@@ -72,13 +73,13 @@ def _derived(secret: str, date: str, region: str) -> bytes:
 def test_signing_key_is_the_derivation_cached_per_day_and_region(
     secret: str, date: str, region: str
 ) -> None:
-    assert _sigv4._signing_key(secret, date, region) == _derived(secret, date, region)
-    assert _sigv4._signing_key(secret, date, region) == _derived(secret, date, region)
+    assert signing_key(secret, date, region) == _derived(secret, date, region)
+    assert signing_key(secret, date, region) == _derived(secret, date, region)
 
 
 def test_signing_keys_of_other_days_regions_and_secrets_differ() -> None:
     keys = {
-        _sigv4._signing_key(s, d, r)
+        signing_key(s, d, r)
         for s in ("a", "b")
         for d in ("20261201", "20261202")
         for r in ("us-east-1", "eu-west-1")

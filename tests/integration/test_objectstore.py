@@ -1,0 +1,86 @@
+"""The object store against the embedded SeaweedFS: signed requests for single objects,
+aiobotocore for listings, the same bytes either way, and errors that name the object."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+
+from pachstream import objectstore
+from pachstream.errors import ObjectMissing, ObjectStoreRefused, Unavailable
+from pachstream.objectstore import S3ObjectStore
+from pachstream.stack.servers import free_port
+
+KEYS = ["a/b", "sp ace/ü+%x", "q?x#y&z=1", "~tilde*'()!$,;:@", "deep/" * 20 + "leaf", "e"]
+
+
+@pytest.fixture
+async def stores(settings):
+    """Two stores on one prefix: signed requests, and aiobotocore alone."""
+    _, _, s3 = settings.require()
+    prefix = f"os-{uuid.uuid4().hex[:8]}"
+    signed, botocore = S3ObjectStore(s3, prefix), S3ObjectStore(s3, prefix)
+    assert signed._http is not None
+    botocore._http = None
+    yield signed, botocore
+    await signed.close()
+    await botocore.close()
+
+
+async def test_odd_keys_round_trip_both_ways(stores) -> None:
+    signed, botocore = stores
+    for i, key in enumerate(KEYS):
+        data = key.encode() * 20 if i % 2 else bytes(range(256)) * 40
+        writer, reader = (signed, botocore) if i % 2 else (botocore, signed)
+        await writer.put(key, data)
+        assert await reader.get(key) == data
+        assert await signed.get(key) == data
+        assert await signed.get(key, 3, 7) == data[3:10]
+        assert await signed.get(key, len(data) - 2) == data[-2:]
+        assert await signed.get(key, 0, 0) == b""
+        assert await signed.exists(key)
+    await signed.put("empty", b"")
+    assert await signed.get("empty") == b""
+    big = bytes(range(256)) * (12 << 10)  # 3 MiB: sent as a stream, not one bytes body
+    await signed.put("big", big)
+    assert await botocore.get("big") == big
+    assert await signed.get("big", 1 << 20, 10) == big[1 << 20 : (1 << 20) + 10]
+    assert await signed.list("") == sorted([*KEYS, "big", "empty"])
+
+
+async def test_a_missing_key_is_object_missing_and_a_missing_bucket_is_refused(
+    stores, settings
+) -> None:
+    signed, _ = stores
+    assert not await signed.exists("nope")
+    with pytest.raises(ObjectMissing, match="'nope' does not exist"):
+        await signed.get("nope")
+    _, _, s3 = settings.require()
+    elsewhere = S3ObjectStore(dataclasses.replace(s3, bucket="no-such-bucket-here"), "p")
+    try:
+        with pytest.raises(ObjectStoreRefused, match="no-such-bucket-here.*NoSuchBucket"):
+            await elsewhere.get("k")
+    finally:
+        await elsewhere.close()
+
+
+async def test_a_range_past_the_end_is_refused_naming_the_object(stores) -> None:
+    signed, _ = stores
+    await signed.put("short", b"abc")
+    with pytest.raises(ObjectStoreRefused, match=r"GET '.*/short'.*HTTP 416"):
+        await signed.get("short", 10, 5)
+
+
+async def test_an_unreachable_store_is_unavailable_after_every_try(settings, monkeypatch) -> None:
+    waits: list[int] = []
+    monkeypatch.setattr(objectstore, "backoff_s", lambda attempt: waits.append(attempt) or 0.0)
+    _, _, s3 = settings.require()
+    dead = S3ObjectStore(dataclasses.replace(s3, endpoint=f"http://127.0.0.1:{free_port()}"), "p")
+    try:
+        with pytest.raises(Unavailable, match=r"did not take PUT 'p/k' after 5 tries"):
+            await dead.put("k", b"v")
+    finally:
+        await dead.close()
+    assert waits == [1, 2, 3, 4]
