@@ -210,7 +210,8 @@ class _SignedHttp:
             403: "check the access keys (PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, "
             "PACHSTREAM_S3_REGION)",
             404: "check the bucket (PACHSTREAM_S3_BUCKET) exists",
-        }.get(status, "the object is left as it was")
+            416: "the range asked for starts past the object's end; read within its size",
+        }.get(status, "the object store's log says why it refused")
         return ObjectStoreRefused(
             f"object store at {self._endpoint} refused {method} {key!r} in bucket "
             f"{self._bucket!r}: HTTP {status} {_error_text(body)}; {fix}",
