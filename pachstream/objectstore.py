@@ -129,6 +129,16 @@ def backoff_s(attempt: int) -> float:
     return random.random() * min(20.0, 2.0 ** (attempt - 1))
 
 
+def signed_host(scheme: str, netloc: str) -> str:
+    """The ``Host`` a request to ``scheme://netloc`` is sent and signed with: a default port
+    (80 for http, 443 for https) is left out, as aiohttp sends it and botocore signs it.
+    """
+    default = {"http": ":80", "https": ":443"}.get(scheme.lower())
+    if default and netloc.endswith(default):
+        return netloc[: -len(default)]
+    return netloc
+
+
 class _SignedHttp:
     """GET, PUT and HEAD of single objects as plain signed HTTP requests (aiohttp).
 
@@ -143,7 +153,7 @@ class _SignedHttp:
         self._bucket = settings.bucket
         endpoint = urllib.parse.urlsplit(settings.endpoint.rstrip("/"))
         self._origin = f"{endpoint.scheme}://{endpoint.netloc}"
-        self._host = endpoint.netloc
+        self._host = signed_host(endpoint.scheme, endpoint.netloc)
         self._base_path = endpoint.path
         self._access_key = settings.access_key
         self._secret_key = settings.secret_key
