@@ -166,6 +166,12 @@ class ObjectStoreRefused(PachstreamError):
     denied, no such bucket, a range past the end).
     """
 
+    key: str
+    bucket: str
+    status: int
+    answer: str
+    """The store's own words: ``HTTP <status> <S3 code>: <message>``."""
+
 
 class ImageNotFound(NotFound):
     """An image is neither in the local image store nor pullable from a registry.

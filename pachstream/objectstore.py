@@ -216,24 +216,37 @@ class _SignedHttp:
 
     def refused(self, method: str, key: str, status: int, body: bytes) -> ObjectStoreRefused:
         """The error for an answer that is neither success nor a missing key."""
-        fix = {
-            403: "check the access keys (PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, "
-            "PACHSTREAM_S3_REGION)",
-            404: "check the bucket (PACHSTREAM_S3_BUCKET) exists",
-            416: "the range asked for starts past the object's end; read within its size",
-        }.get(status, "the object store's log says why it refused")
-        return ObjectStoreRefused(
-            f"object store at {self._endpoint} refused {method} {key!r} in bucket "
-            f"{self._bucket!r}: HTTP {status} {_error_text(body)}; {fix}",
-            key=key,
-            status=status,
-        )
+        return _refused(self._endpoint, self._bucket, method, key, status, _error_text(body))
 
     async def close(self) -> None:
         """Close the connection pool."""
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _refused(
+    endpoint: str, bucket: str, method: str, key: str, status: int, text: str
+) -> ObjectStoreRefused:
+    """The refusal of ``method`` on ``key``, whichever client was refused; ``answer`` holds the
+    store's own words, for callers whose fix is not the stack's settings (an ingest record's
+    ``s3://`` URI names its own bucket).
+    """
+    fix = {
+        403: "check the access keys (PACHSTREAM_S3_ACCESS_KEY, PACHSTREAM_S3_SECRET_KEY, "
+        "PACHSTREAM_S3_REGION)",
+        404: "check the bucket (PACHSTREAM_S3_BUCKET) exists",
+        416: "the range asked for starts past the object's end; read within its size",
+    }.get(status, "the object store's log says why it refused")
+    answer = f"HTTP {status} {text}"
+    return ObjectStoreRefused(
+        f"object store at {endpoint} refused {method} {key!r} in bucket {bucket!r}: "
+        f"{answer}; {fix}",
+        key=key,
+        bucket=bucket,
+        status=status,
+        answer=answer,
+    )
 
 
 def _body(data: bytes) -> bytes | io.BytesIO:
@@ -301,67 +314,78 @@ class S3ObjectStore:
 
     async def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``."""
+        full = self._key(key)
         if self._http is not None:
-            status, body = await self._http.request("PUT", self._key(key), bytes(data))
+            status, body = await self._http.request("PUT", full, bytes(data))
             if status != 200:
-                raise self._http.refused("PUT", self._key(key), status, body)
+                raise self._http.refused("PUT", full, status, body)
             return
         s3 = await self._s3()
         try:
-            await s3.put_object(Bucket=self._settings.bucket, Key=self._key(key), Body=data)
+            await s3.put_object(Bucket=self._settings.bucket, Key=full, Body=data)
+        except ClientError as exc:
+            raise self._botocore_refused("PUT", full, exc) from exc
         except EndpointConnectionError as exc:
-            raise Unavailable(
-                f"object store at {self._settings.endpoint} did not answer: {exc}"
-            ) from exc
+            raise self._unanswered(exc) from exc
 
     async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         """The object's bytes or a byte range of them."""
-        kwargs: dict[str, Any] = {"Bucket": self._settings.bucket, "Key": self._key(key)}
+        if length == 0:
+            return b""
+        full = self._key(key)
+        ranged: dict[str, str] = {}
         if offset or length is not None:
-            if length == 0:
-                return b""
             end = "" if length is None else str(offset + length - 1)
-            kwargs["Range"] = f"bytes={offset}-{end}"
+            ranged["Range"] = f"bytes={offset}-{end}"
         if self._http is not None:
-            headers = {"Range": kwargs["Range"]} if "Range" in kwargs else {}
-            status, body = await self._http.request("GET", kwargs["Key"], headers=headers)
+            status, body = await self._http.request("GET", full, headers=ranged)
             if status in (200, 206):
                 return body
             if _is_missing(status, body):
                 raise ObjectMissing(f"object {key!r} does not exist", key=key)
-            raise self._http.refused("GET", kwargs["Key"], status, body)
+            raise self._http.refused("GET", full, status, body)
         s3 = await self._s3()
         try:
-            resp = await s3.get_object(**kwargs)
-            async with resp["Body"] as body:
-                data: bytes = await body.read()
+            resp = await s3.get_object(Bucket=self._settings.bucket, Key=full, **ranged)
+            async with resp["Body"] as stream:
+                data: bytes = await stream.read()
                 return data
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise ObjectMissing(f"object {key!r} does not exist", key=key) from exc
-            raise
+            raise self._botocore_refused("GET", full, exc) from exc
         except EndpointConnectionError as exc:
-            raise Unavailable(
-                f"object store at {self._settings.endpoint} did not answer: {exc}"
-            ) from exc
+            raise self._unanswered(exc) from exc
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
+        full = self._key(key)
         if self._http is not None:
-            status, body = await self._http.request("HEAD", self._key(key))
+            status, body = await self._http.request("HEAD", full)
             if status == 200:
                 return True
             if status == 404:  # HEAD answers carry no body: no code tells key from bucket
                 return False
-            raise self._http.refused("HEAD", self._key(key), status, body)
+            raise self._http.refused("HEAD", full, status, body)
         s3 = await self._s3()
         try:
-            await s3.head_object(Bucket=self._settings.bucket, Key=self._key(key))
+            await s3.head_object(Bucket=self._settings.bucket, Key=full)
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return False
-            raise
+            raise self._botocore_refused("HEAD", full, exc) from exc
+
+    def _botocore_refused(self, method: str, key: str, exc: ClientError) -> ObjectStoreRefused:
+        """A refusal botocore raised, as the signed client's: one error, whichever client."""
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        text = ": ".join(str(error[k]) for k in ("Code", "Message") if error.get(k))
+        endpoint = self._settings.endpoint or "AWS"
+        return _refused(endpoint, self._settings.bucket, method, key, status, text)
+
+    def _unanswered(self, exc: Exception) -> Unavailable:
+        return Unavailable(f"object store at {self._settings.endpoint} did not answer: {exc}")
 
     async def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``."""

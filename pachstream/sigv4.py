@@ -46,6 +46,11 @@ def canonical_query(query: list[tuple[str, str]]) -> str:
     return "&".join(f"{name}={value}" for name, value in encoded)
 
 
+def credential_scope(amz_date: str, region: str) -> str:
+    """The credential scope of a request made at ``amz_date`` (``YYYYMMDDTHHMMSSZ``)."""
+    return f"{amz_date[:8]}/{region}/s3/aws4_request"
+
+
 @functools.lru_cache(maxsize=64)
 def signing_key(secret: str, date: str, region: str) -> bytes:
     """The key that signs a day's requests in ``region`` (``date``: ``YYYYMMDD``)."""
@@ -107,7 +112,7 @@ def sign_headers(
             payload_sha256,
         )
     )
-    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+    scope = credential_scope(amz_date, region)
     sig = signature(signing_key(secret_key, amz_date[:8], region), amz_date, scope, canonical)
     out = dict(headers)
     out["x-amz-content-sha256"] = payload_sha256

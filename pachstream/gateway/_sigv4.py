@@ -39,6 +39,7 @@ from pachstream.sigv4 import (
     ALGORITHM,
     canonical_query,
     canonical_uri,
+    credential_scope,
     signature,
     signing_key,
 )
@@ -191,7 +192,7 @@ def verify_request(
             "the gateway's access keys (AWS_ACCESS_KEY_ID)",
             resource=path,
         )
-    scope = f"{claim.amz_date[:8]}/{claim.region}/s3/aws4_request"
+    scope = credential_scope(claim.amz_date, claim.region)
     canonical = "\n".join(
         (
             method,

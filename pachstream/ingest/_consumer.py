@@ -20,7 +20,7 @@ from pachstream.codec import encode
 from pachstream.commits.events import ModifyFiles
 from pachstream.config import CommitPolicy
 from pachstream.content import ContentWriter
-from pachstream.errors import EventDecodeError, NotFound, PachstreamError
+from pachstream.errors import EventDecodeError, NotFound, ObjectStoreRefused, PachstreamError
 from pachstream.ingest._records import (
     IngestItem,
     parse_notification,
@@ -197,6 +197,15 @@ class IngestConsumer(LogProcessor):
             data = await store.get(item.s3_key)
         except NotFound:
             reason = f"{uri} does not exist at {s3.endpoint}"
+            self.dead_letter(rec, EventDecodeError(reason), dead)
+            return None
+        except ObjectStoreRefused as err:
+            # The record named the bucket, so the fix is in the record (or the bucket's grants),
+            # not in the stack's settings the refusal's own message points to.
+            reason = (
+                f"{uri} could not be read at {s3.endpoint}: {err.answer}; check that bucket "
+                f"{item.s3_bucket!r} exists and that the stack's access key may read it"
+            )
             self.dead_letter(rec, EventDecodeError(reason), dead)
             return None
         [entry] = await self._writer.store_many([data])

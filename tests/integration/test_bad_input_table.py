@@ -715,6 +715,12 @@ ROWS: list[tuple[str, str, object, Expect]] = [
         Rec(b"seen@master:/a.txt", b"", (("s3-uri", b"s3://pachstream/nowhere/none"),)),
         dead("s3://pachstream/nowhere/none does not exist"),
     ),
+    (
+        "ingest",
+        "s3-uri of a bucket that does not exist",
+        Rec(b"seen@master:/a.txt", b"", (("s3-uri", b"s3://no-such-bucket-zz/k"),)),
+        dead("s3://no-such-bucket-zz/k could not be read", "NoSuchBucket", "'no-such-bucket-zz'"),
+    ),
     ("ingest", "no key and no headers", Rec(None, b"x"), dead("headers 'repo' and 'path'")),
     (
         "ingest",
@@ -745,6 +751,12 @@ ROWS: list[tuple[str, str, object, Expect]] = [
         "object not in the bucket",
         Note(_put("never-there")),
         dead("never-there does not exist"),
+    ),
+    (
+        "notify",
+        "bucket that does not exist",
+        Note(_put("k").replace(b"BUCKET", b"no-such-bucket-zz")),
+        dead("s3://no-such-bucket-zz/k could not be read", "NoSuchBucket"),
     ),
     ("notify", "JSON nested 100,000 deep", Note(b"[" * 100_000), dead("not JSON")),
     # ---------------------------------------------------------------- S3 gateway
