@@ -51,7 +51,7 @@ def offsets_table(name: str) -> str:
 
 
 def outbox_table(name: str) -> str:
-    """The migration that creates processor ``name``'s outbox (:meth:`LogProcessor.save_outbox`).
+    """The migration that creates processor ``name``'s outbox (:func:`checkpoint_ctes`).
 
     Append it to a migration list once, never change it: migrations are append-only.
     """
@@ -63,6 +63,46 @@ def outbox_table(name: str) -> str:
 
 Outbox = list[tuple[str, str | None, bytes, int | None]]
 """Records a batch decided to produce: (topic, key, value, partition or None for by key)."""
+
+
+def checkpoint_ctes(name: str, first: int) -> str:
+    """The part of a one-statement checkpoint that keeps processor ``name``'s offsets and
+    outbox: ``WITH`` entries over parameters ``$first`` on, given as :func:`checkpoint_columns`.
+
+    The outbox holds a batch's records in place of the previous batch's (already produced).
+    For a processor whose decisions depend on timing (the dispatcher: which records of
+    several partitions a batch holds, which jobs ended), a batch replayed after a crash may
+    decide differently; records produced before the commit could then describe a job the
+    restarted processor never knew. Committed first and produced after (again by
+    :meth:`LogProcessor.send_outbox` after a restart), every record produced is one the state
+    holds. The rows past the new batch's are deleted and the others overwritten, so the two
+    never touch one row in the one statement.
+    """
+    off = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(("text", "int", "bigint")))
+    seq = f"${first + 3}::int[]"
+    box = ", ".join(
+        f"${first + 3 + i}::{t}[]" for i, t in enumerate(("int", "text", "text", "bytea", "int"))
+    )
+    return (
+        f"{name}_offsets_w AS (INSERT INTO {name}_offsets SELECT * FROM unnest({off}) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset), "
+        f"{name}_outbox_d AS (DELETE FROM {name}_outbox WHERE seq >= cardinality({seq})), "
+        f"{name}_outbox_w AS (INSERT INTO {name}_outbox SELECT * FROM unnest({box}) "
+        "ON CONFLICT (seq) DO UPDATE SET topic = EXCLUDED.topic, key = EXCLUDED.key, "
+        "value = EXCLUDED.value, partition = EXCLUDED.partition)"
+    )
+
+
+def checkpoint_columns(offsets: dict[tuple[str, int], int], outbox: Outbox) -> list[list[Any]]:
+    """The parameters of :func:`checkpoint_ctes`: offsets and outbox records as columns."""
+    offset_rows = [(topic, partition, at) for (topic, partition), at in offsets.items()]
+    box_rows = [(seq, *record) for seq, record in enumerate(outbox)]
+    return columns(offset_rows, 3) + columns(box_rows, 5)
+
+
+def columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` columns (empty columns for no rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] or [[] for _ in range(width)]
 
 
 class LogProcessor(Service):
@@ -83,7 +123,6 @@ class LogProcessor(Service):
         self._producer = Producer(self._kafka)
         self._reader = PartitionReader(self._kafka, max_records=self.max_records)
         self._offsets: dict[tuple[str, int], int] = {}
-        self._outbox_kept = False
 
     def input_topic(self) -> str:
         """The topic this processor consumes."""
@@ -140,31 +179,11 @@ class LogProcessor(Service):
             self.name, records, offsets, self._reader.highwater, time.monotonic() - started
         )
 
-    async def save_outbox(self, conn: Any, records: Outbox) -> None:
-        """Keep a batch's records in ``<name>_outbox``, inside the transaction that commits the
-        batch's state and offsets, in place of the previous batch's (already produced).
-
-        For a processor whose decisions depend on timing (the dispatcher: which records of
-        several partitions a batch holds, which jobs ended), a batch replayed after a crash
-        may decide differently; records produced before the commit could then describe a
-        job the restarted processor never knew. Committed first and produced after (again by
-        :meth:`send_outbox` after a restart), every record produced is one the state holds.
-        """
-        if self._outbox_kept:
-            await conn.execute(f"DELETE FROM {self.name}_outbox")
-        if records:
-            await conn.copy_records_to_table(
-                f"{self.name}_outbox",
-                records=[(i, t, k, v, p) for i, (t, k, v, p) in enumerate(records)],
-            )
-        self._outbox_kept = bool(records)
-
     async def load_outbox(self, conn: Any) -> Outbox:
         """The last committed batch's records (to produce again after a restart)."""
         rows = await conn.fetch(
             f"SELECT topic, key, value, partition FROM {self.name}_outbox ORDER BY seq"
         )
-        self._outbox_kept = bool(rows)
         return [(r["topic"], r["key"], bytes(r["value"]), r["partition"]) for r in rows]
 
     async def send_outbox(self, records: Outbox) -> None:

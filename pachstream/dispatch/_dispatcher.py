@@ -141,10 +141,8 @@ class Dispatcher(LogProcessor):
         outbox += [(t, k, v, part) for t, k, v, part in self._tasks]
         writes = self._changes.writes(self.dispatch_state)
         if writes or outbox or started - self._offsets_saved_at >= OFFSETS_SAVE_EVERY_S:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await _store.write(conn, writes)
-                await self.save_offsets(conn, offsets)
-                await self.save_outbox(conn, outbox)
+            async with self._pool.acquire() as conn:
+                await _store.checkpoint(conn, writes, offsets, outbox)
             self._offsets_saved_at = started
         # Else the batch changed nothing and sends nothing (the records it read were the
         # commit processor's requests, its own facts read back): no transaction, which was

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pachstream.codec import decode
+from pachstream.dispatch import _store
 from pachstream.dispatch.events import JobStarted
 from pachstream.kafka import PartitionReader, Topics
 from pachstream.testing.services import RunningStack
@@ -54,20 +55,23 @@ async def _dies(stack: RunningStack, timeout_s: float = 60) -> None:
     await asyncio.wait_for(asyncio.shield(stack.dispatch.wait()), timeout_s)
 
 
-async def test_a_batch_whose_checkpoint_fails_announces_no_job(stack: RunningStack) -> None:
+async def test_a_batch_whose_checkpoint_fails_announces_no_job(
+    stack: RunningStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = stack.client
     await c.create_repo("raw")
     cid = await c.put_file("raw@master", "/a", b"a\n")
 
-    async def postgres_gone(conn: object, offsets: object) -> None:
+    async def postgres_gone(*args: object) -> None:
         raise ConnectionResetError("injected: Postgres went away at the checkpoint")
 
-    stack.dispatch.save_offsets = postgres_gone  # type: ignore[method-assign]
+    monkeypatch.setattr(_store, "checkpoint", postgres_gone)
     created = asyncio.create_task(c.create_pipeline(SPEC))  # answered by the dispatcher
     with pytest.raises(ConnectionResetError):
         await _dies(stack)
     assert await _jobs_announced(stack) == []  # before: job.started, of a job never stored
 
+    monkeypatch.undo()
     await stack.restart_processors()  # a fresh dispatcher replays the batch
     await created
     job = (await c.flush("raw", cid, timeout_s=120))[0]
