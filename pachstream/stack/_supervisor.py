@@ -44,6 +44,7 @@ from pachstream.stack.servers import (
     Stopping,
     bindable,
     ensure_buckets,
+    filer_socket,
     lock_held_by_zombie,
     pid_alive,
     port_answers,
@@ -406,7 +407,9 @@ class Supervisor:
                 start_seaweedfs, home / "seaweedfs", logs, weed.port, die_with_parent=True
             )
             self._servers.append(self._child(weed, restart))
-            s3 = ObjectStoreSettings(endpoint=weed.address)
+            s3 = ObjectStoreSettings(
+                endpoint=weed.address, filer_socket=str(filer_socket(home / "seaweedfs"))
+            )
         buckets = [s3.bucket] + (["tansu"] if s.kafka is None and s.kafka_storage == "s3" else [])
         ensure_buckets(s3.endpoint, buckets, s3.access_key, s3.secret_key)
         kafka = s.kafka
@@ -591,6 +594,7 @@ class Supervisor:
                     "postgres_dsn": full.postgres.dsn,
                     "s3_endpoint": full.s3.endpoint,
                     "s3_bucket": full.s3.bucket,
+                    "s3_filer_socket": full.s3.filer_socket,
                     "s3_gateway": full.gateway_address or "",
                     "console": f"http://{full.console_address}" if full.console_address else "",
                     # The embedded store's keys, for aws-cli and friends; a user's own S3

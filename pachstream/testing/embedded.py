@@ -16,6 +16,7 @@ from pachstream.settings import KafkaSettings, ObjectStoreSettings, PostgresSett
 from pachstream.stack.servers import (
     Server,
     ensure_buckets,
+    filer_socket,
     start_postgres,
     start_seaweedfs,
     start_tansu,
@@ -54,7 +55,9 @@ class EmbeddedServers:
             namespace="ps",
             kafka=KafkaSettings(bootstrap=kafka.address),
             postgres=PostgresSettings(dsn=pg.address),
-            s3=ObjectStoreSettings(endpoint=weed.address),
+            s3=ObjectStoreSettings(
+                endpoint=weed.address, filer_socket=str(filer_socket(self.folder / "seaweedfs"))
+            ),
             kafka_storage=self.kafka_storage,
         )
         return self

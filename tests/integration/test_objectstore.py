@@ -18,43 +18,57 @@ KEYS = ["a/b", "sp ace/ü+%x", "q?x#y&z=1", "~tilde*'()!$,;:@", "deep/" * 20 + "
 
 @pytest.fixture
 async def stores(settings):
-    """Two stores on one prefix: signed requests, and aiobotocore alone."""
+    """Three stores on one prefix: the filer's socket (the embedded stack's own objects),
+    signed S3 requests, and aiobotocore alone."""
     _, _, s3 = settings.require()
+    assert s3.filer_socket, "the embedded servers name their filer's socket"
     prefix = f"os-{uuid.uuid4().hex[:8]}"
-    signed, botocore = S3ObjectStore(s3, prefix), S3ObjectStore(s3, prefix)
-    assert signed._http is not None
+    through_s3 = dataclasses.replace(s3, filer_socket="")
+    filer, signed, botocore = (
+        S3ObjectStore(s3, prefix),
+        S3ObjectStore(through_s3, prefix),
+        S3ObjectStore(through_s3, prefix),
+    )
+    assert isinstance(filer._http, objectstore._FilerHttp)
+    assert isinstance(signed._http, objectstore._SignedHttp)
     botocore._http = None
-    yield signed, botocore
-    await signed.close()
-    await botocore.close()
+    yield filer, signed, botocore
+    for store in (filer, signed, botocore):
+        await store.close()
 
 
-async def test_odd_keys_round_trip_both_ways(stores) -> None:
-    signed, botocore = stores
+async def test_odd_keys_round_trip_every_way(stores) -> None:
+    filer, signed, botocore = stores
     for i, key in enumerate(KEYS):
         data = key.encode() * 20 if i % 2 else bytes(range(256)) * 40
-        writer, reader = (signed, botocore) if i % 2 else (botocore, signed)
+        writer = stores[i % 3]
         await writer.put(key, data)
-        assert await reader.get(key) == data
-        assert await signed.get(key) == data
-        assert await signed.get(key, 3, 7) == data[3:10]
-        assert await signed.get(key, len(data) - 2) == data[-2:]
-        assert await signed.get(key, 0, 0) == b""
-        assert await signed.exists(key)
-    await signed.put("empty", b"")
-    assert await signed.get("empty") == b""
+        for reader in stores:
+            assert await reader.get(key) == data, (key, writer, reader)
+            assert await reader.get(key, 3, 7) == data[3:10]
+            assert await reader.get(key, len(data) - 2) == data[-2:]
+            assert await reader.get(key, 0, 0) == b""
+            assert await reader.exists(key)
+    for writer in stores:
+        await writer.put("empty", b"")
+        assert [await reader.get("empty") for reader in stores] == [b""] * 3
     big = bytes(range(256)) * (12 << 10)  # 3 MiB: sent as a stream, not one bytes body
-    await signed.put("big", big)
-    assert await botocore.get("big") == big
-    assert await signed.get("big", 1 << 20, 10) == big[1 << 20 : (1 << 20) + 10]
-    assert await signed.list("") == sorted([*KEYS, "big", "empty"])
+    for i, writer in enumerate(stores):
+        await writer.put(f"big{i}", big)
+        for reader in stores:
+            assert await reader.get(f"big{i}") == big
+            assert await reader.get(f"big{i}", 1 << 20, 10) == big[1 << 20 : (1 << 20) + 10]
+    expected = sorted([*KEYS, "big0", "big1", "big2", "empty"])
+    assert await signed.list("") == await filer.list("") == expected
 
 
-@pytest.mark.parametrize("client", ["signed", "botocore"])
+@pytest.mark.parametrize("client", ["filer", "signed", "botocore"])
 async def test_a_missing_key_is_object_missing_and_a_missing_bucket_is_refused(
     client, settings
 ) -> None:
     _, _, s3 = settings.require()
+    if client != "filer":
+        s3 = dataclasses.replace(s3, filer_socket="")
     here = S3ObjectStore(s3, f"os-{uuid.uuid4().hex[:8]}")
     elsewhere = S3ObjectStore(dataclasses.replace(s3, bucket="no-such-bucket-here"), "p")
     if client == "botocore":
@@ -63,6 +77,8 @@ async def test_a_missing_key_is_object_missing_and_a_missing_bucket_is_refused(
         assert not await here.exists("nope")
         with pytest.raises(ObjectMissing, match="'nope' does not exist"):
             await here.get("nope")
+        if client == "filer":
+            return  # only ever the stack's own bucket, made before any store is used
         with pytest.raises(ObjectStoreRefused, match="no-such-bucket-here.*NoSuchBucket") as e:
             await elsewhere.get("k")
         assert (e.value.bucket, e.value.status) == ("no-such-bucket-here", 404)
@@ -86,10 +102,16 @@ async def test_an_unreachable_store_is_unavailable_after_every_try(settings, mon
     waits: list[int] = []
     monkeypatch.setattr(objectstore, "backoff_s", lambda attempt: waits.append(attempt) or 0.0)
     _, _, s3 = settings.require()
-    dead = S3ObjectStore(dataclasses.replace(s3, endpoint=f"http://127.0.0.1:{free_port()}"), "p")
-    try:
-        with pytest.raises(Unavailable, match=r"did not take PUT 'p/k' after 5 tries"):
-            await dead.put("k", b"v")
-    finally:
-        await dead.close()
-    assert waits == [1, 2, 3, 4]
+    gone = f"http://127.0.0.1:{free_port()}"
+    for where in (
+        dataclasses.replace(s3, endpoint=gone, filer_socket=""),
+        dataclasses.replace(s3, filer_socket=f"{s3.filer_socket}.gone"),
+    ):
+        dead = S3ObjectStore(where, "p")
+        try:
+            with pytest.raises(Unavailable, match=r"did not take PUT 'p/k' after 5 tries"):
+                await dead.put("k", b"v")
+        finally:
+            await dead.close()
+        assert waits == [1, 2, 3, 4]
+        waits.clear()

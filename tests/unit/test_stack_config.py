@@ -44,3 +44,40 @@ def test_up_refuses_a_bad_value_before_starting_anything(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: PACHSTREAM_INGEST_POLICY: 'fast' is not N/Ts")
     assert not (tmp_path / "home").exists()  # nothing started, nothing written
+
+
+FILER_CASES = [
+    # (PACHSTREAM_S3_ENDPOINT, PACHSTREAM_S3_FILER_SOCKET, the filer socket used)
+    (None, None, "/run/filer.sock"),  # the stack's own store: its filer
+    ("http://127.0.0.1:8333", None, "/run/filer.sock"),  # the same store, named again
+    ("http://minio:9000", None, ""),  # another store: never the stack's filer beside it
+    ("http://minio:9000", "/other.sock", "/other.sock"),  # asked for by name
+]
+
+
+@pytest.mark.parametrize(("endpoint", "socket", "used"), FILER_CASES)
+def test_the_stacks_filer_serves_only_the_stacks_store(endpoint, socket, used, tmp_path):
+    (tmp_path / "stack.json").write_text(
+        '{"addresses": {"s3_endpoint": "http://127.0.0.1:8333", '
+        '"s3_filer_socket": "/run/filer.sock"}}'
+    )
+    env = {"PACHSTREAM_HOME": str(tmp_path)}
+    if endpoint:
+        env["PACHSTREAM_S3_ENDPOINT"] = endpoint
+    if socket:
+        env["PACHSTREAM_S3_FILER_SOCKET"] = socket
+    s3 = Settings.from_env(env).s3
+    assert s3 is not None and s3.filer_socket == used
+    # A child process sees the same.
+    child = Settings.from_env(Settings.from_env(env).child_env(), stack_file=False).s3
+    assert child is not None and child.filer_socket == used
+
+
+def test_a_socket_folder_outlives_a_restart_even_when_its_path_is_too_long(tmp_path):
+    from pachstream.stack.servers import filer_socket
+
+    short, long = tmp_path / "s", tmp_path / ("x" * 90)
+    assert filer_socket(short) == short / "run" / "filer.sock"
+    assert filer_socket(long) == filer_socket(long)  # the same on every start
+    assert len(str(filer_socket(long))) < 100 and filer_socket(long).parent.is_dir()
+    filer_socket(long).parent.rmdir()
