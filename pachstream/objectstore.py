@@ -157,7 +157,7 @@ class _Http:
         return aiohttp.TCPConnector(limit=64)
 
     def _prepare(
-        self, method: str, key: str, payload: str, headers: dict[str, str]
+        self, method: str, key: str, body: bytes, headers: dict[str, str]
     ) -> tuple[URL, dict[str, str]]:
         """The URL and headers of one try (a signature is of its moment)."""
         raise NotImplementedError
@@ -174,10 +174,9 @@ class _Http:
                 skip_auto_headers=("Content-Type", "Accept-Encoding"),
                 trust_env=self.trust_env,
             )
-        payload = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         failure = ""
         for attempt in range(1, ATTEMPTS + 1):
-            url, sent = self._prepare(method, key, payload, headers or {})
+            url, sent = self._prepare(method, key, body, headers or {})
             try:
                 async with self._session.request(
                     method, url, data=_body(body) if method == "PUT" else None, headers=sent
@@ -229,7 +228,7 @@ class _SignedHttp(_Http):
         self.where = settings.endpoint
 
     def _prepare(
-        self, method: str, key: str, payload: str, headers: dict[str, str]
+        self, method: str, key: str, body: bytes, headers: dict[str, str]
     ) -> tuple[URL, dict[str, str]]:
         # Path-style, every byte of the key but '/' and the unreserved set escaped: the path is
         # sent and signed exactly so (yarl told not to encode it again).
@@ -239,7 +238,7 @@ class _SignedHttp(_Http):
             self._host,
             path,
             headers,
-            payload,
+            _payload_sha256(body),
             self._access_key,
             self._secret_key,
             self._region,
@@ -269,8 +268,9 @@ class _FilerHttp(_Http):
         return aiohttp.UnixConnector(path=self._socket, limit=64)
 
     def _prepare(
-        self, method: str, key: str, payload: str, headers: dict[str, str]
+        self, method: str, key: str, body: bytes, headers: dict[str, str]
     ) -> tuple[URL, dict[str, str]]:
+        # Unsigned: no hash of the body either (~2 ms of CPU for a 4 MiB pack).
         path = f"/buckets/{self._bucket}/{urllib.parse.quote(key, safe='/~')}"
         return URL("http://filer" + path, encoded=True), headers
 
@@ -297,6 +297,11 @@ def _refused(
         status=status,
         answer=answer,
     )
+
+
+def _payload_sha256(body: bytes) -> str:
+    # Hashed again on a retry (rare): kept, the hash would hold the body past its request.
+    return hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
 
 
 def _body(data: bytes) -> bytes | io.BytesIO:
