@@ -180,7 +180,10 @@ class IngestConsumer(LogProcessor):
         """
         assert item.s3_bucket is not None and item.s3_key is not None
         _, _, s3 = self._settings.require()
+        keys = "the stack's access key (PACHSTREAM_S3_ACCESS_KEY)"
         if external and self.notify is not None and self.notify.endpoint:
+            if self.notify.access_key:
+                keys = "the access key in PACHSTREAM_NOTIFY"
             s3 = dataclasses.replace(
                 s3,
                 endpoint=self.notify.endpoint,
@@ -204,7 +207,7 @@ class IngestConsumer(LogProcessor):
             # not in the stack's settings the refusal's own message points to.
             reason = (
                 f"{uri} could not be read at {s3.endpoint}: {err.answer}; check that bucket "
-                f"{item.s3_bucket!r} exists and that the stack's access key may read it"
+                f"{item.s3_bucket!r} exists and that {keys} may read it"
             )
             self.dead_letter(rec, EventDecodeError(reason), dead)
             return None

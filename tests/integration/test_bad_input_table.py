@@ -719,7 +719,12 @@ ROWS: list[tuple[str, str, object, Expect]] = [
         "ingest",
         "s3-uri of a bucket that does not exist",
         Rec(b"seen@master:/a.txt", b"", (("s3-uri", b"s3://no-such-bucket-zz/k"),)),
-        dead("s3://no-such-bucket-zz/k could not be read", "NoSuchBucket", "'no-such-bucket-zz'"),
+        dead(
+            "s3://no-such-bucket-zz/k could not be read",
+            "NoSuchBucket",
+            "'no-such-bucket-zz'",
+            "PACHSTREAM_S3_ACCESS_KEY",
+        ),
     ),
     ("ingest", "no key and no headers", Rec(None, b"x"), dead("headers 'repo' and 'path'")),
     (
