@@ -78,18 +78,27 @@ def checkpoint_ctes(name: str, first: int) -> str:
     holds. The rows past the new batch's are deleted and the others overwritten, so the two
     never touch one row in the one statement.
     """
-    off = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(("text", "int", "bigint")))
     seq = f"${first + 3}::int[]"
     box = ", ".join(
         f"${first + 3 + i}::{t}[]" for i, t in enumerate(("int", "text", "text", "bytea", "int"))
     )
     return (
-        f"{name}_offsets_w AS (INSERT INTO {name}_offsets SELECT * FROM unnest({off}) "
-        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset), "
+        f"{offsets_cte(name, first)}, "
         f"{name}_outbox_d AS (DELETE FROM {name}_outbox WHERE seq >= cardinality({seq})), "
         f"{name}_outbox_w AS (INSERT INTO {name}_outbox SELECT * FROM unnest({box}) "
         "ON CONFLICT (seq) DO UPDATE SET topic = EXCLUDED.topic, key = EXCLUDED.key, "
         "value = EXCLUDED.value, partition = EXCLUDED.partition)"
+    )
+
+
+def offsets_cte(name: str, first: int) -> str:
+    """A ``WITH`` entry that keeps processor ``name``'s consumed offsets, from parameters
+    ``$first`` to ``$first + 2``: topics, partitions and next offsets as arrays.
+    """
+    off = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(("text", "int", "bigint")))
+    return (
+        f"{name}_offsets_w AS (INSERT INTO {name}_offsets SELECT * FROM unnest({off}) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset)"
     )
 
 

@@ -4,7 +4,8 @@ One batch at a time::
 
     read requests → decode (garbage → dead-letter) → core.handle → build trees of finished
     commits → produce facts (acks=all) → stage open commits' new ops in the object store →
-    one Postgres transaction: changed repo states, changed commits, consumed offsets.
+    one Postgres statement (:mod:`._store`): changed repo states, changed commits, consumed
+    offsets.
 
 Exactness after kill -9: state and offsets are committed together, after the facts they led to
 are acknowledged. A crash before the commit replays the batch from the old offsets, giving the
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 
 from pachstream.codec import decode, encode
-from pachstream.commits import _core
+from pachstream.commits import _core, _store
 from pachstream.commits._puts import PutsInFlight
 from pachstream.commits.events import (
     INLINE_DIFF_LIMIT,
@@ -264,41 +265,6 @@ class CommitProcessor(LogProcessor):
     async def _checkpoint(
         self, touched: set[str], deleted: set[str], offsets: dict[tuple[str, int], int]
     ) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            for name in touched:
-                repo = self.repos.get(name)
-                if name in deleted:
-                    # Deleted (and maybe created again) in this batch: no old commit survives.
-                    await conn.execute("DELETE FROM commits_repos WHERE repo = $1", name)
-                    await conn.execute("DELETE FROM commits_commits WHERE repo = $1", name)
-                    if repo is not None:
-                        repo.dirty_commits = set(repo.commits)
-                if repo is None:
-                    continue
-                if repo.removed_commits:
-                    await conn.execute(
-                        "DELETE FROM commits_commits"
-                        " WHERE repo = $1 AND commit_id = ANY($2::text[])",
-                        name,
-                        sorted(repo.removed_commits),
-                    )
-                    repo.removed_commits.clear()
-                await conn.execute(
-                    "INSERT INTO commits_repos VALUES ($1, $2) "
-                    "ON CONFLICT (repo) DO UPDATE SET state = EXCLUDED.state",
-                    name,
-                    orjson.dumps(repo.to_json()).decode(),
-                )
-                if repo.dirty_commits:
-                    await conn.executemany(
-                        "INSERT INTO commits_commits VALUES ($1, $2, $3, $4, $5, $6) "
-                        "ON CONFLICT (repo, commit_id) DO UPDATE SET root = EXCLUDED.root, "
-                        "finished = EXCLUDED.finished, parent = EXCLUDED.parent",
-                        [
-                            (name, cid, c.branch, c.parent, c.root, c.finished)
-                            for cid in repo.dirty_commits
-                            for c in [repo.commits[cid]]
-                        ],
-                    )
-                    repo.dirty_commits.clear()
-            await self.save_offsets(conn, offsets)
+        rows = _store.checkpoint_rows(self.repos, touched, deleted)
+        async with self._pool.acquire() as conn:
+            await _store.checkpoint(conn, rows, offsets)
