@@ -64,6 +64,7 @@ def parse_policies(text: str | None) -> tuple[CommitPolicy, dict[str, CommitPoli
             default = policy
     return default, per_repo
 
+
 # ----------------------------------------------------------------------------- notifications
 
 
@@ -116,6 +117,7 @@ def parse_notify_config(text: str | None) -> NotifyConfig | None:
         raise InvalidInput(f"PACHSTREAM_NOTIFY: {err.message}") from None
     return NotifyConfig(**{**fields, "prefix": prefix})
 
+
 # ----------------------------------------------------------------------------- openlineage
 
 ENV_VAR: Final = "PACHSTREAM_OPENLINEAGE"
@@ -123,7 +125,6 @@ ACCEPTED_FORMS: Final = (
     "http(s)://host:port[/path] (Marquez), file:///absolute/path.jsonl or kafka:TOPIC"
 )
 _TOPIC_RE = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

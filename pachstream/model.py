@@ -70,7 +70,6 @@ def derive_id(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DiffEntry:
     """One path that a commit changed against its parent."""

@@ -170,8 +170,19 @@ _MODULES_FOR: dict[str, tuple[str, ...]] = {
     "chaos": ("_chaos",),
 }
 _COMMAND_MODULES = [
-    "_stack", "_data", "_commitsets", "_pipelines", "_lineage", "_run", "_bench", "_parity",
-    "_backup", "_commits", "_images", "_deploy", "_chaos",
+    "_stack",
+    "_data",
+    "_commitsets",
+    "_pipelines",
+    "_lineage",
+    "_run",
+    "_bench",
+    "_parity",
+    "_backup",
+    "_commits",
+    "_images",
+    "_deploy",
+    "_chaos",
 ]
 """Every module of the table, in the order they are imported: a group's help lists its
 commands in the order they were registered."""

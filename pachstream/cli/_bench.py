@@ -106,7 +106,8 @@ def commit_scale(
 ) -> None:
     """Time to finish a small commit on a small and a large repo, and their ratio."""
     _report(
-        "bench commit-scale", lambda s, c: _lib().commit_scale(c, (small, large), changed, rounds),
+        "bench commit-scale",
+        lambda s, c: _lib().commit_scale(c, (small, large), changed, rounds),
         kafka,
     )
 

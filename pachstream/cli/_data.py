@@ -260,17 +260,28 @@ def put_file(
     local = _local_source(file)
     if path == "/" and local.is_file():
         path = "/" + local.name  # pachctl: `put file repo@master -f x` puts /x
-    total = sum(p.stat().st_size for p in local.rglob("*") if p.is_file()) if local.is_dir() else (
-        local.stat().st_size if local.exists() else 0
+    total = (
+        sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+        if local.is_dir()
+        else (local.stat().st_size if local.exists() else 0)
     )
     with Progress(
-        TextColumn("[bold]put"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        console=Console(stderr=True), transient=True, disable=total < 8 * 1024 * 1024,
+        TextColumn("[bold]put"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=total < 8 * 1024 * 1024,
     ) as bar:
         task = bar.add_task("put", total=total)
         cid = _call(
             lambda c: c.put_local(
-                branch_ref, path, local, recursive=recursive, append=append,
+                branch_ref,
+                path,
+                local,
+                recursive=recursive,
+                append=append,
                 progress=lambda files, size: bar.update(task, completed=size),
             )
         )

@@ -43,6 +43,4 @@ def render(
             typer.echo(str(out / name))
         return
     files = deploy.render(namespace=namespace, image=image, processors=processors)
-    typer.echo(
-        "---\n".join(deploy.to_yaml(objects) for objects in files.values()), nl=False
-    )
+    typer.echo("---\n".join(deploy.to_yaml(objects) for objects in files.values()), nl=False)

@@ -49,7 +49,6 @@ RUN_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://pachstream.dev
 unit test pins one derived id)."""
 
 
-
 def run_id(job_id: str) -> str:
     """Return the OpenLineage run id of a job: a UUID (version 5) of the job id.
 

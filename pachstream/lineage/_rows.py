@@ -37,6 +37,7 @@ from pachstream.tree import entry_to_raw
 
 Statement = tuple[str, tuple[Any, ...]]
 
+
 @dataclass(frozen=True, slots=True)
 class Bulk:
     """How the rows of an append-only insert may be loaded in bulk."""

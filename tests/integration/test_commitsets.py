@@ -129,7 +129,7 @@ async def test_deletes_are_guarded_names_are_reusable_and_reruns_never_go_back(
     await c.put_file("images@master", "/a.png", b"A")
     await c.create_pipeline(EDGES)
     await c.create_pipeline(MONTAGE)
-    first = (await c.wait_commitset_id((await c.inspect_commit("images@master")).id, 120))
+    first = await c.wait_commitset_id((await c.inspect_commit("images@master")).id, 120)
     await c.wait_commit("montage@master", timeout_s=120)
     with pytest.raises(
         Conflict, match="pipeline 'edges' is read by pipeline\\(s\\) 'montage'.*--force"
@@ -159,9 +159,7 @@ async def test_deletes_are_guarded_names_are_reusable_and_reruns_never_go_back(
     assert [f.path for f in await c.list_file("edges@master", "/")] == ["/a.png", "/b.png"]
     # --force: the repo goes, the pipeline reading it is stopped, and says so.
     assert await c.delete_repo("images", force=True) == ["stopped pipeline edges"]
-    await c._wait_until(
-        lambda: _state_is(c, "edges", "stopped"), "edges stopped", 60
-    )
+    await c._wait_until(lambda: _state_is(c, "edges", "stopped"), "edges stopped", 60)
     assert first is not None
 
 

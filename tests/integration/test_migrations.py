@@ -18,11 +18,14 @@ async def test_components_migrating_at_once_do_not_collide(settings):
     try:
         # The race that once crashed a processor at start: both components, at the same time.
         versions = await asyncio.gather(
-            *(migrate(p, name, m) for p, (name, m) in zip(
-                pools,
-                [("commits", COMMIT_MIGRATIONS), ("lineage", LINEAGE_MIGRATIONS)] * 2,
-                strict=True,
-            ))
+            *(
+                migrate(p, name, m)
+                for p, (name, m) in zip(
+                    pools,
+                    [("commits", COMMIT_MIGRATIONS), ("lineage", LINEAGE_MIGRATIONS)] * 2,
+                    strict=True,
+                )
+            )
         )
         assert versions == [len(COMMIT_MIGRATIONS), len(LINEAGE_MIGRATIONS)] * 2
     finally:

@@ -237,8 +237,12 @@ async def test_no_template_command_or_working_dir_stops_the_dispatcher(stack: Ru
     await c.create_pipeline(spec("healthy", "cp /pfs/raw/* /pfs/out/"))
     jobs = {j.pipeline: j for j in await c.flush("raw", first, timeout_s=180)}
     assert {n: j.state for n, j in jobs.items()} == {
-        "whole": "success", "missing": "success", "unclosed": "success", "nobinary": "failure",
-        "nowhere": "failure", "healthy": "success",
+        "whole": "success",
+        "missing": "success",
+        "unclosed": "success",
+        "nobinary": "failure",
+        "nowhere": "failure",
+        "healthy": "success",
     }, jobs
     assert await c.get_file("whole@master", "/x-1.csv") == b"/x-1.csv"
     assert await c.get_file("whole@master", "/y-2.csv") == b"/y-2.csv"

@@ -26,7 +26,6 @@ async def fetch(name: str, path: str) -> bytes:
     return CONTENT[(name, path)]
 
 
-
 def joined():
     spec = JoinInput(
         (
@@ -115,8 +114,13 @@ async def _outputs(sandbox, script: str) -> tuple[str, dict[str, bytes], str]:
     d = joined()
     objects = MemoryObjectStore()
     result = await run_datum(
-        d, Transform(cmd=("sh", "-c", script)), sandbox, fetch, ContentWriter(objects),
-        env=datum_env(d, {}, "j", "o"), tries=1,
+        d,
+        Transform(cmd=("sh", "-c", script)),
+        sandbox,
+        fetch,
+        ContentWriter(objects),
+        env=datum_env(d, {}, "j", "o"),
+        tries=1,
     )
     files = {p: await read_file(objects, e) for p, e in result.outputs.items()}
     return result.state, files, result.last.stderr_tail
@@ -135,8 +139,13 @@ async def test_symlinks_in_out_are_uploaded_as_their_targets_content(sandbox):
     with open("/usr/bin/env", "rb") as f:
         tool = f.read()
     assert files == {
-        "/again.txt": b"own\n", "/d/up.txt": b"own\n", "/label.txt": b"feline\n",
-        "/own.txt": b"own\n", "/pics/sub/kit.png": b"KIT", "/pics/tom.png": b"TOM", "/tool": tool,
+        "/again.txt": b"own\n",
+        "/d/up.txt": b"own\n",
+        "/label.txt": b"feline\n",
+        "/own.txt": b"own\n",
+        "/pics/sub/kit.png": b"KIT",
+        "/pics/tom.png": b"TOM",
+        "/tool": tool,
     }
 
 

@@ -116,9 +116,7 @@ async def _check_montage(c: Client, montage_commit: str, images_commit: str) -> 
     return expected
 
 
-async def _wait_creation_set(
-    settings: Settings, c: Client, pipeline: str
-) -> JobInfo:
+async def _wait_creation_set(settings: Settings, c: Client, pipeline: str) -> JobInfo:
     """After ``create pipeline``: its first job (from ``list job``), then ``wait commitset``
     on that job's set, as a user waits for the set the new pipeline started; the job, ended."""
     job = None

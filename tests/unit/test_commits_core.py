@@ -522,7 +522,10 @@ def test_a_commit_is_its_own_set_unless_it_joins_one():
         if isinstance(f, (CommitStarted, CommitFinished))
     ]
     assert sets == [
-        ("CommitStarted", cid("m"), cid("m")), ("CommitFinished", cid("m"), cid("m")),
-        ("CommitStarted", cid("j"), "origin"), ("CommitFinished", cid("j"), "origin"),
-        ("CommitStarted", cid("s"), "origin2"), ("CommitFinished", cid("s"), "origin2"),
+        ("CommitStarted", cid("m"), cid("m")),
+        ("CommitFinished", cid("m"), cid("m")),
+        ("CommitStarted", cid("j"), "origin"),
+        ("CommitFinished", cid("j"), "origin"),
+        ("CommitStarted", cid("s"), "origin2"),
+        ("CommitFinished", cid("s"), "origin2"),
     ]

@@ -238,8 +238,11 @@ IDEMPOTENCE_CASES = [
     # first wins: a retried request's later answer must not replace the real one
     (INSERT_REQUEST, "ON CONFLICT (request_id) DO NOTHING"),
     # the same content in two places, met in any order: the smallest location wins
-    (INSERT_BLOB, "WHERE (COALESCE(EXCLUDED.pack, ''), EXCLUDED.pack_offset) < "
-     "(COALESCE(blobs.pack, ''), blobs.pack_offset)"),
+    (
+        INSERT_BLOB,
+        "WHERE (COALESCE(EXCLUDED.pack, ''), EXCLUDED.pack_offset) < "
+        "(COALESCE(blobs.pack, ''), blobs.pack_offset)",
+    ),
     (INSERT_COMMIT_FILE, "ON CONFLICT DO NOTHING"),
     # a CommitStarted replayed after its CommitFinished must not reopen the commit
     (UPSERT_STARTED, "ON CONFLICT (id) DO NOTHING"),

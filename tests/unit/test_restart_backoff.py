@@ -113,7 +113,5 @@ async def test_other_errors_and_no_factory_end_the_run() -> None:
         (ValueError("a bug"), False),
     ],
 )
-def test_which_postgres_errors_mean_the_connection_was_lost(
-    exc: BaseException, lost: bool
-) -> None:
+def test_which_postgres_errors_mean_the_connection_was_lost(exc: BaseException, lost: bool) -> None:
     assert pg.connection_lost(exc) is lost
