@@ -50,6 +50,7 @@ from pachstream.stack.servers import (
     port_answers,
     port_or_free,
     promise,
+    remove_leftover,
     set_parent_death_signal,
     spawn_postgres,
     start_postgres,
@@ -227,7 +228,7 @@ def clear_stale(home: Path, say: Say) -> None:
         cpid = comp.get("pid")
         if not pid_alive(cpid):
             for leftover in comp.get("leftovers", []):
-                Path(leftover).unlink(missing_ok=True)
+                remove_leftover(Path(leftover))
     forget_state(home)
 
 

@@ -52,8 +52,10 @@ class Server:
     port: int
     """The port that answers when it is healthy."""
     leftovers: tuple[Path, ...] = ()
-    """Files it makes outside its folders, which it does not remove itself (SeaweedFS's gRPC
-    sockets, at a fixed ``/tmp`` path no option moves); :func:`stop_together` removes them."""
+    """Files and folders it makes outside its folders, which it does not remove itself
+    (SeaweedFS's gRPC sockets, at a fixed ``/tmp`` path no option moves; its socket folder
+    when the home's path is too long for a socket, see :func:`_short_dir`);
+    :func:`stop_together` removes them (:func:`remove_leftover`)."""
 
     @property
     def pid(self) -> int:
@@ -111,8 +113,18 @@ def stop_together(children: Sequence[Stopping]) -> dict[str, float]:
             child.process.wait(timeout=10)
         took[child.name] = time.monotonic() - began
         for path in child.leftovers:
-            path.unlink(missing_ok=True)
+            remove_leftover(path)
     return took
+
+
+def remove_leftover(path: Path) -> None:
+    """Remove a file, or a folder with what is in it, that a stopped server left (see
+    :attr:`Server.leftovers`); nothing if it is gone already.
+    """
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -431,7 +443,9 @@ def _start_seaweedfs(data: Path, logs: Path, s3_port: int | None, die_with_paren
         Path(f"/tmp/seaweedfs-{kind}-grpc-{ports[kind + '.grpc']}.sock")
         for kind in ("master", "volume", "filer", "s3")
     )
-    return Server("seaweedfs", proc, endpoint, log, s3, leftovers=sockets)
+    # A socket folder moved to /tmp (a long home path) would stay there after the stack.
+    moved = () if run.is_relative_to(data) else (run,)
+    return Server("seaweedfs", proc, endpoint, log, s3, leftovers=sockets + moved)
 
 
 def ensure_buckets(
