@@ -329,7 +329,16 @@ class ApacheKafka:
             ":".join(str(j) for j in jars),
         ]
         fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config)],
+            # One argument with "=": an id may begin with "-", which the tool's parser then
+            # took for an option ("--cluster-id/-t: expected one argument", 1 start in 64).
+            [
+                *jvm,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={_cluster_id()}",
+                "-c",
+                str(config),
+            ],
             capture_output=True,
             text=True,
             timeout=timeout_s,
