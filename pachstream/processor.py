@@ -102,11 +102,15 @@ def offsets_cte(name: str, first: int) -> str:
     )
 
 
+def offsets_columns(offsets: dict[tuple[str, int], int]) -> list[list[Any]]:
+    """The parameters of :func:`offsets_cte`: topics, partitions and next offsets."""
+    return columns([(topic, partition, at) for (topic, partition), at in offsets.items()], 3)
+
+
 def checkpoint_columns(offsets: dict[tuple[str, int], int], outbox: Outbox) -> list[list[Any]]:
     """The parameters of :func:`checkpoint_ctes`: offsets and outbox records as columns."""
-    offset_rows = [(topic, partition, at) for (topic, partition), at in offsets.items()]
     box_rows = [(seq, *record) for seq, record in enumerate(outbox)]
-    return columns(offset_rows, 3) + columns(box_rows, 5)
+    return offsets_columns(offsets) + columns(box_rows, 5)
 
 
 def columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from pachstream.commits._core import RepoState
-from pachstream.processor import columns, offsets_cte
+from pachstream.processor import columns, offsets_columns, offsets_cte
 
 
 @dataclass
@@ -96,13 +96,12 @@ CHECKPOINT = _checkpoint_sql()
 
 def checkpoint_args(rows: CheckpointRows, offsets: dict[tuple[str, int], int]) -> list[Any]:
     """The parameters of :data:`CHECKPOINT`, in order."""
-    offset_rows = [(topic, partition, at) for (topic, partition), at in offsets.items()]
     return [
         rows.dropped,
         *columns(rows.removed, 2),
         *columns(rows.repos, 2),
         *columns(rows.commits, 6),
-        *columns(offset_rows, 3),
+        *offsets_columns(offsets),
     ]
 
 
