@@ -59,8 +59,6 @@ class Topics:
 
     namespace: str
     """Prefix of every name."""
-    partitions: int = 8
-    """Partitions of the keyed topics; a repo always lands on the same one."""
 
     @property
     def requests(self) -> str:
@@ -86,13 +84,15 @@ class Topics:
         """Datum tasks of one pipeline version, one partition per worker."""
         return f"{self.namespace}.tasks.{pipeline}.{version}"
 
-    def all(self) -> dict[str, int]:
-        """Every topic with its partition count."""
+    def all(self, keyed: int) -> dict[str, int]:
+        """Every topic with its partition count: ``keyed`` for those keyed by repo or
+        pipeline (a key always lands on the same partition), one for the dead letters.
+        """
         return {
-            self.requests: self.partitions,
-            self.events: self.partitions,
+            self.requests: keyed,
+            self.events: keyed,
             self.deadletter: 1,
-            self.ingest: self.partitions,
+            self.ingest: keyed,
         }
 
 
@@ -471,6 +471,10 @@ class PartitionReader:
                 for m in msgs
             )
         return out
+
+    def partitions(self, topic: str) -> list[int]:
+        """The partitions of ``topic`` this reader was assigned, in order."""
+        return sorted(tp.partition for tp in self._consumer.assignment() if tp.topic == topic)
 
     def highwater(self, topic: str, partition: int) -> int | None:
         """The log end offset last seen in a fetch (Tansu's ``end_offsets`` is wrong)."""

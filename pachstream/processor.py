@@ -149,7 +149,7 @@ class LogProcessor(Service):
         self._pool = await connect_pool(self._pg, self._settings.namespace)
         # The migrations create ``<name>_offsets`` (topic, partition, next_offset) with the state.
         await migrate(self._pool, self.name, self.migrations)
-        await ensure_topics(self._kafka, self._topics.all())
+        await ensure_topics(self._kafka, self._topics.all(self._kafka.partitions))
         async with self._pool.acquire() as conn:
             for row in await conn.fetch(
                 f"SELECT topic, partition, next_offset FROM {self.name}_offsets"

@@ -94,7 +94,7 @@ async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figur
     facts = synthetic_job("bench", datums)
     rows = sum(len(rows_for(f)) for f in facts)
     say(f"producing {len(facts):,} facts ({rows:,} rows) onto {Topics(ns.namespace).events}")
-    await ensure_topics(kafka, Topics(ns.namespace).all())
+    await ensure_topics(kafka, Topics(ns.namespace).all(kafka.partitions))
     producer = Producer(kafka)
     await producer.start()
     try:

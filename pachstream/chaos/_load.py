@@ -226,7 +226,8 @@ class Load:
         settings = self._settings()
         kafka, _, _ = settings.require()
         await asyncio.wait_for(
-            ensure_topics(kafka, Topics(settings.namespace).all()), REQUEST_TIMEOUT_S
+            ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions)),
+            REQUEST_TIMEOUT_S,
         )
         producer = Producer(kafka)
         try:

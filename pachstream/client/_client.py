@@ -204,7 +204,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
                 if not self._producing:
                     # Before any metadata request: a broker that auto-creates (Tansu) would
                     # otherwise make the topic with its own partition count.
-                    await ensure_topics(self._kafka, topics.all())
+                    await ensure_topics(self._kafka, topics.all(self._kafka.partitions))
                     self._producer = Producer(self._kafka)
                     await self._producer.start()
                     self._producing = True

@@ -226,8 +226,8 @@ class OpenLineageExporter(LogProcessor):
         "As far as the last fetch saw": a burst-mode check for tests and benches.
         """
         topic = self._topics.events
-        ends = {p: self._reader.highwater(topic, p) for p in range(self._topics.partitions)}
-        return all(
+        ends = {p: self._reader.highwater(topic, p) for p in self._reader.partitions(topic)}
+        return bool(ends) and all(
             end is not None and self._offsets.get((topic, p), 0) >= end for p, end in ends.items()
         )
 

@@ -88,7 +88,7 @@ async def test_fast_path_rows_and_dead_letters(settings):
     assert all(datum_rows(g) is not None for g in good) and datum_rows(refused_by_postgres)
     records = [encode(started), *good[:20], *broken, refused_by_postgres, *good[20:]]
 
-    await ensure_topics(kafka, Topics(settings.namespace).all())
+    await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
     producer = Producer(kafka)
     await producer.start()
     try:

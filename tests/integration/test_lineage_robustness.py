@@ -136,7 +136,7 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
     ]
     # The topics exist before anything is produced, as with the processors running: a broker
     # need not create topics on first use (Apache Kafka with auto-creation off does not).
-    await ensure_topics(kafka, Topics(settings.namespace).all())
+    await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
     producer = Producer(kafka)
     await producer.start()
     try:

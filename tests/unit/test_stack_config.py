@@ -20,6 +20,10 @@ CASES = [
     ({"PACHSTREAM_OPENLINEAGE": "http://127.0.0.1:5000"}, None),
     ({"PACHSTREAM_OPENLINEAGE": "ftp://x"}, "PACHSTREAM_OPENLINEAGE='ftp://x' is invalid"),
     ({"PACHSTREAM_OPENLINEAGE": "http://x:99999"}, "PACHSTREAM_OPENLINEAGE='http://x:99999'"),
+    ({"PACHSTREAM_KAFKA_PARTITIONS": "8"}, None),
+    ({"PACHSTREAM_KAFKA_PARTITIONS": "0"}, "PACHSTREAM_KAFKA_PARTITIONS='0' is invalid"),
+    ({"PACHSTREAM_KAFKA_PARTITIONS": "two"}, "PACHSTREAM_KAFKA_PARTITIONS='two' is invalid"),
+    ({"PACHSTREAM_KAFKA_REPLICATION": "0"}, "PACHSTREAM_KAFKA_REPLICATION='0' is invalid"),
 ]
 
 
@@ -32,6 +36,24 @@ def test_settings_parse_the_configuration_strings(env, error, tmp_path):
     with pytest.raises(ConfigError) as info:
         Settings.from_env(environ, stack_file=False)
     assert error in info.value.message
+
+
+KAFKA_CASES = [
+    # (the variables set, (replication, partitions) of the topics pachstream creates)
+    ({}, (1, 2)),
+    ({"PACHSTREAM_KAFKA_PARTITIONS": "8"}, (1, 8)),
+    ({"PACHSTREAM_KAFKA_REPLICATION": "3", "PACHSTREAM_KAFKA_PARTITIONS": "12"}, (3, 12)),
+]
+
+
+@pytest.mark.parametrize(("env", "want"), KAFKA_CASES)
+def test_a_child_process_creates_topics_as_its_parent_would(env, want, tmp_path):
+    environ = {"PACHSTREAM_HOME": str(tmp_path), "PACHSTREAM_KAFKA_BOOTSTRAP": "k:9092", **env}
+    kafka = Settings.from_env(environ, stack_file=False).kafka
+    assert kafka is not None and (kafka.replication, kafka.partitions) == want
+    child_env = Settings.from_env(environ, stack_file=False).child_env()
+    child = Settings.from_env(child_env, stack_file=False).kafka
+    assert child == kafka
 
 
 def test_up_refuses_a_bad_value_before_starting_anything(tmp_path):
