@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from pachstream.codec import decode, encode, peek_type
+from pachstream.commits.events import CommitFinished
 from pachstream.dispatch import _store
 from pachstream.dispatch._handle import handle, startable
 from pachstream.dispatch._state import DispatchState
@@ -134,6 +135,8 @@ class Dispatcher(LogProcessor):
                     await self._run(Requested(event, now, read))
                 continue
             event = self.decode_or_dead_letter(rec, self._out)
+            if isinstance(event, CommitFinished):
+                self._loader.remember(event)  # before the job it starts asks for its diff
             if event is not None:
                 await self._run(Observed(event, now))
         await self._run(BatchEnded())

@@ -7,6 +7,11 @@ one branch (:meth:`pachstream.tree.TreeStore.diff` opens only the nodes, or vers
 that the two trees do not share: the cost of a job planned from its change). The
 dispatcher's shell uses it, and so does :func:`time_job_start`, which ``pachstream bench
 job-start`` runs.
+
+A small commit's fact carries its diff inline, and the dispatcher sees that fact just before
+it starts the job it causes: :meth:`TreeLoader.remember` keeps it, and the job's ``LoadDiff``
+between the parent's root and the commit's is answered from it, with no object-store read
+(two roots and the nodes that differ: ~4 ms on every hop put file → job started).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from pachstream.commits.events import CommitFinished
 from pachstream.dispatch import _jobs
 from pachstream.dispatch._state import DispatchState, Pipeline
 from pachstream.dispatch._steps import (
@@ -32,6 +38,12 @@ from pachstream.dispatch.spec import parse_spec
 from pachstream.model import FileEntry
 from pachstream.tree import TreeStore, raw_to_entry
 
+KNOWN_ROOTS = 4096
+"""Commits whose root key :class:`TreeLoader` keeps (the parents of the commits to come)."""
+
+KNOWN_DIFFS = 256
+"""Inline diffs it keeps, the newest: a job starts on the commit whose fact it just read."""
+
 
 class TreeLoader:
     """Answers ``LoadTrees`` and ``LoadDiff`` from a tree store.
@@ -44,10 +56,29 @@ class TreeLoader:
         self._trees = trees
         self._cache: dict[str, tuple[str | None, dict[str, FileEntry]]] = {}
         """``repo@branch`` → (root key, entries) of the tree a job read last there."""
+        self._roots: dict[str, str] = {}
+        """Commit id → root key, of the commits finished lately."""
+        self._diffs: dict[tuple[str, str], dict[str, FileEntry | None]] = {}
+        """(old root key, new root key) → what changed, from the facts' inline diffs."""
+
+    def remember(self, fact: CommitFinished) -> None:
+        """Keep a finished commit's root and, when its fact carries the diff inline and its
+        parent's root is known, that diff: the tree keys name content, so the diff between
+        the two roots is this one whichever commit or branch later asks.
+        """
+        self._roots[fact.commit_id] = fact.root
+        parent_root = self._roots.get(fact.parent) if fact.parent is not None else None
+        if fact.diff is not None and parent_root is not None:
+            self._diffs[(parent_root, fact.root)] = {d.path: d.file for d in fact.diff}
+        _keep_newest(self._roots, KNOWN_ROOTS)
+        _keep_newest(self._diffs, KNOWN_DIFFS)
 
     async def answer(self, step: LoadTrees | LoadDiff) -> Answer:
         """The answer to one tree step."""
         if isinstance(step, LoadDiff):
+            known = self._diffs.get((step.old_root, step.new_root))
+            if known is not None:
+                return DiffLoaded(dict(known))
             old = await self._trees.root(step.old_root)
             new = await self._trees.root(step.new_root)
             rows = await self._trees.diff(old, new)
@@ -65,6 +96,12 @@ class TreeLoader:
                 entries[path] = raw_to_entry(raw)
         self._cache[key] = (root_key, entries)
         return entries
+
+
+def _keep_newest(kept: dict[Any, Any], most: int) -> None:
+    """Drop the oldest entries of ``kept`` (dicts keep insertion order) down to ``most``."""
+    while len(kept) > most:
+        del kept[next(iter(kept))]
 
 
 async def time_job_start(
