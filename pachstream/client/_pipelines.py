@@ -249,21 +249,25 @@ class PipelineVerbs:
     ) -> list[JobInfo]:
         """Wait for every pipeline downstream of a commit to finish a job that read it (or a
         later commit of its branch); the jobs, upstream first. A failed job stops the walk
-        along its branch of the DAG.
+        along its branch of the DAG. The DAG is the running pipelines' when the call begins
+        (read once: each step of the walk asking again was a query between a job's end and
+        the answer).
         """
         from pachstream.dispatch.spec import parse_spec
 
+        dag = [
+            (p.name, {repo_ for repo_, _ in parse_spec(p.spec).repos()})
+            for p in await queries.current_pipelines(self._pool)
+            if p.state == "running"
+        ]
         jobs: list[JobInfo] = []
         frontier = [(repo, commit_id)]
         while frontier:
             r, c = frontier.pop(0)
-            for p in await queries.current_pipelines(self._pool):
-                if p.state != "running":
+            for name, reads in dag:
+                if r not in reads:
                     continue
-                spec = parse_spec(p.spec)
-                if not any(repo_ == r for repo_, _ in spec.repos()):
-                    continue
-                job = await self._wait_job_reading(p.name, r, c, timeout_s)
+                job = await self._wait_job_reading(name, r, c, timeout_s)
                 jobs.append(job)
                 if job.state == "success":
                     frontier.append((job.pipeline, job.output_commit))
