@@ -32,7 +32,13 @@ from pachstream.lineage._rows import BULK, Statement, rows_for
 from pachstream.lineage._schema import MIGRATIONS
 from pachstream.lineage.queries import notify_channel
 from pachstream.objectstore import ObjectStore
-from pachstream.processor import LogProcessor, Outgoing, collector_paused
+from pachstream.processor import (
+    LogProcessor,
+    Outgoing,
+    collector_paused,
+    offsets_columns,
+    offsets_cte,
+)
 from pachstream.settings import Settings
 
 log = logging.getLogger("pachstream.lineage")
@@ -224,11 +230,14 @@ class Materializer(LogProcessor):
                             self.dead_letter(rec, EventDecodeError(reason), dead)
                 else:
                     await execute(conn, [s for _, st in facts for s in st], bulk=True)
-                await self.save_offsets(conn, offsets)
-                if notify:
-                    await conn.execute(
-                        "SELECT pg_notify($1, 'batch')", notify_channel(self._settings.namespace)
-                    )
+                # Offsets and notice in one statement: one round trip fewer before the commit
+                # that wakes the clients (a data-modifying WITH runs whether or not it is read).
+                await conn.execute(
+                    f"WITH {offsets_cte(self.name, 1)} SELECT pg_notify($4, 'batch') WHERE $5",
+                    *offsets_columns(offsets),
+                    notify_channel(self._settings.namespace),
+                    notify,
+                )
                 # Dead letters before the offsets commit: otherwise the record would be lost.
                 await self._producer.send_all(dead)
             except BaseException:
