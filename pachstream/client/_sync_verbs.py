@@ -159,7 +159,9 @@ class SyncVerbs:
     def flush(self, repo: str, commit_id: str, timeout_s: float | None = None) -> list[JobInfo]:
         """Wait for every pipeline downstream of a commit to finish a job that read it (or a
         later commit of its branch); the jobs, upstream first. A failed job stops the walk
-        along its branch of the DAG.
+        along its branch of the DAG. The DAG is the running pipelines' when the call begins
+        (read once: each step of the walk asking again was a query between a job's end and
+        the answer).
         """
         return self._run(self._client.flush(repo, commit_id, timeout_s))
 
