@@ -110,7 +110,7 @@ class Dispatcher(LogProcessor):
 
     async def _step(self) -> None:
         if self._unsent:
-            await self._send(self._unsent)
+            await self.send_outbox(self._unsent)
             self._unsent = []
         records = await self._reader.read(timeout_ms=200)
         if not records and not startable(self.dispatch_state):
@@ -154,18 +154,16 @@ class Dispatcher(LogProcessor):
         # OFFSETS_SAVE_EVERY_S); after a crash those records are read again, to the same
         # nothing. The last outbox stays kept, as after any batch until the next one.
         self._offsets = offsets
-        # A crash from here on: the restarted dispatcher produces the outbox again.
+        # A crash from here on: the restarted dispatcher produces the outbox again. Facts and
+        # tasks go in one round of produce requests: a worker's result may reach the events
+        # topic before its job's start (they were acknowledged one after the other, one
+        # produce round trip on every job's first hop), and no reader needs that order: the
+        # state holding the job is committed before either is produced, the materializer's
+        # rows are order-independent, and a job's end follows every result it counts.
         self._unsent = outbox
-        await self._send(outbox)
+        await self.send_outbox(outbox)
         self._unsent = []
         self.observe_batch(records, offsets, started)
-
-    async def _send(self, outbox: Outbox) -> None:
-        """Facts and requests (by key) acknowledged first, then tasks (to a partition): a
-        worker's result never reaches the log before the job it belongs to.
-        """
-        await self.send_outbox([r for r in outbox if r[3] is None])
-        await self.send_outbox([r for r in outbox if r[3] is not None])
 
     async def _run(self, fact: Fact) -> None:
         """Drive the core's flow for ``fact``: perform each step, send answers back, and throw
