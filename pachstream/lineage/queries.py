@@ -528,14 +528,22 @@ async def ended_job_reading(
 ) -> JobInfo | None:
     """The first ended job of a pipeline that read ``repo@commit_id`` or a later commit of
     its branch; None while there is none.
+
+    The commits first (the branch's index from the commit on), then the jobs that read each
+    (the ``jobs_inputs`` index): O(commits since), not O(jobs of the pipeline). Both steps
+    are fenced (MATERIALIZED, OFFSET 0): left to itself, the planner walked the pipeline's
+    jobs in start order, guessing a third of the commits to come after any commit.
     """
     r = await db.fetchrow(
-        "SELECT j.* FROM started_jobs j, jsonb_array_elements(j.inputs) i "
-        "WHERE j.pipeline = $1 AND j.state = ANY($4::text[]) AND i->>'repo' = $2 AND ("
-        "  i->>'commit' = $3 OR i->>'commit' IN ("
-        "    SELECT later.id FROM commits c JOIN commits later ON later.repo = c.repo "
-        "    AND later.branch = c.branch AND later.started > c.started WHERE c.id = $3)) "
-        "ORDER BY j.started LIMIT 1",
+        "WITH c AS MATERIALIZED (SELECT repo, branch, started FROM commits WHERE id = $3), "
+        "ids AS MATERIALIZED (SELECT $3::text AS id UNION ALL SELECT later.id FROM commits "
+        "  later WHERE later.repo = (SELECT repo FROM c) AND later.branch = (SELECT branch "
+        "  FROM c) AND later.started > (SELECT started FROM c)), "
+        "hits AS MATERIALIZED (SELECT j.* FROM ids CROSS JOIN LATERAL (SELECT * FROM "
+        "  started_jobs j WHERE j.inputs @> jsonb_build_array(jsonb_build_object("
+        "  'repo', $2::text, 'commit', ids.id)) AND j.pipeline = $1 "
+        "  AND j.state = ANY($4::text[]) OFFSET 0) j) "
+        "SELECT * FROM hits ORDER BY started LIMIT 1",
         pipeline,
         repo,
         commit_id,
