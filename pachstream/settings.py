@@ -97,6 +97,15 @@ def _kube_name(env: Mapping[str, str], variable: str, default: str, what: str) -
     return value
 
 
+def _count(env: Mapping[str, str], variable: str, default: int, most: int, what: str) -> int:
+    """A whole number from 1 to ``most`` from ``variable``, or ConfigError saying what fits."""
+    value = env.get(variable, str(default))
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= most:
+        raise ConfigError(f"{variable}={value!r} is invalid; give {what}, 1 to {most}")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KafkaSettings:
     """Where the broker is."""
@@ -299,18 +308,20 @@ class Settings:
         if gateway is not None:
             gateway = gateway.removeprefix("http://")
             parse_host_port(gateway, "PACHSTREAM_GATEWAY_ADDRESS", "127.0.0.1:1600")
-        replication = env.get("PACHSTREAM_KAFKA_REPLICATION", "1")
-        if not replication.isdigit() or not 1 <= int(replication) <= 32:
-            raise ConfigError(
-                f"PACHSTREAM_KAFKA_REPLICATION={replication!r} is invalid; give the replication "
-                "factor of pachstream's topics, 1 to 32 (3 on a production cluster)"
-            )
-        partitions = env.get("PACHSTREAM_KAFKA_PARTITIONS", "2")
-        if not partitions.isdigit() or not 1 <= int(partitions) <= 1024:
-            raise ConfigError(
-                f"PACHSTREAM_KAFKA_PARTITIONS={partitions!r} is invalid; give the partitions of "
-                "pachstream's keyed topics (requests, events, ingest), 1 to 1024"
-            )
+        replication = _count(
+            env,
+            "PACHSTREAM_KAFKA_REPLICATION",
+            1,
+            32,
+            "the replication factor of pachstream's topics (3 on a production cluster)",
+        )
+        partitions = _count(
+            env,
+            "PACHSTREAM_KAFKA_PARTITIONS",
+            2,
+            1024,
+            "the partitions of pachstream's keyed topics (requests, events, ingest)",
+        )
         workers = env.get("PACHSTREAM_WORKERS") or "local"
         if workers not in ("local", "kubernetes"):
             raise ConfigError(
@@ -351,8 +362,8 @@ class Settings:
             kafka=(
                 KafkaSettings(
                     bootstrap=bootstrap,
-                    replication=int(replication),
-                    partitions=int(partitions),
+                    replication=replication,
+                    partitions=partitions,
                 )
                 if bootstrap
                 else None
