@@ -117,6 +117,17 @@ ATTEMPTS = 5
 """Tries of one request to the object store before it fails (botocore's standard mode)."""
 
 _RETRIED_STATUS = frozenset((429, 500, 502, 503, 504))
+
+CONTENT_TYPE = "binary/octet-stream"
+"""The type every object is stored with (what S3 itself gives an object put without one).
+
+Packs are read by byte range, and a store may not compress them at rest: SeaweedFS gzips
+an object whose type it guesses as text (JSON tree nodes, text files' packs), and then
+answers each ranged read by unzipping the whole chunk it falls in. A 2 KiB read of an 8 MiB
+JSON pack cost 34 ms there against 0.6 ms stored as this type, and a ``/`` job over 200,000
+files read its tree for 70 s with SeaweedFS at 1.7 cores. SeaweedFS decides without a type,
+and takes ``application/octet-stream`` as none; a binary type it knows no rule for keeps the
+bytes as they are. Other stores keep the type as a label."""
 _ERROR_CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _ERROR_MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
 
@@ -372,13 +383,17 @@ class S3ObjectStore:
         """Store ``data`` under ``key``."""
         full = self._key(key)
         if self._http is not None:
-            status, body = await self._http.request("PUT", full, bytes(data))
+            status, body = await self._http.request(
+                "PUT", full, bytes(data), {"Content-Type": CONTENT_TYPE}
+            )
             if status != 200:
                 raise self._http.refused("PUT", full, status, body)
             return
         s3 = await self._s3()
         try:
-            await s3.put_object(Bucket=self._settings.bucket, Key=full, Body=data)
+            await s3.put_object(
+                Bucket=self._settings.bucket, Key=full, Body=data, ContentType=CONTENT_TYPE
+            )
         except ClientError as exc:
             raise self._botocore_refused("PUT", full, exc) from exc
         except EndpointConnectionError as exc:
