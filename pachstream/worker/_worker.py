@@ -62,7 +62,7 @@ from pachstream.service import Service
 from pachstream.settings import Settings
 from pachstream.worker._reads import DatumReader
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
-from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox, free_ctl
+from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox, free_memory
 
 log = logging.getLogger("pachstream.worker")
 
@@ -620,8 +620,8 @@ class WorkerPool(Service):
             gone = self.procs.pop(key)
             _terminate(gone.process)
             _reap(gone.process)
-            # A worker killed before its own stop leaves its control folder in memory.
-            free_ctl(self._folder / f"{key[0]}.{key[1]}.{key[2]}" / "box")
+            # A worker killed before its own stop leaves its folders in memory.
+            free_memory(self._folder / f"{key[0]}.{key[1]}.{key[2]}" / "box")
             child_exited(self.metrics_dir, gone.process.pid)
         now = time.monotonic()
         spawned = False

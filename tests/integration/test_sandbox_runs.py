@@ -13,22 +13,30 @@ from pachstream.worker.sandbox import MEMORY_DIR, Sandbox
 OWN_RUN = "d=$(ls -d /ctl/*/ | grep -v '^/ctl/runs/$'); d=${d%/}"
 
 
-async def test_the_control_folder_lives_in_memory_privately_and_goes_at_stop(sandbox):
-    link = sandbox.root / "ctl"
-    assert link.is_symlink()
-    target = Path(os.readlink(link))
-    assert target.parent == MEMORY_DIR / f"pachstream-{os.getuid()}"
-    assert target.parent.stat().st_mode & 0o777 == 0o700
-    ran = await sandbox.run(["sh", "-c", "echo hi; ls /ctl"])
+async def test_the_working_folders_live_in_memory_privately_and_go_at_stop(sandbox):
+    mine = MEMORY_DIR / f"pachstream-{os.getuid()}"
+    targets = {}
+    for name in ("ctl", "inputs", "out"):
+        link = sandbox.root / name
+        assert link.is_symlink(), name
+        targets[name] = Path(os.readlink(link))
+        assert targets[name].parent == mine, (name, targets[name])
+    assert len(set(targets.values())) == 3
+    assert mine.stat().st_mode & 0o777 == 0o700
+    target = targets["ctl"]
+    ran = await sandbox.run(["sh", "-c", "echo hi; ls /ctl; echo made > /pfs/out/o"])
     assert (ran.exit_code, ran.stdout_tail.split()[0]) == (0, "hi")
+    # What the command wrote is in memory, where the worker reads it.
+    assert (targets["out"] / "o").read_text() == "made\n"
     # The run's folders are gone once it is answered: only the FIFOs and the scripts' folder.
     assert sorted(p.name for p in target.iterdir()) == ["in", "out", "runs"]
     assert not list((target / "runs").iterdir())
     await sandbox.stop()
-    assert not target.exists()
-    # Started again, the sandbox makes its folder again behind the same link.
-    assert (await sandbox.run(["true"])).exit_code == 0
-    assert target.is_dir()
+    assert not any(t.exists() for t in targets.values())
+    # Started again, the sandbox makes its folders again behind the same links, inputs too.
+    assert (await sandbox.run(["sh", "-c", "ls -d /pfs/*/ && touch /pfs/out/x"])).exit_code == 0
+    assert all(t.is_dir() for t in targets.values())
+    assert sorted(p.name for p in targets["inputs"].iterdir()) == sandbox.input_names
 
 
 async def test_a_control_folder_made_before_is_kept_on_disk(tmp_path):
