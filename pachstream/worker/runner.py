@@ -27,7 +27,7 @@ from pachstream.dispatch.spec import Transform
 from pachstream.errors import InvalidOutput
 from pachstream.model import FileEntry
 from pachstream.paths import MAX_PATH_BYTES
-from pachstream.worker.sandbox import AgentBox, RunResult
+from pachstream.worker.sandbox import AgentBox, RunResult, write_new
 
 FetchContent = Callable[[str, str], Awaitable[bytes]]
 """(input name, path) → the file's bytes."""
@@ -82,12 +82,19 @@ async def stage(datum: Datum, sandbox: AgentBox, fetch: FetchContent) -> None:
         contents = [await fetch(*wanted[0])]
     else:
         contents = await asyncio.gather(*(fetch(name, path) for name, path in wanted))
+    # Strings and os calls, each input's folder found once and each folder below made once:
+    # with the inputs in memory, pathlib cost more than the files' creation (a ``/`` datum
+    # of 200,000 files: ~6 s of its staging's ~7).
+    roots: dict[str, str] = {}
+    made: set[str] = set()
     for (name, path), data in zip(wanted, contents, strict=True):
-        relative = path.lstrip("/")
-        target = sandbox.input_dir(name) / relative
-        if "/" in relative:  # a top-level file's folder is the input's own
-            target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        root = roots.get(name) or roots.setdefault(name, str(sandbox.input_dir(name)))
+        target = f"{root}/{path.lstrip('/')}"
+        folder = target.rpartition("/")[0]
+        if folder != root and folder not in made:  # a top-level file's is the input's own
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        write_new(target, data)
 
 
 MAX_LINK_HOPS = 40

@@ -359,9 +359,9 @@ class AgentBox:
         # the syscalls here).
         scripts = f"{ctl}/{CTL_RUNS}/{name}"
         os.mkdir(scripts)
-        _write_new(f"{scripts}/cmd.sh", script)
+        write_new(f"{scripts}/cmd.sh", script.encode())
         if stdin:  # none: the agent gives the command /dev/null
-            _write_new(f"{scripts}/stdin", stdin)
+            write_new(f"{scripts}/stdin", stdin.encode())
         os.mkdir(f"{ctl}/{name}")
         return self._ctl / name
 
@@ -675,13 +675,17 @@ _AGENT_FILES = ("stdout", "stderr")
 """What the agent writes in a run's output folder (``<id>``)."""
 
 
-def _write_new(path: str, text: str) -> None:
-    """Write a file that must not exist yet (never through a link planted meanwhile)."""
+def write_new(path: str, data: bytes) -> None:
+    """Write a file that must not exist yet (never through a link planted meanwhile).
+
+    Plain os calls on a string path: this runs per datum, and per staged input file, where
+    ``Path.write_bytes`` also asks for the file's size and whether it is a terminal.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     try:
-        data = memoryview(text.encode())
-        while data:
-            data = data[os.write(fd, data) :]
+        left = memoryview(data)
+        while left:
+            left = left[os.write(fd, left) :]
     finally:
         os.close(fd)
 
