@@ -590,11 +590,11 @@ MEMORY_DIR = Path("/dev/shm")
 Each datum makes and removes files in all three: a run's control files (~2 ms of journal per
 run on this project's ext4 disks, ~0.3 ms in memory), every input file staged (a ``/`` datum
 of 200,000 files spent 95 % of its staging in creating them: 3,300-6,000 files/s on disk
-here, 82,000 in memory) and every output. It costs no memory a datum did not already take:
-the worker holds a datum's inputs whole while it stages them, and its outputs whole when it
-reads them; a datum larger than the memory folder has room for fails, saying so (no space
-left), where on disk the worker itself would have run out of memory. A folder already on
-disk under one of those names is kept (someone put files there)."""
+here, 82,000 in memory) and every output. Memory bounded a datum before: the worker holds
+its inputs whole while it stages them and its outputs whole when it reads them; the folders
+now hold a second copy meanwhile. A datum larger than the memory folder has room for fails,
+saying so (no space left). A folder already on disk under one of those names is kept
+(someone put files there)."""
 
 MEMORY_FOLDERS = {"ctl": "", "inputs": ".inputs", "out": ".out"}
 """The folders of a sandbox's root put in memory, and the suffix of each one's folder there
