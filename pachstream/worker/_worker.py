@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -62,7 +63,15 @@ from pachstream.service import Service
 from pachstream.settings import Settings
 from pachstream.worker._reads import DatumReader
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
-from pachstream.worker.sandbox import AgentBox, PodAgent, RunResult, Sandbox, free_memory
+from pachstream.worker.sandbox import (
+    MEMORY_DIR,
+    MEMORY_MIN_BYTES,
+    AgentBox,
+    PodAgent,
+    RunResult,
+    Sandbox,
+    free_memory,
+)
 
 log = logging.getLogger("pachstream.worker")
 
@@ -413,8 +422,7 @@ class Worker(Service):
             # The command could not even be set up (a script that cannot be written, text
             # that cannot be encoded): the datum fails with the reason, the worker goes on.
             log.warning("worker %s: datum %s could not run: %s", self.id, task.datum_id, err)
-            note = f"pachstream: the datum could not be started: {type(err).__name__}: {err}\n"
-            return _not_run(note)
+            return _not_run(not_started(err))
         state: str = attempted.state
         err_log = ""
         if state == "failed" and task.err_cmd:
@@ -465,6 +473,18 @@ def _decode_task(rec: Record) -> DatumTask | DatumTaskRef | str:
     if not isinstance(task, (DatumTask, DatumTaskRef)):
         return f"a {task.TYPE!r} event is not a datum task"
     return task
+
+
+def not_started(err: OSError | ValueError) -> str:
+    """What a datum whose command could not be set up says (the worker goes on). Pure."""
+    said = f"pachstream: the datum could not be started: {type(err).__name__}: {err}"
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        said += (
+            "; its files do not fit where the sandbox stages them (the memory folder "
+            f"{MEMORY_DIR}, when it holds {MEMORY_MIN_BYTES >> 30} GiB or more): give it or "
+            "the worker's disk more room, or make datums smaller with a finer glob"
+        )
+    return said + "\n"
 
 
 def _not_run(note: str) -> tuple[Attempted, str, str]:

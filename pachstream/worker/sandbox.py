@@ -600,6 +600,20 @@ MEMORY_FOLDERS = {"ctl": "", "inputs": ".inputs", "out": ".out"}
 """The folders of a sandbox's root put in memory, and the suffix of each one's folder there
 (the control folder's has none: its links were made before the others moved)."""
 
+MEMORY_MIN_BYTES = 1 << 30
+"""The least room a memory folder must have for a datum's inputs and outputs to go there:
+Docker gives a container's ``/dev/shm`` 64 MiB, where any sizeable datum would fail for
+want of room; below this only the control folder (a few small files a run) goes there."""
+
+
+def memory_folders(room: int) -> dict[str, str]:
+    """Which of :data:`MEMORY_FOLDERS` go in memory when the memory folder holds ``room``
+    bytes. Pure.
+    """
+    if room >= MEMORY_MIN_BYTES:
+        return MEMORY_FOLDERS
+    return {"ctl": MEMORY_FOLDERS["ctl"]}
+
 
 def _in_memory(root: Path) -> None:
     """Make each of :data:`MEMORY_FOLDERS` of ``root`` a link to a folder of its own under
@@ -620,7 +634,8 @@ def _in_memory(root: Path) -> None:
         return
     digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
     root.mkdir(parents=True, exist_ok=True)
-    for name, suffix in MEMORY_FOLDERS.items():
+    room = os.statvfs(mine)
+    for name, suffix in memory_folders(room.f_blocks * room.f_frsize).items():
         link = root / name
         if link.is_symlink():
             target = Path(os.readlink(link))
