@@ -267,6 +267,10 @@ class AgentBox:
         self.root = root
         self.input_names = list(input_names)
         self._link: AgentLink | None = None
+        # Resolved once: a link made by _in_memory (before this) keeps its target for the
+        # box's life, and these are read several times per datum.
+        self._inputs = _behind(root / "inputs")
+        self._out = _behind(root / "out")
         self._make_folders()
 
     def _make_folders(self) -> None:
@@ -275,12 +279,12 @@ class AgentBox:
 
     def input_dir(self, name: str) -> Path:
         """Where to stage input ``name``: it appears read-only at ``/pfs/<name>``."""
-        return _behind(self.root / "inputs") / name
+        return self._inputs / name
 
     @property
     def out_dir(self) -> Path:
         """What the command wrote under ``/pfs/out``."""
-        return _behind(self.root / "out")
+        return self._out
 
     @property
     def _ctl(self) -> Path:
