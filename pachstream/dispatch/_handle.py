@@ -415,9 +415,9 @@ def _observe(s: DispatchState, fact: Any, now: float) -> Flow:
             if fact.datum_id not in running.expect or fact.datum_id in running.results:
                 return  # first result wins (a restarted worker runs a datum twice)
             result = _core.result_of(fact)
-            running.results[fact.datum_id] = result
+            every = running.add_result(fact.datum_id, result)
             yield SaveResults(p.name, running.job_id, ((fact.datum_id, result),))
-            if running.expect.issubset(running.results):
+            if every:
                 yield from complete(s, p, s.now)
 
 

