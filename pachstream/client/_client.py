@@ -44,6 +44,7 @@ from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings
 
 from ._info import BranchInfo, CommitInfo, DiffInfo, FileInfo, RepoInfo
+from ._notices import FALLBACK_S, Answers, Notices
 from ._parity import ParityVerbs
 from ._pipelines import PipelineVerbs
 
@@ -85,7 +86,8 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         self._content_writer: ContentWriter | None = None
         self._pool: Any = None
         self._listener: Any = None
-        self._changed = asyncio.Event()
+        self._notices = Notices()
+        self._answers: Answers[queries.RequestAnswer] = Answers(self._lookup_answers)
         self._producing = False
         self._producer_lock = asyncio.Lock()
         self._listen_lock = asyncio.Lock()
@@ -138,10 +140,15 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
                     self._listener = listener
 
     def _on_notify(self, *_: Any) -> None:
-        self._changed.set()
+        self._notices.notify()
+        self._answers.poke()
+
+    async def _lookup_answers(self, request_ids: list[str]) -> dict[str, queries.RequestAnswer]:
+        return await queries.request_answers(self._pool, request_ids)
 
     async def close(self) -> None:
         """Release every connection. Idempotent."""
+        await self._answers.close()
         if self._listener is not None:
             listener, self._listener = self._listener, None
             await listener.remove_listener(
@@ -221,29 +228,30 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         await self._listen()  # before the first probe: no announcement falls in between
         deadline = time.monotonic() + (timeout_s if timeout_s is not None else self.timeout_s)
         while True:
-            self._changed.clear()
+            mark = self._notices.mark()  # before the look: a notice during it ends the wait
             result = await probe()
             if result is not None:
                 return result
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Unavailable(
-                    f"no answer for {what} within {self.timeout_s:.0f}s; are the processors "
-                    "running? ('pachstream status')"
-                )
-            try:
-                # NOTIFY wakes us at once; the short timeout is a fallback if a notice is missed.
-                await asyncio.wait_for(self._changed.wait(), timeout=min(left, 0.5))
-            except TimeoutError:
-                pass
+                raise self._no_answer(what)
+            # NOTIFY wakes us at once; the short timeout is a fallback if a notice is lost.
+            await self._notices.wait(mark, min(left, FALLBACK_S))
+
+    def _no_answer(self, what: str) -> Unavailable:
+        return Unavailable(
+            f"no answer for {what} within {self.timeout_s:.0f}s; are the processors "
+            "running? ('pachstream status')"
+        )
 
     async def _answer(self, request_id: str, what: str) -> str | None:
-        """Wait for a request's answer; its commit id, or the refusal raised."""
-
-        async def probe() -> queries.RequestAnswer | None:
-            return await queries.request_answer(self._pool, request_id)
-
-        answer: queries.RequestAnswer = await self._wait_until(probe, what)
+        """Wait for a request's answer; its commit id, or the refusal raised. Concurrent
+        waits share their lookups (:class:`Answers`).
+        """
+        await self._listen()  # before the first lookup: no announcement falls in between
+        answer = await self._answers.wait(request_id, self.timeout_s)
+        if answer is None:
+            raise self._no_answer(what)
         if not answer.ok:
             raise from_code(
                 answer.error_code or "", answer.error_message or "", answer.error_fields

@@ -18,6 +18,8 @@ from pachstream.lineage.queries import FileChange
 from pachstream.paths import normalize_path
 from pachstream.refs import parse_branch_ref
 
+from ._notices import Notices
+
 if TYPE_CHECKING:
     from pachstream.client._info import CommitInfo, JobInfo, PipelineInfo
 
@@ -35,7 +37,7 @@ class HistoryVerbs:
 
     # Provided by Client.
     _pool: Any
-    _changed: asyncio.Event
+    _notices: Notices
     if TYPE_CHECKING:
 
         async def _listen(self) -> None: ...
@@ -56,13 +58,14 @@ class HistoryVerbs:
             datum_id: str | None = None,
         ) -> list[dict[str, Any]]: ...
 
-    async def _nap(self, timeout_s: float) -> None:
-        """Sleep until the materializer announces rows, ``timeout_s`` at most."""
+    async def _look(self) -> asyncio.Event:
+        """The mark to take before a look (listening from the first one on)."""
         await self._listen()
-        try:
-            await asyncio.wait_for(self._changed.wait(), timeout=max(0.0, min(timeout_s, POLL_S)))
-        except TimeoutError:
-            pass
+        return self._notices.mark()
+
+    async def _nap(self, mark: asyncio.Event, timeout_s: float) -> None:
+        """Sleep until the materializer announces rows after ``mark``, ``timeout_s`` at most."""
+        await self._notices.wait(mark, min(timeout_s, POLL_S))
 
     # ------------------------------------------------------------------ subscribe
 
@@ -89,7 +92,7 @@ class HistoryVerbs:
             seen.update(c.id for c in done)
             since = max((c.finished for c in done if c.finished is not None), default=since)
         while True:
-            self._changed.clear()
+            mark = await self._look()
             landed = await queries.finished_commits(
                 self._pool, repo, branch, started_after=after, finished_since=since - LATE_S
             )
@@ -99,7 +102,7 @@ class HistoryVerbs:
                 seen.add(c.id)
                 since = max(since, c.finished)
                 yield c
-            await self._nap(POLL_S)
+            await self._nap(mark, POLL_S)
 
     # ------------------------------------------------------------------ find
 
@@ -157,7 +160,7 @@ class HistoryVerbs:
         seen: set[tuple[str, str]] = set()
         ended_at: float | None = None
         while True:
-            self._changed.clear()
+            mark = await self._look()
             if job_id is None and pipeline is not None:
                 since = watched[0] if watched else ""
                 for later in await queries.job_ids_since(self._pool, pipeline, since):
@@ -176,7 +179,7 @@ class HistoryVerbs:
                     done = sum(1 for j, _ in seen if j == job_id) >= (1 if datum_id else job.to_run)
                     if done or time.monotonic() - ended_at > DATUMS_GRACE_S:
                         return
-            await self._nap(POLL_S)
+            await self._nap(mark, POLL_S)
 
 
 __all__ = ["FileChange", "HistoryVerbs"]

@@ -112,19 +112,20 @@ async def schema_ready(db: Database) -> bool:
 # ----------------------------------------------------------------------------- requests
 
 
-async def request_answer(db: Database, request_id: str) -> RequestAnswer | None:
-    """A request's answer; None while it has none."""
-    r = await db.fetchrow("SELECT * FROM requests WHERE request_id = $1", request_id)
-    if r is None:
-        return None
-    return RequestAnswer(
-        request_id=r["request_id"],
-        ok=r["ok"],
-        commit_id=r["commit_id"],
-        error_code=r["error_code"],
-        error_message=r["error_message"],
-        error_fields=orjson.loads(r["error_fields"]) if r["error_fields"] else {},
-    )
+async def request_answers(db: Database, request_ids: list[str]) -> dict[str, RequestAnswer]:
+    """The answers there are of ``request_ids``, by request id (one query for all)."""
+    rows = await db.fetch("SELECT * FROM requests WHERE request_id = ANY($1::text[])", request_ids)
+    return {
+        r["request_id"]: RequestAnswer(
+            request_id=r["request_id"],
+            ok=r["ok"],
+            commit_id=r["commit_id"],
+            error_code=r["error_code"],
+            error_message=r["error_message"],
+            error_fields=orjson.loads(r["error_fields"]) if r["error_fields"] else {},
+        )
+        for r in rows
+    }
 
 
 # ----------------------------------------------------------------------------- repos
@@ -737,7 +738,7 @@ __all__ = [
     "repo_exists",
     "repo_names",
     "repo_owner",
-    "request_answer",
+    "request_answers",
     "schema_ready",
     "schema_version",
     "tree",
