@@ -637,7 +637,10 @@ def _in_memory(root: Path) -> None:
     if not _private(mine):
         return
     digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
+    _free_orphans(mine)
     root.mkdir(parents=True, exist_ok=True)
+    # Written before the folders: whatever is made there is found again from its root.
+    (mine / f"{digest}{OWNER_SUFFIX}").write_text(str(root.resolve()))
     room = os.statvfs(mine)
     for name, suffix in memory_folders(room.f_blocks * room.f_frsize).items():
         link = root / name
@@ -652,6 +655,41 @@ def _in_memory(root: Path) -> None:
         target.mkdir(mode=0o700, exist_ok=True)
         with contextlib.suppress(FileExistsError):  # a concurrent start made it
             link.symlink_to(target, target_is_directory=True)
+
+
+OWNER_SUFFIX = ".root"
+"""Beside a root's memory folders, a file naming the root (``<digest>.root``)."""
+
+ORPHAN_AFTER_S = 60.0
+"""Age of an owner file under which its folders are never freed as orphans: a sandbox being
+started has made them and not yet linked them."""
+
+
+def _free_orphans(mine: Path) -> None:
+    """Free the memory folders whose root is gone, or no longer links to them.
+
+    A stop frees a sandbox's folders, and the pool frees a killed worker's; a stack killed
+    whole (kill -9, a machine's test run) stops nothing, its home is then deleted, and its
+    folders would stay in memory until a reboot (the suite left a set per run, staged inputs
+    included).
+    """
+    now = time.time()
+    for owner in mine.glob(f"*{OWNER_SUFFIX}"):
+        try:
+            if now - owner.stat().st_mtime < ORPHAN_AFTER_S:
+                continue
+            root = Path(owner.read_text())
+        except OSError:
+            continue  # gone meanwhile (another process freed it)
+        digest = owner.name.removesuffix(OWNER_SUFFIX)
+        try:
+            if Path(os.readlink(root / "ctl")) == mine / digest:
+                continue  # its root still links to it: a sandbox stopped, not gone
+        except OSError:
+            pass
+        for suffix in MEMORY_FOLDERS.values():
+            shutil.rmtree(mine / f"{digest}{suffix}", ignore_errors=True)
+        owner.unlink(missing_ok=True)
 
 
 def _behind(folder: Path) -> Path:
@@ -677,6 +715,8 @@ def free_memory(root: Path) -> None:
             target = Path(os.readlink(link))
             if target.parent.parent == MEMORY_DIR:
                 shutil.rmtree(target, ignore_errors=True)
+                if name == "ctl":  # a start writes it again (_in_memory)
+                    (target.parent / f"{target.name}{OWNER_SUFFIX}").unlink(missing_ok=True)
 
 
 def _private(folder: Path) -> bool:
