@@ -682,14 +682,25 @@ def _free_orphans(mine: Path) -> None:
         except OSError:
             continue  # gone meanwhile (another process freed it)
         digest = owner.name.removesuffix(OWNER_SUFFIX)
-        try:
-            if Path(os.readlink(root / "ctl")) == mine / digest:
-                continue  # its root still links to it: a sandbox stopped, not gone
-        except OSError:
-            pass
+        if _linked(root, mine, digest):
+            continue  # its root is there: a sandbox stopped or running, not gone
         for suffix in MEMORY_FOLDERS.values():
             shutil.rmtree(mine / f"{digest}{suffix}", ignore_errors=True)
         owner.unlink(missing_ok=True)
+
+
+def _linked(root: Path, mine: Path, digest: str) -> bool:
+    """Whether any of ``root``'s folders links to its memory folder (each is checked: a root
+    made before the control folder moved to memory keeps that one on disk, its inputs and
+    outputs in memory).
+    """
+    for name, suffix in MEMORY_FOLDERS.items():
+        try:
+            if Path(os.readlink(root / name)) == mine / f"{digest}{suffix}":
+                return True
+        except OSError:
+            continue  # not a link (a folder on disk), or the root is gone
+    return False
 
 
 def _behind(folder: Path) -> Path:

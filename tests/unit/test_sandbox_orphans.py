@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pachstream.worker import sandbox
-from pachstream.worker.sandbox import ORPHAN_AFTER_S, OWNER_SUFFIX
+from pachstream.worker.sandbox import MEMORY_FOLDERS, ORPHAN_AFTER_S, OWNER_SUFFIX
 
 
 @pytest.fixture
@@ -68,15 +68,33 @@ def test_a_young_owner_is_left_alone_even_without_its_root(tmp_path: Path, mine:
     assert young in _held(mine)
 
 
-def test_a_root_whose_link_now_points_elsewhere_frees_the_old_folders(
+def test_a_root_whose_links_now_point_elsewhere_frees_the_old_folders(
     tmp_path: Path, mine: Path
 ) -> None:
     root = tmp_path / "moved"
     old = _start(root, mine)
-    (root / "ctl").unlink()
-    (root / "ctl").mkdir()  # the control folder is on disk now (no room in memory, say)
+    for name in MEMORY_FOLDERS:
+        if (root / name).is_symlink():
+            (root / name).unlink()
+            (root / name).mkdir()  # on disk now (no room in memory, say)
     sandbox._in_memory(tmp_path / "other")
-    assert old not in _held(mine)
+    assert not any(name.startswith(old) for name in _held(mine))
+
+
+def test_a_root_with_its_control_folder_on_disk_keeps_its_other_memory_folders(
+    tmp_path: Path, mine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "MEMORY_MIN_BYTES", 0)  # inputs and outputs in memory too
+    root = tmp_path / "older"
+    (root / "ctl").mkdir(parents=True)  # made before the control folder moved to memory
+    sandbox._in_memory(root)
+    staged = Path(os.readlink(root / "inputs"))
+    (staged / "in").write_bytes(b"x")
+    owner = mine / f"{staged.name.removesuffix('.inputs')}{OWNER_SUFFIX}"
+    past = time.time() - ORPHAN_AFTER_S - 1
+    os.utime(owner, (past, past))
+    sandbox._in_memory(tmp_path / "other")
+    assert (staged / "in").read_bytes() == b"x"
 
 
 def test_a_stop_frees_the_owner_with_the_folders_and_a_start_writes_it_again(
