@@ -319,6 +319,9 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
                 await c.flush(repo, head.id, timeout_s=max(1.0, deadline - time.monotonic()))
             last = None
             steady = 0
+            opened: list[Any] = []
+            running: list[Any] = []
+            unquiet.clear()
             while time.monotonic() < deadline:
                 opened = await c.list_open_commits()
                 jobs = await c.list_job()
@@ -334,10 +337,25 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
                     return True
                 last = now
                 await asyncio.sleep(1)
+            unquiet.append(f"{len(opened)} open commit(s)")
+            unquiet.extend(f"job {j.id} of {j.pipeline} running" for j in running)
             return False
 
+    unquiet: list[str] = []
     quiet = await _retrying(poll)
-    say(f"quiet after {time.monotonic() - began:.1f} s" if quiet else "not quiet in time")
+    if quiet:
+        say(f"quiet after {time.monotonic() - began:.1f} s")
+    else:
+        # What it waited for, and whether the lineage tables (which the jobs are read from)
+        # were behind the events topic: a job shown running may have ended unseen.
+        lag = await collect.lineage_lag(src())
+        unquiet.append(
+            "lineage tables caught up with the events topic"
+            if not lag
+            else "lineage tables behind the events topic; partition: (applied, in the topic) "
+            + ", ".join(f"{t}[{p}]: {v}" for (t, p), v in sorted(lag.items()))
+        )
+        say("not quiet in time: " + "; ".join(unquiet))
     return quiet
 
 

@@ -208,6 +208,19 @@ async def lineage_offsets(settings: Settings) -> dict[tuple[str, int], int]:
         await pool.close()
 
 
+async def lineage_lag(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]:
+    """Events partitions the live materializer has not applied to their end: (topic,
+    partition) → (next offset applied, offset after the topic's last record).
+    """
+    applied = await lineage_offsets(settings)
+    ends = await _log_ends(settings, Topics(settings.namespace).events)
+    return {
+        key: (applied.get(key, 0), end)
+        for key, end in sorted(ends.items())
+        if applied.get(key, 0) < end
+    }
+
+
 async def lineage_replay(
     settings: Settings, say: Say, timeout_s: float = 900
 ) -> tuple[Fingerprint, Fingerprint]:

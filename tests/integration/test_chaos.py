@@ -26,6 +26,21 @@ EXCLUDED: list[str] = []
 smart shutdown it did not ask for into a fast one (tests/integration/test_stack_faults.py)."""
 
 
+def _log_problems(logs: Path, per_log: int = 60) -> str:
+    """The warnings and errors of each process log of the stack (the last ``per_log``): the
+    test's temporary folder is gone once CI fails, and a campaign's failure is rarely the same
+    twice.
+    """
+    out = []
+    for log in sorted(logs.glob("*.log")) if logs.is_dir() else ():
+        lines = log.read_text(errors="replace").splitlines()
+        bad = [ln for ln in lines if re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", ln)]
+        if bad:
+            out.append(f"\n--- {log.name}: {len(bad)} warning/error lines, the last:")
+            out += [ln[:300] for ln in bad[-per_log:]]
+    return "\n".join(out)
+
+
 def test_a_small_campaign_keeps_every_invariant(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
     args = ["--duration", "40", "--seed", str(SEED), "--home", str(tmp_path / "chaos")]
@@ -37,7 +52,7 @@ def test_a_small_campaign_keeps_every_invariant(tmp_path: Path) -> None:
     )  # fmt: skip
     said = done.stdout + done.stderr
     print(said)
-    assert done.returncode == 0, said
+    assert done.returncode == 0, said + _log_problems(tmp_path / "chaos" / "stack" / "logs")
     assert "faults injected per process" in done.stdout
     assert "every invariant held" in done.stdout
     rows = re.findall(r"^\s*\d+\s+[\d.]+\s+(\w+)\s+(SIGKILL|SIGTERM)\s+\d+\s+([\d.]+)", done.stdout,
