@@ -18,13 +18,11 @@ from pachstream.lineage.queries import FileChange
 from pachstream.paths import normalize_path
 from pachstream.refs import parse_branch_ref
 
-from ._notices import Notices
+from ._notices import FALLBACK_S, Notices
 
 if TYPE_CHECKING:
     from pachstream.client._info import CommitInfo, JobInfo, PipelineInfo
 
-POLL_S = 0.5
-"""Longest sleep between two looks when a NOTIFY is missed."""
 LATE_S = 60.0
 """How far behind the newest commit seen a late row is still looked for: rows of one branch
 land in order, so this only covers clocks of different writers."""
@@ -63,9 +61,11 @@ class HistoryVerbs:
         await self._listen()
         return self._notices.mark()
 
-    async def _nap(self, mark: asyncio.Event, timeout_s: float) -> None:
-        """Sleep until the materializer announces rows after ``mark``, ``timeout_s`` at most."""
-        await self._notices.wait(mark, min(timeout_s, POLL_S))
+    async def _nap(self, mark: asyncio.Event) -> None:
+        """Sleep until the materializer announces rows after ``mark``, :data:`FALLBACK_S` at
+        most (an announcement may be lost with a connection).
+        """
+        await self._notices.wait(mark, FALLBACK_S)
 
     # ------------------------------------------------------------------ subscribe
 
@@ -102,7 +102,7 @@ class HistoryVerbs:
                 seen.add(c.id)
                 since = max(since, c.finished)
                 yield c
-            await self._nap(mark, POLL_S)
+            await self._nap(mark)
 
     # ------------------------------------------------------------------ find
 
@@ -179,7 +179,7 @@ class HistoryVerbs:
                     done = sum(1 for j, _ in seen if j == job_id) >= (1 if datum_id else job.to_run)
                     if done or time.monotonic() - ended_at > DATUMS_GRACE_S:
                         return
-            await self._nap(mark, POLL_S)
+            await self._nap(mark)
 
 
 __all__ = ["FileChange", "HistoryVerbs"]
