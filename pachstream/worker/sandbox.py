@@ -636,11 +636,12 @@ def _in_memory(root: Path) -> None:
             return
     if not _private(mine):
         return
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
+    where = str(root.resolve())
+    digest = hashlib.sha256(where.encode()).hexdigest()[:32]
     _free_orphans(mine)
     root.mkdir(parents=True, exist_ok=True)
     # Written before the folders: whatever is made there is found again from its root.
-    (mine / f"{digest}{OWNER_SUFFIX}").write_text(str(root.resolve()))
+    (mine / f"{digest}{OWNER_SUFFIX}").write_text(where)
     room = os.statvfs(mine)
     for name, suffix in memory_folders(room.f_blocks * room.f_frsize).items():
         link = root / name
@@ -720,14 +721,16 @@ def free_memory(root: Path) -> None:
     sandbox started there again makes the folders again). For a sandbox stopped, or a
     worker gone.
     """
-    for name in MEMORY_FOLDERS:
+    for name, suffix in MEMORY_FOLDERS.items():
         link = root / name
         if link.is_symlink():
             target = Path(os.readlink(link))
             if target.parent.parent == MEMORY_DIR:
                 shutil.rmtree(target, ignore_errors=True)
-                if name == "ctl":  # a start writes it again (_in_memory)
-                    (target.parent / f"{target.name}{OWNER_SUFFIX}").unlink(missing_ok=True)
+                # Its owner goes with any of its folders (a root whose control folder stayed
+                # on disk has one too); a start writes it again (_in_memory).
+                owner = target.name.removesuffix(suffix) + OWNER_SUFFIX
+                (target.parent / owner).unlink(missing_ok=True)
 
 
 def _private(folder: Path) -> bool:

@@ -40,6 +40,16 @@ def _start(root: Path, mine: Path) -> str:
     return target.name
 
 
+def _older_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A root started with its control folder on disk (made before that folder moved to
+    memory) and its inputs and outputs in memory."""
+    monkeypatch.setattr(sandbox, "MEMORY_MIN_BYTES", 0)
+    root = tmp_path / "older"
+    (root / "ctl").mkdir(parents=True)
+    sandbox._in_memory(root)
+    return root
+
+
 def _held(mine: Path) -> set[str]:
     return {p.name for p in mine.iterdir()}
 
@@ -84,10 +94,7 @@ def test_a_root_whose_links_now_point_elsewhere_frees_the_old_folders(
 def test_a_root_with_its_control_folder_on_disk_keeps_its_other_memory_folders(
     tmp_path: Path, mine: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sandbox, "MEMORY_MIN_BYTES", 0)  # inputs and outputs in memory too
-    root = tmp_path / "older"
-    (root / "ctl").mkdir(parents=True)  # made before the control folder moved to memory
-    sandbox._in_memory(root)
+    root = _older_root(tmp_path, monkeypatch)
     staged = Path(os.readlink(root / "inputs"))
     (staged / "in").write_bytes(b"x")
     owner = mine / f"{staged.name.removesuffix('.inputs')}{OWNER_SUFFIX}"
@@ -106,3 +113,13 @@ def test_a_stop_frees_the_owner_with_the_folders_and_a_start_writes_it_again(
     assert not any(name.startswith(digest) for name in _held(mine))
     sandbox._in_memory(root)
     assert (mine / f"{digest}{OWNER_SUFFIX}").read_text() == str(root.resolve())
+
+
+def test_a_stop_frees_the_owner_of_a_root_whose_control_folder_is_on_disk(
+    tmp_path: Path, mine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _older_root(tmp_path, monkeypatch)
+    digest = Path(os.readlink(root / "inputs")).name.removesuffix(".inputs")
+    assert (mine / f"{digest}{OWNER_SUFFIX}").exists()
+    sandbox.free_memory(root)
+    assert not any(name.startswith(digest) for name in _held(mine))
