@@ -352,7 +352,7 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
         unquiet.append(
             "lineage tables caught up with the events topic"
             if not lag
-            else "lineage tables behind the events topic; partition: (applied, in the topic) "
+            else "lineage tables behind the events topic; partition: (applied, log end) "
             + ", ".join(f"{t}[{p}]: {v}" for (t, p), v in sorted(lag.items()))
         )
         say("not quiet in time: " + "; ".join(unquiet))

@@ -208,16 +208,35 @@ async def lineage_offsets(settings: Settings) -> dict[tuple[str, int], int]:
         await pool.close()
 
 
-async def lineage_lag(settings: Settings) -> dict[tuple[str, int], tuple[int, int]]:
+async def lineage_lag(
+    settings: Settings, timeout_s: float = 10
+) -> dict[tuple[str, int], tuple[int, int | None]]:
     """Events partitions the live materializer has not applied to their end: (topic,
-    partition) → (next offset applied, offset after the topic's last record).
+    partition) → (next offset applied, the log end offset; None if no fetch reported it
+    within ``timeout_s``).
+
+    The end is the high watermark a fetch from the applied offset reports, not the last
+    record read: a log can end in a hole (Tansu after a failed write), which a read to the
+    last record would wait on for ever.
     """
+    kafka, _, _ = settings.require()
+    topic = Topics(settings.namespace).events
     applied = await lineage_offsets(settings)
-    ends = await _log_ends(settings, Topics(settings.namespace).events)
+    reader = PartitionReader(kafka, max_records=1)
+    await reader.start([topic], applied)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            ends = {p: reader.highwater(topic, p) for p in reader.partitions(topic)}
+            if all(e is not None for e in ends.values()) or time.monotonic() > deadline:
+                break
+            await reader.read(timeout_ms=300)
+    finally:
+        await reader.stop()
     return {
-        key: (applied.get(key, 0), end)
-        for key, end in sorted(ends.items())
-        if applied.get(key, 0) < end
+        (topic, p): (applied.get((topic, p), 0), end)
+        for p, end in sorted(ends.items())
+        if end is None or applied.get((topic, p), 0) < end
     }
 
 
