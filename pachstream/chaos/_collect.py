@@ -82,10 +82,34 @@ async def open_commit_facts(c: Client) -> list[OpenCommitFact]:
     ]
 
 
+HOLE_AFTER_S = 45.0
+"""Seconds a partition stays short of its high watermark, no record coming, before the rest
+is taken as a hole (Tansu gives offsets to a write its storage refused, and a log can end
+with them). By then the reader's fetch deadline has grown to its 30 s cap: a broker that
+found nothing in that long has nothing."""
+
+
+def read_to_end(
+    next_offset: dict[int, int],
+    ends: dict[int, int | None],
+    still_since: dict[int, float],
+    now: float,
+) -> bool:
+    """Whether every partition is read to its end: reached the high watermark its fetches
+    report, or short of it with no record for :data:`HOLE_AFTER_S` (``still_since``: when
+    each last moved or was first seen). Pure.
+    """
+    return all(
+        end is not None and (next_offset[p] >= end or now - still_since[p] >= HOLE_AFTER_S)
+        for p, end in ends.items()
+    )
+
+
 async def read_topic(settings: Settings, topic: str, timeout_s: float = 300) -> list[Any]:
     """Every record of ``topic`` now: read until each partition reached the high watermark its
     fetches report (no "some quiet reads" guess: a broker slow to list a long partition
-    answers nothing for a while, and the records after that were missed).
+    answers nothing for a while, and the records after that were missed), or until a
+    partition short of it gave nothing for :data:`HOLE_AFTER_S` (its log ends in a hole).
     """
     kafka, _, _ = settings.require()
     partitions = (await partition_counts(kafka, [topic]))[topic]
@@ -93,14 +117,16 @@ async def read_topic(settings: Settings, topic: str, timeout_s: float = 300) -> 
     await reader.start([topic], {})
     out = []
     next_offset = dict.fromkeys(range(partitions), 0)
+    still_since = dict.fromkeys(range(partitions), time.monotonic())
     deadline = time.monotonic() + timeout_s
     try:
         while True:
             for r in await reader.read(timeout_ms=300):
                 out.append(r)
                 next_offset[r.partition] = r.offset + 1
+                still_since[r.partition] = time.monotonic()
             ends = {p: reader.highwater(topic, p) for p in range(partitions)}
-            if all(end is not None and next_offset[p] >= end for p, end in ends.items()):
+            if read_to_end(next_offset, ends, still_since, time.monotonic()):
                 return out
             if time.monotonic() > deadline:
                 raise Unavailable(
