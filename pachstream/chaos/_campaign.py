@@ -312,7 +312,8 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
     began = time.monotonic()
     deadline = began + timeout_s
 
-    async def poll() -> bool:
+    async def poll() -> list[str]:
+        """What is not quiet yet when the deadline passed; nothing once quiet."""
         async with await Client.connect(src(), timeout_s=30) as c:
             for repo in INPUTS:
                 head = await c.inspect_commit(f"{repo}@master")
@@ -321,7 +322,6 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
             steady = 0
             opened: list[Any] = []
             running: list[Any] = []
-            unquiet.clear()
             while time.monotonic() < deadline:
                 opened = await c.list_open_commits()
                 jobs = await c.list_job()
@@ -334,29 +334,35 @@ async def _quiesce(src: Any, say: Say, timeout_s: float = 180) -> bool:
                 # batch in memory (no open commit shows it) for up to COMMIT_EVERY_S; a batch
                 # sent after "quiet" made the live and from-scratch outputs differ (seen once).
                 if steady >= QUIET_POLLS:
-                    return True
+                    return []
                 last = now
                 await asyncio.sleep(1)
-            unquiet.append(f"{len(opened)} open commit(s)")
-            unquiet.extend(f"job {j.id} of {j.pipeline} running" for j in running)
-            return False
+            return [f"{len(opened)} open commit(s)"] + [
+                f"job {j.id} of {j.pipeline} running" for j in running
+            ]
 
-    unquiet: list[str] = []
-    quiet = await _retrying(poll)
-    if quiet:
+    unquiet = await _retrying(poll)
+    if not unquiet:
         say(f"quiet after {time.monotonic() - began:.1f} s")
+        return True
+    # What it waited for, and whether the lineage tables (which the jobs are read from) were
+    # behind the events topic: a job shown running may have ended unseen.
+    say(not_quiet(unquiet, await collect.lineage_lag(src())))
+    return False
+
+
+def not_quiet(unquiet: list[str], lag: dict[tuple[str, int], tuple[int, int | None]]) -> str:
+    """The line that says why a stack was not quiet in time: what it waited for, and the
+    events partitions the lineage tables had not applied to their end (:func:`lineage_lag`:
+    applied offset, log end or None when no fetch reported it). Pure.
+    """
+    if not lag:
+        tables = "lineage tables caught up with the events topic"
     else:
-        # What it waited for, and whether the lineage tables (which the jobs are read from)
-        # were behind the events topic: a job shown running may have ended unseen.
-        lag = await collect.lineage_lag(src())
-        unquiet.append(
-            "lineage tables caught up with the events topic"
-            if not lag
-            else "lineage tables behind the events topic; partition: (applied, log end) "
-            + ", ".join(f"{t}[{p}]: {v}" for (t, p), v in sorted(lag.items()))
+        tables = "lineage tables behind the events topic; partition: (applied, log end) " + (
+            ", ".join(f"{t}[{p}]: {v}" for (t, p), v in sorted(lag.items()))
         )
-        say("not quiet in time: " + "; ".join(unquiet))
-    return quiet
+    return "not quiet in time: " + "; ".join([*unquiet, tables])
 
 
 async def _checked(name: str, check: Callable[[], Awaitable[Invariant]]) -> Invariant:
