@@ -454,8 +454,10 @@ class Sandbox(AgentBox):
         user: tuple[int, int] | None = None,
         shell: Path | None = None,
     ) -> None:
-        _in_memory(root)
+        _in_memory(root)  # before the base resolves the folders' links
         super().__init__(root, input_names)
+        self._memory_made = True
+        """Whether the memory folders are there (made, and not freed by a stop since)."""
         self.image_root = image_root
         self.user = user
         self._shell = shell
@@ -522,7 +524,9 @@ class Sandbox(AgentBox):
         return args + self._common_args()
 
     async def _launch(self) -> None:
-        _in_memory(self.root)  # its memory was freed at a stop
+        if not self._memory_made:  # its memory was freed at a stop
+            _in_memory(self.root)
+            self._memory_made = True
         self._make_folders()
         (self._ctl / CTL_RUNS).mkdir(parents=True, exist_ok=True)  # bound read-only
         # Fresh FIFOs: ids a dead agent left unread must not reach the new one.
@@ -551,6 +555,7 @@ class Sandbox(AgentBox):
         await super().stop()
         if release:
             free_memory(self.root)
+            self._memory_made = False
 
     def _start_failure(self) -> str:
         said = _tail(self._agent_log).strip()
@@ -637,13 +642,13 @@ def _in_memory(root: Path) -> None:
     if not _private(mine):
         return
     where = str(root.resolve())
-    digest = hashlib.sha256(where.encode()).hexdigest()[:32]
+    folders, owner = _memory_of(mine, hashlib.sha256(where.encode()).hexdigest()[:32])
     _free_orphans(mine)
     root.mkdir(parents=True, exist_ok=True)
     # Written before the folders: whatever is made there is found again from its root.
-    (mine / f"{digest}{OWNER_SUFFIX}").write_text(where)
+    owner.write_text(where)
     room = os.statvfs(mine)
-    for name, suffix in memory_folders(room.f_blocks * room.f_frsize).items():
+    for name in memory_folders(room.f_blocks * room.f_frsize):
         link = root / name
         if link.is_symlink():
             target = Path(os.readlink(link))
@@ -652,7 +657,7 @@ def _in_memory(root: Path) -> None:
             continue
         if link.exists():
             continue
-        target = mine / f"{digest}{suffix}"
+        target = folders[name]
         target.mkdir(mode=0o700, exist_ok=True)
         with contextlib.suppress(FileExistsError):  # a concurrent start made it
             link.symlink_to(target, target_is_directory=True)
@@ -660,6 +665,15 @@ def _in_memory(root: Path) -> None:
 
 OWNER_SUFFIX = ".root"
 """Beside a root's memory folders, a file naming the root (``<digest>.root``)."""
+
+
+def _memory_of(mine: Path, digest: str) -> tuple[dict[str, Path], Path]:
+    """A root's memory folders under ``mine`` (name → folder) and its owner file, the root
+    named by ``digest``: the one spelling of ``<digest><suffix>`` and ``<digest>.root``.
+    """
+    folders = {name: mine / f"{digest}{suffix}" for name, suffix in MEMORY_FOLDERS.items()}
+    return folders, mine / f"{digest}{OWNER_SUFFIX}"
+
 
 ORPHAN_AFTER_S = 60.0
 """Age of an owner file under which its folders are never freed as orphans: a sandbox being
@@ -682,22 +696,22 @@ def _free_orphans(mine: Path) -> None:
             root = Path(owner.read_text())
         except OSError:
             continue  # gone meanwhile (another process freed it)
-        digest = owner.name.removesuffix(OWNER_SUFFIX)
-        if _linked(root, mine, digest):
+        folders, _ = _memory_of(mine, owner.name.removesuffix(OWNER_SUFFIX))
+        if _linked(root, folders):
             continue  # its root is there: a sandbox stopped or running, not gone
-        for suffix in MEMORY_FOLDERS.values():
-            shutil.rmtree(mine / f"{digest}{suffix}", ignore_errors=True)
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
         owner.unlink(missing_ok=True)
 
 
-def _linked(root: Path, mine: Path, digest: str) -> bool:
-    """Whether any of ``root``'s folders links to its memory folder (each is checked: a root
-    made before the control folder moved to memory keeps that one on disk, its inputs and
-    outputs in memory).
+def _linked(root: Path, folders: dict[str, Path]) -> bool:
+    """Whether any of ``root``'s folders links to its memory folder (``folders``: name →
+    folder; each is checked: a root made before the control folder moved to memory keeps
+    that one on disk, its inputs and outputs in memory).
     """
-    for name, suffix in MEMORY_FOLDERS.items():
+    for name, folder in folders.items():
         try:
-            if Path(os.readlink(root / name)) == mine / f"{digest}{suffix}":
+            if Path(os.readlink(root / name)) == folder:
                 return True
         except OSError:
             continue  # not a link (a folder on disk), or the root is gone
@@ -721,16 +735,18 @@ def free_memory(root: Path) -> None:
     sandbox started there again makes the folders again). For a sandbox stopped, or a
     worker gone.
     """
+    owners = set()
     for name, suffix in MEMORY_FOLDERS.items():
         link = root / name
         if link.is_symlink():
             target = Path(os.readlink(link))
             if target.parent.parent == MEMORY_DIR:
                 shutil.rmtree(target, ignore_errors=True)
-                # Its owner goes with any of its folders (a root whose control folder stayed
-                # on disk has one too); a start writes it again (_in_memory).
-                owner = target.name.removesuffix(suffix) + OWNER_SUFFIX
-                (target.parent / owner).unlink(missing_ok=True)
+                owners.add(_memory_of(target.parent, target.name.removesuffix(suffix))[1])
+    # Its owner goes with any of its folders (a root whose control folder stayed on disk has
+    # one too); a start writes it again (_in_memory).
+    for owner in owners:
+        owner.unlink(missing_ok=True)
 
 
 def _private(folder: Path) -> bool:
