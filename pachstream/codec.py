@@ -20,6 +20,7 @@ a bad value with :class:`WireError`, which becomes the same EventDecodeError.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -169,14 +170,31 @@ def decode(data: bytes | None) -> Any:
     return _build(cls, raw, type_name)
 
 
+_TYPE_FIRST = b'{"type":"'
+"""How :func:`encode` begins every event: its type first."""
+
+
 def peek_type(data: bytes | None) -> str | None:
     """The ``type`` named by an event's wire bytes, without building the event (None if the
     bytes are no JSON object naming one). A reader that skips most of a topic's records (the
     dispatcher on the requests topic: every ``file.modify`` is the commit processor's) pays
     the parse only: building a 2,000-op record's dataclasses costs about 7 times as much.
+
+    Bytes that begin as :func:`encode` writes them are not parsed at all (a 2,000-op
+    ``file.modify`` took 8 ms to parse, 50 of them per 100,000 files put): their type is read
+    from their first bytes (0.6 ms there), unless the name could be another one to the parser
+    (a second ``"type"`` anywhere, or any escape, which could spell one; orjson keeps the last
+    of duplicate keys). Such a peek does not check the rest: it is a hint, and the record's
+    validity is for its decoder to judge.
     """
     if data is None:
         return None
+    if data.startswith(_TYPE_FIRST):
+        end = data.find(b'"', len(_TYPE_FIRST))
+        # No escape anywhere (a byte search, ~40 times faster than one for a string here).
+        if end > 0 and b"\\" not in data and data.count(b'"type"') == 1:
+            with contextlib.suppress(UnicodeDecodeError):
+                return data[len(_TYPE_FIRST) : end].decode()
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError:

@@ -39,10 +39,32 @@ def _modify() -> ModifyFiles:
         # Key order does not matter, and the last of duplicate keys wins, as in decode().
         (b'{"schema_version": 1, "type": "job.stop"}', "job.stop"),
         (b'{"type": "file.modify", "type": "job.rerun"}', "job.rerun"),
+        # As encode() writes them, read from the first bytes: the rest is the decoder's to
+        # judge (a truncated record is named, and dead-lettered by whoever decodes it).
+        (b'{"type":"file.modify","ops":[', "file.modify"),
+        (b'{"type":"job.stop","schema_version":1}', "job.stop"),
+        # ... unless the parser could read another name: a second key, an escape.
+        (b'{"type":"file.modify","type":"job.rerun"}', "job.rerun"),
+        (b'{"type":"file.modify","\\u0074ype":"job.rerun"}', "job.rerun"),
+        (b'{"type":"job.\\u0072erun"}', "job.rerun"),
+        (b'{"type":"job\\"}', None),
+        (b'{"type":"file.modify","path":"type"}', "file.modify"),
+        (b'{"type":"\xff"}', None),
+        (b'{"type":"file.modify', None),  # the name never ends: parsed, no JSON
     ],
 )
 def test_peek_type_reads_only_the_type(data: bytes | None, expected: str | None) -> None:
     assert peek_type(data) == expected
+
+
+def test_peek_type_reads_an_encoded_request_without_parsing_it(monkeypatch) -> None:
+    wire = encode(_modify())
+
+    def parse(data: bytes) -> object:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(orjson, "loads", parse)
+    assert peek_type(wire) == "file.modify"
 
 
 def test_peek_type_agrees_with_decode() -> None:
