@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pachstream.chaos._collect import lineage_lag, lineage_offsets, read_topic
+from pachstream.chaos._collect import _log_ends, lineage_lag, lineage_offsets
 from pachstream.codec import encode
 from pachstream.commits.events import RequestDone
 from pachstream.kafka import Producer, Topics
@@ -53,10 +53,7 @@ async def test_a_caught_up_materializer_has_no_lag(stack: RunningStack) -> None:
     assert await _settled(stack) == {}
     # Not empty for want of facts: the materializer applied every record the topic holds,
     # counted by reading it (so {} above is the truth, not a topic lineage_lag never saw).
-    events = Topics(stack.settings.namespace).events
-    held: dict[tuple[str, int], int] = {}
-    for r in await read_topic(stack.settings, events, timeout_s=15):
-        held[(r.topic, r.partition)] = max(held.get((r.topic, r.partition), 0), r.offset + 1)
+    held = await _log_ends(stack.settings, Topics(stack.settings.namespace).events)
     assert held, "the commit left no facts on the events topic"
     assert await lineage_offsets(stack.settings) == held
 
