@@ -78,6 +78,36 @@ Say = Callable[[str], None]
 SERVER_ORDER = ("seaweedfs", "tansu", "postgres")
 """The embedded servers in the order ``status`` lists them; stopped in reverse."""
 
+BROKER_FILE = "broker-storage"
+"""The storage of the embedded broker that last kept this home's log (``s3`` or ``memory``),
+written at every start of one."""
+
+
+def broker_refusal(home: Path, last: str | None, storage: str) -> str | None:
+    """Why an embedded broker on ``storage`` must not start for ``home`` (whose last broker
+    kept its log on ``last``; None: no broker of ours has yet), or None. Pure.
+
+    Postgres and the object store keep the processors' offsets into the broker's log; a log
+    that is not the one they read (a memory broker starts empty; an s3 one reads the log
+    its bucket kept, not what a memory broker held) makes them wait for offsets that new
+    records reach only later: every write into a partition hung (found so: ``up`` after
+    ``down`` on memory storage, then a put file into a repo written before).
+    """
+    if last is None or (last == storage == "s3"):
+        return None
+    if last == "memory":
+        return (
+            f"PACHSTREAM_HOME {home} holds the state of a stack whose broker kept its log in "
+            "memory: that log is gone, and a new broker would not have it (writes would hang). "
+            "Use a fresh PACHSTREAM_HOME; for a stack to stop and start again, "
+            "PACHSTREAM_KAFKA_STORAGE=s3 (the default)"
+        )
+    return (
+        f"PACHSTREAM_HOME {home} holds the state of a stack whose broker kept its log in S3 "
+        "storage; a broker on memory storage would not have it (writes would hang). Use "
+        "PACHSTREAM_KAFKA_STORAGE=s3 with this home, or a fresh PACHSTREAM_HOME"
+    )
+
 
 def read_state(home: Path) -> dict[str, Any] | None:
     """The recorded stack, or None."""
@@ -385,6 +415,13 @@ class Supervisor:
         s3 = s.s3
         home = self.home
         postgres = None
+        if s.kafka is None:  # before any server starts: a refusal leaves nothing running
+            marker = home / BROKER_FILE
+            last = marker.read_text().strip() if marker.exists() else None
+            refusal = broker_refusal(home, last, s.kafka_storage)
+            if refusal is not None:
+                raise StackError(refusal)
+            marker.write_text(s.kafka_storage + "\n")
         # Postgres needs neither S3 nor the broker: it starts (a crash recovery after a kill)
         # while SeaweedFS does, and is waited for last. Unless the postmaster `up` just killed
         # is not reaped yet (init does it, within ~1.5 s here): its pid still answers, and
@@ -422,10 +459,12 @@ class Supervisor:
                 port_or_free(self._kept.get("tansu")),
                 die_with_parent=True,
             )
-            restart = functools.partial(
-                start_tansu, logs, s.kafka_storage, s3.endpoint, broker.port, die_with_parent=True
-            )
-            self._servers.append(self._child(broker, restart))
+            again: Callable[[], Server] = self._memory_log_gone
+            if s.kafka_storage == "s3":
+                again = functools.partial(
+                    start_tansu, logs, "s3", s3.endpoint, broker.port, die_with_parent=True
+                )
+            self._servers.append(self._child(broker, again))
             kafka = KafkaSettings(bootstrap=broker.address)
         pg = s.postgres
         if s.postgres is None:
@@ -435,6 +474,18 @@ class Supervisor:
         # reverse: Postgres, the broker, then S3, which holds the broker's log.
         self._servers.sort(key=lambda c: SERVER_ORDER.index(c.name))
         return dataclasses.replace(s, kafka=kafka, postgres=pg, s3=s3)
+
+    def _memory_log_gone(self) -> Server:
+        """The restart of a broker that kept its log in memory: none. A new one would be
+        empty, and the processors would wait for offsets of the log that is gone (see
+        :func:`broker_refusal`): the stack stops, saying why.
+        """
+        self.request_stop()
+        raise StackError(
+            "it kept its log in memory, which is gone; the stack stops (writes would hang). "
+            "Start a fresh PACHSTREAM_HOME; for a broker that can restart, "
+            "PACHSTREAM_KAFKA_STORAGE=s3 (the default)"
+        )
 
     def _spawn_postgres(self, logs: Path) -> Starting:
         data = self.home / "postgres"

@@ -26,7 +26,9 @@ def _wait_gone(pids: list[int], timeout: float) -> list[int]:
 
 def test_a_killed_supervisor_takes_its_stack_with_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    env = stack_env(home)
+    # Started again on the same home: the broker's log must outlive it (memory storage's
+    # does not, and `up` refuses such a home).
+    env = stack_env(home, PACHSTREAM_KAFKA_STORAGE="s3")
     up(env)
     state = stack_state(home)
     pids = [c["pid"] for c in state["components"]]
@@ -64,9 +66,48 @@ def test_down_removes_every_file_the_stack_made_outside_its_home(tmp_path: Path)
     assert not [s for s in sockets if s.exists()]
 
 
-def test_a_reused_pid_in_postmaster_pid_does_not_block_up(tmp_path: Path) -> None:
+def test_a_home_whose_broker_log_was_in_memory_is_not_started_again(tmp_path: Path) -> None:
+    # Started again, a memory broker is empty while Postgres keeps the offsets read from
+    # the log that is gone: a put file into a repo written before hung (the partition's
+    # next offset was one the new log reaches only after as many records again).
     home = tmp_path / "home"
     env = stack_env(home)
+    up(env)
+    try:
+        assert cli(env, "create", "repo", "kept").returncode == 0
+    finally:
+        down(env)
+    again = cli(env, "up", "--detach")
+    try:
+        assert again.returncode != 0
+        assert "kept its log in memory: that log is gone" in again.stderr, again.stderr
+        assert "Use a fresh PACHSTREAM_HOME" in again.stderr
+        assert "no stack running" in cli(env, "status").stderr  # a refusal leaves nothing
+    finally:
+        cli(env, "down")
+
+
+def test_a_memory_broker_that_died_stops_its_stack(tmp_path: Path) -> None:
+    # Restarted, it would be empty: every later write into a partition written before hung.
+    home = tmp_path / "home"
+    env = stack_env(home)
+    up(env)
+    try:
+        pids = {c["name"]: c["pid"] for c in stack_state(home)["components"]}
+        os.kill(pids["tansu"], signal.SIGKILL)
+        left = _wait_gone(list(pids.values()), 60)
+        assert not left, f"the stack went on without its broker's log: {left}"
+        log = (home / "logs" / "supervisor.log").read_text()
+        assert "tansu did not restart: it kept its log in memory, which is gone" in log, log
+    finally:
+        cli(env, "down")
+
+
+def test_a_reused_pid_in_postmaster_pid_does_not_block_up(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    # Started again on the same home: the broker's log must outlive it (memory storage's
+    # does not, and `up` refuses such a home).
+    env = stack_env(home, PACHSTREAM_KAFKA_STORAGE="s3")
     up(env)
     try:
         seeded(env)
@@ -179,7 +220,7 @@ def test_up_at_once_after_a_supervisor_kill_starts_processors_with_the_servers(
     # children are still stopping (their SIGTERM from the kernel) and its postmaster may not
     # be reaped yet (Postgres refuses a lock file whose pid answers).
     home = tmp_path / "home"
-    env = stack_env(home)
+    env = stack_env(home, PACHSTREAM_KAFKA_STORAGE="s3")  # a log that outlives the broker
     up(env)
     try:
         assert cli(env, "create", "repo", "kept").returncode == 0
