@@ -309,8 +309,11 @@ async def _first_run(
     return repo, jobs, time.perf_counter() - t0
 
 
-async def incremental(client: Client, files: int, changed_pct: float) -> list[Figure]:
-    """Time a full run over ``files`` one-file datums, then a rerun after a few changed.
+async def incremental(
+    client: Client, files: int, changed_pct: float, dvc: str | None = None
+) -> list[Figure]:
+    """Time a full run over ``files`` one-file datums, then a rerun after a few changed;
+    with ``dvc`` (a ``dvc`` program), the same through DVC after (:mod:`.dvc`).
 
     ``changed_pct``: the percent of the files changed before the rerun.
     """
@@ -324,7 +327,7 @@ async def incremental(client: Client, files: int, changed_pct: float) -> list[Fi
     second = await client.flush(repo, cid, timeout_s=3600)
     rerun = time.perf_counter() - t0
     ran = second[0].processed
-    return [
+    figures = [
         Figure(f"full run, {files:,} datums ({first[0].state})", full, "s"),
         Figure(f"rerun after {len(changed):,} files changed ({second[0].state})", rerun, "s"),
         Figure("ratio rerun / full", rerun / full, "", "≤ 0.03"),
@@ -332,6 +335,17 @@ async def incremental(client: Client, files: int, changed_pct: float) -> list[Fi
         Figure("files changed", len(changed), "files"),
         Figure("datums run == files changed", float(ran == len(changed)), "", "1"),
     ]
+    if dvc is not None:
+        from pachstream.bench.dvc import dvc_incremental
+
+        # After pachstream's runs, the stack at rest: DVC runs on the same box, as loaded.
+        times = await asyncio.to_thread(dvc_incremental, dvc, files, changed)
+        figures += [
+            Figure(f"DVC: dvc repro, {files:,} files (a stage looping cp)", times.full, "s"),
+            Figure(f"DVC: dvc repro after {len(changed):,} files changed", times.rerun, "s"),
+            Figure("ratio full run pachstream / DVC", full / times.full, "", "≤ 1.0"),
+        ]
+    return figures
 
 
 def spawn_rate(spawns: int) -> float:

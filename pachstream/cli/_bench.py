@@ -132,10 +132,29 @@ def job_start(
 def incremental(
     files: int = typer.Option(10_000, "--files", help="Input files (one datum each)."),
     changed_pct: float = typer.Option(1.0, "--changed-pct", help="Percent of the files changed."),
+    dvc: bool = typer.Option(
+        True,
+        "--dvc/--no-dvc",
+        help="Also time DVC over the same files (a 'dvc' from PACHSTREAM_BENCH_DVC or PATH).",
+    ),
     kafka: str | None = KAFKA,
 ) -> None:
-    """Full run, then a rerun after a few files changed: time ratio and datums run."""
-    _report("bench incremental", lambda s, c: _lib().incremental(c, files, changed_pct), kafka)
+    """Full run, then a rerun after a few files changed: time ratio and datums run; beside
+    DVC's times when a dvc is found.
+    """
+    from pachstream.bench.dvc import find_dvc
+
+    program = find_dvc() if dvc else None
+    if dvc and program is None:
+        err.print(
+            "no dvc found (PACHSTREAM_BENCH_DVC or PATH): DVC's times are not measured; "
+            "'pip install dvc' in any environment and put it on PATH to compare"
+        )
+    _report(
+        "bench incremental",
+        lambda s, c: _lib().incremental(c, files, changed_pct, program),
+        kafka,
+    )
 
 
 @bench_app.command("datum-overhead")
