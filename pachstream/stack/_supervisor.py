@@ -80,7 +80,7 @@ SERVER_ORDER = ("seaweedfs", "tansu", "postgres")
 
 BROKER_FILE = "broker-storage"
 """The storage of the embedded broker that last kept this home's log (``s3`` or ``memory``),
-written at every start of one."""
+written each time one has started."""
 
 
 def broker_refusal(home: Path, last: str | None, storage: str) -> str | None:
@@ -415,13 +415,12 @@ class Supervisor:
         s3 = s.s3
         home = self.home
         postgres = None
+        marker = home / BROKER_FILE
         if s.kafka is None:  # before any server starts: a refusal leaves nothing running
-            marker = home / BROKER_FILE
             last = marker.read_text().strip() if marker.exists() else None
             refusal = broker_refusal(home, last, s.kafka_storage)
             if refusal is not None:
                 raise StackError(refusal)
-            marker.write_text(s.kafka_storage + "\n")
         # Postgres needs neither S3 nor the broker: it starts (a crash recovery after a kill)
         # while SeaweedFS does, and is waited for last. Unless the postmaster `up` just killed
         # is not reaped yet (init does it, within ~1.5 s here): its pid still answers, and
@@ -459,6 +458,8 @@ class Supervisor:
                 port_or_free(self._kept.get("tansu")),
                 die_with_parent=True,
             )
+            # Once it runs, not before: a start that failed earlier kept nothing in it.
+            marker.write_text(s.kafka_storage + "\n")
             again: Callable[[], Server] = self._memory_log_gone
             if s.kafka_storage == "s3":
                 again = functools.partial(
