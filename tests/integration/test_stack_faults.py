@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from stack_cli import cli, down, put_text, seeded, stack_env, stack_state, up
+from stack_cli import cli, down, put_text, seeded, stack_env, stack_pids, stack_state, up
 
 from pachstream.stack.servers import pid_alive
 
@@ -74,7 +74,7 @@ def test_a_home_whose_broker_log_was_in_memory_is_not_started_again(tmp_path: Pa
     env = stack_env(home)
     up(env)
     try:
-        assert cli(env, "create", "repo", "kept").returncode == 0
+        seeded(env)
     finally:
         down(env)
     again = cli(env, "up", "--detach")
@@ -93,7 +93,7 @@ def test_a_memory_broker_that_died_stops_its_stack(tmp_path: Path) -> None:
     env = stack_env(home)
     up(env)
     try:
-        pids = {c["name"]: c["pid"] for c in stack_state(home)["components"]}
+        pids = stack_pids(home)
         os.kill(pids["tansu"], signal.SIGKILL)
         left = _wait_gone(list(pids.values()), 60)
         assert not left, f"the stack went on without its broker's log: {left}"
