@@ -218,15 +218,21 @@ RECLAIM_FLOOR = 1_000_000
 """Memory blocks held by Python objects below which no full collection is run."""
 
 RECLAIM_GROWTH = 1.25
-"""Growth of those blocks since the last full collection that runs the next one: CPython's
-own rule for its oldest generation (a quarter more than it held), so full collections come
-no later, and pause no longer, than they would without the set-aside."""
+"""Growth of those blocks since the last full collection that calls for the next one:
+CPython's own rule for its oldest generation (a quarter more than it held)."""
+
+RECLAIM_WAIT_S = 30.0
+"""How long a full collection that is due waits for the process to be idle before it runs
+between two batches anyway (a processor that is never idle still reclaims its cycles)."""
 
 
 class _SetAside:
-    """Python's memory blocks in use just after the last full collection (0: none yet)."""
+    """Python's memory blocks in use just after the last full collection (0: none yet), and
+    since when (monotonic) batches have ended with the heap grown past it (None: they do not).
+    """
 
     after_reclaim = 0
+    due_since: float | None = None
 
 
 @contextlib.contextmanager
@@ -246,8 +252,9 @@ def collector_paused() -> Iterator[None]:
 
     Set aside, those objects still die by their reference counts, as nearly all of them do.
     Only garbage *cycles* among them wait: all set-aside objects go back to the collector and
-    one full collection runs when the memory blocks Python objects hold have grown by
-    :data:`RECLAIM_GROWTH` since the last one, as CPython runs its own full collections.
+    one full collection runs once the heap has grown by :data:`RECLAIM_GROWTH` since the last
+    one, when the processor is idle (:func:`reclaim_when_idle`), or after
+    :data:`RECLAIM_WAIT_S` between two batches if it never is.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -266,8 +273,40 @@ def _set_aside() -> None:
     blocks = sys.getallocatedblocks()
     if not _SetAside.after_reclaim:  # the first batch: what is there is the base
         _SetAside.after_reclaim = blocks
-    elif blocks > RECLAIM_FLOOR and blocks > RECLAIM_GROWTH * _SetAside.after_reclaim:
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-        _SetAside.after_reclaim = sys.getallocatedblocks()
+        return
+    if not _grown(blocks):
+        _SetAside.due_since = None
+        return
+    # Not now: a batch that just ended holds what it built until its write is done (a large
+    # commit's diff: the heap five times its size at rest), and the collection walks it all
+    # to free nothing, on the path of the write (commit processor: 0.1-0.25 s per 100,000-
+    # file commit, which its client waited for).
+    now = time.monotonic()
+    if _SetAside.due_since is None:
+        _SetAside.due_since = now
+    elif now - _SetAside.due_since >= RECLAIM_WAIT_S:
+        _reclaim()
+
+
+def reclaim_when_idle() -> bool:
+    """Run the full collection the set-aside calls for, if it does; for a processor with
+    nothing to do. The heap at rest decides, not the heap of a batch in hand: it is what a
+    collection could free. Returns whether one ran.
+    """
+    if not _SetAside.after_reclaim or not _grown(sys.getallocatedblocks()):
+        _SetAside.due_since = None
+        return False
+    _reclaim()
+    return True
+
+
+def _grown(blocks: int) -> bool:
+    return blocks > RECLAIM_FLOOR and blocks > RECLAIM_GROWTH * _SetAside.after_reclaim
+
+
+def _reclaim() -> None:
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    _SetAside.after_reclaim = sys.getallocatedblocks()
+    _SetAside.due_since = None

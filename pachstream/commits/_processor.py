@@ -44,7 +44,7 @@ from pachstream.errors import EventDecodeError
 from pachstream.kafka import Record
 from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
-from pachstream.processor import LogProcessor, collector_paused
+from pachstream.processor import LogProcessor, collector_paused, reclaim_when_idle
 from pachstream.settings import Settings
 from pachstream.tree import Overlay, Root, TreeStore, to_diff_entry
 
@@ -115,6 +115,7 @@ class CommitProcessor(LogProcessor):
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=200)
         if not records:
+            reclaim_when_idle()
             return
         with collector_paused():
             await self._handle(records)

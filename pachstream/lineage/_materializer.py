@@ -38,6 +38,7 @@ from pachstream.processor import (
     collector_paused,
     offsets_columns,
     offsets_cte,
+    reclaim_when_idle,
 )
 from pachstream.settings import Settings
 
@@ -106,6 +107,7 @@ class Materializer(LogProcessor):
         records = await self._reader.read(timeout_ms=200)
         if not records:
             await self._drain()
+            reclaim_when_idle()
             return
         started = time.monotonic()
         dead: Outgoing = []

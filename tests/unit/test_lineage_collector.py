@@ -1,10 +1,12 @@
 """The processors pause Python's cycle collector while they handle a batch, always restore it,
-and set what a batch left alive aside until the heap has grown."""
+and set what a batch left alive aside until the heap has grown and they are idle (or have not
+been for a while)."""
 
 from __future__ import annotations
 
 import gc
 import sys
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -55,6 +57,7 @@ def set_aside(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A fresh base for the full collection, with no floor; nothing left frozen after."""
     monkeypatch.setattr(processor, "RECLAIM_FLOOR", 0)
     monkeypatch.setattr(processor._SetAside, "after_reclaim", 0)
+    monkeypatch.setattr(processor._SetAside, "due_since", None)
     yield
     gc.unfreeze()
 
@@ -73,7 +76,7 @@ def test_what_a_batch_left_alive_is_not_walked_again_and_dies_by_its_count() -> 
 
 
 @pytest.mark.usefixtures("set_aside")
-def test_a_cycle_set_aside_is_collected_once_the_heap_has_grown() -> None:
+def test_a_cycle_set_aside_waits_for_the_processor_to_be_idle() -> None:
     with collector_paused():
         pass  # the base
     with collector_paused():
@@ -82,5 +85,57 @@ def test_a_cycle_set_aside_is_collected_once_the_heap_has_grown() -> None:
     assert cycle() is not None  # set aside: the collector does not look at it yet
     with collector_paused():
         grown = [[i] for i in range(2 * sys.getallocatedblocks())]
-    assert cycle() is None  # the heap grew: everything went back and was collected
+    # The heap grew, but a batch had just ended: its write still holds what it built.
+    assert cycle() is not None
+    assert processor._SetAside.due_since is not None
+    assert processor.reclaim_when_idle()  # nothing to do: everything went back and was collected
+    assert cycle() is None
+    assert processor._SetAside.due_since is None
     del grown
+
+
+@pytest.mark.usefixtures("set_aside")
+def test_an_idle_processor_whose_heap_has_not_grown_collects_nothing() -> None:
+    with collector_paused():
+        cycle = _cycle()  # the base, with a cycle in it
+    assert not processor.reclaim_when_idle()
+    assert cycle() is not None
+
+
+def test_before_any_batch_an_idle_processor_collects_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(processor, "RECLAIM_FLOOR", 0)
+    monkeypatch.setattr(processor._SetAside, "after_reclaim", 0)
+    assert not processor.reclaim_when_idle()  # no set-aside in this process: gc's own rules
+
+
+@pytest.mark.usefixtures("set_aside")
+def test_a_processor_never_idle_collects_between_batches_once_the_wait_is_over() -> None:
+    with collector_paused():
+        pass  # the base
+    with collector_paused():
+        cycle = _cycle()
+        grown = [[i] for i in range(2 * sys.getallocatedblocks())]
+    with collector_paused():
+        pass
+    assert cycle() is not None  # due, but not for long
+    # Due for the whole wait, as if every batch since had ended with the heap grown.
+    processor._SetAside.due_since = time.monotonic() - processor.RECLAIM_WAIT_S
+    with collector_paused():
+        pass
+    assert cycle() is None
+    del grown
+
+
+@pytest.mark.usefixtures("set_aside")
+def test_a_heap_back_at_rest_is_no_longer_due() -> None:
+    with collector_paused():
+        pass  # the base
+    with collector_paused():
+        grown = [[i] for i in range(2 * sys.getallocatedblocks())]
+    assert processor._SetAside.due_since is not None
+    del grown
+    with collector_paused():
+        pass
+    assert processor._SetAside.due_since is None
