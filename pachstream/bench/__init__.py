@@ -1,8 +1,12 @@
 """Benchmarks: figures and ratios printed, never asserted (machines here are shared and noisy).
 
 Each bench runs against the stack of ``PACHSTREAM_HOME`` when one is running (through its
-processes, as users would), or else starts a throwaway embedded stack of its own, with the
-processors in this process.
+processes, as users would), or else starts a throwaway embedded stack of its own (a whole
+stack, processors in their own processes).
+
+Where a figure is a rate, the CPU behind it is printed too (:class:`CpuMeter`): on a shared
+machine a rate follows the load, the CPU per file or per datum much less, and the cores kept
+busy say whether the box's CPU or a wait bounded the rate.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -141,11 +146,18 @@ def at_rest(rates: list[float]) -> bool:
 
 
 def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants (0 once it is gone)."""
+    """User + system CPU seconds of a process and its descendants, those still running and
+    those it has reaped (0 once it is gone).
+
+    Reaped ones count: a datum's command runs in processes that live a few milliseconds and
+    are reaped by the sandbox's agent, and a child's CPU moves into its parent's reaped
+    total as it ends, so none is counted twice.
+    """
     try:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        total = ticks / os.sysconf("SC_CLK_TCK")
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as children:
                 total += sum(tree_cpu_s(int(c)) for c in children.read().split())
@@ -154,14 +166,86 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
+class CpuMeter:
+    """CPU seconds used by the stack's processes (with their descendants) and by this one
+    (with the children it has reaped).
+
+    A stack not started by ``pachstream up`` (processors run by a test, in this process)
+    records no processes: this one's CPU is then the whole of it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from pachstream.stack import read_state
+
+        state = read_state(settings.home) or {}
+        self._pids = {c["name"]: int(c["pid"]) for c in state.get("components", []) if c.get("pid")}
+        self._idle: dict[str, float] = {}
+
+    def read(self) -> dict[str, float]:
+        """CPU seconds so far, per process (``bench``: this one)."""
+        out = {name: tree_cpu_s(pid) for name, pid in self._pids.items()}
+        out["bench"] = _own_cpu_s()
+        return out
+
+    async def measure_idle(self, seconds: float) -> None:
+        """What each process burns at rest (polling), to take off the figures."""
+        before, start = self.read(), time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - start
+        self._idle = {k: max(0.0, v - before[k]) / elapsed for k, v in self.read().items()}
+
+    def used(self, before: dict[str, float], seconds: float) -> dict[str, float]:
+        """CPU seconds each process used since ``before``, ``seconds`` ago, beyond its rest."""
+        return {
+            k: max(0.0, v - before.get(k, v) - self._idle.get(k, 0.0) * seconds)
+            for k, v in self.read().items()
+        }
+
+
+def cpu_split(used: dict[str, float], units: float) -> str:
+    """Each process's CPU per unit, in milliseconds, the largest first. Pure."""
+    ranked = sorted(((k, v) for k, v in used.items() if v > 0), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v / units * 1e3:.3f}" for k, v in ranked) or "none measured"
+
+
+def cpu_figures(
+    used: dict[str, float], seconds: float, units: float, unit: str, say: Callable[[str], None]
+) -> list[Figure]:
+    """The CPU of a timed stretch of ``seconds``: per ``unit`` over every process (the split
+    by process said), and the cores it kept busy.
+    """
+    say(f"CPU per {unit}, ms: {cpu_split(used, units)}")
+    total = sum(used.values())
+    return [
+        Figure(f"CPU per {unit}, every process", total / units * 1e3, "ms"),
+        Figure("cores kept busy meanwhile", total / seconds, "cores", f"of {os.cpu_count()}"),
+    ]
+
+
+IDLE_S = 2.0
+"""Seconds the stack's CPU at rest is measured before a timed stretch, to take off."""
+
+
+def _quiet(_: str) -> None:
+    """Say nothing (a bench called without a place to say its details)."""
+
+
 def _tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-async def ingest(client: Client, settings: Settings, files: int, size: int) -> list[Figure]:
-    """Files/s into one commit, beside the raw aiokafka produce rate of as many messages."""
+async def ingest(
+    client: Client, settings: Settings, files: int, size: int, say: Callable[[str], None] = _quiet
+) -> list[Figure]:
+    """Files/s into one commit, beside the raw aiokafka produce rate of as many messages; the
+    CPU per 1,000 files of every process (this one is the client).
+    """
     kafka, _, _ = settings.require()
+    meter = CpuMeter(settings)
+    await meter.measure_idle(IDLE_S)
+    before = meter.read()
     raw = await raw_produce_rate(kafka, f"{settings.namespace}.bench-raw-{_tag()}", files, size)
+    raw_cpu = sum(meter.used(before, files / raw).values())
     repo = f"bench_ingest_{_tag()}"
     await client.create_repo(repo)
     # The client's connections made before the clock starts, as the raw producer's are (its
@@ -177,12 +261,14 @@ async def ingest(client: Client, settings: Settings, files: int, size: int) -> l
         nonlocal last_sent
         last_sent = time.perf_counter()
 
+    before = meter.read()
     started = time.perf_counter()
     cid = await client.put_files(
         f"{repo}@master", ((f"/f{i:07d}", c) for i, c in enumerate(contents)), progress=sent
     )
     ended = time.perf_counter()
     elapsed = ended - started
+    used = meter.used(before, elapsed)
     info = await client.inspect_commit(f"{repo}@{cid}")
     assert info.file_count == files, f"commit has {info.file_count} files, expected {files}"
     rate = files / elapsed
@@ -194,6 +280,10 @@ async def ingest(client: Client, settings: Settings, files: int, size: int) -> l
         Figure("pachstream ingest", rate, "files/s"),
         Figure(f"raw aiokafka produce of {files:,} messages", raw, "msg/s"),
         Figure("ratio ingest / raw", rate / raw, "", "≥ 1.0"),
+        *cpu_figures(used, elapsed, files / 1000, "1,000 files", say),
+        # The raw producer's connections and topic are made inside its timed stretch: its
+        # CPU is a little high, never low.
+        Figure("raw produce: CPU per 1,000 messages, every process", raw_cpu / files * 1e6, "ms"),
     ]
 
 
@@ -291,33 +381,51 @@ def load_bench_image(settings: Settings) -> str:
     return BENCH_IMAGE
 
 
-async def _first_run(
-    client: Client, prefix: str, files: int, image: str | None = None
-) -> tuple[str, list[JobInfo], float]:
-    """Make a repo of ``files`` small files and a copy pipeline on it (in ``image``, if given).
+@dataclass(frozen=True)
+class FirstRun:
+    """A copy pipeline's first job over a new repo (:func:`_first_run`)."""
 
-    Returns (repo, its first jobs, seconds from create pipeline to the end of its first job).
-    """
+    repo: str
+    jobs: list[JobInfo]
+    seconds: float
+    """From create pipeline to the end of its first job."""
+    cpu: dict[str, float]
+    """CPU seconds each process used meanwhile, beyond its rest."""
+
+
+async def _first_run(
+    client: Client, meter: CpuMeter, prefix: str, files: int, image: str | None = None
+) -> FirstRun:
+    """Make a repo of ``files`` small files and a copy pipeline on it (in ``image``, if given)."""
     repo, pipe = f"{prefix}_{_tag()}", f"{prefix}_out_{_tag()}"
     await client.create_repo(repo)
     cid = await client.put_files(
         f"{repo}@master", ((f"/f{i:06d}", os.urandom(50)) for i in range(files))
     )
-    t0 = time.perf_counter()
+    await meter.measure_idle(IDLE_S)
+    before, t0 = meter.read(), time.perf_counter()
     await client.create_pipeline(_copy_pipeline(pipe, repo, image=image))
     jobs = await client.flush(repo, cid, timeout_s=3600)
-    return repo, jobs, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    return FirstRun(repo, jobs, seconds, meter.used(before, seconds))
 
 
 async def incremental(
-    client: Client, files: int, changed_pct: float, dvc: str | None = None
+    client: Client,
+    settings: Settings,
+    files: int,
+    changed_pct: float,
+    dvc: str | None = None,
+    say: Callable[[str], None] = _quiet,
 ) -> list[Figure]:
     """Time a full run over ``files`` one-file datums, then a rerun after a few changed;
-    with ``dvc`` (a ``dvc`` program), the same through DVC after (:mod:`.dvc`).
+    with ``dvc`` (a ``dvc`` program), the same through DVC after (:mod:`.dvc`). The full
+    runs' CPU per file is printed beside their times.
 
     ``changed_pct``: the percent of the files changed before the rerun.
     """
-    repo, first, full = await _first_run(client, "bench_inc", files)
+    run = await _first_run(client, CpuMeter(settings), "bench_inc", files)
+    repo, first, full = run.repo, run.jobs, run.seconds
     step = max(1, round(100 / changed_pct))
     changed = list(range(0, files, step))
     t0 = time.perf_counter()
@@ -334,6 +442,7 @@ async def incremental(
         Figure("datums run in the rerun", ran, "datums"),
         Figure("files changed", len(changed), "files"),
         Figure("datums run == files changed", float(ran == len(changed)), "", "1"),
+        *cpu_figures(run.cpu, full, files, "datum of the full run", say),
     ]
     if dvc is not None:
         from pachstream.bench.dvc import dvc_incremental
@@ -344,47 +453,75 @@ async def incremental(
             Figure(f"DVC: dvc repro, {files:,} files (a stage looping cp)", times.full, "s"),
             Figure(f"DVC: dvc repro after {len(changed):,} files changed", times.rerun, "s"),
             Figure("ratio full run pachstream / DVC", full / times.full, "", "≤ 1.0"),
+            Figure("DVC: CPU per file of the full repro", times.full_cpu / files * 1e3, "ms"),
         ]
     return figures
 
 
-def spawn_rate(spawns: int) -> float:
-    """Spawns/s of ``sh -c cp`` (a 50-byte file), started one after another from Python."""
+def spawn_loop(spawns: int) -> tuple[float, float]:
+    """Spawns/s of ``sh -c cp`` (a 50-byte file), started one after another from Python, and
+    the CPU seconds each took (this process's and the spawned ones').
+    """
     import subprocess
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "src", Path(tmp) / "dst"
         src.write_bytes(b"x" * 50)
-        t0 = time.perf_counter()
+        cpu0, t0 = _own_cpu_s(), time.perf_counter()
         for _ in range(spawns):
             subprocess.run(["sh", "-c", f"cp {src} {dst}"], check=True)
-        return spawns / (time.perf_counter() - t0)
+        seconds, cpu = time.perf_counter() - t0, _own_cpu_s() - cpu0
+        return spawns / seconds, cpu / spawns
 
 
-async def datum_overhead(client: Client, datums: int, image: str | None = None) -> list[Figure]:
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of the children it has reaped."""
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+
+
+async def datum_overhead(
+    client: Client,
+    settings: Settings,
+    datums: int,
+    image: str | None = None,
+    say: Callable[[str], None] = _quiet,
+) -> list[Figure]:
     """Datums/s of a trivial ``cp`` pipeline, beside spawning the same command in a loop;
     with ``image`` (loaded, see :func:`load_bench_image`), the same pipeline in that image too.
 
     The loop runs right before and right after the pipeline and the ratio is taken against
     the mean of both: on a shared machine the rate of either alone swings threefold within a
-    minute, and the pipeline ran between them.
+    minute, and the pipeline ran between them. The CPU per datum (every process) is printed
+    beside the loop's CPU per spawn.
     """
-    before = spawn_rate(datums)
-    _, jobs, seconds = await _first_run(client, "bench_ovh", datums)
-    after = spawn_rate(datums)
+    meter = CpuMeter(settings)
+    before, before_cpu = spawn_loop(datums)
+    run = await _first_run(client, meter, "bench_ovh", datums)
+    after, after_cpu = spawn_loop(datums)
     raw = (before + after) / 2
-    rate = datums / seconds
+    rate = datums / run.seconds
     figures = [
         Figure("raw: sh -c cp, spawned in a loop, before", before, "spawns/s"),
         Figure("raw: the same loop, after", after, "spawns/s"),
-        Figure(f"pipeline, 2 workers ({jobs[0].state})", rate, "datums/s"),
+        Figure(f"pipeline, 2 workers ({run.jobs[0].state})", rate, "datums/s"),
         Figure("ratio pipeline / raw (mean of before and after)", rate / raw, "", "≥ 1.0"),
+        *cpu_figures(run.cpu, run.seconds, datums, "datum", say),
+        Figure(
+            "raw: CPU per spawn (mean of before and after)",
+            (before_cpu + after_cpu) / 2 * 1e3,
+            "ms",
+        ),
     ]
     if image is not None:
-        _, in_image, seconds = await _first_run(client, "bench_ovh_img", datums, image=image)
-        imaged = datums / seconds
+        in_image = await _first_run(client, meter, "bench_ovh_img", datums, image)
+        imaged = datums / in_image.seconds
         figures += [
-            Figure(f"pipeline in an image, 2 workers ({in_image[0].state})", imaged, "datums/s"),
+            Figure(
+                f"pipeline in an image, 2 workers ({in_image.jobs[0].state})", imaged, "datums/s"
+            ),
             Figure("ratio image / host", imaged / rate, "", "≈ 1"),
         ]
     return figures

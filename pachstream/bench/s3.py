@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import time
 import uuid
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
-from pachstream.bench import Figure, tree_cpu_s
+from pachstream.bench import CpuMeter, Figure, cpu_split
 from pachstream.client import Client
 from pachstream.errors import ConfigError
 from pachstream.settings import Settings
@@ -61,38 +60,6 @@ async def _put_all(endpoint: str, bucket: str, keys: list[str], body: bytes, con
         return time.perf_counter() - start
 
 
-class CpuMeter:
-    """CPU seconds used by the stack's processes (with their children) and by this one."""
-
-    def __init__(self, settings: Settings) -> None:
-        from pachstream.stack import read_state
-
-        state = read_state(settings.home) or {}
-        self._pids = {c["name"]: int(c["pid"]) for c in state.get("components", []) if c.get("pid")}
-        self._idle: dict[str, float] = {}
-
-    def read(self) -> dict[str, float]:
-        """CPU seconds so far, per process (``bench``: this one, processors run in it)."""
-        out = {name: tree_cpu_s(pid) for name, pid in self._pids.items()}
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        out["bench"] = me.ru_utime + me.ru_stime
-        return out
-
-    async def measure_idle(self, seconds: float) -> None:
-        """What each process burns at rest (polling), to take off the figures."""
-        before, start = self.read(), time.monotonic()
-        await asyncio.sleep(seconds)
-        elapsed = time.monotonic() - start
-        self._idle = {k: max(0.0, v - before[k]) / elapsed for k, v in self.read().items()}
-
-    def used(self, before: dict[str, float], seconds: float) -> dict[str, float]:
-        """CPU seconds each process used since ``before``, ``seconds`` ago, beyond its rest."""
-        return {
-            k: max(0.0, v - before.get(k, v) - self._idle.get(k, 0.0) * seconds)
-            for k, v in self.read().items()
-        }
-
-
 async def s3_put(settings: Settings, client: Client, objects: int, size: int, concurrency: int,
                  say: Say) -> list[Figure]:  # fmt: skip
     """Objects/s of ``objects`` PUTs of ``size`` bytes through the gateway and straight to S3."""
@@ -123,13 +90,7 @@ async def s3_put(settings: Settings, client: Client, objects: int, size: int, co
     before = meter.read()
     through = await _put_all(gateway, f"master.{repo}", names, body, concurrency, keys, secret)
     through_cpu = meter.used(before, through)
-    say(
-        "CPU per PUT through the gateway, ms: "
-        + ", ".join(
-            f"{k} {v / objects * 1e3:.3f}"
-            for k, v in sorted(through_cpu.items(), key=lambda kv: -kv[1])
-        )
-    )
+    say(f"CPU per PUT through the gateway, ms: {cpu_split(through_cpu, objects)}")
 
     async def all_there() -> Any:
         info = await client.inspect_commit(f"{repo}@master")

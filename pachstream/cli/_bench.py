@@ -40,6 +40,11 @@ KAFKA = typer.Option(
 )
 
 
+def _say(message: str) -> None:
+    """A bench's detail line, on stderr beside its progress."""
+    err.print(f"[dim]{message}[/]")
+
+
 def _report(
     title: str,
     run: Callable[[Settings, Client], Awaitable[list[bench.Figure]]],
@@ -47,7 +52,7 @@ def _report(
 ) -> None:
     async def main() -> tuple[str, list[bench.Figure]]:
         lib = _lib()
-        stack = lib.bench_client(lambda s: err.print(f"[dim]{s}[/]"), kafka)
+        stack = lib.bench_client(_say, kafka)
         async with stack as (settings, client):
             return lib.broker_label(settings, kafka), await run(settings, client)
 
@@ -93,7 +98,7 @@ def ingest(
     kafka: str | None = KAFKA,
 ) -> None:
     """Files/s into one commit, next to the raw aiokafka produce rate, and their ratio."""
-    _report("bench ingest", lambda s, c: _lib().ingest(c, s, files, size), kafka)
+    _report("bench ingest", lambda s, c: _lib().ingest(c, s, files, size, _say), kafka)
 
 
 @bench_app.command("commit-scale")
@@ -122,9 +127,7 @@ def job_start(
 
     _report(
         "bench job-start",
-        lambda s, c: bench_job_start.job_start(
-            s, (small, large), lambda m: err.print(f"[dim]{m}[/]")
-        ),
+        lambda s, c: bench_job_start.job_start(s, (small, large), _say),
     )
 
 
@@ -152,7 +155,7 @@ def incremental(
         )
     _report(
         "bench incremental",
-        lambda s, c: _lib().incremental(c, files, changed_pct, program),
+        lambda s, c: _lib().incremental(c, s, files, changed_pct, program, _say),
         kafka,
     )
 
@@ -171,7 +174,7 @@ def datum_overhead(
         from pachstream import bench
 
         ref = bench.load_bench_image(settings) if image else None
-        return await bench.datum_overhead(client, datums, ref)
+        return await bench.datum_overhead(client, settings, datums, ref, _say)
 
     _report("bench datum-overhead", run, kafka)
 
@@ -196,7 +199,7 @@ def lineage_write(
 
     _report(
         "bench lineage-write",
-        lambda s, c: bench_lineage.lineage_write(s, datums, lambda m: err.print(f"[dim]{m}[/]")),
+        lambda s, c: bench_lineage.lineage_write(s, datums, _say),
         kafka,
     )
 
@@ -215,9 +218,7 @@ def lineage_query(
 
     _report(
         "bench lineage-query",
-        lambda s, c: bench_lineage.lineage_query(
-            s, datums, queries, lambda m: err.print(f"[dim]{m}[/]")
-        ),
+        lambda s, c: bench_lineage.lineage_query(s, datums, queries, _say),
         kafka,
     )
 
@@ -234,9 +235,7 @@ def s3_put(
 
     _report(
         "bench s3-put",
-        lambda s, c: bench_s3.s3_put(
-            s, c, objects, size, concurrency, lambda m: err.print(f"[dim]{m}[/]")
-        ),
+        lambda s, c: bench_s3.s3_put(s, c, objects, size, concurrency, _say),
         kafka,
     )
 
@@ -252,7 +251,7 @@ def list_rss(
 
     _report(
         "bench list-rss",
-        lambda s, c: s3_list.list_rss(s, c, files, page, lambda m: err.print(f"[dim]{m}[/]")),
+        lambda s, c: s3_list.list_rss(s, c, files, page, _say),
         kafka,
     )
 
@@ -266,11 +265,8 @@ def soak(
     """Gateway PUTs/s round after round with the broker on S3 storage, and last ÷ first."""
     from pachstream.bench import soak as bench_soak
 
-    def say(m: str) -> None:
-        err.print(f"[dim]{m}[/]")
-
     async def main() -> list[bench.Figure]:
-        async with _lib().bench_client(say, storage="s3") as (settings, client):
-            return await bench_soak.soak(settings, client, rounds, objects, concurrency, say)
+        async with _lib().bench_client(_say, storage="s3") as (settings, client):
+            return await bench_soak.soak(settings, client, rounds, objects, concurrency, _say)
 
     _print_figures("bench soak (broker on S3 storage)", _run(main()))
