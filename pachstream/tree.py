@@ -86,7 +86,11 @@ def shard_of(path: str, fanout: int = FANOUT) -> int:
 
 def entry_to_raw(entry: FileEntry) -> RawEntry:
     """A FileEntry in its stored form."""
-    return [entry.hash, entry.size, [[c.hash, c.size, c.pack, c.offset] for c in entry.chunks]]
+    chunks = entry.chunks
+    if len(chunks) == 1:  # nearly every file: no comprehension's frame (a commit's finish)
+        c = chunks[0]
+        return [entry.hash, entry.size, [[c.hash, c.size, c.pack, c.offset]]]
+    return [entry.hash, entry.size, [[c.hash, c.size, c.pack, c.offset] for c in chunks]]
 
 
 def raw_to_entry(raw: RawEntry) -> FileEntry:
@@ -279,7 +283,15 @@ def chunk_items(items: Iterable[tuple[str, Any]], level: int) -> list[list[tuple
 def merge_leaf(
     old: list[tuple[str, RawEntry]], keys: list[str], edits: Mapping[str, Edit]
 ) -> tuple[list[tuple[str, RawEntry]], list[RawDiff]]:
-    """A leaf's entries with the edits of ``keys`` applied, and the diff. Pure."""
+    """A leaf's entries with the edits of ``keys`` applied, and the diff. Pure.
+
+    ``keys`` are sorted (as :meth:`TreeStore._step` takes them).
+    """
+    if not old:
+        # A new leaf (every leaf of a first commit): a put or an append adds its entry, a
+        # delete changes nothing; already in key order.
+        added = [(key, edit[1]) for key in keys if (edit := edits[key]) is not None]
+        return added, [(key, "added", raw, None) for key, raw in added]
     entries = dict(old)
     diff: list[RawDiff] = []
     for key in keys:

@@ -96,6 +96,15 @@ MERGE_LEAF_CASES = [
     ("delete", {"/a": "1", "/b": "2"}, {"/a": None}, {"/b": "2"}, [("/a", "deleted")]),
     ("delete a missing path", {"/a": "1"}, {"/z": None}, {"/a": "1"}, []),
     ("append to nothing", {}, {"/a": ("append", "x")}, {"/a": "x"}, [("/a", "added")]),
+    # A new leaf (a first commit's), every kind of edit at once, in key order.
+    (
+        "new leaf",
+        {},
+        {"/c": ("put", "3"), "/a": ("append", "1"), "/b": None, "/d": ("put", "4")},
+        {"/a": "1", "/c": "3", "/d": "4"},
+        [("/a", "added"), ("/c", "added"), ("/d", "added")],
+    ),
+    ("new leaf, only deletes", {}, {"/a": None, "/b": None}, {}, []),
 ]
 
 
