@@ -1,5 +1,6 @@
-"""``bench s3-put`` runs end to end at a small size: both sides PUT every object, the repo gets
-every one in a few commits, and the scratch repo is gone afterwards (no timings checked)."""
+"""``bench s3-put`` and ``bench soak`` run end to end at a small size: every object is PUT, the
+repo gets every one in a few commits, and the scratch repo is gone afterwards (no timings
+checked)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import pytest
 
 from pachstream.bench.s3 import s3_put
+from pachstream.bench.soak import soak
 from pachstream.errors import ConfigError
 from pachstream.gateway import S3Gateway
 from pachstream.testing.services import RunningStack
@@ -35,3 +37,25 @@ async def test_s3_put_bench_small(settings):
         assert figures["ratio gateway / direct"] == pytest.approx(ratio)
         assert 1 <= figures["commits made by the gateway"] < 300  # grouped, not one per PUT
         assert not [r for r in await stack.client.list_repo() if r.name.startswith("s3bench")]
+
+
+async def test_soak_bench_small(settings):
+    said: list[str] = []
+    async with RunningStack(settings, pipelines=False) as stack:
+        gateway = S3Gateway(settings, port=0)
+        await gateway.start()
+        try:
+            with_gw = dataclasses.replace(settings, gateway_address=f"127.0.0.1:{gateway.port}")
+            figures = {
+                f.name: f.value for f in await soak(with_gw, stack.client, 2, 30, 4, said.append)
+            }
+        finally:
+            await gateway.stop()
+        assert not [r for r in await stack.client.list_repo() if r.name.startswith("soak")]
+    (first,) = [v for k, v in figures.items() if k.startswith("round 1: 30 PUTs")]
+    (last,) = [v for k, v in figures.items() if k.startswith("round 2: 30 PUTs")]
+    assert figures["ratio last round / first"] == pytest.approx(last / first)
+    # Processors run in this process here: their CPU is "every other process"'s.
+    assert figures["round 1: CPU per PUT, every other process"] > 0
+    assert figures["round 2: CPU per PUT, broker and object store"] == 0
+    assert len([s for s in said if "CPU per PUT, ms: bench " in s]) == 2
