@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import orjson
 
 from pachstream.chaos._facts import Ack, CommitFact, DeadLetter, JobFact, OpenCommitFact, ReadBack
@@ -212,7 +213,10 @@ async def _fingerprint(pool: Any, tables: Sequence[str]) -> dict[str, tuple[int,
 
 
 async def _offsets(pool: Any) -> dict[tuple[str, int], int]:
-    rows = await pool.fetch("SELECT topic, partition, next_offset FROM lineage_offsets")
+    try:
+        rows = await pool.fetch("SELECT topic, partition, next_offset FROM lineage_offsets")
+    except asyncpg.UndefinedTableError:
+        return {}  # no materializer ever ran in this namespace: it applied nothing
     return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
 

@@ -96,3 +96,8 @@ async def test_records_the_materializer_has_not_applied_are_its_lag(stack: Runni
     await stack.lineage.start()
     assert await _settled(stack) == {}
     assert (await lineage_offsets(settings))[(events, partition)] == end
+
+
+async def test_a_namespace_no_materializer_ran_in_has_applied_nothing(settings) -> None:
+    # No lineage tables at all: nothing applied, not an error (chaos asks before any ran).
+    assert await lineage_offsets(settings) == {}
