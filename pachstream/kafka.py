@@ -305,6 +305,15 @@ HOT_WINDOW_S = 0.5
 """How long after its last records a reader keeps the hot wait (a job's hops come every few
 tens of milliseconds; an idle stack goes back to the idle wait)."""
 
+HOT_DECAY = 4
+"""Inside the hot window the wait grows with the quiet: a quarter of the time since the last
+records, from ``FETCH_WAIT_HOT_MS`` up to ``FETCH_WAIT_IDLE_MS`` (2 ms right after a record,
+the idle wait after 40 ms). A record due in a few milliseconds is still fetched at once,
+while a reader whose next record is a job's length away stops polling at 2 ms for the whole
+window. bench incremental (10,000 datums, memory stacks, alternating): 37.2, 38.2 s -> 33.9,
+33.9 s, CPU per datum 5.2 -> 4.7 ms; bench latency p50 unchanged within noise (66-72 ms
+both); a divisor of 8 gave 34.7, 35.2 s."""
+
 FETCH_WAIT_ASLEEP_MS = 50
 """Fetch wait when caught up and quiet for ``ASLEEP_AFTER_S``. At the idle wait, a stack at
 rest kept 0.77 of this box's 2 cores busy (each processor ~100 empty fetches a second, the
@@ -331,13 +340,15 @@ def fetch_wait_ms(behind: bool, stalled_s: float, quiet_s: float = float("inf"))
     ``behind``: some partition of the request has records past its position; ``stalled_s``:
     seconds since such a partition last moved; ``quiet_s``: seconds since the reader last
     got records. Caught up, a short wait keeps hops fast, shorter still while records are
-    flowing, longer after a quiet spell (an idle stack's polling); behind, the wait is the
+    flowing (shortest right after them, growing with the quiet), longer after a quiet spell
+    (an idle stack's polling); behind, the wait is the
     broker's listing deadline, and it grows by twice the time stalled, so no log is too long
     to read.
     """
     if not behind:
         if 0.0 <= quiet_s < HOT_WINDOW_S:
-            return FETCH_WAIT_HOT_MS
+            grown = int(quiet_s * 1000 / HOT_DECAY)
+            return max(FETCH_WAIT_HOT_MS, min(FETCH_WAIT_IDLE_MS, grown))
         return FETCH_WAIT_ASLEEP_MS if quiet_s >= ASLEEP_AFTER_S else FETCH_WAIT_IDLE_MS
     return int(min(FETCH_WAIT_MAX_MS, FETCH_WAIT_BEHIND_MS + 2_000 * max(0.0, stalled_s)))
 

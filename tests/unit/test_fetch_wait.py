@@ -11,6 +11,7 @@ from pachstream.kafka import (
     FETCH_WAIT_HOT_MS,
     FETCH_WAIT_IDLE_MS,
     FETCH_WAIT_MAX_MS,
+    HOT_DECAY,
     HOT_WINDOW_S,
     fetch_wait_ms,
 )
@@ -44,7 +45,11 @@ def test_the_behind_wait_is_a_deadline_not_a_hold() -> None:
     ("behind", "quiet", "wait"),
     [
         (False, 0.0, FETCH_WAIT_HOT_MS),  # records just came: the next hop is near
-        (False, HOT_WINDOW_S / 2, FETCH_WAIT_HOT_MS),
+        (False, 0.004, FETCH_WAIT_HOT_MS),  # never below the hot wait
+        (False, 0.020, 5),  # grows with the quiet, a quarter of it
+        (False, 0.039, 9),
+        (False, 0.040, FETCH_WAIT_IDLE_MS),  # ... up to the idle wait
+        (False, HOT_WINDOW_S / 2, FETCH_WAIT_IDLE_MS),
         (False, HOT_WINDOW_S, FETCH_WAIT_IDLE_MS),  # quiet for the window: back to idle
         (False, ASLEEP_AFTER_S / 2, FETCH_WAIT_IDLE_MS),
         (False, ASLEEP_AFTER_S, FETCH_WAIT_ASLEEP_MS),  # a quiet spell: poll less often
@@ -61,3 +66,10 @@ def test_a_reader_that_just_got_records_waits_less(behind: bool, quiet: float, w
 def test_the_hot_wait_is_the_shortest() -> None:
     assert 0 < FETCH_WAIT_HOT_MS < FETCH_WAIT_IDLE_MS < FETCH_WAIT_ASLEEP_MS < FETCH_WAIT_BEHIND_MS
     assert HOT_WINDOW_S < ASLEEP_AFTER_S
+
+
+def test_the_hot_wait_grows_to_the_idle_wait_inside_the_window() -> None:
+    # The decay reaches the idle wait before the window closes, so nothing jumps back down.
+    assert FETCH_WAIT_IDLE_MS * HOT_DECAY / 1000 < HOT_WINDOW_S
+    waits = [fetch_wait_ms(False, 0.0, ms / 1000) for ms in range(0, 500)]
+    assert waits == sorted(waits)
