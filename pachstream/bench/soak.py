@@ -8,6 +8,10 @@ throwaway one on S3 storage (the memory broker would hide the effect). After eac
 counts the objects under the broker's bucket, the figure the slowdown was traced to, and the
 CPU each PUT cost the broker and the object store (its log, and our content) and every other
 process: which of the two grows with the rounds says whose cost the slowdown is.
+
+The cause, found in Tansu's source (``docs/design.md``, Brokers): each fetch of new records
+lists every batch object of the partition, and none is ever deleted, so the broker's and the
+store's cost per PUT grows with the rounds while every other process's stays flat.
 """
 
 from __future__ import annotations
