@@ -296,14 +296,16 @@ wait, so this bounds each topic hop (bench latency p50: 301 ms at 100, 226 ms at
 broker); the price is more empty fetches on an idle stack."""
 
 FETCH_WAIT_HOT_MS = 2
-"""Fetch wait when caught up but records came within ``HOT_WINDOW_S``: a job's next record
-is likely on its way. A record produced to Tansu (memory) was consumed 4.4 ms after its
-acknowledgement at a 10 ms wait, 1.3 ms at 2 ms; each empty fetch at 2 ms costs ~5 % of a
-core in the reader and ~4 % in the broker, paid only inside the window."""
+"""Fetch wait when caught up and records came a moment ago (it grows from here, see
+``HOT_DECAY``): a job's next record is likely on its way. A record produced to Tansu
+(memory) was consumed 4.4 ms after its acknowledgement at a 10 ms wait, 1.3 ms at 2 ms;
+each empty fetch at 2 ms costs ~5 % of a core in the reader and ~4 % in the broker, paid
+only while the wait is this short."""
 
 HOT_WINDOW_S = 0.5
-"""How long after its last records a reader keeps the hot wait (a job's hops come every few
-tens of milliseconds; an idle stack goes back to the idle wait)."""
+"""How long after its last records a reader's wait follows ``HOT_DECAY`` (a job's hops come
+every few tens of milliseconds; an idle stack goes back to the idle wait). The decay reaches
+the idle wait after 40 ms, well inside the window, so the wait never steps back down."""
 
 HOT_DECAY = 4
 """Inside the hot window the wait grows with the quiet: a quarter of the time since the last
@@ -341,9 +343,8 @@ def fetch_wait_ms(behind: bool, stalled_s: float, quiet_s: float = float("inf"))
     seconds since such a partition last moved; ``quiet_s``: seconds since the reader last
     got records. Caught up, a short wait keeps hops fast, shorter still while records are
     flowing (shortest right after them, growing with the quiet), longer after a quiet spell
-    (an idle stack's polling); behind, the wait is the
-    broker's listing deadline, and it grows by twice the time stalled, so no log is too long
-    to read.
+    (an idle stack's polling); behind, the wait is the broker's listing deadline, and it
+    grows by twice the time stalled, so no log is too long to read.
     """
     if not behind:
         if 0.0 <= quiet_s < HOT_WINDOW_S:
