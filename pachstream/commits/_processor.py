@@ -72,6 +72,14 @@ MIGRATIONS = [
         repo text NOT NULL, commit_id text NOT NULL, branch text NOT NULL, parent text,
         root text, finished boolean NOT NULL, PRIMARY KEY (repo, commit_id));
     """,
+    # A repo's recent request ids (RepoState.recent), a row each: they were a list in its
+    # state (36 KB rewritten per checkpoint at the bound); a state still holding the list
+    # is read as before and moves it here at its next checkpoint.
+    """
+    CREATE TABLE commits_recent (
+        repo text NOT NULL, seq bigint NOT NULL, request_id text NOT NULL,
+        PRIMARY KEY (repo, seq));
+    """,
 ]
 
 
@@ -107,9 +115,16 @@ class CommitProcessor(LogProcessor):
                 root=row["root"],
                 finished=row["finished"],
             )
+        recent: dict[str, list[str]] = {}
+        for row in await conn.fetch(
+            "SELECT repo, request_id FROM commits_recent ORDER BY repo, seq"
+        ):
+            recent.setdefault(row["repo"], []).append(row["request_id"])
         for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
             raw = orjson.loads(row["state"])
-            self.repos[row["repo"]] = _core.RepoState.from_json(raw, commits.get(row["repo"], {}))
+            self.repos[row["repo"]] = _core.RepoState.from_json(
+                raw, commits.get(row["repo"], {}), recent.get(row["repo"])
+            )
         log.info("commits: restored %d repos at offsets %s", len(self.repos), self._offsets)
 
     async def _step(self) -> None:

@@ -21,6 +21,10 @@ import orjson
 from pachstream.commits._core import RepoState
 from pachstream.processor import columns, offsets_columns, offsets_cte
 
+FORGET_ALL = 2**62
+"""A ``forget`` bound past every sequence number: a deleted repo's ids all go (but those its
+namesake created again in the batch writes)."""
+
 
 @dataclass
 class CheckpointRows:
@@ -34,6 +38,10 @@ class CheckpointRows:
     """(repo, state JSON) to upsert."""
     commits: list[tuple[str, str, str, str | None, str | None, bool]] = field(default_factory=list)
     """(repo, commit id, branch, parent, root, finished) to upsert."""
+    recent: list[tuple[str, int, str]] = field(default_factory=list)
+    """(repo, sequence number, request id) of request ids remembered in the batch."""
+    forget: list[tuple[str, int]] = field(default_factory=list)
+    """(repo, sequence number): that repo's recent ids up to it are forgotten (their rows go)."""
 
 
 def checkpoint_rows(
@@ -48,9 +56,11 @@ def checkpoint_rows(
         repo = repos.get(name)
         if name in deleted:
             out.dropped.append(name)
+            out.forget.append((name, FORGET_ALL))
             if repo is not None:
                 # Created again after its delete: every commit it has is new.
                 repo.dirty_commits = set(repo.commits)
+                repo.recent_unsaved = len(repo.recent)
         if repo is None:
             continue
         out.removed += [(name, cid) for cid in sorted(repo.removed_commits)]
@@ -60,6 +70,11 @@ def checkpoint_rows(
             c = repo.commits[cid]
             out.commits.append((name, cid, c.branch, c.parent, c.root, c.finished))
         repo.dirty_commits.clear()
+        if repo.recent_unsaved:
+            out.recent += [(name, seq, rid) for seq, rid in repo.unsaved_recent()]
+            if name not in deleted:
+                out.forget.append((name, repo.recent_seq - len(repo.recent)))
+            repo.recent_unsaved = 0
     return out
 
 
@@ -68,6 +83,8 @@ def _checkpoint_sql() -> str:
     removed = "$2::text[], $3::text[]"
     repos = "$4::text[], $5::jsonb[]"
     commits = "$6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[]"
+    recent = "$12::text[], $13::bigint[], $14::text[]"
+    forget = "$15::text[], $16::bigint[]"
     return (
         "WITH "
         f"new_repos AS (SELECT * FROM unnest({repos}) AS n(repo, state)), "
@@ -86,7 +103,14 @@ def _checkpoint_sql() -> str:
         "put_commits AS (INSERT INTO commits_commits SELECT * FROM new_commits "
         "ON CONFLICT (repo, commit_id) DO UPDATE SET root = EXCLUDED.root, "
         "finished = EXCLUDED.finished, parent = EXCLUDED.parent), "
-        f"{offsets_cte('commits', 12)} SELECT 1"
+        f"new_recent AS (SELECT * FROM unnest({recent}) AS n(repo, seq, request_id)), "
+        # The forgotten rows of a repo are a range of its primary key: an index scan.
+        f"drop_recent AS (DELETE FROM commits_recent r USING unnest({forget}) AS f(repo, upto) "
+        "WHERE r.repo = f.repo AND r.seq <= f.upto "
+        "AND NOT EXISTS (SELECT 1 FROM new_recent n WHERE n.repo = r.repo AND n.seq = r.seq)), "
+        "put_recent AS (INSERT INTO commits_recent SELECT * FROM new_recent "
+        "ON CONFLICT (repo, seq) DO UPDATE SET request_id = EXCLUDED.request_id), "
+        f"{offsets_cte('commits', 17)} SELECT 1"
     )
 
 
@@ -101,6 +125,8 @@ def checkpoint_args(rows: CheckpointRows, offsets: dict[tuple[str, int], int]) -
         *columns(rows.removed, 2),
         *columns(rows.repos, 2),
         *columns(rows.commits, 6),
+        *columns(rows.recent, 3),
+        *columns(rows.forget, 2),
         *offsets_columns(offsets),
     ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pachstream.commits._processor import MIGRATIONS
-from pachstream.commits._store import CheckpointRows, checkpoint
+from pachstream.commits._store import FORGET_ALL, CheckpointRows, checkpoint
 from pachstream.pg import connect_pool, migrate
 
 
@@ -17,6 +17,7 @@ async def _tables(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
         "commits": "SELECT repo, commit_id, branch, parent, root, finished "
         "FROM commits_commits ORDER BY 1, 2",
         "offsets": "SELECT topic, partition, next_offset FROM commits_offsets ORDER BY 1, 2",
+        "recent": "SELECT repo, seq, request_id FROM commits_recent ORDER BY 1, 2",
     }
     return {name: [tuple(r) for r in await conn.fetch(q)] for name, q in queries.items()}
 
@@ -37,6 +38,9 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
                     repos=[("a", '{"v": 1}'), ("b", '{"v": 1}')],
                     commits=[_commit("a", "a1", "r1"), _commit("a", "a2", None, False),
                              _commit("b", "b1", "rb")],
+                    recent=[("a", 1, "qa1"), ("a", 2, "qa2"), ("a", 3, "qa3"), ("b", 1, "qb1"),
+                            ("b", 2, "qb2")],
+                    forget=[("a", 0), ("b", 0)],
                 ),
                 {("requests", 0): 5, ("requests", 1): 2},
             )  # fmt: skip
@@ -48,6 +52,7 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
                 _commit("b", "b1", "rb"),
             ]
             assert t["offsets"] == [("requests", 0, 5), ("requests", 1, 2)]
+            assert len(t["recent"]) == 5
 
             # One batch: a2 finished, a1 removed and made again (same id), b deleted and
             # created again with a new commit, an offset moved.
@@ -59,6 +64,9 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
                     repos=[("a", '{"v": 2}'), ("b", '{"v": 9}')],
                     commits=[_commit("a", "a1", "r1x"), _commit("a", "a2", "r2"),
                              _commit("b", "b2", "rb2")],
+                    # a: one more id, the two oldest past its bound; b: the new b's one id.
+                    recent=[("a", 4, "qa4"), ("b", 1, "qnew")],
+                    forget=[("a", 2), ("b", FORGET_ALL)],
                 ),
                 {("requests", 1): 9},
             )  # fmt: skip
@@ -70,16 +78,23 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
                 _commit("b", "b2", "rb2"),  # b1 went with the old b
             ]
             assert t["offsets"] == [("requests", 0, 5), ("requests", 1, 9)]
+            assert t["recent"] == [("a", 3, "qa3"), ("a", 4, "qa4"), ("b", 1, "qnew")]
 
             # a removed commit and a deleted repo, nothing written again.
             await checkpoint(
                 conn,
-                CheckpointRows(dropped=["b"], removed=[("a", "a2")], repos=[("a", '{"v": 3}')]),
+                CheckpointRows(
+                    dropped=["b"],
+                    removed=[("a", "a2")],
+                    repos=[("a", '{"v": 3}')],
+                    forget=[("b", FORGET_ALL)],
+                ),
                 {},
             )
             t = await _tables(conn)
             assert t["repos"] == [("a", '{"v": 3}')]
             assert t["commits"] == [_commit("a", "a1", "r1x")]
+            assert t["recent"] == [("a", 3, "qa3"), ("a", 4, "qa4")]
             assert t["offsets"] == [("requests", 0, 5), ("requests", 1, 9)]
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")

@@ -125,3 +125,33 @@ async def test_replaying_the_request_log_rebuilds_identical_tables(servers):
 
         await again.client._wait_until(caught_up, "the second replay")
         assert await _tables(second) == original
+
+
+async def test_retries_of_answered_requests_after_a_restart_change_nothing(servers):
+    """The commit processor remembers the request ids it answered across a restart (its
+    ``commits_recent`` rows): every request sent again is a writer's retry and is dropped."""
+    settings = servers.with_namespace("r" + uuid.uuid4().hex[:12])
+    async with RunningStack(settings) as stack:
+        await _session(stack.client)
+        original = await _tables(settings)
+    log = await _read_all(settings, Topics(settings.namespace).requests, len(original["requests"]))
+    async with RunningStack(settings) as restarted:
+        kafka, _, _ = settings.require()
+        producer = Producer(kafka)
+        await producer.start()
+        try:
+            await producer.send_all(
+                (Topics(settings.namespace).requests, r.key.decode() if r.key else None, r.value)
+                for r in log
+            )
+            # A new request behind the retries: once it is answered, so were they.
+            await restarted.client.put_file("raw@master", "/after", b"x")
+        finally:
+            await producer.stop()
+        await asyncio.sleep(0.5)  # facts of a retry (none expected) would land now
+        after = await _tables(settings)
+    new = [row for row in after["commits"] if row not in original["commits"]]
+    assert len(new) == 1  # the one new put's commit; the retries made none
+    assert len(after["requests"]) == len(original["requests"]) + 1
+    assert after["repos"] == original["repos"]
+    assert len(after["blobs"]) == len(original["blobs"]) + 1  # the new put's content

@@ -198,10 +198,12 @@ def test_requests(name, requests, expected):
 def test_a_refused_request_changes_no_state():
     repos, _ = run([create("c"), start("s")])
     before = repos["r"].to_json()
+    recent_before = list(repos["r"].recent)
     _, facts = run([start("s2"), finish("f", branch="x y"), branch("b", head="0" * 32)], repos)
     assert summary(facts) == ["CommitAlreadyOpen", "InvalidName", "CommitNotFound"]
     after = repos["r"].to_json()
-    assert after.pop("recent") == [*before.pop("recent"), "s2", "f", "b"]
+    assert list(repos["r"].recent) == [*recent_before, "s2", "f", "b"]
+    assert after.pop("recent_seq") == before.pop("recent_seq") + 3
     assert after == before
 
 
@@ -359,16 +361,53 @@ def test_state_round_trips_through_json():
         "commitset": None,
         "staged": ["staging/1"],
     }
-    back = _core.RepoState.from_json(raw, state.commits)
+    assert "recent" not in raw and raw["recent_seq"] == 4  # the ids are rows of their own
+    back = _core.RepoState.from_json(raw, state.commits, list(state.recent))
     assert back.to_json() == state.to_json()
     assert back.open["master"].overlay is None  # ops are re-read from staging after a restore
     assert back.recent.maxlen == _core.RECENT_REQUESTS
+    assert (list(back.recent), back.recent_unsaved) == (["c", "m", "s", "m2"], 0)
     # The restored state still drops retries and refuses a second start.
     assert summary(run([modify("m2", path="/b"), start("s3")], {"r": back})[1]) == [
         "CommitAlreadyOpen"
     ]
     step = _core.handle({"r": back}, finish("f"))
     assert step.finish.commit.overlay is None and step.finish.commit.staged == ["staging/1"]
+
+
+def test_a_state_written_with_its_ids_inline_is_read_and_saves_them_as_rows():
+    repos, _ = run([create("c"), modify("m")])
+    raw = repos["r"].to_json()
+    del raw["recent_seq"]
+    raw["recent"] = ["c", "m"]  # the form before the ids were rows
+    back = _core.RepoState.from_json(raw, repos["r"].commits)
+    assert list(back.recent) == ["c", "m"]
+    assert back.unsaved_recent() == [(1, "c"), (2, "m")]
+    assert summary(run([modify("m")], {"r": back})[1]) == []  # still a retry
+
+
+RECENT_CASES = [
+    # (name, ids remembered before the checkpoint, then after it, unsaved (seq, id) expected)
+    ("nothing since the checkpoint", 3, 0, []),
+    ("the new ones, numbered on", 3, 2, [(4, "x3"), (5, "x4")]),
+    ("all of a first batch", 0, 3, [(1, "x0"), (2, "x1"), (3, "x2")]),
+    ("past the bound: the last ones remembered only", 2, _core.RECENT_REQUESTS + 1,
+     [(s, f"x{s - 1}") for s in range(4, _core.RECENT_REQUESTS + 4)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"), [c[1:] for c in RECENT_CASES], ids=[c[0] for c in RECENT_CASES]
+)
+def test_unsaved_recent_ids(before, after, expected):
+    state = _core.RepoState(name="r", description="", created=1.0)
+    for i in range(before):
+        state.remember(f"x{i}")
+    state.recent_unsaved = 0  # a checkpoint
+    for i in range(before, before + after):
+        state.remember(f"x{i}")
+    assert state.unsaved_recent() == expected
+    assert state.recent_seq == before + after
 
 
 def test_recent_requests_are_bounded():
