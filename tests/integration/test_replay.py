@@ -55,6 +55,20 @@ async def _tables(settings) -> dict[str, list[tuple]]:
         await pool.close()
 
 
+async def _send_requests(settings, log: list[Record]) -> None:
+    """Produce ``log``'s request records again, with their keys, to ``settings``' namespace."""
+    kafka, _, _ = settings.require()
+    producer = Producer(kafka)
+    await producer.start()
+    try:
+        await producer.send_all(
+            (Topics(settings.namespace).requests, r.key.decode() if r.key else None, r.value)
+            for r in log
+        )
+    finally:
+        await producer.stop()
+
+
 async def _session(c) -> None:
     await c.create_repo("raw", "replayed")
     await c.create_repo("gone")
@@ -82,17 +96,8 @@ async def test_replaying_the_request_log_rebuilds_identical_tables(servers):
 
     # A fresh namespace gets the same request records, in the same per-repo order.
     second = servers.with_namespace("r" + uuid.uuid4().hex[:12])
-    kafka, _, _ = second.require()
     async with RunningStack(second) as replay:
-        producer = Producer(kafka)
-        await producer.start()
-        try:
-            await producer.send_all(
-                (Topics(second.namespace).requests, r.key.decode() if r.key else None, r.value)
-                for r in log
-            )
-        finally:
-            await producer.stop()
+        await _send_requests(second, log)
         ids = [row[0] for row in original["requests"]]
 
         async def all_answered():
@@ -136,18 +141,9 @@ async def test_retries_of_answered_requests_after_a_restart_change_nothing(serve
         original = await _tables(settings)
     log = await _read_all(settings, Topics(settings.namespace).requests, len(original["requests"]))
     async with RunningStack(settings) as restarted:
-        kafka, _, _ = settings.require()
-        producer = Producer(kafka)
-        await producer.start()
-        try:
-            await producer.send_all(
-                (Topics(settings.namespace).requests, r.key.decode() if r.key else None, r.value)
-                for r in log
-            )
-            # A new request behind the retries: once it is answered, so were they.
-            await restarted.client.put_file("raw@master", "/after", b"x")
-        finally:
-            await producer.stop()
+        await _send_requests(settings, log)
+        # A new request behind the retries: once it is answered, so were they.
+        await restarted.client.put_file("raw@master", "/after", b"x")
         await asyncio.sleep(0.5)  # facts of a retry (none expected) would land now
         after = await _tables(settings)
     new = [row for row in after["commits"] if row not in original["commits"]]
