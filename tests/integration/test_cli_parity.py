@@ -323,8 +323,11 @@ async def test_pipeline_commands(stack: RunningStack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.sh"
     bad.write_text("#!/bin/sh\nsed -i 's/name: upper/name: other/' \"$1\"\n")
     bad.chmod(bad.stat().st_mode | stat.S_IEXEC)
-    code, out, err = await _cli(s, "edit", "pipeline", "upper", env={"EDITOR": str(bad)})
+    # The refused edit is kept for the user, in the temporary folder (this test's).
+    env = {"EDITOR": str(bad), "TMPDIR": str(tmp_path)}
+    code, out, err = await _cli(s, "edit", "pipeline", "upper", env=env)
     assert code == 1 and "'upper' only" in err and "your edit is in" in err
+    assert len(list(tmp_path.glob("pipeline-upper-*.yaml"))) == 1
 
 
 # ----------------------------------------------------------------------------- extract / restore

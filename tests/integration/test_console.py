@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import re
 import shutil
 import time
@@ -342,7 +343,9 @@ async def test_a_console_with_a_token_wants_it(stack: RunningStack) -> None:
                 assert 'id="no-metrics"' in await r.text()
 
 
-def _chrome_driver():  # type: ignore[no-untyped-def]
+def _chrome_driver(home: Path):  # type: ignore[no-untyped-def]
+    """A headless chromium whose temporary folders are under ``home`` (the test's tmp
+    folder): its singleton socket's folder, /tmp/org.chromium.Chromium.*, outlived it."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -350,7 +353,8 @@ def _chrome_driver():  # type: ignore[no-untyped-def]
     options.binary_location = shutil.which("chromium") or ""
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000"):
         options.add_argument(arg)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    service = Service(shutil.which("chromedriver"), env={**os.environ, "TMPDIR": str(home)})
+    return webdriver.Chrome(service=service, options=options)
 
 
 async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path: Path) -> None:
@@ -409,7 +413,7 @@ async def test_in_a_real_browser(stack: RunningStack, console: Console, tmp_path
                 d, seconds, poll_frequency=0.2, ignored_exceptions=(WebDriverException,)
             ).until(ready)
 
-        driver = _chrome_driver()
+        driver = _chrome_driver(tmp_path)
         seen: dict[str, str] = {}
         try:
             # The live job: its counts move without a reload (a marker set on the page
