@@ -223,7 +223,7 @@ def _create(s: DispatchState, req: CreatePipeline) -> Flow:
     s.pipelines[spec.name] = p
     # A new spec runs once on the inputs as they are now: a commit set of its own.
     yield from new_set(s, p, derive_id("commitset", req.request_id))
-    s.retired.pop(spec.name, None)
+    s.unretire(spec.name)
     yield SaveMeta()
     yield emit_fact(
         spec.name,
@@ -261,11 +261,10 @@ def _delete(s: DispatchState, req: DeletePipeline) -> Flow:
     if p.job is not None:
         yield from end_job(s, p, JobPhase.KILLED, None, req.time, "the pipeline was deleted")
     del s.pipelines[p.name]
-    s.retired[p.name] = p.version
+    s.retire(p.name, p.version)
     # Its repo is gone for this processor now: the delete below reaches the commit
     # processor before any later create of the name (same key, earlier offset).
-    s.repos.discard(p.name)
-    yield SaveMeta()
+    s.drop_repo(p.name)
     yield DropPipeline(p.name)
     yield emit_fact(p.name, _state_fact(req, "deleted"))
     yield emit_request(
@@ -359,13 +358,11 @@ def _rerun(s: DispatchState, req: RerunJob) -> Flow:
 def _observe(s: DispatchState, fact: Any, now: float) -> Flow:
     match fact:
         case RepoCreated():
-            s.repos.add(fact.repo)
-            yield SaveMeta()
+            s.add_repo(fact.repo)
         case RepoDeleted():
-            s.repos.discard(fact.repo)
+            s.drop_repo(fact.repo)
             for key in [k for k in s.heads if k.split("@", 1)[0] == fact.repo]:
-                del s.heads[key]
-            yield SaveMeta()
+                s.drop_head(key)
             # Deleted with --force while pipelines read it: they stop, saying why.
             yield from stop_readers(
                 s, fact.repo, fact.event_id, fact.time, f"repo '{fact.repo}' was deleted"
@@ -398,8 +395,7 @@ def _observe(s: DispatchState, fact: Any, now: float) -> Flow:
                 if seen is None or seen[0] == m.head:
                     continue  # an open commit no pipeline saw
                 if m.head is None:
-                    del s.heads[key]  # nothing left to run on; outputs stay
-                    yield SaveMeta()
+                    s.drop_head(key)  # nothing left to run on; outputs stay
                     continue
                 yield from new_head(s, fact.repo, m.branch, m.head, m.root, fact.commitset)
         case RequestDone():

@@ -79,9 +79,12 @@ def startable(s: DispatchState) -> list[tuple[Pipeline, Decision]]:
     if not idle:
         return []  # the common case on every quiet step: build nothing
     producers = _producers(s)
-    heads = {k: (v[0], v[1]) for k, v in s.heads.items()}
-    head_sets = {k: s.sets[v[2]] for k, v in s.heads.items() if len(v) > 2 and v[2] in s.sets}
-    seqs = {k: v[3] for k, v in s.heads.items() if len(v) > 3}
+    # Only the heads these pipelines read: a decision looks at no other, and every branch
+    # of every repo is far more on a big install (this runs at each step while one waits).
+    read = {k: v for p in idle for k in p.sources() if (v := s.heads.get(k)) is not None}
+    heads = {k: (v[0], v[1]) for k, v in read.items()}
+    head_sets = {k: s.sets[v[2]] for k, v in read.items() if len(v) > 2 and v[2] in s.sets}
+    seqs = {k: v[3] for k, v in read.items() if len(v) > 3}
     out: list[tuple[Pipeline, Decision]] = []
     for p in idle:
         commitset = s.sets.setdefault(p.pending[0], CommitSet())
@@ -203,7 +206,7 @@ def new_head(
     key = _core.source(repo, branch)
     old = s.heads.get(key)
     seq = (old[3] if old and len(old) > 3 else 0) + 1
-    s.heads[key] = [commit, root, commitset, seq]
+    s.set_head(key, [commit, root, commitset, seq])
     s.sets.setdefault(commitset, CommitSet()).add(key, (commit, root), seq)
     yield SaveMeta()
     yield from _reach(s, commitset, repo, branch)

@@ -226,23 +226,93 @@ class DispatchState:
     now: float = 0.0
     """The newest time the current batch has brought (requests, finished commits, datum
     results); jobs started at the batch's end take it. Not persisted: each batch starts at 0."""
+    changed: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, name) of the entries (:data:`ENTRY_KINDS`) changed since the last checkpoint.
+    Each repo, head and retired version is a row of its own, written when it changes: as
+    three values they were rewritten whole at every change anywhere (one new head among
+    1,000 repos: 172 KB and 4.9 ms of checkpoint, 37.6 ms among 10,000). Changed only
+    through the methods below, which mark what they change."""
+    legacy_meta: bool = False
+    """Restored from a state that kept repos, heads and retired versions as whole values in
+    ``dispatch_meta``: its next checkpoint writes them as entries and drops those values."""
+
+    def add_repo(self, name: str) -> None:
+        """A repo exists."""
+        self.repos.add(name)
+        self.changed.add(("repo", name))
+
+    def drop_repo(self, name: str) -> None:
+        """A repo is gone."""
+        self.repos.discard(name)
+        self.changed.add(("repo", name))
+
+    def set_head(self, key: str, head: list[Any]) -> None:
+        """``repo@branch`` has a new head (see :attr:`heads`)."""
+        self.heads[key] = head
+        self.changed.add(("head", key))
+
+    def drop_head(self, key: str) -> None:
+        """``repo@branch`` has no head any more."""
+        self.heads.pop(key, None)
+        self.changed.add(("head", key))
+
+    def retire(self, name: str, version: int) -> None:
+        """A pipeline was deleted at ``version``."""
+        self.retired[name] = version
+        self.changed.add(("retired", name))
+
+    def unretire(self, name: str) -> None:
+        """A pipeline of a retired name exists again."""
+        if self.retired.pop(name, None) is not None:
+            self.changed.add(("retired", name))
+
+    def entry(self, kind: str, name: str) -> Any:
+        """The persisted value of one entry; None when there is none (its row goes)."""
+        if kind == "repo":
+            return True if name in self.repos else None
+        if kind == "head":
+            return self.heads.get(name)
+        return self.retired.get(name)
+
+    def load_entry(self, kind: str, name: str, value: Any) -> None:
+        """Take one entry back (:meth:`entry`); unknown kinds are left alone."""
+        if kind == "repo":
+            self.repos.add(name)
+        elif kind == "head":
+            self.heads[name] = value
+        elif kind == "retired":
+            self.retired[name] = value
 
     def meta_json(self) -> dict[str, Any]:
-        """The persisted form of everything but the pipelines (key → value)."""
-        return {
-            "repos": sorted(self.repos),
-            "heads": self.heads,
-            "sets": {k: v.to_json() for k, v in self.sets.items()},
-            "retired": self.retired,
-        }
+        """The persisted form of what is not entries nor pipelines (key → value): the
+        commit sets in flight, which are few (those a pipeline waits on or runs).
+        """
+        return {"sets": {k: v.to_json() for k, v in self.sets.items()}}
 
     def load_meta(self, key: str, value: Any) -> None:
-        """Take one key of :meth:`meta_json` back (unknown keys are left alone)."""
-        if key == "repos":
-            self.repos = set(value)
-        elif key == "heads":
-            self.heads = value
-        elif key == "sets":
+        """Take one key of :meth:`meta_json` back, or of its older form, which also held
+        the repos, heads and retired versions whole (then :attr:`legacy_meta` is set and
+        every entry counts as changed). Unknown keys are left alone.
+        """
+        if key == "sets":
             self.sets = {k: CommitSet.from_json(v) for k, v in value.items()}
-        elif key == "retired":
-            self.retired = value
+            return
+        if key not in LEGACY_META:
+            return
+        if key == "repos":
+            self.repos.update(value)
+            self.changed.update(("repo", r) for r in value)
+        elif key == "heads":
+            self.heads.update(value)
+            self.changed.update(("head", h) for h in value)
+        else:
+            self.retired.update(value)
+            self.changed.update(("retired", r) for r in value)
+        self.legacy_meta = True
+
+
+ENTRY_KINDS = ("repo", "head", "retired")
+"""What :class:`DispatchState` keeps as a row per name (``dispatch_entries``)."""
+
+LEGACY_META = ("repos", "heads", "retired")
+"""``dispatch_meta`` keys of the older form, whose values are now entries."""

@@ -8,7 +8,8 @@ answered with :class:`TreesLoaded`, :class:`LoadDiff` with :class:`DiffLoaded`,
 
 The persist steps only mark what the batch's checkpoint writes (in one Postgres
 transaction with the consumed offsets); ``SavePipeline`` and ``SaveMeta`` write the state as
-it is at the checkpoint, the others write the rows they carry.
+it is at the checkpoint, the others write the rows they carry. Repos, heads and retired
+versions need no step: the state marks them as they change.
 """
 
 from __future__ import annotations
@@ -165,7 +166,11 @@ class DropPipeline:
 
 @dataclass(frozen=True, slots=True)
 class SaveMeta:
-    """Write repos, heads, commit sets and retired versions as they are at the checkpoint."""
+    """Write the commit sets in flight as they are at the checkpoint.
+
+    Repos, heads and retired versions are written as they change, with no step
+    (:attr:`._state.DispatchState.changed`).
+    """
 
 
 Persist: TypeAlias = SaveJob | SaveResults | SaveIndex | SavePipeline | DropPipeline | SaveMeta

@@ -2,9 +2,10 @@
 
 ``dispatch_pipelines`` (one state per pipeline, its running job's header included),
 ``dispatch_index`` (each pipeline's datum index), ``dispatch_jobs`` (every job's header, for
-reruns and stops), ``dispatch_results`` (datum results per job), ``dispatch_meta`` (repos,
-heads, commit sets, retired versions) and ``dispatch_offsets`` (consumed offsets, written by
-the shell in the same transaction).
+reruns and stops), ``dispatch_results`` (datum results per job), ``dispatch_entries`` (each
+repo, branch head and retired pipeline version, a row each), ``dispatch_meta`` (the commit
+sets in flight) and ``dispatch_offsets`` (consumed offsets, written by the shell in the same
+transaction).
 
 A batch's persist steps gather in :class:`Changes`; :meth:`Changes.writes` turns them into
 rows, and :func:`checkpoint` writes them, the offsets and the outbox in one statement. Inserts of
@@ -14,6 +15,7 @@ jobs and results do nothing on a conflict: a replay of a batch writes the same r
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,7 @@ import orjson
 
 from pachstream.dispatch import _core
 from pachstream.dispatch._core import Result
-from pachstream.dispatch._state import DispatchState, Pipeline
+from pachstream.dispatch._state import LEGACY_META, DispatchState, Pipeline
 from pachstream.dispatch._steps import (
     DropPipeline,
     JobLoaded,
@@ -55,6 +57,14 @@ MIGRATIONS = [
     CREATE TABLE dispatch_meta (key text PRIMARY KEY, value jsonb NOT NULL);
     """,  # noqa: E501 - a migration is never edited
     outbox_table("dispatch"),
+    # Repos, heads and retired versions, a row each (DispatchState.changed): they were three
+    # values of dispatch_meta, rewritten whole at every change; a state still holding them
+    # is read as before and moves them here at its next checkpoint.
+    """
+    CREATE TABLE dispatch_entries (
+        kind text NOT NULL, name text NOT NULL, value jsonb NOT NULL,
+        PRIMARY KEY (kind, name));
+    """,
 ]
 """Append-only: a change is a new entry."""
 
@@ -93,6 +103,16 @@ KINDS: dict[str, tuple[tuple[str, ...], str]] = {
         ("text", "text"),
         "INSERT INTO dispatch_meta SELECT c0, c1::jsonb FROM {rows} "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+    ),
+    "delete_meta": (("text",), "DELETE FROM dispatch_meta USING {rows} WHERE key = c0"),
+    "delete_entry": (
+        ("text", "text"),
+        "DELETE FROM dispatch_entries USING {rows} WHERE kind = c0 AND name = c1",
+    ),
+    "upsert_entry": (
+        ("text", "text", "text"),
+        "INSERT INTO dispatch_entries SELECT c0, c1, c2::jsonb FROM {rows} "
+        "ON CONFLICT (kind, name) DO UPDATE SET value = EXCLUDED.value",
     ),
 }
 """Each kind of checkpoint write: its columns' types and its SQL over ``{rows}`` (the kind's
@@ -168,8 +188,9 @@ class Changes:
 
         Folded so that no row is named twice in a table: the first of a job or result (as
         their inserts keep it), the last change of an index row, no index rows of a pipeline
-        that is gone. Applied in any order, or all at once in one statement (:func:`checkpoint`),
-        they leave the tables as applied one by one.
+        that is gone, an entry as it is now. Applied in any order, or all at once in one
+        statement (:func:`checkpoint`), they leave the tables as applied one by one. Pure but
+        for the state's marks of changed entries, which it clears (:func:`entry_writes`).
         """
         out: Writes = []
         # Deleted, and not created again in the same batch: its rows go.
@@ -215,7 +236,27 @@ class Changes:
         )
         if self.meta:
             out.append(("upsert_meta", [(k, _json(v)) for k, v in state.meta_json().items()]))
+        out += entry_writes(state)
         return [(kind, rows) for kind, rows in out if rows]
+
+
+def entry_writes(state: DispatchState) -> Writes:
+    """The rows of the entries changed since the last checkpoint, each as it is now (gone:
+    its row is deleted), and the older form's values once they are entries; clears the marks.
+    What a checkpoint writes of them depends on what changed, not on how many there are.
+    """
+    upserts: list[tuple[Any, ...]] = []
+    deletes: list[tuple[Any, ...]] = []
+    for kind, name in sorted(state.changed):
+        value = state.entry(kind, name)
+        if value is None:
+            deletes.append((kind, name))
+        else:
+            upserts.append((kind, name, _json(value)))
+    state.changed.clear()
+    legacy = [(key,) for key in LEGACY_META] if state.legacy_meta else []
+    state.legacy_meta = False
+    return [("delete_entry", deletes), ("upsert_entry", upserts), ("delete_meta", legacy)]
 
 
 def result_row(r: Result) -> tuple[str, str, str, bool, str]:
@@ -232,6 +273,7 @@ def restore(
     meta: list[tuple[str, str]],
     pipelines: list[str],
     index: list[tuple[str, str, str, str]],
+    entries: Sequence[tuple[str, str, str]] = (),
 ) -> DispatchState:
     """The state from its rows (running jobs still lack their results: see :func:`load`).
 
@@ -241,6 +283,8 @@ def restore(
     state = DispatchState()
     for key, value in meta:
         state.load_meta(key, orjson.loads(value))
+    for kind, name, value in entries:
+        state.load_entry(kind, name, orjson.loads(value))
     for row in pipelines:
         raw = orjson.loads(row)
         try:
@@ -270,7 +314,11 @@ async def load(conn: Any) -> DispatchState:
         (r["pipeline"], r["datum_id"], r["hash"], r["outputs"])
         for r in await conn.fetch("SELECT pipeline, datum_id, hash, outputs FROM dispatch_index")
     ]
-    state = restore(meta, pipelines, index)
+    entries = [
+        (r["kind"], r["name"], r["value"])
+        for r in await conn.fetch("SELECT kind, name, value FROM dispatch_entries")
+    ]
+    state = restore(meta, pipelines, index, entries)
     for p in state.pipelines.values():
         if p.job is not None:
             p.job.results = await load_results(conn, p.job.job_id)

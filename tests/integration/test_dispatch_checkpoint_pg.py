@@ -17,6 +17,7 @@ async def _tables(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
         "FROM dispatch_results ORDER BY 1, 2",
         "index": "SELECT pipeline, datum_id, hash, outputs::text FROM dispatch_index ORDER BY 1, 2",
         "meta": "SELECT key, value::text FROM dispatch_meta ORDER BY 1",
+        "entries": "SELECT kind, name, value::text FROM dispatch_entries ORDER BY 1, 2",
         "offsets": "SELECT topic, partition, next_offset FROM dispatch_offsets ORDER BY 1, 2",
         "outbox": "SELECT seq, topic, key, value, partition FROM dispatch_outbox ORDER BY 1",
     }
@@ -45,7 +46,8 @@ async def test_a_checkpoint_writes_every_kind_and_the_next_replaces_what_it_name
                     [("p", "d1", "h", "{}"), ("p", "d2", "h2", "{}"), ("q", "d", "x", "{}")],
                 ),
                 ("upsert_pipeline", [("p", '{"v": 1}'), ("q", '{"v": 1}')]),
-                ("upsert_meta", [("heads", "[]")]),
+                ("upsert_meta", [("heads", "{}"), ("sets", "{}")]),
+                ("upsert_entry", [("head", "a@master", '["c1"]'), ("repo", "a", "true")]),
             ]
             outbox = [("events", "p", b"\x00fact", None), ("tasks", None, b"task", 3)]
             await _store.checkpoint(conn, first, {("requests", 0): 7, ("events", 1): 2}, outbox)
@@ -61,7 +63,8 @@ async def test_a_checkpoint_writes_every_kind_and_the_next_replaces_what_it_name
                 ("q", "d", "x"),
             ]
             assert t["pipelines"] == [("p", '{"v": 1}'), ("q", '{"v": 1}')]
-            assert t["meta"] == [("heads", "[]")]
+            assert t["meta"] == [("heads", "{}"), ("sets", "{}")]
+            assert t["entries"] == [("head", "a@master", '["c1"]'), ("repo", "a", "true")]
             assert t["offsets"] == [("events", 1, 2), ("requests", 0, 7)]
             assert t["outbox"] == [
                 (0, "events", "p", b"\x00fact", None),
@@ -76,6 +79,9 @@ async def test_a_checkpoint_writes_every_kind_and_the_next_replaces_what_it_name
                 ("delete_index", [("p", "d2")]),
                 ("upsert_index", [("p", "d1", "h9", "{}")]),
                 ("upsert_pipeline", [("p", '{"v": 2}')]),
+                ("delete_meta", [("heads",)]),
+                ("delete_entry", [("repo", "a")]),
+                ("upsert_entry", [("head", "a@master", '["c2"]'), ("retired", "q", "1")]),
             ]
             await _store.checkpoint(
                 conn, second, {("requests", 0): 9}, [("events", "p", b"x", None)]
@@ -84,11 +90,48 @@ async def test_a_checkpoint_writes_every_kind_and_the_next_replaces_what_it_name
             assert t2["jobs"] == t["jobs"] and t2["results"] == t["results"]
             assert [r[:3] for r in t2["index"]] == [("p", "d1", "h9")]
             assert t2["pipelines"] == [("p", '{"v": 2}')]
-            assert t2["meta"] == t["meta"]
+            assert t2["meta"] == [("sets", "{}")]
+            assert t2["entries"] == [("head", "a@master", '["c2"]'), ("retired", "q", "1")]
             assert t2["offsets"] == [("events", 1, 2), ("requests", 0, 9)]
             assert t2["outbox"] == [(0, "events", "p", b"x", None)]
 
             await _store.checkpoint(conn, [], {}, [])  # a batch that only produced nothing
             assert (await _tables(conn))["outbox"] == []
+    finally:
+        await pool.close()
+
+
+async def test_a_dispatcher_upgraded_from_whole_values_loads_the_same_state_from_rows(
+    settings,
+) -> None:
+    """Repos, heads and retired versions stored the older way (whole values in
+    dispatch_meta) load as before; the next checkpoint moves them to dispatch_entries, and
+    what loads then is the same state."""
+    _, pg, _ = settings.require()
+    pool = await connect_pool(pg, settings.namespace)
+    try:
+        await migrate(pool, "dispatch", _store.MIGRATIONS)
+        async with pool.acquire() as conn:
+            await conn.executemany(
+                "INSERT INTO dispatch_meta VALUES ($1, $2::jsonb)",
+                [
+                    ("repos", '["a", "b"]'),
+                    ("heads", '{"a@master": ["c1", "root", "s1", 3]}'),
+                    ("retired", '{"old": 2}'),
+                    ("sets", "{}"),
+                ],
+            )
+            before = await _store.load(conn)
+            held = (before.repos, before.heads, before.retired)
+            assert held == ({"a", "b"}, {"a@master": ["c1", "root", "s1", 3]}, {"old": 2})
+            await _store.checkpoint(conn, _store.Changes().writes(before), {}, [])
+            t = await _tables(conn)
+            assert t["meta"] == [("sets", "{}")]
+            assert [r[:2] for r in t["entries"]] == [
+                ("head", "a@master"), ("repo", "a"), ("repo", "b"), ("retired", "old"),
+            ]  # fmt: skip
+            after = await _store.load(conn)
+            assert (after.repos, after.heads, after.retired) == held
+            assert not after.legacy_meta and not after.changed
     finally:
         await pool.close()

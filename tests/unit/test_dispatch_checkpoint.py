@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from pachstream.dispatch import _store
 from pachstream.dispatch._core import Result
 from pachstream.dispatch._state import DispatchState
@@ -78,3 +80,60 @@ def test_arguments_are_every_kinds_columns_then_offsets_and_outbox() -> None:
     assert checkpoint_columns({}, []) == [[]] * 8
     assert columns([], 2) == [[], []]
     assert _store.CHECKPOINT.count("$") == len(args) + 1  # the outbox's seq is named twice
+
+
+def test_only_the_entries_changed_are_written_each_as_it_is_now() -> None:
+    """A repo, head or retired version changed in a batch is one row, upserted when it is
+    there at the checkpoint and deleted when it is not, however many others there are."""
+    state = DispatchState()
+    for i in range(1000):
+        state.add_repo(f"r{i}")
+        state.set_head(f"r{i}@master", [f"c{i}", "root", f"s{i}", 1])
+    _store.entry_writes(state)  # the first batch: 2,000 rows
+    cases = [
+        # (changes, expected upserts by (kind, name), expected deletes)
+        (lambda s: s.set_head("r1@master", ["c9", "root", "s9", 2]), [("head", "r1@master")], []),
+        (lambda s: (s.add_repo("x"), s.drop_repo("x")), [], [("repo", "x")]),
+        (
+            lambda s: (s.drop_head("r2@master"), s.set_head("r2@master", ["c", None, "s", 1])),
+            [("head", "r2@master")],
+            [],
+        ),  # fmt: skip
+        (lambda s: (s.retire("p", 3), s.unretire("p")), [], [("retired", "p")]),
+        (lambda s: s.retire("p", 4), [("retired", "p")], []),
+        (lambda s: s.unretire("never-retired"), [], []),
+    ]
+    for change, upserts, deletes in cases:
+        change(state)
+        w = dict(_store.entry_writes(state))
+        assert [r[:2] for r in w["upsert_entry"]] == upserts, upserts
+        assert w["delete_entry"] == deletes, deletes
+        assert w["delete_meta"] == [] and not state.changed
+    quiet = dict(_store.entry_writes(state))
+    assert quiet["upsert_entry"] == quiet["delete_entry"] == []
+
+
+def test_a_state_that_kept_its_entries_whole_moves_them_to_rows_at_its_next_checkpoint() -> None:
+    head = ["c1", "root", "s1", 4]
+    old_meta = [
+        ("repos", '["a","b"]'),
+        ("heads", orjson.dumps({"a@master": head}).decode()),
+        ("retired", '{"gone":2}'),
+        ("sets", "{}"),
+    ]
+    state = _store.restore(old_meta, [], [])
+    assert (state.repos, state.heads, state.retired) == (
+        {"a", "b"},
+        {"a@master": head},
+        {"gone": 2},
+    )
+    w = dict(_store.Changes().writes(state))
+    assert sorted(r[:2] for r in w["upsert_entry"]) == [
+        ("head", "a@master"), ("repo", "a"), ("repo", "b"), ("retired", "gone"),
+    ]  # fmt: skip
+    assert sorted(w["delete_meta"]) == [("heads",), ("repos",), ("retired",)]
+    # Read back from the rows alone, as after that checkpoint.
+    entries = [(k, n, v) for k, n, v in w["upsert_entry"]]
+    again = _store.restore([("sets", "{}")], [], [], entries)
+    assert (again.repos, again.heads, again.retired) == (state.repos, state.heads, state.retired)
+    assert _store.Changes().writes(again) == []

@@ -86,6 +86,7 @@ class Tables:
         self.jobs: dict[str, tuple[str, str]] = {}
         self.results: dict[tuple[str, str], tuple[Any, ...]] = {}
         self.meta: dict[str, str] = {}
+        self.entries: dict[tuple[str, str], str] = {}
 
     def apply(self, writes: _store.Writes) -> None:
         for kind, rows in writes:
@@ -108,6 +109,12 @@ class Tables:
                         self.pipelines[row[0]] = row[1]
                     case "upsert_meta":
                         self.meta[row[0]] = row[1]
+                    case "delete_meta":
+                        self.meta.pop(row[0], None)
+                    case "delete_entry":
+                        self.entries.pop((row[0], row[1]), None)
+                    case "upsert_entry":
+                        self.entries[(row[0], row[1])] = row[2]
                     case _:
                         raise AssertionError(kind)
 
@@ -124,6 +131,7 @@ class Tables:
             list(self.meta.items()),
             list(self.pipelines.values()),
             [(p, d, h, o) for (p, d), (h, o) in self.index.items()],
+            [(k, n, v) for (k, n), v in self.entries.items()],
         )
         for p in state.pipelines.values():
             if p.job is not None:
@@ -141,7 +149,7 @@ class Tables:
     def snapshot(self) -> tuple[Any, ...]:
         return tuple(
             sorted(t.items())
-            for t in (self.pipelines, self.index, self.jobs, self.results, self.meta)
+            for t in (self.pipelines, self.index, self.jobs, self.results, self.meta, self.entries)
         )
 
 
@@ -591,6 +599,23 @@ def test_replay_from_a_fresh_state_gives_the_same_steps(scenario: tuple[Sim, lis
         tables.apply(writes)
         assert again == steps
     assert tables.snapshot() == sim.tables.snapshot()
+
+
+def test_the_tables_hold_the_repos_heads_and_sets_after_every_batch(
+    scenario: tuple[Sim, list[str]],
+) -> None:
+    """Each entry is written only when marked changed: a change that is not marked (or a
+    mark that is dropped) leaves a restarted dispatcher with other heads or repos."""
+    sim, _ = scenario
+    tables = Tables()
+    state = DispatchState()
+    for n, facts in enumerate(sim.batches):
+        _, writes = run_batch(state, facts, sim.trees, tables)
+        tables.apply(writes)
+        again = tables.restore()
+        held = (again.repos, again.heads, again.retired, again.meta_json())
+        assert held == (state.repos, state.heads, state.retired, state.meta_json()), n
+        assert not state.changed
 
 
 def test_kill_and_restart_at_every_batch(scenario: tuple[Sim, list[str]]) -> None:
