@@ -527,11 +527,32 @@ async def datum_overhead(
     return figures
 
 
-async def latency(client: Client, puts: int, settings: Settings | None = None) -> list[Figure]:
+async def _idle_repos(client: Client, n: int, in_flight: int = 16) -> None:
+    """Make ``n`` repos with one commit each, ``in_flight`` at a time."""
+    tag = _tag()
+    names = iter(range(n))
+
+    async def one_by_one() -> None:
+        for i in names:
+            name = f"bench_idle_{tag}_{i}"
+            await client.create_repo(name)
+            await client.put_file(f"{name}@master", "/f", b"x")
+
+    await asyncio.gather(*(one_by_one() for _ in range(in_flight)))
+
+
+async def latency(
+    client: Client, puts: int, settings: Settings | None = None, repos: int = 0
+) -> list[Figure]:
     """Time put file → output commit of a one-stage pipeline, per put; with ``settings``,
     also the median of each hop between the job's records (read from the topics after).
+
+    ``repos``: other repos made first, each with a commit (a head), which no pipeline reads:
+    a put's way must not slow with the repos beside it.
     """
     repo, pipe = f"bench_lat_{_tag()}", f"bench_lat_out_{_tag()}"
+    if repos:
+        await _idle_repos(client, repos)
     await client.create_repo(repo)
     cid = await client.put_file(f"{repo}@master", "/warm", b"w")
     await client.create_pipeline(_copy_pipeline(pipe, repo, 1))
@@ -545,9 +566,13 @@ async def latency(client: Client, puts: int, settings: Settings | None = None) -
         assert jobs and jobs[0].state == "success", jobs
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
+    beside = f", {repos:,} other repos" if repos else ""
     figures = [
         Figure(
-            f"put file → output commit, p50 of {puts}", statistics.median(times), "ms", "≤ 50 ms"
+            f"put file → output commit, p50 of {puts}{beside}",
+            statistics.median(times),
+            "ms",
+            "≤ 50 ms",
         ),
         Figure(
             f"put file → output commit, p95 of {puts}", times[int(0.95 * (len(times) - 1))], "ms"

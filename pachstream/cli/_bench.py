@@ -181,10 +181,14 @@ def datum_overhead(
 
 @bench_app.command("latency")
 def latency(
-    puts: int = typer.Option(100, "--puts", help="Timed puts."), kafka: str | None = KAFKA
+    puts: int = typer.Option(100, "--puts", help="Timed puts."),
+    repos: int = typer.Option(
+        0, "--repos", min=0, help="Other repos made first, a commit each (none read by it)."
+    ),
+    kafka: str | None = KAFKA,
 ) -> None:
     """Time put file → output commit of a one-stage pipeline: p50 and p95."""
-    _report("bench latency", lambda s, c: _lib().latency(c, puts, s), kafka)
+    _report("bench latency", lambda s, c: _lib().latency(c, puts, s, repos), kafka)
 
 
 @bench_app.command("lineage-write")
