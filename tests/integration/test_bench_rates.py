@@ -64,3 +64,13 @@ async def test_incremental_reruns_only_the_changed_datums_and_prints_its_cpu(set
     assert figures["datums run in the rerun"] == 3
     assert figures["datums run == files changed"] == 1
     _cpu_checked(figures, said, "datum of the full run")
+
+
+async def test_latency_with_other_repos_makes_them_each_with_a_head_first(settings):
+    async with RunningStack(settings) as stack:
+        figures = await bench.latency(stack.client, 3, repos=5)
+        idle = [r for r in await stack.client.list_repo() if r.name.startswith("bench_idle_")]
+        heads = [(await stack.client.inspect_branch(f"{r.name}@master")).head for r in idle]
+    assert len(idle) == 5 and all(heads)
+    (p50,) = [f for f in figures if f.name.startswith("put file → output commit, p50")]
+    assert p50.name.endswith(", 5 other repos") and p50.value > 0
