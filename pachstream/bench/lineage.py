@@ -88,7 +88,12 @@ def synthetic_job(pipeline: str, datums: int, inputs_per_datum: int = 2) -> list
 
 
 async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figure]:
-    """Rows/s the materializer writes from datum facts, beside raw COPY rows/s."""
+    """Rows/s the materializer writes from datum facts, beside raw COPY rows/s.
+
+    The raw COPY runs right before and right after the materializer, and the ratio is taken
+    against the mean of both: on a shared machine either alone swung 88,000-164,000 rows/s
+    within minutes (a ratio of 0.56 or 0.88 for the same materializer).
+    """
     ns = settings.with_namespace("benchlw" + uuid.uuid4().hex[:8])
     kafka, pg, _ = ns.require()
     facts = synthetic_job("bench", datums)
@@ -105,6 +110,10 @@ async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figur
     pool = await connect_pool(pg, ns.namespace)
     consumer = Materializer(ns)
     try:
+        # The tables first, for the raw COPY's copies of them (before the materializer
+        # starts: it reads at once, and the two would share the machine).
+        await migrate(pool, Materializer.name, Materializer.migrations)
+        raw_before = await _raw_copy_rate(pool, facts)
         # Started (migrations, topics, connections) before the clock: the figure is the
         # steady rate of reading, decoding, mapping and writing.
         await consumer.start()
@@ -121,16 +130,20 @@ async def lineage_write(settings: Settings, datums: int, say: Say) -> list[Figur
         written = await _count(pool, "datums")
         if written != datums:  # a wrong answer is a failed bench, not a fast one
             raise AssertionError(f"{written:,} datum rows after {datums:,} datum facts")
-        raw = await _raw_copy_rate(pool, facts)
+        raw_after = await _raw_copy_rate(pool, facts)
     finally:
         await pool.execute(f"DROP SCHEMA {ns.namespace} CASCADE")
         await pool.close()
     rate = rows / elapsed
+    raw = (raw_before + raw_after) / 2
     return [
         Figure(f"materialize {datums:,} datums ({rows:,} rows)", elapsed, "s"),
         Figure("lineage rows materialized", rate, "rows/s"),
-        Figure("raw COPY of the same rows into tables like the same ones", raw, "rows/s"),
-        Figure("ratio materialized / raw COPY", rate / raw, "", "≥ 0.8"),
+        Figure(
+            "raw COPY of the same rows into tables like the same ones, before", raw_before, "rows/s"
+        ),
+        Figure("raw COPY, the same, after", raw_after, "rows/s"),
+        Figure("ratio materialized / raw COPY (mean of before and after)", rate / raw, "", "≥ 0.8"),
         # On a shared box the wall clock says how busy the box was; this says what a fact
         # costs the materializer (read, parse, map, encode the COPY), whatever the load.
         Figure("materializer CPU per fact (this process)", cpu / len(facts) * 1e6, "µs"),
@@ -158,11 +171,15 @@ async def _raw_copy_rate(pool: Any, facts: list[Any]) -> float:
                 by_table.setdefault(spec.table, (spec.columns, []))[1].append(args)
     for table in by_table:
         await pool.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
-    started = time.perf_counter()
-    async with pool.acquire() as conn:
-        for table, (columns, records) in by_table.items():
-            await conn.copy_records_to_table(f"bench_{table}", records=records, columns=columns)
-    return rows / (time.perf_counter() - started)
+    try:
+        started = time.perf_counter()
+        async with pool.acquire() as conn:
+            for table, (columns, records) in by_table.items():
+                await conn.copy_records_to_table(f"bench_{table}", records=records, columns=columns)
+        return rows / (time.perf_counter() - started)
+    finally:
+        for table in by_table:
+            await pool.execute(f"DROP TABLE bench_{table}")
 
 
 # ----------------------------------------------------------------------------- query
