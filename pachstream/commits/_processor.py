@@ -193,7 +193,7 @@ class CommitProcessor(LogProcessor):
             overlay = Overlay()
             records = [
                 line
-                for key in plan.commit.staged
+                for key in plan.commit.staged_keys()
                 for line in (await self._objects.get(key)).splitlines()
             ]
             for record in records + self._unstaged.get(plan.commit.commit_id, []):
@@ -271,10 +271,9 @@ class CommitProcessor(LogProcessor):
             for commit in repo.open.values():
                 records = self._unstaged.pop(commit.commit_id, None)
                 if records:
-                    # Deterministic key: a replay after a crash rewrites the same object.
-                    key = f"staging/{commit.commit_id}/{len(commit.staged):08d}"
+                    key = _core.staged_key(commit.commit_id, commit.staged)
                     await self._objects.put(key, b"\n".join(records))
-                    commit.staged.append(key)
+                    commit.staged += 1
         # Commits deleted with their branch or repo leave records behind: nothing to stage.
         self._unstaged.clear()
 

@@ -229,10 +229,11 @@ async def test_state_survives_processor_restart(stack):
     await c.put_file("durable@master", "/a", b"a")
     cid = await c.start_commit("durable@master")
     await c.put_file("durable@master", "/b", b"b")
+    await c.put_file("durable@master", "/b2", b"b2")  # answered: a batch staged after /b's
     await stack.restart_processors()
     await c.put_file("durable@master", "/c", b"c")  # staged ops survive the restart
     assert await c.finish_commit("durable@master") == cid
-    assert [f.path for f in await c.list_file("durable@master")] == ["/a", "/b", "/c"]
+    assert [f.path for f in await c.list_file("durable@master")] == ["/a", "/b", "/b2", "/c"]
     with pytest.raises(CommitAlreadyOpen):
         await c.start_commit("durable@master")
         await c.start_commit("durable@master")

@@ -350,7 +350,7 @@ async def test_finish_plans_driven_through_real_trees():
 def test_state_round_trips_through_json():
     repos, _ = run([create("c", description="d"), modify("m"), start("s"), modify("m2", path="/b")])
     state = repos["r"]
-    state.open["master"].staged.append("staging/1")
+    state.open["master"].staged += 1
     raw = orjson.loads(orjson.dumps(state.to_json()))  # the persisted form is plain JSON
     assert raw["open"]["master"] == {
         "commit_id": cid("s"),
@@ -359,7 +359,7 @@ def test_state_round_trips_through_json():
         "description": "",
         "request_id": "s",
         "commitset": None,
-        "staged": ["staging/1"],
+        "staged": 1,  # a count: the keys follow from the commit id
     }
     assert "recent" not in raw and raw["recent_seq"] == 4  # the ids are rows of their own
     back = _core.RepoState.from_json(raw, state.commits, list(state.recent))
@@ -372,7 +372,8 @@ def test_state_round_trips_through_json():
         "CommitAlreadyOpen"
     ]
     step = _core.handle({"r": back}, finish("f"))
-    assert step.finish.commit.overlay is None and step.finish.commit.staged == ["staging/1"]
+    assert step.finish.commit.overlay is None
+    assert step.finish.commit.staged_keys() == [f"staging/{cid('s')}/00000000"]
 
 
 def test_a_state_written_with_its_ids_inline_is_read_and_saves_them_as_rows():
@@ -568,3 +569,24 @@ def test_a_commit_is_its_own_set_unless_it_joins_one():
         ("CommitStarted", cid("s"), "origin2"),
         ("CommitFinished", cid("s"), "origin2"),
     ]
+
+
+def test_an_open_commit_written_with_its_staged_keys_inline_is_read_as_their_count():
+    """States written before kept the keys as a list; they were always the commit's own
+    numbered keys, so the count is their number and the keys are the same."""
+    repos, _ = run([create("c"), start("s")])
+    raw = orjson.loads(orjson.dumps(repos["r"].to_json()))
+    keys = [f"staging/{cid('s')}/{n:08d}" for n in range(3)]
+    raw["open"]["master"]["staged"] = keys
+    back = _core.RepoState.from_json(raw, repos["r"].commits)
+    assert back.open["master"].staged == 3 and back.open["master"].staged_keys() == keys
+    assert back.to_json()["open"]["master"]["staged"] == 3
+    del raw["open"]["master"]["staged"]  # none staged at all
+    assert _core.RepoState.from_json(raw, repos["r"].commits).open["master"].staged == 0
+
+
+def test_the_staged_keys_are_numbered_in_order_so_a_replay_rewrites_the_same_object():
+    cases = [("c1", 0, "staging/c1/00000000"), ("c1", 7, "staging/c1/00000007"),
+             ("abc", 12345678, "staging/abc/12345678")]  # fmt: skip
+    for commit, n, key in cases:
+        assert _core.staged_key(commit, n) == key
