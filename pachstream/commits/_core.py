@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +67,7 @@ from pachstream.errors import (
 from pachstream.model import DiffEntry, FileOp, derive_id
 from pachstream.names import validate_branch_name, validate_repo_name
 from pachstream.paths import MAX_PATH_BYTES, normalize_path, validate_file_path
+from pachstream.recent import RecentIds
 from pachstream.tree import Overlay
 
 RECENT_REQUESTS = 1000
@@ -136,7 +136,7 @@ class RepoState:
     open: dict[str, OpenCommit] = field(default_factory=dict)
     """Branch → its open commit."""
     commits: dict[str, CommitInfo] = field(default_factory=dict)
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    recent: RecentIds = field(default_factory=lambda: RecentIds(RECENT_REQUESTS))
     """The last request ids answered, oldest first (:meth:`remember`)."""
     recent_seq: int = 0
     """How many request ids the repo ever remembered: the last one's sequence number."""

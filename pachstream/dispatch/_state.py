@@ -7,7 +7,6 @@ Plain data and its persisted JSON forms. The decisions that change it are in
 from __future__ import annotations
 
 import enum
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from pachstream.dispatch._core import Result, source
 from pachstream.dispatch.commitsets import CommitSet
 from pachstream.dispatch.plan import IndexEntry
 from pachstream.dispatch.spec import PipelineSpec
+from pachstream.recent import RecentIds
 
 RECENT_REQUESTS = 200
 """Request ids remembered per pipeline to drop writers' retries."""
@@ -131,10 +131,10 @@ class Pipeline:
     raw: dict[str, Any]
     spec: PipelineSpec
     stopped: bool = False
-    recent: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    recent: RecentIds = field(default_factory=lambda: RecentIds(RECENT_REQUESTS))
     pending: list[str] = field(default_factory=list)
     """Commit sets that reached the pipeline and wait for their job, oldest first."""
-    done: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
+    done: RecentIds = field(default_factory=lambda: RecentIds(RECENT_REQUESTS))
     """Commit sets whose job ran: a set gets one job per pipeline."""
     last_job: str | None = None
     """The job that ended last: the only one a rerun may redo (never an older one)."""
