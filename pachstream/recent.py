@@ -2,8 +2,9 @@
 about in constant time.
 
 The commit processor asks of every request whether its id was answered already; with the ids
-in a ``deque`` that question compared the id with each of them (18.6 µs with 1,000 ids kept,
-about a tenth of the commit processor's CPU per gateway PUT). Here a count per id answers it.
+in a ``deque`` that question compared the id with each of them (18.6 µs with 1,000 ids kept;
+the commit core's handling of a put into an open commit took 16.0 µs with it, 6.2 without).
+Here a count per id answers it.
 """
 
 from __future__ import annotations
