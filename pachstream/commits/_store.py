@@ -93,9 +93,17 @@ def _checkpoint_sql() -> str:
         "drop_repos AS (DELETE FROM commits_repos r "
         f"WHERE r.repo = ANY({dropped}) "
         "AND NOT EXISTS (SELECT 1 FROM new_repos n WHERE n.repo = r.repo)), "
+        # Two deletes, each a lookup of the primary key (a repo's range, or a pair): as one
+        # with OR, Postgres scanned every commit of every repo at every checkpoint (72 ms
+        # with a million commits). They never share a row: the pairs skip dropped repos.
+        "drop_repo_commits AS (DELETE FROM commits_commits c "
+        f"WHERE c.repo = ANY({dropped}) "
+        "AND NOT EXISTS (SELECT 1 FROM new_commits n "
+        "WHERE n.repo = c.repo AND n.commit_id = c.commit_id)), "
         "drop_commits AS (DELETE FROM commits_commits c "
-        f"WHERE (c.repo = ANY({dropped}) OR (c.repo, c.commit_id) IN "
-        f"(SELECT * FROM unnest({removed}))) "
+        f"USING unnest({removed}) AS d(repo, commit_id) "
+        "WHERE c.repo = d.repo AND c.commit_id = d.commit_id "
+        f"AND NOT c.repo = ANY({dropped}) "
         "AND NOT EXISTS (SELECT 1 FROM new_commits n "
         "WHERE n.repo = c.repo AND n.commit_id = c.commit_id)), "
         "put_repos AS (INSERT INTO commits_repos SELECT * FROM new_repos "

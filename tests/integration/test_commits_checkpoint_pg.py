@@ -6,8 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from pachstream.commits._processor import MIGRATIONS
-from pachstream.commits._store import FORGET_ALL, CheckpointRows, checkpoint
+from pachstream.commits._store import (
+    CHECKPOINT,
+    FORGET_ALL,
+    CheckpointRows,
+    checkpoint,
+    checkpoint_args,
+)
 from pachstream.pg import connect_pool, migrate
 
 
@@ -96,6 +104,49 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
             assert t["commits"] == [_commit("a", "a1", "r1x")]
             assert t["recent"] == [("a", 3, "qa3"), ("a", 4, "qa4")]
             assert t["offsets"] == [("requests", 0, 5), ("requests", 1, 9)]
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")
+        await pool.close()
+
+
+def _reads(node: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(table, node type, whether it reads by a key condition) of each table read in a plan."""
+    out = []
+    kind = node["Node Type"]
+    if "Relation Name" in node and kind != "ModifyTable":
+        keyed = kind != "Seq Scan" and ("Index Cond" in node or "Recheck Cond" in node)
+        out.append((node["Relation Name"], kind, keyed))
+    for child in node.get("Plans", []):
+        out += _reads(child)
+    return out
+
+
+async def test_a_checkpoint_reaches_commit_rows_by_their_key_never_by_a_scan(settings) -> None:
+    """A checkpoint scanned every commit of every repo (72 ms with a million): each of its
+    reads of ``commits_commits`` must be able to use an index (with sequential scans priced
+    out, a plan that has no other way still scans)."""
+    _, pg, _ = settings.require()
+    pool = await connect_pool(pg, settings.namespace)
+    try:
+        await migrate(pool, "commits", MIGRATIONS)
+        async with pool.acquire() as conn:
+            rows = CheckpointRows(
+                dropped=["gone"],
+                removed=[("a", "a1")],
+                repos=[("a", '{"v": 1}')],
+                commits=[_commit("a", "a2", "r2")],
+                recent=[("a", 2, "q2")],
+                forget=[("a", 1)],
+            )
+            await conn.execute("SET enable_seqscan = off")
+            (raw,) = await conn.fetchrow(
+                f"EXPLAIN (FORMAT JSON) {CHECKPOINT}", *checkpoint_args(rows, {("requests", 0): 1})
+            )
+            reads = _reads(orjson.loads(raw)[0]["Plan"])
+            tables = {table for table, _, _ in reads}
+            assert {"commits_commits", "commits_recent", "commits_repos"} <= tables, reads
+            unkeyed = [(table, node) for table, node, keyed in reads if not keyed]
+            assert unkeyed == [], unkeyed
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")
         await pool.close()
