@@ -136,6 +136,11 @@ class RepoState:
     open: dict[str, OpenCommit] = field(default_factory=dict)
     """Branch → its open commit."""
     commits: dict[str, CommitInfo] = field(default_factory=dict)
+    """Commit id → its info, for the commits in memory: between batches only the live ones
+    (:func:`live_commits`); during a batch also those its requests name, with their children
+    and parents, loaded by the shell first (:func:`commit_named`). Every commit is a row of
+    its own (``commits_commits``), so memory and a restart stay bounded by the branches, not
+    by the history."""
     recent: RecentIds = field(default_factory=lambda: RecentIds(RECENT_REQUESTS))
     """The last request ids answered, oldest first (:meth:`remember`)."""
     recent_seq: int = 0
@@ -494,7 +499,7 @@ def _open(
 def _plan(
     repo: RepoState, branch: str, commit: OpenCommit, request_id: str, time: float, desc: str
 ) -> FinishPlan:
-    parent_root = repo.commits[commit.parent].root if commit.parent in repo.commits else None
+    parent_root = _root_of(repo, commit.parent)
     return FinishPlan(repo.name, branch, commit, parent_root, request_id, time, desc)
 
 
@@ -620,9 +625,77 @@ def _need_commit(repo: RepoState, commit_id: str) -> CommitInfo:
     return info
 
 
+def _root_of(repo: RepoState, commit_id: str | None) -> str | None:
+    """The tree root of a commit the request reached through a parent link (None: no commit).
+
+    The parent is in memory: an open commit's parent is live, and the shell loaded the parents
+    of the commits a request names. A miss is refused, never read as an empty tree (which would
+    build or move a branch onto a tree without the parent's files).
+    """
+    if commit_id is None:
+        return None
+    info = repo.commits.get(commit_id)
+    if info is None:
+        raise PachstreamError(
+            f"commit '{commit_id}' of repo '{repo.name}' is not in the commit processor's "
+            "memory (a bug: it loads every commit a request reaches); the request is refused",
+            repo=repo.name,
+            commit_id=commit_id,
+        )
+    return info.root
+
+
 def children_of(repo: RepoState, commit_id: str) -> list[str]:
-    """The commits whose parent is ``commit_id``, by id. Pure."""
+    """The commits whose parent is ``commit_id``, by id (those in memory: the shell loaded the
+    children of every commit the batch names). Pure.
+    """
     return sorted(cid for cid, c in repo.commits.items() if c.parent == commit_id)
+
+
+def live_commits(repo: RepoState) -> set[str]:
+    """The commits a repo keeps in memory between batches: its branch heads, its open commits
+    and their parents (a finish builds on the parent's tree). A request reaches any other
+    commit only by naming it (:func:`commit_named`). Pure.
+    """
+    live = {head for head in repo.heads.values() if head is not None}
+    for commit in repo.open.values():
+        live.add(commit.commit_id)
+        if commit.parent is not None:
+            live.add(commit.parent)
+    return live
+
+
+def evict_commits(repo: RepoState) -> int:
+    """Drop from memory the commits that are neither live nor waiting for their checkpoint
+    (their rows hold them); how many went. Pure.
+    """
+    keep = live_commits(repo) | repo.dirty_commits
+    gone = [cid for cid in repo.commits if cid not in keep]
+    for cid in gone:
+        del repo.commits[cid]
+    return len(gone)
+
+
+def commit_named(req: Any) -> str | None:
+    """The commit a request names by id, which may be out of memory: a branch's new head, a
+    commit to delete or squash. The shell loads it, its parent and its children (their rows)
+    before the batch is handled. Pure.
+    """
+    if isinstance(req, CreateBranch):
+        return req.head
+    if isinstance(req, (DeleteCommit, SquashCommit)):
+        return req.commit_id
+    return None
+
+
+def take_commits(repo: RepoState, loaded: dict[str, CommitInfo]) -> None:
+    """Put commits the shell loaded from their rows in memory. The rows are as the last
+    checkpoint left them, so memory wins: a commit there is newer (changed in this batch, or
+    live) and stays; one removed in this batch stays gone. Pure.
+    """
+    for cid, info in loaded.items():
+        if cid not in repo.removed_commits:
+            repo.commits.setdefault(cid, info)
 
 
 def _forget(repo: RepoState, commit_id: str) -> None:
@@ -680,10 +753,10 @@ def _delete_commit(repo: RepoState, req: DeleteCommit) -> Step:
             repo=req.repo,
             commit_id=req.commit_id,
         )
+    parent_root = _root_of(repo, info.parent)  # before any change: it may refuse
     was_open = not info.finished
     if was_open:
         repo.open.pop(info.branch, None)
-    parent_root = repo.commits[info.parent].root if info.parent in repo.commits else None
     moved = []
     for branch in sorted(b for b, head in repo.heads.items() if head == req.commit_id):
         repo.heads[branch] = info.parent
@@ -737,7 +810,7 @@ def _squash_plan(repo: RepoState, req: SquashCommit) -> SquashPlan:
             repo=req.repo,
             commit_id=req.commit_id,
         )
-    parent_root = repo.commits[info.parent].root if info.parent in repo.commits else None
+    parent_root = _root_of(repo, info.parent)
     return SquashPlan(
         repo=req.repo,
         commit_id=req.commit_id,

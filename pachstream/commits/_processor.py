@@ -80,6 +80,9 @@ MIGRATIONS = [
         repo text NOT NULL, seq bigint NOT NULL, request_id text NOT NULL,
         PRIMARY KEY (repo, seq));
     """,
+    # Only live commits stay in memory (RepoState.commits): a history request loads the
+    # children of the commit it names by this index, not by a scan of the repo's history.
+    "CREATE INDEX commits_commits_parent ON commits_commits (repo, parent);",
 ]
 
 
@@ -107,14 +110,6 @@ class CommitProcessor(LogProcessor):
         return self._topics.requests
 
     async def _restore(self, conn: Any) -> None:
-        commits: dict[str, dict[str, _core.CommitInfo]] = {}
-        for row in await conn.fetch("SELECT * FROM commits_commits"):
-            commits.setdefault(row["repo"], {})[row["commit_id"]] = _core.CommitInfo(
-                branch=row["branch"],
-                parent=row["parent"],
-                root=row["root"],
-                finished=row["finished"],
-            )
         recent: dict[str, list[str]] = {}
         for row in await conn.fetch(
             "SELECT repo, request_id FROM commits_recent ORDER BY repo, seq"
@@ -122,10 +117,19 @@ class CommitProcessor(LogProcessor):
             recent.setdefault(row["repo"], []).append(row["request_id"])
         for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
             raw = orjson.loads(row["state"])
-            self.repos[row["repo"]] = _core.RepoState.from_json(
-                raw, commits.get(row["repo"], {}), recent.get(row["repo"])
-            )
-        log.info("commits: restored %d repos at offsets %s", len(self.repos), self._offsets)
+            self.repos[row["repo"]] = _core.RepoState.from_json(raw, {}, recent.get(row["repo"]))
+        # Only the live commits: the rest of the history stays rows until a request names it.
+        live = [
+            (name, cid) for name, repo in self.repos.items() for cid in _core.live_commits(repo)
+        ]
+        for name, infos in (await _store.load_commits(conn, _store.LOAD_COMMITS, live)).items():
+            _core.take_commits(self.repos[name], infos)
+        log.info(
+            "commits: restored %d repos (%d live commits) at offsets %s",
+            len(self.repos),
+            len(live),
+            self._offsets,
+        )
 
     async def _step(self) -> None:
         records = await self._reader.read(timeout_ms=200)
@@ -143,29 +147,11 @@ class CommitProcessor(LogProcessor):
         offsets = dict(self._offsets)
         for rec in records:
             offsets[(rec.topic, rec.partition)] = rec.offset + 1
-            try:
-                req = decode(rec.value)
-            except EventDecodeError as exc:
-                # Skipped by name: `pachstream run commits` does not import the dispatcher's
-                # event classes, so their decode fails here (every create pipeline of a
-                # `pachstream up` stack was dead-lettered; found by `pachstream chaos`).
-                if exc.fields.get("event_type") not in PIPELINE_REQUEST_TYPES:
-                    self.dead_letter(rec, exc, out)
+            req = self._request(rec, out)
+            if req is None:
                 continue
-            if req.TYPE in PIPELINE_REQUEST_TYPES:
-                continue  # the dispatcher's to answer
-            if not isinstance(req, REQUEST_TYPES):
-                self.dead_letter(
-                    rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out
-                )
-                continue
-            if rec.key is not None and rec.key != req.repo.encode():
-                reason = (
-                    f"record key {rec.key!r:.60} is not the request's repo {req.repo!r}; "
-                    "key requests by repo so that each repo stays ordered"
-                )
-                self.dead_letter(rec, EventDecodeError(reason), out)
-                continue
+            if req.repo not in deleted:  # a namesake made in this batch has no rows yet
+                await self._load_named(req)
             step = _core.handle(self.repos, req)
             facts = list(step.facts)
             if isinstance(req, ModifyFiles) and step.finish is None and facts and facts[-1].ok:
@@ -185,6 +171,45 @@ class CommitProcessor(LogProcessor):
         await self._checkpoint(touched, deleted, offsets)
         self._offsets = offsets
         self.observe_batch(records, offsets, started)
+
+    def _request(self, rec: Record, out: list[tuple[str, str | None, bytes]]) -> Any:
+        """The request a record holds; None for one that is not this processor's (a pipeline
+        request) or is garbage (dead-lettered into ``out`` with the reason).
+        """
+        try:
+            req = decode(rec.value)
+        except EventDecodeError as exc:
+            # Skipped by name: `pachstream run commits` does not import the dispatcher's
+            # event classes, so their decode fails here (every create pipeline of a
+            # `pachstream up` stack was dead-lettered; found by `pachstream chaos`).
+            if exc.fields.get("event_type") not in PIPELINE_REQUEST_TYPES:
+                self.dead_letter(rec, exc, out)
+            return None
+        if req.TYPE in PIPELINE_REQUEST_TYPES:
+            return None  # the dispatcher's to answer
+        if not isinstance(req, REQUEST_TYPES):
+            self.dead_letter(rec, EventDecodeError(f"a {req.TYPE!r} event is not a request"), out)
+            return None
+        if rec.key is not None and rec.key != req.repo.encode():
+            reason = (
+                f"record key {rec.key!r:.60} is not the request's repo {req.repo!r}; "
+                "key requests by repo so that each repo stays ordered"
+            )
+            self.dead_letter(rec, EventDecodeError(reason), out)
+            return None
+        return req
+
+    async def _load_named(self, req: Any) -> None:
+        """Bring the commit a request names, its parent and its children into memory from
+        their rows (a history request, or a branch moved to a commit: rare, a query each).
+        """
+        cid = _core.commit_named(req)
+        repo = self.repos.get(req.repo)
+        if cid is None or repo is None:
+            return
+        async with self._pool.acquire() as conn:
+            loaded = await _store.load_commits(conn, _store.LOAD_NAMED, [(req.repo, cid)])
+        _core.take_commits(repo, loaded.get(req.repo, {}))
 
     async def _finish(self, plan: _core.FinishPlan) -> list[Any]:
         """Build the commit's tree from its ops; then its facts."""
@@ -283,3 +308,7 @@ class CommitProcessor(LogProcessor):
         rows = _store.checkpoint_rows(self.repos, touched, deleted)
         async with self._pool.acquire() as conn:
             await _store.checkpoint(conn, rows, offsets)
+        for name in touched:  # saved: what no branch needs leaves memory
+            repo = self.repos.get(name)
+            if repo is not None:
+                _core.evict_commits(repo)

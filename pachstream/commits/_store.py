@@ -13,12 +13,13 @@ deleted and inserted; the final rows are those a delete-then-write transaction l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from pachstream.commits._core import RepoState
+from pachstream.commits._core import CommitInfo, RepoState
 from pachstream.processor import columns, offsets_columns, offsets_cte
 
 FORGET_ALL = 2**62
@@ -137,6 +138,46 @@ def checkpoint_args(rows: CheckpointRows, offsets: dict[tuple[str, int], int]) -
         *columns(rows.forget, 2),
         *offsets_columns(offsets),
     ]
+
+
+LOAD_COMMITS = (
+    "SELECT c.* FROM commits_commits c "
+    "JOIN unnest($1::text[], $2::text[]) AS n(repo, commit_id) USING (repo, commit_id)"
+)
+"""The rows of (repo, commit id) pairs: the live commits a restart brings back to memory."""
+
+LOAD_NAMED = (
+    "WITH n AS (SELECT * FROM unnest($1::text[], $2::text[]) AS n(repo, commit_id)), "
+    "named AS (SELECT c.* FROM commits_commits c JOIN n USING (repo, commit_id)) "
+    "SELECT * FROM named "
+    # Children by the (repo, parent) index, not a scan of the repo's history.
+    "UNION SELECT c.* FROM commits_commits c JOIN n ON c.repo = n.repo AND c.parent = n.commit_id "
+    "UNION SELECT c.* FROM commits_commits c JOIN named m "
+    "ON c.repo = m.repo AND c.commit_id = m.parent"
+)
+"""The rows of the commits a batch names (:func:`._core.commit_named`), of their children and
+of their parents: all a history request reads (its children, its parent's root)."""
+
+
+def commit_infos(rows: Sequence[Any]) -> dict[str, dict[str, CommitInfo]]:
+    """``commits_commits`` rows → repo → commit id → info. Pure."""
+    out: dict[str, dict[str, CommitInfo]] = {}
+    for row in rows:
+        out.setdefault(row["repo"], {})[row["commit_id"]] = CommitInfo(
+            branch=row["branch"], parent=row["parent"], root=row["root"], finished=row["finished"]
+        )
+    return out
+
+
+async def load_commits(
+    conn: Any, query: str, pairs: Sequence[tuple[str, str]]
+) -> dict[str, dict[str, CommitInfo]]:
+    """The commits ``query`` (:data:`LOAD_COMMITS`, :data:`LOAD_NAMED`) finds for ``pairs``
+    of (repo, commit id).
+    """
+    if not pairs:
+        return {}
+    return commit_infos(await conn.fetch(query, *columns(pairs, 2)))
 
 
 async def checkpoint(conn: Any, rows: CheckpointRows, offsets: dict[tuple[str, int], int]) -> None:

@@ -8,13 +8,17 @@ from typing import Any
 
 import orjson
 
+from pachstream.commits._core import CommitInfo
 from pachstream.commits._processor import MIGRATIONS
 from pachstream.commits._store import (
     CHECKPOINT,
     FORGET_ALL,
+    LOAD_COMMITS,
+    LOAD_NAMED,
     CheckpointRows,
     checkpoint,
     checkpoint_args,
+    load_commits,
 )
 from pachstream.pg import connect_pool, migrate
 
@@ -104,6 +108,45 @@ async def test_checkpoints_write_drop_and_rewrite_rows_as_a_transaction_would(se
             assert t["commits"] == [_commit("a", "a1", "r1x")]
             assert t["recent"] == [("a", 3, "qa3"), ("a", 4, "qa4")]
             assert t["offsets"] == [("requests", 0, 5), ("requests", 1, 9)]
+    finally:
+        await pool.execute(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")
+        await pool.close()
+
+
+async def test_a_named_commit_loads_with_its_parent_and_children_and_nothing_else(
+    settings,
+) -> None:
+    _, pg, _ = settings.require()
+    pool = await connect_pool(pg, settings.namespace)
+
+    def line(repo: str, cid: str, parent: str | None) -> tuple[Any, ...]:
+        return (repo, cid, "master", parent, f"root-{cid}", True)
+
+    try:
+        await migrate(pool, "commits", MIGRATIONS)
+        async with pool.acquire() as conn:
+            # a: c1 ← c2 ← c3 ← c4, and c2 ← d1 (a second child); b: a namesake c2.
+            commits = [line("a", "c1", None), line("a", "c2", "c1"), line("a", "c3", "c2"),
+                       line("a", "c4", "c3"), line("a", "d1", "c2"), line("b", "c2", None),
+                       line("b", "k", "c2")]  # fmt: skip
+            await checkpoint(conn, CheckpointRows(commits=commits), {})
+
+            def ids(loaded: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+                return {repo: sorted(infos) for repo, infos in loaded.items()}
+
+            named = await load_commits(conn, LOAD_NAMED, [("a", "c2")])
+            assert ids(named) == {"a": ["c1", "c2", "c3", "d1"]}
+            assert named["a"]["c3"] == CommitInfo("master", "c2", "root-c3", True)
+            assert ids(await load_commits(conn, LOAD_NAMED, [("a", "c1")])) == {"a": ["c1", "c2"]}
+            assert ids(await load_commits(conn, LOAD_NAMED, [("a", "c4")])) == {"a": ["c3", "c4"]}
+            assert await load_commits(conn, LOAD_NAMED, [("a", "nope")]) == {}
+            assert await load_commits(conn, LOAD_NAMED, []) == {}
+            live = await load_commits(conn, LOAD_COMMITS, [("a", "c4"), ("b", "c2"), ("b", "x")])
+            assert ids(live) == {"a": ["c4"], "b": ["c2"]}
+            # The children come by the (repo, parent) index, not a scan of the history.
+            await conn.execute("SET enable_seqscan = off")
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {LOAD_NAMED}", ["a"], ["c2"]))
+            assert "commits_commits_parent" in plan
     finally:
         await pool.execute(f"DROP SCHEMA IF EXISTS {settings.namespace} CASCADE")
         await pool.close()

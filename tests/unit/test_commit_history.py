@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pachstream.commits import _core
+from pachstream.commits._store import checkpoint_rows
 from pachstream.commits.events import (
     CommitDeleted,
     CommitSquashed,
     CreateBranch,
     CreateRepo,
     DeleteCommit,
+    FinishCommit,
     ModifyFiles,
     Reparented,
     RequestDone,
@@ -238,3 +240,142 @@ def test_deleting_a_branch_without_an_open_commit_needs_no_force():
     repos, _ = apply([C, put("p1")])
     _, facts = apply([delete_branch("d")], repos)
     assert facts[-1].ok and not [f for f in facts if isinstance(f, CommitDeleted)]
+
+
+# ------------------------------------------------------------------ commits out of memory
+
+
+def finish(rid):
+    return FinishCommit(request_id=rid, repo="r", branch="master", time=4.0)
+
+
+def apply_evicting(requests):
+    """:func:`apply` as the shell runs it: only live commits stay in memory between requests
+    (each request a batch of its own), a history request first loads the commit it names, its
+    parent and its children from the rows the checkpoints left (a dict standing for
+    ``commits_commits``, written through the real :func:`checkpoint_rows`).
+    """
+    repos: dict = {}
+    rows: dict[tuple[str, str], _core.CommitInfo] = {}
+    facts = []
+    for req in requests:
+        named = _core.commit_named(req)
+        if named is not None and req.repo in repos:
+            hit = {c: i for (r, c), i in rows.items() if r == req.repo and c == named}
+            kids = {c: i for (r, c), i in rows.items() if r == req.repo and i.parent == named}
+            parents = {c: i for (r, c), i in rows.items()
+                       if r == req.repo and any(h.parent == c for h in hit.values())}  # fmt: skip
+            _core.take_commits(repos[req.repo], {**hit, **kids, **parents})
+        _, more = apply([req], repos)
+        facts.extend(more)
+        out = checkpoint_rows(repos, {req.repo}, set())
+        for repo, cid in out.removed:
+            rows.pop((repo, cid), None)
+        for repo, cid, branch, parent, root, done in out.commits:
+            rows[(repo, cid)] = _core.CommitInfo(branch, parent, root, done)
+        for state in repos.values():
+            _core.evict_commits(state)
+            assert set(state.commits) == _core.live_commits(state)
+    return repos, facts
+
+
+OPEN_THEN_FINISH = [C, put("m1"), put("m2"), start("s"), put("s1"), finish("f")]
+EVICTING = [
+    *CASES,
+    ("a commit finished batches after it opened", OPEN_THEN_FINISH, "CommitFinished ok", {}),
+    (
+        "a branch moved to an old commit",
+        [*LINE, put("m4"), move("b", "old", ONE)],
+        "BranchSet ok",
+        {"old": ONE},
+    ),
+    (
+        "squash a commit whose children are no branch's head",
+        [
+            *LINE,
+            move("b", "dev", TWO),
+            put("x", branch="dev"),
+            put("y", branch="dev"),
+            put("m4"),
+            squash("q", TWO),
+        ],
+        "CommitSquashed ok",
+        {"dev": cid("y")},
+    ),  # fmt: skip
+    (
+        "a branch moved to a deleted commit",
+        [*LINE, drop("d", THREE), move("b", "back", THREE)],
+        "CommitNotFound",
+        {"master": TWO},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "requests", "expected", "heads"), EVICTING, ids=[c[0] for c in EVICTING]
+)
+def test_history_with_only_live_commits_in_memory_gives_the_same_facts(
+    name, requests, expected, heads
+):
+    whole, facts = apply(requests)
+    live, evicting = apply_evicting(requests)
+    assert evicting == facts
+    last = facts[-2:] if expected.endswith("ok") else facts[-1:]
+    assert summary(last) == expected
+    assert {b: live["r"].heads[b] for b in heads} == heads
+    assert live["r"].heads == whole["r"].heads
+
+
+LIVE = [
+    ("no commits", [C], set()),
+    ("a line keeps its head", LINE, {THREE}),
+    ("an open commit keeps its parent", [*LINE, start("s")], {cid("s"), THREE}),
+    ("every branch's head", [*LINE, move("b", "dev", ONE)], {THREE, ONE}),
+    ("a branch without a head", [*LINE, move("b", "dev", None)], {THREE}),
+]
+
+
+@pytest.mark.parametrize(("name", "requests", "live"), LIVE, ids=[c[0] for c in LIVE])
+def test_live_commits(name, requests, live):
+    repos, _ = apply(requests)
+    assert _core.live_commits(repos["r"]) == live
+
+
+def test_eviction_keeps_what_waits_for_its_checkpoint():
+    repos, _ = apply(LINE)
+    repo = repos["r"]
+    assert repo.dirty_commits == {ONE, TWO, THREE}
+    assert _core.evict_commits(repo) == 0
+    checkpoint_rows(repos, {"r"}, set())
+    assert _core.evict_commits(repo) == 2 and set(repo.commits) == {THREE}
+
+
+def test_loaded_rows_never_undo_this_batch():
+    repos, _ = apply([*LINE, squash("q", TWO)])
+    repo = repos["r"]
+    stale = {
+        TWO: _core.CommitInfo("master", ONE, "manifests/x", True),
+        THREE: _core.CommitInfo("master", TWO, "manifests/x", True),  # before the re-parent
+        "new": _core.CommitInfo("master", ONE, None, True),
+    }
+    _core.take_commits(repo, stale)
+    assert TWO not in repo.commits  # squashed in this batch
+    assert repo.commits[THREE].parent == ONE
+    assert repo.commits["new"] == stale["new"]
+
+
+NAMED = [
+    (move("b", "x", "c1"), "c1"),
+    (move("b", "x", None), None),
+    (drop("d", "c2"), "c2"),
+    (squash("q", "c3"), "c3"),
+    (put("p"), None),
+    (start("s"), None),
+    (finish("f"), None),
+    (C, None),
+]
+
+
+@pytest.mark.parametrize(("req", "named"), NAMED, ids=[type(r).__name__ for r, _ in NAMED])
+def test_commit_named(req, named):
+    assert _core.commit_named(req) == named
