@@ -541,18 +541,34 @@ async def _idle_repos(client: Client, n: int, in_flight: int = 16) -> None:
     await asyncio.gather(*(one_by_one() for _ in range(in_flight)))
 
 
+async def _history(client: Client, n: int, in_flight: int = 32) -> None:
+    """Make ``n`` commits of one file each in one repo, on ``in_flight`` branches at a time."""
+    repo = f"bench_history_{_tag()}"
+    await client.create_repo(repo)
+    counts = iter(range(n))
+
+    async def branch(b: int) -> None:
+        for i in counts:
+            await client.put_file(f"{repo}@b{b}", f"/f{i}", b"x")
+
+    await asyncio.gather(*(branch(b) for b in range(in_flight)))
+
+
 async def latency(
-    client: Client, puts: int, settings: Settings | None = None, repos: int = 0
+    client: Client, puts: int, settings: Settings | None = None, repos: int = 0, commits: int = 0
 ) -> list[Figure]:
     """Time put file → output commit of a one-stage pipeline, per put; with ``settings``,
     also the median of each hop between the job's records (read from the topics after).
 
-    ``repos``: other repos made first, each with a commit (a head), which no pipeline reads:
-    a put's way must not slow with the repos beside it.
+    ``repos``: other repos made first, each with a commit (a head), which no pipeline reads;
+    ``commits``: commits made first in another repo (history no pipeline reads). A put's way
+    must slow with neither the repos beside it nor the history behind it.
     """
     repo, pipe = f"bench_lat_{_tag()}", f"bench_lat_out_{_tag()}"
     if repos:
         await _idle_repos(client, repos)
+    if commits:
+        await _history(client, commits)
     await client.create_repo(repo)
     cid = await client.put_file(f"{repo}@master", "/warm", b"w")
     await client.create_pipeline(_copy_pipeline(pipe, repo, 1))
@@ -567,6 +583,7 @@ async def latency(
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     beside = f", {repos:,} other repos" if repos else ""
+    beside += f", {commits:,} commits of history" if commits else ""
     figures = [
         Figure(
             f"put file → output commit, p50 of {puts}{beside}",

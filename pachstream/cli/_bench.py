@@ -185,10 +185,13 @@ def latency(
     repos: int = typer.Option(
         0, "--repos", min=0, help="Other repos made first, a commit each (none read by it)."
     ),
+    commits: int = typer.Option(
+        0, "--commits", min=0, help="Commits made first in another repo (none read by it)."
+    ),
     kafka: str | None = KAFKA,
 ) -> None:
     """Time put file → output commit of a one-stage pipeline: p50 and p95."""
-    _report("bench latency", lambda s, c: _lib().latency(c, puts, s, repos), kafka)
+    _report("bench latency", lambda s, c: _lib().latency(c, puts, s, repos, commits), kafka)
 
 
 @bench_app.command("lineage-write")

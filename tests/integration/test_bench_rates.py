@@ -74,3 +74,13 @@ async def test_latency_with_other_repos_makes_them_each_with_a_head_first(settin
     assert len(idle) == 5 and all(heads)
     (p50,) = [f for f in figures if f.name.startswith("put file → output commit, p50")]
     assert p50.name.endswith(", 5 other repos") and p50.value > 0
+
+
+async def test_latency_with_history_makes_its_commits_first(settings):
+    async with RunningStack(settings) as stack:
+        figures = await bench.latency(stack.client, 3, commits=40)
+        (history,) = [r for r in await stack.client.list_repo() if r.name.startswith("bench_hist")]
+        made = await stack.client.list_commit(history.name)
+    assert len(made) == 40
+    (p50,) = [f for f in figures if f.name.startswith("put file → output commit, p50")]
+    assert p50.name.endswith(", 40 commits of history") and p50.value > 0
