@@ -78,7 +78,7 @@ async def test_latency_with_other_repos_makes_them_each_with_a_head_first(settin
 
 async def test_latency_with_history_makes_its_commits_first(settings):
     async with RunningStack(settings) as stack:
-        figures = await bench.latency(stack.client, 3, commits=40)
+        figures = await bench.latency(stack.client, 3, stack.settings, commits=40)
         (history,) = [r for r in await stack.client.list_repo() if r.name.startswith("bench_hist")]
         made = await stack.client.list_commit(history.name)
     assert len(made) == 40
