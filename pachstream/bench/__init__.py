@@ -24,8 +24,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
 from pachstream.bench.hops import hop_medians, topic_records
 from pachstream.client import Client, JobInfo
 from pachstream.errors import ConfigError
@@ -543,16 +541,10 @@ async def _idle_repos(client: Client, n: int, in_flight: int = 16) -> None:
     await asyncio.gather(*(one_by_one() for _ in range(in_flight)))
 
 
-async def _history(
-    client: Client, n: int, settings: Settings | None = None, in_flight: int = 32
-) -> bool:
-    """Make ``n`` commits of one file each in one repo, on ``in_flight`` branches at a time;
-    then wait until the query tables hold them all and, with ``settings``, until Postgres
-    has written them back (a ``CHECKPOINT``; whether it could is returned).
-
-    Measured without that wait, the timed puts ran during Postgres's spread checkpoint of the
-    fill (100,000 commits: 270 s writing 313 MB), at p50 52-63 ms; after it, 38 ms. That is
-    the fill's cost, not the history's.
+async def _history(client: Client, n: int, in_flight: int = 32) -> None:
+    """Make ``n`` commits of one file each in one repo, on ``in_flight`` branches at a time,
+    and wait until the query tables hold them all (the timed puts never share the machine
+    with the materializer catching up).
     """
     repo = f"bench_history_{_tag()}"
     await client.create_repo(repo)
@@ -566,17 +558,6 @@ async def _history(
     await asyncio.gather(*(branch(b) for b in range(in_flight)))
     for cid in last.values():
         await client.wait_commit(f"{repo}@{cid}", timeout_s=600)
-    if settings is None:
-        return False
-    _, pg, _ = settings.require()
-    conn = await asyncpg.connect(pg.dsn)
-    try:
-        await conn.execute("CHECKPOINT")
-        return True
-    except asyncpg.InsufficientPrivilegeError:
-        return False  # a server of someone else's: the figure says so
-    finally:
-        await conn.close()
 
 
 async def latency(
@@ -592,7 +573,8 @@ async def latency(
     repo, pipe = f"bench_lat_{_tag()}", f"bench_lat_out_{_tag()}"
     if repos:
         await _idle_repos(client, repos)
-    written_back = commits and await _history(client, commits, settings)
+    if commits:
+        await _history(client, commits)
     await client.create_repo(repo)
     cid = await client.put_file(f"{repo}@master", "/warm", b"w")
     await client.create_pipeline(_copy_pipeline(pipe, repo, 1))
@@ -607,9 +589,7 @@ async def latency(
         times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     beside = f", {repos:,} other repos" if repos else ""
-    if commits:
-        beside += f", {commits:,} commits of history"
-        beside += "" if written_back else " (Postgres may still be writing them back)"
+    beside += f", {commits:,} commits of history" if commits else ""
     figures = [
         Figure(
             f"put file → output commit, p50 of {puts}{beside}",
