@@ -379,3 +379,19 @@ NAMED = [
 @pytest.mark.parametrize(("req", "named"), NAMED, ids=[type(r).__name__ for r, _ in NAMED])
 def test_commit_named(req, named):
     assert _core.commit_named(req) == named
+
+
+def test_a_parent_out_of_memory_is_refused_and_changes_nothing():
+    """A finish or a delete whose parent is not in memory (a bug of the loading) is refused,
+    never built on, or moved to, an empty tree; the refused request leaves the state as it was.
+    """
+    repos, _ = apply([*LINE, start("s")])
+    repo = repos["r"]
+    del repo.commits[THREE]  # the open commit's parent, lost
+    before = (dict(repo.heads), set(repo.open), set(repo.commits))
+    step = _core.handle(repos, finish("f"))
+    assert step.finish is None and summary(step.facts) == "PachstreamError"
+    assert "not in the commit processor's memory" in step.facts[0].error_message
+    step = _core.handle(repos, drop("d", cid("s")))
+    assert summary(step.facts) == "PachstreamError"
+    assert (dict(repo.heads), set(repo.open), set(repo.commits)) == before
