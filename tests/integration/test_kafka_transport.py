@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from pachstream.kafka import MAX_MESSAGE_BYTES, PartitionReader, Producer, Topics, ensure_topics
+import time
+import uuid
+
+import pachstream.kafka
+from pachstream.kafka import (
+    FETCH_WAIT_ASLEEP_MS,
+    MAX_MESSAGE_BYTES,
+    PartitionReader,
+    Producer,
+    Topics,
+    ensure_topics,
+)
 
 
 async def test_a_record_over_a_mebibyte_travels_on_pachstreams_topics(settings) -> None:
@@ -30,3 +41,39 @@ async def test_a_record_over_a_mebibyte_travels_on_pachstreams_topics(settings) 
     finally:
         await reader.stop()
     assert [r.value for r in got] == [big]
+
+
+async def test_a_caught_up_reader_is_answered_by_the_next_record_not_by_its_wait(
+    settings, broker, monkeypatch
+) -> None:
+    # Apache Kafka answers a waiting fetch once records arrive, so a caught-up reader leaves
+    # its fetch parked there (a wait far longer than this test's patience: only the broker's
+    # answer can deliver in time). Tansu holds a fetch for its whole wait: the reader keeps
+    # its short waits there.
+    monkeypatch.setattr(pachstream.kafka, "FETCH_WAIT_PARKED_MS", 25_000)
+    kafka, _, _ = settings.require()
+    topic = Topics(settings.namespace).tasks(f"parked{uuid.uuid4().hex[:6]}", 1)
+    await ensure_topics(kafka, {topic: 1})
+    reader = PartitionReader(kafka)
+    await reader.start([topic], {})
+    producer = Producer(kafka)
+    await producer.start()
+    try:
+        for _ in range(5):  # caught up on the empty topic: its fetch is out, waiting
+            assert await reader.read(timeout_ms=100) == []
+        wait = reader._consumer._fetcher._fetch_max_wait_ms
+        if broker == "kafka":
+            assert wait == 25_000
+        else:
+            assert wait <= FETCH_WAIT_ASLEEP_MS
+        await producer.send_all([(topic, "k", b"wake")])
+        sent = time.monotonic()
+        got = []
+        while not got and time.monotonic() - sent < 20:
+            got = await reader.read(timeout_ms=200)
+        took = time.monotonic() - sent
+    finally:
+        await producer.stop()
+        await reader.stop()
+    assert [r.value for r in got] == [b"wake"]
+    assert took < 10, f"the record came {took:.1f} s after its ack: the fetch was not woken"

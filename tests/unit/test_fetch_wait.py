@@ -1,4 +1,5 @@
-"""The reader's fetch wait: short when caught up, a growing deadline when behind."""
+"""The reader's fetch wait: short when caught up (parked at a broker that answers it when
+records arrive), a growing deadline when behind."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pachstream.kafka import (
     FETCH_WAIT_HOT_MS,
     FETCH_WAIT_IDLE_MS,
     FETCH_WAIT_MAX_MS,
+    FETCH_WAIT_PARKED_MS,
     HOT_DECAY,
     HOT_WINDOW_S,
     fetch_wait_ms,
@@ -73,3 +75,31 @@ def test_the_hot_wait_grows_to_the_idle_wait_inside_the_window() -> None:
     assert FETCH_WAIT_IDLE_MS * HOT_DECAY / 1000 < HOT_WINDOW_S
     waits = [fetch_wait_ms(False, 0.0, ms / 1000) for ms in range(0, 500)]
     assert waits == sorted(waits)
+
+
+@pytest.mark.parametrize(
+    ("behind", "stalled", "quiet", "wait"),
+    [
+        # Caught up on a broker that answers a waiting fetch when records arrive: parked,
+        # whatever the quiet (the hot and asleep waits are for a broker that holds it).
+        (False, 0.0, 0.0, FETCH_WAIT_PARKED_MS),
+        (False, 0.0, 0.020, FETCH_WAIT_PARKED_MS),
+        (False, 0.0, HOT_WINDOW_S, FETCH_WAIT_PARKED_MS),
+        (False, 60.0, ASLEEP_AFTER_S, FETCH_WAIT_PARKED_MS),
+        (False, 0.0, float("inf"), FETCH_WAIT_PARKED_MS),
+        (False, 0.0, -1.0, FETCH_WAIT_PARKED_MS),
+        # Behind: the same deadline as on any broker.
+        (True, 0.0, 0.0, FETCH_WAIT_BEHIND_MS),
+        (True, 5.5, 0.0, FETCH_WAIT_BEHIND_MS + 11_000),
+        (True, 1e9, float("inf"), FETCH_WAIT_MAX_MS),
+    ],
+)
+def test_a_broker_that_answers_on_records_gets_a_parked_fetch(
+    behind: bool, stalled: float, quiet: float, wait: int
+) -> None:
+    assert fetch_wait_ms(behind, stalled, quiet, parks=True) == wait
+
+
+def test_the_parked_wait_is_long_and_within_the_request_timeout() -> None:
+    # Parked, the wait costs no hop: it only bounds how often a quiet reader asks.
+    assert FETCH_WAIT_ASLEEP_MS < FETCH_WAIT_PARKED_MS <= FETCH_WAIT_MAX_MS
