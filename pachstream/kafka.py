@@ -382,9 +382,9 @@ def fetch_wait_ms(
     after a quiet spell (an idle stack's polling). Behind, the wait is the broker's listing
     deadline, and it grows by twice the time stalled, so no log is too long to read.
     """
-    if not behind and parks:
-        return FETCH_WAIT_PARKED_MS
     if not behind:
+        if parks:
+            return FETCH_WAIT_PARKED_MS
         if 0.0 <= quiet_s < HOT_WINDOW_S:
             grown = int(quiet_s * 1000 / HOT_DECAY)
             return max(FETCH_WAIT_HOT_MS, min(FETCH_WAIT_IDLE_MS, grown))
