@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
@@ -56,6 +57,13 @@ NOTIFYING = (
     PipelineStateSet,
 )
 """Facts that waiting clients look for."""
+
+Deferred = dict[str, list[tuple[Any, ...]]]
+"""Rows of append-only inserts (:data:`BULK`), by insert, to be loaded together."""
+
+APART_ROWS = 5000
+"""Rows of one table that may go in apart (:attr:`Bulk.apart`) above which they do: a
+commit of this many files or more (see :func:`set_apart`)."""
 
 COPY_THRESHOLD = 200
 """Rows of one append-only table in a batch above which COPY beats a batched insert."""
@@ -231,7 +239,8 @@ class Materializer(LogProcessor):
                             reason = f"Postgres refused its rows: {err}"
                             self.dead_letter(rec, EventDecodeError(reason), dead)
                 else:
-                    await execute(conn, [s for _, st in facts for s in st], bulk=True)
+                    apart, rest = set_apart([s for _, st in facts for s in st])
+                    await self._beside(apart, execute(conn, rest, bulk=True))
                 # Offsets and notice in one statement: one round trip fewer before the commit
                 # that wakes the clients (a data-modifying WITH runs whether or not it is read).
                 await conn.execute(
@@ -247,6 +256,25 @@ class Materializer(LogProcessor):
                 raise
             await tx.commit()
         return applied
+
+    async def _beside(self, apart: Deferred, main: Awaitable[None]) -> None:
+        """``main`` (the batch's statements, in its transaction), and meanwhile ``apart``'s rows
+        loaded on a second connection in a transaction of their own, committed whether or not
+        the batch's is (:attr:`Bulk.apart`). Postgres indexes the two in two backends: on a
+        commit of 100,000 files, the blob index beside its file rows. Raises the first failure
+        once both have ended, so that neither is left running unobserved.
+        """
+        if not apart:
+            await main
+            return
+        results = await asyncio.gather(main, self._load_apart(apart), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _load_apart(self, apart: Deferred) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _load(conn, apart)
 
     async def _full_inputs(self, fact: Any) -> Any:
         """A spilled datum's result names its input files by reference: the result with
@@ -276,6 +304,30 @@ class Materializer(LogProcessor):
         return rows
 
 
+def set_apart(statements: list[Statement]) -> tuple[Deferred, list[Statement]]:
+    """The rows of ``statements`` to load apart from their batch's transaction, by insert, and
+    the other statements in order: a table's rows whose spec allows it (:attr:`Bulk.apart`),
+    when there are more than :data:`APART_ROWS` of them (fewer: a second transaction costs
+    more than it saves, and its commit is one more flush of the log).
+    """
+    counts: dict[str, int] = {}
+    for sql, _ in statements:
+        spec = BULK.get(sql)
+        if spec is not None and spec.apart:
+            counts[sql] = counts.get(sql, 0) + 1
+    chosen = {sql for sql, n in counts.items() if n > APART_ROWS}
+    if not chosen:
+        return {}, statements
+    apart: Deferred = {sql: [] for sql in chosen}
+    rest: list[Statement] = []
+    for sql, args in statements:
+        if sql in chosen:
+            apart[sql].append(args)
+        else:
+            rest.append((sql, args))
+    return apart, rest
+
+
 async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None:
     """Run statements in order, consecutive equal ones as one ``executemany``.
 
@@ -283,7 +335,7 @@ async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None
     delete, and go in per table: they commute with every other statement of the batch
     (they never overwrite, and nothing but a delete can remove what they add).
     """
-    deferred: dict[str, list[tuple[Any, ...]]] = {}
+    deferred: Deferred = {}
     run_sql: str | None = None
     run: list[tuple[Any, ...]] = []
     for sql, args in statements:
@@ -304,7 +356,7 @@ async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None
     await _load(conn, deferred)
 
 
-async def _load(conn: Any, deferred: dict[str, list[tuple[Any, ...]]]) -> None:
+async def _load(conn: Any, deferred: Deferred) -> None:
     """Append-only rows, per table. Many go in by COPY: straight into the table when none is
     there yet (raw COPY speed), else COPY → staging table → one idempotent insert (~0.6 of
     raw COPY, measured).

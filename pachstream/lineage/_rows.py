@@ -49,6 +49,10 @@ class Bulk:
     column, then expressions over a row ``{t}`` whose smallest value wins: for rows whose
     facts may arrive in any order (on different partitions), the choice must not depend on
     that order."""
+    apart: bool = False
+    """Rows that no other statement reads, removes or needs beside them, and whose presence
+    alone says nothing false (an index of content that is stored, whatever names it): many
+    of them may go in by a transaction of their own, beside the batch's."""
 
     def select(self, source: str) -> str:
         """The stage's rows as an idempotent insert into the table."""
@@ -81,9 +85,11 @@ statements of its batch (up to the next delete) and load many of them with COPY 
 staging table."""
 
 
-def _append_only(table: str, columns: tuple[str, ...], smallest: tuple[str, ...] = ()) -> str:
+def _append_only(
+    table: str, columns: tuple[str, ...], smallest: tuple[str, ...] = (), *, apart: bool = False
+) -> str:
     """An idempotent insert whose rows may be bulk-loaded (see :data:`BULK`)."""
-    spec = Bulk(table, columns, smallest)
+    spec = Bulk(table, columns, smallest, apart)
     marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
     sql += _min_wins(spec) if smallest else "ON CONFLICT DO NOTHING"
@@ -132,11 +138,14 @@ INSERT_REQUEST = (
     "error_fields) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING"
 )
 # The same content may be stored twice (two writers, two packs) and its facts reach us on
-# different partitions: the smallest location wins, so replays pick the same one.
+# different partitions: the smallest location wins, so replays pick the same one. Apart: a
+# blob row says a chunk is stored at a place, which stays true whether or not the fact that
+# brought it is ever applied (packs are never deleted), and only writers deduplicating read it.
 INSERT_BLOB = _append_only(
     "blobs",
     ("hash", "size", "pack", "pack_offset"),
     smallest=("hash", "COALESCE({t}.pack, '')", "{t}.pack_offset"),
+    apart=True,
 )
 INSERT_COMMIT_FILE = _append_only(
     "commit_files", ("commit_id", "repo", "path", "change", "hash", "size")
