@@ -194,12 +194,11 @@ class RepoState:
         return list(enumerate(tail, start=first))
 
     @classmethod
-    def from_json(
-        cls, raw: dict[str, Any], commits: dict[str, CommitInfo], recent: list[str] | None = None
-    ) -> RepoState:
-        """Rebuild from :meth:`to_json`, the commit rows and the recent request ids' rows
-        (oldest first). A state written before the ids were rows holds them as a list: they
-        are taken from it, and count as unsaved so the next checkpoint makes them rows.
+    def from_json(cls, raw: dict[str, Any], recent: list[str] | None = None) -> RepoState:
+        """Rebuild from :meth:`to_json` and the recent request ids' rows (oldest first), with
+        no commit in memory: the shell brings back the ones it needs (:func:`take_commits`).
+        A state written before the ids were rows holds them as a list: they are taken from
+        it, and count as unsaved so the next checkpoint makes them rows.
         """
         state = cls(
             name=raw["name"],
@@ -212,7 +211,6 @@ class RepoState:
             b: OpenCommit(**{"commitset": None, **o, "staged": _staged_count(o)}, overlay=None)
             for b, o in raw["open"].items()
         }
-        state.commits = commits
         if "recent" in raw:
             state.recent.extend(raw["recent"])
             state.recent_seq = state.recent_unsaved = len(state.recent)

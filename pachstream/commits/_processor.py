@@ -117,7 +117,7 @@ class CommitProcessor(LogProcessor):
             recent.setdefault(row["repo"], []).append(row["request_id"])
         for row in await conn.fetch("SELECT repo, state FROM commits_repos"):
             raw = orjson.loads(row["state"])
-            self.repos[row["repo"]] = _core.RepoState.from_json(raw, {}, recent.get(row["repo"]))
+            self.repos[row["repo"]] = _core.RepoState.from_json(raw, recent.get(row["repo"]))
         # Only the live commits: the rest of the history stays rows until a request names it.
         live = [
             (name, cid) for name, repo in self.repos.items() for cid in _core.live_commits(repo)

@@ -362,7 +362,8 @@ def test_state_round_trips_through_json():
         "staged": 1,  # a count: the keys follow from the commit id
     }
     assert "recent" not in raw and raw["recent_seq"] == 4  # the ids are rows of their own
-    back = _core.RepoState.from_json(raw, state.commits, list(state.recent))
+    back = _core.RepoState.from_json(raw, list(state.recent))
+    _core.take_commits(back, state.commits)  # as the shell does for the live commits
     assert back.to_json() == state.to_json()
     assert back.open["master"].overlay is None  # ops are re-read from staging after a restore
     assert back.recent.maxlen == _core.RECENT_REQUESTS
@@ -381,7 +382,8 @@ def test_a_state_written_with_its_ids_inline_is_read_and_saves_them_as_rows():
     raw = repos["r"].to_json()
     del raw["recent_seq"]
     raw["recent"] = ["c", "m"]  # the form before the ids were rows
-    back = _core.RepoState.from_json(raw, repos["r"].commits)
+    back = _core.RepoState.from_json(raw)
+    _core.take_commits(back, repos["r"].commits)
     assert list(back.recent) == ["c", "m"]
     assert back.unsaved_recent() == [(1, "c"), (2, "m")]
     assert summary(run([modify("m")], {"r": back})[1]) == []  # still a retry
@@ -533,9 +535,9 @@ def test_only_its_pipeline_writes_an_output_repo(req, who, refused):
 def test_the_owner_survives_a_restart_and_shows_in_the_fact():
     repos, facts = run([_owned()])
     assert facts[0].pipeline == "edges"
-    back = _core.RepoState.from_json(orjson.loads(orjson.dumps(repos["edges"].to_json())), {})
+    back = _core.RepoState.from_json(orjson.loads(orjson.dumps(repos["edges"].to_json())))
     assert back.owner == "edges"
-    assert _core.RepoState.from_json({**repos["edges"].to_json(), "owner": None}, {}).owner is None
+    assert _core.RepoState.from_json({**repos["edges"].to_json(), "owner": None}).owner is None
 
 
 # ----------------------------------------------------------------------------- commit sets
@@ -578,11 +580,11 @@ def test_an_open_commit_written_with_its_staged_keys_inline_is_read_as_their_cou
     raw = orjson.loads(orjson.dumps(repos["r"].to_json()))
     keys = [f"staging/{cid('s')}/{n:08d}" for n in range(3)]
     raw["open"]["master"]["staged"] = keys
-    back = _core.RepoState.from_json(raw, repos["r"].commits)
+    back = _core.RepoState.from_json(raw)
     assert back.open["master"].staged == 3 and back.open["master"].staged_keys() == keys
     assert back.to_json()["open"]["master"]["staged"] == 3
     del raw["open"]["master"]["staged"]  # none staged at all
-    assert _core.RepoState.from_json(raw, repos["r"].commits).open["master"].staged == 0
+    assert _core.RepoState.from_json(raw).open["master"].staged == 0
 
 
 def test_the_staged_keys_are_numbered_in_order_so_a_replay_rewrites_the_same_object():
