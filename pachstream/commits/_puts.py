@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 
 from pachstream.objectstore import ObjectStore
+from pachstream.service import wait_all
 
 
 class PutsInFlight:
@@ -46,10 +47,7 @@ class PutsInFlight:
         ended, so none is left running unobserved).
         """
         tasks, self._tasks = self._tasks, []
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await wait_all(tasks)
 
     async def get(self, key: str, offset: int = 0, length: int | None = None) -> bytes:
         """The object's bytes, or a range of them: from a put in flight if there is one."""

@@ -41,6 +41,7 @@ from pachstream.processor import (
     offsets_cte,
     reclaim_when_idle,
 )
+from pachstream.service import wait_all
 from pachstream.settings import Settings
 
 log = logging.getLogger("pachstream.lineage")
@@ -267,10 +268,7 @@ class Materializer(LogProcessor):
         if not apart:
             await main
             return
-        results = await asyncio.gather(main, self._load_apart(apart), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await wait_all((main, self._load_apart(apart)))
 
     async def _load_apart(self, apart: Deferred) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
