@@ -1,9 +1,11 @@
 """The test Kubernetes control plane as the kube test modules share it: started once per
 module and skipped with one line where it cannot run here, and the check that a new
-namespace is ready for pods (its default ServiceAccount exists)."""
+namespace is ready for pods (its default ServiceAccount exists), and the wait for objects to
+settle."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,11 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from pachstream.errors import KubeUnavailable
 from pachstream.testing.kube import KubeControlPlane
+from pachstream.testing.waits import eventually
+
+settled = functools.partial(eventually, timeout_s=120, every_s=0.5)
+"""Wait for Kubernetes objects to settle (they do in seconds): asked twice a second, for two
+minutes at most, ``await settled(check, what)``."""
 
 
 def plane_or_skip(folder: Path, what: str, **options: Any) -> Iterator[KubeControlPlane]:

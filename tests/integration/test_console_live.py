@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from pachstream.client import Client, JobInfo
 from pachstream.console import Console
 from pachstream.testing.services import RunningStack
+from pachstream.testing.waits import eventually
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
@@ -49,13 +48,6 @@ def _release(stack: RunningStack, name: str) -> None:
         (ctl / f"go-{name}").touch()
 
 
-async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
-        await asyncio.sleep(0.1)
-
-
 async def _running_job(client: Client) -> JobInfo:
     jobs: list[JobInfo] = []
 
@@ -64,7 +56,7 @@ async def _running_job(client: Client) -> JobInfo:
         jobs = await client.list_job("gated")
         return bool(jobs)
 
-    await _until("a job of gated", started)
+    await eventually(started, "a job of gated")
     (job,) = jobs
     assert job.state == "running", job
     return job
@@ -100,7 +92,7 @@ async def test_the_live_job_page_and_its_untimed_event_stream(stack: RunningStac
         stream = asyncio.create_task(follow())  # open while the job runs, to its end
 
         _release(stack, "a.txt")
-        await _until("a.txt's datum", lambda: _ran(c, job.id, 1))
+        await eventually(lambda: _ran(c, job.id, 1), "a.txt's datum")
         middle = await _page(http, address)
         assert 'id="ran-so-far">1 so far' in middle, middle
         assert "none finished yet" not in middle
@@ -119,7 +111,7 @@ async def test_the_live_job_page_and_its_untimed_event_stream(stack: RunningStac
         async def stream_counted() -> bool:  # after the handler returns, past the last event
             return value("pachstream_console_requests_total", counted) == 1.0
 
-        await _until("the stream in the requests counter", stream_counted, 10)
+        await eventually(stream_counted, "the stream in the requests counter", timeout_s=10)
         assert value("pachstream_console_request_seconds_count", {"route": EVENTS_ROUTE}) is None
         pages = value("pachstream_console_request_seconds_count", {"route": "/job/{job}"})
         assert pages == 3.0  # the pages are timed as before

@@ -16,6 +16,7 @@ from pachstream.ingest import IngestConsumer
 from pachstream.kafka import Topics
 from pachstream.objectstore import S3ObjectStore
 from pachstream.testing.services import RunningStack, read_dead_letters
+from pachstream.testing.waits import eventually
 
 pytestmark = [
     pytest.mark.skipif(
@@ -56,16 +57,6 @@ async def _kcat(settings, *args: str, lines: str) -> None:
     assert proc.returncode == 0, err.decode()
 
 
-async def _until(probe, what: str, timeout_s: float = 120):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 KCAT_ENV: dict[str, str] = {}
 
 
@@ -88,7 +79,7 @@ async def test_kcat_records_become_commits_and_a_pipeline_runs(settings, tmp_pat
                 info = await c.inspect_commit("raw@master")
                 return info if info.file_count == 1001 else None
 
-            head = await _until(landed, "1,000 ingested files")
+            head = await eventually(landed, "1,000 ingested files", timeout_s=120)
             commits = len(await c.list_commit("raw@master")) - before
             print(f"1,000 kcat records → {commits} commits")
             assert 2 <= commits <= 10, commits  # the policy: 300 records or 3 s, not 1,000
@@ -116,7 +107,7 @@ async def test_kcat_records_become_commits_and_a_pipeline_runs(settings, tmp_pat
                 except Exception:
                     return None
 
-            assert await _until(copied, "the S3 object") == big
+            assert await eventually(copied, "the S3 object", timeout_s=120) == big
 
             # Bad records: each a dead letter with the reason; the consumer goes on.
             await _kcat(
@@ -138,6 +129,9 @@ async def test_kcat_records_become_commits_and_a_pipeline_runs(settings, tmp_pat
                 except Exception:
                     return None
 
-            assert await _until(after, "a record after the bad ones") == b"still here"
+            assert (
+                await eventually(after, "a record after the bad ones", timeout_s=120)
+                == b"still here"
+            )
         finally:
             await ingest.stop()

@@ -8,13 +8,11 @@ the build failed: a test session never starts the half-hour build itself.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from kube_plane import has_default_account, plane_or_skip
+from kube_plane import has_default_account, plane_or_skip, settled
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -48,14 +46,6 @@ async def api(plane: KubeControlPlane) -> AsyncIterator[client.ApiClient]:
         yield api
 
 
-async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:.0f}s: {what}")
-        await asyncio.sleep(0.5)
-
-
 def _statefulset(name: str, replicas: int) -> client.V1StatefulSet:
     labels = {"app": name}
     container = client.V1Container(
@@ -87,7 +77,7 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
     await core.create_namespace(_namespace(ns))
     # The controller manager gives every namespace its default ServiceAccount, which the
     # ServiceAccount admission plugin needs before any pod is made.
-    await _until("default ServiceAccount", lambda: has_default_account(core, ns))
+    await settled(lambda: has_default_account(core, ns), "default ServiceAccount")
     await apps.create_namespaced_stateful_set(ns, _statefulset("workers", 2))
 
     async def running(count: int) -> bool:
@@ -95,7 +85,7 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
         phases = sorted(p.status.phase or "" for p in pods.items)
         return phases == ["Running"] * count
 
-    await _until("2 pods Running", lambda: running(2))
+    await settled(lambda: running(2), "2 pods Running")
     pods = await core.list_namespaced_pod(ns, label_selector="app=workers")
     assert sorted(p.metadata.name for p in pods.items) == ["workers-0", "workers-1"]
     assert {p.spec.node_name for p in pods.items} == {plane.node_name}
@@ -103,14 +93,14 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
     assert sts.status.ready_replicas == 2
 
     await apps.patch_namespaced_stateful_set_scale("workers", ns, {"spec": {"replicas": 0}})
-    await _until("pods gone after scaling to 0", lambda: running(0))
+    await settled(lambda: running(0), "pods gone after scaling to 0")
 
     await apps.delete_namespaced_stateful_set("workers", ns)
 
     async def sts_gone() -> bool:
         return not (await apps.list_namespaced_stateful_set(ns)).items
 
-    await _until("StatefulSet gone", sts_gone)
+    await settled(sts_gone, "StatefulSet gone")
     await core.delete_namespace(ns)
 
     async def ns_gone() -> bool:
@@ -120,7 +110,7 @@ async def test_a_statefulset_runs_under_kwok_scales_to_zero_and_is_deleted(
             return bool(exc.status == 404)
         return False
 
-    await _until("namespace gone", ns_gone)
+    await settled(ns_gone, "namespace gone")
 
 
 async def test_a_bad_object_is_refused_by_server_side_validation_with_422(
@@ -185,7 +175,7 @@ async def test_rbac_refuses_a_user_until_a_role_is_bound(
                 raise
             return True
 
-        await _until("the bound Role to take effect", allowed, timeout_s=30)
+        await settled(allowed, "the bound Role to take effect", timeout_s=30)
         with pytest.raises(ApiException) as caught:  # still only what the Role grants
             await apps.create_namespaced_stateful_set(ns, _statefulset("nope", 1))
         assert caught.value.status == 403

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_plane import has_default_account, plane_or_skip
+from kube_plane import has_default_account, plane_or_skip, settled
 from kubernetes_asyncio import client, config
 
 from pachstream.settings import Settings
@@ -37,14 +37,6 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane
     yield from plane_or_skip(tmp_path_factory.mktemp("kube"), "Kubernetes worker pool tests")
 
 
-async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:.0f}s: {what}")
-        await asyncio.sleep(0.5)
-
-
 @pytest.fixture
 async def kube_ns(plane: KubeControlPlane) -> AsyncIterator[str]:
     """A Kubernetes namespace of this test's own, with its default ServiceAccount."""
@@ -54,7 +46,7 @@ async def kube_ns(plane: KubeControlPlane) -> AsyncIterator[str]:
     async with client.ApiClient(configuration=conf) as api:
         core = client.CoreV1Api(api)
         await core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
-        await _until("default ServiceAccount", lambda: has_default_account(core, ns))
+        await settled(lambda: has_default_account(core, ns), "default ServiceAccount")
         try:
             yield ns
         finally:
@@ -117,7 +109,7 @@ async def test_statefulsets_follow_the_pipelines(pool: KubernetesWorkerPool) -> 
 
     # create: N pods, ordinal = shard
     assert await pool.reconcile([("edges", 1, "running", spec("edges", 2))]) == []
-    await _until("2 pods of version 1 Running", lambda: running(2, 1))
+    await settled(lambda: running(2, 1), "2 pods of version 1 Running")
     pods = await _pods(pool, ns, "edges")
     assert [p.metadata.name for p in pods] == [f"{name}-0", f"{name}-1"]
     assert [p.metadata.labels["apps.kubernetes.io/pod-index"] for p in pods] == ["0", "1"]
@@ -144,22 +136,22 @@ async def test_statefulsets_follow_the_pipelines(pool: KubernetesWorkerPool) -> 
     # parallelism change: scaled, same template
     revision = (await apps.read_namespaced_stateful_set(name, ns)).status.update_revision
     await pool.reconcile([("edges", 1, "running", spec("edges", 3))])
-    await _until("3 pods Running", lambda: running(3, 1))
+    await settled(lambda: running(3, 1), "3 pods Running")
     assert (await apps.read_namespaced_stateful_set(name, ns)).status.update_revision == revision
 
     # update (new version): the pods roll to the new template
     await pool.reconcile([("edges", 2, "running", spec("edges", 3))])
-    await _until("3 pods of version 2 Running", lambda: running(3, 2), timeout_s=180)
+    await settled(lambda: running(3, 2), "3 pods of version 2 Running", timeout_s=180)
     sts = await apps.read_namespaced_stateful_set(name, ns)
     assert sts.status.update_revision != revision
     assert sts.spec.template.spec.containers[1].args[3] == "2"
 
     # stop: no pods; start: back
     await pool.reconcile([("edges", 2, "stopped", spec("edges", 3))])
-    await _until("no pods when stopped", lambda: running(0, 2))
+    await settled(lambda: running(0, 2), "no pods when stopped")
     assert (await apps.read_namespaced_stateful_set(name, ns)).spec.replicas == 0
     await pool.reconcile([("edges", 2, "running", spec("edges", 3))])
-    await _until("3 pods again when started", lambda: running(3, 2))
+    await settled(lambda: running(3, 2), "3 pods again when started")
 
     # delete: every object goes
     await pool.reconcile([])
@@ -168,7 +160,7 @@ async def test_statefulsets_follow_the_pipelines(pool: KubernetesWorkerPool) -> 
         sets = await apps.list_namespaced_stateful_set(ns)
         return not sets.items and not await _pods(pool, ns, "edges")
 
-    await _until("StatefulSet and pods gone", gone)
+    await settled(gone, "StatefulSet and pods gone")
 
 
 async def test_a_refused_object_names_the_pipeline_and_the_others_go_on(
@@ -248,11 +240,11 @@ async def test_the_started_pool_follows_pipelines_made_through_the_client(
             return have == ([] if count is None else [(name, count)])
 
         await c.create_pipeline(spec("copy", 2, scheduling_spec=None))
-        await _until("a StatefulSet of 2 for the new pipeline", lambda: replicas(2))
+        await settled(lambda: replicas(2), "a StatefulSet of 2 for the new pipeline")
         await c.stop_pipeline("copy")
-        await _until("0 replicas once stopped", lambda: replicas(0))
+        await settled(lambda: replicas(0), "0 replicas once stopped")
         await c.delete_pipeline("copy")
-        await _until("the StatefulSet gone with the pipeline", lambda: replicas(None))
+        await settled(lambda: replicas(None), "the StatefulSet gone with the pipeline")
         assert pool.refused == {}
         # A watch, not a poll: with nothing changing, the pool reads no pipelines (a resync
         # is 30 s away), while each change above was followed within seconds.

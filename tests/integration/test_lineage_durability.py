@@ -20,6 +20,7 @@ from pachstream.lineage import Materializer
 from pachstream.pg import connect_pool
 from pachstream.settings import PostgresSettings, Settings
 from pachstream.testing.services import RunningStack
+from pachstream.testing.waits import eventually
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
@@ -99,16 +100,6 @@ async def _start_consumer(settings: Settings) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
-async def _until(probe, what: str, timeout_s: float = 120, every: float = 0.02):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await probe()
-        if value:
-            return value
-        await asyncio.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _history(stack: RunningStack) -> None:
     """A log with every kind of fact: repos, many commits and files, a deleted repo, a
     two-stage pipeline with a changed input, a failed job."""
@@ -154,7 +145,12 @@ async def test_kill_9_mid_batch_and_a_full_replay_give_the_same_tables(stack: Ru
     killed = await _empty_database(settings)
     proc = await _start_consumer(killed)
     try:
-        await _until(lambda: _writing(killed), "the new consumer to write its first batch")
+        await eventually(
+            lambda: _writing(killed),
+            "the new consumer to write its first batch",
+            timeout_s=120,
+            every_s=0.02,
+        )
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     finally:
@@ -165,7 +161,12 @@ async def test_kill_9_mid_batch_and_a_full_replay_give_the_same_tables(stack: Ru
     assert at_kill < end, (at_kill, end)  # it died with work left
     proc = await _start_consumer(killed)
     try:
-        await _until(lambda: _count_is(killed, end), "the restarted consumer to catch up")
+        await eventually(
+            lambda: _count_is(killed, end),
+            "the restarted consumer to catch up",
+            timeout_s=120,
+            every_s=0.02,
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         await proc.wait()
@@ -176,7 +177,9 @@ async def test_kill_9_mid_batch_and_a_full_replay_give_the_same_tables(stack: Ru
     consumer = Materializer(replay)
     await consumer.start()
     try:
-        await _until(lambda: _count_is(replay, end), "the replay to catch up")
+        await eventually(
+            lambda: _count_is(replay, end), "the replay to catch up", timeout_s=120, every_s=0.02
+        )
     finally:
         await consumer.stop()
     assert await _fingerprint(replay) == live

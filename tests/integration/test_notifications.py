@@ -4,7 +4,6 @@ records are reported, not fatal."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from pathlib import Path
@@ -15,18 +14,9 @@ from pachstream.kafka import Producer
 from pachstream.objectstore import S3ObjectStore
 from pachstream.stack.servers import ensure_buckets
 from pachstream.testing.services import RunningStack, read_dead_letters
+from pachstream.testing.waits import eventually
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "notifications"
-
-
-async def _until(probe, what: str, timeout_s: float = 60):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await probe()
-        if value is not None:
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_notifications_put_delete_and_ingest_once(settings):
@@ -62,10 +52,10 @@ async def test_notifications_put_delete_and_ingest_once(settings):
                     return None
 
             await send("aws_test_event.json", "aws_put.json", "minio_put.json")
-            assert await _until(lambda: content("/incoming/dir/my file=1.csv"), "AWS put") == (
+            assert await eventually(lambda: content("/incoming/dir/my file=1.csv"), "AWS put") == (
                 b"a,b\n1,2\n"
             )
-            assert await _until(
+            assert await eventually(
                 lambda: content("/incoming/reports/q4 summary.txt"), "MinIO put"
             ) == (b"summary")
 
@@ -78,7 +68,7 @@ async def test_notifications_put_delete_and_ingest_once(settings):
                 + b'"},"object":{"key":"marker","sequencer":"01"}}}]}'
             )
             await send("aws_put.json", raw=marker)
-            await _until(lambda: content("/incoming/marker"), "the marker")
+            await eventually(lambda: content("/incoming/marker"), "the marker")
             assert len(await c.list_commit("raw@master")) == before + 1
             diff = await c.diff_file("raw@master")
             assert [d.path for d in diff] == ["/incoming/marker"]
@@ -89,7 +79,7 @@ async def test_notifications_put_delete_and_ingest_once(settings):
             async def gone():
                 return True if await content("/incoming/dir/my file=1.csv") is None else None
 
-            await _until(gone, "the delete")
+            await eventually(gone, "the delete")
             missing = (
                 b'{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"'
                 + bucket.encode()
@@ -106,7 +96,8 @@ async def test_notifications_put_delete_and_ingest_once(settings):
             after = marker.replace(b'"marker"', b'"after"').replace(b'"01"', b'"03"')
             await send(raw=after)
             assert (
-                await _until(lambda: content("/incoming/after"), "after the bad") == b"still here"
+                await eventually(lambda: content("/incoming/after"), "after the bad")
+                == b"still here"
             )
         finally:
             await ingest.stop()

@@ -26,6 +26,7 @@ from pachstream.lineage.openlineage import OpenLineageExporter, run_id
 from pachstream.pg import connect_pool
 from pachstream.settings import Settings
 from pachstream.testing.services import RunningStack
+from pachstream.testing.waits import eventually
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (make installs it)"
@@ -41,21 +42,13 @@ def spec(name: str, cmd: str) -> dict[str, Any]:
     }
 
 
-async def until(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def run_exporter(settings: Settings, target: str, events: Callable[[], int]) -> int:
     """Run an exporter to ``target`` from the start of the events topic until it has caught
     up; return how many events it accepted."""
     exporter = OpenLineageExporter(dataclasses.replace(settings, openlineage=target))
     await exporter.start()
     try:
-        await until(lambda: exporter.caught_up() and events() >= 4, f"exporter to {target}")
+        await eventually(lambda: exporter.caught_up() and events() >= 4, f"exporter to {target}")
         return exporter.emitted
     finally:
         await exporter.stop()
@@ -120,7 +113,7 @@ async def _scenario(
             await c.create_pipeline(spec("bad", "echo broken >&2; exit 1"))
             jobs = {j.pipeline: j for j in await c.flush("raw", commit, timeout_s=120)}
             assert {p: j.state for p, j in jobs.items()} == {"good": "success", "bad": "failure"}
-            await until(lambda: live.caught_up() and len(lines(live_file)) >= 4, "live export")
+            await eventually(lambda: live.caught_up() and len(lines(live_file)) >= 4, "live export")
         finally:
             await live.stop()
 
@@ -186,7 +179,7 @@ async def _scenario(
         try:
             await reader.start([topic], {})
             consumer = asyncio.create_task(consume(), name="read-openlineage-topic")
-            await until(lambda: exporter.caught_up() and len(records) >= 4, "kafka export")
+            await eventually(lambda: exporter.caught_up() and len(records) >= 4, "kafka export")
         finally:
             if consumer is not None:
                 consumer.cancel()
