@@ -12,7 +12,9 @@ are fixed, the console's sparklines and ``pachstream status`` rely on them:
 - ``pachstream_datum_seconds{pipeline}``: one datum's run in a worker;
 - ``pachstream_job_seconds{pipeline}``: a job from start to finish;
 - ``pachstream_gateway_requests_total{operation,status}`` and
-  ``pachstream_gateway_request_seconds{operation}``: S3 gateway requests.
+  ``pachstream_gateway_request_seconds{operation}``: S3 gateway requests;
+- ``pachstream_gateway_put_stage_seconds{stage}``: where a PutObject's time goes, by stage of
+  :data:`PUT_STAGES` (``bench s3-put`` prints their means).
 
 A process without an HTTP server of its own serves ``GET /metrics`` with
 :class:`MetricsServer` on ``PACHSTREAM_METRICS_ADDRESS`` (``pachstream up`` gives each
@@ -51,6 +53,14 @@ in that folder (read at import time, so it must be in the child's environment fr
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The exposition format's content type."""
+
+PUT_STAGES = ("received", "sent", "applied")
+"""The stages of a PutObject through the gateway's batches, in order: ``received``, its body
+read and its bucket checked (a client sending ``Expect: 100-continue`` sends the body only
+once the gateway has answered the headers); ``sent``, its batch's bodies stored, records
+written and request on the broker (waiting first for the batch before it); ``applied``, the
+request applied by the commit processor and its answer materialized and seen. A PUT is answered
+after the last."""
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _LONG_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0)
@@ -121,6 +131,13 @@ class ProcessMetrics:
             "pachstream_gateway_request_seconds",
             "S3 gateway time to answer, by operation.",
             ["operation"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.gateway_put_stages = Histogram(
+            "pachstream_gateway_put_stage_seconds",
+            "Where a PutObject's time goes in the S3 gateway, by stage (received, sent, applied).",
+            ["stage"],
             buckets=_SECONDS,
             registry=r,
         )

@@ -9,6 +9,12 @@ repo is checked to hold every object.
 Beside the rates it prints the CPU each PUT cost, summed over every process of the stack
 (and its children: Postgres's backends) and the bench's own, with what they burn at rest
 taken off: on a shared machine the rates follow the load, the CPU per PUT much less.
+
+And where a gateway PUT's time goes: the time one PUT is in flight on the client's side
+(concurrency ÷ rate), and the gateway's mean per stage of
+:data:`~pachstream.metrics.PUT_STAGES`, from its metrics. With a fixed number of PUTs in
+flight, the rate is that number over the time each one takes; the stages say which wait
+sets it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from aiobotocore.session import get_session
 
 from pachstream.bench import CpuMeter, Figure, cpu_split
 from pachstream.client import Client
-from pachstream.errors import ConfigError
+from pachstream.errors import ConfigError, InvalidInput, Unavailable
+from pachstream.metrics import PUT_STAGES, Sample, metrics_addresses, parse_samples, scrape
 from pachstream.settings import Settings
+
+STAGE_METRIC = "pachstream_gateway_put_stage_seconds"
 
 Say = Callable[[str], None]
 
@@ -60,6 +69,38 @@ async def _put_all(endpoint: str, bucket: str, keys: list[str], body: bytes, con
         return time.perf_counter() - start
 
 
+def stage_means(before: list[Sample], after: list[Sample]) -> dict[str, float]:
+    """Mean seconds per stage of :data:`PUT_STAGES` between two scrapes of the gateway's
+    metrics (stages with no PUT between them left out). Pure.
+    """
+
+    def totals(samples: list[Sample]) -> dict[tuple[str, str], float]:
+        return {
+            (s.name.removeprefix(STAGE_METRIC), s.labels.get("stage", "")): s.value
+            for s in samples
+            if s.name in (f"{STAGE_METRIC}_sum", f"{STAGE_METRIC}_count")
+        }
+
+    old, new = totals(before), totals(after)
+    means: dict[str, float] = {}
+    for stage in PUT_STAGES:
+        count = new.get(("_count", stage), 0.0) - old.get(("_count", stage), 0.0)
+        if count > 0:
+            means[stage] = (new[("_sum", stage)] - old.get(("_sum", stage), 0.0)) / count
+    return means
+
+
+async def _gateway_samples(settings: Settings) -> list[Sample] | None:
+    """The gateway's metrics now, or None where they cannot be read (no stack recorded)."""
+    url = metrics_addresses(settings).get("s3gateway")
+    if url is None:
+        return None
+    try:
+        return parse_samples(await scrape(url))
+    except (Unavailable, InvalidInput):
+        return None
+
+
 async def s3_put(settings: Settings, client: Client, objects: int, size: int, concurrency: int,
                  say: Say) -> list[Figure]:  # fmt: skip
     """Objects/s of ``objects`` PUTs of ``size`` bytes through the gateway and straight to S3."""
@@ -87,10 +128,17 @@ async def s3_put(settings: Settings, client: Client, objects: int, size: int, co
     direct_cpu = meter.used(before, direct)
     gateway = f"http://{settings.gateway_address}"
     say(f"the same through the gateway {gateway} into {repo}@master")
+    stages_before = await _gateway_samples(settings)
     before = meter.read()
     through = await _put_all(gateway, f"master.{repo}", names, body, concurrency, keys, secret)
     through_cpu = meter.used(before, through)
+    stages_after = await _gateway_samples(settings)
     say(f"CPU per PUT through the gateway, ms: {cpu_split(through_cpu, objects)}")
+    means: dict[str, float] = {}
+    if stages_before is None or stages_after is None:
+        say("the gateway's metrics could not be read: no breakdown of a PUT's time")
+    else:
+        means = stage_means(stages_before, stages_after)
 
     async def all_there() -> Any:
         info = await client.inspect_commit(f"{repo}@master")
@@ -109,4 +157,15 @@ async def s3_put(settings: Settings, client: Client, objects: int, size: int, co
         Figure("CPU per PUT through the gateway, all processes", gw_ms, "ms"),
         Figure("CPU per PUT straight to the object store, all processes", direct_ms, "ms"),
         Figure("CPU ratio direct / gateway", direct_ms / gw_ms if gw_ms else 0.0, "×"),
+        # Little's law: with a fixed number in flight, each PUT takes that many over the rate.
+        Figure(
+            "a PUT in flight straight to the object store",
+            concurrency * direct / objects * 1e3,
+            "ms",
+        ),
+        Figure("a PUT in flight through the gateway", concurrency * through / objects * 1e3, "ms"),
+        *(
+            Figure(f"of which in the gateway, {stage} (mean)", s * 1e3, "ms")
+            for stage, s in means.items()
+        ),
     ]

@@ -53,7 +53,7 @@ from pachstream.gateway._singleflight import SingleFlight
 from pachstream.gateway._uploads import Uploads
 from pachstream.gateway._writer import Writer
 from pachstream.ingest import parse_policies
-from pachstream.metrics import process_metrics
+from pachstream.metrics import PUT_STAGES, process_metrics
 from pachstream.pg import connect_pool, migrate
 from pachstream.security import check_gateway_bind
 from pachstream.service import Service
@@ -181,7 +181,9 @@ class S3Gateway(MultipartVerbs, Service):
         await migrate(self._pool, self.name, MIGRATIONS)
         self.records = Records(self._pool)
         self.uploads = Uploads(self._pool)
-        self.writer = Writer(self.client, self.timing)
+        stages = process_metrics().gateway_put_stages
+        by_stage = {stage: stages.labels(stage) for stage in PUT_STAGES}  # looked up once
+        self.writer = Writer(self.client, self.timing, lambda stage, s: by_stage[stage].observe(s))
         self._lister = Lister(self.client)
         await self.writer.finish_left_behind()
         app = web.Application(client_max_size=MAX_BODY + 1024 * 1024)

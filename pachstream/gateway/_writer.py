@@ -93,10 +93,19 @@ class _Branch:
 class Writer:
     """Stores content and writes file ops to branches, holding commits open under load."""
 
-    def __init__(self, client: Client, timing: Callable[[str], CommitTiming]) -> None:
-        """Write through ``client``; ``timing(repo)`` says when an open commit finishes."""
+    def __init__(
+        self,
+        client: Client,
+        timing: Callable[[str], CommitTiming],
+        observe: Callable[[str, float], None] = lambda stage, seconds: None,
+    ) -> None:
+        """Write through ``client``; ``timing(repo)`` says when an open commit finishes;
+        ``observe(stage, seconds)`` is told how long each PutObject spent in each stage of
+        :data:`~pachstream.metrics.PUT_STAGES` (the ``received`` one by the caller).
+        """
         self._client = client
         self._timing = timing
+        self.observe = observe
         self._branches: dict[str, _Branch] = {}
         self._contents: Batcher[bytes, FileEntry] = Batcher(client.store_contents, "s3gw-content")
 
@@ -121,8 +130,13 @@ class Writer:
         """Store ``put``'s body, run its ``record``, then write the file: its entry, and the
         id of the commit it went into. Concurrent puts to the branch go together.
         """
+        start = time.monotonic()
         entry, answer = await self._branch(branch_ref).puts.submit(put)
-        return entry, await asyncio.shield(answer)
+        sent = time.monotonic()
+        cid = await asyncio.shield(answer)
+        self.observe("sent", sent - start)
+        self.observe("applied", time.monotonic() - sent)
+        return entry, cid
 
     def conditional(self, branch_ref: str) -> asyncio.Lock:
         """The lock conditional writes to the branch hold across their check and write."""

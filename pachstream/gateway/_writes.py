@@ -129,6 +129,7 @@ class Writes(Reads):
         return web.Response(status=204)
 
     async def _put_object(self, call: Call) -> web.StreamResponse:
+        started = time.monotonic()
         bucket, path, request = call.bucket_, call.path_, call.request
         # The body is read while the bucket is checked: a client that sent Expect:
         # 100-continue sends it only now, and the check's round trip to Postgres would
@@ -154,6 +155,7 @@ class Writes(Reads):
         if not has_write_condition(request.headers):
             # Store, record and write in one step with the PUTs to the branch alongside.
             put = Put(path, body, lambda: self.records.put(bucket.repo, path, content_hash, record))
+            self.writer.observe("received", time.monotonic() - started)
             try:
                 entry, _ = await self.writer.put(bucket.branch_ref, put)
             except (RepoNotFound, BranchNotFound) as err:

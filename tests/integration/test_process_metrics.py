@@ -21,7 +21,7 @@ from botocore.config import Config
 from stack_cli import cli, down, stack_env, up
 
 from pachstream.client import Client
-from pachstream.metrics import Sample, metrics_addresses, parse_samples, scrape
+from pachstream.metrics import PUT_STAGES, Sample, metrics_addresses, parse_samples, scrape
 from pachstream.settings import Settings
 from pachstream.stack import PROCESSORS
 
@@ -128,6 +128,9 @@ async def test_every_process_serves_its_metrics(settings: Settings, tmp_path: Pa
             )
             == 1
         )
+        for stage in PUT_STAGES:  # the one PUT, timed in each stage of its way
+            count = "pachstream_gateway_put_stage_seconds_count"
+            assert _value(got["s3gateway"], count, stage=stage) == 1, stage
         assert _value(got["console"], "pachstream_repos") == 2  # raw and copy
 
         # `status`: each process's lag and records consumed, the same in --json.
