@@ -140,15 +140,15 @@ def checkpoint_args(rows: CheckpointRows, offsets: dict[tuple[str, int], int]) -
     ]
 
 
-LOAD_COMMITS = (
-    "SELECT c.* FROM commits_commits c "
-    "JOIN unnest($1::text[], $2::text[]) AS n(repo, commit_id) USING (repo, commit_id)"
-)
+_PAIRS = "unnest($1::text[], $2::text[]) AS n(repo, commit_id)"
+"""The (repo, commit id) pairs of a load as a relation ``n``; its parameters are the pairs'
+:func:`~pachstream.processor.columns`."""
+
+LOAD_COMMITS = f"SELECT c.* FROM commits_commits c JOIN {_PAIRS} USING (repo, commit_id)"
 """The rows of (repo, commit id) pairs: the live commits a restart brings back to memory."""
 
 LOAD_NAMED = (
-    "WITH n AS (SELECT * FROM unnest($1::text[], $2::text[]) AS n(repo, commit_id)), "
-    "named AS (SELECT c.* FROM commits_commits c JOIN n USING (repo, commit_id)) "
+    f"WITH n AS (SELECT * FROM {_PAIRS}), named AS ({LOAD_COMMITS}) "
     "SELECT * FROM named "
     # Children by the (repo, parent) index, not a scan of the repo's history.
     "UNION SELECT c.* FROM commits_commits c JOIN n ON c.repo = n.repo AND c.parent = n.commit_id "
