@@ -29,7 +29,15 @@ from pachstream.dispatch.spill import full_result, load_spilled
 from pachstream.errors import EventDecodeError, ObjectMissing
 from pachstream.kafka import Record
 from pachstream.lineage._fast import datum_rows
-from pachstream.lineage._rows import BULK, Statement, rows_for
+from pachstream.lineage._rows import (
+    BULK,
+    SquashMap,
+    Statement,
+    follow_squashes,
+    note_squash,
+    rows_for,
+    squashed_into,
+)
 from pachstream.lineage._schema import MIGRATIONS
 from pachstream.lineage.queries import notify_channel
 from pachstream.objectstore import ObjectStore
@@ -105,6 +113,14 @@ class Materializer(LogProcessor):
         self._read_offsets: dict[tuple[str, int], int] = {}
         """Positions after the batches read, ahead of the committed ``_offsets`` while a
         batch is being written."""
+        self._squashes: SquashMap = {}
+        """Where squashed commits went, as of the facts decoded (the ``squashed_commits``
+        table once their batches are written): rows decoded after a squash that name its
+        commit name where its data went (:func:`follow_squashes`)."""
+
+    async def _restore(self, conn: Any) -> None:
+        rows = await conn.fetch("SELECT commit_id, child FROM squashed_commits")
+        self._squashes = {r["commit_id"]: r["child"] for r in rows}
 
     def input_topic(self) -> str:
         """The events topic only: it holds every fact. Requests and tasks are intentions, and
@@ -166,7 +182,7 @@ class Materializer(LogProcessor):
             # every other record, and any the fast path does not accept, the general way.
             rows = datum_rows(rec.value)
             if rows is not None:
-                facts.append((rec, rows))
+                facts.append((rec, follow_squashes(rows, self._squashes)))
                 continue
             fact = self.decode_or_dead_letter(rec, dead)
             if fact is None:
@@ -179,7 +195,9 @@ class Materializer(LogProcessor):
                 # gone or damaged) cannot be materialized; keep the record.
                 self.dead_letter(rec, EventDecodeError(f"cannot be materialized: {err}"), dead)
                 continue
-            facts.append((rec, statements))
+            facts.append((rec, follow_squashes(statements, self._squashes)))
+            if (moved := squashed_into(fact)) is not None:
+                note_squash(self._squashes, *moved)
             notify = notify or isinstance(fact, NOTIFYING)
         return notify
 

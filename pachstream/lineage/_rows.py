@@ -120,6 +120,12 @@ REPARENT_COMMIT = (
 # A squashed commit's one child now holds its data: provenance that named it names the child.
 REMAP_PROVENANCE = "UPDATE commit_provenance SET input_commit = $2 WHERE input_commit = $1"
 REMAP_DATUM_INPUTS = "UPDATE datum_inputs SET commit_id = $2 WHERE commit_id = $1"
+# ... and so do the rows that name it later (see follow_squashes), and earlier squashes into it.
+RECORD_SQUASH = (
+    "INSERT INTO squashed_commits (commit_id, child) VALUES ($1, $2) "
+    "ON CONFLICT (commit_id) DO UPDATE SET child = EXCLUDED.child"
+)
+CHAIN_SQUASH = "UPDATE squashed_commits SET child = $2 WHERE child = $1"
 UPSERT_STARTED = (
     "INSERT INTO commits (id, repo, branch, parent, description, started, request_id, commitset) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
@@ -210,6 +216,19 @@ INSERT_DATUM_OUTPUT = _append_only(
 )
 
 
+SQUASHED_AT: dict[str, tuple[int, ...]] = {
+    INSERT_DATUM_INPUT: (4,),  # commit_id
+    INSERT_PROVENANCE: (6,),  # input_commit
+    # A squash's own target: (squashed, into).
+    REMAP_PROVENANCE: (1,),
+    REMAP_DATUM_INPUTS: (1,),
+    CHAIN_SQUASH: (1,),
+    RECORD_SQUASH: (1,),
+}
+"""Statements that name a commit that may have been squashed, and where in their arguments:
+what :func:`follow_squashes` maps (the input commits a squash remaps, and a squash's target)."""
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(to_plain(value)).decode()
 
@@ -252,6 +271,49 @@ def _raw_diff(entries: Any) -> list[Any]:
     ]
 
 
+SquashMap = dict[str, str]
+"""Squashed commit id → the commit that now holds its data (its one child, or where that
+child was squashed in turn)."""
+
+
+def squashed_into(fact: Any) -> tuple[str, str] | None:
+    """``(squashed commit, where its data went)`` for a squash with one child (whose rows are
+    remapped to that child); None for any other fact. Pure.
+    """
+    if isinstance(fact, CommitSquashed) and len(fact.children) == 1:
+        return fact.commit_id, fact.children[0].commit_id
+    return None
+
+
+def note_squash(squashes: SquashMap, squashed: str, into: str) -> None:
+    """Add a squash to ``squashes``, kept flat: the commits already squashed into ``squashed``
+    now go where it goes, as ``CHAIN_SQUASH`` does to the table; and if ``into`` was squashed
+    itself (its squash came first, from another partition), where that went.
+    """
+    into = squashes.get(into, into)
+    for old, child in squashes.items():
+        if child == squashed:
+            squashes[old] = into
+    squashes[squashed] = into
+
+
+def follow_squashes(statements: list[Statement], squashes: SquashMap) -> list[Statement]:
+    """``statements`` with every commit that was squashed, where they name one that may have
+    been (:data:`SQUASHED_AT`), replaced by where its data went: an input commit of rows that
+    a squash would have remapped had they come before it, and the target of a later squash
+    into a commit squashed already. Pure.
+    """
+    if not squashes:
+        return statements
+    out: list[Statement] = []
+    for sql, args in statements:
+        for at in SQUASHED_AT.get(sql, ()):
+            if args[at] in squashes:
+                args = (*args[:at], squashes[args[at]], *args[at + 1 :])
+        out.append((sql, args))
+    return out
+
+
 def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
     """The statements that materialize one fact.
 
@@ -278,7 +340,12 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
                 squashed.extend(commit_file_rows(c.commit_id, fact.repo, rows))
             if len(fact.children) == 1:
                 moved = (fact.commit_id, fact.children[0].commit_id)
-                squashed += [(REMAP_PROVENANCE, moved), (REMAP_DATUM_INPUTS, moved)]
+                squashed += [
+                    (REMAP_PROVENANCE, moved),
+                    (REMAP_DATUM_INPUTS, moved),
+                    (CHAIN_SQUASH, moved),
+                    (RECORD_SQUASH, moved),
+                ]
             return squashed + [(DELETE_COMMIT, (fact.commit_id,))]
         case RepoCreated():
             return [(UPSERT_REPO, (fact.repo, fact.description, fact.time, fact.pipeline))]

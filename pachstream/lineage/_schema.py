@@ -356,3 +356,16 @@ MIGRATIONS.append(
     CREATE INDEX jobs_inputs ON jobs USING gin (inputs jsonb_path_ops);
     """
 )
+
+# Version 7: where squashed commits went. A squash remaps the rows that name the commit to
+# its one child; rows that arrive after it (a job still running on the commit, a fact on
+# another partition) are remapped as they come, from this table (the materializer keeps it
+# in memory).
+MIGRATIONS.append(
+    """
+    CREATE TABLE squashed_commits (
+        commit_id text PRIMARY KEY,
+        child text NOT NULL);
+    CREATE INDEX squashed_commits_child ON squashed_commits (child);
+    """
+)

@@ -1,0 +1,109 @@
+"""A squash remaps the datum inputs that name the squashed commit to its child, whatever
+batch brought them and in whichever order: a datum result and the squash after it in one batch
+give the same rows as applied one by one (the result's rows are loaded in bulk at the batch's
+end, and the remap must not run before them); results that come after the squash (a job still
+running on the commit, a fact on another partition) name the child too, also after a restart,
+and through a second squash of the child."""
+
+from __future__ import annotations
+
+from pachstream.codec import encode
+from pachstream.commits.events import CommitSquashed, Reparented
+from pachstream.dispatch.events import DatumFinished, StagedFile, TaskInput
+from pachstream.kafka import Producer, Topics, ensure_topics
+from pachstream.lineage import Materializer
+from pachstream.model import FileEntry
+from pachstream.pg import connect_pool
+from pachstream.testing.waits import eventually
+
+SQUASHED = "a" * 32
+CHILD = "b" * 32
+
+
+ONE = FileEntry(hash="1" * 64, size=1, chunks=())
+
+
+def _datum(n: int) -> DatumFinished:
+    return DatumFinished(
+        event_id=f"d-{n}", job_id="j" * 32, pipeline="p", datum_id=f"{n:032d}", hash="h" * 64,
+        state="success", tries=1, exit_code=0, timed_out=False, stderr_tail="", log_ref="",
+        started=11.0, duration_s=0.5, worker="w0",
+        inputs=(
+            TaskInput(
+                name="raw", repo="raw", branch="master", commit_id=SQUASHED, path=f"/f{n}",
+                files=(StagedFile(path=f"/f{n}", file=ONE),),
+            ),
+        ),
+    )  # fmt: skip
+
+
+GRANDCHILD = "c" * 32
+
+
+def _squash(commit: str, child: str) -> CommitSquashed:
+    return CommitSquashed(
+        event_id=f"sq-{commit}", request_id=f"r-{commit}", repo="raw", commit_id=commit,
+        parent=None,
+        children=(
+            Reparented(commit_id=child, parent=None, added=0, modified=0, deleted=0, diff_ref="",
+                       diff=()),
+        ),
+        time=20.0,
+    )  # fmt: skip
+
+
+SQUASH = _squash(SQUASHED, CHILD)
+
+
+async def _produce(settings, facts: list) -> None:
+    producer = Producer(settings.require()[0])
+    await producer.start()
+    try:
+        events = Topics(settings.namespace).events
+        await producer.send_all([(events, "raw", encode(f)) for f in facts])
+    finally:
+        await producer.stop()
+
+
+async def _consume(settings, facts: int) -> dict[str, int]:
+    """Run a materializer until it applied ``facts`` facts; datum input rows by commit."""
+    consumer = Materializer(settings)
+    await consumer.start()
+    pool = await connect_pool(settings.require()[1], settings.namespace)
+    try:
+        await eventually(lambda: consumer.applied, "the facts", until=facts.__le__)
+        rows = await pool.fetch("SELECT commit_id, count(*) AS n FROM datum_inputs GROUP BY 1")
+        return {r["commit_id"]: r["n"] for r in rows}
+    finally:
+        await pool.close()
+        await consumer.stop()
+
+
+async def test_a_squash_after_datum_results_in_one_batch_remaps_their_inputs(settings) -> None:
+    kafka = settings.require()[0]
+    await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
+    # Enough results that they go in by COPY at the batch's end, then the squash; one key,
+    # one partition: in this order, and all in one batch (produced before the consumer runs).
+    facts = [*(_datum(n) for n in range(300)), SQUASH]
+    await _produce(settings, facts)
+    assert await _consume(settings, len(facts)) == {CHILD: 300}
+
+
+async def test_datum_results_after_the_squash_name_its_child_and_follow_it(settings) -> None:
+    kafka, pg, _ = settings.require()
+    await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
+    first = [SQUASH, *(_datum(n) for n in range(300))]
+    await _produce(settings, first)
+    assert await _consume(settings, len(first)) == {CHILD: 300}  # not the squashed id
+    # A new materializer (it restores where squashed commits went), then more results naming
+    # the squashed commit around a squash of its child.
+    second = [*(_datum(n) for n in range(300, 310)), _squash(CHILD, GRANDCHILD)]
+    second += [_datum(n) for n in range(310, 320)]
+    await _produce(settings, second)
+    assert await _consume(settings, len(second)) == {GRANDCHILD: 320}
+    pool = await connect_pool(pg, settings.namespace)
+    try:
+        rows = await pool.fetch("SELECT commit_id, child FROM squashed_commits")
+    finally:
+        await pool.close()
+    assert {r["commit_id"]: r["child"] for r in rows} == {SQUASHED: GRANDCHILD, CHILD: GRANDCHILD}
