@@ -100,6 +100,22 @@ async def run_cli(
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+async def produce_events(settings: Settings, facts: list[Any], key: str = "raw") -> None:
+    """Put ``facts`` on the namespace's events topic, in order, under one key (one partition),
+    as the processors would: for tests that feed the materializer facts of their making.
+    """
+    from pachstream.codec import encode
+    from pachstream.kafka import Producer, Topics
+
+    producer = Producer(settings.require()[0])
+    await producer.start()
+    try:
+        events = Topics(settings.namespace).events
+        await producer.send_all([(events, key, encode(f)) for f in facts])
+    finally:
+        await producer.stop()
+
+
 async def read_dead_letters(
     settings: Settings, expected: int, timeout_s: float = 30
 ) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ import orjson
 from pachstream.codec import encode
 from pachstream.commits.events import CommitFinished
 from pachstream.dispatch.events import DatumFinished
-from pachstream.kafka import Producer, Topics, ensure_topics
+from pachstream.kafka import Topics, ensure_topics
 from pachstream.lineage import Materializer
 from pachstream.lineage._materializer import APART_ROWS
 from pachstream.objectstore import S3ObjectStore
 from pachstream.pg import connect_pool
-from pachstream.testing.services import read_dead_letters
+from pachstream.testing.services import produce_events, read_dead_letters
 from pachstream.testing.waits import eventually
 
 FILES = APART_ROWS + 100
@@ -48,16 +48,6 @@ async def _big_commit(settings) -> CommitFinished:
     )  # fmt: skip
 
 
-async def _produce(settings, facts: list) -> None:
-    producer = Producer(settings.require()[0])
-    await producer.start()
-    try:
-        events = Topics(settings.namespace).events
-        await producer.send_all([(events, "raw", encode(f)) for f in facts])
-    finally:
-        await producer.stop()
-
-
 async def _assert_commit_whole(pool) -> None:
     """Every file row and blob row of the big commit, and its commit row, are there."""
     assert await pool.fetchval("SELECT count(*) FROM commit_files") == FILES
@@ -83,7 +73,7 @@ async def test_a_big_commits_blob_index_is_written_beside_its_file_rows(settings
             await lock.start()
             # The commit's file rows cannot go in while this is held; the blob index can.
             await holder.execute("LOCK TABLE commit_files IN EXCLUSIVE MODE")
-            await _produce(settings, [fact])
+            await produce_events(settings, [fact])
 
             async def blobs() -> int:
                 return await pool.fetchval("SELECT count(*) FROM blobs")
@@ -116,7 +106,7 @@ async def test_a_refused_fact_beside_a_big_commit_is_dead_lettered_and_the_commi
         log_ref="", started=11.0, duration_s=0.5, worker="w0", inputs=(),
     )  # fmt: skip
     await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
-    await _produce(settings, [commit, refused])  # before the consumer starts: one batch
+    await produce_events(settings, [commit, refused])  # before the consumer starts: one batch
     consumer = Materializer(settings)
     await consumer.start()
     pool = await connect_pool(pg, settings.namespace)

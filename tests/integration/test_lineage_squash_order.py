@@ -7,13 +7,13 @@ and through a second squash of the child."""
 
 from __future__ import annotations
 
-from pachstream.codec import encode
 from pachstream.commits.events import CommitSquashed, Reparented
 from pachstream.dispatch.events import DatumFinished, StagedFile, TaskInput
-from pachstream.kafka import Producer, Topics, ensure_topics
+from pachstream.kafka import Topics, ensure_topics
 from pachstream.lineage import Materializer
 from pachstream.model import FileEntry
 from pachstream.pg import connect_pool
+from pachstream.testing.services import produce_events
 from pachstream.testing.waits import eventually
 
 SQUASHED = "a" * 32
@@ -55,16 +55,6 @@ def _squash(commit: str, child: str) -> CommitSquashed:
 SQUASH = _squash(SQUASHED, CHILD)
 
 
-async def _produce(settings, facts: list) -> None:
-    producer = Producer(settings.require()[0])
-    await producer.start()
-    try:
-        events = Topics(settings.namespace).events
-        await producer.send_all([(events, "raw", encode(f)) for f in facts])
-    finally:
-        await producer.stop()
-
-
 async def _consume(settings, facts: int) -> dict[str, int]:
     """Run a materializer until it applied ``facts`` facts; datum input rows by commit."""
     consumer = Materializer(settings)
@@ -85,7 +75,7 @@ async def test_a_squash_after_datum_results_in_one_batch_remaps_their_inputs(set
     # Enough results that they go in by COPY at the batch's end, then the squash; one key,
     # one partition: in this order, and all in one batch (produced before the consumer runs).
     facts = [*(_datum(n) for n in range(300)), SQUASH]
-    await _produce(settings, facts)
+    await produce_events(settings, facts)
     assert await _consume(settings, len(facts)) == {CHILD: 300}
 
 
@@ -93,13 +83,13 @@ async def test_datum_results_after_the_squash_name_its_child_and_follow_it(setti
     kafka, pg, _ = settings.require()
     await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
     first = [SQUASH, *(_datum(n) for n in range(300))]
-    await _produce(settings, first)
+    await produce_events(settings, first)
     assert await _consume(settings, len(first)) == {CHILD: 300}  # not the squashed id
     # A new materializer (it restores where squashed commits went), then more results naming
     # the squashed commit around a squash of its child.
     second = [*(_datum(n) for n in range(300, 310)), _squash(CHILD, GRANDCHILD)]
     second += [_datum(n) for n in range(310, 320)]
-    await _produce(settings, second)
+    await produce_events(settings, second)
     assert await _consume(settings, len(second)) == {GRANDCHILD: 320}
     pool = await connect_pool(pg, settings.namespace)
     try:
