@@ -34,6 +34,7 @@ from pachstream.lineage._rows import (
     SquashMap,
     Statement,
     follow_squashes,
+    job_remaps,
     note_squash,
     rows_for,
     squashed_into,
@@ -195,7 +196,8 @@ class Materializer(LogProcessor):
                 # gone or damaged) cannot be materialized; keep the record.
                 self.dead_letter(rec, EventDecodeError(f"cannot be materialized: {err}"), dead)
                 continue
-            facts.append((rec, follow_squashes(statements, self._squashes)))
+            statements = follow_squashes(statements, self._squashes)
+            facts.append((rec, statements + job_remaps(fact, self._squashes)))
             if (moved := squashed_into(fact)) is not None:
                 note_squash(self._squashes, *moved)
             notify = notify or isinstance(fact, NOTIFYING)

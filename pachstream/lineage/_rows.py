@@ -119,7 +119,21 @@ REPARENT_COMMIT = (
 )
 # A squashed commit's one child now holds its data: provenance that named it names the child.
 REMAP_PROVENANCE = "UPDATE commit_provenance SET input_commit = $2 WHERE input_commit = $1"
-REMAP_DATUM_INPUTS = "UPDATE datum_inputs SET commit_id = $2 WHERE commit_id = $1"
+# Datum inputs by their jobs, not a scan of every job's: the jobs that read the commit, or a
+# commit squashed into it before (their rows name it now), by the jobs_inputs index, then their
+# rows by key. Before CHAIN_SQUASH, which makes those point past it. A job whose start comes
+# after the squash has its rows remapped then (REMAP_JOB_DATUM_INPUTS, see job_remaps).
+REMAP_DATUM_INPUTS = (
+    "UPDATE datum_inputs d SET commit_id = $2 FROM ("
+    "SELECT DISTINCT j.id FROM (SELECT $1::text AS c "
+    "UNION SELECT commit_id FROM squashed_commits WHERE child = $1) ids "
+    "JOIN jobs j ON j.inputs @> jsonb_build_array(jsonb_build_object('commit', ids.c))) r "
+    "WHERE d.job_id = r.id AND d.commit_id = $1"
+)
+REMAP_JOB_DATUM_INPUTS = (
+    "UPDATE datum_inputs d SET commit_id = s.child FROM squashed_commits s "
+    "WHERE d.job_id = $1 AND d.commit_id = s.commit_id"
+)
 # ... and so do the rows that name it later (see follow_squashes), and earlier squashes into it.
 RECORD_SQUASH = (
     "INSERT INTO squashed_commits (commit_id, child) VALUES ($1, $2) "
@@ -312,6 +326,16 @@ def follow_squashes(statements: list[Statement], squashes: SquashMap) -> list[St
                 args = (*args[:at], squashes[args[at]], *args[at + 1 :])
         out.append((sql, args))
     return out
+
+
+def job_remaps(fact: Any, squashes: SquashMap) -> list[Statement]:
+    """For a job's start that comes after a squash of a commit it read: its datum inputs that
+    name a squashed commit, remapped by key (the squash found a job's rows through the job's
+    row, which did not exist yet). Pure.
+    """
+    if isinstance(fact, JobStarted) and any(i.commit_id in squashes for i in fact.inputs):
+        return [(REMAP_JOB_DATUM_INPUTS, (fact.job_id,))]
+    return []
 
 
 def rows_for(fact: Any, diff: Any = None) -> list[Statement]:

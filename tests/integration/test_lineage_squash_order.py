@@ -7,8 +7,16 @@ and through a second squash of the child."""
 
 from __future__ import annotations
 
+import pytest
+
 from pachstream.commits.events import CommitSquashed, Reparented
-from pachstream.dispatch.events import DatumFinished, StagedFile, TaskInput
+from pachstream.dispatch.events import (
+    DatumFinished,
+    InputCommit,
+    JobStarted,
+    StagedFile,
+    TaskInput,
+)
 from pachstream.kafka import Topics, ensure_topics
 from pachstream.lineage import Materializer
 from pachstream.model import FileEntry
@@ -21,11 +29,17 @@ CHILD = "b" * 32
 
 
 ONE = FileEntry(hash="1" * 64, size=1, chunks=())
+JOB = "j" * 32
+STARTED = JobStarted(
+    event_id="s-j", job_id=JOB, pipeline="p", version=1,
+    inputs=(InputCommit(name="raw", repo="raw", branch="master", commit_id=SQUASHED),),
+    output_commit="o" * 32, time=10.0, datums=320, to_run=320, skipped=0,
+)  # fmt: skip
 
 
 def _datum(n: int) -> DatumFinished:
     return DatumFinished(
-        event_id=f"d-{n}", job_id="j" * 32, pipeline="p", datum_id=f"{n:032d}", hash="h" * 64,
+        event_id=f"d-{n}", job_id=JOB, pipeline="p", datum_id=f"{n:032d}", hash="h" * 64,
         state="success", tries=1, exit_code=0, timed_out=False, stderr_tail="", log_ref="",
         started=11.0, duration_s=0.5, worker="w0",
         inputs=(
@@ -69,12 +83,18 @@ async def _consume(settings, facts: int) -> dict[str, int]:
         await consumer.stop()
 
 
-async def test_a_squash_after_datum_results_in_one_batch_remaps_their_inputs(settings) -> None:
+@pytest.mark.parametrize("start", ["first", "after the squash"])
+async def test_a_squash_after_datum_results_in_one_batch_remaps_their_inputs(
+    settings, start: str
+) -> None:
     kafka = settings.require()[0]
     await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
     # Enough results that they go in by COPY at the batch's end, then the squash; one key,
     # one partition: in this order, and all in one batch (produced before the consumer runs).
-    facts = [*(_datum(n) for n in range(300)), SQUASH]
+    # The squash finds them through their job's row; a job whose start comes after the squash
+    # (from another partition) has its rows remapped then.
+    results = [_datum(n) for n in range(300)]
+    facts = [STARTED, *results, SQUASH] if start == "first" else [*results, SQUASH, STARTED]
     await produce_events(settings, facts)
     assert await _consume(settings, len(facts)) == {CHILD: 300}
 
@@ -82,7 +102,7 @@ async def test_a_squash_after_datum_results_in_one_batch_remaps_their_inputs(set
 async def test_datum_results_after_the_squash_name_its_child_and_follow_it(settings) -> None:
     kafka, pg, _ = settings.require()
     await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
-    first = [SQUASH, *(_datum(n) for n in range(300))]
+    first = [STARTED, SQUASH, *(_datum(n) for n in range(300))]
     await produce_events(settings, first)
     assert await _consume(settings, len(first)) == {CHILD: 300}  # not the squashed id
     # A new materializer (it restores where squashed commits went), then more results naming
@@ -97,3 +117,13 @@ async def test_datum_results_after_the_squash_name_its_child_and_follow_it(setti
     finally:
         await pool.close()
     assert {r["commit_id"]: r["child"] for r in rows} == {SQUASHED: GRANDCHILD, CHILD: GRANDCHILD}
+
+
+async def test_a_job_started_after_two_squashes_has_its_rows_remapped(settings) -> None:
+    kafka = settings.require()[0]
+    await ensure_topics(kafka, Topics(settings.namespace).all(kafka.partitions))
+    # Its results come between the two squashes (so they name the child as they go in), and
+    # its start only after both (from another partition): neither squash found them.
+    facts = [SQUASH, *(_datum(n) for n in range(10)), _squash(CHILD, GRANDCHILD), STARTED]
+    await produce_events(settings, facts)
+    assert await _consume(settings, len(facts)) == {GRANDCHILD: 10}

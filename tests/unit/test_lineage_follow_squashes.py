@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pachstream.commits.events import CommitSquashed, Reparented
+from pachstream.dispatch.events import InputCommit, JobStarted
 from pachstream.lineage._rows import (
     CHAIN_SQUASH,
     INSERT_DATUM_INPUT,
@@ -13,7 +14,9 @@ from pachstream.lineage._rows import (
     INSERT_PROVENANCE,
     RECORD_SQUASH,
     REMAP_DATUM_INPUTS,
+    REMAP_JOB_DATUM_INPUTS,
     follow_squashes,
+    job_remaps,
     note_squash,
     rows_for,
     squashed_into,
@@ -92,3 +95,16 @@ def test_a_squash_of_one_child_records_where_it_went() -> None:
     sqls = [sql for sql, _ in rows_for(_squash("x", "y"))]
     assert CHAIN_SQUASH in sqls and RECORD_SQUASH in sqls
     assert RECORD_SQUASH not in [sql for sql, _ in rows_for(_squash("x", "y", "w"))]
+
+
+def test_job_remaps_only_a_start_that_read_a_squashed_commit() -> None:
+    started = JobStarted(
+        event_id="s", job_id="j", pipeline="p", version=1, output_commit="o", time=1.0,
+        datums=1, to_run=1, skipped=0,
+        inputs=(InputCommit(name="a", repo="raw", branch="master", commit_id="x"),
+                InputCommit(name="b", repo="other", branch="master", commit_id=None)),
+    )  # fmt: skip
+    assert job_remaps(started, {"x": "y"}) == [(REMAP_JOB_DATUM_INPUTS, ("j",))]
+    assert job_remaps(started, {"w": "y"}) == []  # read nothing squashed
+    assert job_remaps(started, {}) == []
+    assert job_remaps(_squash("x", "y"), {"x": "y"}) == []  # not a job's start
