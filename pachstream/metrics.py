@@ -54,6 +54,9 @@ in that folder (read at import time, so it must be in the child's environment fr
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The exposition format's content type."""
 
+PUT_STAGE_SECONDS = "pachstream_gateway_put_stage_seconds"
+"""The name of the gateway's histogram of :data:`PUT_STAGES` (``bench s3-put`` reads it)."""
+
 PUT_STAGES = ("received", "sent", "applied")
 """The stages of a PutObject through the gateway's batches, in order: ``received``, its body
 read and its bucket checked (a client sending ``Expect: 100-continue`` sends the body only
@@ -135,7 +138,7 @@ class ProcessMetrics:
             registry=r,
         )
         self.gateway_put_stages = Histogram(
-            "pachstream_gateway_put_stage_seconds",
+            PUT_STAGE_SECONDS,
             "Where a PutObject's time goes in the S3 gateway, by stage (received, sent, applied).",
             ["stage"],
             buckets=_SECONDS,

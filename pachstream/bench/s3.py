@@ -32,10 +32,15 @@ from aiobotocore.session import get_session
 from pachstream.bench import CpuMeter, Figure, cpu_split
 from pachstream.client import Client
 from pachstream.errors import ConfigError, InvalidInput, Unavailable
-from pachstream.metrics import PUT_STAGES, Sample, metrics_addresses, parse_samples, scrape
+from pachstream.metrics import (
+    PUT_STAGE_SECONDS,
+    PUT_STAGES,
+    Sample,
+    metrics_addresses,
+    parse_samples,
+    scrape,
+)
 from pachstream.settings import Settings
-
-STAGE_METRIC = "pachstream_gateway_put_stage_seconds"
 
 Say = Callable[[str], None]
 
@@ -76,9 +81,9 @@ def stage_means(before: list[Sample], after: list[Sample]) -> dict[str, float]:
 
     def totals(samples: list[Sample]) -> dict[tuple[str, str], float]:
         return {
-            (s.name.removeprefix(STAGE_METRIC), s.labels.get("stage", "")): s.value
+            (s.name.removeprefix(PUT_STAGE_SECONDS), s.labels.get("stage", "")): s.value
             for s in samples
-            if s.name in (f"{STAGE_METRIC}_sum", f"{STAGE_METRIC}_count")
+            if s.name in (f"{PUT_STAGE_SECONDS}_sum", f"{PUT_STAGE_SECONDS}_count")
         }
 
     old, new = totals(before), totals(after)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from pachstream.bench.s3 import STAGE_METRIC, stage_means
-from pachstream.metrics import Sample
+from pachstream.bench.s3 import stage_means
+from pachstream.metrics import PUT_STAGE_SECONDS, Sample
 
 
 def _stage(stage: str, total: float, count: float) -> list[Sample]:
     return [
-        Sample(f"{STAGE_METRIC}_sum", {"stage": stage}, total),
-        Sample(f"{STAGE_METRIC}_count", {"stage": stage}, count),
-        Sample(f"{STAGE_METRIC}_bucket", {"stage": stage, "le": "+Inf"}, count),
+        Sample(f"{PUT_STAGE_SECONDS}_sum", {"stage": stage}, total),
+        Sample(f"{PUT_STAGE_SECONDS}_count", {"stage": stage}, count),
+        Sample(f"{PUT_STAGE_SECONDS}_bucket", {"stage": stage, "le": "+Inf"}, count),
     ]
 
 
