@@ -46,7 +46,7 @@ from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
 from pachstream.processor import LogProcessor, collector_paused, reclaim_when_idle
 from pachstream.settings import Settings
-from pachstream.tree import Overlay, Root, TreeStore, to_diff_entry
+from pachstream.tree import Overlay, Root, TreeStore, pack_diff, to_diff_entry
 
 log = logging.getLogger("pachstream.commits")
 
@@ -284,7 +284,7 @@ class CommitProcessor(LogProcessor):
         """
         if inline is not None:
             return ""
-        await self._puts.put(key, orjson.dumps(diff))
+        await self._puts.put(key, orjson.dumps(pack_diff(diff)))
         return key
 
     async def _stage(self, touched: set[str]) -> None:

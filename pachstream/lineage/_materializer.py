@@ -52,6 +52,7 @@ from pachstream.processor import (
 )
 from pachstream.service import wait_all
 from pachstream.settings import Settings
+from pachstream.tree import unpack_diff
 
 log = logging.getLogger("pachstream.lineage")
 
@@ -308,9 +309,7 @@ class Materializer(LogProcessor):
         """
         if isinstance(fact, CommitSquashed):
             return {
-                c.commit_id: orjson.loads(await self._objects.get(c.diff_ref))
-                for c in fact.children
-                if c.diff is None
+                c.commit_id: await self._diff(c.diff_ref) for c in fact.children if c.diff is None
             }
         if (
             not isinstance(fact, CommitFinished)
@@ -318,8 +317,19 @@ class Materializer(LogProcessor):
             or fact.added + fact.modified == 0
         ):
             return None
-        rows: list[Any] = orjson.loads(await self._objects.get(fact.diff_ref))
-        return rows
+        return await self._diff(fact.diff_ref)
+
+    async def _diff(self, key: str) -> list[Any]:
+        """The raw rows of a stored diff, packed or not (:func:`~pachstream.tree.unpack_diff`).
+
+        Raises:
+            EventDecodeError: the object is not a diff (its fact is dead-lettered, saying so).
+        """
+        data = await self._objects.get(key)
+        try:
+            return unpack_diff(orjson.loads(data))
+        except (ValueError, LookupError, TypeError) as err:
+            raise EventDecodeError(f"diff object {key!r} is not a diff: {err!r}") from err
 
 
 def set_apart(statements: list[Statement]) -> tuple[Deferred, list[Statement]]:

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import itertools
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -28,6 +29,7 @@ from pachstream.lineage._materializer import execute
 from pachstream.lineage._rows import rows_for
 from pachstream.lineage._schema import MIGRATIONS
 from pachstream.model import FileEntry, output_commit_id
+from pachstream.objectstore import S3ObjectStore
 from pachstream.pg import connect_pool, migrate
 from pachstream.service import State
 from pachstream.testing.services import read_dead_letters
@@ -124,6 +126,15 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
         file_count=1, size_bytes=1, added=1, modified=0, deleted=0,
         diff_ref="diffs/does-not-exist", diff=None,
     )  # fmt: skip
+    # JSON, but neither a packed diff nor a list of rows.
+    not_a_diff = replace(
+        missing_diff, event_id="cg", commit_id="9" * 32, diff_ref="diffs/not-a-diff"
+    )
+    objects = S3ObjectStore(settings.require()[2], settings.namespace)
+    try:
+        await objects.put("diffs/not-a-diff", b'{"packs": ["p"], "rowz": []}')
+    finally:
+        await objects.close()
     nul = _facts("success", bad_job, stderr="a NUL \x00 byte")[1]
     records = [
         b"\x00\xffnot json",
@@ -132,6 +143,7 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
         encode(finished),  # before its start
         encode(nul),  # a text Postgres refuses
         encode(missing_diff),  # its diff object is gone
+        encode(not_a_diff),  # its diff object is no diff
         encode(started),
     ]
     # The topics exist before anything is produced, as with the processors running: a broker
@@ -147,7 +159,7 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
     consumer = Materializer(settings)
     await consumer.start()
     try:
-        letters = await _dead_letters(settings, 4)
+        letters = await _dead_letters(settings, 5)
         pool = await connect_pool(pg, settings.namespace)
         try:
             deadline = asyncio.get_running_loop().time() + 30
@@ -171,11 +183,12 @@ async def test_garbage_and_disorder_never_stop_the_consumer_nor_lose_a_record(se
     assert provenance == 1 and len(outputs) == 1
     assert refused == 0
     reasons = sorted(letter["reason"] for letter in letters)
-    assert len(letters) == 4, reasons
+    assert len(letters) == 5, reasons
     assert any("not JSON" in r for r in reasons)
     assert any("no.such.fact" in r for r in reasons)
     assert any("Postgres refused" in r for r in reasons)
     assert any("diffs/does-not-exist" in r for r in reasons)
+    assert any("diff object 'diffs/not-a-diff' is not a diff" in r for r in reasons)
     kept = {base64.b64decode(letter["value_b64"]) for letter in letters}
-    assert encode(nul) in kept and encode(missing_diff) in kept  # the bytes, never lost
+    assert {encode(nul), encode(missing_diff), encode(not_a_diff)} <= kept  # never lost
     assert all(letter["component"] == "lineage" for letter in letters)

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import random
 
+import orjson
 import pytest
 
 from pachstream.model import Chunk, FileEntry, FileOp
@@ -14,6 +15,7 @@ from pachstream.objectstore import MemoryObjectStore
 from pachstream.tree import (
     EMPTY_ROOT,
     LEAF_BITS,
+    MANIFEST_VERSION,
     NODE_BITS,
     SCAN_AHEAD,
     Overlay,
@@ -26,7 +28,11 @@ from pachstream.tree import (
     key_hash,
     merge_index,
     merge_leaf,
+    pack_diff,
+    pack_leaf,
     raw_to_entry,
+    unpack_diff,
+    unpack_leaf,
 )
 
 
@@ -235,7 +241,8 @@ async def test_shrinking_lowers_the_top():
 
 async def test_a_version_2_home_is_read_then_written_as_version_3():
     """A tree written by the version-2 code (hash shards) reads the same through the new
-    code, its next commit writes version 3, and diffs across the two layouts are right."""
+    code, its next commit writes the node layout (the current version), and diffs across the
+    two layouts are right."""
     store = MemoryObjectStore()
     old = TreeStore(store, write_version=2)
     files = {f"/d{i % 7}/f{i}": str(i) for i in range(1500)}
@@ -248,7 +255,8 @@ async def test_a_version_2_home_is_read_then_written_as_version_3():
 
     ops = [put("/d1/f1", "new"), delete("/d2"), put("/e/g", "x"), append("/d0/f0", "+")]
     v3 = await trees.build(v2, Overlay().apply(ops))
-    assert v3.root.version == 3 and (await trees.root(v3.root.key)).version == 3
+    assert v3.root.version == MANIFEST_VERSION
+    assert (await trees.root(v3.root.key)).version == MANIFEST_VERSION
     expected = await old.build(v2, Overlay().apply(ops))
     assert v3.diff == expected.diff and len(v3.diff) == 3 + len([p for p in files if "/d2/" in p])
     assert await contents(trees, v3.root) == await contents(trees, expected.root)
@@ -256,7 +264,7 @@ async def test_a_version_2_home_is_read_then_written_as_version_3():
     assert await trees.diff(v3.root, v2) == diff_shards(
         await contents(trees, v3.root), await contents(trees, v2)
     )
-    # And on from there in version 3 only.
+    # And on from there in the node layout only.
     nxt = await trees.build(v3.root, Overlay().apply([put("/d4/f4", "again")]))
     assert [(d[0], d[1]) for d in await trees.diff(v3.root, nxt.root)] == [("/d4/f4", "modified")]
 
@@ -269,14 +277,15 @@ async def test_an_emptied_version_2_tree_takes_deletes_and_puts():
     assert empty.version == 2 and empty.key is not None and not empty.shards
     trees = TreeStore(store)
     built = await trees.build(empty, Overlay().apply([delete("/"), delete("/a"), put("/x", "3")]))
-    assert built.root.version == 3 and [(d[0], d[1]) for d in built.diff] == [("/x", "added")]
+    assert built.root.version == MANIFEST_VERSION
+    assert [(d[0], d[1]) for d in built.diff] == [("/x", "added")]
     assert await contents(trees, built.root) == {"/x": raw("3")}
 
 
 async def test_unknown_version_is_refused_and_v2_writer_refuses_v3_parent():
     store = MemoryObjectStore()
-    store.objects["manifests/x"] = b'{"v": 4, "count": 0, "size": 0}'
-    with pytest.raises(ValueError, match="manifest version 4; this pachstream reads versions"):
+    store.objects["manifests/x"] = b'{"v": 5, "count": 0, "size": 0}'
+    with pytest.raises(ValueError, match="manifest version 5; this pachstream reads versions"):
         await TreeStore(store).root("manifests/x")
     v3 = (await TreeStore(store).build(EMPTY_ROOT, Overlay().apply([put("/a", "1")]))).root
     with pytest.raises(ValueError, match="version-2 writer cannot extend it"):
@@ -356,3 +365,86 @@ async def test_a_scan_that_stops_early_reads_one_node_a_level():
     walked = [p async for p, _ in TreeStore(store).walk(built.root)]
     assert len(walked) == 20_000
     assert store.most == SCAN_AHEAD
+
+
+# ----------------------------------------------------------------------------- packed leaves
+
+H1, H2, H3 = "a" * 64, "b" * 64, "c" * 64
+# (raw entry, its packed form with the packs ["p1", "p2"] before it: how version 4 stores it).
+PACKED_CASES = [
+    # One chunk that is the whole file: its hash and size said once, its pack by index.
+    ([H1, 5, [[H1, 5, "p1", 0]]], [H1, 5, 0, 0]),
+    ([H2, 7, [[H2, 7, "p2", 40]]], [H2, 7, 1, 40]),
+    ([H3, 9, [[H3, 9, "p3", 12]]], [H3, 9, 2, 12]),  # a pack not seen yet: the next index
+    # Anything else keeps its chunks, each pack by index.
+    ([H3, 12, [[H1, 5, "p1", 0], [H2, 7, "p2", 3]]], [H3, 12, [[H1, 5, 0, 0], [H2, 7, 1, 3]]]),
+    ([H2, 5, [[H1, 5, "p1", 0]]], [H2, 5, [[H1, 5, 0, 0]]]),  # a chunk hash not the file's
+    ([H1, 6, [[H1, 5, "p1", 0]]], [H1, 6, [[H1, 5, 0, 0]]]),  # a chunk size not the file's
+    ([H1, 0, []], [H1, 0, []]),  # an empty file: no chunk
+]
+
+
+@pytest.mark.parametrize(("raw_entry", "packed"), PACKED_CASES)
+def test_an_entry_packs_and_unpacks(raw_entry, packed):
+    seen = {"p1": 0, "p2": 1}
+    leaf = pack_leaf({"/x": [H1, 1, [[H1, 1, "p1", 0]]], "/y": [H2, 1, [[H2, 1, "p2", 0]]]})
+    assert leaf["packs"] == list(seen)
+    stored = pack_leaf(
+        {"/x": [H1, 1, [[H1, 1, "p1", 0]]], "/y": [H2, 1, [[H2, 1, "p2", 0]]], "/z": raw_entry}
+    )
+    assert stored["entries"][2] == ["/z", *packed]
+    assert unpack_leaf(stored) == {
+        "/x": [H1, 1, [[H1, 1, "p1", 0]]],
+        "/y": [H2, 1, [[H2, 1, "p2", 0]]],
+        "/z": raw_entry,
+    }
+    diff = [
+        ("/z", "modified", raw_entry, [H1, 1, [[H1, 1, "p1", 0]]]),
+        ("/w", "deleted", None, raw_entry),
+    ]
+    assert unpack_diff(pack_diff(diff)) == [list(row) for row in diff]
+
+
+def test_a_pack_key_is_stored_once_and_other_nodes_pass_unchanged():
+    leaf = {
+        f"/f{i}": [f"{i:064x}", 100, [[f"{i:064x}", 100, "packs/" + "d" * 64, i * 100]]]
+        for i in range(32)
+    }
+    stored = pack_leaf(leaf)
+    assert stored["packs"] == ["packs/" + "d" * 64]
+    assert [row[0] for row in stored["entries"]] == list(leaf)  # path order kept
+    assert len(orjson.dumps(stored)) < 0.5 * len(orjson.dumps(leaf))
+    index = [["/f9", "packs/x", 0, 10]]
+    assert unpack_leaf(index) is index and unpack_leaf(leaf) is leaf  # version 3, index nodes
+    assert unpack_leaf({}) == {}
+    rows = [["/a", "added", [H1, 1, [[H1, 1, "p", 0]]], None]]
+    assert unpack_diff(rows) is rows  # a diff object written before version 4
+
+
+async def test_a_version_3_home_is_read_and_extended_with_packed_leaves():
+    """A tree written with version-3 leaves reads the same through the new code; its next
+    commit writes packed leaves beside the version-3 nodes it did not touch, and contents and
+    diffs are those of a tree written all in version 3."""
+    store = MemoryObjectStore()
+    old = TreeStore(store, write_version=3)
+    files = {f"/d{i % 7}/f{i}": str(i) for i in range(3000)}
+    v3 = (await old.build(EMPTY_ROOT, Overlay().apply(put(p, t) for p, t in files.items()))).root
+    assert v3.version == 3 and v3.height >= 1
+    assert not any(b'"packs"' in data for data in store.objects.values())
+    trees = TreeStore(store)  # the new code, cold
+    v3 = await trees.root(v3.key)
+    assert await contents(trees, v3) == {p: raw(t) for p, t in files.items()}
+
+    ops = [put("/d1/f1", "new"), delete("/d2"), put("/e/g", "x"), append("/d0/f0", "+")]
+    before = set(store.objects)
+    v4 = await trees.build(v3, Overlay().apply(ops))
+    expected = await old.build(v3, Overlay().apply(ops))
+    assert v4.root.version == MANIFEST_VERSION == 4
+    assert any(b'"packs"' in store.objects[k] for k in set(store.objects) - before)
+    assert v4.diff == expected.diff
+    cold = TreeStore(store)
+    assert await contents(cold, await cold.root(v4.root.key)) == await contents(
+        trees, expected.root
+    )
+    assert await cold.diff(v3, await cold.root(v4.root.key)) == v4.diff
+    assert await cold.lookup(await cold.root(v4.root.key), "/e/g") == entry("x")
