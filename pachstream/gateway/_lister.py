@@ -123,9 +123,14 @@ class Lister:
         while seek is not None:
             rolled: str | None = None
             # With a delimiter a scan may end at its first entry (a common prefix): read ahead
-            # from one child, not sixteen.
+            # from one child, not sixteen. A page shows each key's hash and size: heads.
             entries = self._client.trees.scan(
-                root, start=seek, after=floor, keep=False, ahead=1 if delimiter else SCAN_AHEAD
+                root,
+                start=seek,
+                after=floor,
+                keep=False,
+                ahead=1 if delimiter else SCAN_AHEAD,
+                heads=True,
             )
             async with aclosing(entries):
                 async for path, raw in entries:

@@ -448,3 +448,32 @@ async def test_a_version_3_home_is_read_and_extended_with_packed_leaves():
     )
     assert await cold.diff(v3, await cold.root(v4.root.key)) == v4.diff
     assert await cold.lookup(await cold.root(v4.root.key), "/e/g") == entry("x")
+
+
+@pytest.mark.parametrize("version", [3, 4])
+async def test_a_scan_for_heads_gives_each_hash_and_size_and_caches_no_leaf(version):
+    """What a listing reads: the hash and size of every entry, in order, from ``start`` and
+    past ``after``, as a full scan gives them; packed leaves are neither unpacked nor cached
+    (a later full read still unpacks them)."""
+    store = MemoryObjectStore()
+    trees = TreeStore(store, write_version=version)
+    files = {f"/d{i % 5}/f{i:05d}": str(i) for i in range(3000)}
+    root = (
+        await trees.build(EMPTY_ROOT, Overlay().apply(put(p, t) for p, t in files.items()))
+    ).root
+    assert root.height >= 1
+    cold = TreeStore(store)
+    root = await cold.root(root.key)
+    for start, after in [("", None), ("/d2/", None), ("/d2/", "/d2/f01002"), ("/d9", None)]:
+        full = [
+            (p, r[0], r[1]) async for p, r in cold.scan(root, start=start, after=after, keep=False)
+        ]
+        heads = [
+            (p, r[0], r[1])
+            async for p, r in cold.scan(root, start=start, after=after, keep=False, heads=True)
+        ]
+        assert heads == full
+    assert len(heads) == 0 and len(full) == 0  # past the last path: nothing
+    cached = list(cold._cache.values())
+    assert not any(isinstance(b, dict) and "packs" in b for b in cached)
+    assert await contents(cold, root) == {p: raw(t) for p, t in files.items()}
