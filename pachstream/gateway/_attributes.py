@@ -16,12 +16,12 @@ Pure: no I/O; table-tested in ``tests/unit/test_gateway_attributes.py``.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._metadata import ObjectRecord
+from pachstream.gateway._xmlwrite import Element, document
 
 __all__ = [
     "ATTRIBUTES",
@@ -105,10 +105,6 @@ def parse_parts_page(headers: Mapping[str, str]) -> PartsPage:
     )
 
 
-def _add(parent: ET.Element, tag: str, text: str | int) -> None:
-    ET.SubElement(parent, tag).text = str(text)
-
-
 def attributes_xml(
     wanted: frozenset[str],
     *,
@@ -127,36 +123,35 @@ def attributes_xml(
         page: Which parts to list.
 
     """
-    root = ET.Element("GetObjectAttributesResponse", xmlns=_NAMESPACE)
+    root = Element("GetObjectAttributesResponse", {"xmlns": _NAMESPACE})
     checksum = record.checksum if record is not None else None
     if "ETag" in wanted:
-        _add(root, "ETag", etag)
+        root.text("ETag", etag)
     if "Checksum" in wanted and checksum is not None:
-        element = ET.SubElement(root, "Checksum")
-        _add(element, f"Checksum{checksum.algorithm}", checksum.value)
-        _add(element, "ChecksumType", checksum.type)
+        element = root.child("Checksum")
+        element.text(f"Checksum{checksum.algorithm}", checksum.value)
+        element.text("ChecksumType", checksum.type)
     if "ObjectParts" in wanted and record is not None and record.parts:
         numbered = list(enumerate(record.parts, start=1))
         listed = [(n, p) for n, p in numbered if n > page.marker][: page.max_parts]
         truncated = bool(listed) and listed[-1][0] < len(numbered)
-        element = ET.SubElement(root, "ObjectParts")
-        _add(element, "PartsCount", len(numbered))
-        _add(element, "PartNumberMarker", page.marker)
+        element = root.child("ObjectParts")
+        element.text("PartsCount", len(numbered))
+        element.text("PartNumberMarker", page.marker)
         if truncated:
-            _add(element, "NextPartNumberMarker", listed[-1][0])
-        _add(element, "MaxParts", page.max_parts)
-        _add(element, "IsTruncated", "true" if truncated else "false")
+            element.text("NextPartNumberMarker", listed[-1][0])
+        element.text("MaxParts", page.max_parts)
+        element.text("IsTruncated", "true" if truncated else "false")
         for number, part in listed:
-            item = ET.SubElement(element, "Part")
-            _add(item, "PartNumber", number)
-            _add(item, "Size", part.size)
+            item = element.child("Part")
+            item.text("PartNumber", number)
+            item.text("Size", part.size)
             # The part's checksum in the object's algorithm, as S3 lists it.
             value = part.checksums.get(checksum.algorithm) if checksum is not None else None
             if value is not None and checksum is not None:
-                _add(item, f"Checksum{checksum.algorithm}", value)
+                item.text(f"Checksum{checksum.algorithm}", value)
     if "StorageClass" in wanted:
-        _add(root, "StorageClass", "STANDARD")
+        root.text("StorageClass", "STANDARD")
     if "ObjectSize" in wanted:
-        _add(root, "ObjectSize", size)
-    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+        root.text("ObjectSize", size)
+    return document(root)

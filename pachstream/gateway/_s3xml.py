@@ -9,17 +9,17 @@ aws-cli, the Go and Java SDKs, s3fs) reads them. Every document starts with
 ``<?xml version="1.0" encoding="UTF-8"?>`` and, except ``<Error>``, carries S3's namespace.
 ETags are passed bare (hex) and rendered inside double quotes, as S3 sends them.
 
-Text is escaped by ElementTree. Characters an XML 1.0 document cannot carry at all (C0
-controls except tab and line feed, lone surrogates, U+FFFE, U+FFFF) and carriage return
-(which a parser reads back as line feed) are refused with ``InvalidArgument``: a listing
-holding them needs ``encoding-type=url``, as S3's own documentation advises. Only
-:func:`error_xml` replaces them instead, since an error document must always render.
+Documents are written by :mod:`~._xmlwrite` (the bytes ElementTree wrote, faster).
+Characters an XML 1.0 document cannot carry at all (C0 controls except tab and line feed,
+lone surrogates, U+FFFE, U+FFFF) and carriage return (which a parser reads back as line
+feed) are refused with ``InvalidArgument``: a listing holding them needs
+``encoding-type=url``, as S3's own documentation advises. Only :func:`error_xml` replaces
+them instead, since an error document must always render.
 """
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -38,6 +38,7 @@ from pachstream.gateway._s3xml_parse import (
     parse_delete_entries,
     parse_location_constraint,
 )
+from pachstream.gateway._xmlwrite import Element, document, leaf
 
 __all__ = [
     "MAX_BODY",
@@ -74,8 +75,6 @@ NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 OWNER = "pachstream"
 """The one owner of every bucket and object (ACLs, listings): the gateway has one identity."""
-
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 """Characters an XML 1.0 text cannot carry, plus CR (which parsers read back as LF)."""
@@ -118,22 +117,12 @@ def _checked(tag: str, value: str) -> str:
     return value
 
 
-def _add(parent: ET.Element, tag: str, text: str | int | None = None) -> ET.Element:
-    child = ET.SubElement(parent, tag)
-    if text is not None:
-        child.text = _checked(tag, text) if isinstance(text, str) else str(text)
-    return child
+def _add(parent: Element, tag: str, text: str | int) -> None:
+    parent.text(tag, _checked(tag, text) if isinstance(text, str) else text)
 
 
-def _root(tag: str) -> ET.Element:
-    # An xmlns attribute on the root instead of ET.register_namespace keeps the tags
-    # unprefixed without touching ElementTree's process-wide prefix table.
-    return ET.Element(tag, xmlns=NAMESPACE)
-
-
-def _document(root: ET.Element) -> bytes:
-    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-    return _DECLARATION + body
+def _root(tag: str) -> Element:
+    return Element(tag, {"xmlns": NAMESPACE})
 
 
 def _bool(value: bool) -> str:
@@ -178,18 +167,29 @@ def _encoded(tag: str, value: str, url: bool) -> str:
         ) from exc
 
 
-def _add_entries(root: ET.Element, page: ListPage, url: bool, owner: str | None) -> None:
+def _add_entries(root: Element, page: ListPage, url: bool, owner: str | None) -> None:
+    # The hot loop of a listing: each entry is written as one string (a page of 1,000 keys
+    # was ~14 ms with an element per field), and the objects of one commit share a time.
+    times: dict[float, str] = {}
+    tail = leaf("StorageClass", "STANDARD")
+    if owner is not None:
+        tail += _owner_xml(_checked("ID", owner))
+    tail += "</Contents>"
     for item in page.contents:
-        contents = _add(root, "Contents")
-        _add(contents, "Key", _encoded("Key", item.key, url))
-        _add(contents, "LastModified", iso8601(item.last_modified))
-        _add(contents, "ETag", _quoted(item.etag))
-        _add(contents, "Size", item.size)
-        _add(contents, "StorageClass", "STANDARD")
-        if owner is not None:
-            _add_owner(contents, owner)
+        key = _encoded("Key", item.key, url) if url else _checked("Key", item.key)
+        modified = times.get(item.last_modified)
+        if modified is None:
+            modified = times[item.last_modified] = iso8601(item.last_modified)
+        root.written(
+            "<Contents>"
+            + leaf("Key", key)
+            + leaf("LastModified", modified)
+            + leaf("ETag", _checked("ETag", _quoted(item.etag)))
+            + leaf("Size", item.size)
+            + tail
+        )
     for common in page.common_prefixes:
-        _add(_add(root, "CommonPrefixes"), "Prefix", _encoded("Prefix", common, url))
+        _add(root.child("CommonPrefixes"), "Prefix", _encoded("Prefix", common, url))
 
 
 def error_xml(code: str, message: str, resource: str, request_id: str) -> bytes:
@@ -198,7 +198,7 @@ def error_xml(code: str, message: str, resource: str, request_id: str) -> bytes:
     Characters XML cannot carry are replaced by U+FFFD rather than refused, so that an error
     about a bad value can always be reported.
     """
-    root = ET.Element("Error")
+    root = Element("Error")
     for tag, text in (
         ("Code", code),
         ("Message", message),
@@ -206,7 +206,7 @@ def error_xml(code: str, message: str, resource: str, request_id: str) -> bytes:
         ("RequestId", request_id),
     ):
         _add(root, tag, _UNSAFE.sub("\ufffd", text))
-    return _document(root)
+    return document(root)
 
 
 def list_buckets_xml(
@@ -226,19 +226,19 @@ def list_buckets_xml(
 
     """
     root = _root("ListAllMyBucketsResult")
-    owner_element = _add(root, "Owner")
+    owner_element = root.child("Owner")
     _add(owner_element, "ID", owner)
     _add(owner_element, "DisplayName", owner)
-    buckets_element = _add(root, "Buckets")
+    buckets_element = root.child("Buckets")
     for name, created in buckets:
-        bucket = _add(buckets_element, "Bucket")
+        bucket = buckets_element.child("Bucket")
         _add(bucket, "Name", name)
         _add(bucket, "CreationDate", iso8601(created))
     if continuation_token:
         _add(root, "ContinuationToken", continuation_token)
     if prefix:
         _add(root, "Prefix", prefix)
-    return _document(root)
+    return document(root)
 
 
 def list_objects_v2_xml(
@@ -291,7 +291,7 @@ def list_objects_v2_xml(
     if url:
         _add(root, "EncodingType", "url")
     _add_entries(root, page, url, OWNER if fetch_owner else None)
-    return _document(root)
+    return document(root)
 
 
 def list_objects_v1_xml(
@@ -338,7 +338,7 @@ def list_objects_v1_xml(
     if url:
         _add(root, "EncodingType", "url")
     _add_entries(root, page, url, OWNER)  # V1 entries always carry it, as in S3
-    return _document(root)
+    return document(root)
 
 
 def initiate_multipart_xml(bucket: str, key: str, upload_id: str) -> bytes:
@@ -347,10 +347,10 @@ def initiate_multipart_xml(bucket: str, key: str, upload_id: str) -> bytes:
     _add(root, "Bucket", bucket)
     _add(root, "Key", key)
     _add(root, "UploadId", upload_id)
-    return _document(root)
+    return document(root)
 
 
-def _add_checksum(root: ET.Element, checksum: Checksum | None, *, with_type: bool = True) -> None:
+def _add_checksum(root: Element, checksum: Checksum | None, *, with_type: bool = True) -> None:
     if checksum is not None:
         _add(root, f"Checksum{checksum.algorithm}", checksum.value)
         if with_type:
@@ -367,7 +367,7 @@ def complete_multipart_xml(
     _add(root, "Key", key)
     _add(root, "ETag", _quoted(etag))
     _add_checksum(root, checksum)
-    return _document(root)
+    return document(root)
 
 
 def copy_object_xml(etag: str, last_modified: float, checksum: Checksum | None = None) -> bytes:
@@ -376,7 +376,7 @@ def copy_object_xml(etag: str, last_modified: float, checksum: Checksum | None =
     _add(root, "LastModified", iso8601(last_modified))
     _add(root, "ETag", _quoted(etag))
     _add_checksum(root, checksum)
-    return _document(root)
+    return document(root)
 
 
 def copy_part_xml(etag: str, last_modified: float, checksum: Checksum | None = None) -> bytes:
@@ -385,7 +385,7 @@ def copy_part_xml(etag: str, last_modified: float, checksum: Checksum | None = N
     _add(root, "LastModified", iso8601(last_modified))
     _add(root, "ETag", _quoted(etag))
     _add_checksum(root, checksum, with_type=False)
-    return _document(root)
+    return document(root)
 
 
 def list_parts_xml(
@@ -429,7 +429,7 @@ def list_parts_xml(
     _add(root, "MaxParts", max_parts)
     _add(root, "IsTruncated", _bool(is_truncated))
     for number, etag, size, modified in parts:
-        part = _add(root, "Part")
+        part = root.child("Part")
         _add(part, "PartNumber", number)
         _add(part, "LastModified", iso8601(modified))
         _add(part, "ETag", _quoted(etag))
@@ -442,7 +442,7 @@ def list_parts_xml(
         _add(root, "ChecksumAlgorithm", checksum_algorithm)
         if checksum_type is not None:
             _add(root, "ChecksumType", checksum_type)
-    return _document(root)
+    return document(root)
 
 
 def list_uploads_xml(*, bucket: str, uploads: list[tuple[str, str, float]]) -> bytes:
@@ -460,11 +460,11 @@ def list_uploads_xml(*, bucket: str, uploads: list[tuple[str, str, float]]) -> b
     _add(root, "MaxUploads", 1000)
     _add(root, "IsTruncated", "false")
     for key, upload_id, initiated in uploads:
-        upload = _add(root, "Upload")
+        upload = root.child("Upload")
         _add(upload, "Key", key)
         _add(upload, "UploadId", upload_id)
         _add(upload, "Initiated", iso8601(initiated))
-    return _document(root)
+    return document(root)
 
 
 def delete_result_xml(deleted: list[str], errors: list[tuple[str, str, str]], quiet: bool) -> bytes:
@@ -479,33 +479,34 @@ def delete_result_xml(deleted: list[str], errors: list[tuple[str, str, str]], qu
     root = _root("DeleteResult")
     if not quiet:
         for key in deleted:
-            _add(_add(root, "Deleted"), "Key", key)
+            _add(root.child("Deleted"), "Key", key)
     for key, code, message in errors:
-        error = _add(root, "Error")
+        error = root.child("Error")
         _add(error, "Key", key)
         _add(error, "Code", code)
         _add(error, "Message", message)
-    return _document(root)
+    return document(root)
 
 
 def location_xml() -> bytes:
     """Render a GetBucketLocation answer: empty, which means ``us-east-1``."""
-    return _document(_root("LocationConstraint"))
+    return document(_root("LocationConstraint"))
 
 
-def _add_owner(parent: ET.Element, owner: str) -> None:
-    element = _add(parent, "Owner")
-    _add(element, "ID", owner)
-    _add(element, "DisplayName", owner)
+def _owner_xml(owner: str) -> str:
+    return "<Owner>" + leaf("ID", owner) + leaf("DisplayName", owner) + "</Owner>"
+
+
+def _add_owner(parent: Element, owner: str) -> None:
+    parent.written(_owner_xml(_checked("ID", owner)))
 
 
 def acl_xml(owner: str = OWNER) -> bytes:
     """Render a GetBucketAcl/GetObjectAcl answer: the owner has FULL_CONTROL, no one else."""
     root = _root("AccessControlPolicy")
     _add_owner(root, owner)
-    grant = _add(_add(root, "AccessControlList"), "Grant")
-    grantee = ET.SubElement(
-        grant,
+    grant = root.child("AccessControlList").child("Grant")
+    grantee = grant.child(
         "Grantee",
         {
             "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
@@ -515,16 +516,16 @@ def acl_xml(owner: str = OWNER) -> bytes:
     _add(grantee, "ID", owner)
     _add(grantee, "DisplayName", owner)
     _add(grant, "Permission", "FULL_CONTROL")
-    return _document(root)
+    return document(root)
 
 
 def tagging_xml() -> bytes:
     """Render a GetObjectTagging answer with no tags (objects here carry none)."""
     root = _root("Tagging")
-    _add(root, "TagSet")
-    return _document(root)
+    root.text("TagSet")
+    return document(root)
 
 
 def versioning_xml() -> bytes:
     """Render a GetBucketVersioning answer for a bucket that was never versioned (empty)."""
-    return _document(_root("VersioningConfiguration"))
+    return document(_root("VersioningConfiguration"))
