@@ -15,6 +15,7 @@ import io
 import random
 import re
 import urllib.parse
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -42,6 +43,9 @@ class ObjectStore(Protocol):
 
     async def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``, sorted."""
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove these objects; a key already absent is no error (deletes are retried)."""
 
     async def close(self) -> None:
         """Release connections."""
@@ -73,6 +77,11 @@ class MemoryObjectStore:
     async def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix``."""
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove these keys, those present."""
+        for key in keys:
+            self.objects.pop(key, None)
 
     async def close(self) -> None:
         """Nothing to release."""
@@ -119,6 +128,10 @@ ATTEMPTS = 5
 _RETRIED_STATUS = frozenset((429, 500, 502, 503, 504))
 
 CONTENT_TYPE = "binary/octet-stream"
+
+DELETES_AT_ONCE = 16
+"""Object DELETEs sent together by :meth:`S3ObjectStore.delete` (garbage, off any reader's
+path: enough to overlap the round trips, not to crowd out the store's other clients)."""
 """The type every object is stored with (what S3 itself gives an object put without one).
 
 Packs are read by byte range, and a store may not compress them at rest: SeaweedFS gzips
@@ -468,6 +481,49 @@ class S3ObjectStore:
         ):
             out.extend(obj["Key"][len(self._prefix) :] for obj in page.get("Contents", []))
         return sorted(out)
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove these objects: a DELETE each, :data:`DELETES_AT_ONCE` at a time (through
+        botocore, DeleteObjects of up to 1,000 keys). An absent key is no error, as in S3.
+        """
+        if not keys:
+            return
+        if self._http is not None:
+            http = self._http
+
+            async def delete_one(key: str) -> None:
+                status, body = await http.request("DELETE", self._key(key))
+                # 204 from S3; the filer says 404 of a key already gone (a retried delete).
+                if status not in (200, 204, 404):
+                    raise http.refused("DELETE", self._key(key), status, body)
+
+            for lo in range(0, len(keys), DELETES_AT_ONCE):
+                batch = keys[lo : lo + DELETES_AT_ONCE]
+                # Every delete of the batch ended before the first failure is raised.
+                for failure in await asyncio.gather(
+                    *map(delete_one, batch), return_exceptions=True
+                ):
+                    if failure is not None:
+                        raise failure
+            return
+        s3 = await self._s3()
+        for lo in range(0, len(keys), 1000):
+            chunk = [{"Key": self._key(key)} for key in keys[lo : lo + 1000]]
+            try:
+                answer = await s3.delete_objects(
+                    Bucket=self._settings.bucket, Delete={"Objects": chunk, "Quiet": True}
+                )
+            except ClientError as exc:
+                raise self._botocore_refused("DELETE", chunk[0]["Key"], exc) from exc
+            except EndpointConnectionError as exc:
+                raise self._unanswered(exc) from exc
+            for error in answer.get("Errors", []):
+                if error.get("Code") != "NoSuchKey":
+                    text = f"{error.get('Code')}: {error.get('Message')}"
+                    endpoint = self._settings.endpoint or "AWS"
+                    raise _refused(
+                        endpoint, self._settings.bucket, "DELETE", error.get("Key", ""), 0, text
+                    )
 
     async def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist yet."""

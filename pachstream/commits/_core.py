@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -648,6 +649,17 @@ def children_of(repo: RepoState, commit_id: str) -> list[str]:
     children of every commit the batch names). Pure.
     """
     return sorted(cid for cid, c in repo.commits.items() if c.parent == commit_id)
+
+
+def staged_garbage(before: Iterable[OpenCommit], after: RepoState | None) -> list[str]:
+    """The staged batches of the commits open ``before`` a request that are not open in the
+    repo ``after`` it is complete (a finish's plan completed; None: the repo was deleted):
+    finished, or dropped with their branch, commit or repo. Their records are read again only
+    by a replay of the finish, so they are garbage once the batch that ended them is
+    checkpointed. Pure.
+    """
+    still = {c.commit_id for c in after.open.values()} if after is not None else set()
+    return [key for c in before if c.commit_id not in still for key in c.staged_keys()]
 
 
 def live_commits(repo: RepoState) -> set[str]:

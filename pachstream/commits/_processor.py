@@ -5,7 +5,7 @@ One batch at a time::
     read requests → decode (garbage → dead-letter) → core.handle → build trees of finished
     commits → produce facts (acks=all) → stage open commits' new ops in the object store →
     one Postgres statement (:mod:`._store`): changed repo states, changed commits, consumed
-    offsets.
+    offsets → delete the staged batches of the commits the batch ended.
 
 Exactness after kill -9: state and offsets are committed together, after the facts they led to
 are acknowledged. A crash before the commit replays the batch from the old offsets, giving the
@@ -40,7 +40,7 @@ from pachstream.commits.events import (
     SquashCommit,
     StartCommit,
 )
-from pachstream.errors import EventDecodeError
+from pachstream.errors import EventDecodeError, ObjectStoreRefused, Unavailable
 from pachstream.kafka import Record
 from pachstream.model import PIPELINE_REQUEST_TYPES, derive_id
 from pachstream.objectstore import ObjectStore
@@ -144,6 +144,7 @@ class CommitProcessor(LogProcessor):
         out: list[tuple[str, str | None, bytes]] = []
         touched: set[str] = set()
         deleted: set[str] = set()
+        garbage: list[str] = []
         offsets = dict(self._offsets)
         for rec in records:
             offsets[(rec.topic, rec.partition)] = rec.offset + 1
@@ -152,6 +153,8 @@ class CommitProcessor(LogProcessor):
                 continue
             if req.repo not in deleted:  # a namesake made in this batch has no rows yet
                 await self._load_named(req)
+            repo = self.repos.get(req.repo)
+            was_open = list(repo.open.values()) if repo is not None else []
             step = _core.handle(self.repos, req)
             facts = list(step.facts)
             if isinstance(req, ModifyFiles) and step.finish is None and facts and facts[-1].ok:
@@ -161,6 +164,7 @@ class CommitProcessor(LogProcessor):
                 facts.extend(await self._finish(step.finish))
             if step.squash is not None:
                 facts.extend(await self._squash(step.squash))
+            garbage += _core.staged_garbage(was_open, self.repos.get(req.repo))
             touched.add(req.repo)
             if any(isinstance(f, RepoDeleted) for f in facts):
                 deleted.add(req.repo)
@@ -170,7 +174,25 @@ class CommitProcessor(LogProcessor):
         await self._stage(touched)
         await self._checkpoint(touched, deleted, offsets)
         self._offsets = offsets
+        await self._collect(garbage)
         self.observe_batch(records, offsets, started)
+
+    async def _collect(self, garbage: list[str]) -> None:
+        """Delete the staged batches of commits this batch ended, now that it is checkpointed
+        (before, a replay of the finish reads them). A failure leaves them behind, logged:
+        nothing reads them again, and the batch is already done.
+        """
+        if not garbage:
+            return
+        try:
+            await self._objects.delete(garbage)
+        except (Unavailable, ObjectStoreRefused) as exc:
+            log.warning(
+                "commits: %d staged batches (%s...) left in the object store: %s",
+                len(garbage),
+                garbage[0],
+                exc,
+            )
 
     def _request(self, rec: Record, out: list[tuple[str, str | None, bytes]]) -> Any:
         """The request a record holds; None for one that is not this processor's (a pipeline

@@ -14,6 +14,7 @@ replayed after the restart, writing the same content-addressed objects).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from pachstream.objectstore import ObjectStore
 from pachstream.service import wait_all
@@ -65,6 +66,10 @@ class PutsInFlight:
         """Keys under ``prefix``, stored or being stored."""
         stored = await self._objects.list(prefix)
         return sorted(set(stored) | {k for k in self._writing if k.startswith(prefix)})
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Remove stored objects (garbage: none of them is being written)."""
+        await self._objects.delete(keys)
 
     async def close(self) -> None:
         """Wait for the puts in flight (the store itself belongs to the caller)."""

@@ -63,6 +63,24 @@ async def test_odd_keys_round_trip_every_way(stores) -> None:
     assert await signed.list("") == await filer.list("") == expected
 
 
+async def test_deletes_remove_exactly_the_keys_named_every_way(stores) -> None:
+    for i, deleter in enumerate(stores):
+        keys = [f"del{i}/{key}" for key in KEYS] + [f"del{i}/more/{n}" for n in range(40)]
+        for key in keys:
+            await stores[(i + 1) % 3].put(key, key.encode())
+        gone = keys[::2] + [f"del{i}/never-stored", f"del{i}/more/0"]  # absent: no error
+        await deleter.delete(gone)
+        await deleter.delete([])
+        kept = sorted(set(keys) - set(gone))
+        for reader in stores:
+            assert await reader.list(f"del{i}/") == kept, (deleter, reader)
+            assert not await reader.exists(gone[0])
+            with pytest.raises(ObjectMissing):
+                await reader.get(gone[0])
+            assert await reader.get(kept[0]) == kept[0].encode()
+        await deleter.delete(gone)  # again: a retried delete is no error
+
+
 @pytest.mark.parametrize("client", ["filer", "signed", "botocore"])
 async def test_a_missing_key_is_object_missing_and_a_missing_bucket_is_refused(
     client, settings

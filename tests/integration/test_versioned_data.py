@@ -20,6 +20,11 @@ from pachstream.errors import (
     RepoExists,
     RepoNotFound,
 )
+from pachstream.testing.waits import eventually
+
+
+def EMPTY(keys: list[str]) -> bool:
+    return not keys
 
 
 async def test_repo_lifecycle(stack):
@@ -232,8 +237,19 @@ async def test_state_survives_processor_restart(stack):
     await c.put_file("durable@master", "/b2", b"b2")  # answered: a batch staged after /b's
     await stack.restart_processors()
     await c.put_file("durable@master", "/c", b"c")  # staged ops survive the restart
+    staged = await c.objects.list(f"staging/{cid}/")
+    assert len(staged) >= 2, staged
     assert await c.finish_commit("durable@master") == cid
     assert [f.path for f in await c.list_file("durable@master")] == ["/a", "/b", "/b2", "/c"]
+    # Read by the finish, garbage once it is checkpointed: deleted (after the facts, so the
+    # answer may come first).
+    await eventually(lambda: c.objects.list("staging/"), "staged batches deleted", until=EMPTY)
+    cid = await c.start_commit("durable@master")
+    await c.put_file("durable@master", "/d", b"d")
+    await c.put_file("durable@master", "/e", b"e")
+    assert await c.objects.list(f"staging/{cid}/")
+    await c.delete_commit(f"durable@{cid}")  # an open commit dropped: its batches too
+    await eventually(lambda: c.objects.list("staging/"), "dropped batches deleted", until=EMPTY)
     with pytest.raises(CommitAlreadyOpen):
         await c.start_commit("durable@master")
         await c.start_commit("durable@master")

@@ -15,6 +15,7 @@ from pachstream.commits.events import (
     CreateBranch,
     CreateRepo,
     DeleteBranch,
+    DeleteCommit,
     DeleteRepo,
     FinishCommit,
     ModifyFiles,
@@ -592,3 +593,43 @@ def test_the_staged_keys_are_numbered_in_order_so_a_replay_rewrites_the_same_obj
              ("abc", 12345678, "staging/abc/12345678")]  # fmt: skip
     for commit, n, key in cases:
         assert _core.staged_key(commit, n) == key
+
+
+def _garbage_after(req):
+    """The staged keys ``req`` makes garbage, with master's open commit 2 batches staged and
+    dev's 1."""
+    repos, _ = run([C, start("s"), start("d", branch="dev"), modify("m")])
+    repos["r"].open["master"].staged = 2
+    repos["r"].open["dev"].staged = 1
+    before = list(repos["r"].open.values())
+    run([req], repos)
+    return _core.staged_garbage(before, repos.get("r"))
+
+
+MASTER = [f"staging/{cid('s')}/{n:08d}" for n in range(2)]
+DEV = [f"staging/{cid('d')}/00000000"]
+GARBAGE_CASES = [
+    ("a write into the open commit", modify("m2", path="/b"), []),
+    ("a refused finish (no open commit on the branch)", finish("f", branch="other"), []),
+    ("a refused start (one is open)", start("s2"), []),
+    ("finish master", finish("f"), MASTER),
+    ("finish dev", finish("f", branch="dev"), DEV),
+    ("a refused delete of a branch with an open commit", drop_branch("x", name="dev"), []),
+    (
+        "delete the branch with its open commit, forced",
+        DeleteBranch(request_id="x", repo="r", branch="dev", time=6.0, force=True),
+        DEV,
+    ),
+    (
+        "delete the open commit",
+        DeleteCommit(request_id="x", repo="r", commit_id=cid("s"), time=8.0),
+        MASTER,
+    ),
+    ("delete the repo", drop_repo("x"), MASTER + DEV),
+]
+
+
+@pytest.mark.parametrize(("req", "garbage"), [c[1:] for c in GARBAGE_CASES],
+                         ids=[c[0] for c in GARBAGE_CASES])  # fmt: skip
+def test_the_staged_batches_of_commits_a_request_ends_are_garbage(req, garbage):
+    assert sorted(_garbage_after(req)) == sorted(garbage)
