@@ -23,6 +23,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from pachstream.service import own_command
+
 console = Console(highlight=False)
 MODULES = ["json", "csv", "heapq", "bisect", "textwrap", "zipfile"]
 
@@ -63,7 +65,7 @@ def _cli(*args: str, check: bool = True, show: bool = True) -> subprocess.Comple
     if show:
         console.print(f"\n[bold cyan]$ pachstream {' '.join(args)}[/]")
     proc = subprocess.run(
-        [sys.executable, "-m", "pachstream", *args],
+        own_command("pachstream", *args),
         text=True,
         capture_output=True,
         env=os.environ.copy(),

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -133,6 +134,18 @@ RESTART_CAP_S = 4.0
 within this many seconds."""
 HEALTHY_AFTER_S = 30.0
 """A service that ran this long before it failed starts its backoff over."""
+
+
+def own_command(module: str, *args: str) -> list[str]:
+    """The command that runs ``python -m module args`` with this process's Python, importing
+    pachstream as this process's command did: from ``PYTHONPATH`` and the installed package.
+
+    ``-P``: without it, ``-m`` puts the working directory first on ``sys.path``, and a child
+    started in a directory holding a ``pachstream/`` folder (a clone of the project, say) ran
+    that folder's code whatever the parent ran. Found comparing two versions in a benchmark:
+    the stack's processors, started from the clone, ran the clone's code on both sides.
+    """
+    return [sys.executable, "-P", "-m", module, *args]
 
 
 def restart_delay(failures: int) -> float:

@@ -16,7 +16,6 @@ import functools
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import orjson
 
 from pachstream.errors import StackError
 from pachstream.security import redact
+from pachstream.service import own_command
 from pachstream.settings import (
     STACK_FILE,
     KafkaSettings,
@@ -542,7 +542,7 @@ class Supervisor:
                 self._metrics_port_kept(name, env)
             with log.open("ab") as out:
                 return subprocess.Popen(
-                    [sys.executable, "-m", "pachstream", "run", name],
+                    own_command("pachstream", "run", name),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.PIPE if waits else subprocess.DEVNULL,
@@ -748,7 +748,7 @@ def detach(
     log = home / "logs" / "supervisor.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pachstream", "up", "--grace", str(grace)],
+            own_command("pachstream", "up", "--grace", str(grace)),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ from pachstream.commits import CommitProcessor
 from pachstream.dispatch import Dispatcher
 from pachstream.lineage import Materializer
 from pachstream.objectstore import S3ObjectStore
+from pachstream.service import own_command
 from pachstream.settings import Settings
 from pachstream.worker import WorkerPool
 
@@ -82,15 +83,11 @@ async def run_cli(
     """
     import asyncio
     import os
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACHSTREAM_")}
     env.update(settings.child_env())
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pachstream",
-        *args,
+        *own_command("pachstream", *args),
         env=env,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,

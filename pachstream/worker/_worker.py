@@ -25,7 +25,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from pachstream.metrics import MULTIPROC_ENV, child_exited, collect_children, pr
 from pachstream.model import derive_id
 from pachstream.objectstore import ObjectStore, S3ObjectStore
 from pachstream.pg import connect_pool, migrate
-from pachstream.service import Service
+from pachstream.service import Service, own_command
 from pachstream.settings import Settings
 from pachstream.worker._reads import DatumReader
 from pachstream.worker.runner import Attempted, attempt_datum, datum_env
@@ -738,7 +737,7 @@ class WorkerPool(Service):
             with open(self._folder / "standby.log", "ab") as logf:
                 self._standby.append(
                     subprocess.Popen(
-                        [sys.executable, "-m", "pachstream.cli._standby"],
+                        own_command("pachstream.cli._standby"),
                         env=self._env(),
                         stdin=subprocess.PIPE,
                         stdout=logf,
@@ -771,7 +770,7 @@ class WorkerPool(Service):
         warm = self._assign(argv, folder / "worker.log")
         if warm is not None:
             return warm
-        cmd = [sys.executable, "-m", "pachstream", *argv]
+        cmd = own_command("pachstream", *argv)
         with open(folder / "worker.log", "ab") as logf:
             return subprocess.Popen(
                 cmd, env=self._env(), stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
