@@ -226,9 +226,7 @@ def list_buckets_xml(
 
     """
     root = _root("ListAllMyBucketsResult")
-    owner_element = root.child("Owner")
-    _add(owner_element, "ID", owner)
-    _add(owner_element, "DisplayName", owner)
+    _add_owner(root, owner)
     buckets_element = root.child("Buckets")
     for name, created in buckets:
         bucket = buckets_element.child("Bucket")
