@@ -938,12 +938,9 @@ class TreeStore:
         heads: bool = False,
     ) -> AsyncGenerator[tuple[str, RawEntry], None]:
         if isinstance(body, dict):
-            if "packs" in body:  # a packed leaf, read for heads only
-                for row in body["entries"]:
-                    if row[0] >= start and (after is None or row[0] > after):
-                        yield row[0], row[1:]
-                return
-            for path, raw in body.items():
+            # A packed leaf is read for heads only: its rows as (path, [hash, size, ...]).
+            rows = ((r[0], r[1:]) for r in body["entries"]) if "packs" in body else body.items()
+            for path, raw in rows:
                 if path >= start and (after is None or path > after):
                     yield path, raw
             return

@@ -173,7 +173,7 @@ def _add_entries(root: Element, page: ListPage, url: bool, owner: str | None) ->
     times: dict[float, str] = {}
     tail = leaf("StorageClass", "STANDARD")
     if owner is not None:
-        tail += _owner_xml(_checked("ID", owner))
+        tail += _owner_xml(owner)
     tail += "</Contents>"
     for item in page.contents:
         key = _encoded("Key", item.key, url) if url else _checked("Key", item.key)
@@ -492,11 +492,12 @@ def location_xml() -> bytes:
 
 
 def _owner_xml(owner: str) -> str:
+    owner = _checked("ID", owner)
     return "<Owner>" + leaf("ID", owner) + leaf("DisplayName", owner) + "</Owner>"
 
 
 def _add_owner(parent: Element, owner: str) -> None:
-    parent.written(_owner_xml(_checked("ID", owner)))
+    parent.written(_owner_xml(owner))
 
 
 def acl_xml(owner: str = OWNER) -> bytes:
