@@ -24,6 +24,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError, EndpointConnectionError
 from yarl import URL
 
+from pachstream.aio import wait_all
 from pachstream.errors import ObjectMissing, ObjectStoreRefused, Unavailable
 from pachstream.settings import ObjectStoreSettings
 from pachstream.sigv4 import EMPTY_SHA256, sign_headers
@@ -498,13 +499,8 @@ class S3ObjectStore:
                     raise http.refused("DELETE", self._key(key), status, body)
 
             for lo in range(0, len(keys), DELETES_AT_ONCE):
-                batch = keys[lo : lo + DELETES_AT_ONCE]
                 # Every delete of the batch ended before the first failure is raised.
-                for failure in await asyncio.gather(
-                    *map(delete_one, batch), return_exceptions=True
-                ):
-                    if failure is not None:
-                        raise failure
+                await wait_all(map(delete_one, keys[lo : lo + DELETES_AT_ONCE]))
             return
         s3 = await self._s3()
         for lo in range(0, len(keys), 1000):

@@ -13,9 +13,9 @@ import enum
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 log = logging.getLogger("pachstream")
 
@@ -115,16 +115,6 @@ class Service:
 
     async def _close(self) -> None:
         raise NotImplementedError
-
-
-async def wait_all(aws: Iterable[Awaitable[Any]]) -> None:
-    """Wait until every one of ``aws`` has ended, then raise the first failure among them:
-    none is left running unobserved (``gather`` without ``return_exceptions`` raises at the
-    first failure and leaves the others running).
-    """
-    for result in await asyncio.gather(*aws, return_exceptions=True):
-        if isinstance(result, BaseException):
-            raise result
 
 
 RESTART_BASE_S = 0.25

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from pachstream.aio import wait_all
 from pachstream.objectstore import ObjectStore
-from pachstream.service import wait_all
 
 
 class PutsInFlight:

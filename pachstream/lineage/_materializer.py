@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from pachstream.aio import wait_all
 from pachstream.commits.events import CommitDeleted, CommitFinished, CommitSquashed, RequestDone
 from pachstream.dispatch.events import (
     DatumFinished,
@@ -50,7 +51,6 @@ from pachstream.processor import (
     offsets_cte,
     reclaim_when_idle,
 )
-from pachstream.service import wait_all
 from pachstream.settings import Settings
 from pachstream.tree import unpack_diff
 
