@@ -30,12 +30,15 @@ as on a POSIX file system.
 
 from __future__ import annotations
 
+import re
+
 from pachstream.errors import InvalidPath
 
 __all__ = [
     "MAX_PATH_BYTES",
     "ROOT",
     "ancestors",
+    "canonical_files",
     "basename",
     "is_under",
     "join",
@@ -56,6 +59,34 @@ _CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC",
 
 def _is_control(code: int) -> bool:
     return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+# A canonical path that validate_file_path accepts as it is: "/"-led segments without control
+# characters (C0, DEL, C1), lone surrogates or "/", none of them "." or "..". Many paths are
+# joined with "\n" (a control character, so in no accepted path) and matched in one call.
+_SEGMENT = r"/(?!\.\.?(?:/|\n|\Z))[^/\x00-\x1f\x7f-\x9f\ud800-\udfff]+"
+_CANONICAL_FILE = re.compile(rf"(?:{_SEGMENT})+")
+_CANONICAL_FILES = re.compile(rf"(?:{_SEGMENT})+(?:\n(?:{_SEGMENT})+)*")
+_SHORT_PATH_CHARS = MAX_PATH_BYTES // 4
+"""Paths up to this many characters are within MAX_PATH_BYTES whatever they hold (UTF-8 takes
+at most 4 bytes a character): their length is not measured in bytes."""
+
+
+def canonical_files(paths: list[str]) -> bool:
+    """Whether every one of ``paths`` is a canonical file path that :func:`validate_file_path`
+    accepts as it is, checked in one regular-expression match: one by one in Python, the
+    check cost ~1.5 µs a file, the largest part of handling a request of many. False: look at
+    each with :func:`validate_file_path` to find the bad one and say why (also for a path of
+    more than :data:`_SHORT_PATH_CHARS` characters, which that measures).
+    """
+    if not paths:
+        return True
+    try:
+        if max(map(len, paths)) > _SHORT_PATH_CHARS:
+            return False
+        return _CANONICAL_FILES.fullmatch("\n".join(paths)) is not None
+    except TypeError:  # a path that is no text: the slow check names it
+        return False
 
 
 def _check_characters(path: str) -> None:
@@ -98,6 +129,18 @@ def normalize_path(path: str) -> str:
             f"path {path!r}: a path is text, not {type(path).__name__}; decode it as UTF-8",
             path=path,
         )
+    # The usual path, already canonical with nothing to refuse, in one match (the long way
+    # cost ~1.5 µs for "/f0000001", ~4 µs for 36 characters: a tenth of a client's CPU in
+    # `bench ingest`).
+    if _CANONICAL_FILE.fullmatch(path) is not None:
+        return path
+    return _normalized(path)
+
+
+def _normalized(path: str) -> str:
+    """:func:`normalize_path` of a text path, the long way: each character checked (the error
+    names the first refused and where), the segments split and joined again.
+    """
     _check_characters(path)
     segments = [segment for segment in path.split("/") if segment]
     for segment in segments:
@@ -124,9 +167,15 @@ def validate_file_path(path: str) -> str:
             ``"/"``, ``"//"``), which cannot be a file, and past :data:`MAX_PATH_BYTES`.
 
     """
-    # The length first: a 10 MB path is refused before anything walks its characters.
-    if isinstance(path, str) and (
-        len(path) > MAX_PATH_BYTES or len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES
+    # The length first: a 10 MB path is refused before anything walks its characters; a short
+    # one is not encoded to be measured.
+    if (
+        isinstance(path, str)
+        and len(path) > _SHORT_PATH_CHARS
+        and (
+            len(path) > MAX_PATH_BYTES
+            or len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES
+        )
     ):
         size = len(path.encode("utf-8", "surrogatepass"))
         raise InvalidPath(

@@ -21,7 +21,6 @@ Rules (Pachyderm's, where it has them):
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +66,7 @@ from pachstream.errors import (
 )
 from pachstream.model import DiffEntry, FileOp, derive_id
 from pachstream.names import validate_branch_name, validate_repo_name
-from pachstream.paths import MAX_PATH_BYTES, normalize_path, validate_file_path
+from pachstream.paths import canonical_files, normalize_path, validate_file_path
 from pachstream.recent import RecentIds
 from pachstream.tree import Overlay
 
@@ -502,34 +501,9 @@ def _plan(
     return FinishPlan(repo.name, branch, commit, parent_root, request_id, time, desc)
 
 
-# A canonical path that validate_file_path accepts as it is: "/"-led segments without control
-# characters (C0, DEL, C1), lone surrogates or "/", none of them "." or "..". Paths are joined
-# with "\n" (a control character, so in no accepted path) and matched in one call: checking
-# them one by one in Python cost ~1.5 µs per file, the largest part of handling a request.
-_SEGMENT = r"/(?!\.\.?(?:/|\n|\Z))[^/\x00-\x1f\x7f-\x9f\ud800-\udfff]+"
-_CANONICAL_FILES = re.compile(rf"(?:{_SEGMENT})+(?:\n(?:{_SEGMENT})+)*")
-_FAST_PATH_CHARS = MAX_PATH_BYTES // 4
-"""Paths up to this many characters are within MAX_PATH_BYTES whatever they hold (UTF-8 takes
-at most 4 bytes a character); longer ones take validate_file_path's own length check."""
-
-
-def _canonical_files(paths: list[str]) -> bool:
-    """Whether every path is a canonical file path within the length limit (False: look at
-    each path with :func:`validate_file_path` to find the bad one and say why).
-    """
-    if not paths:
-        return True
-    try:
-        if max(map(len, paths)) > _FAST_PATH_CHARS:
-            return False
-        return _CANONICAL_FILES.fullmatch("\n".join(paths)) is not None
-    except TypeError:  # a path that is no text: the slow check names it
-        return False
-
-
 def _modify(repo: RepoState, req: ModifyFiles) -> Step:
     validate_branch_name(req.branch)
-    if _canonical_files([op.path for op in req.ops]):
+    if canonical_files([op.path for op in req.ops]):
         for op in req.ops:
             if op.file is None and op.op != "delete":
                 raise InvalidInput(f"{op.op} of '{op.path}' carries no content", path=op.path)

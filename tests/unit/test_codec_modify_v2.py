@@ -9,15 +9,12 @@ import re
 
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from pachstream.codec import decode, encode
 from pachstream.commits import _core
 from pachstream.commits.events import CreateRepo, ModifyFiles, RequestDone
-from pachstream.errors import EventDecodeError, InvalidPath
+from pachstream.errors import EventDecodeError
 from pachstream.model import Chunk, FileEntry, FileOp, file_hash
-from pachstream.paths import MAX_PATH_BYTES, validate_file_path
 
 PACK = "packs/" + "b" * 64
 ONE = FileEntry(hash="a" * 64, size=3, chunks=(Chunk(hash="a" * 64, size=3, pack=PACK, offset=7),))
@@ -129,38 +126,6 @@ def test_a_bad_record_is_refused_naming_the_value(fields, message):
 def test_a_record_of_a_newer_version_is_refused():
     with pytest.raises(EventDecodeError, match="schema_version 3 is not one this code reads"):
         decode(record([], schema_version=3))
-
-
-# ----------------------------------------------------------------------------- paths
-
-PATH_TEXT = st.text(
-    alphabet=st.sampled_from(["/", ".", "a", "é", "\\", "*", "\n", "\x00", "\x1f", "\x7f", "\x85",
-                              "\x9f", "\xa0", "\ud800", "\udfff", " ", "数"]),
-    max_size=12,
-)  # fmt: skip
-
-
-def _valid(path: str) -> bool:
-    try:
-        return validate_file_path(path) == path
-    except InvalidPath:
-        return False
-
-
-@given(PATH_TEXT)
-def test_the_batch_check_accepts_exactly_the_canonical_file_paths(path):
-    assert _core._canonical_files([path]) == _valid(path)
-
-
-@given(st.lists(PATH_TEXT, min_size=1, max_size=5))
-def test_the_batch_check_accepts_a_batch_only_when_every_path_is(paths):
-    assert _core._canonical_files(paths) == all(_valid(p) for p in paths)
-
-
-def test_long_paths_take_the_slow_check():
-    near = "/" + "é" * (MAX_PATH_BYTES // 2 - 1)  # 2,047 bytes: valid, past the fast limit
-    assert not _core._canonical_files([near]) and _valid(near)
-    assert not _valid("/" + "é" * (MAX_PATH_BYTES // 2))
 
 
 def _handle(*ops: FileOp) -> list[object]:
