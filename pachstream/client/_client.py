@@ -43,6 +43,7 @@ from pachstream.pg import connect_pool
 from pachstream.refs import parse_branch_ref, parse_commit_ref
 from pachstream.settings import Settings
 
+from ._collector import held_objects_set_aside
 from ._info import BranchInfo, CommitInfo, DiffInfo, FileInfo, RepoInfo
 from ._notices import FALLBACK_S, Answers, Notices
 from ._parity import ParityVerbs
@@ -712,6 +713,12 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         self, branch_ref: str, batches: AsyncIterator[list[FileOp]], progress: Progress | None
     ) -> str:
         """One batch: one request (auto-commit or into the open commit). More: one commit."""
+        with held_objects_set_aside():
+            return await self._put_batches_of(branch_ref, batches, progress)
+
+    async def _put_batches_of(
+        self, branch_ref: str, batches: AsyncIterator[list[FileOp]], progress: Progress | None
+    ) -> str:
         from pachstream.commits.events import ModifyFiles
 
         bref = parse_branch_ref(branch_ref)
