@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
-from pachstream.model import Chunk, FileEntry, file_hash
+from pachstream.model import Chunk, FileEntry, file_hash, whole_chunk_entry
 from pachstream.objectstore import ObjectStore
 
 BLOB_MIN = 1024 * 1024
@@ -50,9 +50,10 @@ class ContentWriter:
         """Store whole small-to-medium contents (each held in memory); one entry per content."""
         items = list(contents)
         hashes = [sha256(c) for c in items]
-        chunks: dict[str, Chunk] = {}
+        entries: dict[str, FileEntry] = {}
         if self._known is not None and hashes:
-            chunks.update(await self._known(sorted(set(hashes))))
+            for h, c in (await self._known(sorted(set(hashes)))).items():
+                entries[h] = whole_chunk_entry(h, c.size, c.pack, c.offset)
         pack: list[bytes] = []
         pack_members: list[tuple[str, int, int]] = []  # hash, offset, size
         pack_size = 0
@@ -66,16 +67,16 @@ class ContentWriter:
             key = f"packs/{sha256(data)}"
             uploads.append(self._objects.put(key, data))
             for h, off, size in pack_members:
-                chunks[h] = Chunk(hash=h, size=size, pack=key, offset=off)
+                entries[h] = whole_chunk_entry(h, size, key, off)
             pack, pack_members, pack_size = [], [], 0
 
         pending: set[str] = set()
         for data, h in zip(items, hashes, strict=True):
-            if h in chunks or h in pending:
+            if h in entries or h in pending:
                 continue
             if len(data) >= BLOB_MIN:
                 uploads.append(self._objects.put(f"blobs/{h}", data))
-                chunks[h] = Chunk(hash=h, size=len(data))
+                entries[h] = whole_chunk_entry(h, len(data), None, 0)
                 continue
             pending.add(h)
             pack_members.append((h, pack_size, len(data)))
@@ -86,7 +87,8 @@ class ContentWriter:
                 pending.clear()
         seal()
         await _gather_limited(uploads, 16)
-        return [FileEntry(hash=h, size=chunks[h].size, chunks=(chunks[h],)) for h in hashes]
+        # One entry per content: files of the same content share it (it is immutable).
+        return [entries[h] for h in hashes]
 
     async def store_stream(self, pieces: AsyncIterator[bytes]) -> FileEntry:
         """Store one file given as successive pieces of at most ``CHUNK_BYTES``."""

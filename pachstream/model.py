@@ -58,6 +58,50 @@ class FileOp:
     """The content for ``put`` and ``append``; None for ``delete``."""
 
 
+# The slots' own setters: building a frozen dataclass through __init__ costs an
+# object.__setattr__ call per field (measured: 1.9 µs per file for FileOp + FileEntry + Chunk,
+# ~0.8 µs this way, a sixth of a client's CPU per file put). None of the three classes has a
+# __post_init__ (tests/unit/test_codec_modify_v2.py checks), so the objects are the ones
+# __init__ would make.
+_new = object.__new__
+_chunk_hash = Chunk.__dict__["hash"].__set__
+_chunk_size = Chunk.__dict__["size"].__set__
+_chunk_pack = Chunk.__dict__["pack"].__set__
+_chunk_offset = Chunk.__dict__["offset"].__set__
+_entry_hash = FileEntry.__dict__["hash"].__set__
+_entry_size = FileEntry.__dict__["size"].__set__
+_entry_chunks = FileEntry.__dict__["chunks"].__set__
+_op_op = FileOp.__dict__["op"].__set__
+_op_path = FileOp.__dict__["path"].__set__
+_op_file = FileOp.__dict__["file"].__set__
+
+
+def whole_chunk_entry(hash: str, size: int, pack: str | None, offset: int) -> FileEntry:
+    """The entry of a content stored as one chunk, nearly every file's: ``FileEntry(hash=hash,
+    size=size, chunks=(Chunk(hash=hash, size=size, pack=pack, offset=offset),))``, built
+    through the slots (see above).
+    """
+    c = _new(Chunk)
+    _chunk_hash(c, hash)
+    _chunk_size(c, size)
+    _chunk_pack(c, pack)
+    _chunk_offset(c, offset)
+    e = _new(FileEntry)
+    _entry_hash(e, hash)
+    _entry_size(e, size)
+    _entry_chunks(e, (c,))
+    return e
+
+
+def file_op(op: Literal["put", "append", "delete"], path: str, file: FileEntry | None) -> FileOp:
+    """``FileOp(op=op, path=path, file=file)``, built through the slots (see above)."""
+    o = _new(FileOp)
+    _op_op(o, op)
+    _op_path(o, path)
+    _op_file(o, file)
+    return o
+
+
 def file_hash(chunks: tuple[Chunk, ...]) -> str:
     """The hash a tree records for a file made of these chunks."""
     if len(chunks) == 1:

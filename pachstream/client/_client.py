@@ -645,11 +645,11 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         return await self._put_batches(branch_ref, _prefetch(batches()), progress)
 
     async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
-        from pachstream.model import FileOp
+        from pachstream.model import file_op
 
         entries = await self._writer.store_many(data for _, data in pending)
         kind: Literal["put", "append"] = "append" if append else "put"
-        return [FileOp(op=kind, path=p, file=e) for (p, _), e in zip(pending, entries, strict=True)]
+        return [file_op(kind, p, e) for (p, _), e in zip(pending, entries, strict=True)]
 
     async def put_local(
         self,
