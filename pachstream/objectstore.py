@@ -129,10 +129,6 @@ ATTEMPTS = 5
 _RETRIED_STATUS = frozenset((429, 500, 502, 503, 504))
 
 CONTENT_TYPE = "binary/octet-stream"
-
-DELETES_AT_ONCE = 16
-"""Object DELETEs sent together by :meth:`S3ObjectStore.delete` (garbage, off any reader's
-path: enough to overlap the round trips, not to crowd out the store's other clients)."""
 """The type every object is stored with (what S3 itself gives an object put without one).
 
 Packs are read by byte range, and a store may not compress them at rest: SeaweedFS gzips
@@ -142,6 +138,10 @@ JSON pack cost 34 ms there against 0.6 ms stored as this type, and a ``/`` job o
 files read its tree for 70 s with SeaweedFS at 1.7 cores. SeaweedFS decides without a type,
 and takes ``application/octet-stream`` as none; a binary type it knows no rule for keeps the
 bytes as they are. Other stores keep the type as a label."""
+
+DELETES_AT_ONCE = 16
+"""Object DELETEs sent together by :meth:`S3ObjectStore.delete` (garbage, off any reader's
+path: enough to overlap the round trips, not to crowd out the store's other clients)."""
 _ERROR_CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _ERROR_MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
 
