@@ -639,6 +639,17 @@ def spawn_postgres(
                 "-U",
                 "postgres",
                 "--encoding=utf8",
+                # Text compared byte by byte (code point order, as Python sorts paths),
+                # whatever the machine's locale. initdb would take the libc collation of
+                # LANG: comparisons through strcoll even for C.UTF-8 (measured, COPY of
+                # 100,000 file rows: backend CPU 0.45-0.64 s -> 0.43-0.45 s; of 100,000 blob
+                # rows 0.39-0.52 -> 0.29-0.32), paths ordered as a language orders words on
+                # a machine set to one, and no database at all where LANG names a locale
+                # the machine lacks. The builtin C.UTF-8 still classifies characters by
+                # Unicode (upper(), regular expressions); libc's part is plain C.
+                "--locale=C",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
             ],
             capture_output=True,
             text=True,
