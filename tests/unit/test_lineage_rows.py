@@ -14,6 +14,7 @@ from pachstream.commits.events import (
     RepoDeleted,
     RequestDone,
 )
+from pachstream.errors import EventDecodeError
 from pachstream.lineage._rows import (
     DELETE_BRANCH,
     DELETE_REPO,
@@ -28,10 +29,12 @@ from pachstream.lineage._rows import (
     UPSERT_REPO,
     UPSERT_STARTED,
     blob_rows,
+    commit_file_rows,
     rows_for,
+    stored_diff_rows,
 )
 from pachstream.model import Chunk, DiffEntry, FileEntry
-from pachstream.tree import entry_to_raw
+from pachstream.tree import entry_to_raw, pack_diff
 
 C1 = Chunk(hash="a" * 64, size=3, pack="packs/p", offset=7)
 C2 = Chunk(hash="b" * 64, size=2_000_000)
@@ -205,6 +208,59 @@ def test_full_diff_replaces_the_inline_one():
     assert rows_for(fact, raw)[1:4] == blob_rows(raw)
     assert blob_rows(orjson.loads(orjson.dumps(raw))) == blob_rows(raw)  # as read from the store
     assert rows_for(fact, []) == [(UPSERT_FINISHED, FINISHED_ARGS)]
+
+
+THREE = FileEntry(hash="d" * 64, size=9, chunks=(Chunk(hash="d" * 64, size=9, offset=4),))
+"""One chunk, the whole file, in no pack: packed in the short form, with None for its pack."""
+
+DIFFS = {
+    "added, modified, deleted": [
+        ["/a", "added", entry_to_raw(ONE), None],
+        ["/b", "modified", entry_to_raw(TWO), entry_to_raw(ONE)],
+        ["/c", "deleted", None, entry_to_raw(TWO)],
+    ],
+    "one chunk in no pack": [["/d", "added", entry_to_raw(THREE), None]],
+    "one content at two paths": [
+        ["/e", "added", entry_to_raw(ONE), None],
+        ["/f", "added", entry_to_raw(ONE), None],
+    ],
+    "deletes only": [["/g", "deleted", None, entry_to_raw(ONE)]],
+    "nothing": [],
+}
+
+
+@pytest.mark.parametrize("raw", DIFFS.values(), ids=DIFFS.keys())
+def test_a_stored_diff_gives_the_rows_of_its_raw_rows(raw):
+    """Packed (as stored since version 4) or a plain list (before): straight to the rows the
+    raw rows give, as written and as read back from the store."""
+    want = blob_rows(raw) + commit_file_rows(CID, "r", raw)
+    for stored in (pack_diff(raw), raw):
+        read_back = orjson.loads(orjson.dumps(stored))
+        assert stored_diff_rows(CID, "r", stored) == want
+        assert stored_diff_rows(CID, "r", read_back) == want
+        assert stored_diff_rows(CID, "r", read_back, blobs=False) == want[len(blob_rows(raw)) :]
+        assert rows_for(finished(), read_back) == [(UPSERT_FINISHED, FINISHED_ARGS), *want]
+
+
+NOT_DIFFS = {
+    "a number": 7,
+    "no packs": {"rows": []},
+    "no rows": {"packs": []},
+    "rows not a list": {"packs": [], "rows": 3},
+    "a row too short": {"packs": ["p"], "rows": [["/a", "added", ["h", 1, 0, 0]]]},
+    "an entry of two fields": {"packs": ["p"], "rows": [["/a", "added", ["h", 1], None]]},
+    "a pack index out of range": {"packs": ["p"], "rows": [["/a", "added", ["h", 1, 5, 0], None]]},
+    "a chunk too short": {"packs": ["p"], "rows": [["/a", "added", ["h", 1, [["h", 1]]], None]]},
+    "a plain row without chunks": [["/a", "added", ["h", 1], None]],
+}
+
+
+@pytest.mark.parametrize("stored", NOT_DIFFS.values(), ids=NOT_DIFFS.keys())
+def test_what_is_no_diff_is_refused_naming_the_commit(stored):
+    with pytest.raises(
+        EventDecodeError, match=f"diff object 'diffs/x' is not a diff .commit {CID}"
+    ):
+        stored_diff_rows(CID, "r", stored, key="diffs/x")
 
 
 def test_unknown_facts_give_no_rows():
