@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import logging
+import statistics
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -356,6 +358,23 @@ out: at 10 ms a partition of ~3,000 batch objects (SeaweedFS, quiet) never retur
 FETCH_WAIT_MAX_MS = 30_000
 """The wait never grows past this (aiokafka's request timeout is 40 s)."""
 
+FETCH_WAIT_BEHIND_MIN_MS = 20
+"""The least behind-wait, on a broker whose behind fetches come back at once (Tansu in memory:
+1-5 ms). Tansu bumps a partition's high watermark before it stores the batch, and a fetch
+answers with the high watermark of that moment: a reader told it is behind fetches at once,
+often before the batch is there, and Tansu, finding nothing, sleeps half the wait before it
+looks again. At the 2 s listing deadline that was a second of stall on the hop (seen as
+exactly 1.005 s stalls of the dispatcher and the materializer, in 4 of 4 pipeline runs on one
+stack, put file -> job end 1.3 s -> 1.7-2.3 s); at this wait, 10 ms."""
+
+BEHIND_MARGIN = 4
+"""The behind-wait is this many times a behind fetch's usual round trip (the median of the
+last ``BEHIND_SAMPLES``): room for the listing of a partition that grew, while a fetch that
+found nothing yet sleeps half of it, not half of the listing deadline."""
+
+BEHIND_SAMPLES = 16
+"""Behind fetches that brought records, whose round trips size the behind-wait."""
+
 FETCH_WAIT_PARKED_MS = 500
 """Fetch wait when caught up on a broker that answers a waiting fetch as soon as records
 arrive, as the Fetch API says (``min_bytes`` reached) and Apache Kafka does: the wait then
@@ -369,7 +388,12 @@ assigns and seeks at its start, so nothing it asks for later waits behind a park
 
 
 def fetch_wait_ms(
-    behind: bool, stalled_s: float, quiet_s: float = float("inf"), *, parks: bool = False
+    behind: bool,
+    stalled_s: float,
+    quiet_s: float = float("inf"),
+    *,
+    parks: bool = False,
+    behind_trip_s: float | None = None,
 ) -> int:
     """The fetch wait for the next fetch request. Pure.
 
@@ -381,6 +405,9 @@ def fetch_wait_ms(
     while records are flowing (shortest right after them, growing with the quiet), longer
     after a quiet spell (an idle stack's polling). Behind, the wait is the broker's listing
     deadline, and it grows by twice the time stalled, so no log is too long to read.
+    ``behind_trip_s``: the usual round trip of a behind fetch that brought records on this
+    broker, when known; the deadline is then ``BEHIND_MARGIN`` times it, between
+    ``FETCH_WAIT_BEHIND_MIN_MS`` and ``FETCH_WAIT_BEHIND_MS`` (see the former).
     """
     if not behind:
         if parks:
@@ -389,7 +416,11 @@ def fetch_wait_ms(
             grown = int(quiet_s * 1000 / HOT_DECAY)
             return max(FETCH_WAIT_HOT_MS, min(FETCH_WAIT_IDLE_MS, grown))
         return FETCH_WAIT_ASLEEP_MS if quiet_s >= ASLEEP_AFTER_S else FETCH_WAIT_IDLE_MS
-    return int(min(FETCH_WAIT_MAX_MS, FETCH_WAIT_BEHIND_MS + 2_000 * max(0.0, stalled_s)))
+    base = FETCH_WAIT_BEHIND_MS
+    if behind_trip_s is not None:
+        margin = round(BEHIND_MARGIN * 1000 * max(0.0, behind_trip_s))
+        base = max(FETCH_WAIT_BEHIND_MIN_MS, min(FETCH_WAIT_BEHIND_MS, margin))
+    return int(min(FETCH_WAIT_MAX_MS, base + 2_000 * max(0.0, stalled_s)))
 
 
 class _FetchWaitPolicy:
@@ -398,7 +429,9 @@ class _FetchWaitPolicy:
     aiokafka reads one ``fetch_max_wait_ms`` for every request; the wait wanted depends on
     whether a partition is behind when the request is built, so the policy wraps the
     fetcher's request planning (a private method of aiokafka 0.11 to 0.14; if it is missing,
-    the reader uses the behind-wait for every fetch: slower hops, never a stall).
+    the reader uses the behind-wait for every fetch: slower hops, never a stall). It also times
+    the behind fetches that bring records (wrapping the fetcher's request task, as private;
+    without it the behind-wait stays the listing deadline).
     """
 
     def __init__(self, consumer: AIOKafkaConsumer, *, parks: bool) -> None:
@@ -411,6 +444,9 @@ class _FetchWaitPolicy:
         # Started as if records came just before the hot window: idle, not asleep, at first
         # (a new pipeline's worker is started for the task about to come).
         self._got_at = time.monotonic() - HOT_WINDOW_S
+        self._behind = False
+        """Whether the last plan had a partition behind (the fetch it sends is timed)."""
+        self._trips: collections.deque[float] = collections.deque(maxlen=BEHIND_SAMPLES)
         plan = getattr(fetcher, "_get_actions_per_node", None)
         if plan is None or not hasattr(fetcher, "_fetch_max_wait_ms"):
             log.warning(
@@ -422,6 +458,31 @@ class _FetchWaitPolicy:
             return
         self._plan = plan
         fetcher._get_actions_per_node = self._plan_with_wait
+        send = getattr(fetcher, "_proc_fetch_request", None)
+        if send is not None:
+            self._send = send
+            fetcher._proc_fetch_request = self._timed_fetch
+
+    def _timed_fetch(self, *args: Any) -> Any:
+        """The fetcher's request task, timed when it was planned behind and brought records.
+
+        Called when the task is made, right after the plan that built its request.
+        """
+        if not self._behind:
+            return self._send(*args)
+        began = time.monotonic()
+
+        async def timed() -> Any:
+            got = await self._send(*args)
+            if got:
+                self._trips.append(time.monotonic() - began)
+            return got
+
+        return timed()
+
+    def behind_trip_s(self) -> float | None:
+        """The median round trip of the last behind fetches that brought records, if any."""
+        return statistics.median(self._trips) if self._trips else None
 
     def _plan_with_wait(self, assignment: Any) -> Any:
         behind: dict[TopicPartition, int] = {}
@@ -439,8 +500,13 @@ class _FetchWaitPolicy:
         if not behind or any(self._positions.get(tp) != at for tp, at in behind.items()):
             self._moved_at = now
         self._positions = behind
+        self._behind = bool(behind)
         self._fetcher._fetch_max_wait_ms = fetch_wait_ms(
-            bool(behind), now - self._moved_at, now - self._got_at, parks=self._parks
+            bool(behind),
+            now - self._moved_at,
+            now - self._got_at,
+            parks=self._parks,
+            behind_trip_s=self.behind_trip_s() if behind else None,
         )
         return self._plan(assignment)
 
@@ -461,6 +527,7 @@ class PartitionReader:
         self._started = False
         self._next: dict[TopicPartition, int] = {}
         """Per partition, the offset a read should start at (where known)."""
+        self._policy: _FetchWaitPolicy | None = None
 
     @property
     def _consumer(self) -> AIOKafkaConsumer:
@@ -491,7 +558,9 @@ class PartitionReader:
         await _retry_connect(self._consumer.start, self._settings)
         # Tansu is the one broker known to hold a waiting fetch for its whole wait, and it
         # also gives no idempotent producer: that one check tells the two kinds apart.
-        _FetchWaitPolicy(self._consumer, parks=await broker_idempotent(self._settings))
+        self._policy = _FetchWaitPolicy(
+            self._consumer, parks=await broker_idempotent(self._settings)
+        )
         self._started = True
         topics = list(topics)
         counts = await partition_counts(self._settings, topics)
@@ -549,6 +618,12 @@ class PartitionReader:
                 tp.topic, tp.partition, want, count, first, last,
             )  # fmt: skip
         self._next[tp] = last + 1
+
+    def behind_trip_s(self) -> float | None:
+        """The usual round trip of this reader's behind fetches that brought records (None
+        before the first), which sizes its behind-wait (:func:`fetch_wait_ms`).
+        """
+        return None if self._policy is None else self._policy.behind_trip_s()
 
     def partitions(self, topic: str) -> list[int]:
         """The partitions of ``topic`` this reader was assigned, in order."""

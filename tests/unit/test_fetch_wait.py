@@ -7,7 +7,10 @@ import pytest
 
 from pachstream.kafka import (
     ASLEEP_AFTER_S,
+    BEHIND_MARGIN,
+    BEHIND_SAMPLES,
     FETCH_WAIT_ASLEEP_MS,
+    FETCH_WAIT_BEHIND_MIN_MS,
     FETCH_WAIT_BEHIND_MS,
     FETCH_WAIT_HOT_MS,
     FETCH_WAIT_IDLE_MS,
@@ -103,3 +106,43 @@ def test_a_broker_that_answers_on_records_gets_a_parked_fetch(
 def test_the_parked_wait_is_long_and_within_the_request_timeout() -> None:
     # Parked, the wait costs no hop: it only bounds how often a quiet reader asks.
     assert FETCH_WAIT_ASLEEP_MS < FETCH_WAIT_PARKED_MS <= FETCH_WAIT_MAX_MS
+
+
+@pytest.mark.parametrize(
+    ("trip", "stalled", "wait"),
+    [
+        # Unknown (no behind fetch brought records yet): the listing deadline.
+        (None, 0.0, FETCH_WAIT_BEHIND_MS),
+        # Tansu in memory answers a behind fetch in a few ms: a short deadline, so a fetch
+        # that came before its batch was stored sleeps 10 ms, not a second.
+        (0.002, 0.0, FETCH_WAIT_BEHIND_MIN_MS),
+        (0.0, 0.0, FETCH_WAIT_BEHIND_MIN_MS),
+        (-0.5, 0.0, FETCH_WAIT_BEHIND_MIN_MS),  # a clock step back: still the least
+        (0.030, 0.0, BEHIND_MARGIN * 30),
+        # A slow listing (Tansu on S3, a long partition): never past the listing deadline.
+        (0.400, 0.0, BEHIND_MARGIN * 400),
+        (0.600, 0.0, FETCH_WAIT_BEHIND_MS),
+        (5.0, 0.0, FETCH_WAIT_BEHIND_MS),
+        # Stalled, it grows as the listing deadline does, from where it starts.
+        (0.002, 0.05, FETCH_WAIT_BEHIND_MIN_MS + 100),
+        (0.002, 1.0, FETCH_WAIT_BEHIND_MIN_MS + 2_000),
+        (0.002, 1e9, FETCH_WAIT_MAX_MS),
+    ],
+)
+def test_the_behind_wait_follows_the_broker_s_round_trip(
+    trip: float | None, stalled: float, wait: int
+) -> None:
+    assert fetch_wait_ms(True, stalled, 0.0, behind_trip_s=trip) == wait
+    assert fetch_wait_ms(True, stalled, 0.0, parks=True, behind_trip_s=trip) == wait
+
+
+def test_a_caught_up_reader_ignores_the_behind_round_trip() -> None:
+    for quiet in (0.0, 0.02, HOT_WINDOW_S, ASLEEP_AFTER_S):
+        assert fetch_wait_ms(False, 0.0, quiet, behind_trip_s=0.002) == fetch_wait_ms(
+            False, 0.0, quiet
+        )
+
+
+def test_the_least_behind_wait_lies_between_the_idle_wait_and_the_deadline() -> None:
+    assert FETCH_WAIT_IDLE_MS < FETCH_WAIT_BEHIND_MIN_MS < FETCH_WAIT_BEHIND_MS
+    assert BEHIND_MARGIN > 1 and BEHIND_SAMPLES > 1
