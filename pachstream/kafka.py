@@ -362,10 +362,10 @@ FETCH_WAIT_BEHIND_MIN_MS = 20
 """The least behind-wait, on a broker whose behind fetches come back at once (Tansu in memory:
 1-5 ms). Tansu bumps a partition's high watermark before it stores the batch, and a fetch
 answers with the high watermark of that moment: a reader told it is behind fetches at once,
-often before the batch is there, and Tansu, finding nothing, sleeps half the wait before it
-looks again. At the 2 s listing deadline that was a second of stall on the hop (seen as
-exactly 1.005 s stalls of the dispatcher and the materializer, in 4 of 4 pipeline runs on one
-stack, put file -> job end 1.3 s -> 1.7-2.3 s); at this wait, 10 ms."""
+sometimes before the batch is there, and Tansu, finding nothing, sleeps half the wait before
+it looks again. At the 2 s listing deadline that was a second of stall for every partition of
+the reader (seen, sporadically, as stalls of exactly 1.005 s of the dispatcher and the
+materializer on a memory stack); at this wait, 10 ms."""
 
 BEHIND_MARGIN = 4
 """The behind-wait is this many times a behind fetch's usual round trip (the median of the
