@@ -387,8 +387,12 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
 
     # ------------------------------------------------------------------ commits
 
-    async def start_commit(self, branch_ref: str, description: str = "") -> str:
-        """Open a commit on a branch (created if absent); its id."""
+    async def start_commit(
+        self, branch_ref: str, description: str = "", *, require_branch: bool = False
+    ) -> str:
+        """Open a commit on a branch (created if absent; with ``require_branch``, refused
+        with ``BranchNotFound`` instead); its id.
+        """
         from pachstream.commits.events import StartCommit
 
         bref = parse_branch_ref(branch_ref)
@@ -399,6 +403,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             branch=branch,
             time=time.time(),
             description=description,
+            require_branch=require_branch,
         )
         cid = await self._request(req, f"start commit {branch_ref}")
         assert cid is not None
@@ -580,10 +585,14 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         request_id = await self.send_modify_files(branch_ref, ops)
         return await self.commit_of(request_id, what or f"put file {branch_ref}")
 
-    async def send_modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+    async def send_modify_files(
+        self, branch_ref: str, ops: Iterable[FileOp], *, require_branch: bool = False
+    ) -> str:
         """Send one request of file ops (:meth:`modify_files` without the wait for its
         answer); returns once the broker has it, with its request id for :meth:`commit_of`.
-        Requests sent one after the other to a repo are applied in that order.
+        Requests sent one after the other to a repo are applied in that order. With
+        ``require_branch``, a branch that does not exist is refused (``BranchNotFound``),
+        not created.
         """
         from pachstream.commits.events import ModifyFiles
 
@@ -594,6 +603,7 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             branch=bref.branch,
             time=time.time(),
             ops=tuple(ops),
+            require_branch=require_branch,
         )
         await self._send([req])
         return req.request_id

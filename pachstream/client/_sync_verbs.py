@@ -377,12 +377,18 @@ class SyncVerbs:
         """
         return self._run(self._client.restore(source))
 
-    def send_modify_files(self, branch_ref: str, ops: Iterable[FileOp]) -> str:
+    def send_modify_files(
+        self, branch_ref: str, ops: Iterable[FileOp], *, require_branch: bool = False
+    ) -> str:
         """Send one request of file ops (:meth:`modify_files` without the wait for its
         answer); returns once the broker has it, with its request id for :meth:`commit_of`.
-        Requests sent one after the other to a repo are applied in that order.
+        Requests sent one after the other to a repo are applied in that order. With
+        ``require_branch``, a branch that does not exist is refused (``BranchNotFound``),
+        not created.
         """
-        return self._run(self._client.send_modify_files(branch_ref, ops))
+        return self._run(
+            self._client.send_modify_files(branch_ref, ops, require_branch=require_branch)
+        )
 
     def squash_commit(self, commit_ref: str) -> CommitInfo:
         """Take a finished commit with children out of history: its data stays in them (their
@@ -390,9 +396,15 @@ class SyncVerbs:
         """
         return self._run(self._client.squash_commit(commit_ref))
 
-    def start_commit(self, branch_ref: str, description: str = "") -> str:
-        """Open a commit on a branch (created if absent); its id."""
-        return self._run(self._client.start_commit(branch_ref, description))
+    def start_commit(
+        self, branch_ref: str, description: str = "", *, require_branch: bool = False
+    ) -> str:
+        """Open a commit on a branch (created if absent; with ``require_branch``, refused
+        with ``BranchNotFound`` instead); its id.
+        """
+        return self._run(
+            self._client.start_commit(branch_ref, description, require_branch=require_branch)
+        )
 
     def start_pipeline(self, name: str) -> None:
         """Start a stopped pipeline (a job runs if its inputs moved meanwhile)."""

@@ -295,6 +295,16 @@ def _need_repo(state: RepoState | None, req: Request) -> RepoState:
     return state
 
 
+def _need_branch(repo: RepoState, branch: str) -> None:
+    if branch not in repo.heads:
+        raise BranchNotFound(
+            f"branch '{branch}' does not exist in repo '{repo.name}'; create it with "
+            f"'pachstream create branch {repo.name}@{branch}'",
+            repo=repo.name,
+            branch=branch,
+        )
+
+
 def _guard_output(state: RepoState | None, req: Request) -> None:
     """Refuse a write to a pipeline's output repo from anyone but that pipeline."""
     if state is None or state.owner is None or isinstance(req, CreateRepo):
@@ -339,12 +349,7 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
         case DeleteBranch():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
-            if req.branch not in repo.heads:
-                raise BranchNotFound(
-                    f"branch '{req.branch}' does not exist in repo '{req.repo}'",
-                    repo=req.repo,
-                    branch=req.branch,
-                )
+            _need_branch(repo, req.branch)
             dropped = _drop_open(repo, req)
             del repo.heads[req.branch]
             deleted = BranchDeleted(
@@ -358,6 +363,8 @@ def _dispatch(repos: dict[str, RepoState], state: RepoState | None, req: Request
         case StartCommit():
             repo = _need_repo(state, req)
             validate_branch_name(req.branch)
+            if req.require_branch:
+                _need_branch(repo, req.branch)
             facts, commit = _open(
                 repo, req.branch, req.request_id, req.time, req.description, req.commitset
             )
@@ -509,6 +516,8 @@ def _modify(repo: RepoState, req: ModifyFiles) -> Step:
                 raise InvalidInput(f"{op.op} of '{op.path}' carries no content", path=op.path)
     else:
         _check_ops(req)
+    if req.require_branch:
+        _need_branch(repo, req.branch)
     commit = repo.open.get(req.branch)
     if commit is not None:
         commit.add(req.ops)

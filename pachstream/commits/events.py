@@ -122,7 +122,7 @@ class DeleteBranch:
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartCommit:
-    """Ask to open a commit on a branch (created if absent)."""
+    """Ask to open a commit on a branch (created if absent, unless ``require_branch``)."""
 
     TYPE: ClassVar[str] = "commit.start"
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -143,6 +143,9 @@ class StartCommit:
     pipeline: str | None = None
     """The pipeline writing (the dispatcher, for a job's output): the only writer an output
     repo accepts. None for every other writer."""
+    require_branch: bool = False
+    """Refuse (``BranchNotFound``) rather than create a branch that does not exist: the S3
+    gateway's writes to a bucket, which a deleted branch must not come back as."""
 
 
 @register
@@ -201,6 +204,9 @@ class ModifyFiles:
     pipeline: str | None = None
     """The pipeline writing (the dispatcher, for a job's output): the only writer an output
     repo accepts. None for every other writer."""
+    require_branch: bool = False
+    """Refuse (``BranchNotFound``) rather than create a branch that does not exist (see
+    :attr:`StartCommit.require_branch`)."""
 
 
 @register
@@ -593,7 +599,7 @@ _WRITE_OPS = frozenset(("put", "append"))
 def modify_to_wire(req: ModifyFiles) -> dict[str, Any]:
     """The fields of a version-2 ``file.modify`` record."""
     packs, rows = _rows(req.ops)
-    return {
+    head = {
         "request_id": req.request_id,
         "repo": req.repo,
         "branch": req.branch,
@@ -601,9 +607,10 @@ def modify_to_wire(req: ModifyFiles) -> dict[str, Any]:
         "description": req.description,
         "commitset": req.commitset,
         "pipeline": req.pipeline,
-        "packs": packs,
-        "ops": rows,
     }
+    if req.require_branch:  # only when set: every other writer's record stays as it was
+        head["require_branch"] = True
+    return {**head, "packs": packs, "ops": rows}
 
 
 def _rows(ops: tuple[FileOp, ...]) -> tuple[list[str], list[list[Any]]]:

@@ -80,6 +80,14 @@ def parse_bucket(name: str) -> Bucket:
     return Bucket(repo=repo, branch=branch, commit=commit.lower() if commit else None)
 
 
+def branch_required(branch: str) -> bool:
+    """Whether a bucket of ``branch`` exists only while the branch does: every branch but
+    master, which is a bucket of its repo before the first commit (as ``put file repo@master``
+    writes there without creating the branch first). Pure.
+    """
+    return branch != "master"
+
+
 def no_bucket(bucket: Bucket) -> S3Error:
     """NoSuchBucket for ``bucket``, saying how to create it."""
     what = f"commit {bucket.commit} of " if bucket.commit else ""

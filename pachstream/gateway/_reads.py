@@ -25,7 +25,7 @@ from pachstream.gateway import _s3xml as xml
 from pachstream.gateway._attributes import attributes_xml, parse_attributes, parse_parts_page
 from pachstream.gateway._checksums import Checksum
 from pachstream.gateway._conditions import check_read
-from pachstream.gateway._core import Bucket, no_bucket
+from pachstream.gateway._core import Bucket, branch_required, no_bucket
 from pachstream.gateway._cors import CorsPolicy
 from pachstream.gateway._errors import S3Error
 from pachstream.gateway._http import Call, xml_response
@@ -139,9 +139,7 @@ class Reads:
         except RepoNotFound as err:
             raise no_bucket(bucket) from err
         except BranchNotFound as err:
-            # A repo's master is a bucket before its first commit, as 'put file repo@master'
-            # writes there without creating the branch first; other branches must exist.
-            if bucket.branch != "master":
+            if branch_required(bucket.branch):
                 raise no_bucket(bucket) from err
         if bucket.commit is not None:
             try:

@@ -5,7 +5,9 @@ bulk of what a PUT through the gateway costs Postgres (1.1 ms against 0.1 ms for
 straight to the object store, ``bench s3-put``). PUTs that arrive while a check of the same
 bucket is in flight take that check's answer. A check never answers for a request that
 arrived after it finished, and a branch deleted after the check began still fails the
-write itself (``NoSuchBucket``), as before.
+write itself (``NoSuchBucket``): the gateway's requests ask the commit processor for the
+branch (``require_branch``). Once a write to a bucket was applied, its next PUTs skip the
+check for that reason (:meth:`~pachstream.gateway._writer.Writer.confirmed`).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from pachstream.client import Client
 from pachstream.content import BLOB_MIN
 from pachstream.errors import CommitAlreadyOpen, NoOpenCommit, NotFound, PachstreamError
 from pachstream.gateway._batch import Batcher
-from pachstream.gateway._core import CommitTiming
+from pachstream.gateway._core import CommitTiming, branch_required
 from pachstream.gateway._open_commit import (
     GATEWAY_DESCRIPTION,
     Action,
@@ -89,6 +89,18 @@ class _Branch:
     commit: BranchCommit = field(default_factory=BranchCommit)
     """The state of the commit the gateway holds open on the branch."""
 
+    confirmed: bool = False
+    """Whether a request of this gateway to the branch was applied, and none refused as not
+    found since: its bucket existed a moment ago. The processor still refuses every later
+    request if the repo, or a required branch, is gone since (see :meth:`Writer.confirmed`)."""
+
+    @property
+    def required(self) -> bool:
+        """Whether its requests ask for the branch to exist (:func:`branch_required`): a
+        branch deleted meanwhile is refused, never made again by a write to its bucket.
+        """
+        return branch_required(self.ref.partition("@")[2])
+
 
 class Writer:
     """Stores content and writes file ops to branches, holding commits open under load."""
@@ -137,6 +149,16 @@ class Writer:
         self.observe("sent", sent - start)
         self.observe("applied", time.monotonic() - sent)
         return entry, cid
+
+    def confirmed(self, branch_ref: str) -> bool:
+        """Whether a write of this gateway to the branch was applied lately, and none was
+        refused as not found since (:attr:`_Branch.confirmed`). A write's own check of its
+        bucket may then be skipped: every request of the gateway asks the commit processor
+        for the repo, and for the branch unless it is master (:func:`branch_required`), so
+        a bucket deleted since is still refused (NoSuchBucket), by the write itself.
+        """
+        branch = self._branches.get(branch_ref)
+        return branch is not None and branch.confirmed
 
     def conditional(self, branch_ref: str) -> asyncio.Lock:
         """The lock conditional writes to the branch hold across their check and write."""
@@ -230,15 +252,26 @@ class Writer:
         awaits its answer, then tells the machine.
         """
         async with branch.lock:
-            await self._step(branch, Write(writes, time.monotonic()))
-            request_id = await self._client.send_modify_files(branch.ref, ops)
+            try:
+                await self._step(branch, Write(writes, time.monotonic()))
+            except NotFound:  # the start of a commit found no repo or branch
+                branch.confirmed = False
+                raise
+            request_id = await self._client.send_modify_files(
+                branch.ref, ops, require_branch=branch.required
+            )
         answer = asyncio.create_task(self._answered(branch, request_id, len(ops)))
         branch.answers.add(answer)
         answer.add_done_callback(_forget(branch.answers))
         return answer
 
     async def _answered(self, branch: _Branch, request_id: str, ops: int) -> str:
-        cid = await self._client.commit_of(request_id, f"put file {branch.ref}")
+        try:
+            cid = await self._client.commit_of(request_id, f"put file {branch.ref}")
+        except NotFound:
+            branch.confirmed = False
+            raise
+        branch.confirmed = True
         async with branch.lock:
             await self._step(branch, Written(ops, time.monotonic()))
         return cid
@@ -257,7 +290,9 @@ class Writer:
         if action is Action.START:
             outcome: Event
             try:
-                cid = await self._client.start_commit(branch.ref, GATEWAY_DESCRIPTION)
+                cid = await self._client.start_commit(
+                    branch.ref, GATEWAY_DESCRIPTION, require_branch=branch.required
+                )
                 outcome = Started(cid, time.monotonic())
             except CommitAlreadyOpen:
                 try:

@@ -137,7 +137,7 @@ class Writes(Reads):
         # bucket is NoSuchBucket, whatever its body.
         payload = asyncio.ensure_future(read_payload(request, call.signed))
         try:
-            await self._writable(bucket)
+            await self._writable(bucket, guarded=True)
             meta = parse_metadata(request.headers)
         except BaseException:
             _drop(payload)
@@ -197,8 +197,17 @@ class Writes(Reads):
             )
             await self._write_ops(bucket, [op])
 
-    async def _writable(self, bucket: Bucket) -> None:
+    async def _writable(self, bucket: Bucket, *, guarded: bool = False) -> None:
+        """Refuse a write to a commit's bucket or to a bucket that does not exist.
+
+        ``guarded``: what the caller does before its write would not be wrong for a bucket
+        deleted meanwhile (it stores content, keeps a record), and the write itself is
+        refused then (:meth:`Writer.confirmed`): a bucket this gateway wrote to lately is not
+        checked again. The check was a Postgres query per batch of PUTs.
+        """
         refuse_commit_bucket(bucket)
+        if guarded and self.writer.confirmed(bucket.branch_ref):
+            return
         # Concurrent writes to one bucket share one check (see _singleflight).
         await self._checks.run(bucket.name, lambda: self._bucket_head(bucket))
 

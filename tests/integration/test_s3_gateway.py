@@ -17,6 +17,7 @@ import shutil
 import sys
 import zlib
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import boto3
@@ -816,6 +817,46 @@ async def test_delete_bucket_and_list_buckets_pages(gw: Gw):
     with pytest.raises(ClientError) as err:
         await asyncio.to_thread(s3.head_bucket, Bucket="dev.raw")
     assert err.value.response["Error"]["Code"] in ("404", "NoSuchBucket")
+
+
+async def test_a_branch_deleted_behind_the_gateway_is_not_made_again_by_a_put(gw: Gw):
+    # Once a write to a bucket was applied, the gateway's PUTs skip their bucket check: the
+    # commit processor refuses them itself (require_branch) when the branch is gone since.
+    # Without that, a PUT that passed the check as the branch went made the branch again.
+    c, writer = gw.stack.client, gw.gateway.writer
+    await c.create_repo("raw")
+    s3 = gw.boto()
+    await asyncio.to_thread(s3.create_bucket, Bucket="dev.raw")
+    assert not writer.confirmed("raw@dev")
+    await asyncio.to_thread(s3.put_object, Bucket="dev.raw", Key="a.txt", Body=b"a")
+    assert writer.confirmed("raw@dev")
+    await c.delete_branch("raw@dev", force=True)  # another writer: the gateway is not told
+
+    def put(key: str) -> str:
+        return _put_outcome(s3, "dev.raw", key)
+
+    assert await asyncio.to_thread(put, "b.txt") == "NoSuchBucket"  # refused by the write
+    assert "dev" not in [b.name for b in await c.list_branch("raw")]
+    assert not writer.confirmed("raw@dev")
+    assert await asyncio.to_thread(put, "c.txt") == "NoSuchBucket"  # by the check again
+    await asyncio.to_thread(s3.create_bucket, Bucket="dev.raw")
+    assert await asyncio.to_thread(put, "d.txt") == "ok"
+    listed = await asyncio.to_thread(s3.list_objects_v2, Bucket="dev.raw")
+    assert [o["Key"] for o in listed["Contents"]] == ["d.txt"]
+    # A repo's master is a bucket without a branch; a deleted repo is refused all the same.
+    await asyncio.to_thread(s3.put_object, Bucket="master.raw", Key="m.txt", Body=b"m")
+    assert writer.confirmed("raw@master")
+    await c.delete_repo("raw")
+    assert await asyncio.to_thread(_put_outcome, s3, "master.raw", "n.txt") == "NoSuchBucket"
+
+
+def _put_outcome(s3: Any, bucket: str, key: str) -> str:
+    """PutObject's outcome: "ok", or the error code."""
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    except ClientError as err:
+        return err.response["Error"]["Code"]
+    return "ok"
 
 
 async def test_cors_preflight_and_headers(gw: Gw):

@@ -69,6 +69,15 @@ def test_every_kind_of_op_round_trips():
     assert raw["ops"][5] == ["delete", "/"]
 
 
+def test_require_branch_travels_only_when_set():
+    plain = modify(FileOp(op="delete", path="/a"))
+    asked = dataclasses.replace(plain, require_branch=True)
+    assert "require_branch" not in orjson.loads(encode(plain))  # every other writer's bytes
+    assert orjson.loads(encode(asked))["require_branch"] is True
+    assert decode(encode(plain)) == plain
+    assert decode(encode(asked)) == asked
+
+
 def test_a_batch_of_small_files_is_a_third_of_version_one():
     ops = tuple(
         FileOp(
@@ -110,6 +119,11 @@ BAD = [
     ("packs not text", {"packs": [1]}, "file.modify.packs: value [1] is not a list"),
     ("repo not text", {"repo": 5}, "file.modify.repo: value 5 is not of type str"),
     ("time missing", {"time": None}, "file.modify.time: value None is not of type float"),
+    (
+        "require_branch not bool",
+        {"require_branch": "yes"},
+        "file.modify.require_branch: value 'yes' is not of type bool",
+    ),
 ]
 
 

@@ -34,25 +34,34 @@ def create(rid, repo="r", description="", update=False, time=1.0):
     return CreateRepo(request_id=rid, repo=repo, time=time, description=description, update=update)
 
 
-def start(rid, repo="r", branch="master", description=""):
-    return StartCommit(request_id=rid, repo=repo, branch=branch, time=2.0, description=description)
+def start(rid, repo="r", branch="master", description="", require=False):
+    return StartCommit(
+        request_id=rid,
+        repo=repo,
+        branch=branch,
+        time=2.0,
+        description=description,
+        require_branch=require,
+    )
 
 
 def finish(rid, repo="r", branch="master", description=None):
     return FinishCommit(request_id=rid, repo=repo, branch=branch, time=3.0, description=description)
 
 
-def modify(rid, repo="r", branch="master", path="/a", op="put", file=FILE):
+def modify(rid, repo="r", branch="master", path="/a", op="put", file=FILE, require=False):
     ops = (FileOp(op=op, path=path, file=None if op == "delete" else file),)
-    return ModifyFiles(request_id=rid, repo=repo, branch=branch, time=4.0, ops=ops)
+    return ModifyFiles(
+        request_id=rid, repo=repo, branch=branch, time=4.0, ops=ops, require_branch=require
+    )
 
 
 def branch(rid, name="b", head=None, repo="r"):
     return CreateBranch(request_id=rid, repo=repo, branch=name, time=5.0, head=head)
 
 
-def drop_branch(rid, name="b", repo="r"):
-    return DeleteBranch(request_id=rid, repo=repo, branch=name, time=6.0)
+def drop_branch(rid, name="b", repo="r", force=False):
+    return DeleteBranch(request_id=rid, repo=repo, branch=name, time=6.0, force=force)
 
 
 def drop_repo(rid, repo="r"):
@@ -163,6 +172,48 @@ CASES = [
         "RepoCreated ok BranchSet ok BranchDeleted ok",
     ),
     ("delete missing branch", [C, drop_branch("d")], "RepoCreated ok BranchNotFound"),
+    # require_branch (the S3 gateway's writes): a missing branch is refused, not created.
+    (
+        "required branch, missing: put",
+        [C, modify("m", require=True)],
+        "RepoCreated ok BranchNotFound",
+    ),
+    (
+        "required branch, missing: start",
+        [C, start("s", require=True)],
+        "RepoCreated ok BranchNotFound",
+    ),
+    (
+        "required branch, empty: put",
+        [C, branch("b", name="master"), modify("m", require=True)],
+        "RepoCreated ok BranchSet ok CommitStarted CommitFinished ok",
+    ),
+    (
+        "required branch, with commits: start, put",
+        [C, modify("m"), start("s", require=True), modify("m2", require=True)],
+        "RepoCreated ok CommitStarted CommitFinished ok CommitStarted ok ok",
+    ),
+    (
+        "required branch, deleted: put",
+        [C, branch("b"), drop_branch("d"), modify("m", branch="b", require=True)],
+        "RepoCreated ok BranchSet ok BranchDeleted ok BranchNotFound",
+    ),
+    (
+        "required branch, deleted with its open commit: put",
+        [
+            C,
+            start("s", branch="b"),
+            drop_branch("d", force=True),
+            modify("m", branch="b", require=True),
+        ],
+        "RepoCreated ok CommitStarted ok CommitDeleted BranchDeleted ok BranchNotFound",
+    ),
+    ("required branch, missing repo", [modify("m", repo="nope", require=True)], "RepoNotFound"),
+    (
+        "branch not required, deleted: put makes it again",
+        [C, branch("b"), drop_branch("d"), modify("m", branch="b")],
+        "RepoCreated ok BranchSet ok BranchDeleted ok CommitStarted CommitFinished ok",
+    ),
     ("invalid repo name", [create("c", repo="bad name")], "InvalidName"),
     ("empty repo name", [create("c", repo="")], "InvalidName"),
     ("repo name too long", [create("c", repo="a" * 64)], "InvalidName"),

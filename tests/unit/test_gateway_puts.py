@@ -43,7 +43,9 @@ class LogClient:
     answers: dict[str, str] = field(default_factory=dict)
     """Request id → the commit its ops went into."""
 
-    async def send_modify_files(self, ref: str, ops: list[FileOp]) -> str:
+    async def send_modify_files(
+        self, ref: str, ops: list[FileOp], *, require_branch: bool = False
+    ) -> str:
         await asyncio.sleep(0.01)  # the broker's ack: PUTs that arrive meanwhile queue
         self.log.append(("modify", [op.path for op in ops]))
         request_id = f"r{len(self.answers)}"
@@ -54,7 +56,9 @@ class LogClient:
         await asyncio.sleep(0.01)  # the round trip through the commit processor
         return self.answers[request_id]
 
-    async def start_commit(self, ref: str, description: str = "") -> str:
+    async def start_commit(
+        self, ref: str, description: str = "", *, require_branch: bool = False
+    ) -> str:
         self.open = "c1"
         self.log.append(("start", ref))
         return self.open

@@ -10,7 +10,13 @@ from typing import Any, cast
 import pytest
 
 from pachstream.client import Client
-from pachstream.errors import CommitAlreadyOpen, NoOpenCommit, RepoNotFound, Unavailable
+from pachstream.errors import (
+    BranchNotFound,
+    CommitAlreadyOpen,
+    NoOpenCommit,
+    RepoNotFound,
+    Unavailable,
+)
 from pachstream.gateway._core import CommitTiming
 from pachstream.gateway._open_commit import GATEWAY_DESCRIPTION, CommitState
 from pachstream.gateway._writer import Writer
@@ -37,13 +43,24 @@ class FakeClient:
     fail_start: Exception | None = None
     fail_finish: Exception | None = None
     started: int = 0
+    gone: bool = False
+    """The branch was deleted: a request that requires it is refused, as the processor does."""
+    required: list[tuple[str, bool]] = field(default_factory=list)
+    """Each start and modify, with whether it asked for the branch to exist."""
 
     answers: dict[str, str] = field(default_factory=dict)
     """Request id → the commit its ops went into."""
 
-    async def send_modify_files(self, ref: str, ops: list[FileOp]) -> str:
+    async def send_modify_files(
+        self, ref: str, ops: list[FileOp], *, require_branch: bool = False
+    ) -> str:
         # Applied in the order sent, as the commit processor applies a partition's requests.
         await asyncio.sleep(0)
+        self.required.append(("modify", require_branch))
+        request_id = f"r{len(self.answers)}"
+        if self.gone and require_branch:
+            self.answers[request_id] = "gone"
+            return request_id
         paths = [op.path for op in ops]
         if self.open is None:
             self.finished.append(paths)  # auto-commit
@@ -57,9 +74,16 @@ class FakeClient:
 
     async def commit_of(self, request_id: str, what: str) -> str:
         await asyncio.sleep(0)
+        if self.answers[request_id] == "gone":
+            raise BranchNotFound(f"{what}: no such branch")
         return self.answers[request_id]
 
-    async def start_commit(self, ref: str, description: str = "") -> str:
+    async def start_commit(
+        self, ref: str, description: str = "", *, require_branch: bool = False
+    ) -> str:
+        self.required.append(("start", require_branch))
+        if self.gone and require_branch:
+            raise BranchNotFound(f"{ref}: no such branch")
         if self.fail_start is not None:
             raise self.fail_start
         if self.open is not None:
@@ -197,3 +221,23 @@ async def test_a_commit_finished_by_someone_else_and_a_gone_branch() -> None:
     with pytest.raises(RepoNotFound):
         await w.settle(REF)
     assert w.state(REF).state is CommitState.IDLE  # the commit went with the repo
+
+
+async def test_writes_to_a_branch_but_master_require_it_and_a_refusal_unconfirms_it() -> None:
+    c = FakeClient()
+    w = writer(c)
+    dev = "raw@dev"
+    assert not w.confirmed(dev)
+    await w.write(dev, put("/a"))
+    assert w.confirmed(dev)  # its bucket existed a moment ago: the gateway skips its check
+    await asyncio.gather(*(w.write(dev, put(f"/k{i}")) for i in range(5)))  # opens a commit
+    assert {("start", True), ("modify", True)} == set(c.required)
+    await w.settle(dev)
+    c.gone = True  # deleted behind the gateway: the processor refuses the next write
+    with pytest.raises(BranchNotFound):
+        await w.write(dev, put("/b"))
+    assert not w.confirmed(dev)  # checked again before the next write
+    c.required.clear()
+    await w.write(REF, put("/m"))  # master is a bucket without a branch: never required
+    assert c.required == [("modify", False)]
+    assert w.confirmed(REF)
