@@ -318,6 +318,24 @@ def refuse_what_local_workers_ignore(spec: PipelineSpec) -> None:
         )
 
 
+def refuse_what_kubernetes_workers_ignore(spec: PipelineSpec) -> None:
+    """Refuse ``autoscaling`` when the workers run on Kubernetes: their pool keeps a pipeline's
+    pods whatever its jobs do, and the field would be accepted and silently ignored.
+
+    Raises:
+        InvalidSpec: naming the field and both ways out.
+
+    """
+    if spec.autoscaling:
+        raise InvalidSpec(
+            f"pipeline '{spec.name}': field 'autoscaling' is applied only by local workers, and "
+            "these run on Kubernetes (their pods stay while the pipeline is idle); remove it, "
+            "or run the workers locally (unset PACHSTREAM_WORKERS)",
+            pipeline=spec.name,
+            field="autoscaling",
+        )
+
+
 DETAIL_CHARS = 500
 """Characters of a failed datum's last stderr line kept in its job's failure reason."""
 

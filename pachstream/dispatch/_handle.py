@@ -174,7 +174,9 @@ def _create(s: DispatchState, req: CreatePipeline) -> Flow:
     spec = _core.checked_spec(
         req.pipeline, req.spec, lambda name: name in s.repos or name in s.pipelines
     )
-    if not s.kubernetes_workers:
+    if s.kubernetes_workers:
+        _core.refuse_what_kubernetes_workers_ignore(spec)
+    else:
         _core.refuse_what_local_workers_ignore(spec)
     if spec.name != req.pipeline:
         raise InvalidSpec(

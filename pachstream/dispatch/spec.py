@@ -56,8 +56,7 @@ UNSUPPORTED: dict[str, str] = {
     "update": "run 'pachstream update pipeline' instead",
     "reprocess": "run 'pachstream update pipeline --reprocess' instead",
     "dry_run": "remove it",
-    "autoscaling": "set parallelism_spec.constant",
-    "standby": "remove it: workers wait for work without it",
+    "standby": "set 'autoscaling: true' instead (its name in Pachyderm 2)",
     "spec_commit": "remove it",
     "salt": "remove it: pachstream salts datums itself and changes the salt on --reprocess",
     "job_timeout": "remove it; datum_timeout bounds each datum",
@@ -149,7 +148,7 @@ SUPPORTED: dict[str, set[str]] = {
     "CreatePipelineRequest": {
         "pipeline", "description", "transform", "input", "parallelism_spec", "datum_tries",
         "reprocess_spec", "datum_timeout", "resource_requests", "resource_limits",
-        "scheduling_spec",
+        "scheduling_spec", "autoscaling",
     },
     "Pipeline": {"name", "project"},
     "Transform": {"cmd", "stdin", "env", "image", "working_dir", "err_cmd", "err_stdin"},
@@ -247,6 +246,9 @@ class PipelineSpec:
     node_selector: tuple[tuple[str, str], ...] = ()
     """``scheduling_spec.node_selector``, sorted: the labels a node must have to run the
     pipeline's workers (Kubernetes backend only)."""
+    autoscaling: bool = False
+    """``autoscaling``: the workers stop while the pipeline has no job, and start with its next
+    one (local workers: :data:`pachstream.worker.IDLE_WORKERS_KEPT_S`); False keeps them."""
 
     def repos(self) -> list[tuple[str, str]]:
         """(repo, branch) of every pfs input."""
@@ -580,6 +582,7 @@ def parse_spec(
         resource_requests=_resources(name, "resource_requests", spec.get("resource_requests")),
         resource_limits=_resources(name, "resource_limits", spec.get("resource_limits")),
         node_selector=_node_selector(name, spec.get("scheduling_spec", {}).get("node_selector")),
+        autoscaling=spec.get("autoscaling", False),
     )
 
 

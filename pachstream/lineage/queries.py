@@ -594,6 +594,16 @@ async def jobs_active(db: Database, since: float) -> bool:
     return active
 
 
+async def pipelines_at_work(db: Database, since: float) -> set[str]:
+    """The pipelines with a job started and not ended, or ended after ``since`` (epoch
+    seconds); by the index ``jobs_finished``, as :func:`jobs_active`.
+    """
+    rows = await db.fetch(
+        "SELECT DISTINCT pipeline FROM jobs WHERE finished IS NULL OR finished > $1", since
+    )
+    return {r["pipeline"] for r in rows}
+
+
 # ----------------------------------------------------------------------------- datums
 
 
@@ -733,6 +743,7 @@ __all__ = [
     "newest_job_id",
     "notify_channel",
     "open_commits",
+    "pipelines_at_work",
     "recent_commitsets",
     "repo_commits",
     "repo_exists",

@@ -17,14 +17,19 @@ from pachstream.lineage import Materializer
 from pachstream.objectstore import S3ObjectStore
 from pachstream.service import own_command
 from pachstream.settings import Settings
-from pachstream.worker import WorkerPool
+from pachstream.worker import IDLE_WORKERS_KEPT_S, WorkerPool
 
 
 class RunningStack:
     """The processors of one namespace plus a client."""
 
     def __init__(
-        self, settings: Settings, *, timeout_s: float = 60.0, pipelines: bool = True
+        self,
+        settings: Settings,
+        *,
+        timeout_s: float = 60.0,
+        pipelines: bool = True,
+        idle_kept_s: float = IDLE_WORKERS_KEPT_S,
     ) -> None:
         self.settings = settings
         self.commits = CommitProcessor(settings)
@@ -32,7 +37,10 @@ class RunningStack:
         self._pipelines = pipelines
         self.dispatch = Dispatcher(settings)
         self.workers = WorkerPool(
-            settings, folder=settings.home / "workers" / settings.namespace, poll_s=0.2
+            settings,
+            folder=settings.home / "workers" / settings.namespace,
+            poll_s=0.2,
+            idle_kept_s=idle_kept_s,
         )
         self.client: Client
         self._timeout_s = timeout_s

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pachstream.worker._kube_pool import KubernetesWorkerPool
-    from pachstream.worker._worker import Worker, WorkerPool
+    from pachstream.worker._worker import IDLE_WORKERS_KEPT_S, Worker, WorkerPool
 
-__all__ = ["KubernetesWorkerPool", "Worker", "WorkerPool"]
+__all__ = ["IDLE_WORKERS_KEPT_S", "KubernetesWorkerPool", "Worker", "WorkerPool"]
 
 
 def __getattr__(name: str) -> Any:

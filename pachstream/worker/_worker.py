@@ -9,7 +9,8 @@ the dispatcher keeps the first result of each datum.
 
 The :class:`WorkerPool` is the local backend (Kubernetes replicas would be the other): it reads
 the current pipelines from Postgres and keeps ``parallelism`` worker processes per pipeline,
-restarting dead ones and stopping those of deleted or replaced versions. It keeps
+restarting dead ones and stopping those of deleted or replaced versions, and those of
+pipelines with ``autoscaling`` that had no job for a while (:data:`IDLE_WORKERS_KEPT_S`). It keeps
 :data:`STANDBY` processes with the worker's code already loaded (:mod:`pachstream.cli._standby`)
 and hands a new shard to one of them: a new pipeline's workers pay no interpreter start.
 """
@@ -26,6 +27,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -546,19 +548,40 @@ async def current_pipelines(pool: Any) -> list[queries.PipelineVersion]:
         return []
 
 
-def wanted_workers(rows: list[tuple[str, int, dict[str, Any]]]) -> set[tuple[str, int, int]]:
-    """(pipeline, version, shard) of every worker the current pipelines need. Pure.
+IDLE_WORKERS_KEPT_S = 120.0
+"""The workers of a pipeline with ``autoscaling: true`` stop once it has had no job for this
+long, nor a new version, and start again (from the pool's standbys) when a job of it starts:
+the pool hears the lineage processor's announcement. That job pays the workers' start: put
+file -> output commit of a one-file job, median 326 ms on warm workers, 656 ms on stopped ones
+(6 each, alternating). An idle worker keeps fetching its task partition (Tansu answers
+an empty fetch only when its wait runs out): a memory stack at rest took 0.15 core, 0.42 with
+5 idle pipelines of 2 workers, 0.17 with the same 5 autoscaling. Pachyderm's own default,
+``autoscaling: false``, keeps them."""
+
+
+def wanted_workers(
+    rows: list[tuple[str, int, float, dict[str, Any]]],
+    at_work: Collection[str] = (),
+    now: float = 0.0,
+    kept_s: float = IDLE_WORKERS_KEPT_S,
+) -> set[tuple[str, int, int]]:
+    """(pipeline, version, shard) of every worker the current ``(name, version, created,
+    spec)`` pipelines need. Pure.
 
     The parallelism is the parsed spec's, as the dispatcher shards by it (``parallelismSpec``,
-    ``constant: 0`` meaning 1); a spec this version refuses gets no workers.
+    ``constant: 0`` meaning 1); a spec this version refuses gets no workers. A pipeline with
+    ``autoscaling`` gets none while it rests: not in ``at_work`` (no job running or ended less
+    than ``kept_s`` before ``now``) and its version created longer ago than that.
     """
     out: set[tuple[str, int, int]] = set()
-    for name, version, raw in rows:
+    for name, version, created, raw in rows:
         try:
-            shards = parse_spec(raw).parallelism
+            spec = parse_spec(raw)
         except PachstreamError:
             continue
-        out.update((name, version, i) for i in range(shards))
+        if spec.autoscaling and name not in at_work and now - created >= kept_s:
+            continue
+        out.update((name, version, i) for i in range(spec.parallelism))
     return out
 
 
@@ -592,8 +615,10 @@ class WorkerPool(Service):
         folder: Path | None = None,
         poll_s: float = 0.2,
         standby: int = STANDBY,
+        idle_kept_s: float = IDLE_WORKERS_KEPT_S,
     ) -> None:
         super().__init__()
+        self._idle_kept_s = idle_kept_s
         # poll_s: a new pipeline waits half of it on average for its workers; one query of
         # the pipelines table per poll costs ~1 ms.
         self._standby_n = standby
@@ -668,8 +693,12 @@ class WorkerPool(Service):
         # Cleared before the read: facts committed after it wake the next step.
         self._changed.clear()
         current = await current_pipelines(self._pool)
-        wanted = wanted_workers([(p.name, p.version, p.spec) for p in current])
+        rows = [(p.name, p.version, p.created, p.spec) for p in current]
+        at_work = await self._at_work() if any(p.spec.get("autoscaling") for p in current) else ()
+        wanted = wanted_workers(rows, at_work, time.time(), self._idle_kept_s)
         for key in [k for k in self.procs if k not in wanted]:
+            if (key[0], key[1]) in {(p.name, p.version) for p in current}:
+                log.info("workers: %s had no job for %.0f s: stopped", key, self._idle_kept_s)
             gone = self.procs.pop(key)
             _terminate(gone.process)
             _reap(gone.process)
@@ -704,6 +733,16 @@ class WorkerPool(Service):
             self._idle = now
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), self._poll_s)
+
+    async def _at_work(self) -> set[str]:
+        """The pipelines with a job running or ended within the idle time
+        (:data:`IDLE_WORKERS_KEPT_S`); none before the lineage tables exist. Asked only while
+        a pipeline autoscales.
+        """
+        try:
+            return await queries.pipelines_at_work(self._pool, time.time() - self._idle_kept_s)
+        except asyncpg.UndefinedTableError:
+            return set()
 
     async def _workers_busy(self, now: float) -> bool:
         """Whether standbys made now would take CPU from work: a worker started less than

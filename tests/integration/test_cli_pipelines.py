@@ -33,7 +33,7 @@ BAD_SPECS = [
     ("pipeline: {name: a}\ninput: {pfs: {repo: nope, glob: /}}\ntransform: {cmd: [x]}", "nope"),
     # No cmd and no image whose Entrypoint could run.
     ("pipeline: {name: b}\n" + HEAD + "transform: {stdin: [x]}", "cmd"),
-    ("pipeline: {name: c}\n" + HEAD + "transform: {cmd: [x]}\nautoscaling: true", "autoscaling"),
+    ("pipeline: {name: c}\n" + HEAD + "transform: {cmd: [x]}\nstandby: true", "standby"),
 ]
 
 

@@ -68,7 +68,7 @@ INVALID = [
         },
         "join_on",
     ),
-    (spec("p6", "true") | {"autoscaling": True}, "autoscaling"),
+    (spec("p6", "true") | {"standby": True}, "standby"),
 ]
 
 

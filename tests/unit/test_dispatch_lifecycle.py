@@ -718,6 +718,17 @@ def test_local_workers_refuse_what_only_kubernetes_applies(field: str, extra: di
     assert taken is None or taken.ok, taken
 
 
+def test_kubernetes_workers_refuse_autoscaling_which_only_local_workers_apply() -> None:
+    done = _first_answer(kubernetes=True, extra={"autoscaling": True})
+    assert done is not None and not done.ok, done
+    assert "field 'autoscaling'" in done.error_message
+    assert "unset PACHSTREAM_WORKERS" in done.error_message
+    taken = _first_answer(kubernetes=False, extra={"autoscaling": True})
+    assert taken is None or taken.ok, taken
+    taken = _first_answer(kubernetes=True, extra={"autoscaling": False})  # the default
+    assert taken is None or taken.ok, taken
+
+
 # ----------------------------------------------------------------------------- read your writes
 
 AFTER_CASES = [

@@ -70,7 +70,7 @@ PACKAGES = {
         "key_to_path",
         "parse_bucket",
     },
-    "pachstream.worker": {"KubernetesWorkerPool", "Worker", "WorkerPool"},
+    "pachstream.worker": {"IDLE_WORKERS_KEPT_S", "KubernetesWorkerPool", "Worker", "WorkerPool"},
     "pachstream.images": {
         "DEFAULT_PATH",
         "Deleted",

@@ -178,7 +178,9 @@ ACCEPTED = [
     ("output_branch master", with_(output_branch="master"), lambda s: s.name, "edges"),
     ("outputBranch master", with_(outputBranch="master"), lambda s: s.name, "edges"),
     ("output_branch empty", with_(output_branch=""), lambda s: s.name, "edges"),
-    ("autoscaling false", with_(autoscaling=False), lambda s: s.name, "edges"),
+    ("autoscaling false", with_(autoscaling=False), lambda s: s.autoscaling, False),
+    ("autoscaling absent", with_(), lambda s: s.autoscaling, False),
+    ("autoscaling true", with_(autoscaling=True), lambda s: s.autoscaling, True),
     ("standby false", with_(standby=False), lambda s: s.name, "edges"),
     ("spec_commit null", with_(spec_commit=None), lambda s: s.name, "edges"),
     ("s3_out false", with_(s3Out=False), lambda s: s.name, "edges"),
@@ -463,7 +465,7 @@ BAD = [
     (
         "unknown field lists the allowed ones",
         with_(colour="red"),
-        "field 'colour' is unknown; allowed here: datum_timeout, datum_tries,",
+        "field 'colour' is unknown; allowed here: autoscaling, datum_timeout, datum_tries,",
     ),
     ("unknown camelCase stays as given", with_(colourName="red"), "field 'colourName' is unknown"),
     (
@@ -575,11 +577,10 @@ BAD = [
         "field 'output_branch' is not supported with value \"dev\"",
     ),
     (
-        "autoscaling true",
-        with_(autoscaling=True),
-        "field 'autoscaling' is not supported with value true; set parallelism_spec.constant",
+        "standby true",
+        with_(standby=True),
+        "field 'standby' is not supported with value true; set 'autoscaling: true' instead",
     ),
-    ("standby true", with_(standby=True), "field 'standby' is not supported"),
     ("spec_commit set", with_(spec_commit={}), "field 'spec_commit' is not supported"),
     (
         "resource limits gpu",

@@ -15,7 +15,7 @@ deferred-processing/.../branch-mover-no-auth.pipeline.json      input.cron
 deferred-processing/.../branch-mover.pipeline.json              input.cron (also secrets)
 deferred-processing/.../edges_dp.pipeline.json                  output_branch "dev"
 opencv/edges-union.pipeline.json                                input.union[1].pfs.project
-ml/gpt-2/generate.pipeline.json, train.pipeline.json            resource_limits.gpu (also autoscaling)
+ml/gpt-2/generate.pipeline.json, train.pipeline.json            resource_limits.gpu
 ml/tensorflow/training_and_export_gpu.pipeline.json             resource_limits.gpu
 redshift/pipeline.pipeline.json                                 transform.secrets (and no glob)
 scraper/scraper.pipeline.json                                   transform.accept_return_code
