@@ -254,7 +254,7 @@ class Writer:
         async with branch.lock:
             try:
                 await self._step(branch, Write(writes, time.monotonic()))
-            except NotFound:  # the start of a commit found no repo or branch
+            except NotFound:  # starting or finishing the branch's commit found no repo or branch
                 branch.confirmed = False
                 raise
             request_id = await self._client.send_modify_files(

@@ -561,9 +561,9 @@ an empty fetch only when its wait runs out): a memory stack at rest took 0.15 co
 
 def wanted_workers(
     rows: list[tuple[str, int, float, dict[str, Any]]],
-    at_work: Collection[str] = (),
-    now: float = 0.0,
-    kept_s: float = IDLE_WORKERS_KEPT_S,
+    at_work: Collection[str],
+    now: float,
+    kept_s: float,
 ) -> set[tuple[str, int, int]]:
     """(pipeline, version, shard) of every worker the current ``(name, version, created,
     spec)`` pipelines need. Pure.
@@ -694,10 +694,14 @@ class WorkerPool(Service):
         self._changed.clear()
         current = await current_pipelines(self._pool)
         rows = [(p.name, p.version, p.created, p.spec) for p in current]
-        at_work = await self._at_work() if any(p.spec.get("autoscaling") for p in current) else ()
-        wanted = wanted_workers(rows, at_work, time.time(), self._idle_kept_s)
+        wall = time.time()
+        since = wall - self._idle_kept_s
+        autoscaling = any(p.spec.get("autoscaling") for p in current)
+        at_work = await self._at_work(since) if autoscaling else ()
+        wanted = wanted_workers(rows, at_work, wall, self._idle_kept_s)
+        versions = {(p.name, p.version) for p in current}
         for key in [k for k in self.procs if k not in wanted]:
-            if (key[0], key[1]) in {(p.name, p.version) for p in current}:
+            if key[:2] in versions:  # still current: stopped for want of jobs
                 log.info("workers: %s had no job for %.0f s: stopped", key, self._idle_kept_s)
             gone = self.procs.pop(key)
             _terminate(gone.process)
@@ -734,13 +738,12 @@ class WorkerPool(Service):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), self._poll_s)
 
-    async def _at_work(self) -> set[str]:
-        """The pipelines with a job running or ended within the idle time
-        (:data:`IDLE_WORKERS_KEPT_S`); none before the lineage tables exist. Asked only while
-        a pipeline autoscales.
+    async def _at_work(self, since: float) -> set[str]:
+        """The pipelines with a job running or ended after ``since`` (epoch seconds); none
+        before the lineage tables exist. Asked only while a pipeline autoscales.
         """
         try:
-            return await queries.pipelines_at_work(self._pool, time.time() - self._idle_kept_s)
+            return await queries.pipelines_at_work(self._pool, since)
         except asyncpg.UndefinedTableError:
             return set()
 
