@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -391,6 +392,9 @@ async def execute(conn: Any, statements: list[Statement], *, bulk: bool) -> None
     await _load(conn, deferred)
 
 
+_first = operator.itemgetter(0)
+
+
 async def _load(conn: Any, deferred: Deferred) -> None:
     """Append-only rows, per table. Many go in by COPY: straight into the table when none is
     there yet (raw COPY speed), else COPY → staging table → one idempotent insert (~0.6 of
@@ -401,6 +405,8 @@ async def _load(conn: Any, deferred: Deferred) -> None:
             await conn.executemany(sql, rows)
             continue
         spec = BULK[sql]
+        if spec.scattered:
+            rows.sort(key=_first)  # the deferred list is this load's own
         # New rows, the usual case: straight in. A row already there (a replay, a redelivered
         # fact) fails the whole COPY, and then the staged upsert below runs. This holds for a
         # table whose smallest row wins too: the COPY succeeds only when no key of its rows is

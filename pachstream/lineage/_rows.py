@@ -54,6 +54,11 @@ class Bulk:
     """Rows that no other statement reads, removes or needs beside them, and whose presence
     alone says nothing false (an index of content that is stored, whatever names it): many
     of them may go in by a transaction of their own, beside the batch's."""
+    scattered: bool = False
+    """Its key (the first column) is random (a content hash): many rows are loaded in key
+    order. A btree takes 100,000 such keys by COPY in about half the time sorted (each leaf
+    page touched once, in order, not at random): 0.19-0.46 s against 0.37-0.68 s, beside a
+    sort of 0.08-0.19 s in the materializer (measured, empty and 300,000-row tables)."""
 
     def select(self, source: str) -> str:
         """The stage's rows as an idempotent insert into the table."""
@@ -87,10 +92,15 @@ staging table."""
 
 
 def _append_only(
-    table: str, columns: tuple[str, ...], smallest: tuple[str, ...] = (), *, apart: bool = False
+    table: str,
+    columns: tuple[str, ...],
+    smallest: tuple[str, ...] = (),
+    *,
+    apart: bool = False,
+    scattered: bool = False,
 ) -> str:
     """An idempotent insert whose rows may be bulk-loaded (see :data:`BULK`)."""
-    spec = Bulk(table, columns, smallest, apart)
+    spec = Bulk(table, columns, smallest, apart, scattered)
     marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
     sql += _min_wins(spec) if smallest else "ON CONFLICT DO NOTHING"
@@ -106,7 +116,11 @@ UPSERT_REPO = (
 DELETE_REPO = "DELETE FROM repos WHERE name = $1"
 DELETE_REPO_BRANCHES = "DELETE FROM branches WHERE repo = $1"
 DELETE_REPO_COMMITS = "DELETE FROM commits WHERE repo = $1"
-DELETE_REPO_FILES = "DELETE FROM commit_files WHERE repo = $1"
+# By the repo's commits (their id leads commit_files' key): a repo's files are found without an
+# index of their own, which every commit's rows paid for (see the schema's version 8).
+DELETE_REPO_FILES = (
+    "DELETE FROM commit_files WHERE commit_id IN (SELECT id FROM commits WHERE repo = $1)"
+)
 UPSERT_BRANCH = (
     "INSERT INTO branches (repo, name, head, updated) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (repo, name) DO UPDATE SET head = EXCLUDED.head, updated = EXCLUDED.updated"
@@ -167,6 +181,7 @@ INSERT_BLOB = _append_only(
     ("hash", "size", "pack", "pack_offset"),
     smallest=("hash", "COALESCE({t}.pack, '')", "{t}.pack_offset"),
     apart=True,
+    scattered=True,
 )
 INSERT_COMMIT_FILE = _append_only(
     "commit_files", ("commit_id", "repo", "path", "change", "hash", "size")

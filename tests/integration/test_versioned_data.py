@@ -20,6 +20,7 @@ from pachstream.errors import (
     RepoExists,
     RepoNotFound,
 )
+from pachstream.pg import connect_pool
 from pachstream.testing.waits import eventually
 
 
@@ -43,10 +44,19 @@ async def test_repo_lifecycle(stack):
         1,
     )
     assert {r.name for r in await c.list_repo()} == {"images", "labels"}
+    await c.put_files("labels@master", [("/l1", b"x"), ("/l2", b"y")])
+    await c.put_file("labels@dev", "/l3", b"z")
     await c.delete_repo("labels")
     assert [r.name for r in await c.list_repo()] == ["images"]
     with pytest.raises(RepoNotFound, match="'labels' does not exist"):
         await c.inspect_repo("labels")
+    # The deleted repo's file rows went with it (found through its commits); the other's stay.
+    pool = await connect_pool(stack.settings.require()[1], stack.settings.namespace)
+    try:
+        rows = await pool.fetch("SELECT repo, path FROM commit_files ORDER BY repo, path")
+    finally:
+        await pool.close()
+    assert [tuple(r) for r in rows] == [("images", "/a.png")]
 
 
 async def test_put_get_overwrite_append_and_history(stack):
