@@ -137,11 +137,18 @@ class Overlay:
     """path → ("put" | "append", entry). "append" means: append to the parent's file."""
     cleared: set[str] = field(default_factory=set)
     """Paths deleted from the parent tree, each as a file and as a directory."""
+    hashes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """path → :func:`key_hash` of every path put or appended, taken as the ops are folded (a
+    commit's batches, while the next ones arrive): the finish's tree build then hashes none of
+    them, a fifth of its CPU for a commit of new files (0.16 of 0.72 s at 100,000)."""
 
     def apply(self, ops: Iterable[FileOp]) -> Overlay:
         """Fold operations, in order, into this overlay; returns self."""
+        hashes = self.hashes
         for op in ops:
             path = op.path
+            if op.op != "delete" and path not in hashes:
+                hashes[path] = key_hash(path)
             if op.op == "put":
                 assert op.file is not None
                 self.puts[path] = ("put", op.file)
@@ -375,6 +382,21 @@ def is_boundary(key: str, level: int) -> bool:
     """
     bits = LEAF_BITS + level * NODE_BITS
     return key_hash(key) & ((1 << bits) - 1) == 0
+
+
+def node_ends(keys: Iterable[str], level: int, known: Mapping[str, int]) -> set[str]:
+    """The keys among ``keys`` that end their node at ``level`` (:func:`is_boundary`);
+    ``known``: hashes already taken (:attr:`Overlay.hashes`), the others are computed. Pure.
+    """
+    mask = (1 << (LEAF_BITS + level * NODE_BITS)) - 1
+    ends = set()
+    for key in keys:
+        h = known.get(key)
+        if h is None:
+            h = key_hash(key)
+        if h & mask == 0:
+            ends.add(key)
+    return ends
 
 
 def chunk_items(items: Iterable[tuple[str, Any]], level: int) -> list[list[tuple[str, Any]]]:
@@ -648,10 +670,16 @@ class TreeStore:
             body, height = await self._node(body[at]), height - 1
 
     async def _step(
-        self, parent: Root, level: int, edits: Mapping[str, Any], diff: list[RawDiff] | None
+        self,
+        parent: Root,
+        level: int,
+        edits: Mapping[str, Any],
+        diff: list[RawDiff] | None,
+        known: Mapping[str, int],
     ) -> tuple[list[list[tuple[str, Any]]], list[str]]:
         """Apply one level's edits: the new nodes of the stretches they touch, and the last
         keys of the parent's nodes those replace. Level 0 adds its changes to ``diff``.
+        ``known``: key hashes already taken (:func:`node_ends`).
 
         A stretch starts at the parent's node holding the first edit not yet applied and
         takes the next node of the parent while its new nodes do not end where a node of
@@ -688,9 +716,10 @@ class TreeStore:
                 if node is not None:
                     replaced.append(node[-1][0])
                     check.add(node[-1][0])
+                ends = node_ends(check, level, known)
                 for item in merged:
                     buf.append(item)
-                    if item[0] in check and is_boundary(item[0], level):
+                    if item[0] in ends:
                         made.append(buf)
                         buf = []
                 if following is None or not buf:
@@ -700,13 +729,17 @@ class TreeStore:
                 node = following
         return made, replaced
 
-    async def _build_v3(self, parent: Root, edits: dict[str, Edit]) -> Built:
-        """The tree of ``parent`` (version 3 or empty) with level-0 ``edits``."""
+    async def _build_v3(
+        self, parent: Root, edits: dict[str, Edit], known: Mapping[str, int]
+    ) -> Built:
+        """The tree of ``parent`` (version 3 or empty) with level-0 ``edits``; ``known``: key
+        hashes already taken (:attr:`Overlay.hashes`).
+        """
         diff: list[RawDiff] = []
         version = self._write_version
         pack = _Pack(packed=version >= 4)
         level = 0
-        made, replaced = await self._step(parent, 0, edits, diff)
+        made, replaced = await self._step(parent, 0, edits, diff, known)
         if not diff:
             return Built(root=parent, diff=[])
         count, size = parent.count, parent.size
@@ -725,7 +758,7 @@ class TreeStore:
                 ref = pack.add(_body(items, level))
                 upper[ref[0]] = ref
             level += 1
-            made, replaced = await self._step(parent, level, upper, None)
+            made, replaced = await self._step(parent, level, upper, None, known)
         # One child under the top: the child is the top (the tree is as if built anew).
         fresh = {off: body for off, body in zip(pack.offsets, pack.bodies, strict=True)}
         while level > 0 and isinstance(top, list) and len(top) == 1:
@@ -792,9 +825,10 @@ class TreeStore:
             new, diff = apply_to_shard(entries, overlay)
             if not diff:
                 return Built(root=parent, diff=[])
-            built = await self._build_v3(EMPTY_ROOT, {p: ("put", r) for p, r in new.items()})
+            edits: dict[str, Edit] = {p: ("put", r) for p, r in new.items()}
+            built = await self._build_v3(EMPTY_ROOT, edits, overlay.hashes)
             return Built(built.root, sorted(diff, key=lambda d: d[0]))
-        return await self._build_v3(parent, await self._edits(parent, overlay))
+        return await self._build_v3(parent, await self._edits(parent, overlay), overlay.hashes)
 
     async def _build_v2(self, parent: Root, overlay: Overlay) -> Built:
         """Version 2: write the touched hash shards and the whole shard list."""

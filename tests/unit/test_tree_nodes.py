@@ -28,6 +28,7 @@ from pachstream.tree import (
     key_hash,
     merge_index,
     merge_leaf,
+    node_ends,
     pack_diff,
     pack_leaf,
     raw_to_entry,
@@ -73,6 +74,24 @@ def test_boundaries_nest_and_have_the_documented_rate():
     assert 20_000 / len(at0) == pytest.approx(2**LEAF_BITS, rel=0.2)
     assert len(at0) / len(at1) == pytest.approx(2**NODE_BITS, rel=0.35)
     assert key_hash("/a") == int.from_bytes(hashlib.sha256(b"/a").digest()[8:16], "big")
+
+
+def test_node_ends_takes_known_hashes_and_computes_the_others():
+    ends0 = [k for k in BOUNDARY_KEYS[:40] if is_boundary(k, 0)]
+    plain = [k for k in BOUNDARY_KEYS[-40:] if not is_boundary(k, 0)]
+    keys = ends0[:3] + plain[:3]
+    assert node_ends(keys, 0, {}) == set(ends0[:3])
+    known = {k: key_hash(k) for k in keys}
+    assert node_ends(keys, 0, known) == set(ends0[:3])
+    # A known hash is trusted, not taken again: here one that ends a node at every level.
+    assert node_ends(keys, 3, {plain[0]: 0}) == {plain[0]} | {
+        k for k in ends0[:3] if is_boundary(k, 3)
+    }
+
+
+def test_folding_ops_takes_the_hashes_of_the_paths_written():
+    overlay = Overlay().apply([put("/a", "1"), append("/b", "2"), delete("/c"), put("/a", "3")])
+    assert overlay.hashes == {"/a": key_hash("/a"), "/b": key_hash("/b")}
 
 
 CHUNK_CASES = [
@@ -179,9 +198,16 @@ async def test_builds_match_a_model_and_a_build_from_scratch(seed):
     heights = set()
     for step in range(8):
         ops = random_ops(rng, model, 3000 if step == 0 else 40)
-        built = await trees.build(root, Overlay().apply(ops))
+        overlay = Overlay().apply(ops)
+        built = await trees.build(root, overlay)
         model, expected = apply_to_shard(model, Overlay().apply(ops))
         assert built.diff == expected
+        # The paths' hashes taken as the ops were folded place the nodes as hashing them
+        # in the build does: the same tree, object for object.
+        unhashed = Overlay(puts=dict(overlay.puts), cleared=set(overlay.cleared))
+        assert not unhashed.hashes
+        again = await TreeStore(store).build(root, unhashed)
+        assert again.root.key == built.root.key
         new = await contents(trees, built.root)
         assert new == model
         assert list(new) == sorted(new)  # walk is in path order
