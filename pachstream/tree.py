@@ -380,15 +380,19 @@ def is_boundary(key: str, level: int) -> bool:
     the history that made it) and an edit moves only the boundaries of the keys it adds or
     removes. Boundaries of a level are boundaries of every level below it.
     """
-    bits = LEAF_BITS + level * NODE_BITS
-    return key_hash(key) & ((1 << bits) - 1) == 0
+    return key_hash(key) & _level_mask(level) == 0
+
+
+def _level_mask(level: int) -> int:
+    """The low bits of a key's hash that are all zero for a key ending a node of ``level``."""
+    return (1 << (LEAF_BITS + level * NODE_BITS)) - 1
 
 
 def node_ends(keys: Iterable[str], level: int, known: Mapping[str, int]) -> set[str]:
     """The keys among ``keys`` that end their node at ``level`` (:func:`is_boundary`);
     ``known``: hashes already taken (:attr:`Overlay.hashes`), the others are computed. Pure.
     """
-    mask = (1 << (LEAF_BITS + level * NODE_BITS)) - 1
+    mask = _level_mask(level)
     ends = set()
     for key in keys:
         h = known.get(key)
@@ -712,10 +716,10 @@ class TreeStore:
                     merged = merge_index(node or [], taken, edits)
                 # Of the parent's items only its node's last can end a node (the others did
                 # not): hashing just the edited keys and that one saves most of the CPU.
-                check = set(taken)
+                check = taken
                 if node is not None:
                     replaced.append(node[-1][0])
-                    check.add(node[-1][0])
+                    check = [*taken, node[-1][0]]
                 ends = node_ends(check, level, known)
                 for item in merged:
                     buf.append(item)
