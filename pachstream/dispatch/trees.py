@@ -16,6 +16,7 @@ between the parent's root and the commit's is answered from it, with no object-s
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -79,8 +80,9 @@ class TreeLoader:
             known = self._diffs.get((step.old_root, step.new_root))
             if known is not None:
                 return DiffLoaded(dict(known))
-            old = await self._trees.root(step.old_root)
-            new = await self._trees.root(step.new_root)
+            old, new = await asyncio.gather(
+                self._trees.root(step.old_root), self._trees.root(step.new_root)
+            )
             rows = await self._trees.diff(old, new)
             return DiffLoaded({path: raw_to_entry(n) if n else None for path, _, n, _ in rows})
         return TreesLoaded({key: await self._tree(key, root) for key, root in step.roots})

@@ -393,6 +393,22 @@ async def test_a_scan_that_stops_early_reads_one_node_a_level():
     assert store.most == SCAN_AHEAD
 
 
+async def test_a_diff_reads_both_trees_nodes_of_a_level_together():
+    """One file changed in a tree of height >= 2: the diff opens one node per side per level,
+    both sides' at once (a round trip per level, not two), and finds the one change."""
+    store = CountingStore()
+    old = await TreeStore(store).build(
+        EMPTY_ROOT, Overlay().apply(put(f"/d{i // 1000:02}/f{i:05}", "x") for i in range(20_000))
+    )
+    new = await TreeStore(store).build(old.root, Overlay().apply([put("/d07/f07007", "y")]))
+    assert old.root.height >= 2
+    store.gets = store.most = 0
+    rows = await TreeStore(store).diff(old.root, new.root)  # a cold cache
+    assert [(r[0], r[1]) for r in rows] == [("/d07/f07007", "modified")]
+    assert store.gets == 2 * old.root.height, store.gets
+    assert store.most == 2
+
+
 # ----------------------------------------------------------------------------- packed leaves
 
 H1, H2, H3 = "a" * 64, "b" * 64, "c" * 64
