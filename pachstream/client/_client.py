@@ -13,11 +13,13 @@ References are pachctl's: ``repo@branch``, ``repo@<commit id>``, ``repo@master^`
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import difflib
+import functools
+import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -64,6 +66,12 @@ BATCH_OPS = 2000
 """File ops per request record."""
 BATCH_BYTES = 32 * 1024 * 1024
 """Content read into memory before it is stored and its ops are sent."""
+STORE_AHEAD = 3
+"""Batches of in-memory files (:meth:`Client.put_files`) stored while the batch before them
+is sent: each store waits on its known-content query and its pack's upload more than on this
+process, so several overlap (bench ingest, 7 alternating pairs, means: sending 1.61 -> 1.40 s,
+the whole put 3.27 -> 3.08 s, at 1 against 3). Their content is in the caller's memory
+already; a local put reads its files one batch ahead only."""
 
 Progress = Callable[[int, int], None]
 """Called with (files done, bytes done) as a put goes on."""
@@ -638,21 +646,12 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
         """Write many in-memory files as one commit (or into the branch's open commit);
         ``str`` content is stored as UTF-8.
         """
-
-        async def batches() -> AsyncIterator[list[FileOp]]:
-            pending: list[tuple[str, bytes]] = []
-            size = 0
-            for path, content in files:
-                data = content.encode() if isinstance(content, str) else content
-                pending.append((validate_file_path(path), data))
-                size += len(data)
-                if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
-                    yield await self._store(pending, append)
-                    pending, size = [], 0
-            if pending:
-                yield await self._store(pending, append)
-
-        return await self._put_batches(branch_ref, _prefetch(batches()), progress)
+        named = (
+            (validate_file_path(path), content.encode() if isinstance(content, str) else content)
+            for path, content in files
+        )
+        stores = (functools.partial(self._store, group, append) for group in _groups(named))
+        return await self._put_batches(branch_ref, _ahead(stores, STORE_AHEAD), progress)
 
     async def _store(self, pending: list[tuple[str, bytes]], append: bool) -> list[FileOp]:
         from pachstream.model import file_op
@@ -693,24 +692,20 @@ class Client(PipelineVerbs, LineageVerbs, ParityVerbs):
             validate_file_path(dest)
         kind: Literal["put", "append"] = "append" if append else "put"
 
-        async def batches() -> AsyncIterator[list[FileOp]]:
-            pending: list[tuple[str, bytes]] = []
-            size = 0
-            for src, dest in pairs:
-                if src.stat().st_size >= CHUNK_BYTES:
-                    entry = await self._writer.store_stream(_read_pieces(src))
-                    yield [FileOp(op=kind, path=dest, file=entry)]
-                    continue
-                data = src.read_bytes()
-                pending.append((dest, data))
-                size += len(data)
-                if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
-                    yield await self._store(pending, append)
-                    pending, size = [], 0
-            if pending:
-                yield await self._store(pending, append)
+        sized = [(src, dest, src.stat().st_size) for src, dest in pairs]
+        big = [(src, dest) for src, dest, size in sized if size >= CHUNK_BYTES]
+        # Read as their batch is taken (one ahead of the batch being sent), not all at once.
+        small = ((dest, src.read_bytes()) for src, dest, size in sized if size < CHUNK_BYTES)
 
-        return await self._put_batches(branch_ref, _prefetch(batches()), progress)
+        async def stream(src: Path, dest: str) -> list[FileOp]:
+            entry = await self._writer.store_stream(_read_pieces(src))
+            return [FileOp(op=kind, path=dest, file=entry)]
+
+        stores = itertools.chain(
+            (functools.partial(self._store, group, append) for group in _groups(small)),
+            (functools.partial(stream, src, dest) for src, dest in big),
+        )
+        return await self._put_batches(branch_ref, _ahead(stores, 1), progress)
 
     async def delete_file(self, branch_ref: str, path: str) -> str:
         """Delete a file, or a directory with everything under it."""
@@ -940,23 +935,41 @@ class OpenCommit:
         await self.client.delete_file(self.branch_ref, path)
 
 
-async def _prefetch(items: AsyncIterator[T]) -> AsyncIterator[T]:
-    """``items``, with the next one made while the caller works on the current one: a put's
-    next batch is hashed, packed and uploaded while the last one's request is acknowledged
-    (one after the other, the two round trips added up: bench ingest).
+def _groups(files: Iterable[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
+    """``(path, content)`` pairs in batches of at most :data:`BATCH_OPS` files, each closed
+    once it holds :data:`BATCH_BYTES` bytes or more; taken from ``files`` as they are asked for.
     """
-    upcoming = asyncio.ensure_future(anext(items, None))
+    pending: list[tuple[str, bytes]] = []
+    size = 0
+    for path, data in files:
+        pending.append((path, data))
+        size += len(data)
+        if len(pending) >= BATCH_OPS or size >= BATCH_BYTES:
+            yield pending
+            pending, size = [], 0
+    if pending:
+        yield pending
+
+
+async def _ahead(jobs: Iterable[Callable[[], Awaitable[T]]], depth: int) -> AsyncIterator[T]:
+    """The results of ``jobs``, in order, with up to ``depth`` of the next jobs running while
+    the caller works on a result: a put's next batches are hashed, packed and uploaded while
+    the last one's request is acknowledged (one after the other, the round trips added up:
+    bench ingest). A job is taken from ``jobs`` only when it is started.
+    """
+    running: collections.deque[asyncio.Future[T]] = collections.deque()
     try:
-        while (item := await upcoming) is not None:
-            upcoming = asyncio.ensure_future(anext(items, None))
-            yield item
+        for job in jobs:
+            running.append(asyncio.ensure_future(job()))
+            if len(running) > depth:
+                yield await running.popleft()
+        while running:
+            yield await running.popleft()
     finally:
-        if not upcoming.done():
-            upcoming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upcoming
-        elif not upcoming.cancelled():
-            upcoming.exception()  # the caller left first: its error is the one that counts
+        # The caller left first (or a job failed): its error is the one that counts.
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _read_pieces(path: Path) -> AsyncIterator[bytes]:

@@ -197,6 +197,29 @@ async def test_directories_list_glob_diff_delete(stack, tmp_path: Path):
     assert (f.type, f.size_bytes, f.hash) == ("file", 8, hashlib.sha256(b"changed\n").hexdigest())
 
 
+async def test_a_local_put_of_big_and_small_files_in_many_batches(stack, tmp_path, monkeypatch):
+    """A folder of files over the streaming size (made small here) and of small ones, more
+    than a batch of them: every file lands in one commit with its bytes."""
+    import pachstream.client._client as client_module
+    import pachstream.content as content
+
+    monkeypatch.setattr(content, "CHUNK_BYTES", 1000)  # files of 1,000 bytes or more stream
+    monkeypatch.setattr(client_module, "BATCH_OPS", 7)
+    c = stack.client
+    await c.create_repo("local")
+    src = tmp_path / "src"
+    src.mkdir()
+    bodies = {f"s{i:02}": f"small {i}".encode() for i in range(20)}
+    bodies |= {f"b{i}": bytes([i]) * (1000 + 2500 * i) for i in range(3)}  # 1 to 3 pieces
+    for name, body in bodies.items():
+        (src / name).write_bytes(body)
+    cid = await c.put_local("local@master", "/in", src, recursive=True)
+    files = await c.list_file(f"local@{cid}", "/in")
+    assert sorted(f.path for f in files) == sorted(f"/in/{n}" for n in bodies)
+    for name, body in bodies.items():
+        assert await c.get_file(f"local@{cid}", f"/in/{name}") == body, name
+
+
 async def test_same_bytes_stored_once(stack):
     c = stack.client
     await c.create_repo("dedupe")

@@ -1,16 +1,15 @@
 """The ingest path's two shortcuts (issue 17): the dispatcher reads a request's type without
-building it, and a put makes its next batch while the last one is being sent.
+building it, and a put makes its next batches while the last one is being sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
 
-from pachstream.client._client import _prefetch
+from pachstream.client._client import _ahead
 from pachstream.codec import decode, encode, peek_type
 from pachstream.commits.events import ModifyFiles
 from pachstream.dispatch._dispatcher import _PIPELINE_REQUEST_TYPES
@@ -81,53 +80,58 @@ def test_dispatcher_skips_nothing_it_answers() -> None:
         assert peek_type(orjson.dumps({"x": 1, "type": name})) in _PIPELINE_REQUEST_TYPES
 
 
-async def test_prefetch_makes_the_next_item_while_the_caller_works() -> None:
+async def test_ahead_makes_the_next_item_while_the_caller_works() -> None:
     log: list[str] = []
 
-    async def items() -> AsyncIterator[int]:
-        for i in range(3):
-            log.append(f"make {i}")
-            await asyncio.sleep(0)
-            yield i
+    async def make(i: int) -> int:
+        log.append(f"make {i}")
+        await asyncio.sleep(0)
+        return i
 
     got = []
-    async for item in _prefetch(items()):
+    async for item in _ahead(((lambda i=i: make(i)) for i in range(3)), 1):
         log.append(f"use {item}")
         await asyncio.sleep(0.01)  # the caller's round trip: the next item is made meanwhile
         log.append(f"done {item}")
         got.append(item)
     assert got == [0, 1, 2]
-    # Without prefetching, "make 1" would come after "done 0".
-    assert log == ["make 0", "use 0", "make 1", "done 0", "use 1", "make 2", "done 1", "use 2",
+    # One ahead: item 1 is made while the caller uses item 0, item 2 while it uses item 1;
+    # without it, "make 1" would come after "done 0".
+    assert log == ["make 0", "make 1", "use 0", "done 0", "use 1", "make 2", "done 1", "use 2",
                    "done 2"]  # fmt: skip
 
 
-async def test_prefetch_raises_the_producers_error_in_order() -> None:
-    async def items() -> AsyncIterator[int]:
-        yield 1
+async def test_ahead_raises_a_jobs_error_in_order() -> None:
+    async def one() -> int:
+        return 1
+
+    async def failed() -> int:
         raise ValueError("store failed")
 
     got = []
     with pytest.raises(ValueError, match="store failed"):
-        async for item in _prefetch(items()):
+        async for item in _ahead([one, failed, one], 1):
             got.append(item)
     assert got == [1]
 
 
-async def test_prefetch_cancels_the_pending_item_when_the_caller_stops() -> None:
+async def test_ahead_cancels_the_pending_job_when_the_caller_stops() -> None:
     closed = asyncio.Event()
 
-    async def items() -> AsyncIterator[int]:
+    async def one() -> int:
+        return 1
+
+    async def slow() -> int:
         try:
-            yield 1
             await asyncio.sleep(3600)  # a slow upload, abandoned by the caller's failure
-            yield 2
+            return 2
         finally:
             closed.set()
 
-    stream = _prefetch(items())
+    stream = _ahead([one, slow], 1)
     with pytest.raises(RuntimeError, match="send failed"):
         async for _ in stream:
+            await asyncio.sleep(0)  # the slow job has started
             raise RuntimeError("send failed")
     await stream.aclose()
     await asyncio.wait_for(closed.wait(), 5)
