@@ -54,6 +54,20 @@ async def _build(trees: TreeStore, parent: Root, files: dict[str, str]) -> Root:
     return built.root
 
 
+async def _input(store: S3ObjectStore, n: int, say: Say) -> tuple[int, str, str, dict[str, str]]:
+    """An input of ``n`` files and the same with one changed, written: ``n``, the two root
+    keys, and each file's content hash (for the index of a job on the first).
+    """
+    trees = TreeStore(store)
+    files = {f"/f{i:07d}": f"{i}" for i in range(n)}
+    t0 = time.perf_counter()
+    old = await _build(trees, EMPTY_ROOT, files)
+    new = await _build(trees, old, {f"/f{n // 2:07d}": "changed"})
+    say(f"{n:,} files: trees written in {time.perf_counter() - t0:.1f} s")
+    assert old.key is not None and new.key is not None
+    return n, old.key, new.key, {p: _entry(text).hash for p, text in files.items()}
+
+
 async def job_start(settings: Settings, sizes: tuple[int, ...], say: Say) -> list[Figure]:
     """Figures for each size, and the ratio of the largest to the smallest."""
     _, _, s3 = settings.require()
@@ -62,38 +76,34 @@ async def job_start(settings: Settings, sizes: tuple[int, ...], say: Say) -> lis
     out: list[Figure] = []
     timed: dict[str, list[float]] = {"change": [], "tree": []}
     try:
-        for n in sizes:
-            trees = TreeStore(store)
-            files = {f"/f{i:07d}": f"{i}" for i in range(n)}
-            t0 = time.perf_counter()
-            old = await _build(trees, EMPTY_ROOT, files)
-            new = await _build(trees, old, {f"/f{n // 2:07d}": "changed"})
-            say(f"{n:,} files: trees written in {time.perf_counter() - t0:.1f} s")
-            assert old.key is not None and new.key is not None
-            hashes = {p: _entry(text).hash for p, text in files.items()}
-            del files
-            for mode in ("change", "tree"):
-                runs = []
-                for _ in range(REPEATS[mode]):
+        inputs = [await _input(store, n, say) for n in sizes]
+        runs: dict[tuple[str, int], list[float]] = {}  # (mode, size's place) → seconds
+        for mode in ("change", "tree"):
+            for _ in range(REPEATS[mode]):
+                # The sizes in turn, not one after the other: a change of the shared box's
+                # speed falls on each alike (the two phases were a minute apart).
+                for at, (n, old_key, new_key, hashes) in enumerate(inputs):
                     # A fresh store each time: nothing of the build, another run or the other
                     # mode is cached.
                     seconds, tasks = await time_job_start(
                         TreeStore(store),
                         "bench_in",
-                        ("c1", old.key, hashes),
-                        ("c2", new.key),
+                        ("c1", old_key, hashes),
+                        ("c2", new_key),
                         from_change=mode == "change",
                     )
                     if tasks != 1:
                         raise AssertionError(f"{n:,} files, {mode}: {tasks} tasks, not 1")
-                    runs.append(seconds)
-                seconds = statistics.median(runs)
+                    runs.setdefault((mode, at), []).append(seconds)
+        for at, n in enumerate(sizes):
+            for mode in ("change", "tree"):
+                seconds = statistics.median(runs[mode, at])
                 timed[mode].append(seconds)
                 how = "from the change" if mode == "change" else "from the whole tree (before)"
                 out.append(
                     Figure(
                         f"{n:,} files, 1 changed: job start to first task, {how} "
-                        f"(median of {len(runs)})",
+                        f"(median of {len(runs[mode, at])})",
                         seconds * 1000,
                         "ms",
                     )
