@@ -1029,13 +1029,8 @@ class TreeStore:
             # Both sides' nodes of a level read together: a round trip to the object store
             # per level, not two (the height of a 1,000,000-file tree is 4).
             sides = list(await asyncio.gather(*(self._open_level(side, top) for side in sides)))
-        entries: list[dict[str, RawEntry]] = [{}, {}]
-        leaves = [[self._open(s) for s in side] for side in sides]
-        opened = await asyncio.gather(*leaves[0], *leaves[1])
-        for n, body in enumerate(opened):
-            assert isinstance(body, dict)
-            entries[0 if n < len(leaves[0]) else 1].update(body)
-        return diff_shards(entries[0], entries[1])
+        old, new = await asyncio.gather(*(self._open_leaves(side) for side in sides))
+        return diff_shards(old, new)
 
     async def _open_level(
         self, side: list[tuple[int, str | None, Any]], top: int
@@ -1047,6 +1042,14 @@ class TreeStore:
             assert isinstance(body, list)
             kept.extend((top - 1, f"{r[1]}#{r[2]}", r) for r in body)
         return kept
+
+    async def _open_leaves(self, side: list[tuple[int, str | None, Any]]) -> dict[str, RawEntry]:
+        """The entries of one side's spans, every one a leaf, read together."""
+        entries: dict[str, RawEntry] = {}
+        for body in await asyncio.gather(*(self._open(s) for s in side)):
+            assert isinstance(body, dict)
+            entries.update(body)
+        return entries
 
     async def _open(self, span: tuple[int, str | None, Any]) -> NodeBody:
         body: NodeBody = span[2] if span[1] is None else await self._node(span[2])
